@@ -1,0 +1,264 @@
+//! The component graph, as data. Create order, delete order and blast radius are all derived
+//! from [`Component::depends_on`]; nothing else in Strata hard-codes an order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One part of an environment, handled by one step of the state machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Component {
+    Network,
+    Cluster,
+    Database,
+    Storage,
+    Config,
+    App,
+    Dns,
+}
+
+/// The design's layers, bottom (provisioned infrastructure) to top (application).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Layer {
+    Provisioned = 3,
+    Configured = 2,
+    Application = 1,
+}
+
+impl Component {
+    pub const ALL: [Component; 7] = [
+        Component::Network,
+        Component::Cluster,
+        Component::Database,
+        Component::Storage,
+        Component::Config,
+        Component::App,
+        Component::Dns,
+    ];
+
+    /// The edges of the graph: what must exist before this component can.
+    pub const fn depends_on(self) -> &'static [Component] {
+        use Component::*;
+        match self {
+            Network | Storage => &[],
+            Cluster | Database => &[Network],
+            // The config layer writes the DB connection secret and the bucket names into the
+            // cluster, so it needs all three below it.
+            Config => &[Cluster, Database, Storage],
+            App => &[Config],
+            Dns => &[App],
+        }
+    }
+
+    pub const fn layer(self) -> Layer {
+        use Component::*;
+        match self {
+            Network | Cluster | Database | Storage => Layer::Provisioned,
+            Config => Layer::Configured,
+            App | Dns => Layer::Application,
+        }
+    }
+
+    /// Holds data that a recreate or delete would lose.
+    pub const fn is_stateful(self) -> bool {
+        matches!(self, Component::Database | Component::Storage)
+    }
+
+    pub const fn name(self) -> &'static str {
+        use Component::*;
+        match self {
+            Network => "network",
+            Cluster => "cluster",
+            Database => "database",
+            Storage => "storage",
+            Config => "config",
+            App => "app",
+            Dns => "dns",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Component> {
+        Component::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The graph of all components.
+    pub fn graph() -> Graph<Component> {
+        Graph::new(
+            Component::ALL,
+            Component::ALL
+                .into_iter()
+                .flat_map(|c| c.depends_on().iter().map(move |d| (c, *d))),
+        )
+        .expect("the component graph is acyclic")
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A dependency graph over nodes of any ordered type. Generic so that its properties can be
+/// tested on arbitrary graphs, not only on the one Strata ships.
+#[derive(Debug, Clone)]
+pub struct Graph<T: Copy + Ord> {
+    /// node → the nodes it depends on.
+    dependencies: BTreeMap<T, BTreeSet<T>>,
+    /// node → the nodes that depend on it.
+    dependents: BTreeMap<T, BTreeSet<T>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("the dependency graph has a cycle")]
+    Cycle,
+    #[error("an edge names a node that is not in the graph")]
+    UnknownNode,
+}
+
+impl<T: Copy + Ord> Graph<T> {
+    /// `edges` are `(node, depends_on)` pairs.
+    pub fn new(
+        nodes: impl IntoIterator<Item = T>,
+        edges: impl IntoIterator<Item = (T, T)>,
+    ) -> Result<Self, GraphError> {
+        let mut dependencies: BTreeMap<T, BTreeSet<T>> =
+            nodes.into_iter().map(|n| (n, BTreeSet::new())).collect();
+        let mut dependents: BTreeMap<T, BTreeSet<T>> = dependencies.clone();
+        for (node, on) in edges {
+            if !dependencies.contains_key(&node) || !dependencies.contains_key(&on) {
+                return Err(GraphError::UnknownNode);
+            }
+            dependencies.entry(node).or_default().insert(on);
+            dependents.entry(on).or_default().insert(node);
+        }
+        let graph = Self {
+            dependencies,
+            dependents,
+        };
+        let placed: usize = graph.levels().iter().map(Vec::len).sum();
+        if placed != graph.dependencies.len() {
+            return Err(GraphError::Cycle);
+        }
+        Ok(graph)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = T> + '_ {
+        self.dependencies.keys().copied()
+    }
+
+    pub fn dependencies(&self, node: T) -> impl Iterator<Item = T> + '_ {
+        self.dependencies.get(&node).into_iter().flatten().copied()
+    }
+
+    /// Kahn's algorithm by levels; nodes left out are on a cycle.
+    fn levels(&self) -> Vec<Vec<T>> {
+        let mut remaining: BTreeMap<T, usize> = self
+            .dependencies
+            .iter()
+            .map(|(n, deps)| (*n, deps.len()))
+            .collect();
+        let mut levels = Vec::new();
+        loop {
+            let ready: Vec<T> = remaining
+                .iter()
+                .filter(|(_, left)| **left == 0)
+                .map(|(n, _)| *n)
+                .collect();
+            if ready.is_empty() {
+                return levels;
+            }
+            for n in &ready {
+                remaining.remove(n);
+                for d in &self.dependents[n] {
+                    if let Some(left) = remaining.get_mut(d) {
+                        *left -= 1;
+                    }
+                }
+            }
+            levels.push(ready);
+        }
+    }
+
+    /// Create order: each stage's nodes depend only on earlier stages, so a stage's nodes
+    /// run in parallel.
+    pub fn create_stages(&self) -> Vec<Vec<T>> {
+        self.levels()
+    }
+
+    /// Delete order: the create stages reversed; a node goes only after all its dependents.
+    pub fn delete_stages(&self) -> Vec<Vec<T>> {
+        let mut stages = self.levels();
+        stages.reverse();
+        stages
+    }
+
+    /// Everything that (transitively) depends on `node`: what a recreate of it drags along.
+    pub fn blast_radius(&self, node: T) -> BTreeSet<T> {
+        let mut found = BTreeSet::new();
+        let mut queue = vec![node];
+        while let Some(n) = queue.pop() {
+            for d in self.dependents.get(&n).into_iter().flatten() {
+                if found.insert(*d) {
+                    queue.push(*d);
+                }
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strata_create_stages() {
+        use Component::*;
+        assert_eq!(
+            Component::graph().create_stages(),
+            vec![
+                vec![Network, Storage],
+                vec![Cluster, Database],
+                vec![Config],
+                vec![App],
+                vec![Dns]
+            ]
+        );
+    }
+
+    #[test]
+    fn recreating_the_network_drags_everything_but_storage() {
+        use Component::*;
+        let radius = Component::graph().blast_radius(Network);
+        assert_eq!(
+            radius,
+            BTreeSet::from([Cluster, Database, Config, App, Dns])
+        );
+        assert!(Component::graph().blast_radius(Dns).is_empty());
+    }
+
+    #[test]
+    fn cycles_are_refused() {
+        assert_eq!(
+            Graph::new([1, 2, 3], [(1, 2), (2, 3), (3, 1)]).unwrap_err(),
+            GraphError::Cycle
+        );
+        assert_eq!(
+            Graph::new([1, 2], [(1, 9)]).unwrap_err(),
+            GraphError::UnknownNode
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for c in Component::ALL {
+            assert_eq!(Component::from_name(c.name()), Some(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Strata's domain: what an environment is (the spec), how its components depend on each
+//! other (the graph), what a change to it means (the plan) and what it looks like now (the
+//! status). No AWS types and no I/O live here, so every rule is testable in memory.
+
+pub mod graph;
+pub mod plan;
+pub mod spec;
+pub mod status;
+mod validate;
+
+pub use validate::{check_environment_name, is_dns_label, parse_duration};
+
+pub use graph::{Component, Graph, Layer};
+pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan};
+pub use spec::{Environment, FieldError, SpecError};
+pub use status::{
+    ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
+    InventoryItem, Operation, OperationKind,
+};
+
+/// The only `apiVersion` this build understands.
+pub const API_VERSION: &str = "strata.dev/v1alpha1";
+/// The only `kind` of document Strata takes.
+pub const KIND: &str = "Environment";

@@ -1,0 +1,406 @@
+//! The `Environment` document: a Kubernetes-style spec in YAML or JSON.
+//!
+//! Parsing is strict and reports every problem at once: unknown fields anywhere, then (when
+//! the shape is right) every rule in [`crate::validate`], each error naming its field path.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Documents larger than this are refused before parsing (a spec is a few KiB).
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: EnvironmentSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentSpec {
+    pub region: String,
+    pub network: NetworkSpec,
+    pub cluster: ClusterSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+    pub app: AppSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsSpec>,
+    #[serde(default)]
+    pub sync: SyncSpec,
+    /// Lifetime of an ephemeral environment (`72h`, `7d`); absent means it lives until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkSpec {
+    /// The VPC's IPv4 CIDR, `/16` to `/24`.
+    pub cidr: String,
+    /// Availability zones to spread subnets over (2 to 6: EKS needs at least two).
+    #[serde(default = "default_az_count")]
+    pub az_count: u8,
+    #[serde(default)]
+    pub nat_gateways: NatGateways,
+}
+
+fn default_az_count() -> u8 {
+    2
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NatGateways {
+    None,
+    #[default]
+    Single,
+    PerAz,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpec {
+    /// Kubernetes `MAJOR.MINOR`, e.g. `"1.31"`.
+    pub version: String,
+    pub node_group: NodeGroupSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeGroupSpec {
+    pub instance_types: Vec<String>,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_size: u32,
+    #[serde(default = "default_disk_gib")]
+    pub disk_gib: u32,
+}
+
+fn default_disk_gib() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    pub engine: DatabaseEngine,
+    pub engine_version: String,
+    pub instance_class: String,
+    #[serde(rename = "storageGiB")]
+    pub storage_gib: u32,
+    #[serde(default)]
+    pub multi_az: bool,
+    #[serde(default = "default_backup_retention_days")]
+    pub backup_retention_days: u8,
+    #[serde(default)]
+    pub on_delete: DatabaseOnDelete,
+}
+
+fn default_backup_retention_days() -> u8 {
+    7
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DatabaseEngine {
+    Postgres,
+    Mysql,
+}
+
+/// What happens to the database when the environment is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DatabaseOnDelete {
+    /// Take a final snapshot, then delete the instance.
+    #[default]
+    Snapshot,
+    /// Leave the instance running (deletion protection stays on).
+    Retain,
+    /// Delete without a snapshot: the data is gone.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    pub buckets: Vec<BucketSpec>,
+    #[serde(default)]
+    pub on_delete: StorageOnDelete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketSpec {
+    /// Short name; the bucket is `strata-<environment>-<name>`.
+    pub name: String,
+    #[serde(default = "default_true")]
+    pub versioning: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What happens to the buckets when the environment is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StorageOnDelete {
+    /// Keep the buckets and their objects (untagged from the environment's lifecycle).
+    #[default]
+    Retain,
+    /// Empty every object version, then delete the buckets.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSpec {
+    pub services: Vec<ServiceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    pub name: String,
+    /// Image repository without a tag; the tag is chosen by `version`.
+    pub image: String,
+    /// Semver constraint the image tag must satisfy (`^1.4`, `~2.0.3`, `=1.2.3`).
+    pub version: String,
+    pub port: u16,
+    #[serde(default = "default_replicas")]
+    pub replicas: u32,
+    /// The public service gets a `LoadBalancer` and the DNS name.
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Command run as a Job before this service rolls out; it must succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Vec<String>>,
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+fn default_replicas() -> u32 {
+    2
+}
+
+/// An environment variable: a plain value, or a reference to a secret. Secret values never
+/// appear in a spec, so they never reach DynamoDB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A Secrets Manager ARN (optionally `arn#jsonKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Strategy {
+    #[default]
+    Rolling,
+    BlueGreen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsSpec {
+    /// The Route 53 hosted zone's domain, e.g. `example.com`.
+    pub zone: String,
+    /// The record's name, inside the zone, e.g. `staging.example.com`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSpec {
+    #[serde(default = "default_sync_every")]
+    pub every: String,
+    #[serde(default)]
+    pub drift: DriftPolicy,
+    #[serde(default)]
+    pub images: ImagePolicy,
+}
+
+impl Default for SyncSpec {
+    fn default() -> Self {
+        Self {
+            every: default_sync_every(),
+            drift: DriftPolicy::default(),
+            images: ImagePolicy::default(),
+        }
+    }
+}
+
+fn default_sync_every() -> String {
+    "15m".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftPolicy {
+    #[default]
+    Report,
+    Repair,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ImagePolicy {
+    #[default]
+    Report,
+    Deploy,
+}
+
+/// One problem with a document, at a field path such as `spec.database.storageGiB` or
+/// `spec.app.services[1].port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The text is not a YAML/JSON document at all (or is too large to be one).
+    #[error("not a valid document: {0}")]
+    Syntax(String),
+    /// The document parsed, and these fields are wrong. Never empty.
+    #[error("{}", display_lines(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn display_lines(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl SpecError {
+    /// Every field error; a syntax error is reported at the document root.
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            SpecError::Syntax(message) => vec![FieldError::new("(document)", message.clone())],
+            SpecError::Invalid(errors) => errors.clone(),
+        }
+    }
+}
+
+impl Environment {
+    /// Parses and validates a YAML or JSON document (JSON is YAML).
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(SpecError::Syntax(format!(
+                "document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                text.len()
+            )));
+        }
+        // Parse to a generic tree first: the YAML parser bounds nesting depth and alias
+        // expansion, so hostile documents fail here, fast.
+        let tree: serde_json::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax(e.to_string()))?;
+        Self::from_value(tree)
+    }
+
+    /// Validates an already-parsed JSON value (for example an API request body).
+    pub fn from_value(tree: serde_json::Value) -> Result<Self, SpecError> {
+        if !tree.is_object() {
+            return Err(SpecError::Invalid(vec![FieldError::new(
+                "(document)",
+                "must be a mapping with apiVersion, kind, metadata and spec",
+            )]));
+        }
+        let mut errors = Vec::new();
+        let mut on_unknown = |path: serde_ignored::Path<'_>| {
+            errors.push(FieldError::new(render_path(&path), "unknown field"));
+        };
+        let parsed = serde_path_to_error::deserialize::<_, Environment>(
+            serde_ignored::Deserializer::new(tree, &mut on_unknown),
+        );
+        match parsed {
+            Ok(environment) => {
+                errors.extend(crate::validate::validate(&environment));
+                if errors.is_empty() {
+                    Ok(environment)
+                } else {
+                    Err(SpecError::Invalid(errors))
+                }
+            }
+            Err(e) => {
+                let path = e.path().to_string();
+                let path = if path == "." {
+                    "(document)".to_owned()
+                } else {
+                    path
+                };
+                errors.push(FieldError::new(path, e.into_inner().to_string()));
+                Err(SpecError::Invalid(errors))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("an Environment always serialises")
+    }
+}
+
+/// Renders serde_ignored's path as `a.b[0].c`, the same form serde_path_to_error uses.
+fn render_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", render_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = render_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => render_path(parent),
+    }
+}

@@ -1,0 +1,232 @@
+//! What an environment looks like now, as recorded by the handlers. Credentials appear only
+//! as references (ARNs): [`CredentialRef`] cannot be built from anything else.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::Component;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvironmentState {
+    Progressing,
+    Ready,
+    Failed,
+    Deleting,
+    Deleted,
+}
+
+/// The flows that change an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OperationKind {
+    Up,
+    Down,
+}
+
+impl OperationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OperationKind::Up => "up",
+            OperationKind::Down => "down",
+        }
+    }
+
+    /// The state an environment is in while this operation runs.
+    pub fn running_state(self) -> EnvironmentState {
+        match self {
+            OperationKind::Up => EnvironmentState::Progressing,
+            OperationKind::Down => EnvironmentState::Deleting,
+        }
+    }
+
+    /// The state an environment reaches when this operation succeeds.
+    pub fn done_state(self) -> EnvironmentState {
+        match self {
+            OperationKind::Up => EnvironmentState::Ready,
+            OperationKind::Down => EnvironmentState::Deleted,
+        }
+    }
+}
+
+/// The operation that last ran (or runs) on an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    pub kind: OperationKind,
+    /// The Step Functions execution name; it also holds the lease lock.
+    pub execution: String,
+    pub generation: u64,
+    pub started_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentStatus {
+    pub state: EnvironmentState,
+    pub message: String,
+    /// The spec generation the last finished operation converged to.
+    pub observed_generation: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+    /// Per-component status; stored as separate items, assembled on read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub components: BTreeMap<Component, ComponentStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CredentialRef>,
+    /// The environment's tagged resources after the last `up` or sync (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<InventoryItem>,
+    /// Seconds since the Unix epoch.
+    pub updated_at: u64,
+}
+
+impl EnvironmentStatus {
+    pub fn new(state: EnvironmentState, message: impl Into<String>, now: u64) -> Self {
+        Self {
+            state,
+            message: message.into(),
+            observed_generation: 0,
+            operation: None,
+            components: BTreeMap::new(),
+            ingress_urls: Vec::new(),
+            credentials: Vec::new(),
+            inventory: Vec::new(),
+            updated_at: now,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ComponentPhase {
+    Pending,
+    Creating,
+    Updating,
+    Ready,
+    Deleting,
+    Deleted,
+    /// Left in place on delete by policy (`onDelete: retain`, or a final snapshot kept).
+    Retained,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    pub phase: ComponentPhase,
+    /// AWS or Kubernetes identifiers, e.g. `vpcId`, `clusterArn`, `dbInstanceIdentifier`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource_ids: BTreeMap<String, String>,
+    /// Values the components above read, e.g. `endpoint`, `loadBalancerHostname`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<ComponentError>,
+    pub observed_generation: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentError {
+    /// The handler's stable error name, as matched by the state machines.
+    pub error: String,
+    pub cause: String,
+}
+
+/// A reference to a credential: an ARN, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "RawCredentialRef")]
+pub struct CredentialRef {
+    /// What the credential is for, e.g. `database-master`.
+    name: String,
+    arn: String,
+}
+
+#[derive(Deserialize)]
+struct RawCredentialRef {
+    name: String,
+    arn: String,
+}
+
+impl TryFrom<RawCredentialRef> for CredentialRef {
+    type Error = String;
+    fn try_from(raw: RawCredentialRef) -> Result<Self, String> {
+        CredentialRef::new(raw.name, raw.arn)
+    }
+}
+
+impl CredentialRef {
+    /// Accepts only ARNs of services that hold secrets by reference.
+    pub fn new(name: impl Into<String>, arn: impl Into<String>) -> Result<Self, String> {
+        let arn = arn.into();
+        let service = arn.split(':').nth(2).unwrap_or_default();
+        let is_arn = arn.starts_with("arn:") && arn.split(':').count() >= 6;
+        if !is_arn || !matches!(service, "secretsmanager" | "ssm" | "kms" | "iam") {
+            return Err(format!(
+                "a credential reference must be an ARN, got {arn:?}"
+            ));
+        }
+        Ok(Self {
+            name: name.into(),
+            arn,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+}
+
+/// One tagged resource of the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryItem {
+    pub id: String,
+    pub resource_type: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One entry of an environment's history: who did what, when, with which execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub at: u64,
+    /// What happened, e.g. `SpecApplied`, `OperationStarted`, `Ready`, `Failed`.
+    pub kind: String,
+    pub message: String,
+    /// The caller's identity (an IAM ARN) or the execution that acted.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_refs_are_arns_only() {
+        let ok = CredentialRef::new(
+            "database-master",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1234",
+        );
+        assert!(ok.is_ok());
+        assert!(CredentialRef::new("database-master", "hunter2").is_err());
+        assert!(CredentialRef::new("x", "arn:aws:s3:::bucket").is_err());
+        // The same rule holds when a stored status is read back.
+        let forged = serde_json::json!({"name": "x", "arn": "p4ssw0rd"});
+        assert!(serde_json::from_value::<CredentialRef>(forged).is_err());
+    }
+}

@@ -1,1 +1,615 @@
+//! Environment state in one DynamoDB table, behind the narrow [`Store`] trait.
+//!
+//! Key design (see ARCHITECTURE.md): partition `pk = ENV#<name>`, sort key `sk`:
+//!
+//! | sk                              | holds                                   |
+//! |---------------------------------|-----------------------------------------|
+//! | `SPEC`                          | the spec, its generation; `gsi1pk/gsi1sk` list it |
+//! | `STATUS`                        | environment status (without components) |
+//! | `STATUS#COMPONENT#<component>`  | one component's status                  |
+//! | `LOCK`                          | the lease: holder, expiresAt            |
+//! | `EVENT#<at:020>#<random>`       | one history event                       |
+//!
+//! Every item but the lock and the append-only events carries a `version`; every write is
+//! conditional on the version read (optimistic concurrency). Listing queries the `byKind`
+//! index (`gsi1pk = Environment`, `gsi1sk = <name>`), never scans. One query with
+//! `begins_with(sk, "STATUS")` reads a whole status.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use serde::{Deserialize, Serialize};
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
+
+mod memory;
+pub use memory::MemoryStore;
+
+/// The GSI that lists environments without a scan.
+pub const LIST_INDEX: &str = "byKind";
+const LIST_PARTITION: &str = "Environment";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{item} was changed by someone else (expected version {expected:?}); read it again")]
+    StaleVersion { item: String, expected: Option<u64> },
+    #[error("environment {environment} is locked by {holder} until {expires_at}")]
+    LockHeld {
+        environment: String,
+        holder: String,
+        expires_at: u64,
+    },
+    #[error("environment {environment}'s lock is held by {holder:?}, not by {caller}")]
+    NotLockHolder {
+        environment: String,
+        caller: String,
+        holder: Option<String>,
+    },
+    #[error("stored item {item} is unreadable: {reason}")]
+    Corrupt { item: String, reason: String },
+    #[error("DynamoDB: {0}")]
+    Aws(String),
+}
+
+impl StoreError {
+    /// Stable names, used as Lambda error types by the handlers.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreError::StaleVersion { .. } => "StaleVersion",
+            StoreError::LockHeld { .. } => "LockHeld",
+            StoreError::NotLockHolder { .. } => "NotLockHolder",
+            StoreError::Corrupt { .. } => "CorruptState",
+            StoreError::Aws(_) => "StoreUnavailable",
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A value with the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSpec {
+    pub environment: Environment,
+    /// Goes up by one each time the spec's content changes.
+    pub generation: u64,
+    pub version: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentSummary {
+    pub name: String,
+    pub generation: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    pub environment: String,
+    pub holder: String,
+    pub expires_at: u64,
+}
+
+/// One page of a listing; `next` is an opaque cursor for the following page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// What Strata stores about environments. Time is passed in (seconds since the epoch) so
+/// that leases and history are testable.
+pub trait Store: Send + Sync {
+    fn get_spec(&self, name: &str) -> impl Future<Output = Result<Option<StoredSpec>>> + Send;
+
+    /// Writes `environment` over `previous` (what the caller read; `None` for a new one).
+    /// The generation goes up only when the content changes; an unchanged spec writes nothing.
+    fn put_spec(
+        &self,
+        environment: &Environment,
+        previous: Option<&StoredSpec>,
+        now: u64,
+    ) -> impl Future<Output = Result<StoredSpec>> + Send;
+
+    /// The status with every component's status assembled in.
+    fn get_status(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<EnvironmentStatus>>>> + Send;
+
+    /// Writes the environment-level status; its `components` are stored by
+    /// [`Store::put_component`] and ignored here.
+    fn put_status(
+        &self,
+        name: &str,
+        status: &EnvironmentStatus,
+        previous_version: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    fn get_component(
+        &self,
+        name: &str,
+        component: Component,
+    ) -> impl Future<Output = Result<Option<Versioned<ComponentStatus>>>> + Send;
+
+    fn put_component(
+        &self,
+        name: &str,
+        component: Component,
+        status: &ComponentStatus,
+        previous_version: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    fn append_event(&self, name: &str, event: &Event) -> impl Future<Output = Result<()>> + Send;
+
+    /// Newest first.
+    fn history(
+        &self,
+        name: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<Event>>> + Send;
+
+    /// By name.
+    fn list(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<EnvironmentSummary>>> + Send;
+
+    /// Takes the lease when it is free, expired, or already `holder`'s (a retried step).
+    fn acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_secs: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<Lease>> + Send;
+
+    /// Gives the lease back; only its holder may. Releasing a lease nobody holds is a no-op,
+    /// so a retried release converges.
+    fn release(&self, name: &str, holder: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The [`Store`] on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn pk(name: &str) -> AttributeValue {
+    AttributeValue::S(format!("ENV#{name}"))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn component_sk(component: Component) -> String {
+    format!("STATUS#COMPONENT#{}", component.name())
+}
+
+fn aws<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Aws(DisplayErrorContext(&err).to_string())
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn get_s<'a>(item: &'a Item, key: &str, what: &str) -> Result<&'a str> {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt {
+            item: what.to_owned(),
+            reason: format!("no string attribute {key}"),
+        })
+}
+
+fn get_n(item: &Item, key: &str, what: &str) -> Result<u64> {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            item: what.to_owned(),
+            reason: format!("no numeric attribute {key}"),
+        })
+}
+
+fn body<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T> {
+    serde_json::from_str(get_s(item, "body", what)?).map_err(|e| StoreError::Corrupt {
+        item: what.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn to_body<T: Serialize>(value: &T) -> AttributeValue {
+    s(serde_json::to_string(value).expect("domain types always serialise"))
+}
+
+fn random_suffix() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A versioned put of one item: `expected` None means the item must not exist.
+    async fn put_versioned(
+        &self,
+        name: &str,
+        sk: &str,
+        mut item: Item,
+        expected: Option<u64>,
+    ) -> Result<u64> {
+        let version = expected.map_or(1, |v| v + 1);
+        item.insert("pk".into(), pk(name));
+        item.insert("sk".into(), s(sk));
+        item.insert("version".into(), n(version));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(version),
+            Err(e) if is_condition_failure_put(&e) => Err(StoreError::StaleVersion {
+                item: format!("{name}/{sk}"),
+                expected,
+            }),
+            Err(e) => Err(aws(e)),
+        }
+    }
+
+    async fn get_item(&self, name: &str, sk: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(name))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out.item)
+    }
+}
+
+fn is_condition_failure_put(
+    e: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, impl std::fmt::Debug>,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+}
+
+impl Store for DynamoStore {
+    async fn get_spec(&self, name: &str) -> Result<Option<StoredSpec>> {
+        let what = format!("{name}/SPEC");
+        let Some(item) = self.get_item(name, "SPEC").await? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredSpec {
+            environment: body(&item, &what)?,
+            generation: get_n(&item, "generation", &what)?,
+            version: get_n(&item, "version", &what)?,
+            updated_at: get_n(&item, "updatedAt", &what)?,
+        }))
+    }
+
+    async fn put_spec(
+        &self,
+        environment: &Environment,
+        previous: Option<&StoredSpec>,
+        now: u64,
+    ) -> Result<StoredSpec> {
+        if let Some(previous) = previous {
+            if previous.environment == *environment {
+                return Ok(previous.clone());
+            }
+        }
+        let name = environment.name();
+        let generation = previous.map_or(1, |p| p.generation + 1);
+        let item = Item::from([
+            ("body".into(), to_body(environment)),
+            ("generation".into(), n(generation)),
+            ("updatedAt".into(), n(now)),
+            ("gsi1pk".into(), s(LIST_PARTITION)),
+            ("gsi1sk".into(), s(name)),
+        ]);
+        let version = self
+            .put_versioned(name, "SPEC", item, previous.map(|p| p.version))
+            .await?;
+        Ok(StoredSpec {
+            environment: environment.clone(),
+            generation,
+            version,
+            updated_at: now,
+        })
+    }
+
+    async fn get_status(&self, name: &str) -> Result<Option<Versioned<EnvironmentStatus>>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :status)")
+                .expression_attribute_values(":pk", pk(name))
+                .expression_attribute_values(":status", s("STATUS"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(aws)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut status: Option<Versioned<EnvironmentStatus>> = None;
+        let mut components = Vec::new();
+        for item in &items {
+            let sk = get_s(item, "sk", name)?;
+            let what = format!("{name}/{sk}");
+            if sk == "STATUS" {
+                status = Some(Versioned {
+                    value: body(item, &what)?,
+                    version: get_n(item, "version", &what)?,
+                });
+            } else if let Some(component) = sk
+                .strip_prefix("STATUS#COMPONENT#")
+                .and_then(Component::from_name)
+            {
+                components.push((component, body::<ComponentStatus>(item, &what)?));
+            }
+        }
+        Ok(status.map(|mut s| {
+            s.value.components = components.into_iter().collect();
+            s
+        }))
+    }
+
+    async fn put_status(
+        &self,
+        name: &str,
+        status: &EnvironmentStatus,
+        previous_version: Option<u64>,
+    ) -> Result<u64> {
+        let mut stripped = status.clone();
+        stripped.components.clear();
+        let item = Item::from([("body".into(), to_body(&stripped))]);
+        self.put_versioned(name, "STATUS", item, previous_version)
+            .await
+    }
+
+    async fn get_component(
+        &self,
+        name: &str,
+        component: Component,
+    ) -> Result<Option<Versioned<ComponentStatus>>> {
+        let sk = component_sk(component);
+        let what = format!("{name}/{sk}");
+        match self.get_item(name, &sk).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(Versioned {
+                value: body(&item, &what)?,
+                version: get_n(&item, "version", &what)?,
+            })),
+        }
+    }
+
+    async fn put_component(
+        &self,
+        name: &str,
+        component: Component,
+        status: &ComponentStatus,
+        previous_version: Option<u64>,
+    ) -> Result<u64> {
+        let item = Item::from([("body".into(), to_body(status))]);
+        self.put_versioned(name, &component_sk(component), item, previous_version)
+            .await
+    }
+
+    async fn append_event(&self, name: &str, event: &Event) -> Result<()> {
+        let sk = format!("EVENT#{:020}#{:016x}", event.at, random_suffix());
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(name))
+            .item("sk", s(sk))
+            .item("body", to_body(event))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(())
+    }
+
+    async fn history(&self, name: &str, limit: u32, cursor: Option<&str>) -> Result<Page<Event>> {
+        let start = cursor.map(|sk| HashMap::from([("pk".into(), pk(name)), ("sk".into(), s(sk))]));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :event)")
+            .expression_attribute_values(":pk", pk(name))
+            .expression_attribute_values(":event", s("EVENT#"))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(aws)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| body(item, &format!("{name}/EVENT")))
+            .collect::<Result<Vec<Event>>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) => Some(get_s(&key, "sk", name)?.to_owned()),
+            None => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
+        // The cursor is the last name returned; the index key is rebuilt from it.
+        let start = cursor.map(|name| {
+            HashMap::from([
+                ("pk".into(), pk(name)),
+                ("sk".into(), s("SPEC")),
+                ("gsi1pk".into(), s(LIST_PARTITION)),
+                ("gsi1sk".into(), s(name)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(LIST_INDEX)
+            .key_condition_expression("gsi1pk = :kind")
+            .expression_attribute_values(":kind", s(LIST_PARTITION))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(aws)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let name = get_s(item, "gsi1sk", "index entry")?;
+                Ok(EnvironmentSummary {
+                    name: name.to_owned(),
+                    generation: get_n(item, "generation", name)?,
+                    updated_at: get_n(item, "updatedAt", name)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) => Some(get_s(&key, "gsi1sk", "cursor")?.to_owned()),
+            None => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn acquire(&self, name: &str, holder: &str, ttl_secs: u64, now: u64) -> Result<Lease> {
+        let expires_at = now + ttl_secs;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(name))
+            .item("sk", s("LOCK"))
+            .item("holder", s(holder))
+            .item("acquiredAt", n(now))
+            .item("expiresAt", n(expires_at))
+            .condition_expression(
+                "attribute_not_exists(pk) OR expiresAt < :now OR holder = :holder",
+            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":holder", s(holder))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Lease {
+                environment: name.to_owned(),
+                holder: holder.to_owned(),
+                expires_at,
+            }),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                    failure,
+                )) => {
+                    let held = failure.item.clone().unwrap_or_default();
+                    Err(StoreError::LockHeld {
+                        environment: name.to_owned(),
+                        holder: get_s(&held, "holder", "LOCK")
+                            .unwrap_or("(unknown)")
+                            .to_owned(),
+                        expires_at: get_n(&held, "expiresAt", "LOCK").unwrap_or(0),
+                    })
+                }
+                _ => Err(aws(e)),
+            },
+        }
+    }
+
+    async fn release(&self, name: &str, holder: &str) -> Result<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(name))
+            .key("sk", s("LOCK"))
+            .condition_expression("attribute_not_exists(pk) OR holder = :holder")
+            .expression_attribute_values(":holder", s(holder))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(
+                    failure,
+                )) => Err(StoreError::NotLockHolder {
+                    environment: name.to_owned(),
+                    caller: holder.to_owned(),
+                    holder: failure
+                        .item
+                        .as_ref()
+                        .and_then(|i| get_s(i, "holder", "LOCK").ok())
+                        .map(str::to_owned),
+                }),
+                _ => Err(aws(e)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

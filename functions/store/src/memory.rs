@@ -1,0 +1,211 @@
+//! An in-memory [`Store`] with the same semantics as DynamoDB's, for domain and handler
+//! tests that do not need the emulator.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
+
+use crate::{EnvironmentSummary, Lease, Page, Result, Store, StoreError, StoredSpec, Versioned};
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    specs: BTreeMap<String, StoredSpec>,
+    statuses: BTreeMap<String, Versioned<EnvironmentStatus>>,
+    components: BTreeMap<(String, Component), Versioned<ComponentStatus>>,
+    events: BTreeMap<String, Vec<Event>>,
+    leases: BTreeMap<String, Lease>,
+}
+
+fn check_version(item: String, current: Option<u64>, expected: Option<u64>) -> Result<u64> {
+    if current == expected {
+        Ok(expected.map_or(1, |v| v + 1))
+    } else {
+        Err(StoreError::StaleVersion { item, expected })
+    }
+}
+
+impl MemoryStore {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    async fn get_spec(&self, name: &str) -> Result<Option<StoredSpec>> {
+        Ok(self.state().specs.get(name).cloned())
+    }
+
+    async fn put_spec(
+        &self,
+        environment: &Environment,
+        previous: Option<&StoredSpec>,
+        now: u64,
+    ) -> Result<StoredSpec> {
+        if let Some(previous) = previous {
+            if previous.environment == *environment {
+                return Ok(previous.clone());
+            }
+        }
+        let mut state = self.state();
+        let name = environment.name().to_owned();
+        let current = state.specs.get(&name).map(|s| s.version);
+        let version = check_version(format!("{name}/SPEC"), current, previous.map(|p| p.version))?;
+        let stored = StoredSpec {
+            environment: environment.clone(),
+            generation: previous.map_or(1, |p| p.generation + 1),
+            version,
+            updated_at: now,
+        };
+        state.specs.insert(name, stored.clone());
+        Ok(stored)
+    }
+
+    async fn get_status(&self, name: &str) -> Result<Option<Versioned<EnvironmentStatus>>> {
+        let state = self.state();
+        Ok(state.statuses.get(name).cloned().map(|mut s| {
+            s.value.components = state
+                .components
+                .iter()
+                .filter(|((env, _), _)| env == name)
+                .map(|((_, c), v)| (*c, v.value.clone()))
+                .collect();
+            s
+        }))
+    }
+
+    async fn put_status(
+        &self,
+        name: &str,
+        status: &EnvironmentStatus,
+        previous_version: Option<u64>,
+    ) -> Result<u64> {
+        let mut state = self.state();
+        let current = state.statuses.get(name).map(|s| s.version);
+        let version = check_version(format!("{name}/STATUS"), current, previous_version)?;
+        let mut value = status.clone();
+        value.components.clear();
+        state
+            .statuses
+            .insert(name.to_owned(), Versioned { value, version });
+        Ok(version)
+    }
+
+    async fn get_component(
+        &self,
+        name: &str,
+        component: Component,
+    ) -> Result<Option<Versioned<ComponentStatus>>> {
+        Ok(self
+            .state()
+            .components
+            .get(&(name.to_owned(), component))
+            .cloned())
+    }
+
+    async fn put_component(
+        &self,
+        name: &str,
+        component: Component,
+        status: &ComponentStatus,
+        previous_version: Option<u64>,
+    ) -> Result<u64> {
+        let mut state = self.state();
+        let key = (name.to_owned(), component);
+        let current = state.components.get(&key).map(|s| s.version);
+        let version = check_version(format!("{name}/{component}"), current, previous_version)?;
+        state.components.insert(
+            key,
+            Versioned {
+                value: status.clone(),
+                version,
+            },
+        );
+        Ok(version)
+    }
+
+    async fn append_event(&self, name: &str, event: &Event) -> Result<()> {
+        self.state()
+            .events
+            .entry(name.to_owned())
+            .or_default()
+            .push(event.clone());
+        Ok(())
+    }
+
+    async fn history(&self, name: &str, limit: u32, cursor: Option<&str>) -> Result<Page<Event>> {
+        let state = self.state();
+        let mut events: Vec<Event> = state.events.get(name).cloned().unwrap_or_default();
+        events.sort_by_key(|e| std::cmp::Reverse(e.at));
+        let skip: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let limit = limit.clamp(1, 1000) as usize;
+        let items: Vec<Event> = events.iter().skip(skip).take(limit).cloned().collect();
+        let next = (skip + items.len() < events.len()).then(|| (skip + items.len()).to_string());
+        Ok(Page { items, next })
+    }
+
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
+        let state = self.state();
+        let limit = limit.clamp(1, 1000) as usize;
+        let items: Vec<EnvironmentSummary> = state
+            .specs
+            .values()
+            .filter(|s| cursor.is_none_or(|c| s.environment.name() > c))
+            .take(limit)
+            .map(|s| EnvironmentSummary {
+                name: s.environment.name().to_owned(),
+                generation: s.generation,
+                updated_at: s.updated_at,
+            })
+            .collect();
+        let next = match items.last() {
+            Some(last) if state.specs.keys().any(|k| k.as_str() > last.name.as_str()) => {
+                Some(last.name.clone())
+            }
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn acquire(&self, name: &str, holder: &str, ttl_secs: u64, now: u64) -> Result<Lease> {
+        let mut state = self.state();
+        if let Some(held) = state.leases.get(name) {
+            if held.holder != holder && held.expires_at >= now {
+                return Err(StoreError::LockHeld {
+                    environment: name.to_owned(),
+                    holder: held.holder.clone(),
+                    expires_at: held.expires_at,
+                });
+            }
+        }
+        let lease = Lease {
+            environment: name.to_owned(),
+            holder: holder.to_owned(),
+            expires_at: now + ttl_secs,
+        };
+        state.leases.insert(name.to_owned(), lease.clone());
+        Ok(lease)
+    }
+
+    async fn release(&self, name: &str, holder: &str) -> Result<()> {
+        let mut state = self.state();
+        match state.leases.get(name) {
+            Some(held) if held.holder != holder => Err(StoreError::NotLockHolder {
+                environment: name.to_owned(),
+                caller: holder.to_owned(),
+                holder: Some(held.holder.clone()),
+            }),
+            _ => {
+                state.leases.remove(name);
+                Ok(())
+            }
+        }
+    }
+}

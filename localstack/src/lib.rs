@@ -1,1 +1,409 @@
+//! The local stack: Strata against an AWS emulator on 127.0.0.1, with no AWS account.
+//! Test infrastructure, used by the tests, the CLI and the demo; never part of a Lambda.
+//!
+//! [`LocalStack::start`] installs the pinned Python tools on first use, starts moto (with
+//! state-machine execution on), the [`router`] in this process, and `cargo lambda watch`;
+//! waits until each answers; then creates the tables and state machines that
+//! `infra/template.yaml` declares. Dropping it stops every process it started.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use tokio::net::TcpListener;
+
+mod process;
+pub mod router;
+pub mod template;
+mod tools;
+
+pub use process::ProcessGroup;
+pub use template::Template;
+pub use tools::{state_dir, workspace_root};
+
+pub const REGION: &str = "us-east-1";
+pub const STACK_NAME: &str = "strata-local";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalStackError {
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("could not start {what}: {reason}")]
+    Spawn { what: String, reason: String },
+    #[error("{what} did not answer within {seconds}s; its log ({log}) ends:\n{tail}")]
+    NotReady {
+        what: String,
+        seconds: u64,
+        log: String,
+        tail: String,
+    },
+    #[error("infra/template.yaml: {0}")]
+    Template(String),
+    #[error("provisioning {what}: {reason}")]
+    Provision { what: String, reason: String },
+}
+
+impl LocalStackError {
+    pub(crate) fn io(path: &Path, e: std::io::Error) -> Self {
+        LocalStackError::Io {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start `cargo lambda watch` for the template's functions (store-only tests don't).
+    pub lambdas: bool,
+    /// The SAM template to wire from.
+    pub template: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            lambdas: true,
+            template: workspace_root().join("infra/template.yaml"),
+        }
+    }
+}
+
+pub struct LocalStack {
+    endpoint: String,
+    template: Template,
+    state_machine_arns: BTreeMap<String, String>,
+    logs: PathBuf,
+    router: tokio::task::JoinHandle<()>,
+    // Dropped (stopped) in reverse order of start.
+    lambda: Option<ProcessGroup>,
+    moto: ProcessGroup,
+}
+
+fn free_port() -> Result<u16, LocalStackError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
+    Ok(listener
+        .local_addr()
+        .expect("a bound socket has an address")
+        .port())
+}
+
+fn unique_run_dir() -> Result<PathBuf, LocalStackError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let dir = state_dir()
+        .join("logs")
+        .join(format!("{stamp}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| LocalStackError::io(&dir, e))?;
+    Ok(dir)
+}
+
+/// Polls until `probe` succeeds, the process dies, or the time is up.
+async fn wait_until<F, Fut>(
+    process: &mut ProcessGroup,
+    seconds: u64,
+    mut probe: F,
+) -> Result<(), LocalStackError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if probe().await {
+            return Ok(());
+        }
+        let dead = process.exited().is_some();
+        if dead || Instant::now() > deadline {
+            return Err(LocalStackError::NotReady {
+                what: process.name().to_owned(),
+                seconds,
+                log: process.log().display().to_string(),
+                tail: process.log_tail(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn http_ok(method: &'static str, url: &str, body: Option<&str>) -> bool {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(body.unwrap_or("").to_owned())));
+    let Ok(request) = request else { return false };
+    match tokio::time::timeout(Duration::from_secs(5), client.request(request)).await {
+        Ok(Ok(response)) => {
+            let ok = response.status().is_success();
+            let _ = response.into_body().collect().await;
+            ok
+        }
+        _ => false,
+    }
+}
+
+impl LocalStack {
+    pub async fn start(options: Options) -> Result<Self, LocalStackError> {
+        let tools = tokio::task::spawn_blocking(tools::ensure_tools)
+            .await
+            .map_err(|e| LocalStackError::Spawn {
+                what: "tool installation".into(),
+                reason: e.to_string(),
+            })??;
+        let template = Template::load(&options.template, REGION, STACK_NAME)?;
+        let logs = unique_run_dir()?;
+
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
+        let router_addr = listener.local_addr().expect("bound");
+        let endpoint = format!("http://{router_addr}");
+
+        // moto: its Step Functions interpreter calls back through the router (MOTO_PORT).
+        let moto_port = free_port()?;
+        let mut command = Command::new(tools.moto_server());
+        command
+            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+            .env("MOTO_PORT", router_addr.port().to_string())
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        let mut moto = ProcessGroup::spawn("moto_server", command, &logs.join("moto.log"))?;
+        let moto_url = format!("http://127.0.0.1:{moto_port}");
+        let probe_url = format!("{moto_url}/moto-api/data.json");
+        wait_until(&mut moto, 60, || http_ok("GET", &probe_url, None)).await?;
+        // Must precede every CreateStateMachine (machines created before it vanish).
+        let config =
+            r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
+        if !http_ok("POST", &format!("{moto_url}/moto-api/config"), Some(config)).await {
+            return Err(LocalStackError::Provision {
+                what: "moto config".into(),
+                reason: "POST /moto-api/config failed".into(),
+            });
+        }
+
+        let mut lambda = None;
+        let mut lambda_addr = None;
+        if options.lambdas && !template.functions.is_empty() {
+            let port = free_port()?;
+            let mut command = Command::new("cargo");
+            command
+                .current_dir(workspace_root())
+                .env("PATH", tools.path_env())
+                .args(["lambda", "watch", "--ignore-changes"])
+                .args(["-A", "127.0.0.1", "-P", &port.to_string()])
+                // Parallel state-machine branches call the same function at once.
+                .args(["--concurrency", "8"]);
+            let mut env = template.shared_environment()?;
+            env.extend(lambda_environment(&endpoint));
+            for (k, v) in env {
+                command.arg("--env-var").arg(format!("{k}={v}"));
+            }
+            let mut process = ProcessGroup::spawn(
+                "cargo lambda watch",
+                command,
+                &logs.join("cargo-lambda.log"),
+            )?;
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            wait_until(&mut process, 120, || async move {
+                tokio::net::TcpStream::connect(addr).await.is_ok()
+            })
+            .await?;
+            lambda = Some(process);
+            lambda_addr = Some(addr);
+        }
+
+        let router = router::Router::new(([127, 0, 0, 1], moto_port).into(), lambda_addr);
+        let router = tokio::spawn(router.serve(listener));
+
+        let mut stack = LocalStack {
+            endpoint,
+            template,
+            state_machine_arns: BTreeMap::new(),
+            logs,
+            router,
+            lambda,
+            moto,
+        };
+        stack.provision().await?;
+        Ok(stack)
+    }
+
+    /// The AWS endpoint every client of the local stack uses.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// Where the processes' logs are.
+    pub fn logs(&self) -> &Path {
+        &self.logs
+    }
+
+    /// An SDK config for the local stack: loopback endpoint, dummy credentials.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                Credentials::new("testing", "testing", None, None, "strata-localstack"),
+            ))
+            .build()
+    }
+
+    pub fn table_name(&self, logical_id: &str) -> Option<&str> {
+        self.template
+            .tables
+            .iter()
+            .find(|t| t.logical_id == logical_id)
+            .map(|t| t.name.as_str())
+    }
+
+    pub fn state_machine_arn(&self, logical_id: &str) -> Option<&str> {
+        self.state_machine_arns.get(logical_id).map(String::as_str)
+    }
+
+    async fn provision(&mut self) -> Result<(), LocalStackError> {
+        let config = self.sdk_config();
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        for table in &self.template.tables {
+            create_table(&dynamodb, &table.name, &table.properties)
+                .await
+                .map_err(|reason| LocalStackError::Provision {
+                    what: format!("table {}", table.logical_id),
+                    reason,
+                })?;
+        }
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        for machine in &self.template.state_machines {
+            let out = sfn
+                .create_state_machine()
+                .name(&machine.name)
+                .definition(&machine.definition)
+                .role_arn(format!(
+                    "arn:aws:iam::{}:role/{STACK_NAME}-states",
+                    template::ACCOUNT_ID
+                ))
+                .send()
+                .await
+                .map_err(|e| LocalStackError::Provision {
+                    what: format!("state machine {}", machine.logical_id),
+                    reason: aws_sdk_sfn::error::DisplayErrorContext(&e).to_string(),
+                })?;
+            self.state_machine_arns
+                .insert(machine.logical_id.clone(), out.state_machine_arn);
+        }
+        Ok(())
+    }
+
+    /// Stops everything now (dropping does the same).
+    pub fn stop(self) {}
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.router.abort();
+        if let Some(lambda) = self.lambda.as_mut() {
+            lambda.stop();
+        }
+        self.moto.stop();
+    }
+}
+
+/// What every local Lambda gets besides the template's variables: the local endpoint and
+/// dummy credentials, so a handler's SDK calls can reach nothing but loopback.
+fn lambda_environment(endpoint: &str) -> BTreeMap<String, String> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", REGION),
+        ("AWS_DEFAULT_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("RUST_LOG", "info"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// CreateTable from the template's CloudFormation properties.
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    props: &serde_json::Value,
+) -> Result<(), String> {
+    let key_schema = |v: &serde_json::Value| -> Result<Vec<KeySchemaElement>, String> {
+        v.as_array()
+            .ok_or("KeySchema must be a list")?
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(k["AttributeName"].as_str().unwrap_or_default())
+                    .key_type(KeyType::from(k["KeyType"].as_str().unwrap_or_default()))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&props["KeySchema"])?));
+    for a in props["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap_or_default())
+                .attribute_type(ScalarAttributeType::from(
+                    a["AttributeType"].as_str().unwrap_or_default(),
+                ))
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    for g in props["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(g["IndexName"].as_str().unwrap_or_default())
+                .set_key_schema(Some(key_schema(&g["KeySchema"])?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            g["Projection"]["ProjectionType"].as_str().unwrap_or("ALL"),
+                        ))
+                        .build(),
+                )
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    request
+        .send()
+        .await
+        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())?;
+    Ok(())
+}

@@ -154,9 +154,9 @@ pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
         .iter()
         .map(|&component| {
             let (action, changes) = match old {
-                None if is_present(new, component) => (Action::Create, Vec::new()),
+                None if new.includes(component) => (Action::Create, Vec::new()),
                 None => (Action::NoOp, Vec::new()),
-                Some(old) => match (is_present(old, component), is_present(new, component)) {
+                Some(old) => match (old.includes(component), new.includes(component)) {
                     (false, false) => (Action::NoOp, Vec::new()),
                     (false, true) => (Action::Create, Vec::new()),
                     (true, false) => (Action::Delete, Vec::new()),
@@ -182,7 +182,7 @@ pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
     for &component in &order {
         let action = plans[&component].action;
         for dependent in graph.blast_radius(component) {
-            if !is_present(new, dependent) {
+            if !new.includes(dependent) {
                 continue;
             }
             let entry = plans
@@ -211,15 +211,6 @@ pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
             .into_iter()
             .map(|c| plans.remove(&c).unwrap())
             .collect(),
-    }
-}
-
-fn is_present(env: &Environment, component: Component) -> bool {
-    match component {
-        Component::Database => env.spec.database.is_some(),
-        Component::Storage => env.spec.storage.is_some(),
-        Component::Dns => env.spec.dns.is_some(),
-        Component::Network | Component::Cluster | Component::Config | Component::App => true,
     }
 }
 

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::Component;
+
 /// Documents larger than this are refused before parsing (a spec is a few KiB).
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
@@ -378,6 +380,16 @@ impl Environment {
 
     pub fn name(&self) -> &str {
         &self.metadata.name
+    }
+
+    /// Whether the spec has this component (database, storage and dns are optional).
+    pub fn includes(&self, component: Component) -> bool {
+        match component {
+            Component::Database => self.spec.database.is_some(),
+            Component::Storage => self.spec.storage.is_some(),
+            Component::Dns => self.spec.dns.is_some(),
+            Component::Network | Component::Cluster | Component::Config | Component::App => true,
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {

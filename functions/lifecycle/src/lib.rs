@@ -1,1 +1,378 @@
+//! Begins and finishes an operation (`up`, `down`) on an environment.
+//!
+//! `begin` validates the execution's input (a console start may send only
+//! `{"environment": "staging"}`), loads the stored spec, takes the lease lock for the
+//! execution and marks the environment Progressing or Deleting. `finish` records how the
+//! operation ended and releases the lock. Both are idempotent: a retried step converges.
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use strata_core::status::ComponentPhase;
+use strata_core::{
+    Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationKind,
+    check_environment_name,
+};
+use strata_store::{Store, StoreError};
+
+/// Seconds between polls of a long AWS operation, unless the input says otherwise.
+pub const DEFAULT_POLL_SECONDS: u64 = 15;
+/// How long an operation may run before the lease expires and another may take over.
+pub const DEFAULT_DEADLINE_SECONDS: u64 = 3 * 3600;
+
+/// The errors this function reports to Step Functions. The names are the `errorType`s that
+/// the state machines' `Retry` and `Catch` match, so they must never change casually.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("environment {0} has no stored spec; apply one first")]
+    EnvironmentNotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LifecycleError {
+    /// Every error type this function can report.
+    pub const NAMES: &[&str] = &[
+        "InvalidInput",
+        "EnvironmentNotFound",
+        "LockHeld",
+        "NotLockHolder",
+        "StaleVersion",
+        "CorruptState",
+        "StoreUnavailable",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            LifecycleError::InvalidInput(_) => "InvalidInput",
+            LifecycleError::EnvironmentNotFound(_) => "EnvironmentNotFound",
+            LifecycleError::Store(e) => e.name(),
+        }
+    }
+}
+
+/// What an execution was started with. Unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionInput {
+    pub environment: String,
+    #[serde(default)]
+    pub poll_seconds: Option<u64>,
+    #[serde(default)]
+    pub deadline_seconds: Option<u64>,
+}
+
+/// What `begin` hands to every later step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationContext {
+    pub environment: String,
+    pub operation: OperationKind,
+    pub execution: String,
+    pub generation: u64,
+    pub poll_seconds: u64,
+    pub deadline_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase", deny_unknown_fields)]
+enum Request {
+    Begin {
+        operation: OperationKind,
+        execution: String,
+        input: Value,
+    },
+    Finish {
+        context: OperationContext,
+        #[serde(default)]
+        error: Option<CaughtError>,
+    },
+}
+
+/// What a state machine's `Catch` puts at its `ResultPath`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+impl CaughtError {
+    /// A Lambda error's cause is its JSON error object; keep only the message.
+    fn message(&self) -> String {
+        serde_json::from_str::<Value>(&self.cause)
+            .ok()
+            .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| self.cause.clone())
+    }
+}
+
+/// Runs one request against the store.
+pub async fn handle<S: Store>(
+    store: &S,
+    request: Value,
+    now: u64,
+) -> Result<Value, LifecycleError> {
+    let request: Request = serde_json::from_value(request)
+        .map_err(|e| LifecycleError::InvalidInput(format!("request: {e}")))?;
+    match request {
+        Request::Begin {
+            operation,
+            execution,
+            input,
+        } => {
+            let context = begin(store, operation, &execution, input, now).await?;
+            Ok(serde_json::to_value(context).expect("a context always serialises"))
+        }
+        Request::Finish { context, error } => {
+            let status = finish(store, &context, error.as_ref(), now).await?;
+            Ok(serde_json::json!({
+                "environment": context.environment,
+                "state": status.state,
+                "message": status.message,
+            }))
+        }
+    }
+}
+
+fn parse_input(input: Value) -> Result<ExecutionInput, LifecycleError> {
+    let invalid = |message: String| LifecycleError::InvalidInput(message);
+    if !input.is_object() {
+        return Err(invalid(
+            "input: must be an object such as {\"environment\": \"staging\"}".to_owned(),
+        ));
+    }
+    // serde names the offending field in its message (`unknown field`, `missing field`).
+    let parsed: ExecutionInput =
+        serde_json::from_value(input).map_err(|e| invalid(format!("input: {e}")))?;
+    check_environment_name(&parsed.environment)
+        .map_err(|m| invalid(format!("input.environment: {m}")))?;
+    if parsed.poll_seconds.is_some_and(|s| s > 300) {
+        return Err(invalid(
+            "input.pollSeconds: must be between 0 and 300".to_owned(),
+        ));
+    }
+    if parsed
+        .deadline_seconds
+        .is_some_and(|s| !(60..=86_400).contains(&s))
+    {
+        return Err(invalid(
+            "input.deadlineSeconds: must be between 60 and 86400".to_owned(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Validates the input, takes the lock, marks the environment as changing.
+pub async fn begin<S: Store>(
+    store: &S,
+    operation: OperationKind,
+    execution: &str,
+    input: Value,
+    now: u64,
+) -> Result<OperationContext, LifecycleError> {
+    let input = parse_input(input)?;
+    let name = input.environment.clone();
+    let spec = store
+        .get_spec(&name)
+        .await?
+        .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
+    let deadline_seconds = input.deadline_seconds.unwrap_or(DEFAULT_DEADLINE_SECONDS);
+    store
+        .acquire(&name, execution, deadline_seconds, now)
+        .await?;
+
+    let context = OperationContext {
+        environment: name.clone(),
+        operation,
+        execution: execution.to_owned(),
+        generation: spec.generation,
+        poll_seconds: input.poll_seconds.unwrap_or(DEFAULT_POLL_SECONDS),
+        deadline_seconds,
+    };
+    let current = store.get_status(&name).await?;
+    let already_begun = current.as_ref().is_some_and(|s| {
+        s.value.state == operation.running_state()
+            && s.value.operation.as_ref().map(|o| o.execution.as_str()) == Some(execution)
+    });
+    if already_begun {
+        return Ok(context);
+    }
+    let (mut status, version) = match current {
+        Some(s) => (s.value, Some(s.version)),
+        None => (
+            EnvironmentStatus::new(operation.running_state(), "", now),
+            None,
+        ),
+    };
+    status.state = operation.running_state();
+    status.message = format!(
+        "{} of generation {} started",
+        operation.name(),
+        spec.generation
+    );
+    status.operation = Some(Operation {
+        kind: operation,
+        execution: execution.to_owned(),
+        generation: spec.generation,
+        started_at: now,
+    });
+    status.updated_at = now;
+    store.put_status(&name, &status, version).await?;
+    store
+        .append_event(
+            &name,
+            &Event {
+                at: now,
+                kind: "OperationStarted".to_owned(),
+                message: status.message.clone(),
+                actor: execution.to_owned(),
+                execution: Some(execution.to_owned()),
+            },
+        )
+        .await?;
+    Ok(context)
+}
+
+/// The components that have not reached the phase the operation needs, at its generation.
+pub fn unconverged(
+    status: &EnvironmentStatus,
+    operation: OperationKind,
+    generation: u64,
+    expected: &[Component],
+) -> Vec<Component> {
+    expected
+        .iter()
+        .copied()
+        .filter(|c| match status.components.get(c) {
+            None => true,
+            Some(cs) => match operation {
+                OperationKind::Up => {
+                    cs.phase != ComponentPhase::Ready || cs.observed_generation < generation
+                }
+                OperationKind::Down => {
+                    !matches!(cs.phase, ComponentPhase::Deleted | ComponentPhase::Retained)
+                }
+            },
+        })
+        .collect()
+}
+
+/// Records how the operation ended and releases the lock. An operation that reports no
+/// error still ends Failed unless every component of the spec converged: Ready is earned
+/// by the component handlers' recorded results, never assumed.
+pub async fn finish<S: Store>(
+    store: &S,
+    context: &OperationContext,
+    error: Option<&CaughtError>,
+    now: u64,
+) -> Result<EnvironmentStatus, LifecycleError> {
+    let name = &context.environment;
+    let current = store
+        .get_status(name)
+        .await?
+        .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
+    let (mut status, version) = (current.value, current.version);
+    let ours = status.operation.as_ref().map(|o| o.execution.as_str()) == Some(&context.execution);
+    let finished = !matches!(
+        status.state,
+        EnvironmentState::Progressing | EnvironmentState::Deleting
+    );
+    if !(ours && finished) {
+        if !ours {
+            return Err(StoreError::NotLockHolder {
+                environment: name.clone(),
+                caller: context.execution.clone(),
+                holder: status.operation.map(|o| o.execution),
+            }
+            .into());
+        }
+        let spec = store
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
+        let expected: Vec<Component> = Component::ALL
+            .into_iter()
+            .filter(|c| spec.environment.includes(*c))
+            .collect();
+        let missing = unconverged(&status, context.operation, context.generation, &expected);
+        let (state, message) = match (error, missing.is_empty()) {
+            (Some(e), _) => (
+                EnvironmentState::Failed,
+                format!(
+                    "{} failed: {}: {}",
+                    context.operation.name(),
+                    e.error,
+                    e.message()
+                ),
+            ),
+            (None, false) => (
+                EnvironmentState::Failed,
+                format!(
+                    "{} ended with components not converged: {}",
+                    context.operation.name(),
+                    missing
+                        .iter()
+                        .map(|c| c.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            (None, true) => (
+                context.operation.done_state(),
+                format!(
+                    "{} of generation {} done",
+                    context.operation.name(),
+                    context.generation
+                ),
+            ),
+        };
+        if state == EnvironmentState::Ready {
+            status.observed_generation = context.generation;
+        }
+        status.state = state;
+        status.message = message;
+        status.updated_at = now;
+        status.components.clear();
+        store.put_status(name, &status, Some(version)).await?;
+        store
+            .append_event(
+                name,
+                &Event {
+                    at: now,
+                    kind: format!("{state:?}"),
+                    message: status.message.clone(),
+                    actor: context.execution.clone(),
+                    execution: Some(context.execution.clone()),
+                },
+            )
+            .await?;
+    }
+    store.release(name, &context.execution).await?;
+    Ok(status)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The environment a request is about, for log spans (never the whole payload).
+pub fn environment_of(request: &Value) -> &str {
+    request["input"]["environment"]
+        .as_str()
+        .or_else(|| request["context"]["environment"].as_str())
+        .unwrap_or("?")
+}
+
+/// The execution a request runs in, for log spans.
+pub fn execution_of(request: &Value) -> &str {
+    request["execution"]
+        .as_str()
+        .or_else(|| request["context"]["execution"].as_str())
+        .unwrap_or("?")
+}

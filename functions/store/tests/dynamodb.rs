@@ -1,0 +1,281 @@
+//! The store against a real DynamoDB emulator (moto), with the table the template declares.
+
+use std::collections::BTreeSet;
+
+use strata_core::status::ComponentPhase;
+use strata_core::{
+    Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Event,
+};
+use strata_localstack::{LocalStack, Options};
+use strata_store::{DynamoStore, Store, StoreError};
+
+async fn store() -> (LocalStack, DynamoStore) {
+    let stack = LocalStack::start(Options {
+        lambdas: false,
+        ..Options::default()
+    })
+    .await
+    .expect("the local stack starts");
+    let client = aws_sdk_dynamodb::Client::new(&stack.sdk_config());
+    let table = stack
+        .table_name("StateTable")
+        .expect("the template declares StateTable");
+    let store = DynamoStore::new(client, table);
+    (stack, store)
+}
+
+fn environment(name: &str) -> Environment {
+    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut env = Environment::parse(&text).unwrap();
+    env.metadata.name = name.to_owned();
+    env
+}
+
+#[tokio::test]
+async fn specs_are_versioned_and_generations_count_changes() {
+    let (_stack, store) = store().await;
+    assert_eq!(store.get_spec("staging").await.unwrap(), None);
+
+    let first = store
+        .put_spec(&environment("staging"), None, 100)
+        .await
+        .unwrap();
+    assert_eq!((first.generation, first.version), (1, 1));
+    assert_eq!(
+        store.get_spec("staging").await.unwrap().as_ref(),
+        Some(&first)
+    );
+
+    // An identical spec writes nothing and keeps the generation.
+    let same = store
+        .put_spec(&environment("staging"), Some(&first), 200)
+        .await
+        .unwrap();
+    assert_eq!(same, first);
+
+    let mut bigger = environment("staging");
+    bigger.spec.database.as_mut().unwrap().storage_gib = 50;
+    let second = store.put_spec(&bigger, Some(&first), 300).await.unwrap();
+    assert_eq!((second.generation, second.version), (2, 2));
+
+    // A writer still holding the first version is refused, and nothing is lost.
+    let mut other = environment("staging");
+    other.spec.app.services[0].replicas = 5;
+    let stale = store.put_spec(&other, Some(&first), 400).await;
+    assert!(
+        matches!(stale, Err(StoreError::StaleVersion { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(store.get_spec("staging").await.unwrap(), Some(second));
+
+    // Creating over an existing environment is refused too.
+    let fresh = store.put_spec(&other, None, 500).await;
+    assert!(matches!(
+        fresh,
+        Err(StoreError::StaleVersion { expected: None, .. })
+    ));
+}
+
+#[tokio::test]
+async fn exactly_one_of_many_concurrent_acquirers_wins() {
+    let (_stack, store) = store().await;
+    let attempts = (0..16).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .acquire("staging", &format!("exec-{i}"), 600, 1_000)
+                .await
+        })
+    });
+    let mut winners = Vec::new();
+    let mut refusals = Vec::new();
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(lease) => winners.push(lease.holder),
+            Err(StoreError::LockHeld {
+                holder, expires_at, ..
+            }) => refusals.push((holder, expires_at)),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    assert_eq!(refusals.len(), 15);
+    // Every refusal names the one holder (read from the failed condition's ALL_OLD item).
+    assert!(
+        refusals
+            .iter()
+            .all(|(h, at)| *h == winners[0] && *at == 1_600),
+        "{refusals:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_only_the_holder_releases() {
+    let (_stack, store) = store().await;
+    store.acquire("staging", "exec-a", 10, 1_000).await.unwrap();
+    // The holder may re-acquire (a retried step) and extends its lease.
+    assert_eq!(
+        store
+            .acquire("staging", "exec-a", 10, 1_005)
+            .await
+            .unwrap()
+            .expires_at,
+        1_015
+    );
+
+    let held = store.acquire("staging", "exec-b", 10, 1_010).await;
+    assert!(matches!(held, Err(StoreError::LockHeld { ref holder, .. }) if holder == "exec-a"));
+    let taken = store.acquire("staging", "exec-b", 10, 1_016).await.unwrap();
+    assert_eq!(taken.holder, "exec-b");
+
+    // The old holder can no longer release what it lost.
+    let refused = store.release("staging", "exec-a").await;
+    assert_eq!(
+        refused,
+        Err(StoreError::NotLockHolder {
+            environment: "staging".into(),
+            caller: "exec-a".into(),
+            holder: Some("exec-b".into()),
+        })
+    );
+    store.release("staging", "exec-b").await.unwrap();
+    // Releasing a free lease converges; the lease is then free for anyone.
+    store.release("staging", "exec-b").await.unwrap();
+    store.acquire("staging", "exec-c", 10, 1_017).await.unwrap();
+    // Leases are per environment.
+    store
+        .acquire("production", "exec-d", 10, 1_017)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn status_and_components_are_versioned_separately_and_read_together() {
+    let (_stack, store) = store().await;
+    let status = EnvironmentStatus::new(EnvironmentState::Progressing, "up started", 10);
+    let v1 = store.put_status("staging", &status, None).await.unwrap();
+    let component = ComponentStatus {
+        phase: ComponentPhase::Ready,
+        resource_ids: [("vpcId".to_owned(), "vpc-123".to_owned())].into(),
+        outputs: Default::default(),
+        last_error: None,
+        observed_generation: 1,
+        updated_at: 11,
+    };
+    let c1 = store
+        .put_component("staging", Component::Network, &component, None)
+        .await
+        .unwrap();
+    store
+        .put_component("staging", Component::Storage, &component, None)
+        .await
+        .unwrap();
+    // Parallel branches write their own items: a status write does not conflict with them.
+    let mut ready = status.clone();
+    ready.state = EnvironmentState::Ready;
+    let v2 = store.put_status("staging", &ready, Some(v1)).await.unwrap();
+    assert_eq!(v2, v1 + 1);
+
+    let read = store.get_status("staging").await.unwrap().unwrap();
+    assert_eq!(read.version, v2);
+    assert_eq!(read.value.state, EnvironmentState::Ready);
+    assert_eq!(
+        read.value.components.keys().copied().collect::<Vec<_>>(),
+        vec![Component::Network, Component::Storage]
+    );
+    assert_eq!(
+        read.value.components[&Component::Network].resource_ids["vpcId"],
+        "vpc-123"
+    );
+
+    let stale = store
+        .put_component("staging", Component::Network, &component, None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::StaleVersion { .. })));
+    let stale = store.put_status("staging", &status, Some(v1)).await;
+    assert!(matches!(stale, Err(StoreError::StaleVersion { .. })));
+    assert_eq!(
+        store
+            .get_component("staging", Component::Network)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        c1
+    );
+}
+
+#[tokio::test]
+async fn history_is_newest_first_and_paginated() {
+    let (_stack, store) = store().await;
+    for at in 1..=7u64 {
+        let event = Event {
+            at,
+            kind: "SpecApplied".into(),
+            message: format!("event {at}"),
+            actor: "arn:aws:iam::123456789012:user/alice".into(),
+            execution: None,
+        };
+        store.append_event("staging", &event).await.unwrap();
+    }
+    store
+        .append_event(
+            "other",
+            &Event {
+                at: 99,
+                kind: "x".into(),
+                message: "x".into(),
+                actor: "x".into(),
+                execution: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .history("staging", 3, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|e| e.at));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![7, 6, 5, 4, 3, 2, 1]);
+}
+
+#[tokio::test]
+async fn listing_pages_through_every_environment_by_name() {
+    let (_stack, store) = store().await;
+    let names = ["alpha", "bravo", "charlie", "delta", "echo"];
+    for name in names.iter().rev() {
+        store.put_spec(&environment(name), None, 1).await.unwrap();
+    }
+    // Status items must not show up in the listing.
+    store
+        .put_status(
+            "alpha",
+            &EnvironmentStatus::new(EnvironmentState::Ready, "", 1),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list(2, cursor.as_deref()).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|s| s.name));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, names);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), names.len());
+}

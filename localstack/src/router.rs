@@ -1,0 +1,228 @@
+//! The router: the one AWS endpoint of the local stack. Lambda Invoke goes to
+//! `cargo lambda watch`, with AWS Lambda's error semantics restored; everything else goes to
+//! moto. moto's Step Functions interpreter sends its Lambda calls here too (MOTO_PORT).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub struct Router {
+    moto: SocketAddr,
+    lambda: Option<SocketAddr>,
+    client: HttpClient,
+    request_ids: AtomicU64,
+}
+
+const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+const INVOKE_SUFFIX: &str = "/invocations";
+
+/// The function name in an Invoke path, which may carry a name, a URL-encoded ARN, or
+/// either with a `:qualifier`.
+pub fn function_name(path: &str) -> Option<String> {
+    let encoded = path
+        .strip_prefix(INVOKE_PREFIX)?
+        .strip_suffix(INVOKE_SUFFIX)?;
+    let decoded = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    let name = match decoded.split_once(":function:") {
+        Some((_, rest)) => rest.to_owned(),
+        None => decoded,
+    };
+    let name = name.split(':').next().unwrap_or_default();
+    (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+}
+
+impl Router {
+    pub fn new(moto: SocketAddr, lambda: Option<SocketAddr>) -> Arc<Self> {
+        Arc::new(Self {
+            moto,
+            lambda,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            request_ids: AtomicU64::new(1),
+        })
+    }
+
+    /// Serves until the task is aborted.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let router = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let router = router.clone();
+                    async move { Ok::<_, Infallible>(router.route(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => return plain(StatusCode::BAD_REQUEST, format!("unreadable body: {e}")),
+        };
+        let invoked = (parts.method == hyper::Method::POST)
+            .then(|| function_name(parts.uri.path()))
+            .flatten();
+        match (invoked, self.lambda) {
+            (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
+            _ => self.forward(self.moto, parts, body).await,
+        }
+    }
+
+    async fn forward(
+        &self,
+        to: SocketAddr,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut request = Request::builder()
+            .method(parts.method)
+            .uri(format!("http://{to}{path}"));
+        for (k, v) in &parts.headers {
+            request = request.header(k, v);
+        }
+        let request = match request.body(Full::new(body)) {
+            Ok(r) => r,
+            Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
+        };
+        match self.client.request(request).await {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                match body.collect().await {
+                    Ok(b) => Response::from_parts(parts, Full::new(b.to_bytes())),
+                    Err(e) => plain(StatusCode::BAD_GATEWAY, e.to_string()),
+                }
+            }
+            Err(e) => plain(StatusCode::BAD_GATEWAY, format!("{to}: {e}")),
+        }
+    }
+
+    /// Invokes through cargo-lambda and answers as AWS Lambda does: a function error is
+    /// HTTP 200 with `X-Amz-Function-Error: Unhandled` and the handler's own errorType.
+    async fn invoke(&self, lambda: SocketAddr, name: &str, body: Bytes) -> Response<Full<Bytes>> {
+        let request_id = format!(
+            "strata-local-{:012}",
+            self.request_ids.fetch_add(1, Ordering::Relaxed)
+        );
+        let request = Request::post(format!(
+            "http://{lambda}{INVOKE_PREFIX}{name}{INVOKE_SUFFIX}"
+        ))
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .expect("a static request is well-formed");
+        let (status, payload) = match self.client.request(request).await {
+            Ok(response) => {
+                let status = response.status();
+                match response.into_body().collect().await {
+                    Ok(b) => (status, b.to_bytes()),
+                    Err(e) => {
+                        return service_error(&request_id, "ServiceException", &e.to_string());
+                    }
+                }
+            }
+            Err(e) => return service_error(&request_id, "ServiceException", &e.to_string()),
+        };
+        let builder = Response::builder()
+            .header("content-type", "application/json")
+            .header("x-amzn-RequestId", &request_id)
+            .header("X-Amz-Executed-Version", "$LATEST");
+        match status {
+            StatusCode::OK => builder.status(StatusCode::OK).body(Full::new(payload)),
+            StatusCode::NOT_FOUND => {
+                return service_error(
+                    &request_id,
+                    "ResourceNotFoundException",
+                    &format!("Function not found: {name}"),
+                );
+            }
+            _ => {
+                // cargo-lambda answers 500 with the handler's {errorType, errorMessage}.
+                let is_function_error = serde_json::from_slice::<serde_json::Value>(&payload)
+                    .is_ok_and(|v| v.get("errorType").is_some());
+                if !is_function_error {
+                    let text = String::from_utf8_lossy(&payload).into_owned();
+                    return service_error(&request_id, "ServiceException", &text);
+                }
+                builder
+                    .status(StatusCode::OK)
+                    .header("X-Amz-Function-Error", "Unhandled")
+                    .body(Full::new(payload))
+            }
+        }
+        .expect("static headers are valid")
+    }
+}
+
+fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    response
+}
+
+/// A Lambda service (not function) error, as the Lambda API reports it.
+fn service_error(request_id: &str, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    let status = if error_type == "ResourceNotFoundException" {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-amzn-RequestId", request_id)
+        .header("x-amzn-ErrorType", error_type)
+        .body(Full::new(Bytes::from(
+            serde_json::json!({"Type": "Service", "message": message}).to_string(),
+        )))
+        .expect("static headers are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_name;
+
+    #[test]
+    fn invoke_paths_name_the_function() {
+        for (path, expected) in [
+            (
+                "/2015-03-31/functions/lifecycle/invocations",
+                Some("lifecycle"),
+            ),
+            (
+                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Alifecycle/invocations",
+                Some("lifecycle"),
+            ),
+            (
+                "/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:lifecycle:$LATEST/invocations",
+                Some("lifecycle"),
+            ),
+            ("/2015-03-31/functions/lifecycle/configuration", None),
+            ("/2015-03-31/functions//invocations", None),
+            ("/", None),
+        ] {
+            assert_eq!(function_name(path).as_deref(), expected, "{path}");
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Reads `infra/template.yaml` (SAM), the one source of truth for function names, their
+//! environment variables, tables and state-machine definitions with their substitutions.
+//! The local stack resolves the intrinsics it needs (`Ref`, `Fn::GetAtt … .Arn`, `Fn::Sub`)
+//! the way CloudFormation would, with local account, region and stack name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::Value;
+
+use crate::LocalStackError;
+
+pub const ACCOUNT_ID: &str = "123456789012";
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub functions: Vec<FunctionDef>,
+    pub tables: Vec<TableDef>,
+    pub state_machines: Vec<StateMachineDef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionDef {
+    pub logical_id: String,
+    /// The cargo binary (SAM `Metadata.BuildProperties.Binary`); also the local function name.
+    pub binary: String,
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableDef {
+    pub logical_id: String,
+    pub name: String,
+    /// `AttributeDefinitions`, `KeySchema`, `GlobalSecondaryIndexes`, as written.
+    pub properties: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct StateMachineDef {
+    pub logical_id: String,
+    pub name: String,
+    pub definition_path: PathBuf,
+    /// The definition with every `${Name}` substitution applied.
+    pub definition: String,
+}
+
+struct Context<'a> {
+    region: &'a str,
+    stack: &'a str,
+    resources: &'a serde_yaml_ng::Mapping,
+    parameters: BTreeMap<String, String>,
+}
+
+impl Template {
+    pub fn load(path: &Path, region: &str, stack: &str) -> Result<Self, LocalStackError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LocalStackError::io(path, e))?;
+        let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| bad(format!("{e}")))?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| bad("no Resources".into()))?;
+        let parameters = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), scalar(v.get("Default")?)?)))
+            .collect();
+        let ctx = Context {
+            region,
+            stack,
+            resources,
+            parameters,
+        };
+        let global_env = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Environment"))
+            .and_then(|e| e.get("Variables"));
+        // SAM resolves DefinitionUri against the template's folder.
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let mut template = Template {
+            functions: Vec::new(),
+            tables: Vec::new(),
+            state_machines: Vec::new(),
+        };
+        for (id, resource) in resources {
+            let id = id
+                .as_str()
+                .ok_or_else(|| bad("a resource id is not a string".into()))?;
+            let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
+            match resource.get("Type").and_then(Value::as_str) {
+                Some("AWS::Serverless::Function") => {
+                    let binary = resource
+                        .get("Metadata")
+                        .and_then(|m| m.get("BuildProperties"))
+                        .and_then(|b| b.get("Binary"))
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad(format!("{id}: no Metadata.BuildProperties.Binary")))?;
+                    let mut environment = BTreeMap::new();
+                    let own = props.get("Environment").and_then(|e| e.get("Variables"));
+                    for vars in [global_env, own].into_iter().flatten() {
+                        for (k, v) in vars.as_mapping().into_iter().flatten() {
+                            let k = k.as_str().ok_or_else(|| bad(format!("{id}: env name")))?;
+                            environment.insert(k.to_owned(), ctx.resolve(v, id)?);
+                        }
+                    }
+                    template.functions.push(FunctionDef {
+                        logical_id: id.to_owned(),
+                        binary: binary.to_owned(),
+                        environment,
+                    });
+                }
+                Some("AWS::DynamoDB::Table") => {
+                    template.tables.push(TableDef {
+                        logical_id: id.to_owned(),
+                        name: ctx.physical_name(id)?,
+                        properties: ctx.resolve_tree(&props, id)?,
+                    });
+                }
+                Some("AWS::Serverless::StateMachine") => {
+                    let uri = props
+                        .get("DefinitionUri")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad(format!("{id}: no DefinitionUri")))?;
+                    let definition_path = base.join(uri);
+                    let mut definition = std::fs::read_to_string(&definition_path)
+                        .map_err(|e| LocalStackError::io(&definition_path, e))?;
+                    for (k, v) in props
+                        .get("DefinitionSubstitutions")
+                        .and_then(Value::as_mapping)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let k = k
+                            .as_str()
+                            .ok_or_else(|| bad(format!("{id}: substitution")))?;
+                        definition = definition.replace(&format!("${{{k}}}"), &ctx.resolve(v, id)?);
+                    }
+                    if let Some(left) = unresolved_placeholder(&definition) {
+                        return Err(bad(format!(
+                            "{id}: {} uses ${{{left}}} but DefinitionSubstitutions has no {left}",
+                            definition_path.display()
+                        )));
+                    }
+                    template.state_machines.push(StateMachineDef {
+                        logical_id: id.to_owned(),
+                        name: ctx.physical_name(id)?,
+                        definition_path,
+                        definition,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(template)
+    }
+
+    pub fn state_machine(&self, logical_id: &str) -> Option<&StateMachineDef> {
+        self.state_machines
+            .iter()
+            .find(|s| s.logical_id == logical_id)
+    }
+
+    /// The one environment `cargo lambda watch` gives every function. Two functions that
+    /// want different values for one variable cannot share it, and are refused.
+    pub fn shared_environment(&self) -> Result<BTreeMap<String, String>, LocalStackError> {
+        let mut env = BTreeMap::new();
+        for f in &self.functions {
+            for (k, v) in &f.environment {
+                if let Some(previous) = env.insert(k.clone(), v.clone()) {
+                    if previous != *v {
+                        return Err(bad(format!(
+                            "{}: {k} differs between functions; cargo lambda watch shares one environment",
+                            f.logical_id
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(env)
+    }
+}
+
+fn bad(message: String) -> LocalStackError {
+    LocalStackError::Template(message)
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A `${Name}` left in a definition (ASL's own `$.path` syntax never has a brace).
+fn unresolved_placeholder(definition: &str) -> Option<String> {
+    let start = definition.find("${")? + 2;
+    let end = definition[start..].find('}')? + start;
+    Some(definition[start..end].to_owned())
+}
+
+impl Context<'_> {
+    fn resource_type(&self, id: &str) -> Option<&str> {
+        self.resources.get(id)?.get("Type")?.as_str()
+    }
+
+    fn physical_name(&self, id: &str) -> Result<String, LocalStackError> {
+        let props = self.resources.get(id).and_then(|r| r.get("Properties"));
+        let named = ["TableName", "Name", "FunctionName"]
+            .iter()
+            .find_map(|k| props.and_then(|p| p.get(*k)));
+        match named {
+            Some(v) => self.resolve(v, id),
+            None => match self.resource_type(id) {
+                Some("AWS::Serverless::Function") => Ok(self
+                    .resources
+                    .get(id)
+                    .and_then(|r| {
+                        r.get("Metadata")?
+                            .get("BuildProperties")?
+                            .get("Binary")?
+                            .as_str()
+                    })
+                    .unwrap_or(id)
+                    .to_owned()),
+                _ => Ok(format!("{}-{id}", self.stack)),
+            },
+        }
+    }
+
+    fn arn(&self, id: &str) -> Result<String, LocalStackError> {
+        let name = self.physical_name(id)?;
+        let (region, account) = (self.region, ACCOUNT_ID);
+        match self.resource_type(id) {
+            Some("AWS::Serverless::Function") => {
+                Ok(format!("arn:aws:lambda:{region}:{account}:function:{name}"))
+            }
+            Some("AWS::DynamoDB::Table") => {
+                Ok(format!("arn:aws:dynamodb:{region}:{account}:table/{name}"))
+            }
+            Some("AWS::Serverless::StateMachine") => Ok(format!(
+                "arn:aws:states:{region}:{account}:stateMachine:{name}"
+            )),
+            other => Err(bad(format!("no local ARN for {id} ({other:?})"))),
+        }
+    }
+
+    fn reference(&self, name: &str, at: &str) -> Result<String, LocalStackError> {
+        match name {
+            "AWS::Region" => Ok(self.region.to_owned()),
+            "AWS::AccountId" => Ok(ACCOUNT_ID.to_owned()),
+            "AWS::StackName" => Ok(self.stack.to_owned()),
+            "AWS::Partition" => Ok("aws".to_owned()),
+            _ if self.parameters.contains_key(name) => Ok(self.parameters[name].clone()),
+            _ => match self.resource_type(name) {
+                // Ref of a state machine is its ARN; of a table or function, its name.
+                Some("AWS::Serverless::StateMachine") => self.arn(name),
+                Some(_) => self.physical_name(name),
+                None => Err(bad(format!("{at}: Ref to unknown {name}"))),
+            },
+        }
+    }
+
+    fn get_att(&self, target: &str, at: &str) -> Result<String, LocalStackError> {
+        match target.split_once('.') {
+            Some((id, "Arn")) => self.arn(id),
+            Some((id, "Name")) => self.physical_name(id),
+            _ => Err(bad(format!("{at}: unsupported GetAtt {target}"))),
+        }
+    }
+
+    fn sub(&self, text: &str, at: &str) -> Result<String, LocalStackError> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| bad(format!("{at}: unclosed ${{ in Sub")))?
+                + start;
+            let name = &rest[start + 2..end];
+            out.push_str(&if name.contains('.') {
+                self.get_att(name, at)?
+            } else {
+                self.reference(name, at)?
+            });
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Resolves a value that must become a string.
+    fn resolve(&self, v: &Value, at: &str) -> Result<String, LocalStackError> {
+        if let Some(s) = scalar(v) {
+            return Ok(s);
+        }
+        let (function, arg) = match v {
+            Value::Tagged(tagged) => (tagged.tag.to_string(), tagged.value.clone()),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                (k.as_str().unwrap_or_default().to_owned(), v.clone())
+            }
+            _ => return Err(bad(format!("{at}: cannot resolve {v:?}"))),
+        };
+        match (function.trim_start_matches('!'), &arg) {
+            ("Ref", Value::String(name)) => self.reference(name, at),
+            ("GetAtt", Value::String(target)) | ("Fn::GetAtt", Value::String(target)) => {
+                self.get_att(target, at)
+            }
+            ("GetAtt" | "Fn::GetAtt", Value::Sequence(parts)) if parts.len() == 2 => {
+                let id = parts[0].as_str().unwrap_or_default();
+                let att = parts[1].as_str().unwrap_or_default();
+                self.get_att(&format!("{id}.{att}"), at)
+            }
+            ("Sub" | "Fn::Sub", Value::String(text)) => self.sub(text, at),
+            _ => Err(bad(format!("{at}: unsupported intrinsic {function}"))),
+        }
+    }
+
+    /// Resolves every intrinsic inside a tree, giving JSON.
+    fn resolve_tree(&self, v: &Value, at: &str) -> Result<serde_json::Value, LocalStackError> {
+        Ok(match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => serde_json::to_value(n).unwrap_or_default(),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::Sequence(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.resolve_tree(i, at))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Tagged(_) => serde_json::Value::String(self.resolve(v, at)?),
+            Value::Mapping(m) => {
+                let intrinsic = m.len() == 1
+                    && m.keys()
+                        .next()
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| k == "Ref" || k.starts_with("Fn::"));
+                if intrinsic {
+                    serde_json::Value::String(self.resolve(v, at)?)
+                } else {
+                    let mut out = serde_json::Map::new();
+                    for (k, v) in m {
+                        let k = k.as_str().ok_or_else(|| bad(format!("{at}: key")))?;
+                        out.insert(k.to_owned(), self.resolve_tree(v, at)?);
+                    }
+                    serde_json::Value::Object(out)
+                }
+            }
+        })
+    }
+}

@@ -452,7 +452,15 @@ impl Store for DynamoStore {
     }
 
     async fn append_event(&self, name: &str, event: &Event) -> Result<()> {
-        let sk = format!("EVENT#{:020}#{:016x}", event.at, random_suffix());
+        // Write time orders events within one second; the random tail keeps keys unique.
+        let written = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let sk = format!(
+            "EVENT#{:020}#{written:039}#{:08x}",
+            event.at,
+            random_suffix() as u32
+        );
         self.client
             .put_item()
             .table_name(&self.table)

@@ -1,0 +1,109 @@
+//! The state machines and the handlers agree on error names, and on the shape of the flow.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+fn definitions() -> Vec<(String, Value)> {
+    let dir = format!("{}/../../statemachines", env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".asl.json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            found.push((path.display().to_string(), serde_json::from_str(&text).unwrap()));
+        }
+    }
+    assert!(!found.is_empty(), "no definitions in {dir}");
+    found
+}
+
+/// Every `(state, clause, error)` named in a Retry or Catch.
+fn matched_errors(definition: &Value) -> Vec<(String, &'static str, String)> {
+    let mut out = Vec::new();
+    for (state, body) in definition["States"].as_object().unwrap() {
+        for clause in ["Retry", "Catch"] {
+            for rule in body[clause].as_array().into_iter().flatten() {
+                for error in rule["ErrorEquals"].as_array().unwrap() {
+                    out.push((state.clone(), clause, error.as_str().unwrap().to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_matched_error_is_one_a_handler_reports() {
+    let known: BTreeSet<&str> = lifecycle::LifecycleError::NAMES.iter().copied().collect();
+    for (file, definition) in definitions() {
+        for (state, clause, error) in matched_errors(&definition) {
+            // Lambda.* and States.* come from the service itself, not from a handler.
+            let from_service = error.starts_with("Lambda.") || error.starts_with("States.");
+            assert!(
+                from_service || known.contains(error.as_str()),
+                "{file}: {state}.{clause} matches {error}, which no handler reports"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_error_begin_can_report_is_handled() {
+    let (_, up) = definitions()
+        .into_iter()
+        .find(|(f, _)| f.ends_with("environment-up.asl.json"))
+        .unwrap();
+    let handled: BTreeSet<String> = matched_errors(&up)
+        .into_iter()
+        .filter(|(state, _, _)| state == "Begin")
+        .map(|(_, _, e)| e)
+        .collect();
+    // NotLockHolder comes only from finish; CorruptState must surface, not be retried.
+    for name in lifecycle::LifecycleError::NAMES {
+        if !matches!(*name, "NotLockHolder" | "CorruptState") {
+            assert!(handled.contains(*name), "Begin neither retries nor catches {name}");
+        }
+    }
+}
+
+#[test]
+fn every_transition_names_an_existing_state() {
+    for (file, definition) in definitions() {
+        let states = definition["States"].as_object().unwrap();
+        let mut targets = vec![definition["StartAt"].as_str().unwrap().to_owned()];
+        for body in states.values() {
+            targets.extend(body["Next"].as_str().map(str::to_owned));
+            targets.extend(body["Default"].as_str().map(str::to_owned));
+            for list in ["Catch", "Choices"] {
+                for rule in body[list].as_array().into_iter().flatten() {
+                    targets.extend(rule["Next"].as_str().map(str::to_owned));
+                }
+            }
+        }
+        for target in targets {
+            assert!(states.contains_key(&target), "{file}: no state {target}");
+        }
+    }
+}
+
+#[test]
+fn every_task_calls_a_substituted_function() {
+    let template = std::fs::read_to_string(format!(
+        "{}/../../infra/template.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for (file, definition) in definitions() {
+        for (state, body) in definition["States"].as_object().unwrap() {
+            if body["Type"] == "Task" {
+                let resource = body["Resource"].as_str().unwrap();
+                let name = resource.trim_start_matches("${").trim_end_matches('}');
+                assert!(
+                    resource.starts_with("${") && template.contains(&format!("{name}:")),
+                    "{file}: {state} calls {resource}, which the template does not substitute"
+                );
+            }
+        }
+    }
+}

@@ -18,9 +18,12 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// `<workspace>/.localstack`, git-ignored: the venv, logs and the install lock.
+/// `<workspace>/.localstack` (git-ignored), or `$STRATA_LOCALSTACK_DIR`: the venv, logs and
+/// the install lock. CI points it outside the clone to reuse the venv between runs.
 pub fn state_dir() -> PathBuf {
-    workspace_root().join(".localstack")
+    std::env::var_os("STRATA_LOCALSTACK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".localstack"))
 }
 
 pub struct Tools {

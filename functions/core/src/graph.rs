@@ -96,6 +96,29 @@ impl Component {
     }
 }
 
+/// The component graph as a Mermaid flowchart, one subgraph per layer, edges pointing from a
+/// component to what it depends on.
+pub fn mermaid() -> String {
+    let mut out = String::from("flowchart TB\n");
+    for (layer, title) in [
+        (Layer::Application, "1 application"),
+        (Layer::Configured, "2 configured infrastructure"),
+        (Layer::Provisioned, "3 provisioned infrastructure"),
+    ] {
+        out.push_str(&format!("  subgraph layer{} [\"{title}\"]\n", layer as u8));
+        for c in Component::ALL.into_iter().filter(|c| c.layer() == layer) {
+            out.push_str(&format!("    {c}\n"));
+        }
+        out.push_str("  end\n");
+    }
+    for c in Component::ALL {
+        for d in c.depends_on() {
+            out.push_str(&format!("  {c} --> {d}\n"));
+        }
+    }
+    out
+}
+
 impl fmt::Display for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -11,7 +11,10 @@ fn definitions() -> Vec<(String, Value)> {
         let path = entry.unwrap().path();
         if path.to_string_lossy().ends_with(".asl.json") {
             let text = std::fs::read_to_string(&path).unwrap();
-            found.push((path.display().to_string(), serde_json::from_str(&text).unwrap()));
+            found.push((
+                path.display().to_string(),
+                serde_json::from_str(&text).unwrap(),
+            ));
         }
     }
     assert!(!found.is_empty(), "no definitions in {dir}");
@@ -62,7 +65,10 @@ fn every_error_begin_can_report_is_handled() {
     // NotLockHolder comes only from finish; CorruptState must surface, not be retried.
     for name in lifecycle::LifecycleError::NAMES {
         if !matches!(*name, "NotLockHolder" | "CorruptState") {
-            assert!(handled.contains(*name), "Begin neither retries nor catches {name}");
+            assert!(
+                handled.contains(*name),
+                "Begin neither retries nor catches {name}"
+            );
         }
     }
 }

@@ -27,8 +27,15 @@ async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u6
             observed_generation: generation,
             updated_at: 5,
         };
-        let previous = store.get_component(env.name(), component).await.unwrap().map(|v| v.version);
-        store.put_component(env.name(), component, &status, previous).await.unwrap();
+        let previous = store
+            .get_component(env.name(), component)
+            .await
+            .unwrap()
+            .map(|v| v.version);
+        store
+            .put_component(env.name(), component, &status, previous)
+            .await
+            .unwrap();
     }
 }
 
@@ -44,7 +51,15 @@ async fn a_retried_begin_converges_without_a_second_event() {
     assert_eq!(first, again);
     assert_eq!(first["generation"], 1);
     assert_eq!(first["pollSeconds"], lifecycle::DEFAULT_POLL_SECONDS);
-    assert_eq!(store.history("pr-1234", 10, None).await.unwrap().items.len(), 1);
+    assert_eq!(
+        store
+            .history("pr-1234", 10, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
     assert_eq!(status.state, EnvironmentState::Progressing);
 
@@ -90,7 +105,8 @@ async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
         .await
         .unwrap();
     ready_everything(&store, &env, 1).await;
-    let cause = json!({"errorType": "ResourceNotOwned", "errorMessage": "vpc-1 lacks strata tags"}).to_string();
+    let cause = json!({"errorType": "ResourceNotOwned", "errorMessage": "vpc-1 lacks strata tags"})
+        .to_string();
     let done = lifecycle::handle(
         &store,
         json!({"action": "finish", "context": context, "error": {"Error": "ResourceNotOwned", "Cause": cause}}),
@@ -99,7 +115,10 @@ async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     .await
     .unwrap();
     assert_eq!(done["state"], "Failed");
-    assert_eq!(done["message"], "up failed: ResourceNotOwned: vpc-1 lacks strata tags");
+    assert_eq!(
+        done["message"],
+        "up failed: ResourceNotOwned: vpc-1 lacks strata tags"
+    );
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
     // A failed operation does not claim the generation; component records are kept.
     assert_eq!(status.observed_generation, 0);
@@ -112,7 +131,10 @@ async fn components_behind_the_generation_are_not_converged() {
     let (store, env) = stored().await;
     ready_everything(&store, &env, 1).await;
     let mut status = store.get_status("pr-1234").await.unwrap();
-    assert!(status.is_none(), "component writes do not create the environment status");
+    assert!(
+        status.is_none(),
+        "component writes do not create the environment status"
+    );
     lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
         .await
         .unwrap();
@@ -130,13 +152,27 @@ async fn components_behind_the_generation_are_not_converged() {
 async fn bad_requests_name_what_is_wrong() {
     let (store, _) = stored().await;
     for (request, expected) in [
-        (json!({"action": "explode"}), "request: unknown variant `explode`"),
+        (
+            json!({"action": "explode"}),
+            "request: unknown variant `explode`",
+        ),
         (begin("e", json!("staging")), "input: must be an object"),
-        (begin("e", json!({"environment": "a--b"})), "input.environment: must not contain two hyphens"),
-        (begin("e", json!({"environment": "pr-1234", "deadlineSeconds": 5})), "input.deadlineSeconds"),
-        (begin("e", json!({"environment": "pr-9"})), "environment pr-9 has no stored spec"),
+        (
+            begin("e", json!({"environment": "a--b"})),
+            "input.environment: must not contain two hyphens",
+        ),
+        (
+            begin("e", json!({"environment": "pr-1234", "deadlineSeconds": 5})),
+            "input.deadlineSeconds",
+        ),
+        (
+            begin("e", json!({"environment": "pr-9"})),
+            "environment pr-9 has no stored spec",
+        ),
     ] {
-        let err = lifecycle::handle(&store, request.clone(), 1).await.unwrap_err();
+        let err = lifecycle::handle(&store, request.clone(), 1)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(expected), "{request}: {err}");
     }
     assert!(store.get_status("pr-1234").await.unwrap().is_none());

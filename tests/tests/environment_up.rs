@@ -140,14 +140,7 @@ async fn up_is_ready_only_when_every_component_converged() {
 
     // Every component of the spec recorded Ready at this generation: the same flow succeeds.
     for component in Component::ALL.into_iter().filter(|c| env.includes(*c)) {
-        let status = ComponentStatus {
-            phase: ComponentPhase::Ready,
-            resource_ids: Default::default(),
-            outputs: Default::default(),
-            last_error: None,
-            observed_generation: 1,
-            updated_at: 2,
-        };
+        let status = ComponentStatus::new(ComponentPhase::Ready, 1, 2);
         h.store
             .put_component("staging", component, &status, None)
             .await

@@ -129,6 +129,20 @@ pub struct ComponentStatus {
     pub updated_at: u64,
 }
 
+impl ComponentStatus {
+    /// A status in `phase` at `generation`, with no ids, outputs or error yet.
+    pub fn new(phase: ComponentPhase, observed_generation: u64, now: u64) -> Self {
+        Self {
+            phase,
+            resource_ids: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            last_error: None,
+            observed_generation,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentError {

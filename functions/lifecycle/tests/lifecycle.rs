@@ -19,14 +19,7 @@ fn begin(execution: &str, input: Value) -> Value {
 
 async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u64) {
     for component in Component::ALL.into_iter().filter(|c| env.includes(*c)) {
-        let status = ComponentStatus {
-            phase: ComponentPhase::Ready,
-            resource_ids: Default::default(),
-            outputs: Default::default(),
-            last_error: None,
-            observed_generation: generation,
-            updated_at: 5,
-        };
+        let status = ComponentStatus::new(ComponentPhase::Ready, generation, 2);
         let previous = store
             .get_component(env.name(), component)
             .await

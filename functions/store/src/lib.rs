@@ -109,6 +109,16 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// The generation a put of `environment` over `previous` creates; `None` when the content is
+/// unchanged and nothing is written.
+fn next_generation(previous: Option<&StoredSpec>, environment: &Environment) -> Option<u64> {
+    match previous {
+        Some(p) if p.environment == *environment => None,
+        Some(p) => Some(p.generation + 1),
+        None => Some(1),
+    }
+}
+
 /// What Strata stores about environments. Time is passed in (seconds since the epoch) so
 /// that leases and history are testable.
 pub trait Store: Send + Sync {
@@ -340,13 +350,12 @@ impl Store for DynamoStore {
         previous: Option<&StoredSpec>,
         now: u64,
     ) -> Result<StoredSpec> {
-        if let Some(previous) = previous {
-            if previous.environment == *environment {
-                return Ok(previous.clone());
-            }
-        }
-        let name = environment.name();
-        let generation = previous.map_or(1, |p| p.generation + 1);
+        let (Some(generation), name) = (next_generation(previous, environment), environment.name())
+        else {
+            return Ok(previous
+                .cloned()
+                .expect("only an existing spec is unchanged"));
+        };
         let item = Item::from([
             ("body".into(), to_body(environment)),
             ("generation".into(), n(generation)),

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
 
-use crate::{EnvironmentSummary, Lease, Page, Result, Store, StoreError, StoredSpec, Versioned};
+use crate::{
+    EnvironmentSummary, Lease, Page, Result, Store, StoreError, StoredSpec, Versioned,
+    next_generation,
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -49,18 +52,18 @@ impl Store for MemoryStore {
         previous: Option<&StoredSpec>,
         now: u64,
     ) -> Result<StoredSpec> {
-        if let Some(previous) = previous {
-            if previous.environment == *environment {
-                return Ok(previous.clone());
-            }
-        }
+        let Some(generation) = next_generation(previous, environment) else {
+            return Ok(previous
+                .cloned()
+                .expect("only an existing spec is unchanged"));
+        };
         let mut state = self.state();
         let name = environment.name().to_owned();
         let current = state.specs.get(&name).map(|s| s.version);
         let version = check_version(format!("{name}/SPEC"), current, previous.map(|p| p.version))?;
         let stored = StoredSpec {
             environment: environment.clone(),
-            generation: previous.map_or(1, |p| p.generation + 1),
+            generation,
             version,
             updated_at: now,
         };

@@ -249,6 +249,13 @@ impl LocalStack {
         &self.template
     }
 
+    /// The process groups this stack started (moto, and cargo-lambda with its functions).
+    pub fn process_groups(&self) -> Vec<u32> {
+        std::iter::once(self.moto.group_id())
+            .chain(self.lambda.as_ref().map(ProcessGroup::group_id))
+            .collect()
+    }
+
     /// Where the processes' logs are.
     pub fn logs(&self) -> &Path {
         &self.logs

@@ -45,6 +45,11 @@ impl ProcessGroup {
         })
     }
 
+    /// The process group's id (the leader's pid).
+    pub fn group_id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod plan;
 pub mod spec;
 pub mod status;
+pub mod tags;
 mod validate;
 
 pub use validate::{check_environment_name, is_dns_label, parse_duration};
@@ -15,7 +16,7 @@ pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan
 pub use spec::{Environment, FieldError, SpecError};
 pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
-    InventoryItem, Operation, OperationKind,
+    InventoryItem, Operation, OperationContext, OperationKind,
 };
 
 /// The only `apiVersion` this build understands.

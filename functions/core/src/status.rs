@@ -49,6 +49,27 @@ impl OperationKind {
     }
 }
 
+/// What `begin` hands to every later step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationContext {
+    pub environment: String,
+    pub operation: OperationKind,
+    pub execution: String,
+    pub generation: u64,
+    pub poll_seconds: u64,
+    pub deadline_seconds: u64,
+    /// When the operation began (seconds since the epoch); deadlines count from here.
+    pub started_at: u64,
+}
+
+impl OperationContext {
+    /// Whether the operation has run past its deadline.
+    pub fn is_past_deadline(&self, now: u64) -> bool {
+        now > self.started_at.saturating_add(self.deadline_seconds)
+    }
+}
+
 /// The operation that last ran (or runs) on an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

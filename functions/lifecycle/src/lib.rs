@@ -5,12 +5,12 @@
 //! execution and marks the environment Progressing or Deleting. `finish` records how the
 //! operation ended and releases the lock. Both are idempotent: a retried step converges.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use strata_core::status::ComponentPhase;
 use strata_core::{
-    Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationKind,
-    check_environment_name,
+    Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
+    OperationKind, check_environment_name,
 };
 use strata_store::{Store, StoreError};
 
@@ -61,18 +61,6 @@ pub struct ExecutionInput {
     pub poll_seconds: Option<u64>,
     #[serde(default)]
     pub deadline_seconds: Option<u64>,
-}
-
-/// What `begin` hands to every later step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OperationContext {
-    pub environment: String,
-    pub operation: OperationKind,
-    pub execution: String,
-    pub generation: u64,
-    pub poll_seconds: u64,
-    pub deadline_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -184,6 +172,15 @@ pub async fn begin<S: Store>(
         .acquire(&name, execution, deadline_seconds, now)
         .await?;
 
+    let current = store.get_status(&name).await?;
+    // A retried begin finds its own operation already recorded and changes nothing.
+    let begun = current.as_ref().and_then(|s| {
+        s.value
+            .operation
+            .as_ref()
+            .filter(|o| s.value.state == operation.running_state() && o.execution == execution)
+            .map(|o| o.started_at)
+    });
     let context = OperationContext {
         environment: name.clone(),
         operation,
@@ -191,13 +188,9 @@ pub async fn begin<S: Store>(
         generation: spec.generation,
         poll_seconds: input.poll_seconds.unwrap_or(DEFAULT_POLL_SECONDS),
         deadline_seconds,
+        started_at: begun.unwrap_or(now),
     };
-    let current = store.get_status(&name).await?;
-    let already_begun = current.as_ref().is_some_and(|s| {
-        s.value.state == operation.running_state()
-            && s.value.operation.as_ref().map(|o| o.execution.as_str()) == Some(execution)
-    });
-    if already_begun {
+    if begun.is_some() {
         return Ok(context);
     }
     let (mut status, version) = match current {
@@ -352,27 +345,4 @@ pub async fn finish<S: Store>(
     }
     store.release(name, &context.execution).await?;
     Ok(status)
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// The environment a request is about, for log spans (never the whole payload).
-pub fn environment_of(request: &Value) -> &str {
-    request["input"]["environment"]
-        .as_str()
-        .or_else(|| request["context"]["environment"].as_str())
-        .unwrap_or("?")
-}
-
-/// The execution a request runs in, for log spans.
-pub fn execution_of(request: &Value) -> &str {
-    request["execution"]
-        .as_str()
-        .or_else(|| request["context"]["execution"].as_str())
-        .unwrap_or("?")
 }

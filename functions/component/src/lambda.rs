@@ -1,0 +1,83 @@
+//! What every Strata Lambda's `main` does: JSON logs, one SDK config, the store, and a
+//! handler whose errors reach Step Functions under their stable names.
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use strata_store::DynamoStore;
+use tracing::Instrument;
+
+use crate::ComponentHandler;
+
+/// JSON logs, level from `RUST_LOG` (default `info`); the runtime adds the request id.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .without_time()
+        .init();
+}
+
+/// The state table named by `TABLE_NAME`.
+pub fn store(config: &aws_config::SdkConfig) -> Result<DynamoStore, lambda_runtime::Error> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    Ok(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(config),
+        table,
+    ))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A span naming the environment and execution a request is about (never its payload).
+pub fn span(function: &'static str, request: &Value) -> tracing::Span {
+    let context = &request["context"];
+    let environment = request["input"]["environment"]
+        .as_str()
+        .or_else(|| context["environment"].as_str())
+        .unwrap_or("?");
+    let execution = request["execution"]
+        .as_str()
+        .or_else(|| context["execution"].as_str())
+        .unwrap_or("?");
+    tracing::info_span!(
+        "step",
+        function,
+        environment,
+        execution,
+        action = request["action"].as_str().unwrap_or("?"),
+    )
+}
+
+/// A Lambda error with the handler's stable name as its `errorType`.
+pub fn diagnostic(name: &str, error: &dyn std::fmt::Display) -> Diagnostic {
+    tracing::warn!(error_type = name, "{error}");
+    Diagnostic {
+        error_type: name.to_owned(),
+        error_message: error.to_string(),
+    }
+}
+
+/// Serves a component handler until the runtime stops.
+pub async fn serve<H: ComponentHandler>(
+    store: DynamoStore,
+    handler: H,
+) -> Result<(), lambda_runtime::Error> {
+    let (store, handler) = (&store, &handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = span(H::COMPONENT.name(), &event.payload);
+        crate::run(store, handler, event.payload, now())
+            .instrument(span)
+            .await
+            .map_err(|e| diagnostic(e.name(), &e))
+    }))
+    .await
+}

@@ -1,0 +1,277 @@
+//! One step of a component's `apply` or `destroy`, the contract every component handler
+//! follows. A step never waits on AWS: it does what can be done now and answers
+//! `{done, phase, outputs}`; the state machine waits `pollSeconds` and calls again until
+//! `done`. [`run`] wraps a [`ComponentHandler`] with what every component needs: input
+//! checks, the operation's deadline, dependency checks, and recording the outcome (or the
+//! error) as the component's status.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use strata_core::status::{ComponentError as RecordedError, ComponentPhase};
+use strata_core::{Component, ComponentStatus, Environment, OperationContext};
+use strata_store::{Store, StoreError};
+
+pub mod lambda;
+
+/// The errors a component handler reports to Step Functions. The names are the `errorType`s
+/// the state machines' `Retry` and `Catch` match.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComponentError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("environment {0} has no stored spec")]
+    EnvironmentNotFound(String),
+    #[error("{component} needs {dependency} to be ready first")]
+    DependencyNotReady {
+        component: Component,
+        dependency: Component,
+    },
+    #[error("{component} cannot go while {dependent} still exists")]
+    DependentsRemain {
+        component: Component,
+        dependent: Component,
+    },
+    #[error("{0}")]
+    ResourceNotOwned(String),
+    #[error("the operation passed its deadline of {0}s")]
+    DeadlineExceeded(u64),
+    /// Worth retrying: throttling, 5xx, a timeout, after the SDK's own retries.
+    #[error("{0}")]
+    AwsTransient(String),
+    /// AWS refused the request; retrying the same request will not help.
+    #[error("{0}")]
+    AwsRejected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ComponentError {
+    pub const NAMES: &[&str] = &[
+        "InvalidInput",
+        "EnvironmentNotFound",
+        "DependencyNotReady",
+        "DependentsRemain",
+        "ResourceNotOwned",
+        "DeadlineExceeded",
+        "AwsTransient",
+        "AwsRejected",
+        "LockHeld",
+        "NotLockHolder",
+        "StaleVersion",
+        "CorruptState",
+        "StoreUnavailable",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ComponentError::InvalidInput(_) => "InvalidInput",
+            ComponentError::EnvironmentNotFound(_) => "EnvironmentNotFound",
+            ComponentError::DependencyNotReady { .. } => "DependencyNotReady",
+            ComponentError::DependentsRemain { .. } => "DependentsRemain",
+            ComponentError::ResourceNotOwned(_) => "ResourceNotOwned",
+            ComponentError::DeadlineExceeded(_) => "DeadlineExceeded",
+            ComponentError::AwsTransient(_) => "AwsTransient",
+            ComponentError::AwsRejected(_) => "AwsRejected",
+            ComponentError::Store(e) => e.name(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    Apply,
+    Destroy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Request {
+    action: Action,
+    context: OperationContext,
+}
+
+/// What one step achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub done: bool,
+    pub phase: Option<ComponentPhase>,
+    pub resource_ids: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl Progress {
+    pub fn finished(phase: ComponentPhase) -> Self {
+        Self {
+            done: true,
+            phase: Some(phase),
+            ..Self::default()
+        }
+    }
+
+    pub fn waiting(phase: ComponentPhase) -> Self {
+        Self {
+            done: false,
+            phase: Some(phase),
+            ..Self::default()
+        }
+    }
+}
+
+/// The answer the state machine loops on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResult {
+    pub done: bool,
+    pub phase: ComponentPhase,
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Everything a handler may read for one step.
+pub struct Step<'a> {
+    pub environment: &'a Environment,
+    pub context: &'a OperationContext,
+    /// This component's status from the previous step or operation.
+    pub previous: Option<&'a ComponentStatus>,
+    /// The statuses of the components this one depends on (for their outputs).
+    pub dependencies: &'a BTreeMap<Component, ComponentStatus>,
+}
+
+/// One component's `apply` and `destroy`. Both must be idempotent: a step may run again
+/// after a crash, a retry, or a poll, and must converge.
+pub trait ComponentHandler: Send + Sync {
+    const COMPONENT: Component;
+
+    fn apply(
+        &self,
+        step: &Step<'_>,
+    ) -> impl Future<Output = Result<Progress, ComponentError>> + Send;
+
+    /// Called by `down`, and by `up` when the spec no longer has this component.
+    fn destroy(
+        &self,
+        step: &Step<'_>,
+    ) -> impl Future<Output = Result<Progress, ComponentError>> + Send;
+}
+
+/// Runs one step for `handler` and records the outcome as the component's status.
+pub async fn run<S: Store, H: ComponentHandler>(
+    store: &S,
+    handler: &H,
+    request: Value,
+    now: u64,
+) -> Result<StepResult, ComponentError> {
+    let component = H::COMPONENT;
+    let request: Request = serde_json::from_value(request)
+        .map_err(|e| ComponentError::InvalidInput(format!("request: {e}")))?;
+    let context = &request.context;
+    let name = &context.environment;
+    let spec = store
+        .get_spec(name)
+        .await?
+        .ok_or_else(|| ComponentError::EnvironmentNotFound(name.clone()))?;
+    let status = store.get_status(name).await?.map(|s| s.value);
+    let components = status.map(|s| s.components).unwrap_or_default();
+    let recorded = store.get_component(name, component).await?;
+    let previous = recorded.as_ref().map(|r| &r.value);
+
+    let outcome = if context.is_past_deadline(now) {
+        Err(ComponentError::DeadlineExceeded(context.deadline_seconds))
+    } else {
+        let destroying = request.action == Action::Destroy || !spec.environment.includes(component);
+        match check_neighbours(component, &spec.environment, &components, destroying) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let step = Step {
+                    environment: &spec.environment,
+                    context,
+                    previous,
+                    dependencies: &components,
+                };
+                if destroying {
+                    handler.destroy(&step).await
+                } else {
+                    handler.apply(&step).await
+                }
+            }
+        }
+    };
+
+    let mut record = previous
+        .cloned()
+        .unwrap_or_else(|| ComponentStatus::new(ComponentPhase::Pending, 0, now));
+    record.updated_at = now;
+    let result = match &outcome {
+        Ok(progress) => {
+            let phase = progress.phase.unwrap_or(record.phase);
+            record.phase = phase;
+            record.resource_ids.extend(progress.resource_ids.clone());
+            record.outputs = progress.outputs.clone();
+            record.last_error = None;
+            if progress.done && phase == ComponentPhase::Ready {
+                record.observed_generation = spec.generation;
+            }
+            Ok(StepResult {
+                done: progress.done,
+                phase,
+                outputs: record.outputs.clone(),
+            })
+        }
+        Err(e) => {
+            record.phase = ComponentPhase::Failed;
+            record.last_error = Some(RecordedError {
+                error: e.name().to_owned(),
+                cause: e.to_string(),
+            });
+            tracing::warn!(component = %component, error_type = e.name(), "{e}");
+            Err(e.clone())
+        }
+    };
+    // A lost race with ourselves (a retried step) surfaces as StaleVersion and is retried.
+    store
+        .put_component(name, component, &record, recorded.map(|r| r.version))
+        .await?;
+    result
+}
+
+/// Apply needs every dependency Ready; destroy needs every dependent gone.
+fn check_neighbours(
+    component: Component,
+    environment: &Environment,
+    components: &BTreeMap<Component, ComponentStatus>,
+    destroying: bool,
+) -> Result<(), ComponentError> {
+    if destroying {
+        let graph = Component::graph();
+        for dependent in graph.blast_radius(component) {
+            let gone = components.get(&dependent).is_none_or(|s| {
+                matches!(
+                    s.phase,
+                    ComponentPhase::Deleted | ComponentPhase::Retained | ComponentPhase::Pending
+                )
+            });
+            if !gone {
+                return Err(ComponentError::DependentsRemain {
+                    component,
+                    dependent,
+                });
+            }
+        }
+    } else {
+        for &dependency in component.depends_on() {
+            let ready = components
+                .get(&dependency)
+                .is_some_and(|s| s.phase == ComponentPhase::Ready);
+            if environment.includes(dependency) && !ready {
+                return Err(ComponentError::DependencyNotReady {
+                    component,
+                    dependency,
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! The storage component: one S3 bucket per `spec.storage.buckets[]`, named
+//! `strata-<environment>-<bucket>`, encrypted (SSE-S3), public access blocked, versioned as
+//! the spec says, tagged as Strata's.
+//!
+//! `destroy` honours `onDelete`: `retain` (default) leaves the buckets and their objects,
+//! still tagged, and reports the component Retained; `delete` empties every object version
+//! and delete marker, then deletes the bucket. A bucket with the right name but without
+//! this environment's tags is never touched: the step fails with `ResourceNotOwned`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::spec::{StorageOnDelete, StorageSpec};
+use strata_core::status::ComponentPhase;
+use strata_core::{Component, tags};
+
+/// Makes an S3 client for a region (environments live in the region their spec names).
+pub trait ClientFor: Send + Sync {
+    fn client(&self, region: &str) -> Client;
+}
+
+/// Builds regional clients from one loaded SDK config.
+pub struct RegionalClients(pub aws_config::SdkConfig);
+
+impl ClientFor for RegionalClients {
+    fn client(&self, region: &str) -> Client {
+        let mut config = aws_sdk_s3::config::Builder::from(&self.0)
+            .region(aws_sdk_s3::config::Region::new(region.to_owned()));
+        // A custom endpoint (the local stack) has no per-bucket host names.
+        if self.0.endpoint_url().is_some() {
+            config = config.force_path_style(true);
+        }
+        Client::from_conf(config.build())
+    }
+}
+
+pub struct Storage<C: ClientFor> {
+    pub clients: C,
+}
+
+/// The bucket's real name.
+pub fn bucket_name(environment: &str, bucket: &str) -> String {
+    format!("strata-{environment}-{bucket}")
+}
+
+/// Errors worth a retry by the state machine: throttling, 5xx, timeouts and dispatch failures.
+fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> ComponentError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(e) => {
+            let code = e.err().code().unwrap_or_default();
+            e.raw().status().is_server_error()
+                || matches!(
+                    code,
+                    "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout"
+                )
+        }
+        _ => false,
+    };
+    let message = format!("{what}: {}", DisplayErrorContext(&err));
+    if transient {
+        ComponentError::AwsTransient(message)
+    } else {
+        ComponentError::AwsRejected(message)
+    }
+}
+
+/// The bucket as S3 has it: absent, or present with its tags.
+enum Found {
+    Absent,
+    Present(BTreeMap<String, String>),
+}
+
+async fn find(client: &Client, bucket: &str) -> Result<Found, ComponentError> {
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(_) => {}
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            return Ok(Found::Absent);
+        }
+        Err(e) => return Err(classify(&format!("HeadBucket {bucket}"), e)),
+    }
+    match client.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => Ok(Found::Present(
+            out.tag_set.into_iter().map(|t| (t.key, t.value)).collect(),
+        )),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchTagSet") => {
+            Ok(Found::Present(BTreeMap::new()))
+        }
+        Err(e) => Err(classify(&format!("GetBucketTagging {bucket}"), e)),
+    }
+}
+
+fn check_owned(
+    bucket: &str,
+    found: &BTreeMap<String, String>,
+    environment: &str,
+) -> Result<(), ComponentError> {
+    let owned = tags::is_owned(
+        found.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        environment,
+        Component::Storage,
+    );
+    if owned {
+        Ok(())
+    } else {
+        Err(ComponentError::ResourceNotOwned(format!(
+            "bucket {bucket} exists without the tags of environment {environment}'s storage; Strata leaves it alone"
+        )))
+    }
+}
+
+impl<C: ClientFor> Storage<C> {
+    async fn converge_bucket(
+        &self,
+        client: &Client,
+        environment: &str,
+        region: &str,
+        bucket: &str,
+        versioning: bool,
+    ) -> Result<(), ComponentError> {
+        match find(client, bucket).await? {
+            Found::Present(found) => check_owned(bucket, &found, environment)?,
+            Found::Absent => {
+                let mut create = client.create_bucket().bucket(bucket);
+                // us-east-1 is the one region that takes no location constraint.
+                if region != "us-east-1" {
+                    create = create.create_bucket_configuration(
+                        CreateBucketConfiguration::builder()
+                            .location_constraint(BucketLocationConstraint::from(region))
+                            .build(),
+                    );
+                }
+                create
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("CreateBucket {bucket}"), e))?;
+            }
+        }
+        // Re-applied on every step: cheap, idempotent, and it restores drift.
+        let tag_set = tags::for_resource(environment, Component::Storage)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ComponentError::AwsRejected(e.to_string()))?;
+        client
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(tag_set))
+                    .build()
+                    .map_err(|e| ComponentError::AwsRejected(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| classify(&format!("PutBucketTagging {bucket}"), e))?;
+        let sse = ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(ServerSideEncryption::Aes256)
+                            .build()
+                            .map_err(|e| ComponentError::AwsRejected(e.to_string()))?,
+                    )
+                    .build(),
+            )
+            .build()
+            .map_err(|e| ComponentError::AwsRejected(e.to_string()))?;
+        client
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(sse)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("PutBucketEncryption {bucket}"), e))?;
+        client
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(&format!("PutPublicAccessBlock {bucket}"), e))?;
+        let status = if versioning {
+            BucketVersioningStatus::Enabled
+        } else {
+            BucketVersioningStatus::Suspended
+        };
+        client
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+            .send()
+            .await
+            .map_err(|e| classify(&format!("PutBucketVersioning {bucket}"), e))?;
+        Ok(())
+    }
+
+    /// Deletes every object version and delete marker, page by page, then the bucket.
+    async fn delete_bucket(&self, client: &Client, bucket: &str) -> Result<(), ComponentError> {
+        let mut key_marker = None;
+        let mut version_marker = None;
+        loop {
+            let page = client
+                .list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+                .map_err(|e| classify(&format!("ListObjectVersions {bucket}"), e))?;
+            let objects: Vec<ObjectIdentifier> = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+                .filter_map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .set_key(key.map(str::to_owned))
+                        .set_version_id(version.map(str::to_owned))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if !objects.is_empty() {
+                let delete = Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| ComponentError::AwsRejected(e.to_string()))?;
+                client
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("DeleteObjects {bucket}"), e))?;
+            }
+            if page.is_truncated() == Some(true) {
+                key_marker = page.next_key_marker().map(str::to_owned);
+                version_marker = page.next_version_id_marker().map(str::to_owned);
+            } else {
+                break;
+            }
+        }
+        client
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("DeleteBucket {bucket}"), e))?;
+        Ok(())
+    }
+}
+
+/// The buckets a step is about: the spec's, or (when the spec dropped storage) the ones the
+/// status recorded.
+fn buckets(step: &Step<'_>) -> Vec<String> {
+    let environment = step.environment.name();
+    match &step.environment.spec.storage {
+        Some(storage) => storage
+            .buckets
+            .iter()
+            .map(|b| bucket_name(environment, &b.name))
+            .collect(),
+        None => step
+            .previous
+            .map(|p| {
+                p.resource_ids
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("bucket."))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+impl<C: ClientFor> ComponentHandler for Storage<C> {
+    const COMPONENT: Component = Component::Storage;
+
+    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let Some(StorageSpec { buckets, .. }) = &env.spec.storage else {
+            return Ok(Progress::finished(ComponentPhase::Deleted));
+        };
+        let client = self.clients.client(&env.spec.region);
+        let mut progress = Progress::finished(ComponentPhase::Ready);
+        for bucket in buckets {
+            let name = bucket_name(env.name(), &bucket.name);
+            self.converge_bucket(
+                &client,
+                env.name(),
+                &env.spec.region,
+                &name,
+                bucket.versioning,
+            )
+            .await?;
+            progress
+                .resource_ids
+                .insert(format!("bucket.{}", bucket.name), name.clone());
+            progress
+                .outputs
+                .insert(format!("bucket.{}", bucket.name), name);
+        }
+        Ok(progress)
+    }
+
+    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        // Without a storage section, the safe default applies: keep the data.
+        let on_delete = env
+            .spec
+            .storage
+            .as_ref()
+            .map_or(StorageOnDelete::Retain, |s| s.on_delete);
+        let client = self.clients.client(&env.spec.region);
+        let mut kept = 0;
+        for bucket in buckets(step) {
+            match find(&client, &bucket).await? {
+                Found::Absent => {}
+                Found::Present(found) => {
+                    check_owned(&bucket, &found, env.name())?;
+                    match on_delete {
+                        StorageOnDelete::Retain => kept += 1,
+                        StorageOnDelete::Delete => self.delete_bucket(&client, &bucket).await?,
+                    }
+                }
+            }
+        }
+        Ok(Progress::finished(if kept > 0 {
+            ComponentPhase::Retained
+        } else {
+            ComponentPhase::Deleted
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

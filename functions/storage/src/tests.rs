@@ -1,0 +1,279 @@
+//! The storage handler with scripted S3 responses: the paths moto cannot produce on demand.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::operation::create_bucket::CreateBucketOutput;
+use aws_sdk_s3::operation::delete_bucket::DeleteBucketOutput;
+use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
+use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput;
+use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
+use aws_sdk_s3::operation::put_bucket_encryption::PutBucketEncryptionOutput;
+use aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput;
+use aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput;
+use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
+use aws_sdk_s3::types::{ObjectVersion, Tag};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use strata_component::{ComponentError, ComponentHandler, Step};
+use strata_core::spec::StorageOnDelete;
+use strata_core::status::ComponentPhase;
+use strata_core::{Environment, OperationContext, OperationKind};
+
+use super::*;
+
+struct Mocked(Client);
+
+impl ClientFor for Mocked {
+    fn client(&self, _region: &str) -> Client {
+        self.0.clone()
+    }
+}
+
+fn staging() -> Environment {
+    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn context() -> OperationContext {
+    OperationContext {
+        environment: "staging".into(),
+        operation: OperationKind::Up,
+        execution: "up-staging-1".into(),
+        generation: 1,
+        poll_seconds: 0,
+        deadline_seconds: 600,
+        started_at: 0,
+    }
+}
+
+async fn step_with(
+    rules: &[&Rule],
+    env: &Environment,
+    destroy: bool,
+) -> Result<strata_component::Progress, ComponentError> {
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| {
+        c.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+    });
+    let storage = Storage {
+        clients: Mocked(client),
+    };
+    let context = context();
+    let dependencies = BTreeMap::new();
+    let step = Step {
+        environment: env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+    };
+    if destroy {
+        storage.destroy(&step).await
+    } else {
+        storage.apply(&step).await
+    }
+}
+
+fn owned_tags() -> GetBucketTaggingOutput {
+    GetBucketTaggingOutput::builder()
+        .set_tag_set(Some(
+            tags::for_resource("staging", Component::Storage)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().unwrap())
+                .collect(),
+        ))
+        .build()
+        .unwrap()
+}
+
+fn configuration_rules() -> [Rule; 4] {
+    [
+        mock!(Client::put_bucket_tagging).then_output(|| PutBucketTaggingOutput::builder().build()),
+        mock!(Client::put_bucket_encryption)
+            .then_output(|| PutBucketEncryptionOutput::builder().build()),
+        mock!(Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build()),
+        mock!(Client::put_bucket_versioning)
+            .then_output(|| PutBucketVersioningOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn absent_buckets_are_created_configured_and_reported() {
+    let head = mock!(Client::head_bucket)
+        .sequence()
+        .http_status(404, None)
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_bucket)
+        .match_requests(|r| {
+            r.bucket().is_some_and(|b| b.starts_with("strata-staging-"))
+                && r.create_bucket_configuration()
+                    .and_then(|c| c.location_constraint())
+                    .is_some_and(|l| l.as_str() == "eu-west-1")
+        })
+        .then_output(|| CreateBucketOutput::builder().build());
+    let [tagging, encryption, block, versioning] = configuration_rules();
+    let progress = step_with(
+        &[&head, &create, &tagging, &encryption, &block, &versioning],
+        &staging(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(progress.done);
+    assert_eq!(progress.phase, Some(ComponentPhase::Ready));
+    assert_eq!(progress.outputs["bucket.assets"], "strata-staging-assets");
+    assert_eq!(
+        progress.resource_ids["bucket.uploads"],
+        "strata-staging-uploads"
+    );
+    assert_eq!(create.num_calls(), 2);
+    for rule in [&tagging, &encryption, &block, &versioning] {
+        assert_eq!(rule.num_calls(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_same_named_bucket_without_our_tags_is_never_touched() {
+    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let foreign = mock!(Client::get_bucket_tagging).then_output(|| {
+        GetBucketTaggingOutput::builder()
+            .set_tag_set(Some(vec![
+                Tag::builder().key("team").value("other").build().unwrap(),
+            ]))
+            .build()
+            .unwrap()
+    });
+    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let [tagging, encryption, block, versioning] = configuration_rules();
+    let rules = [
+        &head,
+        &foreign,
+        &delete,
+        &tagging,
+        &encryption,
+        &block,
+        &versioning,
+    ];
+
+    let err = step_with(&rules, &staging(), false).await.unwrap_err();
+    assert_eq!(err.name(), "ResourceNotOwned");
+    assert!(err.to_string().contains("strata-staging-assets"), "{err}");
+
+    let mut deleting = staging();
+    deleting.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let err = step_with(&rules, &deleting, true).await.unwrap_err();
+    assert_eq!(err.name(), "ResourceNotOwned");
+    for rule in [&delete, &tagging, &encryption, &block, &versioning] {
+        assert_eq!(rule.num_calls(), 0, "a foreign bucket was modified");
+    }
+}
+
+#[tokio::test]
+async fn delete_empties_every_version_page_then_deletes_the_bucket() {
+    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
+    let version = |key: &str| ObjectVersion::builder().key(key).version_id("v1").build();
+    let pages = mock!(Client::list_object_versions)
+        .sequence()
+        .output(move || {
+            ListObjectVersionsOutput::builder()
+                .versions(version("a"))
+                .is_truncated(true)
+                .next_key_marker("a")
+                .next_version_id_marker("v1")
+                .build()
+        })
+        .output(move || {
+            ListObjectVersionsOutput::builder()
+                .versions(version("b"))
+                .is_truncated(false)
+                .build()
+        })
+        .output(|| ListObjectVersionsOutput::builder().build())
+        .repeatedly()
+        .build();
+    let delete_objects =
+        mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
+    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let mut env = staging();
+    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let progress = step_with(
+        &[&head, &tagging, &pages, &delete_objects, &delete],
+        &env,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
+    // Two pages of the first bucket, one empty page of the second.
+    assert_eq!(pages.num_calls(), 3);
+    assert_eq!(delete_objects.num_calls(), 2);
+    assert_eq!(delete.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn retain_keeps_buckets_and_gone_buckets_are_already_deleted() {
+    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
+    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let progress = step_with(&[&head, &tagging, &delete], &staging(), true)
+        .await
+        .unwrap();
+    assert_eq!(progress.phase, Some(ComponentPhase::Retained));
+    assert_eq!(delete.num_calls(), 0);
+
+    let gone = mock!(Client::head_bucket)
+        .sequence()
+        .http_status(404, None)
+        .repeatedly()
+        .build();
+    let mut env = staging();
+    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let progress = step_with(&[&gone, &delete], &env, true).await.unwrap();
+    assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
+    assert_eq!(delete.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn slow_down_is_retried_and_a_persistent_5xx_is_transient() {
+    let head = mock!(Client::head_bucket)
+        .sequence()
+        .http_status(404, None)
+        .repeatedly()
+        .build();
+    let slow = r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"#;
+    let create = mock!(Client::create_bucket)
+        .sequence()
+        .http_status(503, Some(slow.to_owned()))
+        .times(2)
+        .output(|| CreateBucketOutput::builder().build())
+        .repeatedly()
+        .build();
+    let [tagging, encryption, block, versioning] = configuration_rules();
+    let progress = step_with(
+        &[&head, &create, &tagging, &encryption, &block, &versioning],
+        &staging(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(progress.done);
+    assert_eq!(create.num_calls(), 4, "two throttled, then one per bucket");
+
+    let failing = mock!(Client::create_bucket)
+        .sequence()
+        .http_status(503, Some(slow.to_owned()))
+        .repeatedly()
+        .build();
+    let err = step_with(&[&head, &failing], &staging(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "AwsTransient", "{err}");
+}

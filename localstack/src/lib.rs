@@ -196,6 +196,7 @@ impl LocalStack {
         let mut lambda = None;
         let mut lambda_addr = None;
         if options.lambdas && !template.functions.is_empty() {
+            build_functions(&template, &logs).await?;
             let port = free_port()?;
             let mut command = Command::new("cargo");
             command
@@ -330,6 +331,40 @@ impl Drop for LocalStack {
         }
         self.moto.stop();
     }
+}
+
+/// Builds each function exactly as `cargo lambda watch` will run it (`cargo run --bin X`
+/// resolves features for that one package, unlike a multi-package build), so that no
+/// invocation waits for a compile.
+async fn build_functions(template: &Template, logs: &Path) -> Result<(), LocalStackError> {
+    for function in &template.functions {
+        let log = logs.join(format!("build-{}.log", function.binary));
+        let file = std::fs::File::create(&log).map_err(|e| LocalStackError::io(&log, e))?;
+        let status = tokio::process::Command::new("cargo")
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "--manifest-path",
+                "Cargo.toml",
+                "--bin",
+                &function.binary,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .status()
+            .await
+            .map_err(|e| LocalStackError::Spawn {
+                what: format!("cargo build --bin {}", function.binary),
+                reason: e.to_string(),
+            })?;
+        if !status.success() {
+            return Err(LocalStackError::Spawn {
+                what: format!("cargo build --bin {}", function.binary),
+                reason: format!("{status}; see {}", log.display()),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What every local Lambda gets besides the template's variables: the local endpoint and

@@ -239,16 +239,17 @@ pub fn unconverged(
     expected
         .iter()
         .copied()
-        .filter(|c| match status.components.get(c) {
-            None => true,
-            Some(cs) => match operation {
-                OperationKind::Up => {
-                    cs.phase != ComponentPhase::Ready || cs.observed_generation < generation
-                }
-                OperationKind::Down => {
-                    !matches!(cs.phase, ComponentPhase::Deleted | ComponentPhase::Retained)
-                }
-            },
+        .filter(|c| match (operation, status.components.get(c)) {
+            (OperationKind::Up, None) => true,
+            (OperationKind::Up, Some(cs)) => {
+                cs.phase != ComponentPhase::Ready || cs.observed_generation < generation
+            }
+            // A component that was never created is as gone as a deleted one.
+            (OperationKind::Down, None) => false,
+            (OperationKind::Down, Some(cs)) => !matches!(
+                cs.phase,
+                ComponentPhase::Deleted | ComponentPhase::Retained | ComponentPhase::Pending
+            ),
         })
         .collect()
 }

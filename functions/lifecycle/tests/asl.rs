@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use strata_core::Component;
 
 fn definitions() -> Vec<(String, Value)> {
     let dir = format!("{}/../../statemachines", env!("CARGO_MANIFEST_DIR"));
@@ -36,17 +37,82 @@ fn matched_errors(definition: &Value) -> Vec<(String, &'static str, String)> {
     out
 }
 
+/// The error names each substituted function can report.
+fn names_of(resource: &str) -> &'static [&'static str] {
+    match resource {
+        "${LifecycleFunctionArn}" => lifecycle::LifecycleError::NAMES,
+        "${StorageFunctionArn}" => strata_component::ComponentError::NAMES,
+        other => panic!("no error names known for {other}"),
+    }
+}
+
 #[test]
-fn every_matched_error_is_one_a_handler_reports() {
-    let known: BTreeSet<&str> = lifecycle::LifecycleError::NAMES.iter().copied().collect();
+fn every_matched_error_is_one_its_handler_reports() {
     for (file, definition) in definitions() {
+        let states = definition["States"].as_object().unwrap();
         for (state, clause, error) in matched_errors(&definition) {
+            let resource = states[&state]["Resource"].as_str().unwrap();
             // Lambda.* and States.* come from the service itself, not from a handler.
             let from_service = error.starts_with("Lambda.") || error.starts_with("States.");
             assert!(
-                from_service || known.contains(error.as_str()),
-                "{file}: {state}.{clause} matches {error}, which no handler reports"
+                from_service || names_of(resource).contains(&error.as_str()),
+                "{file}: {state}.{clause} matches {error}, which {resource} never reports"
             );
+        }
+    }
+}
+
+/// The component a Task works on, from its function (`${StorageFunctionArn}` → storage).
+fn component_of(resource: &str) -> Option<Component> {
+    let name = resource.strip_prefix("${")?.strip_suffix("FunctionArn}")?;
+    Component::from_name(&name.to_ascii_lowercase())
+}
+
+/// Component steps in the order an execution reaches them (following Next and Choices).
+fn step_order(definition: &Value) -> Vec<Component> {
+    let states = definition["States"].as_object().unwrap();
+    let mut order = Vec::new();
+    let mut queue = std::collections::VecDeque::from([definition["StartAt"].as_str().unwrap()]);
+    let mut seen = BTreeSet::new();
+    while let Some(name) = queue.pop_front() {
+        if !seen.insert(name) {
+            continue;
+        }
+        let state = &states[name];
+        if let Some(c) = state["Resource"].as_str().and_then(component_of) {
+            if !order.contains(&c) {
+                order.push(c);
+            }
+        }
+        queue.extend(state["Next"].as_str());
+        queue.extend(state["Default"].as_str());
+        for choice in state["Choices"].as_array().into_iter().flatten() {
+            queue.extend(choice["Next"].as_str());
+        }
+    }
+    order
+}
+
+#[test]
+fn steps_run_in_an_order_the_component_graph_allows() {
+    let graph = Component::graph();
+    for (file, definition) in definitions() {
+        let order = step_order(&definition);
+        assert!(!order.is_empty(), "{file} runs no component step");
+        let down = file.ends_with("environment-down.asl.json");
+        for (i, component) in order.iter().enumerate() {
+            for later in &order[i + 1..] {
+                // up: nothing may run before what it depends on; down: the reverse.
+                let (first, second) = if down {
+                    (later, component)
+                } else {
+                    (component, later)
+                };
+                assert!(
+                    !graph.dependencies(*first).any(|d| d == *second),
+                    "{file}: {component} runs before {later}, against the graph"
+                );
+            }
         }
     }
 }

@@ -1,0 +1,543 @@
+//! `environment-up` and `environment-down` end to end on the local stack: moto's interpreter
+//! definition, which invokes the real `lifecycle` binary through the router and cargo-lambda.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::json;
+use strata_core::spec::StorageOnDelete;
+use strata_core::status::ComponentPhase;
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
+use strata_localstack::{LocalStack, Options};
+use strata_store::{DynamoStore, Store};
+
+struct Harness {
+    stack: LocalStack,
+    store: DynamoStore,
+    sfn: aws_sdk_sfn::Client,
+    s3: aws_sdk_s3::Client,
+    up: String,
+    down: String,
+}
+
+async fn harness() -> Harness {
+    let stack = LocalStack::start(Options::default())
+        .await
+        .expect("the local stack starts");
+    let config = stack.sdk_config();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        stack.table_name("StateTable").unwrap(),
+    );
+    let machine = |id: &str| stack.state_machine_arn(id).unwrap().to_owned();
+    let (up, down) = (
+        machine("EnvironmentUpStateMachine"),
+        machine("EnvironmentDownStateMachine"),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    Harness {
+        sfn: aws_sdk_sfn::Client::new(&config),
+        s3,
+        stack,
+        store,
+        up,
+        down,
+    }
+}
+
+struct Ended {
+    status: ExecutionStatus,
+    error: Option<String>,
+    cause: Option<String>,
+    states_entered: Vec<String>,
+}
+
+impl Harness {
+    async fn store_staging(&self) -> Environment {
+        let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+        let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        self.store.put_spec(&env, None, 1).await.unwrap();
+        env
+    }
+
+    /// Starts `environment-up` with a deterministic name and waits for it to end.
+    async fn run(&self, name: &str, input: serde_json::Value) -> Ended {
+        self.execute(&self.up, name, input).await
+    }
+
+    async fn execute(&self, machine: &str, name: &str, input: serde_json::Value) -> Ended {
+        let started = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .unwrap();
+        let arn = started.execution_arn;
+        for _ in 0..600 {
+            let described = self
+                .sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            if described.status != ExecutionStatus::Running {
+                let history = self
+                    .sfn
+                    .get_execution_history()
+                    .execution_arn(&arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let states_entered = history
+                    .events
+                    .iter()
+                    .filter_map(|e| e.state_entered_event_details())
+                    .map(|d| d.name.clone())
+                    .collect();
+                return Ended {
+                    status: described.status,
+                    error: described.error,
+                    cause: described.cause,
+                    states_entered,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{name} did not end within a minute; logs in {}",
+            self.stack.logs().display()
+        );
+    }
+
+    async fn state(&self) -> (EnvironmentState, String) {
+        let status = self
+            .store
+            .get_status("staging")
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        (status.state, status.message)
+    }
+}
+
+/// The tags of a bucket, or None when it does not exist.
+async fn bucket_tags(h: &Harness, bucket: &str) -> Option<Vec<(String, String)>> {
+    h.s3.head_bucket().bucket(bucket).send().await.ok()?;
+    Some(
+        match h.s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(out) => out.tag_set.into_iter().map(|t| (t.key, t.value)).collect(),
+            Err(_) => Vec::new(),
+        },
+    )
+}
+
+const UP_STATES: [&str; 6] = [
+    "Begin",
+    "Storage",
+    "Storage done?",
+    "Finish",
+    "Converged?",
+    "NotConverged",
+];
+
+#[tokio::test]
+async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged() {
+    let h = harness().await;
+    let env = h.store_staging().await;
+
+    let ended = h
+        .run(
+            "up-staging-1-a",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
+        .await;
+    // Storage converged; the components without handlers yet did not, so no Ready.
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("NotConverged"));
+    assert_eq!(ended.states_entered, UP_STATES);
+    let cause = ended.cause.unwrap_or_default();
+    assert!(
+        cause.ends_with("not converged: network, cluster, database, config, app, dns"),
+        "{cause}"
+    );
+
+    for bucket in ["strata-staging-assets", "strata-staging-uploads"] {
+        let tags = bucket_tags(&h, bucket).await.expect("the bucket exists");
+        for (k, v) in [
+            ("strata:environment", "staging"),
+            ("strata:component", "storage"),
+            ("strata:managed-by", "strata"),
+        ] {
+            assert!(
+                tags.contains(&(k.to_owned(), v.to_owned())),
+                "{bucket}: {tags:?}"
+            );
+        }
+        // moto 5.2.5 answers GetBucketVersioning with a root element the SDK rejects.
+        let (_, versioning) = http(&h, "GET", &format!("/{bucket}?versioning"), "").await;
+        assert!(
+            versioning.contains("<Status>Enabled</Status>"),
+            "{versioning}"
+        );
+        let block =
+            h.s3.get_public_access_block()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(
+            block
+                .public_access_block_configuration
+                .unwrap()
+                .block_public_acls,
+            Some(true)
+        );
+        h.s3.get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("encrypted");
+    }
+    let storage = h
+        .store
+        .get_component("staging", Component::Storage)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(storage.phase, ComponentPhase::Ready);
+    assert_eq!(storage.observed_generation, 1);
+    assert_eq!(storage.outputs["bucket.assets"], "strata-staging-assets");
+
+    // With every other component recorded Ready (as their handlers will), up ends Ready,
+    // and the storage step converges again without change.
+    for component in Component::ALL
+        .into_iter()
+        .filter(|c| env.includes(*c) && *c != Component::Storage)
+    {
+        let status = ComponentStatus::new(ComponentPhase::Ready, 1, 2);
+        h.store
+            .put_component("staging", component, &status, None)
+            .await
+            .unwrap();
+    }
+    let ended = h
+        .run("up-staging-1-b", json!({"environment": "staging"}))
+        .await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Ready);
+    assert_eq!(status.observed_generation, 1);
+    assert_eq!(status.operation.unwrap().execution, "up-staging-1-b");
+    let buckets =
+        h.s3.list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets
+            .unwrap_or_default();
+    assert_eq!(buckets.len(), 2);
+
+    // Both executions released the lock, and the history tells what happened.
+    h.store
+        .acquire("staging", "someone", 60, lifecycle_now())
+        .await
+        .unwrap();
+    let history = h.store.history("staging", 10, None).await.unwrap().items;
+    let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["Ready", "OperationStarted", "Failed", "OperationStarted"]
+    );
+}
+
+#[tokio::test]
+async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
+    let h = harness().await;
+    let mut env = h.store_staging().await;
+    h.run(
+        "up-staging-1",
+        json!({"environment": "staging", "pollSeconds": 0}),
+    )
+    .await;
+    h.s3.put_object()
+        .bucket("strata-staging-uploads")
+        .key("invoice.pdf")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"%PDF"))
+        .send()
+        .await
+        .unwrap();
+
+    // onDelete: retain (the default) keeps the buckets and what is in them.
+    let ended = h
+        .execute(&h.down, "down-staging-1", json!({"environment": "staging"}))
+        .await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+    assert_eq!(h.state().await.0, EnvironmentState::Deleted);
+    let kept =
+        h.s3.get_object()
+            .bucket("strata-staging-uploads")
+            .key("invoice.pdf")
+            .send()
+            .await;
+    assert!(kept.is_ok(), "a retained bucket lost its data");
+    let storage = h
+        .store
+        .get_component("staging", Component::Storage)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(storage.phase, ComponentPhase::Retained);
+
+    // onDelete: delete empties every version and removes the buckets.
+    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let previous = h.store.get_spec("staging").await.unwrap();
+    h.store.put_spec(&env, previous.as_ref(), 2).await.unwrap();
+    h.s3.put_object()
+        .bucket("strata-staging-uploads")
+        .key("invoice.pdf")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"%PDF-2"))
+        .send()
+        .await
+        .unwrap();
+    let ended = h
+        .execute(&h.down, "down-staging-2", json!({"environment": "staging"}))
+        .await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+    for bucket in ["strata-staging-assets", "strata-staging-uploads"] {
+        assert!(
+            bucket_tags(&h, bucket).await.is_none(),
+            "{bucket} still exists"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_is_gone() {
+    let h = harness().await;
+    h.store_staging().await;
+    h.s3.create_bucket()
+        .bucket("strata-staging-uploads")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let ended = h
+        .run(
+            "up-staging-1-a",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
+        .await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("ResourceNotOwned"));
+    assert_eq!(
+        ended.states_entered,
+        ["Begin", "Storage", "FinishFailed", "Failed"]
+    );
+    let (state, message) = h.state().await;
+    assert_eq!(state, EnvironmentState::Failed);
+    assert!(
+        message.contains("bucket strata-staging-uploads exists without the tags"),
+        "{message}"
+    );
+    assert_eq!(
+        bucket_tags(&h, "strata-staging-uploads").await,
+        Some(Vec::new()),
+        "it was tagged"
+    );
+    let storage = h
+        .store
+        .get_component("staging", Component::Storage)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(storage.last_error.unwrap().error, "ResourceNotOwned");
+
+    // The lock was released; once the foreign bucket is gone, a second up converges storage.
+    h.s3.delete_bucket()
+        .bucket("strata-staging-uploads")
+        .send()
+        .await
+        .unwrap();
+    let ended = h
+        .run(
+            "up-staging-1-b",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
+        .await;
+    assert_eq!(ended.states_entered, UP_STATES);
+    let storage = h
+        .store
+        .get_component("staging", Component::Storage)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(storage.phase, ComponentPhase::Ready);
+    assert!(storage.last_error.is_none());
+}
+
+fn lifecycle_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn a_held_lock_is_caught_by_its_error_type_and_nothing_changes() {
+    let h = harness().await;
+    h.store_staging().await;
+    h.store
+        .acquire("staging", "down-staging-1", 3600, lifecycle_now())
+        .await
+        .unwrap();
+
+    let ended = h
+        .run("up-staging-1", json!({"environment": "staging"}))
+        .await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("LockHeld"));
+    // The Catch on the handler's errorType routed to the Locked state.
+    assert_eq!(ended.states_entered, ["Begin", "Locked"]);
+    let cause = ended.cause.unwrap_or_default();
+    assert!(cause.contains("locked by down-staging-1"), "{cause}");
+
+    // The lock still belongs to its holder and no status was written.
+    let held = h
+        .store
+        .acquire("staging", "up-staging-2", 60, lifecycle_now())
+        .await;
+    assert!(held.is_err());
+    assert!(h.store.get_status("staging").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn bad_console_input_fails_with_the_field_named() {
+    let h = harness().await;
+    h.store_staging().await;
+    let cases = [
+        (
+            "bad-1",
+            json!({"environment": "Staging!"}),
+            "InvalidInput",
+            "input.environment",
+        ),
+        (
+            "bad-2",
+            json!({"environment": "staging", "colour": "blue"}),
+            "InvalidInput",
+            "unknown field `colour`",
+        ),
+        (
+            "bad-3",
+            json!({}),
+            "InvalidInput",
+            "missing field `environment`",
+        ),
+        (
+            "bad-4",
+            json!({"environment": "staging", "pollSeconds": 9000}),
+            "InvalidInput",
+            "input.pollSeconds",
+        ),
+        (
+            "bad-5",
+            json!({"environment": "nowhere"}),
+            "EnvironmentNotFound",
+            "nowhere has no stored spec",
+        ),
+    ];
+    for (name, input, error, cause) in cases {
+        let ended = h.run(name, input).await;
+        assert_eq!(ended.status, ExecutionStatus::Failed, "{name}");
+        assert_eq!(ended.error.as_deref(), Some(error), "{name}");
+        assert_eq!(ended.states_entered, ["Begin", "Rejected"], "{name}");
+        let got = ended.cause.unwrap_or_default();
+        assert!(got.contains(cause), "{name}: {got}");
+    }
+    // Rejected input touched nothing: no status, and the lock is free.
+    assert!(h.store.get_status("staging").await.unwrap().is_none());
+    h.store
+        .acquire("staging", "x", 60, lifecycle_now())
+        .await
+        .unwrap();
+}
+
+/// One plain HTTP/1.1 request to the local stack's endpoint: (lower-cased head, body).
+async fn http(h: &Harness, method: &str, path: &str, body: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let endpoint = h.stack.endpoint().trim_start_matches("http://").to_owned();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {endpoint}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&endpoint).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        (head.to_ascii_lowercase(), body.to_owned())
+    })
+    .await
+    .unwrap()
+}
+
+/// Lambda's Invoke API, as moto's interpreter and the SDK call it: a function error is HTTP
+/// 200 with `X-Amz-Function-Error` and the handler's own errorType (cargo-lambda says 500).
+#[tokio::test]
+async fn the_router_gives_function_errors_lambda_semantics() {
+    let h = harness().await;
+    let body = json!({"action": "begin", "operation": "up", "execution": "x",
+                      "input": {"environment": "BAD"}})
+    .to_string();
+    let path = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Alifecycle/invocations";
+    let (head, body) = http(&h, "POST", path, &body).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("\r\nx-amz-function-error: unhandled"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nx-amzn-requestid: "), "{head}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["errorType"], "InvalidInput");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("input.environment:")
+    );
+}

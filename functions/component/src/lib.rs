@@ -65,6 +65,9 @@ impl ComponentError {
         "StoreUnavailable",
     ];
 
+    /// The errors a state machine retries with backoff; everything else fails the step.
+    pub const RETRYABLE: &[&str] = &["AwsTransient", "StaleVersion", "StoreUnavailable"];
+
     pub fn name(&self) -> &'static str {
         match self {
             ComponentError::InvalidInput(_) => "InvalidInput",

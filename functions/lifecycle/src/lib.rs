@@ -43,6 +43,11 @@ impl LifecycleError {
         "StoreUnavailable",
     ];
 
+    /// The errors a state machine retries with backoff.
+    pub const RETRYABLE: &[&str] = &["StaleVersion", "StoreUnavailable"];
+    /// The errors that reject an execution before anything changes.
+    pub const REJECTING: &[&str] = &["InvalidInput", "EnvironmentNotFound"];
+
     pub fn name(&self) -> &'static str {
         match self {
             LifecycleError::InvalidInput(_) => "InvalidInput",

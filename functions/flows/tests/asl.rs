@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use strata_core::Component;
+use strata_core::{Component, OperationKind};
 
-fn definitions() -> Vec<(String, Value)> {
+/// The checked-in definitions.
+fn checked_in() -> Vec<(String, Value)> {
     let dir = format!("{}/../../statemachines", env!("CARGO_MANIFEST_DIR"));
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -22,10 +23,35 @@ fn definitions() -> Vec<(String, Value)> {
     found
 }
 
+/// The checked-in definitions, and the ones the generator makes once every component has a
+/// handler (so that Parallel stages are checked before the first one ships).
+fn definitions() -> Vec<(String, Value)> {
+    let mut all = checked_in();
+    for operation in [OperationKind::Up, OperationKind::Down] {
+        all.push((
+            format!("(all components) {}", strata_flows::file_name(operation)),
+            strata_flows::definition(operation, &Component::ALL),
+        ));
+    }
+    all
+}
+
+/// Every `States` map: the top level's and, recursively, each Parallel branch's.
+fn state_maps(machine: &Value) -> Vec<&serde_json::Map<String, Value>> {
+    let states = machine["States"].as_object().unwrap();
+    let mut maps = vec![states];
+    for body in states.values() {
+        for branch in body["Branches"].as_array().into_iter().flatten() {
+            maps.extend(state_maps(branch));
+        }
+    }
+    maps
+}
+
 /// Every `(state, clause, error)` named in a Retry or Catch.
 fn matched_errors(definition: &Value) -> Vec<(String, &'static str, String)> {
     let mut out = Vec::new();
-    for (state, body) in definition["States"].as_object().unwrap() {
+    for (state, body) in state_maps(definition).into_iter().flatten() {
         for clause in ["Retry", "Catch"] {
             for rule in body[clause].as_array().into_iter().flatten() {
                 for error in rule["ErrorEquals"].as_array().unwrap() {
@@ -41,7 +67,7 @@ fn matched_errors(definition: &Value) -> Vec<(String, &'static str, String)> {
 fn names_of(resource: &str) -> &'static [&'static str] {
     match resource {
         "${LifecycleFunctionArn}" => lifecycle::LifecycleError::NAMES,
-        "${StorageFunctionArn}" => strata_component::ComponentError::NAMES,
+        other if component_of(other).is_some() => strata_component::ComponentError::NAMES,
         other => panic!("no error names known for {other}"),
     }
 }
@@ -49,9 +75,15 @@ fn names_of(resource: &str) -> &'static [&'static str] {
 #[test]
 fn every_matched_error_is_one_its_handler_reports() {
     for (file, definition) in definitions() {
-        let states = definition["States"].as_object().unwrap();
+        let maps = state_maps(&definition);
         for (state, clause, error) in matched_errors(&definition) {
-            let resource = states[&state]["Resource"].as_str().unwrap();
+            let body = maps.iter().find_map(|m| m.get(&state)).unwrap();
+            // A Parallel's Catch sees the errors of every function in its branches.
+            let resource = body["Resource"].as_str().unwrap_or("(parallel)");
+            if resource == "(parallel)" {
+                assert_eq!(error, "States.ALL", "{file}: {state} catches {error}");
+                continue;
+            }
             // Lambda.* and States.* come from the service itself, not from a handler.
             let from_service = error.starts_with("Lambda.") || error.starts_with("States.");
             assert!(
@@ -79,7 +111,24 @@ fn step_order(definition: &Value) -> Vec<Component> {
             continue;
         }
         let state = &states[name];
-        if let Some(c) = state["Resource"].as_str().and_then(component_of) {
+        // A Parallel's branches run side by side: their components share one place.
+        let branch_tasks = state["Branches"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|b| {
+                b["States"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .filter_map(|s| s["Resource"].as_str())
+            });
+        for c in state["Resource"]
+            .as_str()
+            .into_iter()
+            .chain(branch_tasks)
+            .filter_map(component_of)
+        {
             if !order.contains(&c) {
                 order.push(c);
             }
@@ -121,7 +170,7 @@ fn steps_run_in_an_order_the_component_graph_allows() {
 fn every_error_begin_can_report_is_handled() {
     let (_, up) = definitions()
         .into_iter()
-        .find(|(f, _)| f.ends_with("environment-up.asl.json"))
+        .find(|(f, _)| f.ends_with("statemachines/environment-up.asl.json"))
         .unwrap();
     let handled: BTreeSet<String> = matched_errors(&up)
         .into_iter()
@@ -142,19 +191,23 @@ fn every_error_begin_can_report_is_handled() {
 #[test]
 fn every_transition_names_an_existing_state() {
     for (file, definition) in definitions() {
-        let states = definition["States"].as_object().unwrap();
-        let mut targets = vec![definition["StartAt"].as_str().unwrap().to_owned()];
-        for body in states.values() {
-            targets.extend(body["Next"].as_str().map(str::to_owned));
-            targets.extend(body["Default"].as_str().map(str::to_owned));
-            for list in ["Catch", "Choices"] {
-                for rule in body[list].as_array().into_iter().flatten() {
-                    targets.extend(rule["Next"].as_str().map(str::to_owned));
+        let mut machines = vec![definition.clone()];
+        while let Some(machine) = machines.pop() {
+            let states = machine["States"].as_object().unwrap();
+            let mut targets = vec![machine["StartAt"].as_str().unwrap().to_owned()];
+            for body in states.values() {
+                targets.extend(body["Next"].as_str().map(str::to_owned));
+                targets.extend(body["Default"].as_str().map(str::to_owned));
+                for list in ["Catch", "Choices"] {
+                    for rule in body[list].as_array().into_iter().flatten() {
+                        targets.extend(rule["Next"].as_str().map(str::to_owned));
+                    }
                 }
+                machines.extend(body["Branches"].as_array().into_iter().flatten().cloned());
             }
-        }
-        for target in targets {
-            assert!(states.contains_key(&target), "{file}: no state {target}");
+            for target in targets {
+                assert!(states.contains_key(&target), "{file}: no state {target}");
+            }
         }
     }
 }
@@ -166,8 +219,8 @@ fn every_task_calls_a_substituted_function() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    for (file, definition) in definitions() {
-        for (state, body) in definition["States"].as_object().unwrap() {
+    for (file, definition) in checked_in() {
+        for (state, body) in state_maps(&definition).into_iter().flatten() {
             if body["Type"] == "Task" {
                 let resource = body["Resource"].as_str().unwrap();
                 let name = resource.trim_start_matches("${").trim_end_matches('}');

@@ -1,0 +1,278 @@
+//! The state machines, generated. `environment-up` runs the create stages of the component
+//! graph (components of one stage in a `Parallel`), `environment-down` the delete stages;
+//! every `Retry` and `Catch` names errors the called function really reports. The checked-in
+//! `statemachines/*.asl.json` are this output (a test regenerates and diffs them), so the
+//! definitions cannot drift from the graph or the handlers.
+//!
+//! Regenerate with `STRATA_WRITE_ASL=1 cargo test -p strata-flows`.
+
+use serde_json::{Map, Value, json};
+use strata_component::ComponentError;
+use strata_core::{Component, OperationKind};
+
+/// The components that have a handler (a Lambda in infra/template.yaml) today.
+pub const IMPLEMENTED: &[Component] = &[Component::Storage];
+
+/// Lambda's own transient errors, retried like the handlers' transient ones.
+const LAMBDA_TRANSIENT: &[&str] = &["Lambda.ServiceException", "Lambda.TooManyRequestsException"];
+
+pub fn file_name(operation: OperationKind) -> String {
+    format!("environment-{}.asl.json", operation.name())
+}
+
+/// The state name of a component's step, e.g. `Storage`, `DNS`.
+pub fn state_name(component: Component) -> String {
+    match component {
+        Component::Dns => "DNS".to_owned(),
+        other => capitalised(other.name()),
+    }
+}
+
+/// The template substitution that holds a component's function ARN.
+pub fn function_arn(component: Component) -> String {
+    format!("${{{}FunctionArn}}", capitalised(component.name()))
+}
+
+fn capitalised(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+fn retry(errors: &[&str], interval: u64, attempts: u64) -> Value {
+    let names: Vec<&str> = errors.iter().chain(LAMBDA_TRANSIENT).copied().collect();
+    json!([{ "ErrorEquals": names, "IntervalSeconds": interval, "MaxAttempts": attempts, "BackoffRate": 2 }])
+}
+
+fn lifecycle_task(comment: &str, parameters: Value, result_path: &str, next: &str) -> Value {
+    json!({
+        "Type": "Task",
+        "Comment": comment,
+        "Resource": "${LifecycleFunctionArn}",
+        "Parameters": parameters,
+        "ResultPath": result_path,
+        "Retry": retry(lifecycle::LifecycleError::RETRYABLE, 1, 3),
+        "Next": next,
+    })
+}
+
+/// One component's poll loop: Task → done? → Wait → Task. `done` is where it goes when done.
+fn step_loop(
+    states: &mut Map<String, Value>,
+    component: Component,
+    action: &str,
+    done: &str,
+    catch: bool,
+) {
+    let name = state_name(component);
+    let key = component.name();
+    let mut task = json!({
+        "Type": "Task",
+        "Comment": format!("One {action} step of the {key} component; it answers done=false while AWS is still working."),
+        "Resource": function_arn(component),
+        "Parameters": { "action": action, "context.$": "$.context" },
+        "ResultPath": format!("$.steps.{key}"),
+        "Retry": retry(ComponentError::RETRYABLE, 2, 4),
+        "Next": format!("{name} done?"),
+    });
+    if catch {
+        task["Catch"] = json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }]);
+    }
+    states.insert(name.clone(), task);
+    states.insert(
+        format!("{name} done?"),
+        json!({
+            "Type": "Choice",
+            "Choices": [{ "Variable": format!("$.steps.{key}.done"), "BooleanEquals": true, "Next": done }],
+            "Default": format!("{name} wait"),
+        }),
+    );
+    states.insert(
+        format!("{name} wait"),
+        json!({ "Type": "Wait", "SecondsPath": "$.context.pollSeconds", "Next": name }),
+    );
+}
+
+/// The definition of `environment-up` or `environment-down` over the given components.
+pub fn definition(operation: OperationKind, implemented: &[Component]) -> Value {
+    let graph = Component::graph();
+    let (stages, action) = match operation {
+        OperationKind::Up => (graph.create_stages(), "apply"),
+        OperationKind::Down => (graph.delete_stages(), "destroy"),
+    };
+    let stages: Vec<Vec<Component>> = stages
+        .into_iter()
+        .map(|s| {
+            s.into_iter()
+                .filter(|c| implemented.contains(c))
+                .collect::<Vec<_>>()
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let entry = |stage: &[Component]| -> String {
+        match stage {
+            [one] => state_name(*one),
+            many => many
+                .iter()
+                .map(|c| state_name(*c))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        }
+    };
+
+    let mut states = Map::new();
+    let first = stages.first().map_or("Finish".to_owned(), |s| entry(s));
+    states.insert(
+        "Begin".into(),
+        json!({
+            "Type": "Task",
+            "Comment": format!(
+                "Validate the input, take the environment's lease lock, mark it {:?}.",
+                operation.running_state()
+            ),
+            "Resource": "${LifecycleFunctionArn}",
+            "Parameters": {
+                "action": "begin",
+                "operation": operation.name(),
+                "execution.$": "$$.Execution.Name",
+                "input.$": "$",
+            },
+            "ResultPath": "$.context",
+            "Retry": retry(lifecycle::LifecycleError::RETRYABLE, 1, 3),
+            "Catch": [
+                { "ErrorEquals": lifecycle::LifecycleError::REJECTING, "Next": "Rejected" },
+                { "ErrorEquals": ["LockHeld"], "Next": "Locked" },
+            ],
+            "Next": first,
+        }),
+    );
+    for (i, stage) in stages.iter().enumerate() {
+        let next = stages.get(i + 1).map_or("Finish".to_owned(), |s| entry(s));
+        if let [component] = stage.as_slice() {
+            step_loop(&mut states, *component, action, &next, true);
+            continue;
+        }
+        // Independent components run side by side; a failing branch fails the stage.
+        let branches: Vec<Value> = stage
+            .iter()
+            .map(|c| {
+                let mut branch = Map::new();
+                let done = format!("{} done", state_name(*c));
+                step_loop(&mut branch, *c, action, &done, false);
+                branch.insert(done, json!({ "Type": "Succeed" }));
+                json!({ "StartAt": state_name(*c), "States": branch })
+            })
+            .collect();
+        states.insert(
+            entry(stage),
+            json!({
+                "Type": "Parallel",
+                "Comment": "Components of one stage of the graph, side by side.",
+                "Branches": branches,
+                "ResultPath": null,
+                "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }],
+                "Next": next,
+            }),
+        );
+    }
+    let done = format!("{:?}", operation.done_state());
+    states.insert(
+        "Finish".into(),
+        lifecycle_task(
+            &format!("Record the outcome ({done} only if every component converged) and release the lock."),
+            json!({ "action": "finish", "context.$": "$.context" }),
+            "$.finished",
+            "Converged?",
+        ),
+    );
+    states.insert(
+        "Converged?".into(),
+        json!({
+            "Type": "Choice",
+            "Choices": [{ "Variable": "$.finished.state", "StringEquals": done, "Next": done }],
+            "Default": "NotConverged",
+        }),
+    );
+    states.insert(done.clone(), json!({ "Type": "Succeed" }));
+    states.insert(
+        "NotConverged".into(),
+        json!({
+            "Type": "Fail",
+            "Comment": "The operation ended without every component converged; the cause lists them.",
+            "Error": "NotConverged",
+            "CausePath": "$.finished.message",
+        }),
+    );
+    states.insert(
+        "FinishFailed".into(),
+        lifecycle_task(
+            "A step failed: record it as the environment's cause and release the lock; everything stays resumable.",
+            json!({ "action": "finish", "context.$": "$.context", "error.$": "$.error" }),
+            "$.finished",
+            "Failed",
+        ),
+    );
+    states.insert(
+        "Failed".into(),
+        json!({
+            "Type": "Fail",
+            "Comment": "The failing step's error; the cause is the environment's status message.",
+            "ErrorPath": "$.error.Error",
+            "CausePath": "$.finished.message",
+        }),
+    );
+    states.insert(
+        "Rejected".into(),
+        json!({
+            "Type": "Fail",
+            "Comment": "Bad input, or no stored spec: nothing was changed.",
+            "ErrorPath": "$.Error",
+            "CausePath": "$.Cause",
+        }),
+    );
+    states.insert(
+        "Locked".into(),
+        json!({
+            "Type": "Fail",
+            "Comment": "Another execution holds the environment's lease; the cause names it.",
+            "ErrorPath": "$.Error",
+            "CausePath": "$.Cause",
+        }),
+    );
+
+    let names = |cs: &mut dyn Iterator<Item = Component>| {
+        cs.map(|c| c.name()).collect::<Vec<_>>().join(", ")
+    };
+    let present = names(&mut stages.iter().flatten().copied());
+    let missing = names(
+        &mut Component::ALL
+            .into_iter()
+            .filter(|c| !implemented.contains(c)),
+    );
+    let purpose = match operation {
+        OperationKind::Up => "converge an environment to its stored spec",
+        OperationKind::Down => {
+            "delete an environment's resources in reverse dependency order, honouring onDelete"
+        }
+    };
+    let mut comment = format!(
+        "environment-{}: {purpose}. Start it with {{\"environment\": \"<name>\"}} (optional: pollSeconds, deadlineSeconds). Generated by strata-flows from the component graph. Component steps: {present}.",
+        operation.name()
+    );
+    if !missing.is_empty() {
+        comment.push_str(&format!(
+            " No handler yet for: {missing}; until there is, Finish reports them as not converged."
+        ));
+    }
+    json!({ "Comment": comment, "StartAt": "Begin", "States": states })
+}
+
+/// The file's text: the definition, pretty-printed, with a final newline.
+pub fn render(operation: OperationKind) -> String {
+    let mut text = serde_json::to_string_pretty(&definition(operation, IMPLEMENTED))
+        .expect("a definition always serialises");
+    text.push('\n');
+    text
+}

@@ -334,6 +334,13 @@ impl Environment {
                 text.len()
             )));
         }
+        // The YAML scanner reads a whole flow collection before its own depth limit applies,
+        // which takes seconds for 100k nested brackets: refuse those before parsing.
+        if flow_depth(text) > MAX_FLOW_DEPTH {
+            return Err(SpecError::Syntax(format!(
+                "brackets nest deeper than {MAX_FLOW_DEPTH} levels"
+            )));
+        }
         // Parse to a generic tree first: the YAML parser bounds nesting depth and alias
         // expansion, so hostile documents fail here, fast.
         let tree: serde_json::Value =
@@ -397,6 +404,28 @@ impl Environment {
     }
 }
 
+/// Deeper than any spec needs (a spec nests about six levels).
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The deepest nesting of `[`/`{` outside quoted strings.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Renders serde_ignored's path as `a.b[0].c`, the same form serde_path_to_error uses.
 fn render_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
@@ -414,5 +443,20 @@ fn render_path(path: &serde_ignored::Path<'_>) -> String {
         Path::Some { parent }
         | Path::NewtypeStruct { parent }
         | Path::NewtypeVariant { parent } => render_path(parent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_depth_counts_brackets_outside_quotes() {
+        assert_eq!(flow_depth("a: [1, {b: [2]}]"), 3);
+        assert_eq!(flow_depth("a: \"[[[[\"\nb: '{{{{'\nc: [x]"), 1);
+        let deep = "[".repeat(MAX_FLOW_DEPTH + 1);
+        assert!(
+            matches!(Environment::parse(&deep), Err(SpecError::Syntax(m)) if m.contains("nest deeper"))
+        );
     }
 }

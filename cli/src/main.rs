@@ -36,10 +36,25 @@ fn main() -> ExitCode {
 }
 
 fn load(file: &str) -> Result<Environment, ExitCode> {
-    let text = std::fs::read(file).map_err(|e| {
+    use std::io::Read;
+    let limit = strata_core::spec::MAX_DOCUMENT_BYTES;
+    let opened = std::fs::File::open(file).map_err(|e| {
         eprintln!("{file}: {e}");
         ExitCode::from(2)
     })?;
+    // Read at most one byte past the limit: a huge file is refused without being loaded.
+    let mut text = Vec::new();
+    opened
+        .take(limit as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| {
+            eprintln!("{file}: {e}");
+            ExitCode::from(2)
+        })?;
+    if text.len() > limit {
+        eprintln!("{file}: larger than {limit} bytes; a spec is a few KiB");
+        return Err(ExitCode::FAILURE);
+    }
     let text = String::from_utf8(text).map_err(|_| {
         eprintln!("{file}: not UTF-8 text");
         ExitCode::FAILURE

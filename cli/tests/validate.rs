@@ -1,0 +1,101 @@
+//! `strata validate` and `strata graph`, run as a user runs them: offline, by exit code and
+//! output.
+
+use std::process::Command;
+
+fn strata(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &std::path::Path, name: &str, content: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path.display().to_string()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn valid_examples_pass() {
+    for example in ["staging.yaml", "preview.json"] {
+        let path = format!("{}/../examples/{example}", env!("CARGO_MANIFEST_DIR"));
+        let (code, out, _) = strata(&["validate", "-f", &path]);
+        assert_eq!(code, 0, "{example}");
+        assert!(out.contains("is valid"), "{out}");
+    }
+}
+
+#[test]
+fn every_error_is_printed_with_its_field_path() {
+    let dir = temp_dir("invalid");
+    let staging = std::fs::read_to_string(format!(
+        "{}/../examples/staging.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let broken = staging
+        .replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8")
+        .replace("storageGiB: 20", "storageGiB: 10");
+    let file = write(&dir, "broken.yaml", broken.as_bytes());
+    let (code, _, err) = strata(&["validate", "-f", &file]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("spec.network.cidr: the prefix must be between /16 and /24"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.database.storageGiB: must be between 20 and 65536"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostile_files_get_a_clear_error_and_never_a_panic() {
+    let dir = temp_dir("hostile");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("huge.yaml", vec![b'a'; 4 * 1024 * 1024], "larger than"),
+        ("binary.bin", vec![0, 159, 146, 150, 255, 0], "not UTF-8"),
+        (
+            "nested.yaml",
+            "[".repeat(200_000).into_bytes(),
+            "nest deeper",
+        ),
+        ("list.yaml", b"- 1\n- 2\n".to_vec(), "must be a mapping"),
+        ("empty.yaml", Vec::new(), "(document)"),
+    ];
+    for (name, content, expected) in cases {
+        let file = write(&dir, name, &content);
+        let (code, _, err) = strata(&["validate", "-f", &file]);
+        assert_eq!(code, 1, "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let (code, _, err) = strata(&["validate", "-f", "/nonexistent/spec.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("No such file"), "{err}");
+}
+
+#[test]
+fn graph_prints_every_edge_of_the_component_graph() {
+    let (code, out, _) = strata(&["graph"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("flowchart TB"));
+    for edge in ["cluster --> network", "config --> storage", "dns --> app"] {
+        assert!(out.contains(edge), "{edge}");
+    }
+    let (code, _, err) = strata(&["unknown"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("usage:"));
+}

@@ -356,3 +356,101 @@ impl Context<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(template: &str, definition: &str) -> Result<Template, LocalStackError> {
+        let dir = std::env::temp_dir().join(format!(
+            "strata-template-{}-{}",
+            std::process::id(),
+            template.len() + definition.len()
+        ));
+        std::fs::create_dir_all(dir.join("infra")).unwrap();
+        std::fs::create_dir_all(dir.join("statemachines")).unwrap();
+        std::fs::write(dir.join("infra/template.yaml"), template).unwrap();
+        std::fs::write(dir.join("statemachines/m.asl.json"), definition).unwrap();
+        Template::load(&dir.join("infra/template.yaml"), "eu-west-1", "stack")
+    }
+
+    const BASE: &str = r#"
+Parameters:
+  Level: { Type: String, Default: debug }
+Globals:
+  Function:
+    Environment:
+      Variables:
+        TABLE_NAME: !Ref Table
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${AWS::StackName}-state"
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: worker } }
+    Properties:
+      Environment:
+        Variables:
+          LEVEL: !Ref Level
+          QUEUE: { "Fn::Sub": "${AWS::Region}:${AWS::AccountId}" }
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: ../statemachines/m.asl.json
+      DefinitionSubstitutions:
+        FnArn: !GetAtt Fn.Arn
+        TableArn: { "Fn::GetAtt": [Table, Arn] }
+"#;
+
+    #[test]
+    fn intrinsics_resolve_like_cloudformation() {
+        let t = load(
+            BASE,
+            r#"{"a": "${FnArn}", "b": "${TableArn}", "c": "$.path"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.tables[0].name, "stack-state");
+        let f = &t.functions[0];
+        assert_eq!(f.binary, "worker");
+        assert_eq!(f.environment["TABLE_NAME"], "stack-state");
+        assert_eq!(f.environment["LEVEL"], "debug");
+        assert_eq!(f.environment["QUEUE"], "eu-west-1:123456789012");
+        let m = t.state_machine("Machine").unwrap();
+        assert_eq!(m.name, "stack-Machine");
+        assert_eq!(
+            m.definition,
+            r#"{"a": "arn:aws:lambda:eu-west-1:123456789012:function:worker", "b": "arn:aws:dynamodb:eu-west-1:123456789012:table/stack-state", "c": "$.path"}"#
+        );
+    }
+
+    #[test]
+    fn a_placeholder_without_a_substitution_is_refused() {
+        let err = load(BASE, r#"{"a": "${FnArn}", "b": "${Missing}"}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("uses ${Missing} but DefinitionSubstitutions has no Missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_references_and_conflicting_environments_are_refused() {
+        let unknown = BASE.replace("!Ref Level", "!Ref Nowhere");
+        let err = load(&unknown, "{}").unwrap_err();
+        assert!(err.to_string().contains("Ref to unknown Nowhere"), "{err}");
+
+        let second = BASE.replace(
+            "  Machine:",
+            "  Other:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildProperties: { Binary: other } }\n    Properties:\n      Environment:\n        Variables:\n          LEVEL: info\n  Machine:",
+        );
+        let t = load(&second, r#"{"a": "${FnArn}", "b": "${TableArn}"}"#).unwrap();
+        let err = t.shared_environment().unwrap_err();
+        assert!(
+            err.to_string().contains("LEVEL differs between functions"),
+            "{err}"
+        );
+    }
+}

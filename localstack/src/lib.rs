@@ -318,9 +318,6 @@ impl LocalStack {
         }
         Ok(())
     }
-
-    /// Stops everything now (dropping does the same).
-    pub fn stop(self) {}
 }
 
 impl Drop for LocalStack {

@@ -181,27 +181,25 @@ pub async fn run<S: Store, H: ComponentHandler>(
     let recorded = store.get_component(name, component).await?;
     let previous = recorded.as_ref().map(|r| &r.value);
 
-    let outcome = if context.is_past_deadline(now) {
-        Err(ComponentError::DeadlineExceeded(context.deadline_seconds))
-    } else {
-        let destroying = request.action == Action::Destroy || !spec.environment.includes(component);
-        match check_neighbours(component, &spec.environment, &components, destroying) {
-            Err(e) => Err(e),
-            Ok(()) => {
-                let step = Step {
-                    environment: &spec.environment,
-                    context,
-                    previous,
-                    dependencies: &components,
-                };
-                if destroying {
-                    handler.destroy(&step).await
-                } else {
-                    handler.apply(&step).await
-                }
-            }
+    let outcome = async {
+        if context.is_past_deadline(now) {
+            return Err(ComponentError::DeadlineExceeded(context.deadline_seconds));
         }
-    };
+        let destroying = request.action == Action::Destroy || !spec.environment.includes(component);
+        check_neighbours(component, &spec.environment, &components, destroying)?;
+        let step = Step {
+            environment: &spec.environment,
+            context,
+            previous,
+            dependencies: &components,
+        };
+        if destroying {
+            handler.destroy(&step).await
+        } else {
+            handler.apply(&step).await
+        }
+    }
+    .await;
 
     let mut record = previous
         .cloned()

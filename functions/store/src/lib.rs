@@ -109,13 +109,19 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// The generation a put of `environment` over `previous` creates; `None` when the content is
-/// unchanged and nothing is written.
-fn next_generation(previous: Option<&StoredSpec>, environment: &Environment) -> Option<u64> {
+/// What putting `environment` over `previous` amounts to.
+enum SpecPut<'a> {
+    /// The content is the same: nothing is written, the stored spec stands.
+    Unchanged(&'a StoredSpec),
+    /// The content differs (or is new): written with this generation.
+    Generation(u64),
+}
+
+fn spec_put<'a>(previous: Option<&'a StoredSpec>, environment: &Environment) -> SpecPut<'a> {
     match previous {
-        Some(p) if p.environment == *environment => None,
-        Some(p) => Some(p.generation + 1),
-        None => Some(1),
+        Some(p) if p.environment == *environment => SpecPut::Unchanged(p),
+        Some(p) => SpecPut::Generation(p.generation + 1),
+        None => SpecPut::Generation(1),
     }
 }
 
@@ -350,12 +356,11 @@ impl Store for DynamoStore {
         previous: Option<&StoredSpec>,
         now: u64,
     ) -> Result<StoredSpec> {
-        let (Some(generation), name) = (next_generation(previous, environment), environment.name())
-        else {
-            return Ok(previous
-                .cloned()
-                .expect("only an existing spec is unchanged"));
+        let generation = match spec_put(previous, environment) {
+            SpecPut::Unchanged(stored) => return Ok(stored.clone()),
+            SpecPut::Generation(generation) => generation,
         };
+        let name = environment.name();
         let item = Item::from([
             ("body".into(), to_body(environment)),
             ("generation".into(), n(generation)),

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
 
 use crate::{
-    EnvironmentSummary, Lease, Page, Result, Store, StoreError, StoredSpec, Versioned,
-    next_generation,
+    EnvironmentSummary, Lease, Page, Result, SpecPut, Store, StoreError, StoredSpec, Versioned,
+    spec_put,
 };
 
 #[derive(Debug, Default)]
@@ -52,10 +52,9 @@ impl Store for MemoryStore {
         previous: Option<&StoredSpec>,
         now: u64,
     ) -> Result<StoredSpec> {
-        let Some(generation) = next_generation(previous, environment) else {
-            return Ok(previous
-                .cloned()
-                .expect("only an existing spec is unchanged"));
+        let generation = match spec_put(previous, environment) {
+            SpecPut::Unchanged(stored) => return Ok(stored.clone()),
+            SpecPut::Generation(generation) => generation,
         };
         let mut state = self.state();
         let name = environment.name().to_owned();

@@ -16,6 +16,7 @@ struct Harness {
     store: DynamoStore,
     sfn: aws_sdk_sfn::Client,
     s3: aws_sdk_s3::Client,
+    ec2: aws_sdk_ec2::Client,
     up: String,
     down: String,
 }
@@ -39,9 +40,16 @@ async fn harness() -> Harness {
             .force_path_style(true)
             .build(),
     );
+    // The environment's region: the handlers create its resources there.
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&config)
+            .region(aws_sdk_ec2::config::Region::new("eu-west-1"))
+            .build(),
+    );
     Harness {
         sfn: aws_sdk_sfn::Client::new(&config),
         s3,
+        ec2,
         stack,
         store,
         up,
@@ -140,14 +148,46 @@ async fn bucket_tags(h: &Harness, bucket: &str) -> Option<Vec<(String, String)>>
     )
 }
 
-const UP_STATES: [&str; 6] = [
+/// The top-level states an execution went through (branch states of a Parallel left out:
+/// their interleaving is up to the interpreter).
+fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
+    let path = format!("{}/../statemachines/{machine}", env!("CARGO_MANIFEST_DIR"));
+    let definition: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let states = definition["States"].as_object().unwrap();
+    ended
+        .states_entered
+        .iter()
+        .filter(|s| states.contains_key(*s))
+        .cloned()
+        .collect()
+}
+
+const UP: &str = "environment-up.asl.json";
+const UP_PATH: [&str; 5] = [
     "Begin",
-    "Storage",
-    "Storage done?",
+    "Network + Storage",
     "Finish",
     "Converged?",
     "NotConverged",
 ];
+
+/// This environment's VPCs, found by their tags.
+async fn tagged_vpcs(h: &Harness) -> Vec<aws_sdk_ec2::types::Vpc> {
+    h.ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:strata:environment")
+                .values("staging")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .vpcs
+        .unwrap_or_default()
+}
 
 #[tokio::test]
 async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged() {
@@ -163,12 +203,72 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     // Storage converged; the components without handlers yet did not, so no Ready.
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("NotConverged"));
-    assert_eq!(ended.states_entered, UP_STATES);
+    assert_eq!(top_level(&ended, UP), UP_PATH);
     let cause = ended.cause.unwrap_or_default();
     assert!(
-        cause.ends_with("not converged: network, cluster, database, config, app, dns"),
+        cause.ends_with("not converged: cluster, database, config, app, dns"),
         "{cause}"
     );
+
+    // The network: one VPC with the spec's CIDR, a public and a private subnet per AZ, a NAT.
+    let vpcs = tagged_vpcs(&h).await;
+    assert_eq!(vpcs.len(), 1);
+    assert_eq!(vpcs[0].cidr_block(), Some("10.40.0.0/16"));
+    let vpc_id = vpcs[0].vpc_id().unwrap().to_owned();
+    let in_vpc = aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(&vpc_id)
+        .build();
+    let subnets = h
+        .ec2
+        .describe_subnets()
+        .filters(in_vpc.clone())
+        .send()
+        .await
+        .unwrap();
+    let mut cidrs: Vec<&str> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.cidr_block())
+        .collect();
+    cidrs.sort();
+    assert_eq!(
+        cidrs,
+        [
+            "10.40.0.0/18",
+            "10.40.128.0/18",
+            "10.40.192.0/18",
+            "10.40.64.0/18"
+        ]
+    );
+    let public = subnets
+        .subnets()
+        .iter()
+        .filter(|s| {
+            s.tags()
+                .iter()
+                .any(|t| t.key() == Some("kubernetes.io/role/elb"))
+        })
+        .count();
+    assert_eq!(public, 2, "public subnets carry the load balancer tag");
+    let nats = h
+        .ec2
+        .describe_nat_gateways()
+        .filter(in_vpc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nats.nat_gateways().len(), 1, "natGateways: single");
+    let network = h
+        .store
+        .get_component("staging", Component::Network)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(network.phase, ComponentPhase::Ready);
+    assert_eq!(network.outputs["vpcId"], vpc_id);
+    assert_eq!(network.outputs["privateSubnetIds"].split(',').count(), 2);
 
     for bucket in ["strata-staging-assets", "strata-staging-uploads"] {
         let tags = bucket_tags(&h, bucket).await.expect("the bucket exists");
@@ -222,7 +322,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     // and the storage step converges again without change.
     for component in Component::ALL
         .into_iter()
-        .filter(|c| env.includes(*c) && *c != Component::Storage)
+        .filter(|c| env.includes(*c) && !matches!(c, Component::Storage | Component::Network))
     {
         let status = ComponentStatus::new(ComponentPhase::Ready, 1, 2);
         h.store
@@ -251,6 +351,11 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
             .buckets
             .unwrap_or_default();
     assert_eq!(buckets.len(), 2);
+    assert_eq!(
+        tagged_vpcs(&h).await.len(),
+        1,
+        "a second up creates nothing new"
+    );
 
     // Both executions released the lock, and the history tells what happened.
     h.store
@@ -308,6 +413,12 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
         .unwrap()
         .value;
     assert_eq!(storage.phase, ComponentPhase::Retained);
+    assert!(tagged_vpcs(&h).await.is_empty(), "the VPC outlived down");
+    let addresses = h.ec2.describe_addresses().send().await.unwrap();
+    assert!(
+        addresses.addresses().is_empty(),
+        "the NAT's address was not released"
+    );
 
     // onDelete: delete empties every version and removes the buckets.
     env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
@@ -361,8 +472,8 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("ResourceNotOwned"));
     assert_eq!(
-        ended.states_entered,
-        ["Begin", "Storage", "FinishFailed", "Failed"]
+        top_level(&ended, UP),
+        ["Begin", "Network + Storage", "FinishFailed", "Failed"]
     );
     let (state, message) = h.state().await;
     assert_eq!(state, EnvironmentState::Failed);
@@ -396,7 +507,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
             json!({"environment": "staging", "pollSeconds": 0}),
         )
         .await;
-    assert_eq!(ended.states_entered, UP_STATES);
+    assert_eq!(top_level(&ended, UP), UP_PATH);
     let storage = h
         .store
         .get_component("staging", Component::Storage)

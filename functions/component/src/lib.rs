@@ -14,6 +14,7 @@ use strata_core::status::{ComponentError as RecordedError, ComponentPhase};
 use strata_core::{Component, ComponentStatus, Environment, OperationContext};
 use strata_store::{Store, StoreError};
 
+pub mod aws;
 pub mod lambda;
 
 /// The errors a component handler reports to Step Functions. The names are the `errorType`s

@@ -9,7 +9,7 @@ pub mod status;
 pub mod tags;
 mod validate;
 
-pub use validate::{check_environment_name, is_dns_label, parse_duration};
+pub use validate::{check_environment_name, is_dns_label, parse_duration, subnet_cidrs};
 
 pub use graph::{Component, Graph, Layer};
 pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan};

@@ -318,6 +318,28 @@ pub fn parse_duration(text: &str) -> Option<u64> {
     digits.is_empty().then_some(total)
 }
 
+/// The VPC's subnets: `az_count` public then `az_count` private, each an equal slice of the
+/// VPC's CIDR (the smallest power of two that holds them all). `None` if the CIDR is invalid
+/// or too small (validation refuses such specs).
+pub fn subnet_cidrs(vpc_cidr: &str, az_count: u8) -> Option<(Vec<String>, Vec<String>)> {
+    let (addr, prefix) = parse_cidr(vpc_cidr).ok()?;
+    let count = 2 * u32::from(az_count.max(1));
+    let extra_bits = 32 - (count - 1).leading_zeros();
+    let sub_prefix = u32::from(prefix) + extra_bits;
+    if sub_prefix > 28 {
+        return None;
+    }
+    let size = 1u32 << (32 - sub_prefix);
+    let cidr = |i: u32| {
+        format!(
+            "{}/{sub_prefix}",
+            Ipv4Addr::from(u32::from(addr) + i * size)
+        )
+    };
+    let n = u32::from(az_count);
+    Some(((0..n).map(cidr).collect(), (n..2 * n).map(cidr).collect()))
+}
+
 fn parse_cidr(text: &str) -> Result<(Ipv4Addr, u8), String> {
     let (addr, prefix) = text
         .split_once('/')
@@ -446,6 +468,21 @@ mod tests {
         assert!(parse_cidr("10.40.1.0/16").is_err());
         assert!(parse_cidr("10.40.0.0/8").is_err());
         assert!(parse_cidr("10.400.0.0/16").is_err());
+    }
+
+    #[test]
+    fn subnets_slice_the_vpc_without_overlap() {
+        let (public, private) = subnet_cidrs("10.40.0.0/16", 2).unwrap();
+        assert_eq!(public, ["10.40.0.0/18", "10.40.64.0/18"]);
+        assert_eq!(private, ["10.40.128.0/18", "10.40.192.0/18"]);
+        let (public, private) = subnet_cidrs("10.60.0.0/24", 3).unwrap();
+        assert_eq!(public, ["10.60.0.0/27", "10.60.0.32/27", "10.60.0.64/27"]);
+        assert_eq!(private[2], "10.60.0.160/27");
+        assert_eq!(
+            subnet_cidrs("10.60.0.0/24", 6).unwrap().1[5],
+            "10.60.0.176/28"
+        );
+        assert!(subnet_cidrs("10.60.0.0/25", 6).is_none());
     }
 
     #[test]

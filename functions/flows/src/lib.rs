@@ -11,7 +11,7 @@ use strata_component::ComponentError;
 use strata_core::{Component, OperationKind};
 
 /// The components that have a handler (a Lambda in infra/template.yaml) today.
-pub const IMPLEMENTED: &[Component] = &[Component::Storage];
+pub const IMPLEMENTED: &[Component] = &[Component::Network, Component::Storage];
 
 /// Lambda's own transient errors, retried like the handlers' transient ones.
 const LAMBDA_TRANSIENT: &[&str] = &["Lambda.ServiceException", "Lambda.TooManyRequestsException"];

@@ -10,14 +10,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
     ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, VersioningConfiguration,
 };
+use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::spec::{StorageOnDelete, StorageSpec};
 use strata_core::status::ComponentPhase;
@@ -52,32 +51,6 @@ pub fn bucket_name(environment: &str, bucket: &str) -> String {
     format!("strata-{environment}-{bucket}")
 }
 
-/// Errors worth a retry by the state machine: throttling, 5xx, timeouts and dispatch failures.
-fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> ComponentError
-where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-{
-    let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(e) => {
-            let code = e.err().code().unwrap_or_default();
-            e.raw().status().is_server_error()
-                || matches!(
-                    code,
-                    "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout"
-                )
-        }
-        _ => false,
-    };
-    let message = format!("{what}: {}", DisplayErrorContext(&err));
-    if transient {
-        ComponentError::AwsTransient(message)
-    } else {
-        ComponentError::AwsRejected(message)
-    }
-}
-
 /// The bucket as S3 has it: absent, or present with its tags.
 enum Found {
     Absent,
@@ -96,9 +69,7 @@ async fn find(client: &Client, bucket: &str) -> Result<Found, ComponentError> {
         Ok(out) => Ok(Found::Present(
             out.tag_set.into_iter().map(|t| (t.key, t.value)).collect(),
         )),
-        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchTagSet") => {
-            Ok(Found::Present(BTreeMap::new()))
-        }
+        Err(e) if code(&e) == Some("NoSuchTagSet") => Ok(Found::Present(BTreeMap::new())),
         Err(e) => Err(classify(&format!("GetBucketTagging {bucket}"), e)),
     }
 }

@@ -1,0 +1,708 @@
+//! The network component: a VPC with the spec's CIDR, one public and one private subnet per
+//! availability zone (tagged for EKS and its load balancer controller), an internet gateway,
+//! NAT gateways as the spec says (`none`, `single`, `perAz`), route tables, and the database
+//! security group (the database's port, from inside the VPC only).
+//!
+//! EC2 resources have no unique names, so each is found by its tags: the `strata:*` tags
+//! and `strata:role` (`vpc`, `public-0`, `private-1`, `igw`, `nat-0`, `rt-public`, …). A VPC
+//! named `strata-<env>` that lacks this environment's tags is never touched
+//! (`ResourceNotOwned`). `apply` answers `done: false` while a NAT gateway is pending;
+//! `destroy` deletes NAT gateways first and waits for them, then releases their addresses
+//! and deletes the rest in dependency order.
+//!
+//! Not here yet: sweeping what Kubernetes leaves in the VPC (load balancers, their target
+//! groups, security groups and ENIs) before the VPC goes; it comes with the app layer, the
+//! only thing that creates them.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, DomainType, Filter, IpPermission, IpRange, NatGatewayState,
+    ResourceType, Tag, TagSpecification,
+};
+use strata_component::aws::{classify, code};
+use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::spec::{DatabaseEngine, NatGateways};
+use strata_core::status::ComponentPhase;
+use strata_core::{Component, subnet_cidrs, tags};
+
+/// Makes an EC2 client for a region (environments live in the region their spec names).
+pub trait ClientFor: Send + Sync {
+    fn client(&self, region: &str) -> Client;
+}
+
+/// Builds regional clients from one loaded SDK config.
+pub struct RegionalClients(pub aws_config::SdkConfig);
+
+impl ClientFor for RegionalClients {
+    fn client(&self, region: &str) -> Client {
+        let config = aws_sdk_ec2::config::Builder::from(&self.0)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .build();
+        Client::from_conf(config)
+    }
+}
+
+pub struct Network<C: ClientFor> {
+    pub clients: C,
+}
+
+const ROLE: &str = "strata:role";
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// The tags of one resource: Strata's, its role, and a readable Name.
+fn tag_spec(kind: ResourceType, environment: &str, role: &str) -> TagSpecification {
+    let mut builder = TagSpecification::builder().resource_type(kind);
+    for (k, v) in tags::for_resource(environment, Component::Network) {
+        builder = builder.tags(tag(k, &v));
+    }
+    builder
+        .tags(tag(ROLE, role))
+        .tags(tag("Name", &format!("strata-{environment}-{role}")))
+        .build()
+}
+
+fn filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Filters that match this environment's network resources, of one role or of any.
+fn owned(environment: &str, role: Option<&str>) -> Vec<Filter> {
+    let mut filters: Vec<Filter> = tags::for_resource(environment, Component::Network)
+        .iter()
+        .map(|(k, v)| filter(&format!("tag:{k}"), v))
+        .collect();
+    if let Some(role) = role {
+        filters.push(filter(&format!("tag:{ROLE}"), role));
+    }
+    filters
+}
+
+fn enabled() -> AttributeBooleanValue {
+    AttributeBooleanValue::builder().value(true).build()
+}
+
+fn rejected(message: String) -> ComponentError {
+    ComponentError::AwsRejected(message)
+}
+
+/// The database's port, opened from inside the VPC.
+fn database_port(engine: DatabaseEngine) -> i32 {
+    match engine {
+        DatabaseEngine::Postgres => 5432,
+        DatabaseEngine::Mysql => 3306,
+    }
+}
+
+async fn zones(c: &Client, count: usize) -> Result<Vec<String>, ComponentError> {
+    let out = c
+        .describe_availability_zones()
+        .filters(filter("state", "available"))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeAvailabilityZones", e))?;
+    let mut names: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(str::to_owned))
+        .collect();
+    names.sort();
+    if names.len() < count {
+        return Err(rejected(format!(
+            "the region has {} availability zones; the spec asks for {count}",
+            names.len()
+        )));
+    }
+    names.truncate(count);
+    Ok(names)
+}
+
+async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, ComponentError> {
+    let found = c
+        .describe_vpcs()
+        .set_filters(Some(owned(env, Some("vpc"))))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcs", e))?;
+    if let Some(vpc) = found.vpcs().first() {
+        if vpc.cidr_block() != Some(cidr) {
+            return Err(rejected(format!(
+                "the VPC has CIDR {:?} and the spec asks for {cidr}; a VPC's CIDR cannot change",
+                vpc.cidr_block()
+            )));
+        }
+        return Ok(vpc.vpc_id().unwrap_or_default().to_owned());
+    }
+    let name = format!("strata-{env}-vpc");
+    let named = c
+        .describe_vpcs()
+        .filters(filter("tag:Name", &name))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcs", e))?;
+    if let Some(vpc) = named.vpcs().first() {
+        return Err(ComponentError::ResourceNotOwned(format!(
+            "VPC {} is named {name} but lacks environment {env}'s network tags; Strata leaves it alone",
+            vpc.vpc_id().unwrap_or_default()
+        )));
+    }
+    let created = c
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(tag_spec(ResourceType::Vpc, env, "vpc"))
+        .send()
+        .await
+        .map_err(|e| classify("CreateVpc", e))?;
+    let id = created
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .ok_or_else(|| rejected("CreateVpc returned no id".into()))?
+        .to_owned();
+    // EKS and RDS endpoints need DNS inside the VPC; one attribute per call.
+    c.modify_vpc_attribute()
+        .vpc_id(&id)
+        .enable_dns_support(enabled())
+        .send()
+        .await
+        .map_err(|e| classify("ModifyVpcAttribute", e))?;
+    c.modify_vpc_attribute()
+        .vpc_id(&id)
+        .enable_dns_hostnames(enabled())
+        .send()
+        .await
+        .map_err(|e| classify("ModifyVpcAttribute", e))?;
+    Ok(id)
+}
+
+struct SubnetPlan<'a> {
+    role: String,
+    cidr: &'a str,
+    zone: &'a str,
+    public: bool,
+}
+
+async fn ensure_subnet(
+    c: &Client,
+    env: &str,
+    vpc: &str,
+    plan: &SubnetPlan<'_>,
+) -> Result<String, ComponentError> {
+    let found = c
+        .describe_subnets()
+        .set_filters(Some(owned(env, Some(&plan.role))))
+        .filters(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSubnets", e))?;
+    if let Some(id) = found.subnets().first().and_then(|s| s.subnet_id()) {
+        return Ok(id.to_owned());
+    }
+    // What EKS and the AWS load balancer controller look for when placing load balancers.
+    let mut spec = tag_spec(ResourceType::Subnet, env, &plan.role);
+    let elb_role = if plan.public {
+        "kubernetes.io/role/elb"
+    } else {
+        "kubernetes.io/role/internal-elb"
+    };
+    spec.tags.get_or_insert_with(Vec::new).extend([
+        tag(elb_role, "1"),
+        tag(&format!("kubernetes.io/cluster/strata-{env}"), "shared"),
+    ]);
+    let created = c
+        .create_subnet()
+        .vpc_id(vpc)
+        .cidr_block(plan.cidr)
+        .availability_zone(plan.zone)
+        .tag_specifications(spec)
+        .send()
+        .await
+        .map_err(|e| classify(&format!("CreateSubnet {}", plan.role), e))?;
+    let id = created
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .ok_or_else(|| rejected("CreateSubnet returned no id".into()))?
+        .to_owned();
+    if plan.public {
+        c.modify_subnet_attribute()
+            .subnet_id(&id)
+            .map_public_ip_on_launch(enabled())
+            .send()
+            .await
+            .map_err(|e| classify("ModifySubnetAttribute", e))?;
+    }
+    Ok(id)
+}
+
+async fn ensure_internet_gateway(
+    c: &Client,
+    env: &str,
+    vpc: &str,
+) -> Result<String, ComponentError> {
+    let found = c
+        .describe_internet_gateways()
+        .set_filters(Some(owned(env, Some("igw"))))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeInternetGateways", e))?;
+    let (id, attached) = match found.internet_gateways().first() {
+        Some(igw) => (
+            igw.internet_gateway_id().unwrap_or_default().to_owned(),
+            igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc)),
+        ),
+        None => {
+            let created = c
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(ResourceType::InternetGateway, env, "igw"))
+                .send()
+                .await
+                .map_err(|e| classify("CreateInternetGateway", e))?;
+            let id = created
+                .internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .ok_or_else(|| rejected("CreateInternetGateway returned no id".into()))?
+                .to_owned();
+            (id, false)
+        }
+    };
+    if !attached {
+        c.attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(|e| classify("AttachInternetGateway", e))?;
+    }
+    Ok(id)
+}
+
+/// Where a route table's default route goes.
+enum Target<'a> {
+    Gateway(&'a str),
+    Nat(&'a str),
+    Nowhere,
+}
+
+async fn ensure_route_table(
+    c: &Client,
+    env: &str,
+    vpc: &str,
+    role: &str,
+    target: Target<'_>,
+    subnets: &[String],
+) -> Result<String, ComponentError> {
+    let found = c
+        .describe_route_tables()
+        .set_filters(Some(owned(env, Some(role))))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeRouteTables", e))?;
+    let (id, has_default, associated) = match found.route_tables().first() {
+        Some(rt) => (
+            rt.route_table_id().unwrap_or_default().to_owned(),
+            rt.routes()
+                .iter()
+                .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")),
+            rt.associations()
+                .iter()
+                .filter_map(|a| a.subnet_id().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        ),
+        None => {
+            let created = c
+                .create_route_table()
+                .vpc_id(vpc)
+                .tag_specifications(tag_spec(ResourceType::RouteTable, env, role))
+                .send()
+                .await
+                .map_err(|e| classify("CreateRouteTable", e))?;
+            let id = created
+                .route_table()
+                .and_then(|r| r.route_table_id())
+                .ok_or_else(|| rejected("CreateRouteTable returned no id".into()))?
+                .to_owned();
+            (id, false, Vec::new())
+        }
+    };
+    if !has_default {
+        let route = c
+            .create_route()
+            .route_table_id(&id)
+            .destination_cidr_block("0.0.0.0/0");
+        let route = match target {
+            Target::Gateway(igw) => Some(route.gateway_id(igw)),
+            Target::Nat(nat) => Some(route.nat_gateway_id(nat)),
+            Target::Nowhere => None,
+        };
+        if let Some(route) = route {
+            route
+                .send()
+                .await
+                .map_err(|e| classify(&format!("CreateRoute {role}"), e))?;
+        }
+    }
+    for subnet in subnets.iter().filter(|s| !associated.contains(s)) {
+        c.associate_route_table()
+            .route_table_id(&id)
+            .subnet_id(subnet)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("AssociateRouteTable {role}"), e))?;
+    }
+    Ok(id)
+}
+
+/// The NAT gateway of `role` and its state, creating it (and its address) when missing.
+async fn ensure_nat(
+    c: &Client,
+    env: &str,
+    index: usize,
+    subnet: &str,
+) -> Result<(String, NatGatewayState), ComponentError> {
+    let role = format!("nat-{index}");
+    let found = c
+        .describe_nat_gateways()
+        .set_filter(Some(owned(env, Some(&role))))
+        .filter(
+            Filter::builder()
+                .name("state")
+                .values("pending")
+                .values("available")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("DescribeNatGateways", e))?;
+    if let Some(nat) = found.nat_gateways().first() {
+        return Ok((
+            nat.nat_gateway_id().unwrap_or_default().to_owned(),
+            nat.state().cloned().unwrap_or(NatGatewayState::Pending),
+        ));
+    }
+    let eip_role = format!("eip-{index}");
+    let addresses = c
+        .describe_addresses()
+        .set_filters(Some(owned(env, Some(&eip_role))))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeAddresses", e))?;
+    let allocation = match addresses
+        .addresses()
+        .first()
+        .and_then(|a| a.allocation_id())
+    {
+        Some(id) => id.to_owned(),
+        None => c
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(ResourceType::ElasticIp, env, &eip_role))
+            .send()
+            .await
+            .map_err(|e| classify("AllocateAddress", e))?
+            .allocation_id()
+            .ok_or_else(|| rejected("AllocateAddress returned no id".into()))?
+            .to_owned(),
+    };
+    let created = c
+        .create_nat_gateway()
+        .subnet_id(subnet)
+        .allocation_id(allocation)
+        .tag_specifications(tag_spec(ResourceType::Natgateway, env, &role))
+        .send()
+        .await
+        .map_err(|e| classify("CreateNatGateway", e))?;
+    let nat = created
+        .nat_gateway()
+        .ok_or_else(|| rejected("CreateNatGateway returned nothing".into()))?;
+    Ok((
+        nat.nat_gateway_id().unwrap_or_default().to_owned(),
+        nat.state().cloned().unwrap_or(NatGatewayState::Pending),
+    ))
+}
+
+async fn ensure_database_group(
+    c: &Client,
+    env: &str,
+    vpc: &str,
+    cidr: &str,
+    port: Option<i32>,
+) -> Result<String, ComponentError> {
+    let found = c
+        .describe_security_groups()
+        .set_filters(Some(owned(env, Some("sg-database"))))
+        .filters(filter("vpc-id", vpc))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSecurityGroups", e))?;
+    let id = match found.security_groups().first().and_then(|g| g.group_id()) {
+        Some(id) => id.to_owned(),
+        None => c
+            .create_security_group()
+            .group_name(format!("strata-{env}-database"))
+            .description(format!(
+                "strata {env}: the database, reachable from inside the VPC"
+            ))
+            .vpc_id(vpc)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, env, "sg-database"))
+            .send()
+            .await
+            .map_err(|e| classify("CreateSecurityGroup", e))?
+            .group_id()
+            .ok_or_else(|| rejected("CreateSecurityGroup returned no id".into()))?
+            .to_owned(),
+    };
+    if let Some(port) = port {
+        let rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build();
+        match c
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(rule)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("InvalidPermission.Duplicate") => {}
+            Err(e) => return Err(classify("AuthorizeSecurityGroupIngress", e)),
+        }
+    }
+    Ok(id)
+}
+
+impl<C: ClientFor> ComponentHandler for Network<C> {
+    const COMPONENT: Component = Component::Network;
+
+    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let name = env.name();
+        let net = &env.spec.network;
+        let c = self.clients.client(&env.spec.region);
+        let count = usize::from(net.az_count);
+        let zones = zones(&c, count).await?;
+        let (public_cidrs, private_cidrs) = subnet_cidrs(&net.cidr, net.az_count)
+            .ok_or_else(|| ComponentError::InvalidInput("spec.network.cidr: too small".into()))?;
+
+        let mut progress = Progress::waiting(ComponentPhase::Creating);
+        let vpc = ensure_vpc(&c, name, &net.cidr).await?;
+        progress.resource_ids.insert("vpcId".into(), vpc.clone());
+        let mut public = Vec::new();
+        let mut private = Vec::new();
+        for i in 0..count {
+            for (ids, cidrs, kind, is_public) in [
+                (&mut public, &public_cidrs, "public", true),
+                (&mut private, &private_cidrs, "private", false),
+            ] {
+                let plan = SubnetPlan {
+                    role: format!("{kind}-{i}"),
+                    cidr: &cidrs[i],
+                    zone: &zones[i],
+                    public: is_public,
+                };
+                ids.push(ensure_subnet(&c, name, &vpc, &plan).await?);
+            }
+        }
+        let igw = ensure_internet_gateway(&c, name, &vpc).await?;
+        ensure_route_table(&c, name, &vpc, "rt-public", Target::Gateway(&igw), &public).await?;
+
+        let nat_count = match net.nat_gateways {
+            NatGateways::None => 0,
+            NatGateways::Single => 1,
+            NatGateways::PerAz => count,
+        };
+        let mut nats = Vec::new();
+        for (j, subnet) in public.iter().enumerate().take(nat_count) {
+            let (id, state) = ensure_nat(&c, name, j, subnet).await?;
+            if state == NatGatewayState::Failed {
+                return Err(rejected(format!("NAT gateway {id} failed")));
+            }
+            progress
+                .resource_ids
+                .insert(format!("natGatewayId.{j}"), id.clone());
+            nats.push((id, state));
+        }
+        if nats.iter().any(|(_, s)| *s != NatGatewayState::Available) {
+            return Ok(progress); // The state machine polls until the NAT gateways are up.
+        }
+        for (i, subnet) in private.iter().enumerate() {
+            let target = match nats.get(i).or(nats.first()) {
+                Some((nat, _)) => Target::Nat(nat),
+                None => Target::Nowhere,
+            };
+            let role = format!("rt-private-{i}");
+            ensure_route_table(&c, name, &vpc, &role, target, std::slice::from_ref(subnet)).await?;
+        }
+        let port = env.spec.database.as_ref().map(|d| database_port(d.engine));
+        let group = ensure_database_group(&c, name, &vpc, &net.cidr, port).await?;
+
+        progress.done = true;
+        progress.phase = Some(ComponentPhase::Ready);
+        for (key, value) in [
+            ("vpcId", vpc),
+            ("vpcCidr", net.cidr.clone()),
+            ("availabilityZones", zones.join(",")),
+            ("publicSubnetIds", public.join(",")),
+            ("privateSubnetIds", private.join(",")),
+            ("databaseSecurityGroupId", group),
+        ] {
+            progress.outputs.insert(key.to_owned(), value);
+        }
+        Ok(progress)
+    }
+
+    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let name = env.name();
+        let c = self.clients.client(&env.spec.region);
+        let all = || owned(name, None);
+
+        // NAT gateways first: they hold addresses and ENIs in the public subnets.
+        let nats = c
+            .describe_nat_gateways()
+            .set_filter(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeNatGateways", e))?;
+        let mut waiting = false;
+        for nat in nats.nat_gateways() {
+            let id = nat.nat_gateway_id().unwrap_or_default();
+            match nat.state() {
+                Some(NatGatewayState::Deleted) => {}
+                Some(NatGatewayState::Deleting) => waiting = true,
+                _ => {
+                    c.delete_nat_gateway()
+                        .nat_gateway_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&format!("DeleteNatGateway {id}"), e))?;
+                    waiting = true;
+                }
+            }
+        }
+        if waiting {
+            let still = c
+                .describe_nat_gateways()
+                .set_filter(Some(all()))
+                .send()
+                .await
+                .map_err(|e| classify("DescribeNatGateways", e))?;
+            if still
+                .nat_gateways()
+                .iter()
+                .any(|n| n.state() != Some(&NatGatewayState::Deleted))
+            {
+                return Ok(Progress::waiting(ComponentPhase::Deleting));
+            }
+        }
+        let addresses = c
+            .describe_addresses()
+            .set_filters(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeAddresses", e))?;
+        for address in addresses.addresses() {
+            if let Some(id) = address.allocation_id() {
+                c.release_address()
+                    .allocation_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("ReleaseAddress {id}"), e))?;
+            }
+        }
+        let igws = c
+            .describe_internet_gateways()
+            .set_filters(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeInternetGateways", e))?;
+        for igw in igws.internet_gateways() {
+            let id = igw.internet_gateway_id().unwrap_or_default();
+            for attachment in igw.attachments() {
+                c.detach_internet_gateway()
+                    .internet_gateway_id(id)
+                    .vpc_id(attachment.vpc_id().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("DetachInternetGateway {id}"), e))?;
+            }
+            c.delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DeleteInternetGateway {id}"), e))?;
+        }
+        let tables = c
+            .describe_route_tables()
+            .set_filters(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRouteTables", e))?;
+        for table in tables.route_tables() {
+            let id = table.route_table_id().unwrap_or_default();
+            for association in table.associations() {
+                if let Some(association) = association.route_table_association_id() {
+                    c.disassociate_route_table()
+                        .association_id(association)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&format!("DisassociateRouteTable {id}"), e))?;
+                }
+            }
+            c.delete_route_table()
+                .route_table_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DeleteRouteTable {id}"), e))?;
+        }
+        let subnets = c
+            .describe_subnets()
+            .set_filters(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSubnets", e))?;
+        for subnet in subnets.subnets() {
+            let id = subnet.subnet_id().unwrap_or_default();
+            c.delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DeleteSubnet {id}"), e))?;
+        }
+        let groups = c
+            .describe_security_groups()
+            .set_filters(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSecurityGroups", e))?;
+        for group in groups.security_groups() {
+            let id = group.group_id().unwrap_or_default();
+            c.delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DeleteSecurityGroup {id}"), e))?;
+        }
+        let vpcs = c
+            .describe_vpcs()
+            .set_filters(Some(all()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeVpcs", e))?;
+        for vpc in vpcs.vpcs() {
+            let id = vpc.vpc_id().unwrap_or_default();
+            c.delete_vpc()
+                .vpc_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DeleteVpc {id}"), e))?;
+        }
+        Ok(Progress::finished(ComponentPhase::Deleted))
+    }
+}
+
+#[cfg(test)]
+mod tests;

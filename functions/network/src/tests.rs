@@ -1,0 +1,213 @@
+//! The network handler with scripted EC2 responses: paths moto cannot produce on demand
+//! (a pending NAT gateway) and ownership refusals.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::operation::associate_route_table::AssociateRouteTableOutput;
+use aws_sdk_ec2::operation::create_vpc::CreateVpcOutput;
+use aws_sdk_ec2::operation::delete_vpc::DeleteVpcOutput;
+use aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput;
+use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
+use aws_sdk_ec2::operation::describe_internet_gateways::DescribeInternetGatewaysOutput;
+use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
+use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+use aws_sdk_ec2::types::{
+    AvailabilityZone, InternetGateway, InternetGatewayAttachment, NatGateway, Route, RouteTable,
+    Subnet, Vpc,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use strata_core::{Environment, OperationContext, OperationKind};
+
+use super::*;
+
+struct Mocked(Client);
+
+impl ClientFor for Mocked {
+    fn client(&self, _region: &str) -> Client {
+        self.0.clone()
+    }
+}
+
+fn staging() -> Environment {
+    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn step(rules: &[&Rule], destroy: bool) -> Result<Progress, ComponentError> {
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules);
+    let network = Network {
+        clients: Mocked(client),
+    };
+    let env = staging();
+    let context = OperationContext {
+        environment: "staging".into(),
+        operation: OperationKind::Up,
+        execution: "up-staging-1".into(),
+        generation: 1,
+        poll_seconds: 0,
+        deadline_seconds: 600,
+        started_at: 0,
+    };
+    let dependencies = BTreeMap::new();
+    let step = Step {
+        environment: &env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+    };
+    if destroy {
+        network.destroy(&step).await
+    } else {
+        network.apply(&step).await
+    }
+}
+
+fn zones() -> Rule {
+    mock!(Client::describe_availability_zones).then_output(|| {
+        DescribeAvailabilityZonesOutput::builder()
+            .availability_zones(AvailabilityZone::builder().zone_name("eu-west-1b").build())
+            .availability_zones(AvailabilityZone::builder().zone_name("eu-west-1a").build())
+            .availability_zones(AvailabilityZone::builder().zone_name("eu-west-1c").build())
+            .build()
+    })
+}
+
+/// Whether a Describe call filters on this environment's tags.
+fn by_our_tags(filters: Option<&[Filter]>) -> bool {
+    filters
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f.name() == Some("tag:strata:environment"))
+}
+
+#[tokio::test]
+async fn a_vpc_named_like_ours_without_our_tags_is_never_touched() {
+    let ours = mock!(Client::describe_vpcs)
+        .match_requests(|r| by_our_tags(r.filters.as_deref()))
+        .then_output(|| DescribeVpcsOutput::builder().build());
+    let named = mock!(Client::describe_vpcs)
+        .match_requests(|r| !by_our_tags(r.filters.as_deref()))
+        .then_output(|| {
+            DescribeVpcsOutput::builder()
+                .vpcs(
+                    Vpc::builder()
+                        .vpc_id("vpc-foreign")
+                        .cidr_block("10.40.0.0/16")
+                        .build(),
+                )
+                .build()
+        });
+    let create = mock!(Client::create_vpc).then_output(|| CreateVpcOutput::builder().build());
+    let err = step(&[&zones(), &ours, &named, &create], false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "ResourceNotOwned");
+    assert!(err.to_string().contains("vpc-foreign"), "{err}");
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_pending_nat_gateway_means_not_done_yet() {
+    let vpc = mock!(Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .cidr_block("10.40.0.0/16")
+                    .build(),
+            )
+            .build()
+    });
+    let subnets = mock!(Client::describe_subnets).then_output(|| {
+        DescribeSubnetsOutput::builder()
+            .subnets(Subnet::builder().subnet_id("subnet-1").build())
+            .build()
+    });
+    let igw = mock!(Client::describe_internet_gateways).then_output(|| {
+        DescribeInternetGatewaysOutput::builder()
+            .internet_gateways(
+                InternetGateway::builder()
+                    .internet_gateway_id("igw-1")
+                    .attachments(InternetGatewayAttachment::builder().vpc_id("vpc-1").build())
+                    .build(),
+            )
+            .build()
+    });
+    let tables = mock!(Client::describe_route_tables).then_output(|| {
+        DescribeRouteTablesOutput::builder()
+            .route_tables(
+                RouteTable::builder()
+                    .route_table_id("rtb-1")
+                    .routes(Route::builder().destination_cidr_block("0.0.0.0/0").build())
+                    .build(),
+            )
+            .build()
+    });
+    let associate = mock!(Client::associate_route_table)
+        .then_output(|| AssociateRouteTableOutput::builder().build());
+    let pending = mock!(Client::describe_nat_gateways).then_output(|| {
+        DescribeNatGatewaysOutput::builder()
+            .nat_gateways(
+                NatGateway::builder()
+                    .nat_gateway_id("nat-1")
+                    .state(NatGatewayState::Pending)
+                    .build(),
+            )
+            .build()
+    });
+    let groups = mock!(Client::describe_security_groups)
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let progress = step(
+        &[
+            &zones(),
+            &vpc,
+            &subnets,
+            &igw,
+            &tables,
+            &associate,
+            &pending,
+            &groups,
+        ],
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(!progress.done);
+    assert_eq!(progress.phase, Some(ComponentPhase::Creating));
+    assert_eq!(progress.resource_ids["vpcId"], "vpc-1");
+    assert_eq!(progress.resource_ids["natGatewayId.0"], "nat-1");
+    // The private routes and the database group wait for the NAT gateway.
+    assert_eq!(tables.num_calls(), 1, "only the public route table so far");
+    assert_eq!(groups.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn destroying_what_is_already_gone_converges_without_deleting_anything() {
+    let nats = mock!(Client::describe_nat_gateways)
+        .then_output(|| DescribeNatGatewaysOutput::builder().build());
+    let addresses = mock!(Client::describe_addresses)
+        .then_output(|| DescribeAddressesOutput::builder().build());
+    let igws = mock!(Client::describe_internet_gateways)
+        .then_output(|| DescribeInternetGatewaysOutput::builder().build());
+    let tables = mock!(Client::describe_route_tables)
+        .then_output(|| DescribeRouteTablesOutput::builder().build());
+    let subnets =
+        mock!(Client::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build());
+    let groups = mock!(Client::describe_security_groups)
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let vpcs = mock!(Client::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
+    let delete = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
+    let progress = step(
+        &[
+            &nats, &addresses, &igws, &tables, &subnets, &groups, &vpcs, &delete,
+        ],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
+    assert_eq!(delete.num_calls(), 0);
+}

@@ -66,6 +66,20 @@ pub fn diagnostic(name: &str, error: &dyn std::fmt::Display) -> Diagnostic {
     }
 }
 
+/// The whole `main` of a component Lambda: logs, one SDK config, the store, and the handler
+/// built from the config, served until the runtime stops.
+pub async fn run_component<H, F>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    H: ComponentHandler,
+    F: FnOnce(aws_config::SdkConfig) -> H,
+{
+    init_tracing();
+    let config = aws_config::load_from_env().await;
+    let store = store(&config)?;
+    // Boxed: the runtime's future nests the handler's, too deep to lay out inside `main`'s.
+    Box::pin(serve(store, handler(config))).await
+}
+
 /// Serves a component handler until the runtime stops.
 pub async fn serve<H: ComponentHandler>(
     store: DynamoStore,

@@ -125,6 +125,27 @@ impl Harness {
         );
     }
 
+    /// A component's recorded status (it must exist).
+    async fn component(&self, component: Component) -> ComponentStatus {
+        self.store
+            .get_component("staging", component)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no status recorded for {component}"))
+            .value
+    }
+
+    async fn upload(&self, bucket: &str, key: &str, body: &'static [u8]) {
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
     async fn state(&self) -> (EnvironmentState, String) {
         let status = self
             .store
@@ -259,13 +280,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
         .await
         .unwrap();
     assert_eq!(nats.nat_gateways().len(), 1, "natGateways: single");
-    let network = h
-        .store
-        .get_component("staging", Component::Network)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let network = h.component(Component::Network).await;
     assert_eq!(network.phase, ComponentPhase::Ready);
     assert_eq!(network.outputs["vpcId"], vpc_id);
     assert_eq!(network.outputs["privateSubnetIds"].split(',').count(), 2);
@@ -307,13 +322,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
             .await
             .expect("encrypted");
     }
-    let storage = h
-        .store
-        .get_component("staging", Component::Storage)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let storage = h.component(Component::Storage).await;
     assert_eq!(storage.phase, ComponentPhase::Ready);
     assert_eq!(storage.observed_generation, 1);
     assert_eq!(storage.outputs["bucket.assets"], "strata-staging-assets");
@@ -379,13 +388,8 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
         json!({"environment": "staging", "pollSeconds": 0}),
     )
     .await;
-    h.s3.put_object()
-        .bucket("strata-staging-uploads")
-        .key("invoice.pdf")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"%PDF"))
-        .send()
-        .await
-        .unwrap();
+    h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF")
+        .await;
 
     // onDelete: retain (the default) keeps the buckets and what is in them.
     let ended = h
@@ -405,13 +409,7 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
             .send()
             .await;
     assert!(kept.is_ok(), "a retained bucket lost its data");
-    let storage = h
-        .store
-        .get_component("staging", Component::Storage)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let storage = h.component(Component::Storage).await;
     assert_eq!(storage.phase, ComponentPhase::Retained);
     assert!(tagged_vpcs(&h).await.is_empty(), "the VPC outlived down");
     let addresses = h.ec2.describe_addresses().send().await.unwrap();
@@ -424,13 +422,8 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
     let previous = h.store.get_spec("staging").await.unwrap();
     h.store.put_spec(&env, previous.as_ref(), 2).await.unwrap();
-    h.s3.put_object()
-        .bucket("strata-staging-uploads")
-        .key("invoice.pdf")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"%PDF-2"))
-        .send()
-        .await
-        .unwrap();
+    h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF-2")
+        .await;
     let ended = h
         .execute(&h.down, "down-staging-2", json!({"environment": "staging"}))
         .await;
@@ -486,13 +479,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
         Some(Vec::new()),
         "it was tagged"
     );
-    let storage = h
-        .store
-        .get_component("staging", Component::Storage)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let storage = h.component(Component::Storage).await;
     assert_eq!(storage.last_error.unwrap().error, "ResourceNotOwned");
 
     // The lock was released; once the foreign bucket is gone, a second up converges storage.
@@ -508,13 +495,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
         )
         .await;
     assert_eq!(top_level(&ended, UP), UP_PATH);
-    let storage = h
-        .store
-        .get_component("staging", Component::Storage)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let storage = h.component(Component::Storage).await;
     assert_eq!(storage.phase, ComponentPhase::Ready);
     assert!(storage.last_error.is_none());
 }

@@ -1,0 +1,13 @@
+//! Lambda entry point for the cluster component: wiring only.
+
+use cluster::{Cluster, RegionalClients, Roles};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let roles = Roles::from_env()?;
+    strata_component::lambda::run_component(|config| Cluster {
+        clients: RegionalClients(config),
+        roles,
+    })
+    .await
+}

@@ -1,0 +1,11 @@
+//! Lambda entry point for the database component: wiring only.
+
+use database::{Database, RegionalClients};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    strata_component::lambda::run_component(|config| Database {
+        clients: RegionalClients(config),
+    })
+    .await
+}

@@ -1,0 +1,497 @@
+//! The database handler with scripted RDS responses: creating → available, throttling, a
+//! failed instance, a same-named instance not ours, deletes of what is already gone.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_rds::Client;
+use aws_sdk_rds::config::retry::RetryConfig;
+use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
+use aws_sdk_rds::operation::create_db_subnet_group::CreateDbSubnetGroupOutput;
+use aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput;
+use aws_sdk_rds::operation::delete_db_subnet_group::DeleteDbSubnetGroupOutput;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+use aws_sdk_rds::operation::describe_db_snapshots::DescribeDbSnapshotsOutput;
+use aws_sdk_rds::operation::describe_db_subnet_groups::DescribeDbSubnetGroupsOutput;
+use aws_sdk_rds::operation::list_tags_for_resource::ListTagsForResourceOutput;
+use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
+use aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDbInstanceFromDbSnapshotOutput;
+use aws_sdk_rds::types::{DbSubnetGroup, Endpoint, MasterUserSecret, Subnet};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use strata_component::{ComponentError, ComponentHandler, Step};
+use strata_core::spec::DatabaseOnDelete;
+use strata_core::{ComponentStatus, Environment, OperationContext, OperationKind};
+
+use super::*;
+
+struct Mocked(Client);
+
+impl ClientFor for Mocked {
+    fn client(&self, _region: &str) -> Client {
+        self.0.clone()
+    }
+}
+
+fn staging() -> Environment {
+    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn context() -> OperationContext {
+    OperationContext {
+        environment: "staging".into(),
+        operation: OperationKind::Up,
+        execution: "up-staging-3".into(),
+        generation: 3,
+        poll_seconds: 0,
+        deadline_seconds: 600,
+        started_at: 1_700_000_000,
+    }
+}
+
+fn network_ready() -> BTreeMap<Component, ComponentStatus> {
+    let mut network = ComponentStatus::new(ComponentPhase::Ready, 3, 0);
+    network
+        .outputs
+        .insert("privateSubnetIds".into(), "subnet-b,subnet-a".into());
+    network
+        .outputs
+        .insert("databaseSecurityGroupId".into(), "sg-db".into());
+    BTreeMap::from([(Component::Network, network)])
+}
+
+async fn step_with(
+    rules: &[&Rule],
+    env: &Environment,
+    destroy: bool,
+) -> Result<strata_component::Progress, ComponentError> {
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules, |c| {
+        c.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+    });
+    let database = Database {
+        clients: Mocked(client),
+    };
+    let context = context();
+    let dependencies = network_ready();
+    let step = Step {
+        environment: env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+    };
+    if destroy {
+        database.destroy(&step).await
+    } else {
+        database.apply(&step).await
+    }
+}
+
+/// An RDS (awsQuery) error response.
+fn fault(code: &str) -> String {
+    format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+    )
+}
+
+fn ours() -> Vec<Tag> {
+    rds_tags("staging")
+}
+
+fn instance(status: &str) -> DbInstance {
+    DbInstance::builder()
+        .db_instance_identifier("strata-staging")
+        .db_instance_status(status)
+        .engine("postgres")
+        .engine_version("16.4")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .multi_az(false)
+        .backup_retention_period(7)
+        .deletion_protection(true)
+        .master_username("strata")
+        .master_user_secret(
+            MasterUserSecret::builder()
+                .secret_arn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1")
+                .build(),
+        )
+        .endpoint(
+            Endpoint::builder()
+                .address("strata-staging.abc.eu-west-1.rds.amazonaws.com")
+                .port(5432)
+                .build(),
+        )
+        .set_tag_list(Some(ours()))
+        .build()
+}
+
+fn describe(instance: DbInstance) -> Rule {
+    mock!(Client::describe_db_instances).then_output(move || {
+        DescribeDbInstancesOutput::builder()
+            .db_instances(instance.clone())
+            .build()
+    })
+}
+
+fn absent() -> Rule {
+    mock!(Client::describe_db_instances)
+        .sequence()
+        .http_status(404, Some(fault("DBInstanceNotFound")))
+        .repeatedly()
+        .build()
+}
+
+fn subnet_group_present() -> [Rule; 2] {
+    [
+        mock!(Client::describe_db_subnet_groups).then_output(|| {
+            DescribeDbSubnetGroupsOutput::builder()
+                .db_subnet_groups(
+                    DbSubnetGroup::builder()
+                        .db_subnet_group_arn(
+                            "arn:aws:rds:eu-west-1:123456789012:subgrp:strata-staging",
+                        )
+                        .subnets(Subnet::builder().subnet_identifier("subnet-a").build())
+                        .subnets(Subnet::builder().subnet_identifier("subnet-b").build())
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Client::list_tags_for_resource).then_output(|| {
+            ListTagsForResourceOutput::builder()
+                .set_tag_list(Some(ours()))
+                .build()
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn an_absent_database_is_created_encrypted_protected_with_a_managed_secret() {
+    let groups = mock!(Client::describe_db_subnet_groups)
+        .sequence()
+        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
+        .repeatedly()
+        .build();
+    let create_group = mock!(Client::create_db_subnet_group)
+        .match_requests(|r| {
+            r.db_subnet_group_name() == Some("strata-staging")
+                && r.subnet_ids() == ["subnet-b", "subnet-a"]
+        })
+        .then_output(|| CreateDbSubnetGroupOutput::builder().build());
+    let snapshots = mock!(Client::describe_db_snapshots)
+        .then_output(|| DescribeDbSnapshotsOutput::builder().build());
+    let create = mock!(Client::create_db_instance)
+        .match_requests(|r| {
+            r.db_instance_identifier() == Some("strata-staging")
+                && r.engine() == Some("postgres")
+                && r.manage_master_user_password() == Some(true)
+                && r.master_user_password().is_none()
+                && r.storage_encrypted() == Some(true)
+                && r.deletion_protection() == Some(true)
+                && r.publicly_accessible() == Some(false)
+                && r.vpc_security_group_ids() == ["sg-db"]
+                && r.copy_tags_to_snapshot() == Some(true)
+                && is_owned(r.tags(), "staging")
+        })
+        .then_output(|| CreateDbInstanceOutput::builder().build());
+    let progress = step_with(
+        &[&absent(), &groups, &create_group, &snapshots, &create],
+        &staging(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(!progress.done, "RDS takes minutes: the state machine polls");
+    assert_eq!(progress.phase, Some(ComponentPhase::Creating));
+    assert_eq!(progress.resource_ids["instanceId"], "strata-staging");
+    assert_eq!((create_group.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn creating_is_polled_until_available_then_ready_with_the_secret_arn_only() {
+    let [groups, tags] = subnet_group_present();
+    let creating = describe(instance("creating"));
+    let progress = step_with(&[&creating, &groups, &tags], &staging(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (false, Some(ComponentPhase::Creating))
+    );
+
+    let available = describe(instance("available"));
+    let modify =
+        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
+    let progress = step_with(&[&available, &groups, &tags, &modify], &staging(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (true, Some(ComponentPhase::Ready))
+    );
+    assert_eq!(modify.num_calls(), 0, "nothing differs from the spec");
+    assert_eq!(
+        progress.outputs["masterUserSecretArn"],
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1"
+    );
+    assert_eq!(progress.outputs["port"], "5432");
+    assert!(!progress.outputs.values().any(|v| v.contains("password")));
+}
+
+#[tokio::test]
+async fn a_changed_class_and_grown_storage_are_modified_in_place() {
+    let [groups, tags] = subnet_group_present();
+    let available = describe(instance("available"));
+    let modify = mock!(Client::modify_db_instance)
+        .match_requests(|r| {
+            r.db_instance_class() == Some("db.r6g.large")
+                && r.allocated_storage() == Some(50)
+                && r.apply_immediately() == Some(true)
+                && r.engine_version().is_none()
+        })
+        .then_output(|| ModifyDbInstanceOutput::builder().build());
+    let mut env = staging();
+    let db = env.spec.database.as_mut().unwrap();
+    db.instance_class = "db.r6g.large".into();
+    db.storage_gib = 50;
+    let progress = step_with(&[&available, &groups, &tags, &modify], &env, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (false, Some(ComponentPhase::Updating))
+    );
+    assert_eq!(modify.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_a_failed_instance_fails_the_step() {
+    let [groups, tags] = subnet_group_present();
+    let throttled = mock!(Client::describe_db_instances)
+        .sequence()
+        .http_status(400, Some(fault("Throttling")))
+        .times(2)
+        .output(|| {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(instance("available"))
+                .build()
+        })
+        .build();
+    let progress = step_with(&[&throttled, &groups, &tags], &staging(), false)
+        .await
+        .unwrap();
+    assert!(progress.done);
+    assert_eq!(throttled.num_calls(), 3);
+
+    let failed = describe(instance("failed"));
+    let err = step_with(&[&failed, &groups, &tags], &staging(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "AwsRejected");
+    assert!(
+        err.to_string().contains("strata-staging is failed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_same_named_instance_without_our_tags_is_never_touched() {
+    let mut foreign = instance("available");
+    foreign.tag_list = Some(vec![Tag::builder().key("team").value("other").build()]);
+    let found = describe(foreign);
+    let [groups, tags] = subnet_group_present();
+    let modify =
+        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
+    let delete =
+        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let rules = [&found, &groups, &tags, &modify, &delete];
+    let mut env = staging();
+    env.spec.database.as_mut().unwrap().instance_class = "db.r6g.large".into();
+    for destroy in [false, true] {
+        let err = step_with(&rules, &env, destroy).await.unwrap_err();
+        assert_eq!(err.name(), "ResourceNotOwned");
+    }
+    assert_eq!((modify.num_calls(), delete.num_calls()), (0, 0));
+    assert_eq!(
+        groups.num_calls(),
+        0,
+        "the subnet group was not even looked at"
+    );
+}
+
+#[tokio::test]
+async fn down_lifts_protection_then_deletes_with_a_final_snapshot_named_for_the_operation() {
+    let protected = describe(instance("available"));
+    let modify = mock!(Client::modify_db_instance)
+        .match_requests(|r| r.deletion_protection() == Some(false))
+        .then_output(|| ModifyDbInstanceOutput::builder().build());
+    let delete =
+        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let progress = step_with(&[&protected, &modify, &delete], &staging(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (false, Some(ComponentPhase::Deleting))
+    );
+    assert_eq!((modify.num_calls(), delete.num_calls()), (1, 0));
+
+    let mut unprotected = instance("available");
+    unprotected.deletion_protection = Some(false);
+    let unprotected = describe(unprotected);
+    let delete = mock!(Client::delete_db_instance)
+        .match_requests(|r| {
+            r.final_db_snapshot_identifier() == Some("strata-staging-final-g3-1700000000")
+                && r.skip_final_snapshot() != Some(true)
+        })
+        .then_output(|| DeleteDbInstanceOutput::builder().build());
+    let progress = step_with(&[&unprotected, &delete], &staging(), true)
+        .await
+        .unwrap();
+    assert!(!progress.done);
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(
+        progress.resource_ids["finalSnapshotId"],
+        "strata-staging-final-g3-1700000000"
+    );
+
+    let deleting = describe(instance("deleting"));
+    let again =
+        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let progress = step_with(&[&deleting, &again], &staging(), true)
+        .await
+        .unwrap();
+    assert!(!progress.done);
+    assert_eq!(
+        again.num_calls(),
+        0,
+        "a delete under way is not asked for twice"
+    );
+}
+
+#[tokio::test]
+async fn retain_keeps_the_instance_and_delete_skips_the_snapshot() {
+    let found = describe(instance("available"));
+    let modify =
+        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
+    let delete =
+        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let mut env = staging();
+    env.spec.database.as_mut().unwrap().on_delete = DatabaseOnDelete::Retain;
+    let progress = step_with(&[&found, &modify, &delete], &env, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (true, Some(ComponentPhase::Retained))
+    );
+    assert_eq!((modify.num_calls(), delete.num_calls()), (0, 0));
+
+    let mut unprotected = instance("available");
+    unprotected.deletion_protection = Some(false);
+    let found = describe(unprotected);
+    let delete = mock!(Client::delete_db_instance)
+        .match_requests(|r| {
+            r.skip_final_snapshot() == Some(true) && r.final_db_snapshot_identifier().is_none()
+        })
+        .then_output(|| DeleteDbInstanceOutput::builder().build());
+    env.spec.database.as_mut().unwrap().on_delete = DatabaseOnDelete::Delete;
+    step_with(&[&found, &delete], &env, true).await.unwrap();
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_database_already_gone_is_deleted_and_its_subnet_group_goes_once() {
+    let [groups, tags] = subnet_group_present();
+    let delete_group = mock!(Client::delete_db_subnet_group)
+        .then_output(|| DeleteDbSubnetGroupOutput::builder().build());
+    let progress = step_with(
+        &[&absent(), &groups, &tags, &delete_group],
+        &staging(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (true, Some(ComponentPhase::Deleted))
+    );
+    assert_eq!(delete_group.num_calls(), 1);
+
+    let no_group = mock!(Client::describe_db_subnet_groups)
+        .sequence()
+        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
+        .repeatedly()
+        .build();
+    let delete_group = mock!(Client::delete_db_subnet_group)
+        .then_output(|| DeleteDbSubnetGroupOutput::builder().build());
+    let progress = step_with(&[&absent(), &no_group, &delete_group], &staging(), true)
+        .await
+        .unwrap();
+    assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
+    assert_eq!(delete_group.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_absent_database_is_restored_from_the_newest_final_snapshot_of_its_engine() {
+    let [groups, tags] = subnet_group_present();
+    let snapshot = |id: &str, engine: &str, secs: i64| {
+        DbSnapshot::builder()
+            .db_snapshot_identifier(id)
+            .db_snapshot_arn(format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{id}"))
+            .engine(engine)
+            .status("available")
+            .snapshot_create_time(aws_sdk_rds::primitives::DateTime::from_secs(secs))
+            .build()
+    };
+    let snapshots = mock!(Client::describe_db_snapshots).then_output(move || {
+        DescribeDbSnapshotsOutput::builder()
+            .db_snapshots(snapshot("strata-staging-final-g1-100", "postgres", 100))
+            .db_snapshots(snapshot("strata-staging-final-g2-200", "postgres", 200))
+            .db_snapshots(snapshot("strata-staging-final-g3-300", "mysql", 300))
+            .db_snapshots(snapshot("strata-staging-manual", "postgres", 400))
+            .build()
+    });
+    let restore = mock!(Client::restore_db_instance_from_db_snapshot)
+        .match_requests(|r| {
+            r.db_snapshot_identifier() == Some("strata-staging-final-g2-200")
+                && r.deletion_protection() == Some(true)
+                && r.manage_master_user_password() == Some(true)
+        })
+        .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
+    let create =
+        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    let progress = step_with(
+        &[&absent(), &groups, &tags, &snapshots, &restore, &create],
+        &staging(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!((restore.num_calls(), create.num_calls()), (1, 0));
+    assert_eq!(
+        progress.resource_ids["restoredFrom"],
+        "strata-staging-final-g2-200"
+    );
+}
+
+#[tokio::test]
+async fn without_network_outputs_the_database_waits_for_its_dependency() {
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[]);
+    let database = Database {
+        clients: Mocked(client),
+    };
+    let env = staging();
+    let context = context();
+    let dependencies = BTreeMap::new();
+    let step = Step {
+        environment: &env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+    };
+    let err = database.apply(&step).await.unwrap_err();
+    assert_eq!(err.name(), "DependencyNotReady");
+}

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use tokio::net::TcpListener;
 
+pub mod fidelity;
 mod process;
 pub mod router;
 pub mod template;

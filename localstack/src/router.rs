@@ -1,6 +1,7 @@
 //! The router: the one AWS endpoint of the local stack. Lambda Invoke goes to
 //! `cargo lambda watch`, with AWS Lambda's error semantics restored; everything else goes to
 //! moto. moto's Step Functions interpreter sends its Lambda calls here too (MOTO_PORT).
+//! What moto lacks and the handlers need is served by the [`crate::fidelity`] layer.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,6 +17,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::fidelity::{AccessEntries, signed_region};
+
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 pub struct Router {
@@ -23,6 +26,7 @@ pub struct Router {
     lambda: Option<SocketAddr>,
     client: HttpClient,
     request_ids: AtomicU64,
+    access_entries: AccessEntries,
 }
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
@@ -53,6 +57,7 @@ impl Router {
             lambda,
             client: Client::builder(TokioExecutor::new()).build_http(),
             request_ids: AtomicU64::new(1),
+            access_entries: AccessEntries::default(),
         })
     }
 
@@ -84,6 +89,18 @@ impl Router {
         let invoked = (parts.method == hyper::Method::POST)
             .then(|| function_name(parts.uri.path()))
             .flatten();
+        let region = signed_region(
+            parts
+                .headers
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        );
+        if let Some(response) =
+            self.access_entries
+                .handle(&parts.method, parts.uri.path(), &region, &body)
+        {
+            return response;
+        }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
             _ => self.forward(self.moto, parts, body).await,

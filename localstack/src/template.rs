@@ -210,7 +210,7 @@ impl Context<'_> {
 
     fn physical_name(&self, id: &str) -> Result<String, LocalStackError> {
         let props = self.resources.get(id).and_then(|r| r.get("Properties"));
-        let named = ["TableName", "Name", "FunctionName"]
+        let named = ["TableName", "Name", "FunctionName", "RoleName"]
             .iter()
             .find_map(|k| props.and_then(|p| p.get(*k)));
         match named {
@@ -239,6 +239,7 @@ impl Context<'_> {
             Some("AWS::Serverless::Function") => {
                 Ok(format!("arn:aws:lambda:{region}:{account}:function:{name}"))
             }
+            Some("AWS::IAM::Role") => Ok(format!("arn:aws:iam::{account}:role/{name}")),
             Some("AWS::DynamoDB::Table") => {
                 Ok(format!("arn:aws:dynamodb:{region}:{account}:table/{name}"))
             }

@@ -17,6 +17,8 @@ struct Harness {
     sfn: aws_sdk_sfn::Client,
     s3: aws_sdk_s3::Client,
     ec2: aws_sdk_ec2::Client,
+    eks: aws_sdk_eks::Client,
+    rds: aws_sdk_rds::Client,
     up: String,
     down: String,
 }
@@ -41,12 +43,18 @@ async fn harness() -> Harness {
             .build(),
     );
     // The environment's region: the handlers create its resources there.
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&config)
-            .region(aws_sdk_ec2::config::Region::new("eu-west-1"))
-            .build(),
+    let regional = config
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let (ec2, eks, rds) = (
+        aws_sdk_ec2::Client::new(&regional),
+        aws_sdk_eks::Client::new(&regional),
+        aws_sdk_rds::Client::new(&regional),
     );
     Harness {
+        eks,
+        rds,
         sfn: aws_sdk_sfn::Client::new(&config),
         s3,
         ec2,
@@ -185,9 +193,10 @@ fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
 }
 
 const UP: &str = "environment-up.asl.json";
-const UP_PATH: [&str; 5] = [
+const UP_PATH: [&str; 6] = [
     "Begin",
     "Network + Storage",
+    "Cluster + Database",
     "Finish",
     "Converged?",
     "NotConverged",
@@ -221,13 +230,18 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
             json!({"environment": "staging", "pollSeconds": 0}),
         )
         .await;
-    // Storage converged; the components without handlers yet did not, so no Ready.
+    // The AWS layer converged; the Kubernetes and app layers have no handlers yet, so no Ready.
     assert_eq!(ended.status, ExecutionStatus::Failed);
-    assert_eq!(ended.error.as_deref(), Some("NotConverged"));
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("NotConverged"),
+        "{:?}",
+        ended.cause
+    );
     assert_eq!(top_level(&ended, UP), UP_PATH);
     let cause = ended.cause.unwrap_or_default();
     assert!(
-        cause.ends_with("not converged: cluster, database, config, app, dns"),
+        cause.ends_with("not converged: config, app, dns"),
         "{cause}"
     );
 
@@ -327,12 +341,92 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     assert_eq!(storage.observed_generation, 1);
     assert_eq!(storage.outputs["bucket.assets"], "strata-staging-assets");
 
-    // With every other component recorded Ready (as their handlers will), up ends Ready,
-    // and the storage step converges again without change.
-    for component in Component::ALL
-        .into_iter()
-        .filter(|c| env.includes(*c) && !matches!(c, Component::Storage | Component::Network))
-    {
+    // The cluster: EKS with its node group in the private subnets and the access entry that
+    // lets Strata's Kubernetes steps in (served by the local stack's fidelity layer).
+    let cluster = h.component(Component::Cluster).await;
+    assert_eq!(cluster.phase, ComponentPhase::Ready);
+    let described = h
+        .eks
+        .describe_cluster()
+        .name("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .cluster
+        .unwrap();
+    assert_eq!(described.version(), Some("1.31"));
+    assert_eq!(
+        described
+            .tags()
+            .unwrap()
+            .get("strata:component")
+            .map(String::as_str),
+        Some("cluster")
+    );
+    let nodegroup = h
+        .eks
+        .describe_nodegroup()
+        .cluster_name("strata-staging")
+        .nodegroup_name(&cluster.outputs["nodegroupName"])
+        .send()
+        .await
+        .unwrap()
+        .nodegroup
+        .unwrap();
+    let private = &network.outputs["privateSubnetIds"];
+    assert_eq!(nodegroup.subnets().join(","), *private);
+    assert_eq!(
+        nodegroup.scaling_config().and_then(|s| s.desired_size()),
+        Some(2)
+    );
+    h.eks
+        .describe_access_entry()
+        .cluster_name("strata-staging")
+        .principal_arn("arn:aws:iam::123456789012:role/strata-local-kubernetes")
+        .send()
+        .await
+        .expect("the access entry for the Kubernetes role");
+
+    // The database: encrypted, protected, its password in Secrets Manager; Strata keeps the
+    // secret's ARN only.
+    let database = h.component(Component::Database).await;
+    assert_eq!(database.phase, ComponentPhase::Ready);
+    let instance = h
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .db_instances
+        .unwrap()
+        .remove(0);
+    assert_eq!(instance.storage_encrypted(), Some(true));
+    assert_eq!(instance.deletion_protection(), Some(true));
+    assert_eq!(
+        instance
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("strata-staging")
+    );
+    let secret = instance
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .expect("a managed master secret");
+    assert_eq!(database.outputs["masterUserSecretArn"], secret);
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    assert_eq!(status.credentials.len(), 1);
+    assert_eq!(status.credentials[0].arn(), secret);
+
+    // With the components that have no handler yet recorded Ready (as their handlers will),
+    // up ends Ready, and every AWS step converges again without change.
+    for component in Component::ALL.into_iter().filter(|c| {
+        env.includes(*c)
+            && !matches!(
+                c,
+                Component::Storage | Component::Network | Component::Cluster | Component::Database
+            )
+    }) {
         let status = ComponentStatus::new(ComponentPhase::Ready, 1, 2);
         h.store
             .put_component("staging", component, &status, None)
@@ -340,7 +434,10 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
             .unwrap();
     }
     let ended = h
-        .run("up-staging-1-b", json!({"environment": "staging"}))
+        .run(
+            "up-staging-1-b",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
         .await;
     assert_eq!(
         ended.status,
@@ -365,6 +462,14 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
         1,
         "a second up creates nothing new"
     );
+    let nodegroups = h
+        .eks
+        .list_nodegroups()
+        .cluster_name("strata-staging")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nodegroups.nodegroups().len(), 1);
 
     // Both executions released the lock, and the history tells what happened.
     h.store
@@ -393,7 +498,11 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
 
     // onDelete: retain (the default) keeps the buckets and what is in them.
     let ended = h
-        .execute(&h.down, "down-staging-1", json!({"environment": "staging"}))
+        .execute(
+            &h.down,
+            "down-staging-1",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
         .await;
     assert_eq!(
         ended.status,
@@ -417,6 +526,62 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
         addresses.addresses().is_empty(),
         "the NAT's address was not released"
     );
+    let clusters = h.eks.list_clusters().send().await.unwrap();
+    assert!(clusters.clusters().is_empty(), "the cluster outlived down");
+
+    // onDelete: snapshot (the default): the instance is gone, its final snapshot stays,
+    // tagged as this environment's, and the next up restores from it.
+    let gone = h
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier("strata-staging")
+        .send()
+        .await;
+    assert!(gone.is_err(), "the instance outlived down");
+    let database = h.component(Component::Database).await;
+    assert_eq!(database.phase, ComponentPhase::Deleted);
+    let snapshot_id = database.outputs["finalSnapshotId"].clone();
+    assert!(
+        snapshot_id.starts_with("strata-staging-final-g1-"),
+        "{snapshot_id}"
+    );
+    let snapshot = h
+        .rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&snapshot_id)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots
+        .unwrap()
+        .remove(0);
+    let tags = h
+        .rds
+        .list_tags_for_resource()
+        .resource_name(snapshot.db_snapshot_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("strata:environment") && t.value() == Some("staging")),
+        "{tags:?}"
+    );
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    assert!(
+        status.credentials.is_empty(),
+        "a deleted database keeps no credential"
+    );
+
+    h.run(
+        "up-staging-1-again",
+        json!({"environment": "staging", "pollSeconds": 0}),
+    )
+    .await;
+    let database = h.component(Component::Database).await;
+    assert_eq!(database.phase, ComponentPhase::Ready);
+    assert_eq!(database.resource_ids["restoredFrom"], snapshot_id);
 
     // onDelete: delete empties every version and removes the buckets.
     env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
@@ -425,7 +590,11 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF-2")
         .await;
     let ended = h
-        .execute(&h.down, "down-staging-2", json!({"environment": "staging"}))
+        .execute(
+            &h.down,
+            "down-staging-2",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
         .await;
     assert_eq!(
         ended.status,
@@ -517,7 +686,10 @@ async fn a_held_lock_is_caught_by_its_error_type_and_nothing_changes() {
         .unwrap();
 
     let ended = h
-        .run("up-staging-1", json!({"environment": "staging"}))
+        .run(
+            "up-staging-1",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
         .await;
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("LockHeld"));

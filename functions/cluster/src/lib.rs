@@ -313,6 +313,8 @@ impl<C: ClientFor> Cluster<C> {
                 .create_nodegroup()
                 .cluster_name(&cluster)
                 .nodegroup_name(&name)
+                // The cluster's version: the node group follows the control plane.
+                .version(cluster_version)
                 .scaling_config(scaling)
                 .set_instance_types(Some(ng.instance_types.clone()))
                 .disk_size(size(ng.disk_gib))

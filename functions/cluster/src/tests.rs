@@ -247,6 +247,7 @@ async fn creating_is_polled_then_access_and_node_group_follow_until_ready() {
                 && r.instance_types() == ["t3.medium"]
                 && r.scaling_config().and_then(|s| s.desired_size()) == Some(2)
                 && r.node_role() == Some("arn:aws:iam::123456789012:role/strata-eks-node")
+                && r.version() == Some("1.31")
         })
         .then_output(|| CreateNodegroupOutput::builder().build());
     let progress = step_with(

@@ -11,7 +11,12 @@ use strata_component::ComponentError;
 use strata_core::{Component, OperationKind};
 
 /// The components that have a handler (a Lambda in infra/template.yaml) today.
-pub const IMPLEMENTED: &[Component] = &[Component::Network, Component::Storage];
+pub const IMPLEMENTED: &[Component] = &[
+    Component::Network,
+    Component::Storage,
+    Component::Cluster,
+    Component::Database,
+];
 
 /// Lambda's own transient errors, retried like the handlers' transient ones.
 const LAMBDA_TRANSIENT: &[&str] = &["Lambda.ServiceException", "Lambda.TooManyRequestsException"];

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use strata_core::status::ComponentPhase;
+use strata_core::status::{ComponentPhase, CredentialRef};
 use strata_core::{
     Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
     OperationKind, check_environment_name,
@@ -262,6 +262,18 @@ pub fn unconverged(
 /// Records how the operation ended and releases the lock. An operation that reports no
 /// error still ends Failed unless every component of the spec converged: Ready is earned
 /// by the component handlers' recorded results, never assumed.
+/// The credential references the components report (ARNs only), e.g. the database's
+/// RDS-managed master secret; recomputed at every finish, so a deleted database drops its.
+fn credentials(status: &EnvironmentStatus) -> Vec<CredentialRef> {
+    status
+        .components
+        .get(&Component::Database)
+        .and_then(|db| db.outputs.get("masterUserSecretArn"))
+        .and_then(|arn| CredentialRef::new("database-master", arn.clone()).ok())
+        .into_iter()
+        .collect()
+}
+
 pub async fn finish<S: Store>(
     store: &S,
     context: &OperationContext,
@@ -334,6 +346,7 @@ pub async fn finish<S: Store>(
         status.state = state;
         status.message = message;
         status.updated_at = now;
+        status.credentials = credentials(&status);
         status.components.clear();
         store.put_status(name, &status, Some(version)).await?;
         store

@@ -557,6 +557,20 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
         let name = env.name();
+        // A database kept by `onDelete: retain` still lives in the private subnets and the
+        // database security group: the network stays with it, and says why.
+        if step
+            .dependencies
+            .get(&Component::Database)
+            .is_some_and(|db| db.phase == ComponentPhase::Retained)
+        {
+            let mut kept = Progress::finished(ComponentPhase::Retained);
+            kept.outputs.insert(
+                "retainedFor".into(),
+                "the database (onDelete: retain) still uses its subnets".into(),
+            );
+            return Ok(kept);
+        }
         let c = self.clients.client(&env.spec.region);
         let all = || owned(name, None);
 

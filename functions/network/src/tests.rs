@@ -211,3 +211,36 @@ async fn destroying_what_is_already_gone_converges_without_deleting_anything() {
     assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
     assert_eq!(delete.num_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_retained_database_keeps_the_network_it_lives_in() {
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]);
+    let network = Network {
+        clients: Mocked(client),
+    };
+    let env = staging();
+    let context = OperationContext {
+        environment: "staging".into(),
+        operation: OperationKind::Down,
+        execution: "down-staging-1".into(),
+        generation: 1,
+        poll_seconds: 0,
+        deadline_seconds: 600,
+        started_at: 0,
+    };
+    let retained = strata_core::ComponentStatus::new(ComponentPhase::Retained, 1, 0);
+    let dependencies = BTreeMap::from([(Component::Database, retained)]);
+    let step = Step {
+        environment: &env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+    };
+    // No rule is scripted: any EC2 call would fail the step.
+    let progress = network.destroy(&step).await.unwrap();
+    assert_eq!(
+        (progress.done, progress.phase),
+        (true, Some(ComponentPhase::Retained))
+    );
+    assert!(progress.outputs["retainedFor"].contains("onDelete: retain"));
+}

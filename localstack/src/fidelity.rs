@@ -14,10 +14,14 @@ use http_body_util::Full;
 use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+/// (region, cluster, principal).
+type EntryKey = (String, String, String);
+/// The entry as DescribeAccessEntry answers it, and its associated policies by ARN.
+type Entry = (Value, BTreeMap<String, Value>);
+
 #[derive(Default)]
 pub struct AccessEntries {
-    /// (region, cluster, principal) → (entry, associated policies by ARN).
-    entries: Mutex<BTreeMap<(String, String, String), (Value, BTreeMap<String, Value>)>>,
+    entries: Mutex<BTreeMap<EntryKey, Entry>>,
 }
 
 /// The region a SigV4-signed request is for (`Credential=AKID/date/<region>/eks/…`).

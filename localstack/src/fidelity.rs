@@ -294,3 +294,196 @@ mod tests {
         assert_eq!(signed_region(None), "us-east-1");
     }
 }
+
+/// A fault the router answers instead of the emulator, for the reliability tests: the next
+/// `times` requests that match get `status` with an error in the service's own protocol.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// The operation: a query protocol's `Action=` (EC2, RDS), or `METHOD /path` for REST
+    /// services (S3, EKS), the path without its query.
+    pub operation: String,
+    /// A string the request's path or body must contain (e.g. the environment's name), so
+    /// a fault hits only the environment a test means.
+    pub containing: String,
+    pub times: u32,
+    pub status: u16,
+    pub code: String,
+    protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Ec2,
+    Query,
+    RestJson,
+    RestXml,
+}
+
+impl Fault {
+    fn new(protocol: Protocol, operation: &str, containing: &str, status: u16, code: &str) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            containing: containing.to_owned(),
+            times: 1,
+            status,
+            code: code.to_owned(),
+            protocol,
+        }
+    }
+
+    /// An EC2 error (`<Response><Errors><Error>…`) for `Action=<action>`.
+    pub fn ec2(action: &str, containing: &str, status: u16, code: &str) -> Self {
+        Self::new(Protocol::Ec2, action, containing, status, code)
+    }
+
+    /// An awsQuery error (`<ErrorResponse><Error>…`, RDS and the like) for `Action=<action>`.
+    pub fn query(action: &str, containing: &str, status: u16, code: &str) -> Self {
+        Self::new(Protocol::Query, action, containing, status, code)
+    }
+
+    /// A restJson error (EKS and the like) for `METHOD /path`.
+    pub fn rest_json(operation: &str, containing: &str, status: u16, code: &str) -> Self {
+        Self::new(Protocol::RestJson, operation, containing, status, code)
+    }
+
+    /// An S3 error (`<Error><Code>…`) for `METHOD /path`.
+    pub fn s3(operation: &str, containing: &str, status: u16, code: &str) -> Self {
+        Self::new(Protocol::RestXml, operation, containing, status, code)
+    }
+
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    fn matches(&self, method: &Method, path: &str, body: &str) -> bool {
+        let operation = match self.protocol {
+            Protocol::Ec2 | Protocol::Query => body
+                .split('&')
+                .any(|pair| pair == format!("Action={}", self.operation)),
+            // S3 addresses a bucket as `/bucket/` as well as `/bucket`.
+            Protocol::RestJson | Protocol::RestXml => {
+                let path = match path.trim_end_matches('/') {
+                    "" => "/",
+                    trimmed => trimmed,
+                };
+                format!("{method} {path}") == self.operation
+            }
+        };
+        operation && (path.contains(&self.containing) || body.contains(&self.containing))
+    }
+
+    fn response(&self) -> Response<Full<Bytes>> {
+        let message = format!("injected by the local stack: {}", self.code);
+        let (content_type, body) = match self.protocol {
+            Protocol::Ec2 => (
+                "text/xml",
+                format!(
+                    "<Response><Errors><Error><Code>{}</Code><Message>{message}</Message></Error></Errors><RequestID>fault</RequestID></Response>",
+                    self.code
+                ),
+            ),
+            Protocol::Query => (
+                "text/xml",
+                format!(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code><Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>",
+                    self.code
+                ),
+            ),
+            Protocol::RestXml => (
+                "application/xml",
+                format!(
+                    "<Error><Code>{}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>",
+                    self.code
+                ),
+            ),
+            Protocol::RestJson => (
+                "application/json",
+                json!({ "message": message }).to_string(),
+            ),
+        };
+        Response::builder()
+            .status(self.status)
+            .header("content-type", content_type)
+            .header("x-amzn-ErrorType", &self.code)
+            .header("x-amzn-RequestId", "fault")
+            .body(Full::new(Bytes::from(body)))
+            .expect("fault codes are header-safe")
+    }
+}
+
+/// The faults waiting to be answered, first match first.
+#[derive(Default)]
+pub struct Faults(Mutex<Vec<Fault>>);
+
+impl Faults {
+    pub fn inject(&self, fault: Fault) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(fault);
+    }
+
+    /// The injected answer for this request, if a fault matches (and is used up by it).
+    pub fn take(&self, method: &Method, path: &str, body: &[u8]) -> Option<Response<Full<Bytes>>> {
+        let mut faults = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let body = String::from_utf8_lossy(body);
+        let i = faults.iter().position(|f| f.matches(method, path, &body))?;
+        let response = faults[i].response();
+        faults[i].times -= 1;
+        if faults[i].times == 0 {
+            faults.remove(i);
+        }
+        Some(response)
+    }
+
+    /// How many injected answers are still waiting to be given.
+    pub fn pending(&self) -> u32 {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|f| f.times)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_hits_only_its_operation_and_environment_and_only_as_often_as_asked() {
+        let faults = Faults::default();
+        faults.inject(Fault::ec2("CreateVpc", "f-network", 400, "InvalidParameterValue").times(2));
+        faults.inject(Fault::s3(
+            "PUT /strata-f-storage-assets",
+            "",
+            503,
+            "SlowDown",
+        ));
+        let vpc = b"Action=CreateVpc&TagSpecification.1.Tag.1.Value=f-network";
+        assert!(
+            faults
+                .take(&Method::POST, "/", b"Action=CreateVpc&x=other")
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(&Method::POST, "/", b"Action=CreateVpcEndpoint&f-network")
+                .is_none()
+        );
+        let hit = faults.take(&Method::POST, "/", vpc).unwrap();
+        assert_eq!(hit.status(), 400);
+        assert!(faults.take(&Method::POST, "/", vpc).is_some());
+        assert!(faults.take(&Method::POST, "/", vpc).is_none(), "used up");
+        assert!(
+            faults
+                .take(&Method::PUT, "/strata-f-storage-assets/key", b"")
+                .is_none()
+        );
+        assert_eq!(faults.pending(), 1);
+        let slow = faults
+            .take(&Method::PUT, "/strata-f-storage-assets", b"")
+            .unwrap();
+        assert_eq!(slow.status(), 503);
+        assert_eq!(faults.pending(), 0);
+    }
+}

@@ -82,7 +82,8 @@ pub struct LocalStack {
     template: Template,
     state_machine_arns: BTreeMap<String, String>,
     logs: PathBuf,
-    router: tokio::task::JoinHandle<()>,
+    router: std::sync::Arc<router::Router>,
+    serving: tokio::task::JoinHandle<()>,
     // Dropped (stopped) in reverse order of start.
     lambda: Option<ProcessGroup>,
     moto: ProcessGroup,
@@ -227,7 +228,7 @@ impl LocalStack {
         }
 
         let router = router::Router::new(([127, 0, 0, 1], moto_port).into(), lambda_addr);
-        let router = tokio::spawn(router.serve(listener));
+        let serving = tokio::spawn(router.clone().serve(listener));
 
         let mut stack = LocalStack {
             endpoint,
@@ -235,11 +236,23 @@ impl LocalStack {
             state_machine_arns: BTreeMap::new(),
             logs,
             router,
+            serving,
             lambda,
             moto,
         };
         stack.provision().await?;
         Ok(stack)
+    }
+
+    /// Makes the router answer the next matching requests with an AWS error (see
+    /// [`fidelity::Fault`]), before they reach the emulator.
+    pub fn inject(&self, fault: fidelity::Fault) {
+        self.router.faults.inject(fault);
+    }
+
+    /// Injected answers not yet given.
+    pub fn pending_faults(&self) -> u32 {
+        self.router.faults.pending()
     }
 
     /// The AWS endpoint every client of the local stack uses.
@@ -323,7 +336,7 @@ impl LocalStack {
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        self.router.abort();
+        self.serving.abort();
         if let Some(lambda) = self.lambda.as_mut() {
             lambda.stop();
         }

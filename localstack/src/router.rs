@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-use crate::fidelity::{AccessEntries, signed_region};
+use crate::fidelity::{AccessEntries, Faults, signed_region};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -27,6 +27,8 @@ pub struct Router {
     client: HttpClient,
     request_ids: AtomicU64,
     access_entries: AccessEntries,
+    /// Injected by tests through [`crate::LocalStack::inject`].
+    pub faults: Faults,
 }
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
@@ -58,6 +60,7 @@ impl Router {
             client: Client::builder(TokioExecutor::new()).build_http(),
             request_ids: AtomicU64::new(1),
             access_entries: AccessEntries::default(),
+            faults: Faults::default(),
         })
     }
 
@@ -95,6 +98,9 @@ impl Router {
                 .get(hyper::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok()),
         );
+        if let Some(response) = self.faults.take(&parts.method, parts.uri.path(), &body) {
+            return response;
+        }
         if let Some(response) =
             self.access_entries
                 .handle(&parts.method, parts.uri.path(), &region, &body)

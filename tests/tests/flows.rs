@@ -8,6 +8,7 @@ use serde_json::json;
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
+use strata_localstack::fidelity::Fault;
 use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store};
 
@@ -804,4 +805,157 @@ async fn the_router_gives_function_errors_lambda_semantics() {
             .unwrap()
             .starts_with("input.environment:")
     );
+}
+
+/// `examples/staging.yaml` stored under another name, so cases can run side by side.
+async fn store_as(h: &Harness, name: &str) {
+    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    env.metadata.name = name.to_owned();
+    h.store.put_spec(&env, None, 1).await.unwrap();
+}
+
+/// One environment's up with `fault` injected at `component`: Failed with the cause, the
+/// lock released, and a second up converges the AWS layer.
+async fn fails_then_converges(h: &Harness, name: &str, component: Component, fault: Fault) {
+    store_as(h, name).await;
+    let code = fault.code.clone();
+    h.stack.inject(fault);
+    let input = json!({"environment": name, "pollSeconds": 0});
+    let ended = h.run(&format!("up-{name}-1-a"), input.clone()).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed, "{name}");
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("AwsRejected"),
+        "{name}: {:?}",
+        ended.cause
+    );
+    let path = top_level(&ended, UP);
+    assert_eq!(
+        path[path.len() - 2..],
+        ["FinishFailed", "Failed"],
+        "{name}: {:?}",
+        ended.states_entered
+    );
+    let status = h.store.get_status(name).await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Failed, "{name}");
+    assert!(status.message.contains(&code), "{name}: {}", status.message);
+    let recorded = h
+        .store
+        .get_component(name, component)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        recorded.value.last_error.unwrap().error,
+        "AwsRejected",
+        "{name}"
+    );
+    // The lock is free: anyone may take it (and give it back).
+    h.store
+        .acquire(name, "probe", 60, lifecycle_now())
+        .await
+        .unwrap();
+    h.store.release(name, "probe").await.unwrap();
+
+    let ended = h.run(&format!("up-{name}-1-b"), input).await;
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("NotConverged"),
+        "{name}: {:?}",
+        ended.cause
+    );
+    assert!(
+        ended
+            .cause
+            .unwrap_or_default()
+            .ends_with("not converged: config, app, dns"),
+        "{name}"
+    );
+    let recorded = h
+        .store
+        .get_component(name, component)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded.value.phase, ComponentPhase::Ready, "{name}");
+    assert!(recorded.value.last_error.is_none(), "{name}");
+}
+
+#[tokio::test]
+async fn a_failure_at_each_component_ends_failed_with_the_lock_released_and_up_resumes() {
+    let h = harness().await;
+    tokio::join!(
+        fails_then_converges(
+            &h,
+            "f-network",
+            Component::Network,
+            Fault::ec2("CreateVpc", "f-network", 400, "VpcLimitExceeded"),
+        ),
+        fails_then_converges(
+            &h,
+            "f-storage",
+            Component::Storage,
+            Fault::s3("PUT /strata-f-storage-assets", "", 403, "AccessDenied"),
+        ),
+        fails_then_converges(
+            &h,
+            "f-cluster",
+            Component::Cluster,
+            Fault::rest_json(
+                "POST /clusters",
+                "strata-f-cluster",
+                400,
+                "InvalidParameterException"
+            ),
+        ),
+        fails_then_converges(
+            &h,
+            "f-database",
+            Component::Database,
+            Fault::query(
+                "CreateDBInstance",
+                "strata-f-database",
+                400,
+                "InvalidParameterCombination"
+            ),
+        ),
+    );
+    assert_eq!(h.stack.pending_faults(), 0, "every fault was hit");
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_by_the_sdk_then_by_the_state_machine() {
+    let h = harness().await;
+    store_as(&h, "flaky").await;
+    // Four 503s: the SDK's three attempts fail, the step reports AwsTransient, the state
+    // machine retries it after its backoff, and the fourth 503 is followed by success.
+    h.stack
+        .inject(Fault::s3("PUT /strata-flaky-assets", "", 503, "ServiceUnavailable").times(4));
+    let ended = h
+        .run(
+            "up-flaky-1",
+            json!({"environment": "flaky", "pollSeconds": 0}),
+        )
+        .await;
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("NotConverged"),
+        "{:?}",
+        ended.cause
+    );
+    assert_eq!(h.stack.pending_faults(), 0);
+    let storage = h
+        .store
+        .get_component("flaky", Component::Storage)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(storage.value.phase, ComponentPhase::Ready);
+    let storage_steps = ended
+        .states_entered
+        .iter()
+        .filter(|s| *s == "Storage")
+        .count();
+    assert!(storage_steps >= 1, "{:?}", ended.states_entered);
 }

@@ -495,3 +495,34 @@ async fn without_network_outputs_the_database_waits_for_its_dependency() {
     let err = database.apply(&step).await.unwrap_err();
     assert_eq!(err.name(), "DependencyNotReady");
 }
+
+#[tokio::test]
+async fn a_rejected_call_is_reported_by_code_and_message_without_the_raw_response() {
+    let groups = mock!(Client::describe_db_subnet_groups)
+        .sequence()
+        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
+        .repeatedly()
+        .build();
+    let create_group = mock!(Client::create_db_subnet_group)
+        .then_output(|| CreateDbSubnetGroupOutput::builder().build());
+    let snapshots = mock!(Client::describe_db_snapshots)
+        .then_output(|| DescribeDbSnapshotsOutput::builder().build());
+    let refused = mock!(Client::create_db_instance)
+        .sequence()
+        .http_status(400, Some(fault("InvalidParameterCombination")))
+        .build();
+    let err = step_with(
+        &[&absent(), &groups, &create_group, &snapshots, &refused],
+        &staging(),
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "AwsRejected");
+    // The raw body (and moto's greedy rewrite of any <RequestId> in a response) stays out
+    // of statuses and causes.
+    assert_eq!(
+        err.to_string(),
+        "CreateDBInstance strata-staging: InvalidParameterCombination (HTTP 400): InvalidParameterCombination"
+    );
+}

@@ -218,7 +218,15 @@ async fn ensure_subnet(
         .tag_specifications(spec)
         .send()
         .await
-        .map_err(|e| classify(&format!("CreateSubnet {}", plan.role), e))?;
+        .map_err(|e| match code(&e) {
+            // Another step of this environment (one a failed Parallel branch left running)
+            // created it a moment ago: the retry finds it by its tags.
+            Some("InvalidSubnet.Conflict") => ComponentError::AwsTransient(format!(
+                "CreateSubnet {}: {} is being created by another step",
+                plan.role, plan.cidr
+            )),
+            _ => classify(&format!("CreateSubnet {}", plan.role), e),
+        })?;
     let id = created
         .subnet()
         .and_then(|s| s.subnet_id())

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
@@ -222,12 +222,28 @@ fn component_sk(component: Component) -> String {
     format!("STATUS#COMPONENT#{}", component.name())
 }
 
+/// The error's code and message, or its chain of causes; never the SDK's Debug form, which
+/// carries the raw HTTP response.
 fn aws<E, R>(err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    StoreError::Aws(DisplayErrorContext(&err).to_string())
+    if let SdkError::ServiceError(e) = &err {
+        let meta = e.err();
+        return StoreError::Aws(format!(
+            "{}: {}",
+            meta.code().unwrap_or("UnknownError"),
+            meta.message().unwrap_or("no message")
+        ));
+    }
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    StoreError::Aws(text)
 }
 
 type Item = HashMap<String, AttributeValue>;

@@ -17,7 +17,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-use crate::fidelity::{AccessEntries, Faults, signed_region};
+use crate::fidelity::{
+    AccessEntries, DependencyCheck, Faults, deleted_nat_gateway, element, signed_region,
+};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -107,10 +109,90 @@ impl Router {
         {
             return response;
         }
+        if let Some(check) = DependencyCheck::of(&body)
+            && let Some(response) = self.refuse_while_dependents(&check, &region).await
+        {
+            return response;
+        }
+        if let Some(nat) = deleted_nat_gateway(&body) {
+            return self.delete_nat_gateway(&nat, &region, parts, body).await;
+        }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
             _ => self.forward(self.moto, parts, body).await,
         }
+    }
+
+    /// One EC2 query-protocol call to moto, signed for `region` (moto reads the scope only).
+    async fn ec2_query(&self, region: &str, form: String) -> Option<String> {
+        self.moto_query("ec2", region, form).await
+    }
+
+    async fn moto_query(&self, service: &str, region: &str, form: String) -> Option<String> {
+        let request = Request::post(format!("http://{}/", self.moto))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                hyper::header::AUTHORIZATION,
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=local/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+                ),
+            )
+            .body(Full::new(Bytes::from(form)))
+            .expect("a static request is well-formed");
+        let response = self.client.request(request).await.ok()?;
+        let body = response.into_body().collect().await.ok()?;
+        Some(String::from_utf8_lossy(&body.to_bytes()).into_owned())
+    }
+
+    /// DeleteNatGateway as on AWS: the gateway's network interface goes with it (moto keeps
+    /// it, and it would then block DeleteSubnet).
+    async fn delete_nat_gateway(
+        &self,
+        nat: &str,
+        region: &str,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        let described = self
+            .ec2_query(
+                region,
+                format!("Action=DescribeNatGateways&Version=2016-11-15&NatGatewayId.1={nat}"),
+            )
+            .await
+            .unwrap_or_default();
+        let response = self.forward(self.moto, parts, body).await;
+        if response.status().is_success()
+            && let Some(eni) = element(&described, "networkInterfaceId")
+        {
+            self.ec2_query(
+                region,
+                format!(
+                    "Action=DeleteNetworkInterface&Version=2016-11-15&NetworkInterfaceId={eni}"
+                ),
+            )
+            .await;
+        }
+        response
+    }
+
+    /// AWS's DependencyViolation for a DeleteVpc/DeleteSubnet whose dependents remain.
+    async fn refuse_while_dependents(
+        &self,
+        check: &DependencyCheck,
+        region: &str,
+    ) -> Option<Response<Full<Bytes>>> {
+        for query in check.queries() {
+            let Some(answer) = self
+                .moto_query(query.service, region, query.form.clone())
+                .await
+            else {
+                continue;
+            };
+            if check.found(&query, &answer) {
+                return Some(check.refusal(query.what));
+            }
+        }
+        None
     }
 
     async fn forward(

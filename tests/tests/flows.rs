@@ -463,6 +463,35 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
         1,
         "a second up creates nothing new"
     );
+    // The local stack refuses what AWS refuses: a VPC with its gateway attached, a subnet
+    // with a NAT gateway in it (moto alone would delete both).
+    let refused = h.ec2.delete_vpc().vpc_id(&vpc_id).send().await.unwrap_err();
+    assert_eq!(
+        refused.as_service_error().and_then(|e| e.meta().code()),
+        Some("DependencyViolation")
+    );
+    let nat = h
+        .ec2
+        .describe_nat_gateways()
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()[0]
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let refused = h
+        .ec2
+        .delete_subnet()
+        .subnet_id(&nat)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{:?}", refused.as_service_error()).contains("a NAT gateway remains"),
+        "{refused:?}"
+    );
+    assert_eq!(tagged_vpcs(&h).await.len(), 1);
     let nodegroups = h
         .eks
         .list_nodegroups()

@@ -20,6 +20,7 @@ struct Harness {
     ec2: aws_sdk_ec2::Client,
     eks: aws_sdk_eks::Client,
     rds: aws_sdk_rds::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
     up: String,
     down: String,
 }
@@ -54,6 +55,7 @@ async fn harness() -> Harness {
         aws_sdk_rds::Client::new(&regional),
     );
     Harness {
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(&regional),
         eks,
         rds,
         sfn: aws_sdk_sfn::Client::new(&config),
@@ -525,6 +527,7 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     .await;
     h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF")
         .await;
+    let balancer = kubernetes_load_balancer(&h).await;
 
     // onDelete: retain (the default) keeps the buckets and what is in them.
     let ended = h
@@ -558,6 +561,21 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     );
     let clusters = h.eks.list_clusters().send().await.unwrap();
     assert!(clusters.clusters().is_empty(), "the cluster outlived down");
+    // The load balancer Kubernetes made, its target group and security group were swept
+    // before the VPC went (the local stack refuses DeleteVpc while they remain).
+    let balancers = h.elb.describe_load_balancers().send().await.unwrap();
+    assert!(
+        !balancers
+            .load_balancers()
+            .iter()
+            .any(|lb| lb.load_balancer_arn() == Some(&balancer)),
+        "the load balancer outlived down"
+    );
+    let groups = h.elb.describe_target_groups().send().await.unwrap();
+    assert!(
+        groups.target_groups().is_empty(),
+        "the target group outlived down"
+    );
 
     // onDelete: snapshot (the default): the instance is gone, its final snapshot stays,
     // tagged as this environment's, and the next up restores from it.
@@ -987,4 +1005,71 @@ async fn transient_errors_are_retried_by_the_sdk_then_by_the_state_machine() {
         .filter(|s| *s == "Storage")
         .count();
     assert!(storage_steps >= 1, "{:?}", ended.states_entered);
+}
+
+/// What the AWS load balancer controller makes for a `LoadBalancer` Service: a security
+/// group, a load balancer in the public subnets and a target group, all tagged
+/// `elbv2.k8s.aws/cluster`. Returns the load balancer's ARN.
+async fn kubernetes_load_balancer(h: &Harness) -> String {
+    use aws_sdk_elasticloadbalancingv2::types::Tag as ElbTag;
+    let network = h.component(Component::Network).await;
+    let vpc = &network.outputs["vpcId"];
+    let k8s_tags = |b: aws_sdk_ec2::types::builders::TagSpecificationBuilder| {
+        b.tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("elbv2.k8s.aws/cluster")
+                .value("strata-staging")
+                .build(),
+        )
+    };
+    let group = h
+        .ec2
+        .create_security_group()
+        .group_name("k8s-shop-ui-1a2b3c")
+        .description("[k8s] Managed SecurityGroup for LoadBalancer")
+        .vpc_id(vpc)
+        .tag_specifications(
+            k8s_tags(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup),
+            )
+            .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    let tag = |k: &str, v: &str| ElbTag::builder().key(k).value(v).build();
+    let balancer = h
+        .elb
+        .create_load_balancer()
+        .name("k8s-shop-ui-1a2b3c")
+        .set_subnets(Some(
+            network.outputs["publicSubnetIds"]
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+        ))
+        .security_groups(group)
+        .tags(tag("elbv2.k8s.aws/cluster", "strata-staging"))
+        .tags(tag("service.k8s.aws/stack", "shop/ui"))
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
+    h.elb
+        .create_target_group()
+        .name("k8s-shop-ui-tg")
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Tcp)
+        .port(8080)
+        .vpc_id(vpc)
+        .tags(tag("elbv2.k8s.aws/cluster", "strata-staging"))
+        .send()
+        .await
+        .unwrap();
+    balancer
 }

@@ -6,13 +6,11 @@
 //! EC2 resources have no unique names, so each is found by its tags: the `strata:*` tags
 //! and `strata:role` (`vpc`, `public-0`, `private-1`, `igw`, `nat-0`, `rt-public`, …). A VPC
 //! named `strata-<env>` that lacks this environment's tags is never touched
-//! (`ResourceNotOwned`). `apply` answers `done: false` while a NAT gateway is pending;
-//! `destroy` deletes NAT gateways first and waits for them, then releases their addresses
-//! and deletes the rest in dependency order.
-//!
-//! Not here yet: sweeping what Kubernetes leaves in the VPC (load balancers, their target
-//! groups, security groups and ENIs) before the VPC goes; it comes with the app layer, the
-//! only thing that creates them.
+//! (`ResourceNotOwned`). `apply` answers `done: false` while a NAT gateway is pending.
+//! `destroy` first sweeps what Kubernetes left in the VPC ([`sweep`]: load balancers,
+//! target groups, security groups and network interfaces tagged for this environment's
+//! cluster) and waits until it is gone, then deletes NAT gateways and waits for them,
+//! releases their addresses and deletes the rest in dependency order.
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
@@ -25,9 +23,11 @@ use strata_core::spec::{DatabaseEngine, NatGateways};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, subnet_cidrs, tags};
 
-/// Makes an EC2 client for a region (environments live in the region their spec names).
+/// Makes EC2 and ELB clients for a region (environments live in the region their spec
+/// names).
 pub trait ClientFor: Send + Sync {
     fn client(&self, region: &str) -> Client;
+    fn elb(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client;
 }
 
 /// Builds regional clients from one loaded SDK config.
@@ -39,6 +39,15 @@ impl ClientFor for RegionalClients {
             .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
             .build();
         Client::from_conf(config)
+    }
+
+    fn elb(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.0)
+            .region(aws_sdk_elasticloadbalancingv2::config::Region::new(
+                region.to_owned(),
+            ))
+            .build();
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
     }
 }
 
@@ -582,7 +591,21 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
         let c = self.clients.client(&env.spec.region);
         let all = || owned(name, None);
 
-        // NAT gateways first: they hold addresses and ENIs in the public subnets.
+        // What Kubernetes left in the VPC goes first: AWS refuses DeleteVpc while it stays.
+        let vpcs = c
+            .describe_vpcs()
+            .set_filters(Some(owned(name, Some("vpc"))))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeVpcs", e))?;
+        for vpc in vpcs.vpcs().iter().filter_map(|v| v.vpc_id()) {
+            let elb = self.clients.elb(&env.spec.region);
+            if !sweep::sweep(&c, &elb, vpc, &format!("strata-{name}")).await? {
+                return Ok(Progress::waiting(ComponentPhase::Deleting));
+            }
+        }
+
+        // NAT gateways next: they hold addresses and ENIs in the public subnets.
         let nats = c
             .describe_nat_gateways()
             .set_filter(Some(all()))
@@ -725,6 +748,8 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
         Ok(Progress::finished(ComponentPhase::Deleted))
     }
 }
+
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,11 @@ impl ClientFor for Mocked {
     fn client(&self, _region: &str) -> Client {
         self.0.clone()
     }
+
+    // No load balancer call is scripted: a test that reaches one fails.
+    fn elb(&self, _region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[])
+    }
 }
 
 fn staging() -> Environment {

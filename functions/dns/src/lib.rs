@@ -1,0 +1,379 @@
+//! The dns component: the spec's name (`spec.dns.name`) in its hosted zone (`spec.dns.zone`)
+//! pointing at the app's public load balancer — an alias A record when the app reports the
+//! load balancer's canonical zone (`loadBalancerZoneId`), else a CNAME — and a TXT record
+//! `_strata-owner.<name>` saying which environment owns it (Route 53 records carry no tags;
+//! the marker sits on its own name because a CNAME allows no sibling records).
+//!
+//! `apply` UPSERTs both in one change batch, then polls GetChange until INSYNC. A record at
+//! the name without this environment's marker is never touched (`ResourceNotOwned`).
+//! `destroy` deletes exactly the two records it owns. The hosted zone is shared
+//! infrastructure: Strata never creates or deletes it.
+
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
+    ResourceRecordSet, RrType,
+};
+use strata_component::aws::classify;
+use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::status::ComponentPhase;
+use strata_core::{Component, Environment};
+
+/// Makes the Route 53 client (a global service).
+pub trait ClientFor: Send + Sync {
+    fn client(&self) -> Client;
+}
+
+/// Builds the client from one loaded SDK config.
+pub struct GlobalClient(pub aws_config::SdkConfig);
+
+impl ClientFor for GlobalClient {
+    fn client(&self) -> Client {
+        Client::new(&self.0)
+    }
+}
+
+pub struct Dns<C: ClientFor> {
+    pub clients: C,
+}
+
+/// A name as Route 53 writes it: lower case, with the root's dot.
+fn fqdn(name: &str) -> String {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    format!("{name}.")
+}
+
+fn owner_name(name: &str) -> String {
+    fqdn(&format!("_strata-owner.{}", name.trim_end_matches('.')))
+}
+
+/// The marker's value, quoted as TXT records are.
+fn owner_value(environment: &str) -> String {
+    format!("\"strata:environment={environment}\"")
+}
+
+fn rejected(e: impl std::fmt::Display) -> ComponentError {
+    ComponentError::AwsRejected(e.to_string())
+}
+
+/// The hosted zone's id, or None when it does not exist.
+async fn find_zone(client: &Client, zone: &str) -> Result<Option<String>, ComponentError> {
+    let wanted = fqdn(zone);
+    let out = client
+        .list_hosted_zones_by_name()
+        .dns_name(&wanted)
+        .max_items(10)
+        .send()
+        .await
+        .map_err(|e| classify(&format!("ListHostedZonesByName {zone}"), e))?;
+    Ok(out
+        .hosted_zones()
+        .iter()
+        .find(|z| fqdn(z.name()) == wanted)
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned()))
+}
+
+/// What the zone holds at our name and at our marker's name.
+struct Found {
+    target: Option<ResourceRecordSet>,
+    owner: Option<ResourceRecordSet>,
+}
+
+async fn find_records(client: &Client, zone_id: &str, name: &str) -> Result<Found, ComponentError> {
+    let mut found = Found {
+        target: None,
+        owner: None,
+    };
+    for (wanted, types) in [
+        (fqdn(name), &[RrType::A, RrType::Cname][..]),
+        (owner_name(name), &[RrType::Txt][..]),
+    ] {
+        let out = client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(&wanted)
+            .max_items(10)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("ListResourceRecordSets {wanted}"), e))?;
+        let record = out
+            .resource_record_sets()
+            .iter()
+            .find(|r| fqdn(r.name()) == wanted && types.contains(r.r#type()))
+            .cloned();
+        if types.contains(&RrType::Txt) {
+            found.owner = record;
+        } else {
+            found.target = record;
+        }
+    }
+    Ok(found)
+}
+
+fn owned_by(owner: Option<&ResourceRecordSet>, environment: &str) -> bool {
+    owner.is_some_and(|o| {
+        o.resource_records()
+            .iter()
+            .any(|r| r.value() == owner_value(environment))
+    })
+}
+
+/// The load balancer the record points at, from the app's outputs.
+struct Target {
+    hostname: String,
+    zone_id: Option<String>,
+}
+
+fn target(step: &Step<'_>) -> Result<Target, ComponentError> {
+    let missing = || ComponentError::DependencyNotReady {
+        component: Component::Dns,
+        dependency: Component::App,
+    };
+    let outputs = &step
+        .dependencies
+        .get(&Component::App)
+        .ok_or_else(missing)?
+        .outputs;
+    Ok(Target {
+        hostname: outputs
+            .get("loadBalancerHostname")
+            .ok_or_else(missing)?
+            .clone(),
+        zone_id: outputs.get("loadBalancerZoneId").cloned(),
+    })
+}
+
+fn desired_target(name: &str, target: &Target) -> Result<ResourceRecordSet, ComponentError> {
+    let builder = ResourceRecordSet::builder().name(fqdn(name));
+    match &target.zone_id {
+        Some(zone) => builder
+            .r#type(RrType::A)
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id(zone)
+                    .dns_name(fqdn(&target.hostname))
+                    .evaluate_target_health(true)
+                    .build()
+                    .map_err(rejected)?,
+            )
+            .build()
+            .map_err(rejected),
+        None => builder
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(fqdn(&target.hostname))
+                    .build()
+                    .map_err(rejected)?,
+            )
+            .build()
+            .map_err(rejected),
+    }
+}
+
+fn desired_owner(name: &str, environment: &str) -> Result<ResourceRecordSet, ComponentError> {
+    ResourceRecordSet::builder()
+        .name(owner_name(name))
+        .r#type(RrType::Txt)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(owner_value(environment))
+                .build()
+                .map_err(rejected)?,
+        )
+        .build()
+        .map_err(rejected)
+}
+
+/// Whether the record already points where it should (Route 53 normalises names).
+fn points_at(record: &ResourceRecordSet, desired: &ResourceRecordSet) -> bool {
+    let alias = |r: &ResourceRecordSet| {
+        r.alias_target()
+            .map(|a| (fqdn(a.dns_name()), a.hosted_zone_id().to_owned()))
+    };
+    let values = |r: &ResourceRecordSet| -> Vec<String> {
+        r.resource_records()
+            .iter()
+            .map(|v| fqdn(v.value()))
+            .collect()
+    };
+    record.r#type() == desired.r#type()
+        && alias(record) == alias(desired)
+        && values(record) == values(desired)
+}
+
+fn change(action: ChangeAction, record: ResourceRecordSet) -> Result<Change, ComponentError> {
+    Change::builder()
+        .action(action)
+        .resource_record_set(record)
+        .build()
+        .map_err(rejected)
+}
+
+async fn submit(
+    client: &Client,
+    zone_id: &str,
+    comment: String,
+    changes: Vec<Change>,
+) -> Result<String, ComponentError> {
+    let out = client
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .comment(comment)
+                .set_changes(Some(changes))
+                .build()
+                .map_err(rejected)?,
+        )
+        .send()
+        .await
+        .map_err(|e| classify(&format!("ChangeResourceRecordSets {zone_id}"), e))?;
+    Ok(out
+        .change_info()
+        .map(|c| c.id().trim_start_matches("/change/").to_owned())
+        .unwrap_or_default())
+}
+
+fn spec_dns(env: &Environment) -> Option<(&str, &str)> {
+    env.spec
+        .dns
+        .as_ref()
+        .map(|d| (d.zone.as_str(), d.name.as_str()))
+}
+
+fn zone_missing(zone: &str) -> ComponentError {
+    ComponentError::AwsRejected(format!(
+        "hosted zone {zone} does not exist; Strata uses a zone, it never creates one"
+    ))
+}
+
+impl<C: ClientFor> ComponentHandler for Dns<C> {
+    const COMPONENT: Component = Component::Dns;
+
+    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let Some((zone, name)) = spec_dns(env) else {
+            return Ok(Progress::finished(ComponentPhase::Deleted));
+        };
+        let target = target(step)?;
+        let client = self.clients.client();
+        let zone_id = find_zone(&client, zone)
+            .await?
+            .ok_or_else(|| zone_missing(zone))?;
+        let found = find_records(&client, &zone_id, name).await?;
+        let taken = found.target.is_some() || found.owner.is_some();
+        if taken && !owned_by(found.owner.as_ref(), env.name()) {
+            return Err(ComponentError::ResourceNotOwned(format!(
+                "{} already has a record that environment {} did not make (no {} marker); Strata leaves it alone",
+                fqdn(name),
+                env.name(),
+                owner_name(name)
+            )));
+        }
+        let desired = desired_target(name, &target)?;
+        let mut progress = Progress::waiting(ComponentPhase::Updating);
+        progress
+            .resource_ids
+            .insert("hostedZoneId".into(), zone_id.clone());
+        let current = found
+            .target
+            .as_ref()
+            .is_some_and(|r| points_at(r, &desired))
+            && found.owner.is_some();
+        if !current {
+            let mut changes = vec![
+                change(ChangeAction::Upsert, desired_owner(name, env.name())?)?,
+                change(ChangeAction::Upsert, desired.clone())?,
+            ];
+            // A CNAME and an A record cannot share a name: the old kind goes in the same batch.
+            if let Some(old) = found.target.filter(|r| r.r#type() != desired.r#type()) {
+                changes.insert(1, change(ChangeAction::Delete, old)?);
+            }
+            let id = submit(
+                &client,
+                &zone_id,
+                format!(
+                    "strata {}: {} → {}",
+                    env.name(),
+                    fqdn(name),
+                    target.hostname
+                ),
+                changes,
+            )
+            .await?;
+            progress.resource_ids.insert("changeId".into(), id);
+            return Ok(progress);
+        }
+        // Ready once the last change we made has reached every Route 53 server.
+        if let Some(id) = step
+            .previous
+            .and_then(|p| p.resource_ids.get("changeId"))
+            .filter(|id| !id.is_empty())
+        {
+            let status = client
+                .get_change()
+                .id(id)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("GetChange {id}"), e))?;
+            if status.change_info().map(|c| c.status()) != Some(&ChangeStatus::Insync) {
+                return Ok(progress);
+            }
+        }
+        let mut ready = Progress::finished(ComponentPhase::Ready);
+        ready.resource_ids = progress.resource_ids;
+        ready
+            .outputs
+            .insert("name".into(), fqdn(name).trim_end_matches('.').to_owned());
+        ready.outputs.insert("target".into(), target.hostname);
+        ready.outputs.insert(
+            "url".into(),
+            format!("https://{}", fqdn(name).trim_end_matches('.')),
+        );
+        Ok(ready)
+    }
+
+    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let gone = Progress::finished(ComponentPhase::Deleted);
+        let Some((zone, name)) = spec_dns(env) else {
+            return Ok(gone);
+        };
+        let client = self.clients.client();
+        let Some(zone_id) = find_zone(&client, zone).await? else {
+            return Ok(gone);
+        };
+        let found = find_records(&client, &zone_id, name).await?;
+        if !owned_by(found.owner.as_ref(), env.name()) {
+            if found.target.is_some() {
+                return Err(ComponentError::ResourceNotOwned(format!(
+                    "{} has a record without environment {}'s marker; Strata leaves it alone",
+                    fqdn(name),
+                    env.name()
+                )));
+            }
+            return Ok(gone);
+        }
+        // DELETE must name the records exactly as they are.
+        let changes = found
+            .target
+            .into_iter()
+            .chain(found.owner)
+            .map(|r| change(ChangeAction::Delete, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        submit(
+            &client,
+            &zone_id,
+            format!("strata {}: down", env.name()),
+            changes,
+        )
+        .await?;
+        Ok(gone)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,11 @@
+//! Lambda entry point for the dns component: wiring only.
+
+use dns::{Dns, GlobalClient};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    strata_component::lambda::run_component(|config| Dns {
+        clients: GlobalClient(config),
+    })
+    .await
+}

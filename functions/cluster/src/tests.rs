@@ -21,9 +21,10 @@ use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput
 use aws_sdk_eks::types::{Issue, NodegroupHealth, NodegroupIssueCode};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_component::{ComponentError, ComponentHandler, Step};
-use strata_core::{ComponentStatus, Environment, OperationContext, OperationKind};
+use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
+use strata_component::testing::{context, staging};
 
 struct Mocked(Client);
 
@@ -31,11 +32,6 @@ impl ClientFor for Mocked {
     fn client(&self, _region: &str) -> Client {
         self.0.clone()
     }
-}
-
-fn staging() -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
-    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn roles() -> Roles {
@@ -62,15 +58,7 @@ async fn step_with(
         clients: Mocked(client),
         roles: roles(),
     };
-    let context = OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Up,
-        execution: "up-staging-1".into(),
-        generation: 1,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 0,
-    };
+    let context = context(OperationKind::Up, 1, 0);
     let mut network = ComponentStatus::new(ComponentPhase::Ready, 1, 0);
     for (key, value) in [
         ("privateSubnetIds", "subnet-p0,subnet-p1"),

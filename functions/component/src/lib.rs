@@ -16,6 +16,8 @@ use strata_store::{Store, StoreError};
 
 pub mod aws;
 pub mod lambda;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// The errors a component handler reports to Step Functions. The names are the `errorType`s
 /// the state machines' `Retry` and `Catch` match.

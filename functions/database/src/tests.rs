@@ -20,32 +20,16 @@ use aws_sdk_rds::types::{DbSubnetGroup, Endpoint, MasterUserSecret, Subnet};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_component::{ComponentError, ComponentHandler, Step};
 use strata_core::spec::DatabaseOnDelete;
-use strata_core::{ComponentStatus, Environment, OperationContext, OperationKind};
+use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
+use strata_component::testing::{context, staging};
 
 struct Mocked(Client);
 
 impl ClientFor for Mocked {
     fn client(&self, _region: &str) -> Client {
         self.0.clone()
-    }
-}
-
-fn staging() -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
-    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn context() -> OperationContext {
-    OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Up,
-        execution: "up-staging-3".into(),
-        generation: 3,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 1_700_000_000,
     }
 }
 
@@ -75,7 +59,7 @@ async fn step_with(
     let database = Database {
         clients: Mocked(client),
     };
-    let context = context();
+    let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = network_ready();
     let step = Step {
         environment: env,
@@ -484,7 +468,7 @@ async fn without_network_outputs_the_database_waits_for_its_dependency() {
         clients: Mocked(client),
     };
     let env = staging();
-    let context = context();
+    let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = BTreeMap::new();
     let step = Step {
         environment: &env,

@@ -10,9 +10,10 @@ use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSet
 use aws_sdk_route53::types::{ChangeInfo, HostedZone};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_component::{ComponentError, ComponentHandler, Step};
-use strata_core::{ComponentStatus, OperationContext, OperationKind};
+use strata_core::{ComponentStatus, OperationKind};
 
 use super::*;
+use strata_component::testing::{context, staging};
 
 struct Mocked(Client);
 
@@ -20,11 +21,6 @@ impl ClientFor for Mocked {
     fn client(&self) -> Client {
         self.0.clone()
     }
-}
-
-fn staging() -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
-    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 const LB: &str = "k8s-shop-ui-1a2b3c.elb.eu-west-1.amazonaws.com";
@@ -39,15 +35,7 @@ async fn step_with(
         clients: Mocked(client),
     };
     let env = staging();
-    let context = OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Up,
-        execution: "up-staging-1".into(),
-        generation: 1,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 0,
-    };
+    let context = context(OperationKind::Up, 1, 0);
     let mut app = ComponentStatus::new(ComponentPhase::Ready, 1, 0);
     app.outputs.insert("loadBalancerHostname".into(), LB.into());
     app.outputs
@@ -274,15 +262,7 @@ async fn a_missing_zone_or_load_balancer_is_said_plainly() {
         clients: Mocked(client),
     };
     let env = staging();
-    let context = OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Up,
-        execution: "up-staging-1".into(),
-        generation: 1,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 0,
-    };
+    let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
     let step = Step {
         environment: &env,

@@ -19,9 +19,10 @@ use aws_sdk_ec2::types::{
     Subnet, Vpc,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_core::{Environment, OperationContext, OperationKind};
+use strata_core::OperationKind;
 
 use super::*;
+use strata_component::testing::{context, staging};
 
 struct Mocked(Client);
 
@@ -36,26 +37,13 @@ impl ClientFor for Mocked {
     }
 }
 
-fn staging() -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
-    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 async fn step(rules: &[&Rule], destroy: bool) -> Result<Progress, ComponentError> {
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules);
     let network = Network {
         clients: Mocked(client),
     };
     let env = staging();
-    let context = OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Up,
-        execution: "up-staging-1".into(),
-        generation: 1,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 0,
-    };
+    let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
     let step = Step {
         environment: &env,
@@ -224,15 +212,7 @@ async fn a_retained_database_keeps_the_network_it_lives_in() {
         clients: Mocked(client),
     };
     let env = staging();
-    let context = OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Down,
-        execution: "down-staging-1".into(),
-        generation: 1,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 0,
-    };
+    let context = context(OperationKind::Down, 1, 0);
     let retained = strata_core::ComponentStatus::new(ComponentPhase::Retained, 1, 0);
     let dependencies = BTreeMap::from([(Component::Database, retained)]);
     let step = Step {

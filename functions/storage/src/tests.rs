@@ -20,32 +20,16 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_component::{ComponentError, ComponentHandler, Step};
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::ComponentPhase;
-use strata_core::{Environment, OperationContext, OperationKind};
+use strata_core::{Environment, OperationKind};
 
 use super::*;
+use strata_component::testing::{context, staging};
 
 struct Mocked(Client);
 
 impl ClientFor for Mocked {
     fn client(&self, _region: &str) -> Client {
         self.0.clone()
-    }
-}
-
-fn staging() -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
-    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn context() -> OperationContext {
-    OperationContext {
-        environment: "staging".into(),
-        operation: OperationKind::Up,
-        execution: "up-staging-1".into(),
-        generation: 1,
-        poll_seconds: 0,
-        deadline_seconds: 600,
-        started_at: 0,
     }
 }
 
@@ -64,7 +48,7 @@ async fn step_with(
     let storage = Storage {
         clients: Mocked(client),
     };
-    let context = context();
+    let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
     let step = Step {
         environment: env,

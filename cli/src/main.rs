@@ -12,8 +12,10 @@ use strata_store::{DynamoStore, Store};
 const USAGE: &str = "usage:
   strata validate -f FILE        check a spec offline; every error with its field path
   strata graph                   print the component graph (Mermaid)
-  strata local up -f FILE        start the local stack, store the spec, run environment-up,
-                                 show the environment, stop the local stack";
+  strata local up -f FILE [--down]
+                                 start the local stack, store the spec, run environment-up,
+                                 show the environment (with --down: then run
+                                 environment-down and show it again), stop the local stack";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +28,11 @@ fn main() -> ExitCode {
         }
         ["local", "up", "-f", file] => {
             let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-            runtime.block_on(local_up(file))
+            runtime.block_on(local_up(file, false))
+        }
+        ["local", "up", "-f", file, "--down"] | ["local", "up", "--down", "-f", file] => {
+            let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+            runtime.block_on(local_up(file, true))
         }
         _ => {
             eprintln!("{USAGE}");
@@ -77,7 +83,7 @@ fn validate(file: &str) -> ExitCode {
     }
 }
 
-async fn local_up(file: &str) -> ExitCode {
+async fn local_up(file: &str, then_down: bool) -> ExitCode {
     let env = match load(file) {
         Ok(env) => env,
         Err(code) => return code,
@@ -101,7 +107,17 @@ async fn local_up(file: &str) -> ExitCode {
         .expect("the template declares StateTable");
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let sfn = aws_sdk_sfn::Client::new(&config);
-    match run_up(&stack, &store, &sfn, &env).await {
+    let up = match run_up(&stack, &store, &sfn, &env).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !then_down {
+        return up;
+    }
+    match run_down(&stack, &store, &sfn, &env).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("{message}");
@@ -110,38 +126,41 @@ async fn local_up(file: &str) -> ExitCode {
     }
 }
 
-async fn run_up(
+/// How one execution went, with the figures the README quotes.
+struct Ran {
+    status: ExecutionStatus,
+    error: Option<String>,
+    cause: Option<String>,
+    states_entered: usize,
+    lambda_invocations: usize,
+    seconds: f64,
+}
+
+/// Starts `machine` for the environment with a deterministic name, prints each state as it
+/// is entered, and waits for the end.
+async fn run_flow(
     stack: &LocalStack,
-    store: &DynamoStore,
     sfn: &aws_sdk_sfn::Client,
-    env: &Environment,
-) -> Result<ExitCode, String> {
-    let name = env.name();
-    let previous = store.get_spec(name).await.map_err(|e| e.to_string())?;
-    let stored = store
-        .put_spec(env, previous.as_ref(), now())
-        .await
-        .map_err(|e| e.to_string())?;
-    let machine = stack
-        .state_machine_arn("EnvironmentUpStateMachine")
-        .ok_or("the template has no EnvironmentUpStateMachine")?;
-    let execution = format!("up-{name}-{}", stored.generation);
+    machine: &str,
+    name: &str,
+    execution: &str,
+) -> Result<Ran, String> {
+    let arn = stack
+        .state_machine_arn(machine)
+        .ok_or_else(|| format!("the template has no {machine}"))?;
     let input = serde_json::json!({"environment": name, "pollSeconds": 1}).to_string();
+    let clock = std::time::Instant::now();
     let started = sfn
         .start_execution()
-        .state_machine_arn(machine)
-        .name(&execution)
+        .state_machine_arn(arn)
+        .name(execution)
         .input(input)
         .send()
         .await
         .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(&e).to_string())?;
-    println!(
-        "environment {name}: generation {} stored; execution {execution} started",
-        stored.generation
-    );
-
+    println!("execution {execution} started");
     let mut shown = 0;
-    let described = loop {
+    loop {
         let described = sfn
             .describe_execution()
             .execution_arn(&started.execution_arn)
@@ -165,19 +184,114 @@ async fn run_up(
         }
         shown = entered.len();
         if described.status != ExecutionStatus::Running {
-            break described;
+            let lambda_invocations = history
+                .events
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.r#type,
+                        aws_sdk_sfn::types::HistoryEventType::LambdaFunctionScheduled
+                            | aws_sdk_sfn::types::HistoryEventType::TaskScheduled
+                    )
+                })
+                .count();
+            let ran = Ran {
+                status: described.status,
+                error: described.error,
+                cause: described.cause,
+                states_entered: entered.len(),
+                lambda_invocations,
+                seconds: clock.elapsed().as_secs_f64(),
+            };
+            println!(
+                "execution {execution}: {}{}",
+                ran.status.as_str(),
+                ran.error
+                    .as_ref()
+                    .map(|e| format!(" ({e}: {})", ran.cause.clone().unwrap_or_default()))
+                    .unwrap_or_default()
+            );
+            println!(
+                "  {} states entered, {} Lambda invocations, {:.1} s wall time",
+                ran.states_entered, ran.lambda_invocations, ran.seconds
+            );
+            return Ok(ran);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    println!(
-        "execution {execution}: {}{}",
-        described.status.as_str(),
-        described
-            .error
-            .map(|e| format!(" ({e}: {})", described.cause.unwrap_or_default()))
-            .unwrap_or_default()
-    );
+    }
+}
 
+/// Runs environment-down and shows what is left.
+async fn run_down(
+    stack: &LocalStack,
+    store: &DynamoStore,
+    sfn: &aws_sdk_sfn::Client,
+    env: &Environment,
+) -> Result<ExitCode, String> {
+    let name = env.name();
+    let generation = store
+        .get_spec(name)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_or(0, |s| s.generation);
+    println!();
+    let ran = run_flow(
+        stack,
+        sfn,
+        "EnvironmentDownStateMachine",
+        name,
+        &format!("down-{name}-{generation}"),
+    )
+    .await?;
+    let status = show(store, env, generation).await?;
+    Ok(
+        if ran.status == ExecutionStatus::Succeeded && status == EnvironmentState::Deleted {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(3)
+        },
+    )
+}
+
+async fn run_up(
+    stack: &LocalStack,
+    store: &DynamoStore,
+    sfn: &aws_sdk_sfn::Client,
+    env: &Environment,
+) -> Result<ExitCode, String> {
+    let name = env.name();
+    let previous = store.get_spec(name).await.map_err(|e| e.to_string())?;
+    let stored = store
+        .put_spec(env, previous.as_ref(), now())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "environment {name}: generation {} stored",
+        stored.generation
+    );
+    run_flow(
+        stack,
+        sfn,
+        "EnvironmentUpStateMachine",
+        name,
+        &format!("up-{name}-{}", stored.generation),
+    )
+    .await?;
+    let state = show(store, env, stored.generation).await?;
+    Ok(if state == EnvironmentState::Ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// Prints the environment: state, components with their ids, credentials, history.
+async fn show(
+    store: &DynamoStore,
+    env: &Environment,
+    generation: u64,
+) -> Result<EnvironmentState, String> {
+    let name = env.name();
     let status = store
         .get_status(name)
         .await
@@ -188,8 +302,8 @@ async fn run_up(
     println!("state        {:?}", status.state);
     println!("message      {}", status.message);
     println!(
-        "generation   {} (observed {})",
-        stored.generation, status.observed_generation
+        "generation   {generation} (observed {})",
+        status.observed_generation
     );
     println!(
         "\n{:<10} {:<10} {:<10} resources",
@@ -217,6 +331,9 @@ async fn run_up(
     for url in &status.ingress_urls {
         println!("ingress      {url}");
     }
+    for credential in &status.credentials {
+        println!("credential   {} {}", credential.name(), credential.arn());
+    }
     println!("\nhistory (newest first)");
     for event in store
         .history(name, 20, None)
@@ -226,11 +343,7 @@ async fn run_up(
     {
         println!("  {}  {:<17} {}", utc(event.at), event.kind, event.message);
     }
-    Ok(if status.state == EnvironmentState::Ready {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    Ok(status.state)
 }
 
 fn now() -> u64 {

@@ -357,20 +357,14 @@ impl Fault {
     }
 
     fn matches(&self, method: &Method, path: &str, body: &str) -> bool {
-        let operation = match self.protocol {
-            Protocol::Ec2 | Protocol::Query => body
-                .split('&')
-                .any(|pair| pair == format!("Action={}", self.operation)),
-            // S3 addresses a bucket as `/bucket/` as well as `/bucket`.
-            Protocol::RestJson | Protocol::RestXml => {
-                let path = match path.trim_end_matches('/') {
-                    "" => "/",
-                    trimmed => trimmed,
-                };
-                format!("{method} {path}") == self.operation
-            }
-        };
-        operation && (path.contains(&self.containing) || body.contains(&self.containing))
+        request_matches(
+            self.protocol,
+            &self.operation,
+            &self.containing,
+            method,
+            path,
+            body,
+        )
     }
 
     fn response(&self) -> Response<Full<Bytes>> {
@@ -412,6 +406,107 @@ impl Fault {
             .header("x-amzn-RequestId", "fault")
             .body(Full::new(Bytes::from(body)))
             .expect("fault codes are header-safe")
+    }
+}
+
+/// Whether a request is `operation` (see [`Fault::operation`]) and mentions `containing`.
+fn request_matches(
+    protocol: Protocol,
+    operation: &str,
+    containing: &str,
+    method: &Method,
+    path: &str,
+    body: &str,
+) -> bool {
+    let is_operation = match protocol {
+        Protocol::Ec2 | Protocol::Query => body
+            .split('&')
+            .any(|pair| pair == format!("Action={operation}")),
+        // S3 addresses a bucket as `/bucket/` as well as `/bucket`.
+        Protocol::RestJson | Protocol::RestXml => {
+            let path = match path.trim_end_matches('/') {
+                "" => "/",
+                trimmed => trimmed,
+            };
+            format!("{method} {path}") == operation
+        }
+    };
+    is_operation && (path.contains(containing) || body.contains(containing))
+}
+
+/// A delay: the next `times` answers to a matching request come back with `from` replaced
+/// by `to` — an RDS instance still `creating`, a cluster still `CREATING` — although moto
+/// made the resource at once. This is how the state machines' poll loops are tested end to
+/// end.
+#[derive(Debug, Clone)]
+pub struct Delay {
+    protocol: Protocol,
+    operation: String,
+    containing: String,
+    from: String,
+    to: String,
+    pub times: u32,
+}
+
+impl Delay {
+    /// For an awsQuery call (RDS and the like): `Action=<action>`.
+    pub fn query(action: &str, containing: &str, from: &str, to: &str) -> Self {
+        Self::new(Protocol::Query, action, containing, from, to)
+    }
+
+    /// For a restJson call (EKS and the like): `METHOD /path`.
+    pub fn rest_json(operation: &str, containing: &str, from: &str, to: &str) -> Self {
+        Self::new(Protocol::RestJson, operation, containing, from, to)
+    }
+
+    fn new(protocol: Protocol, operation: &str, containing: &str, from: &str, to: &str) -> Self {
+        Self {
+            protocol,
+            operation: operation.to_owned(),
+            containing: containing.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            times: 1,
+        }
+    }
+
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+}
+
+/// The delays not yet used up.
+#[derive(Default)]
+pub struct Delays(Mutex<Vec<Delay>>);
+
+impl Delays {
+    pub fn add(&self, delay: Delay) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(delay);
+    }
+
+    /// The rewrite (from, to) for this request's answer, if a delay matches (using it once).
+    pub fn take(&self, method: &Method, path: &str, body: &[u8]) -> Option<(String, String)> {
+        let mut delays = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let body = String::from_utf8_lossy(body);
+        let i = delays.iter().position(|d| {
+            request_matches(d.protocol, &d.operation, &d.containing, method, path, &body)
+        })?;
+        let rewrite = (delays[i].from.clone(), delays[i].to.clone());
+        delays[i].times -= 1;
+        if delays[i].times == 0 {
+            delays.remove(i);
+        }
+        Some(rewrite)
+    }
+
+    pub fn pending(&self) -> u32 {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|d| d.times)
+            .sum()
     }
 }
 

@@ -250,6 +250,17 @@ impl LocalStack {
         self.router.faults.inject(fault);
     }
 
+    /// Makes the next matching answers say a resource is still being worked on (see
+    /// [`fidelity::Delay`]).
+    pub fn delay(&self, delay: fidelity::Delay) {
+        self.router.delays.add(delay);
+    }
+
+    /// Delays not yet used up.
+    pub fn pending_delays(&self) -> u32 {
+        self.router.delays.pending()
+    }
+
     /// Injected answers not yet given.
     pub fn pending_faults(&self) -> u32 {
         self.router.faults.pending()

@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::fidelity::{
-    AccessEntries, DependencyCheck, Faults, deleted_nat_gateway, element, signed_region,
+    AccessEntries, Delays, DependencyCheck, Faults, deleted_nat_gateway, element, signed_region,
 };
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -31,6 +31,8 @@ pub struct Router {
     access_entries: AccessEntries,
     /// Injected by tests through [`crate::LocalStack::inject`].
     pub faults: Faults,
+    /// Added by tests through [`crate::LocalStack::delay`].
+    pub delays: Delays,
 }
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
@@ -63,6 +65,7 @@ impl Router {
             request_ids: AtomicU64::new(1),
             access_entries: AccessEntries::default(),
             faults: Faults::default(),
+            delays: Delays::default(),
         })
     }
 
@@ -116,6 +119,18 @@ impl Router {
         }
         if let Some(nat) = deleted_nat_gateway(&body) {
             return self.delete_nat_gateway(&nat, &region, parts, body).await;
+        }
+        if let Some((from, to)) = self.delays.take(&parts.method, parts.uri.path(), &body) {
+            let response = self.forward(self.moto, parts, body).await;
+            let (mut head, body) = response.into_parts();
+            let text = match body.collect().await {
+                Ok(b) => String::from_utf8_lossy(&b.to_bytes()).replace(&from, &to),
+                Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
+            };
+            head.headers.remove(hyper::header::CONTENT_LENGTH);
+            // moto's checksum would no longer match the rewritten body.
+            head.headers.remove("x-amz-crc32");
+            return Response::from_parts(head, Full::new(Bytes::from(text)));
         }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,

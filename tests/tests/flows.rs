@@ -8,7 +8,7 @@ use serde_json::json;
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
-use strata_localstack::fidelity::Fault;
+use strata_localstack::fidelity::{Delay, Fault};
 use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store};
 
@@ -1072,4 +1072,55 @@ async fn kubernetes_load_balancer(h: &Harness) -> String {
         .await
         .unwrap();
     balancer
+}
+
+#[tokio::test]
+async fn resources_still_creating_are_polled_until_ready() {
+    let h = harness().await;
+    store_as(&h, "slow").await;
+    // moto makes everything at once; the router makes RDS and EKS say "still creating" for
+    // three more polls each, as AWS does for minutes.
+    h.stack.delay(
+        Delay::query(
+            "DescribeDBInstances",
+            "strata-slow",
+            "<DBInstanceStatus>available</DBInstanceStatus>",
+            "<DBInstanceStatus>creating</DBInstanceStatus>",
+        )
+        .times(3),
+    );
+    h.stack.delay(
+        Delay::rest_json(
+            "GET /clusters/strata-slow",
+            "",
+            r#""status": "ACTIVE""#,
+            r#""status": "CREATING""#,
+        )
+        .times(3),
+    );
+    let ended = h
+        .run(
+            "up-slow-1",
+            json!({"environment": "slow", "pollSeconds": 0}),
+        )
+        .await;
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("NotConverged"),
+        "{:?}",
+        ended.cause
+    );
+    assert_eq!(h.stack.pending_delays(), 0, "every delay was seen");
+    let waits = |state: &str| ended.states_entered.iter().filter(|s| *s == state).count();
+    assert!(waits("Database wait") >= 3, "{:?}", ended.states_entered);
+    assert!(waits("Cluster wait") >= 3, "{:?}", ended.states_entered);
+    for component in [Component::Cluster, Component::Database] {
+        let recorded = h
+            .store
+            .get_component("slow", component)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(recorded.value.phase, ComponentPhase::Ready, "{component}");
+    }
 }

@@ -136,6 +136,29 @@ impl Harness {
         );
     }
 
+    /// `up` of `environment`, polling at once, expected to converge the AWS layer and stop
+    /// at the layers that have no handler yet (config, app, dns).
+    async fn up_to_kubernetes(&self, environment: &str, execution: &str) -> Ended {
+        let ended = self
+            .run(
+                execution,
+                json!({"environment": environment, "pollSeconds": 0}),
+            )
+            .await;
+        assert_eq!(
+            ended.error.as_deref(),
+            Some("NotConverged"),
+            "{execution}: {:?}",
+            ended.cause
+        );
+        let cause = ended.cause.clone().unwrap_or_default();
+        assert!(
+            cause.ends_with("not converged: config, app, dns"),
+            "{execution}: {cause}"
+        );
+        ended
+    }
+
     /// A component's recorded status (it must exist).
     async fn component(&self, component: Component) -> ComponentStatus {
         self.store
@@ -869,7 +892,7 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
     let code = fault.code.clone();
     h.stack.inject(fault);
     let input = json!({"environment": name, "pollSeconds": 0});
-    let ended = h.run(&format!("up-{name}-1-a"), input.clone()).await;
+    let ended = h.run(&format!("up-{name}-1-a"), input).await;
     assert_eq!(ended.status, ExecutionStatus::Failed, "{name}");
     assert_eq!(
         ended.error.as_deref(),
@@ -905,20 +928,7 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
         .unwrap();
     h.store.release(name, "probe").await.unwrap();
 
-    let ended = h.run(&format!("up-{name}-1-b"), input).await;
-    assert_eq!(
-        ended.error.as_deref(),
-        Some("NotConverged"),
-        "{name}: {:?}",
-        ended.cause
-    );
-    assert!(
-        ended
-            .cause
-            .unwrap_or_default()
-            .ends_with("not converged: config, app, dns"),
-        "{name}"
-    );
+    h.up_to_kubernetes(name, &format!("up-{name}-1-b")).await;
     let recorded = h
         .store
         .get_component(name, component)
@@ -979,18 +989,7 @@ async fn transient_errors_are_retried_by_the_sdk_then_by_the_state_machine() {
     // machine retries it after its backoff, and the fourth 503 is followed by success.
     h.stack
         .inject(Fault::s3("PUT /strata-flaky-assets", "", 503, "ServiceUnavailable").times(4));
-    let ended = h
-        .run(
-            "up-flaky-1",
-            json!({"environment": "flaky", "pollSeconds": 0}),
-        )
-        .await;
-    assert_eq!(
-        ended.error.as_deref(),
-        Some("NotConverged"),
-        "{:?}",
-        ended.cause
-    );
+    let ended = h.up_to_kubernetes("flaky", "up-flaky-1").await;
     assert_eq!(h.stack.pending_faults(), 0);
     let storage = h
         .store
@@ -1098,18 +1097,7 @@ async fn resources_still_creating_are_polled_until_ready() {
         )
         .times(3),
     );
-    let ended = h
-        .run(
-            "up-slow-1",
-            json!({"environment": "slow", "pollSeconds": 0}),
-        )
-        .await;
-    assert_eq!(
-        ended.error.as_deref(),
-        Some("NotConverged"),
-        "{:?}",
-        ended.cause
-    );
+    let ended = h.up_to_kubernetes("slow", "up-slow-1").await;
     assert_eq!(h.stack.pending_delays(), 0, "every delay was seen");
     let waits = |state: &str| ended.states_entered.iter().filter(|s| *s == state).count();
     assert!(waits("Database wait") >= 3, "{:?}", ended.states_entered);

@@ -20,7 +20,7 @@ use aws_sdk_eks::operation::update_cluster_version::UpdateClusterVersionOutput;
 use aws_sdk_eks::operation::update_nodegroup_config::UpdateNodegroupConfigOutput;
 use aws_sdk_eks::types::{Issue, NodegroupHealth, NodegroupIssueCode};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::{ComponentError, ComponentHandler, Step};
+use strata_component::ComponentError;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
@@ -67,17 +67,7 @@ async fn step_with(
         network.outputs.insert(key.into(), value.into());
     }
     let dependencies = BTreeMap::from([(Component::Network, network)]);
-    let step = Step {
-        environment: env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
-    if destroy {
-        cluster.destroy(&step).await
-    } else {
-        cluster.apply(&step).await
-    }
+    strata_component::testing::step(&cluster, env, &context, None, &dependencies, destroy).await
 }
 
 /// An EKS (restJson) error response.

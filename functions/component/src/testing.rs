@@ -1,7 +1,11 @@
 //! Fixtures for the handler crates' tests (feature `testing`): the example spec every
 //! handler is tested against, and the context of an operation on it.
 
-use strata_core::{Environment, OperationContext, OperationKind};
+use std::collections::BTreeMap;
+
+use strata_core::{Component, ComponentStatus, Environment, OperationContext, OperationKind};
+
+use crate::{ComponentError, ComponentHandler, Progress, Step};
 
 /// `examples/staging.yaml`, parsed.
 pub fn staging() -> Environment {
@@ -20,5 +24,27 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         poll_seconds: 0,
         deadline_seconds: 600,
         started_at,
+    }
+}
+
+/// One step of `handler`, built as [`crate::run`] builds it: `destroy` or `apply`.
+pub async fn step<H: ComponentHandler>(
+    handler: &H,
+    environment: &Environment,
+    context: &OperationContext,
+    previous: Option<&ComponentStatus>,
+    dependencies: &BTreeMap<Component, ComponentStatus>,
+    destroy: bool,
+) -> Result<Progress, ComponentError> {
+    let step = Step {
+        environment,
+        context,
+        previous,
+        dependencies,
+    };
+    if destroy {
+        handler.destroy(&step).await
+    } else {
+        handler.apply(&step).await
     }
 }

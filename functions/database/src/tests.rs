@@ -61,17 +61,7 @@ async fn step_with(
     };
     let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = network_ready();
-    let step = Step {
-        environment: env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
-    if destroy {
-        database.destroy(&step).await
-    } else {
-        database.apply(&step).await
-    }
+    strata_component::testing::step(&database, env, &context, None, &dependencies, destroy).await
 }
 
 /// An RDS (awsQuery) error response.

@@ -41,17 +41,7 @@ async fn step_with(
     app.outputs
         .insert("loadBalancerZoneId".into(), "Z32O12XQLNTSW2".into());
     let dependencies = BTreeMap::from([(Component::App, app)]);
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous,
-        dependencies: &dependencies,
-    };
-    if destroy {
-        dns.destroy(&step).await
-    } else {
-        dns.apply(&step).await
-    }
+    strata_component::testing::step(&dns, &env, &context, previous, &dependencies, destroy).await
 }
 
 fn zone() -> Rule {

@@ -45,17 +45,7 @@ async fn step(rules: &[&Rule], destroy: bool) -> Result<Progress, ComponentError
     let env = staging();
     let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
-    if destroy {
-        network.destroy(&step).await
-    } else {
-        network.apply(&step).await
-    }
+    strata_component::testing::step(&network, &env, &context, None, &dependencies, destroy).await
 }
 
 fn zones() -> Rule {

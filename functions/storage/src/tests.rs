@@ -17,7 +17,7 @@ use aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput;
 use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
 use aws_sdk_s3::types::{ObjectVersion, Tag};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::{ComponentError, ComponentHandler, Step};
+use strata_component::ComponentError;
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::ComponentPhase;
 use strata_core::{Environment, OperationKind};
@@ -50,17 +50,7 @@ async fn step_with(
     };
     let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
-    let step = Step {
-        environment: env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
-    if destroy {
-        storage.destroy(&step).await
-    } else {
-        storage.apply(&step).await
-    }
+    strata_component::testing::step(&storage, env, &context, None, &dependencies, destroy).await
 }
 
 fn owned_tags() -> GetBucketTaggingOutput {

@@ -11,7 +11,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use strata_core::status::{ComponentError as RecordedError, ComponentPhase};
-use strata_core::{Component, ComponentStatus, Environment, OperationContext};
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentState, OperationContext};
 use strata_store::{Store, StoreError};
 
 pub mod aws;
@@ -180,6 +180,27 @@ pub async fn run<S: Store, H: ComponentHandler>(
         .await?
         .ok_or_else(|| ComponentError::EnvironmentNotFound(name.clone()))?;
     let status = store.get_status(name).await?.map(|s| s.value);
+    // The fence: only a step of the running operation acts. When one Parallel branch
+    // fails, a sibling's Lambda already invoked runs on after FinishFailed released the
+    // lock; it must touch neither AWS nor the recorded status.
+    let running = status
+        .as_ref()
+        .filter(|s| {
+            matches!(
+                s.state,
+                EnvironmentState::Progressing | EnvironmentState::Deleting
+            )
+        })
+        .and_then(|s| s.operation.as_ref())
+        .map(|o| o.execution.clone());
+    if running.as_deref() != Some(context.execution.as_str()) {
+        return Err(StoreError::NotLockHolder {
+            environment: name.clone(),
+            caller: context.execution.clone(),
+            holder: running,
+        }
+        .into());
+    }
     let components = status.map(|s| s.components).unwrap_or_default();
     let recorded = store.get_component(name, component).await?;
     let previous = recorded.as_ref().map(|r| &r.value);

@@ -5,7 +5,10 @@ use std::sync::Mutex;
 use serde_json::json;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step, run};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus};
+use strata_core::{
+    Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Operation,
+    OperationKind,
+};
 use strata_store::{MemoryStore, Store};
 
 /// Answers each call with the next scripted outcome and counts the calls.
@@ -51,7 +54,13 @@ async fn environment(network: Option<ComponentPhase>) -> MemoryStore {
     let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     let store = MemoryStore::default();
     store.put_spec(&env, None, 1).await.unwrap();
-    let status = EnvironmentStatus::new(EnvironmentState::Progressing, "", 1);
+    let mut status = EnvironmentStatus::new(EnvironmentState::Progressing, "", 1);
+    status.operation = Some(Operation {
+        kind: OperationKind::Up,
+        execution: "up-staging-1".into(),
+        generation: 1,
+        started_at: 0,
+    });
     store.put_status("staging", &status, None).await.unwrap();
     if let Some(phase) = network {
         let network = ComponentStatus::new(phase, 1, 1);
@@ -212,5 +221,37 @@ async fn bad_requests_are_refused_before_anything_is_read() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_step_of_an_ended_or_other_operation_touches_nothing() {
+    let store = environment(Some(ComponentPhase::Ready)).await;
+    let handler = Scripted::new(vec![Ok(Progress::finished(ComponentPhase::Ready))]);
+    // Another execution's step (e.g. one that outlived its failed Parallel branch).
+    let mut stray = request("apply", 0);
+    stray["context"]["execution"] = json!("up-staging-0");
+    let err = run(&store, &handler, stray, 1).await.unwrap_err();
+    assert_eq!(err.name(), "NotLockHolder");
+
+    // This execution's own step, once the operation has ended (FinishFailed ran).
+    let mut status = store.get_status("staging").await.unwrap().unwrap();
+    status.value.state = EnvironmentState::Failed;
+    store
+        .put_status("staging", &status.value, Some(status.version))
+        .await
+        .unwrap();
+    let err = run(&store, &handler, request("apply", 0), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "NotLockHolder");
+    assert_eq!(handler.left(), 1, "the handler was never called");
+    assert!(
+        store
+            .get_component("staging", Component::Cluster)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was recorded"
     );
 }

@@ -18,7 +18,7 @@ use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
 use aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDbInstanceFromDbSnapshotOutput;
 use aws_sdk_rds::types::{DbSubnetGroup, Endpoint, MasterUserSecret, Subnet};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::{ComponentError, ComponentHandler, Step};
+use strata_component::ComponentError;
 use strata_core::spec::DatabaseOnDelete;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
@@ -460,13 +460,10 @@ async fn without_network_outputs_the_database_waits_for_its_dependency() {
     let env = staging();
     let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = BTreeMap::new();
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
-    let err = database.apply(&step).await.unwrap_err();
+    let err =
+        strata_component::testing::step(&database, &env, &context, None, &dependencies, false)
+            .await
+            .unwrap_err();
     assert_eq!(err.name(), "DependencyNotReady");
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_route53::operation::list_hosted_zones_by_name::ListHostedZonesByName
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
 use aws_sdk_route53::types::{ChangeInfo, HostedZone};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::{ComponentError, ComponentHandler, Step};
+use strata_component::ComponentError;
 use strata_core::{ComponentStatus, OperationKind};
 
 use super::*;
@@ -254,14 +254,11 @@ async fn a_missing_zone_or_load_balancer_is_said_plainly() {
     let env = staging();
     let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
     assert_eq!(
-        dns.apply(&step).await.unwrap_err().name(),
+        strata_component::testing::step(&dns, &env, &context, None, &dependencies, false)
+            .await
+            .unwrap_err()
+            .name(),
         "DependencyNotReady"
     );
 }

@@ -205,14 +205,11 @@ async fn a_retained_database_keeps_the_network_it_lives_in() {
     let context = context(OperationKind::Down, 1, 0);
     let retained = strata_core::ComponentStatus::new(ComponentPhase::Retained, 1, 0);
     let dependencies = BTreeMap::from([(Component::Database, retained)]);
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-    };
     // No rule is scripted: any EC2 call would fail the step.
-    let progress = network.destroy(&step).await.unwrap();
+    let progress =
+        strata_component::testing::step(&network, &env, &context, None, &dependencies, true)
+            .await
+            .unwrap();
     assert_eq!(
         (progress.done, progress.phase),
         (true, Some(ComponentPhase::Retained))

@@ -101,6 +101,19 @@ async fn local_up(file: &str, then_down: bool) -> ExitCode {
         stack.endpoint(),
         stack.logs().display()
     );
+    match stack.stand_in_for(&env).await {
+        Ok(made) => {
+            for what in made {
+                eprintln!("stand-in: {what} (on AWS it exists before Strata runs)");
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "the local stack could not stand in for the spec's images, secrets or zone: {e}"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let config = stack.sdk_config();
     let table = stack
         .table_name("StateTable")

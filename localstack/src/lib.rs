@@ -19,9 +19,11 @@ use aws_sdk_dynamodb::types::{
 };
 use tokio::net::TcpListener;
 
+pub mod cluster_simulator;
 pub mod fidelity;
 mod process;
 pub mod router;
+mod stand_in;
 pub mod template;
 mod tools;
 
@@ -84,10 +86,18 @@ pub struct LocalStack {
     logs: PathBuf,
     router: std::sync::Arc<router::Router>,
     serving: tokio::task::JoinHandle<()>,
+    simulator: std::sync::Arc<cluster_simulator::ClusterSimulator>,
+    stand_in: stand_in::StandIn,
+    simulating: tokio::task::JoinHandle<()>,
     // Dropped (stopped) in reverse order of start.
     lambda: Option<ProcessGroup>,
     moto: ProcessGroup,
 }
+
+/// The dummy credentials of everything on the local stack; the cluster simulator checks
+/// EKS tokens against them.
+pub(crate) const ACCESS_KEY: &str = "testing";
+pub(crate) const SECRET_KEY: &str = "testing";
 
 fn free_port() -> Result<u16, LocalStackError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
@@ -227,7 +237,14 @@ impl LocalStack {
             lambda_addr = Some(addr);
         }
 
-        let router = router::Router::new(([127, 0, 0, 1], moto_port).into(), lambda_addr);
+        let moto_addr: SocketAddr = ([127, 0, 0, 1], moto_port).into();
+        let simulator_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
+        let simulator_addr = simulator_listener.local_addr().expect("bound");
+        let simulator = cluster_simulator::ClusterSimulator::new(moto_addr, ACCESS_KEY, SECRET_KEY);
+        let simulating = tokio::spawn(simulator.clone().serve(simulator_listener));
+        let router = router::Router::new(moto_addr, lambda_addr, simulator_addr);
         let serving = tokio::spawn(router.clone().serve(listener));
 
         let mut stack = LocalStack {
@@ -237,6 +254,12 @@ impl LocalStack {
             logs,
             router,
             serving,
+            simulator,
+            simulating,
+            stand_in: stand_in::StandIn {
+                moto: moto_addr,
+                made: Default::default(),
+            },
             lambda,
             moto,
         };
@@ -254,6 +277,45 @@ impl LocalStack {
     /// [`fidelity::Delay`]).
     pub fn delay(&self, delay: fidelity::Delay) {
         self.router.delays.add(delay);
+    }
+
+    /// The stand-in for the clusters' Kubernetes API servers.
+    pub fn cluster_simulator(&self) -> &cluster_simulator::ClusterSimulator {
+        &self.simulator
+    }
+
+    /// Puts in place what `env` reads and Strata does not create (images, secrets, its DNS
+    /// zone), as `localstack/src/stand_in.rs` says. Answers what it made.
+    pub async fn stand_in_for(
+        &self,
+        env: &strata_core::Environment,
+    ) -> Result<Vec<String>, LocalStackError> {
+        self.stand_in.stand_in_for(env).await
+    }
+
+    /// Stands in for a CI pipeline: an image with `tag` in the ECR repository.
+    pub async fn push_image(
+        &self,
+        region: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<(), LocalStackError> {
+        self.stand_in.push_image(region, repository, tag).await
+    }
+
+    /// Stands in for a person: a Secrets Manager secret a spec's service references.
+    pub async fn put_secret(
+        &self,
+        region: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), LocalStackError> {
+        self.stand_in.put_secret(region, name, value).await
+    }
+
+    /// Stands in for a person: the Route 53 zone an environment's DNS name lives in.
+    pub async fn hosted_zone(&self, domain: &str) -> Result<(), LocalStackError> {
+        self.stand_in.hosted_zone(domain).await
     }
 
     /// Delays not yet used up.
@@ -294,7 +356,7 @@ impl LocalStack {
             .region(Region::new(REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                Credentials::new("testing", "testing", None, None, "strata-localstack"),
+                Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "strata-localstack"),
             ))
             .build()
     }
@@ -348,6 +410,7 @@ impl LocalStack {
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.serving.abort();
+        self.simulating.abort();
         if let Some(lambda) = self.lambda.as_mut() {
             lambda.stop();
         }
@@ -396,8 +459,8 @@ fn lambda_environment(endpoint: &str) -> BTreeMap<String, String> {
         ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_REGION", REGION),
         ("AWS_DEFAULT_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("RUST_LOG", "info"),
     ]

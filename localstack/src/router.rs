@@ -26,6 +26,8 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 pub struct Router {
     moto: SocketAddr,
     lambda: Option<SocketAddr>,
+    /// The cluster simulator, which stands in for every EKS cluster's API server.
+    simulator: SocketAddr,
     client: HttpClient,
     request_ids: AtomicU64,
     access_entries: AccessEntries,
@@ -57,10 +59,11 @@ pub fn function_name(path: &str) -> Option<String> {
 }
 
 impl Router {
-    pub fn new(moto: SocketAddr, lambda: Option<SocketAddr>) -> Arc<Self> {
+    pub fn new(moto: SocketAddr, lambda: Option<SocketAddr>, simulator: SocketAddr) -> Arc<Self> {
         Arc::new(Self {
             moto,
             lambda,
+            simulator,
             client: Client::builder(TokioExecutor::new()).build_http(),
             request_ids: AtomicU64::new(1),
             access_entries: AccessEntries::default(),
@@ -132,10 +135,38 @@ impl Router {
             head.headers.remove("x-amz-crc32");
             return Response::from_parts(head, Full::new(Bytes::from(text)));
         }
+        if parts.method == hyper::Method::GET
+            && let Some(cluster) = described_cluster(parts.uri.path())
+        {
+            let response = self.forward(self.moto, parts, body).await;
+            return self.point_at_simulator(&cluster, response).await;
+        }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
             _ => self.forward(self.moto, parts, body).await,
         }
+    }
+
+    /// DescribeCluster with the cluster's API server at the simulator: moto's endpoint is
+    /// a made-up public name, the same for every cluster.
+    async fn point_at_simulator(
+        &self,
+        cluster: &str,
+        response: Response<Full<Bytes>>,
+    ) -> Response<Full<Bytes>> {
+        let (mut head, body) = response.into_parts();
+        // `forward` answers with a body already in memory: collecting it cannot fail.
+        let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
+        let Ok(mut described) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return Response::from_parts(head, Full::new(bytes));
+        };
+        if described["cluster"]["endpoint"].is_string() {
+            described["cluster"]["endpoint"] =
+                format!("http://{}/clusters/{cluster}", self.simulator).into();
+        }
+        head.headers.remove(hyper::header::CONTENT_LENGTH);
+        head.headers.remove("x-amz-crc32");
+        Response::from_parts(head, Full::new(Bytes::from(described.to_string())))
     }
 
     /// One EC2 query-protocol call to moto, signed for `region` (moto reads the scope only).
@@ -293,6 +324,12 @@ impl Router {
         }
         .expect("static headers are valid")
     }
+}
+
+/// The cluster a DescribeCluster path (`/clusters/<name>`) names.
+fn described_cluster(path: &str) -> Option<String> {
+    let name = path.strip_prefix("/clusters/")?;
+    (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
 }
 
 fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {

@@ -21,6 +21,8 @@ struct Harness {
     eks: aws_sdk_eks::Client,
     rds: aws_sdk_rds::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
+    route53: aws_sdk_route53::Client,
+    secrets: aws_sdk_secretsmanager::Client,
     up: String,
     down: String,
 }
@@ -56,6 +58,8 @@ async fn harness() -> Harness {
     );
     Harness {
         elb: aws_sdk_elasticloadbalancingv2::Client::new(&regional),
+        route53: aws_sdk_route53::Client::new(&config),
+        secrets: aws_sdk_secretsmanager::Client::new(&regional),
         eks,
         rds,
         sfn: aws_sdk_sfn::Client::new(&config),
@@ -79,6 +83,7 @@ impl Harness {
     async fn store_staging(&self) -> Environment {
         let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
         let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        self.stack.stand_in_for(&env).await.unwrap();
         self.store.put_spec(&env, None, 1).await.unwrap();
         env
     }
@@ -136,9 +141,8 @@ impl Harness {
         );
     }
 
-    /// `up` of `environment`, polling at once, expected to converge the AWS layer and stop
-    /// at the layers that have no handler yet (config, app, dns).
-    async fn up_to_kubernetes(&self, environment: &str, execution: &str) -> Ended {
+    /// `up` of `environment`, polling at once, expected to end Ready.
+    async fn up_ready(&self, environment: &str, execution: &str) -> Ended {
         let ended = self
             .run(
                 execution,
@@ -146,15 +150,11 @@ impl Harness {
             )
             .await;
         assert_eq!(
-            ended.error.as_deref(),
-            Some("NotConverged"),
-            "{execution}: {:?}",
+            ended.status,
+            ExecutionStatus::Succeeded,
+            "{execution}: {:?} {:?}",
+            ended.error,
             ended.cause
-        );
-        let cause = ended.cause.clone().unwrap_or_default();
-        assert!(
-            cause.ends_with("not converged: config, app, dns"),
-            "{execution}: {cause}"
         );
         ended
     }
@@ -192,6 +192,113 @@ impl Harness {
     }
 }
 
+/// What `up` leaves in the cluster and in Route 53 for `examples/staging.yaml`.
+async fn kubernetes_layers_are_up(h: &Harness, env: &Environment, master_secret: &str) {
+    let sim = h.stack.cluster_simulator();
+    let cluster = "strata-staging";
+    assert!(
+        sim.object(cluster, "v1", "namespaces", "", "staging")
+            .is_some()
+    );
+    let secret = sim
+        .object(cluster, "v1", "secrets", "staging", "database")
+        .expect("the database Secret");
+    let password = h
+        .secrets
+        .get_secret_value()
+        .secret_id(master_secret)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let password: serde_json::Value = serde_json::from_str(&password).unwrap();
+    let password = password["password"].as_str().unwrap();
+    let stored = secret["data"]["DATABASE_PASSWORD"].as_str().unwrap();
+    assert_eq!(stored, base64(password));
+    // No trace of it in the state table: statuses, outputs, history.
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let everything = format!(
+        "{} {:?}",
+        serde_json::to_string(&status).unwrap(),
+        h.store.history("staging", 50, None).await.unwrap().items
+    );
+    assert!(
+        !everything.contains(password),
+        "the password reached the table"
+    );
+    for component in Component::ALL {
+        if let Some(c) = h.store.get_component("staging", component).await.unwrap() {
+            assert!(!serde_json::to_string(&c.value).unwrap().contains(password));
+        }
+    }
+    let ui = sim
+        .object(cluster, "apps/v1", "deployments", "staging", "ui-blue")
+        .expect("ui's blue colour");
+    assert_eq!(
+        ui["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("{}:1.4.0", env.spec.app.services[0].image)
+    );
+    let api = sim
+        .object(cluster, "apps/v1", "deployments", "staging", "api")
+        .expect("api, rolling");
+    assert_eq!(api["status"]["availableReplicas"], 2);
+    assert!(
+        sim.object(cluster, "batch/v1", "jobs", "staging", "api-migrate-2-3-0")
+            .is_some(),
+        "api's migration ran before it rolled out"
+    );
+    let app = h.component(Component::App).await;
+    let hostname = &app.outputs["loadBalancerHostname"];
+    let balancers = h.elb.describe_load_balancers().send().await.unwrap();
+    let balancer = balancers
+        .load_balancers()
+        .iter()
+        .find(|lb| lb.dns_name() == Some(hostname))
+        .expect("the Service's load balancer is in the emulator");
+    let tags = h
+        .elb
+        .describe_tags()
+        .resource_arns(balancer.load_balancer_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        format!("{tags:?}").contains("elbv2.k8s.aws/cluster"),
+        "{tags:?}"
+    );
+    let zones = h.route53.list_hosted_zones().send().await.unwrap();
+    let zone = zones.hosted_zones()[0].id().to_owned();
+    let records = h
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    let alias = records
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == "staging.example.com.")
+        .and_then(|r| r.alias_target())
+        .expect("an alias record for staging.example.com");
+    assert!(
+        alias.dns_name().trim_end_matches('.') == hostname.trim_end_matches('.'),
+        "{alias:?}"
+    );
+    assert_eq!(
+        status.ingress_urls,
+        [
+            "http://staging.example.com".to_owned(),
+            format!("http://{hostname}")
+        ]
+    );
+}
+
+fn base64(text: &str) -> String {
+    strata_kubernetes::base64(text.as_bytes())
+}
+
 /// The tags of a bucket, or None when it does not exist.
 async fn bucket_tags(h: &Harness, bucket: &str) -> Option<Vec<(String, String)>> {
     h.s3.head_bucket().bucket(bucket).send().await.ok()?;
@@ -219,13 +326,19 @@ fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
 }
 
 const UP: &str = "environment-up.asl.json";
-const UP_PATH: [&str; 6] = [
+const UP_PATH: [&str; 12] = [
     "Begin",
     "Network + Storage",
     "Cluster + Database",
+    "Config",
+    "Config done?",
+    "App",
+    "App done?",
+    "DNS",
+    "DNS done?",
     "Finish",
     "Converged?",
-    "NotConverged",
+    "Ready",
 ];
 
 /// This environment's VPCs, found by their tags.
@@ -256,20 +369,15 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
             json!({"environment": "staging", "pollSeconds": 0}),
         )
         .await;
-    // The AWS layer converged; the Kubernetes and app layers have no handlers yet, so no Ready.
-    assert_eq!(ended.status, ExecutionStatus::Failed);
+    // Every layer converged, the Kubernetes ones included: Ready.
     assert_eq!(
-        ended.error.as_deref(),
-        Some("NotConverged"),
-        "{:?}",
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        ended.error,
         ended.cause
     );
     assert_eq!(top_level(&ended, UP), UP_PATH);
-    let cause = ended.cause.unwrap_or_default();
-    assert!(
-        cause.ends_with("not converged: config, app, dns"),
-        "{cause}"
-    );
 
     // The network: one VPC with the spec's CIDR, a public and a private subnet per AZ, a NAT.
     let vpcs = tagged_vpcs(&h).await;
@@ -444,21 +552,13 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     assert_eq!(status.credentials.len(), 1);
     assert_eq!(status.credentials[0].arn(), secret);
 
-    // With the components that have no handler yet recorded Ready (as their handlers will),
-    // up ends Ready, and every AWS step converges again without change.
-    for component in Component::ALL.into_iter().filter(|c| {
-        env.includes(*c)
-            && !matches!(
-                c,
-                Component::Storage | Component::Network | Component::Cluster | Component::Database
-            )
-    }) {
-        let status = ComponentStatus::new(ComponentPhase::Ready, 1, 2);
-        h.store
-            .put_component("staging", component, &status, None)
-            .await
-            .unwrap();
-    }
+    // The Kubernetes layers, in the cluster simulator: the namespace, the database Secret
+    // with the password from the RDS-managed secret (which Strata itself never records),
+    // both services, the public one behind a load balancer the dns record points at.
+    kubernetes_layers_are_up(&h, &env, secret).await;
+    let versions_before = h.component(Component::Config).await.resource_ids;
+
+    // A second up changes nothing: every server-side apply is a no-op.
     let ended = h
         .run(
             "up-staging-1-b",
@@ -525,6 +625,13 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
         .await
         .unwrap();
     assert_eq!(nodegroups.nodegroups().len(), 1);
+    assert_eq!(
+        h.component(Component::Config).await.resource_ids,
+        versions_before,
+        "a re-apply changed a resourceVersion"
+    );
+    let balancers = h.elb.describe_load_balancers().send().await.unwrap();
+    assert_eq!(balancers.load_balancers().len(), 1);
 
     // Both executions released the lock, and the history tells what happened.
     h.store
@@ -535,7 +642,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["Ready", "OperationStarted", "Failed", "OperationStarted"]
+        ["Ready", "OperationStarted", "Ready", "OperationStarted"]
     );
 }
 
@@ -882,6 +989,9 @@ async fn store_as(h: &Harness, name: &str) {
     let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
     let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     env.metadata.name = name.to_owned();
+    // Side by side, each environment needs its own DNS name.
+    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+    h.stack.stand_in_for(&env).await.unwrap();
     h.store.put_spec(&env, None, 1).await.unwrap();
 }
 
@@ -928,7 +1038,7 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
         .unwrap();
     h.store.release(name, "probe").await.unwrap();
 
-    h.up_to_kubernetes(name, &format!("up-{name}-1-b")).await;
+    h.up_ready(name, &format!("up-{name}-1-b")).await;
     let recorded = h
         .store
         .get_component(name, component)
@@ -989,7 +1099,7 @@ async fn transient_errors_are_retried_by_the_sdk_then_by_the_state_machine() {
     // machine retries it after its backoff, and the fourth 503 is followed by success.
     h.stack
         .inject(Fault::s3("PUT /strata-flaky-assets", "", 503, "ServiceUnavailable").times(4));
-    let ended = h.up_to_kubernetes("flaky", "up-flaky-1").await;
+    let ended = h.up_ready("flaky", "up-flaky-1").await;
     assert_eq!(h.stack.pending_faults(), 0);
     let storage = h
         .store
@@ -1097,7 +1207,7 @@ async fn resources_still_creating_are_polled_until_ready() {
         )
         .times(3),
     );
-    let ended = h.up_to_kubernetes("slow", "up-slow-1").await;
+    let ended = h.up_ready("slow", "up-slow-1").await;
     assert_eq!(h.stack.pending_delays(), 0, "every delay was seen");
     let waits = |state: &str| ended.states_entered.iter().filter(|s| *s == state).count();
     assert!(waits("Database wait") >= 3, "{:?}", ended.states_entered);

@@ -74,11 +74,6 @@ pub struct Cluster<C: ClientFor> {
     pub roles: Roles,
 }
 
-/// The cluster's name.
-pub fn cluster_name(environment: &str) -> String {
-    format!("strata-{environment}")
-}
-
 /// The node group's name: it changes exactly when the group must be replaced (instance
 /// types or disk size), so the replacement can stand beside the old group.
 pub fn nodegroup_name(environment: &str, spec: &ClusterSpec) -> String {
@@ -213,7 +208,7 @@ impl<C: ClientFor> Cluster<C> {
         spec: &ClusterSpec,
         subnets: &Subnets,
     ) -> Result<(), ComponentError> {
-        let name = cluster_name(environment);
+        let name = strata_core::cluster_name(environment);
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(
                 subnets
@@ -299,7 +294,7 @@ impl<C: ClientFor> Cluster<C> {
         cluster_version: &str,
         subnets: &Subnets,
     ) -> Result<bool, ComponentError> {
-        let cluster = cluster_name(environment);
+        let cluster = strata_core::cluster_name(environment);
         let name = nodegroup_name(environment, spec);
         let ng = &spec.node_group;
         let size = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
@@ -397,7 +392,7 @@ impl<C: ClientFor> Cluster<C> {
         environment: &str,
         keep: Option<&str>,
     ) -> Result<bool, ComponentError> {
-        let cluster = cluster_name(environment);
+        let cluster = strata_core::cluster_name(environment);
         let mut gone = true;
         for name in list_nodegroups(client, &cluster).await? {
             if Some(name.as_str()) == keep {
@@ -469,7 +464,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
         let spec = &env.spec.cluster;
         let subnets = network_outputs(step)?;
         let client = self.clients.client(&env.spec.region);
-        let name = cluster_name(env.name());
+        let name = strata_core::cluster_name(env.name());
         let mut waiting = Progress::waiting(ComponentPhase::Creating);
         waiting
             .resource_ids
@@ -543,7 +538,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
         let client = self.clients.client(&env.spec.region);
-        let name = cluster_name(env.name());
+        let name = strata_core::cluster_name(env.name());
         let Some(cluster) = describe_cluster(&client, &name).await? else {
             return Ok(Progress::finished(ComponentPhase::Deleted));
         };

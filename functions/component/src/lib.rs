@@ -47,6 +47,18 @@ pub enum ComponentError {
     /// AWS refused the request; retrying the same request will not help.
     #[error("{0}")]
     AwsRejected(String),
+    /// The cluster's API server was unreachable, throttled, or failed (429, 5xx).
+    #[error("{0}")]
+    KubernetesTransient(String),
+    /// The cluster's API server refused the request (4xx other than 429).
+    #[error("{0}")]
+    KubernetesRejected(String),
+    /// A service's image version could not be chosen from its registry.
+    #[error("{0}")]
+    ImageNotFound(String),
+    /// A service's migration Job failed; the version already serving keeps serving.
+    #[error("{0}")]
+    MigrationFailed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -61,6 +73,10 @@ impl ComponentError {
         "DeadlineExceeded",
         "AwsTransient",
         "AwsRejected",
+        "KubernetesTransient",
+        "KubernetesRejected",
+        "ImageNotFound",
+        "MigrationFailed",
         "LockHeld",
         "NotLockHolder",
         "StaleVersion",
@@ -69,7 +85,12 @@ impl ComponentError {
     ];
 
     /// The errors a state machine retries with backoff; everything else fails the step.
-    pub const RETRYABLE: &[&str] = &["AwsTransient", "StaleVersion", "StoreUnavailable"];
+    pub const RETRYABLE: &[&str] = &[
+        "AwsTransient",
+        "KubernetesTransient",
+        "StaleVersion",
+        "StoreUnavailable",
+    ];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -81,6 +102,10 @@ impl ComponentError {
             ComponentError::DeadlineExceeded(_) => "DeadlineExceeded",
             ComponentError::AwsTransient(_) => "AwsTransient",
             ComponentError::AwsRejected(_) => "AwsRejected",
+            ComponentError::KubernetesTransient(_) => "KubernetesTransient",
+            ComponentError::KubernetesRejected(_) => "KubernetesRejected",
+            ComponentError::ImageNotFound(_) => "ImageNotFound",
+            ComponentError::MigrationFailed(_) => "MigrationFailed",
             ComponentError::Store(e) => e.name(),
         }
     }

@@ -8,6 +8,7 @@ pub mod spec;
 pub mod status;
 pub mod tags;
 mod validate;
+pub mod versions;
 
 pub use validate::{check_environment_name, is_dns_label, parse_duration, subnet_cidrs};
 
@@ -18,6 +19,12 @@ pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
     InventoryItem, Operation, OperationContext, OperationKind,
 };
+
+/// The EKS cluster of an environment: the cluster component creates it, the Kubernetes
+/// components reach it by this name.
+pub fn cluster_name(environment: &str) -> String {
+    format!("strata-{environment}")
+}
 
 /// The only `apiVersion` this build understands.
 pub const API_VERSION: &str = "strata.dev/v1alpha1";

@@ -199,6 +199,16 @@ pub struct ServiceSpec {
     pub strategy: Strategy,
 }
 
+impl ServiceSpec {
+    /// (registry id, region, repository) when the image lives in ECR.
+    pub fn ecr_repository(&self) -> Option<(&str, &str, &str)> {
+        let (host, repository) = self.image.split_once('/')?;
+        let (account, rest) = host.split_once(".dkr.ecr.")?;
+        let region = rest.strip_suffix(".amazonaws.com")?;
+        Some((account, region, repository))
+    }
+}
+
 fn default_replicas() -> u32 {
     2
 }

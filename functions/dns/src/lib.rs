@@ -331,7 +331,8 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
         ready.outputs.insert("target".into(), target.hostname);
         ready.outputs.insert(
             "url".into(),
-            format!("https://{}", fqdn(name).trim_end_matches('.')),
+            // The app's load balancer listens on plain HTTP: Strata manages no certificates.
+            format!("http://{}", fqdn(name).trim_end_matches('.')),
         );
         Ok(ready)
     }

@@ -167,7 +167,7 @@ async fn the_alias_and_its_owner_marker_go_in_one_batch_then_wait_for_insync() {
         (progress.done, progress.phase),
         (true, Some(ComponentPhase::Ready))
     );
-    assert_eq!(progress.outputs["url"], "https://staging.example.com");
+    assert_eq!(progress.outputs["url"], "http://staging.example.com");
     assert_eq!(unchanged.num_calls(), 0, "nothing to change twice");
 }
 

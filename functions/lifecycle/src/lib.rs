@@ -274,6 +274,14 @@ fn credentials(status: &EnvironmentStatus) -> Vec<CredentialRef> {
         .collect()
 }
 
+/// Where the environment answers: its DNS name, then the app's load balancer.
+fn ingress_urls(status: &EnvironmentStatus) -> Vec<String> {
+    [(Component::Dns, "url"), (Component::App, "ingressUrl")]
+        .into_iter()
+        .filter_map(|(c, key)| status.components.get(&c)?.outputs.get(key).cloned())
+        .collect()
+}
+
 pub async fn finish<S: Store>(
     store: &S,
     context: &OperationContext,
@@ -347,6 +355,7 @@ pub async fn finish<S: Store>(
         status.message = message;
         status.updated_at = now;
         status.credentials = credentials(&status);
+        status.ingress_urls = ingress_urls(&status);
         status.components.clear();
         store.put_status(name, &status, Some(version)).await?;
         store

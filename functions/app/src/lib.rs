@@ -1,0 +1,710 @@
+//! The app component: each service of the spec as a Deployment and a Service in the
+//! environment's namespace, written by server-side apply as `strata`.
+//!
+//! - The image tag is the newest in the service's ECR repository that satisfies its
+//!   `version` constraint (an image outside ECR must pin an exact `=x.y.z`).
+//! - A service with `migrate` runs it as a Job with the new image before the new version
+//!   serves; a failed Job stops the rollout (`MigrationFailed`, with the Job's reason) and
+//!   the version already serving keeps serving.
+//! - `rolling`: one Deployment `<service>`, the Deployment's own rolling update.
+//! - `blueGreen`: Deployments `<service>-blue` and `<service>-green`; the new version comes
+//!   up in the colour not serving, and once it is available the Service's selector switches
+//!   to it. The old colour stays scaled, so [`App::rollback`] is instant, until the next
+//!   deploy replaces it.
+//! - The public service is a `LoadBalancer`; its hostname and zone are the outputs the dns
+//!   component points the environment's name at.
+//!
+//! Private services get the database Secret; every service gets the bucket names.
+//! `destroy` deletes the public Services first (so their load balancers are released while
+//! the VPC still stands), then the other Services, the Deployments and the Jobs, and waits
+//! until no pod of the environment remains.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, ListParams};
+use serde_json::{Value, json};
+use strata_component::aws::classify;
+use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::spec::{ServiceSpec, Strategy};
+use strata_core::status::ComponentPhase;
+use strata_core::versions::newest_satisfying;
+use strata_core::{Component, Environment};
+use strata_kubernetes::{ClusterAccess, apply, classify_kube, delete, get, namespaced};
+
+/// The label every workload of a service carries; Services select on it.
+pub const SERVICE_LABEL: &str = "app.kubernetes.io/name";
+/// The colour of a blue-green Deployment; the Service selects the serving one.
+pub const COLOR_LABEL: &str = "strata.dev/color";
+pub const ENVIRONMENT_LABEL: &str = "strata.dev/environment";
+/// The port the public load balancer listens on.
+pub const PUBLIC_PORT: u16 = 80;
+
+const COLORS: [&str; 2] = ["blue", "green"];
+
+fn other_color(color: &str) -> &'static str {
+    if color == COLORS[0] {
+        COLORS[1]
+    } else {
+        COLORS[0]
+    }
+}
+
+/// What a service's workloads see of the rest of the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Wiring {
+    pub database: bool,
+    pub storage: bool,
+}
+
+fn labels(environment: &str, service: &str, color: Option<&str>, tag: Option<&str>) -> Value {
+    let mut labels = json!({
+        "app.kubernetes.io/managed-by": "strata",
+        ENVIRONMENT_LABEL: environment,
+        SERVICE_LABEL: service,
+    });
+    if let Some(color) = color {
+        labels[COLOR_LABEL] = json!(color);
+    }
+    if let Some(tag) = tag {
+        labels["app.kubernetes.io/version"] = json!(tag);
+    }
+    labels
+}
+
+/// The container of a service (or of its migration), with its variables.
+fn container(
+    service: &ServiceSpec,
+    tag: &str,
+    wiring: Wiring,
+    command: Option<&[String]>,
+) -> Value {
+    let env: Vec<Value> = service
+        .env
+        .iter()
+        .map(|var| match &var.value {
+            Some(value) => json!({"name": var.name, "value": value}),
+            None => json!({"name": var.name, "valueFrom": {"secretKeyRef": {
+                "name": format!("{}-env", service.name), "key": var.name,
+            }}}),
+        })
+        .collect();
+    let mut env_from = Vec::new();
+    if wiring.storage {
+        env_from.push(json!({"configMapRef": {"name": "storage"}}));
+    }
+    // The public tier never sees the database's credentials.
+    if wiring.database && !service.public {
+        env_from.push(json!({"secretRef": {"name": "database"}}));
+    }
+    let mut container = json!({
+        "name": service.name,
+        "image": format!("{}:{tag}", service.image),
+        "env": env,
+        "envFrom": env_from,
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"memory": "512Mi"},
+        },
+    });
+    match command {
+        Some(command) => container["command"] = json!(command),
+        None => {
+            container["ports"] = json!([{"name": "http", "containerPort": service.port}]);
+            // The spec names no health path: an open port is the signal.
+            container["readinessProbe"] =
+                json!({"tcpSocket": {"port": "http"}, "periodSeconds": 5});
+            container["livenessProbe"] = json!({
+                "tcpSocket": {"port": "http"}, "initialDelaySeconds": 15, "periodSeconds": 10,
+            });
+        }
+    }
+    container
+}
+
+/// The Deployment `name` of a service, at `tag`, in `color` when blue-green.
+pub fn deployment(
+    environment: &str,
+    service: &ServiceSpec,
+    color: Option<&str>,
+    tag: &str,
+    wiring: Wiring,
+) -> Value {
+    let name = deployment_name(service, color);
+    let selector = labels(environment, &service.name, color, None);
+    let strategy = match service.strategy {
+        Strategy::Rolling => {
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
+        }
+        // The colour's own pods are replaced in one go: nothing routes to them yet.
+        Strategy::BlueGreen => json!({"type": "Recreate"}),
+    };
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": environment, "labels": labels(environment, &service.name, color, Some(tag))},
+        "spec": {
+            "replicas": service.replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": strategy,
+            "template": {
+                "metadata": {"labels": labels(environment, &service.name, color, Some(tag))},
+                "spec": {
+                    "serviceAccountName": service.name,
+                    "containers": [container(service, tag, wiring, None)],
+                },
+            },
+        },
+    })
+}
+
+pub fn deployment_name(service: &ServiceSpec, color: Option<&str>) -> String {
+    match color {
+        Some(color) => format!("{}-{color}", service.name),
+        None => service.name.clone(),
+    }
+}
+
+/// The Service of a service: a `LoadBalancer` on port 80 when public.
+pub fn service(environment: &str, service: &ServiceSpec, color: Option<&str>) -> Value {
+    let mut selector = json!({SERVICE_LABEL: service.name});
+    if let Some(color) = color {
+        selector[COLOR_LABEL] = json!(color);
+    }
+    let mut manifest = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": service.name, "namespace": environment, "labels": labels(environment, &service.name, None, None)},
+        "spec": {
+            "selector": selector,
+            "ports": [{"name": "http", "port": service.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    });
+    if service.public {
+        manifest["metadata"]["annotations"] = json!({
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+        });
+        manifest["spec"]["type"] = json!("LoadBalancer");
+        manifest["spec"]["ports"][0]["port"] = json!(PUBLIC_PORT);
+    }
+    manifest
+}
+
+/// `<service>-migrate-<tag>`, as a Kubernetes name.
+pub fn migration_name(service: &ServiceSpec, tag: &str) -> String {
+    let tag: String = tag
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = format!("{}-migrate-{tag}", service.name);
+    name.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// The Job that runs a service's `migrate` command with the image about to serve.
+pub fn migration_job(
+    environment: &str,
+    service: &ServiceSpec,
+    tag: &str,
+    wiring: Wiring,
+) -> Option<Value> {
+    let command = service.migrate.as_deref()?;
+    let mut migrate = container(service, tag, wiring, Some(command));
+    migrate["name"] = json!("migrate");
+    Some(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": migration_name(service, tag), "namespace": environment, "labels": labels(environment, &service.name, None, Some(tag))},
+        "spec": {
+            "backoffLimit": 1,
+            "activeDeadlineSeconds": 1800,
+            "template": {
+                "metadata": {"labels": labels(environment, &service.name, None, Some(tag))},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": service.name,
+                    "containers": [migrate],
+                },
+            },
+        },
+    }))
+}
+
+/// Where one service's rollout stands.
+enum Rollout {
+    Waiting,
+    Serving {
+        color: Option<String>,
+        previous: Option<String>,
+    },
+}
+
+fn image_of(deployment: &Deployment) -> Option<&str> {
+    deployment
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .as_deref()
+}
+
+/// Whether every replica of the Deployment's current spec is available.
+fn available(deployment: &Deployment) -> bool {
+    let wanted = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
+    let generation = deployment.metadata.generation.unwrap_or(0);
+    deployment.status.as_ref().is_some_and(|s| {
+        s.observed_generation.unwrap_or(0) >= generation
+            && s.updated_replicas.unwrap_or(0) >= wanted
+            && s.available_replicas.unwrap_or(0) >= wanted
+    })
+}
+
+fn job_condition<'a>(
+    job: &'a Job,
+    kind: &str,
+) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind && c.status == "True")
+}
+
+fn load_balancer_hostname(service: &Service) -> Option<String> {
+    service
+        .status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?
+        .hostname
+        .clone()
+}
+
+/// The app handler: EKS for the cluster, ECR for image tags, ELBv2 for the load balancer's
+/// zone.
+pub struct App {
+    pub aws: aws_config::SdkConfig,
+}
+
+impl App {
+    fn regional(&self, region: &str) -> aws_config::SdkConfig {
+        self.aws
+            .to_builder()
+            .region(aws_config::Region::new(region.to_owned()))
+            .build()
+    }
+
+    async fn connect(&self, env: &Environment) -> Result<Option<kube::Client>, ComponentError> {
+        ClusterAccess(self.aws.clone())
+            .connect(&env.spec.region, &strata_core::cluster_name(env.name()))
+            .await
+    }
+
+    /// The tag service `index` runs: the newest in its repository within its constraint.
+    async fn resolve_tag(
+        &self,
+        index: usize,
+        service: &ServiceSpec,
+    ) -> Result<String, ComponentError> {
+        let field = format!("spec.app.services[{index}]");
+        let Some((registry, region, repository)) = service.ecr_repository() else {
+            // Outside ECR only an exact pin is honoured; listing other registries' tags is
+            // the sync function's (OCI tags/list), not a deploy's.
+            return service
+                .version
+                .strip_prefix('=')
+                .filter(|v| semver::Version::parse(v.trim()).is_ok())
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| {
+                    ComponentError::ImageNotFound(format!(
+                        "{field}.version: {} is not in ECR; pin an exact version (=x.y.z)",
+                        service.image
+                    ))
+                });
+        };
+        let ecr = aws_sdk_ecr::Client::new(&self.regional(region));
+        let mut pages = ecr
+            .list_images()
+            .registry_id(registry)
+            .repository_name(repository)
+            .filter(
+                aws_sdk_ecr::types::ListImagesFilter::builder()
+                    .tag_status(aws_sdk_ecr::types::TagStatus::Tagged)
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        let mut tags = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_not_found_exception())
+                {
+                    ComponentError::ImageNotFound(format!(
+                        "{field}.image: no ECR repository {repository} in {region}"
+                    ))
+                } else {
+                    classify(&format!("ListImages {repository}"), e)
+                }
+            })?;
+            tags.extend(
+                page.image_ids()
+                    .iter()
+                    .filter_map(|i| i.image_tag().map(str::to_owned)),
+            );
+        }
+        newest_satisfying(&service.version, tags.iter().map(String::as_str))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ComponentError::ImageNotFound(format!(
+                    "{field}.version: no tag of {} satisfies {} (tags: {})",
+                    service.image,
+                    service.version,
+                    if tags.is_empty() {
+                        "none".into()
+                    } else {
+                        tags.join(", ")
+                    }
+                ))
+            })
+    }
+
+    /// The migration gate: `true` once the Job for `tag` has succeeded.
+    async fn migrated(
+        &self,
+        client: &kube::Client,
+        env: &Environment,
+        service: &ServiceSpec,
+        tag: &str,
+        wiring: Wiring,
+        serving: Option<&str>,
+    ) -> Result<bool, ComponentError> {
+        let Some(manifest) = migration_job(env.name(), service, tag, wiring) else {
+            return Ok(true);
+        };
+        let jobs = namespaced::<Job>(client, env.name());
+        let name = migration_name(service, tag);
+        let job = match get(&jobs, &name).await? {
+            Some(job) => job,
+            // A Job's template cannot change: it is created once per version.
+            None => apply(&jobs, &name, &manifest).await?,
+        };
+        if let Some(failed) = job_condition(&job, "Failed") {
+            return Err(ComponentError::MigrationFailed(format!(
+                "migration {name} of service {} to {tag} failed: {}: {}; {} keeps serving",
+                service.name,
+                failed.reason.as_deref().unwrap_or("Failed"),
+                failed.message.as_deref().unwrap_or("no message"),
+                serving.unwrap_or("nothing"),
+            )));
+        }
+        Ok(job_condition(&job, "Complete").is_some())
+    }
+
+    /// One step of one service's rollout towards `tag`.
+    async fn roll_out(
+        &self,
+        client: &kube::Client,
+        env: &Environment,
+        service: &ServiceSpec,
+        tag: &str,
+        wiring: Wiring,
+    ) -> Result<Rollout, ComponentError> {
+        let ns = env.name();
+        let deployments = namespaced::<Deployment>(client, ns);
+        let services = namespaced::<Service>(client, ns);
+        let image = format!("{}:{tag}", service.image);
+        let live_service = get(&services, &service.name).await?;
+        let (color, previous) = match service.strategy {
+            Strategy::Rolling => (None, None),
+            Strategy::BlueGreen => {
+                let active = live_service.as_ref().and_then(|s| {
+                    s.spec
+                        .as_ref()?
+                        .selector
+                        .as_ref()?
+                        .get(COLOR_LABEL)
+                        .cloned()
+                });
+                let active_image = match &active {
+                    Some(color) => get(&deployments, &deployment_name(service, Some(color)))
+                        .await?
+                        .and_then(|d| image_of(&d).map(str::to_owned)),
+                    None => None,
+                };
+                match active {
+                    Some(active) if active_image.as_deref() == Some(image.as_str()) => {
+                        (Some(active.clone()), Some(other_color(&active).to_owned()))
+                    }
+                    Some(active) => (Some(other_color(&active).to_owned()), Some(active)),
+                    None => (Some(COLORS[0].to_owned()), None),
+                }
+            }
+        };
+        let name = deployment_name(service, color.as_deref());
+        let live = get(&deployments, &name).await?;
+        let serving_image = match service.strategy {
+            Strategy::Rolling => live.as_ref().and_then(image_of).map(str::to_owned),
+            Strategy::BlueGreen => match &previous {
+                Some(p) => get(&deployments, &deployment_name(service, Some(p)))
+                    .await?
+                    .and_then(|d| image_of(&d).map(str::to_owned)),
+                None => None,
+            },
+        };
+        let live_image = live.as_ref().and_then(image_of);
+        if live_image != Some(image.as_str())
+            && !self
+                .migrated(client, env, service, tag, wiring, serving_image.as_deref())
+                .await?
+        {
+            return Ok(Rollout::Waiting);
+        }
+        let applied = apply(
+            &deployments,
+            &name,
+            &deployment(ns, service, color.as_deref(), tag, wiring),
+        )
+        .await?;
+        // Read back: availability is what the controller reports, not what was written.
+        let current = get(&deployments, &name).await?.unwrap_or(applied);
+        if !available(&current) {
+            return Ok(Rollout::Waiting);
+        }
+        let live_service = apply(
+            &services,
+            &service.name,
+            &self::service(ns, service, color.as_deref()),
+        )
+        .await?;
+        if service.public && load_balancer_hostname(&live_service).is_none() {
+            return Ok(Rollout::Waiting);
+        }
+        // The previous colour counts only if it exists.
+        let previous = match previous {
+            Some(p)
+                if get(&deployments, &deployment_name(service, Some(&p)))
+                    .await?
+                    .is_some() =>
+            {
+                Some(p)
+            }
+            _ => None,
+        };
+        Ok(Rollout::Serving { color, previous })
+    }
+
+    /// The zone of the load balancer behind `hostname`, for a Route 53 alias.
+    async fn load_balancer_zone(
+        &self,
+        region: &str,
+        hostname: &str,
+    ) -> Result<Option<String>, ComponentError> {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.regional(region));
+        let mut pages = elb.describe_load_balancers().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("DescribeLoadBalancers", e))?;
+            if let Some(lb) = page.load_balancers().iter().find(|lb| {
+                lb.dns_name()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(hostname))
+            }) {
+                return Ok(lb.canonical_hosted_zone_id().map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Switches every blue-green service back to its previous colour, which is still
+    /// scaled; refused for a service without an available previous colour. Answers the
+    /// colour each service now serves from.
+    pub async fn rollback(
+        &self,
+        env: &Environment,
+    ) -> Result<BTreeMap<String, String>, ComponentError> {
+        let client = self.connect(env).await?.ok_or_else(|| {
+            ComponentError::InvalidInput(format!("environment {} has no cluster", env.name()))
+        })?;
+        let ns = env.name();
+        let deployments = namespaced::<Deployment>(&client, ns);
+        let services = namespaced::<Service>(&client, ns);
+        let mut switched = BTreeMap::new();
+        let blue_green: Vec<&ServiceSpec> = env
+            .spec
+            .app
+            .services
+            .iter()
+            .filter(|s| s.strategy == Strategy::BlueGreen)
+            .collect();
+        // Check every service before switching any: all roll back, or none.
+        let mut plan = Vec::new();
+        for service in &blue_green {
+            let active = get(&services, &service.name)
+                .await?
+                .and_then(|s| s.spec?.selector?.get(COLOR_LABEL).cloned())
+                .ok_or_else(|| {
+                    ComponentError::InvalidInput(format!("service {} is not serving", service.name))
+                })?;
+            let target = other_color(&active);
+            let ready = get(&deployments, &deployment_name(service, Some(target)))
+                .await?
+                .is_some_and(|d| available(&d));
+            if !ready {
+                return Err(ComponentError::InvalidInput(format!(
+                    "service {} has no available previous colour ({target}) to roll back to",
+                    service.name
+                )));
+            }
+            plan.push((*service, target));
+        }
+        for (service, target) in plan {
+            apply(
+                &services,
+                &service.name,
+                &self::service(ns, service, Some(target)),
+            )
+            .await?;
+            switched.insert(service.name.clone(), target.to_owned());
+        }
+        Ok(switched)
+    }
+}
+
+impl ComponentHandler for App {
+    const COMPONENT: Component = Component::App;
+
+    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let client = self
+            .connect(env)
+            .await?
+            .ok_or(ComponentError::DependencyNotReady {
+                component: Component::App,
+                dependency: Component::Cluster,
+            })?;
+        let wiring = Wiring {
+            database: env.spec.database.is_some(),
+            storage: env.spec.storage.is_some(),
+        };
+        let mut progress = Progress::finished(ComponentPhase::Ready);
+        progress
+            .outputs
+            .insert("namespace".into(), env.name().to_owned());
+        for (index, service) in env.spec.app.services.iter().enumerate() {
+            let tag = self.resolve_tag(index, service).await?;
+            let key = |what: &str| format!("service.{}.{what}", service.name);
+            progress.outputs.insert(key("version"), tag.clone());
+            match self.roll_out(&client, env, service, &tag, wiring).await? {
+                Rollout::Waiting => {
+                    progress.done = false;
+                    progress.phase = Some(ComponentPhase::Updating);
+                }
+                Rollout::Serving { color, previous } => {
+                    if let Some(color) = color {
+                        progress.outputs.insert(key("color"), color);
+                    }
+                    if let Some(previous) = previous {
+                        progress.outputs.insert(key("previousColor"), previous);
+                    }
+                }
+            }
+        }
+        if !progress.done {
+            return Ok(progress);
+        }
+        if let Some(public) = env.spec.app.services.iter().find(|s| s.public) {
+            let services = namespaced::<Service>(&client, env.name());
+            let hostname = get(&services, &public.name)
+                .await?
+                .as_ref()
+                .and_then(load_balancer_hostname);
+            if let Some(hostname) = hostname {
+                if let Some(zone) = self.load_balancer_zone(&env.spec.region, &hostname).await? {
+                    progress.outputs.insert("loadBalancerZoneId".into(), zone);
+                }
+                progress
+                    .outputs
+                    .insert("ingressUrl".into(), format!("http://{hostname}"));
+                progress
+                    .outputs
+                    .insert("loadBalancerHostname".into(), hostname);
+            }
+        }
+        Ok(progress)
+    }
+
+    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let Some(client) = self.connect(env).await? else {
+            return Ok(Progress::finished(ComponentPhase::Deleted));
+        };
+        let ns = env.name();
+        let selector = ListParams::default().labels(&format!("{ENVIRONMENT_LABEL}={ns}"));
+        let services = namespaced::<Service>(&client, ns);
+        let listed = services
+            .list(&selector)
+            .await
+            .map_err(|e| classify_kube("list Services", e))?;
+        // Public Services first: their load balancers must go while the VPC still stands.
+        let (public, private): (Vec<_>, Vec<_>) = listed.items.iter().partition(|s| {
+            s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
+        });
+        for service in public.iter().chain(private.iter()) {
+            let name = service.metadata.name.as_deref().unwrap_or_default();
+            delete(&services, name).await?;
+        }
+        if !public.is_empty() {
+            // The load balancer controller's finalizer holds the Service until its load
+            // balancer is gone; the next poll checks.
+            return Ok(Progress::waiting(ComponentPhase::Deleting));
+        }
+        delete_all::<Deployment>(&client, ns, &selector).await?;
+        delete_all::<Job>(&client, ns, &selector).await?;
+        let pods = namespaced::<Pod>(&client, ns)
+            .list(&selector)
+            .await
+            .map_err(|e| classify_kube("list Pods", e))?;
+        if pods.items.is_empty() {
+            Ok(Progress::finished(ComponentPhase::Deleted))
+        } else {
+            Ok(Progress::waiting(ComponentPhase::Deleting))
+        }
+    }
+}
+
+async fn delete_all<K>(
+    client: &kube::Client,
+    ns: &str,
+    selector: &ListParams,
+) -> Result<(), ComponentError>
+where
+    K: strata_kubernetes::Object + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    let api: Api<K> = namespaced(client, ns);
+    let listed = api
+        .list(selector)
+        .await
+        .map_err(|e| classify_kube(&format!("list {}", K::kind(&())), e))?;
+    for item in listed.items {
+        if let Some(name) = item.meta().name.as_deref() {
+            delete(&api, name).await?;
+        }
+    }
+    Ok(())
+}

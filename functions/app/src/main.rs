@@ -1,0 +1,8 @@
+//! Lambda entry point for the app component: wiring only.
+
+use app::App;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    strata_component::lambda::run_component(|aws| App { aws }).await
+}

@@ -1,0 +1,55 @@
+//! Choosing an image tag for a service's semver constraint: the newest tag that satisfies
+//! it. Tags may carry a `v` prefix; tags that are not semver are ignored; pre-releases count
+//! only when the constraint names one for the same version (Cargo's rule, from `semver`).
+
+use semver::{Version, VersionReq};
+
+/// The newest of `tags` satisfying `constraint`, or `None` (also for a bad constraint,
+/// which spec validation has already refused).
+pub fn newest_satisfying<'a>(
+    constraint: &str,
+    tags: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let requirement = VersionReq::parse(constraint).ok()?;
+    tags.into_iter()
+        .filter_map(|tag| {
+            let version = Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
+            requirement.matches(&version).then_some((version, tag))
+        })
+        .max_by(|a, b| a.0.cmp_precedence(&b.0).then_with(|| a.0.cmp(&b.0)))
+        .map(|(_, tag)| tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_satisfying;
+
+    #[test]
+    fn the_newest_matching_tag_wins() {
+        let tags = [
+            "1.3.9",
+            "1.4.0",
+            "v1.4.2",
+            "1.5.0-rc.1",
+            "2.0.0",
+            "latest",
+            "1.4",
+            "sha-abc",
+        ];
+        for (constraint, expected) in [
+            ("^1.4", Some("v1.4.2")),
+            ("~1.4.0", Some("v1.4.2")),
+            ("=1.4.0", Some("1.4.0")),
+            (">=1.5.0-rc.1, <2", Some("1.5.0-rc.1")),
+            ("^2", Some("2.0.0")),
+            ("^3", None),
+            ("not a constraint", None),
+        ] {
+            assert_eq!(
+                newest_satisfying(constraint, tags),
+                expected,
+                "{constraint}"
+            );
+        }
+    }
+}

@@ -560,11 +560,8 @@ impl ClusterSimulator {
             }
             stored.object["spec"]["type"] == "LoadBalancer" && stored.load_balancer.is_none()
         };
-        if needs_load_balancer {
-            self.provision_load_balancer(cluster, region, &key).await;
-        }
-        let object = self.lock().clusters[cluster][&key].object.clone();
-        respond(StatusCode::OK, &object)
+        self.written(cluster, region, &key, needs_load_balancer)
+            .await
     }
 
     async fn merge_patch(
@@ -598,10 +595,22 @@ impl ClusterSimulator {
             );
             stored.object["spec"]["type"] == "LoadBalancer" && stored.load_balancer.is_none()
         };
+        self.written(cluster, region, &key, needs_load_balancer)
+            .await
+    }
+
+    /// The answer to a write; a new `LoadBalancer` Service gets its load balancer first.
+    async fn written(
+        &self,
+        cluster: &str,
+        region: &str,
+        key: &Key,
+        needs_load_balancer: bool,
+    ) -> Response<Full<Bytes>> {
         if needs_load_balancer {
-            self.provision_load_balancer(cluster, region, &key).await;
+            self.provision_load_balancer(cluster, region, key).await;
         }
-        let object = self.lock().clusters[cluster][&key].object.clone();
+        let object = self.lock().clusters[cluster][key].object.clone();
         respond(StatusCode::OK, &object)
     }
 

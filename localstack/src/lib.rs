@@ -31,6 +31,12 @@ pub use process::ProcessGroup;
 pub use template::Template;
 pub use tools::{state_dir, workspace_root};
 
+/// A command of the local stack's Python venv (installed first if need be), e.g.
+/// `kubernetes-validate`.
+pub fn python_tool(name: &str) -> Result<PathBuf, LocalStackError> {
+    Ok(tools::ensure_tools()?.bin.join(name))
+}
+
 pub const REGION: &str = "us-east-1";
 pub const STACK_NAME: &str = "strata-local";
 

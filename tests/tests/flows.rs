@@ -310,8 +310,9 @@ async fn bucket_tags(h: &Harness, bucket: &str) -> Option<Vec<(String, String)>>
     )
 }
 
-/// The top-level states an execution went through (branch states of a Parallel left out:
-/// their interleaving is up to the interpreter).
+/// The top-level states an execution went through, each once, in the order first entered,
+/// without the poll loops' waits (how often a step polls is up to the emulator's timing),
+/// and without the branch states of a Parallel (their interleaving is up to the interpreter).
 fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
     let path = format!("{}/../statemachines/{machine}", env!("CARGO_MANIFEST_DIR"));
     let definition: serde_json::Value =
@@ -320,9 +321,13 @@ fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
     ended
         .states_entered
         .iter()
-        .filter(|s| states.contains_key(*s))
-        .cloned()
-        .collect()
+        .filter(|s| states.contains_key(*s) && !s.ends_with(" wait"))
+        .fold(Vec::new(), |mut path, s| {
+            if !path.contains(s) {
+                path.push(s.clone());
+            }
+            path
+        })
 }
 
 const UP: &str = "environment-up.asl.json";
@@ -1220,5 +1225,164 @@ async fn resources_still_creating_are_polled_until_ready() {
             .unwrap()
             .unwrap();
         assert_eq!(recorded.value.phase, ComponentPhase::Ready, "{component}");
+    }
+}
+
+/// The Deployment `name` of staging in the simulator: (image, replicas).
+fn workload(h: &Harness, name: &str) -> (String, u64) {
+    let deployment = h
+        .stack
+        .cluster_simulator()
+        .object("strata-staging", "apps/v1", "deployments", "staging", name)
+        .unwrap_or_else(|| panic!("no Deployment {name}"));
+    (
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        deployment["spec"]["replicas"].as_u64().unwrap(),
+    )
+}
+
+fn serving_color(h: &Harness, service: &str) -> String {
+    h.stack
+        .cluster_simulator()
+        .object("strata-staging", "v1", "services", "staging", service)
+        .unwrap()["spec"]["selector"]["strata.dev/color"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn new_versions_roll_out_a_failed_migration_keeps_the_old_one_and_blue_green_rolls_back() {
+    let h = harness().await;
+    let env = h.store_staging().await;
+    h.up_ready("staging", "up-staging-1-a").await;
+    let ui_image = &env.spec.app.services[0].image;
+    let api_image = &env.spec.app.services[1].image;
+    assert_eq!(serving_color(&h, "ui"), "blue");
+    assert_eq!(workload(&h, "api").0, format!("{api_image}:2.3.0"));
+
+    // New tags in both repositories; api's migration to 2.3.1 fails.
+    h.stack
+        .push_image("eu-west-1", "shop/ui", "1.4.2")
+        .await
+        .unwrap();
+    h.stack
+        .push_image("eu-west-1", "shop/api", "2.3.1")
+        .await
+        .unwrap();
+    h.stack
+        .push_image("eu-west-1", "shop/api", "2.4.0")
+        .await
+        .unwrap();
+    h.stack.cluster_simulator().fail_jobs(":2.3.1", 1);
+    let ended = h
+        .run(
+            "up-staging-1-b",
+            json!({"environment": "staging", "pollSeconds": 0}),
+        )
+        .await;
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("MigrationFailed"),
+        "{:?}",
+        ended.cause
+    );
+    let cause = ended.cause.unwrap_or_default();
+    assert!(cause.contains("BackoffLimitExceeded"), "{cause}");
+    assert_eq!(
+        workload(&h, "api").0,
+        format!("{api_image}:2.3.0"),
+        "the old api version keeps serving"
+    );
+    let (state, message) = h.state().await;
+    assert_eq!(state, EnvironmentState::Failed);
+    assert!(message.contains("api-migrate-2-3-1"), "{message}");
+
+    // A fixed version: the migration runs, api rolls, ui comes up green beside blue.
+    h.stack
+        .push_image("eu-west-1", "shop/api", "2.3.2")
+        .await
+        .unwrap();
+    h.up_ready("staging", "up-staging-1-c").await;
+    assert_eq!(workload(&h, "api").0, format!("{api_image}:2.3.2"));
+    assert_eq!(serving_color(&h, "ui"), "green");
+    assert_eq!(workload(&h, "ui-green"), (format!("{ui_image}:1.4.2"), 2));
+    assert_eq!(
+        workload(&h, "ui-blue"),
+        (format!("{ui_image}:1.4.0"), 2),
+        "the old colour stays scaled for a rollback"
+    );
+    let app = h.component(Component::App).await;
+    assert_eq!(app.outputs["service.ui.version"], "1.4.2");
+    assert_eq!(app.outputs["service.ui.color"], "green");
+    assert_eq!(app.outputs["service.ui.previousColor"], "blue");
+
+    // Drift: replicas changed behind Strata's back come back with the next up.
+    let client = strata_kubernetes::ClusterAccess(h.stack.sdk_config())
+        .connect("eu-west-1", "strata-staging")
+        .await
+        .unwrap()
+        .unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client, "staging");
+    deployments
+        .patch(
+            "api",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(workload(&h, "api").1, 5);
+    h.up_ready("staging", "up-staging-1-d").await;
+    assert_eq!(workload(&h, "api").1, 2, "the drifted field was restored");
+
+    // Rollback is instant: the selector goes back to the colour still running.
+    let app = app::App {
+        aws: h.stack.sdk_config(),
+    };
+    let switched = app.rollback(&env).await.unwrap();
+    assert_eq!(switched["ui"], "blue");
+    assert_eq!(serving_color(&h, "ui"), "blue");
+    // A second rollback goes forward again; there is always exactly one previous colour.
+    assert_eq!(app.rollback(&env).await.unwrap()["ui"], "green");
+}
+
+#[tokio::test]
+async fn the_cluster_simulator_refuses_a_token_for_another_cluster() {
+    let h = harness().await;
+    h.store_staging().await;
+    h.up_ready("staging", "up-staging-1").await;
+    // The endpoint of strata-staging, with a token minted for another cluster's name.
+    let described = h
+        .eks
+        .describe_cluster()
+        .name("strata-staging")
+        .send()
+        .await
+        .unwrap();
+    let endpoint = described.cluster().unwrap().endpoint().unwrap().to_owned();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "t");
+    for (cluster, expected) in [("strata-other", 401), ("strata-staging", 200)] {
+        let token = strata_kubernetes::token::token(
+            &credentials,
+            "eu-west-1",
+            cluster,
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+        let client = strata_kubernetes::client(&endpoint, None, token).unwrap();
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+        let answer = namespaces.get("staging").await;
+        let code = match answer {
+            Ok(_) => 200,
+            Err(kube::Error::Api(status)) => status.code,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(code, expected, "a token for {cluster}");
     }
 }

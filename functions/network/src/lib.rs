@@ -353,10 +353,14 @@ async fn ensure_route_table(
             Target::Nowhere => None,
         };
         if let Some(route) = route {
-            route
-                .send()
-                .await
-                .map_err(|e| classify(&format!("CreateRoute {role}"), e))?;
+            route.send().await.map_err(|e| match code(&e) {
+                // A step of a failed operation still in flight made it after our describe:
+                // the retry finds it.
+                Some("RouteAlreadyExists") => ComponentError::AwsTransient(format!(
+                    "CreateRoute {role}: the default route appeared meanwhile"
+                )),
+                _ => classify(&format!("CreateRoute {role}"), e),
+            })?;
         }
     }
     for subnet in subnets.iter().filter(|s| !associated.contains(s)) {

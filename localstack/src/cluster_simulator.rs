@@ -825,17 +825,13 @@ impl ClusterSimulator {
         ));
     }
 
-    fn signed(&self, service: &str, region: &str) -> String {
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
-            self.access_key
-        )
-    }
-
     async fn moto_query(&self, service: &str, region: &str, form: String) -> String {
         let request = Request::post(format!("http://{}/", self.moto))
             .header("content-type", "application/x-www-form-urlencoded")
-            .header(hyper::header::AUTHORIZATION, self.signed(service, region))
+            .header(
+                hyper::header::AUTHORIZATION,
+                crate::fidelity::moto_authorization(service, region),
+            )
             .body(Full::new(Bytes::from(form)))
             .expect("a static request is well-formed");
         self.send(request).await.unwrap_or_default()
@@ -843,7 +839,10 @@ impl ClusterSimulator {
 
     async fn moto_rest_get(&self, service: &str, region: &str, path: &str) -> Option<Value> {
         let request = Request::get(format!("http://{}{path}", self.moto))
-            .header(hyper::header::AUTHORIZATION, self.signed(service, region))
+            .header(
+                hyper::header::AUTHORIZATION,
+                crate::fidelity::moto_authorization(service, region),
+            )
             .body(Full::new(Bytes::new()))
             .expect("a static request is well-formed");
         serde_json::from_str(&self.send(request).await?).ok()

@@ -33,6 +33,15 @@ pub fn signed_region(authorization: Option<&str>) -> String {
         .to_owned()
 }
 
+/// The Authorization header of the local stack's own calls to moto, which reads only the
+/// credential scope (region and service) from it.
+pub(crate) fn moto_authorization(service: &str, region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+        crate::ACCESS_KEY
+    )
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

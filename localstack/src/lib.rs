@@ -309,21 +309,6 @@ impl LocalStack {
         self.stand_in.push_image(region, repository, tag).await
     }
 
-    /// Stands in for a person: a Secrets Manager secret a spec's service references.
-    pub async fn put_secret(
-        &self,
-        region: &str,
-        name: &str,
-        value: &str,
-    ) -> Result<(), LocalStackError> {
-        self.stand_in.put_secret(region, name, value).await
-    }
-
-    /// Stands in for a person: the Route 53 zone an environment's DNS name lives in.
-    pub async fn hosted_zone(&self, domain: &str) -> Result<(), LocalStackError> {
-        self.stand_in.hosted_zone(domain).await
-    }
-
     /// Delays not yet used up.
     pub fn pending_delays(&self) -> u32 {
         self.router.delays.pending()

@@ -179,9 +179,7 @@ impl Router {
             .header("content-type", "application/x-www-form-urlencoded")
             .header(
                 hyper::header::AUTHORIZATION,
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=local/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
-                ),
+                crate::fidelity::moto_authorization(service, region),
             )
             .body(Full::new(Bytes::from(form)))
             .expect("a static request is well-formed");

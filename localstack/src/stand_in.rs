@@ -92,10 +92,7 @@ impl StandIn {
         let request = request
             .header(
                 hyper::header::AUTHORIZATION,
-                format!(
-                    "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
-                    crate::ACCESS_KEY
-                ),
+                crate::fidelity::moto_authorization(service, region),
             )
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| failed(what, e.to_string()))?;

@@ -460,14 +460,18 @@ impl App {
         };
         let name = deployment_name(service, color.as_deref());
         let live = get(&deployments, &name).await?;
+        // The previous colour's Deployment: what serves until the switch (read once; this
+        // step never writes it).
+        let previous_deployment = match &previous {
+            Some(p) => get(&deployments, &deployment_name(service, Some(p))).await?,
+            None => None,
+        };
         let serving_image = match service.strategy {
             Strategy::Rolling => live.as_ref().and_then(image_of).map(str::to_owned),
-            Strategy::BlueGreen => match &previous {
-                Some(p) => get(&deployments, &deployment_name(service, Some(p)))
-                    .await?
-                    .and_then(|d| image_of(&d).map(str::to_owned)),
-                None => None,
-            },
+            Strategy::BlueGreen => previous_deployment
+                .as_ref()
+                .and_then(image_of)
+                .map(str::to_owned),
         };
         let live_image = live.as_ref().and_then(image_of);
         if live_image != Some(image.as_str())
@@ -498,16 +502,7 @@ impl App {
             return Ok(Rollout::Waiting);
         }
         // The previous colour counts only if it exists.
-        let previous = match previous {
-            Some(p)
-                if get(&deployments, &deployment_name(service, Some(&p)))
-                    .await?
-                    .is_some() =>
-            {
-                Some(p)
-            }
-            _ => None,
-        };
+        let previous = previous.filter(|_| previous_deployment.is_some());
         Ok(Rollout::Serving { color, previous })
     }
 

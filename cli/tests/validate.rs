@@ -74,6 +74,11 @@ fn hostile_files_get_a_clear_error_and_never_a_panic() {
         ),
         ("list.yaml", b"- 1\n- 2\n".to_vec(), "must be a mapping"),
         ("empty.yaml", Vec::new(), "(document)"),
+        (
+            "bomb.yaml",
+            b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n".to_vec(),
+            "(document)",
+        ),
     ];
     for (name, content, expected) in cases {
         let file = write(&dir, name, &content);
@@ -97,5 +102,5 @@ fn graph_prints_every_edge_of_the_component_graph() {
     }
     let (code, _, err) = strata(&["unknown"]);
     assert_eq!(code, 2);
-    assert!(err.contains("usage:"));
+    assert!(err.contains("Usage:"), "{err}");
 }

@@ -97,6 +97,7 @@ pub struct LocalStack {
     simulating: tokio::task::JoinHandle<()>,
     // Dropped (stopped) in reverse order of start.
     lambda: Option<ProcessGroup>,
+    lambda_addr: Option<SocketAddr>,
     moto: ProcessGroup,
 }
 
@@ -267,6 +268,7 @@ impl LocalStack {
                 made: Default::default(),
             },
             lambda,
+            lambda_addr,
             moto,
         };
         stack.provision().await?;
@@ -283,6 +285,19 @@ impl LocalStack {
     /// [`fidelity::Delay`]).
     pub fn delay(&self, delay: fidelity::Delay) {
         self.router.delays.add(delay);
+    }
+
+    /// The function URL cargo-lambda serves for a template function (by logical id), as
+    /// `http://127.0.0.1:<port>/lambda-url/<binary>`; requests to it reach the function as
+    /// function-URL events (payload v2, the shape API Gateway's HTTP API sends).
+    pub fn function_url(&self, logical_id: &str) -> Option<String> {
+        let addr = self.lambda_addr?;
+        let function = self
+            .template
+            .functions
+            .iter()
+            .find(|f| f.logical_id == logical_id)?;
+        Some(format!("http://{addr}/lambda-url/{}", function.binary))
     }
 
     /// The stand-in for the clusters' Kubernetes API servers.
@@ -454,6 +469,8 @@ fn lambda_environment(endpoint: &str) -> BTreeMap<String, String> {
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("RUST_LOG", "info"),
+        // moto makes everything at once: the state machines the API starts poll each second.
+        ("STRATA_POLL_SECONDS", "1"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -194,6 +194,9 @@ pub trait Store: Send + Sync {
         now: u64,
     ) -> impl Future<Output = Result<Lease>> + Send;
 
+    /// The lease held now (unexpired at `now`), if any: who runs an operation on `name`.
+    fn lease(&self, name: &str, now: u64) -> impl Future<Output = Result<Option<Lease>>> + Send;
+
     /// Gives the lease back; only its holder may. Releasing a lease nobody holds is a no-op,
     /// so a retried release converges.
     fn release(&self, name: &str, holder: &str) -> impl Future<Output = Result<()>> + Send;
@@ -615,6 +618,19 @@ impl Store for DynamoStore {
                 _ => Err(aws(e)),
             },
         }
+    }
+
+    async fn lease(&self, name: &str, now: u64) -> Result<Option<Lease>> {
+        let Some(item) = self.get_item(name, "LOCK").await? else {
+            return Ok(None);
+        };
+        let lease = Lease {
+            environment: name.to_owned(),
+            holder: get_s(&item, "holder", "LOCK")?.to_owned(),
+            expires_at: get_n(&item, "expiresAt", "LOCK")?,
+        };
+        // The same rule as `acquire`: a lease expiring exactly now still holds.
+        Ok((lease.expires_at >= now).then_some(lease))
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<()> {

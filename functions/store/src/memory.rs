@@ -196,6 +196,15 @@ impl Store for MemoryStore {
         Ok(lease)
     }
 
+    async fn lease(&self, name: &str, now: u64) -> Result<Option<Lease>> {
+        Ok(self
+            .state()
+            .leases
+            .get(name)
+            .filter(|held| held.expires_at >= now)
+            .cloned())
+    }
+
     async fn release(&self, name: &str, holder: &str) -> Result<()> {
         let mut state = self.state();
         match state.leases.get(name) {

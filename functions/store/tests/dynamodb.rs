@@ -126,6 +126,10 @@ async fn an_expired_lease_is_taken_over_and_only_the_holder_releases() {
 
     let held = store.acquire("staging", "exec-b", 10, 1_010).await;
     assert!(matches!(held, Err(StoreError::LockHeld { ref holder, .. }) if holder == "exec-a"));
+    // Reading the lease says who holds it until it expires, and nobody after.
+    let read = store.lease("staging", 1_015).await.unwrap().unwrap();
+    assert_eq!((read.holder.as_str(), read.expires_at), ("exec-a", 1_015));
+    assert_eq!(store.lease("staging", 1_016).await.unwrap(), None);
     let taken = store.acquire("staging", "exec-b", 10, 1_016).await.unwrap();
     assert_eq!(taken.holder, "exec-b");
 
@@ -142,6 +146,7 @@ async fn an_expired_lease_is_taken_over_and_only_the_holder_releases() {
     store.release("staging", "exec-b").await.unwrap();
     // Releasing a free lease converges; the lease is then free for anyone.
     store.release("staging", "exec-b").await.unwrap();
+    assert_eq!(store.lease("staging", 1_017).await.unwrap(), None);
     store.acquire("staging", "exec-c", 10, 1_017).await.unwrap();
     // Leases are per environment.
     store

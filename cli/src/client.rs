@@ -1,0 +1,278 @@
+//! The API client: every request signed with SigV4 from the standard AWS credential chain
+//! (aws-config finds the credentials, aws-sigv4 signs), over HTTPS or plain HTTP (the local
+//! stack's function URL).
+
+use std::time::SystemTime;
+
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "no API endpoint: pass --endpoint or set STRATA_ENDPOINT (the stack's ApiEndpoint output)"
+    )]
+    NoEndpoint,
+    #[error("the endpoint {0:?} is not an http(s) URL")]
+    BadEndpoint(String),
+    #[error("no AWS credentials to sign with: {0}")]
+    NoCredentials(String),
+    #[error("cannot sign the request: {0}")]
+    Signing(String),
+    #[error("cannot reach {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    /// The API answered with an error body (see [`ApiFailure`]).
+    #[error("{0}")]
+    Api(Box<ApiFailure>),
+    #[error("the API answered {status} with a body that is not Strata's: {body}")]
+    Unexpected { status: u16, body: String },
+}
+
+/// An error the API reported: its HTTP status, stable code, message and details.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub body: Value,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, HTTP {})", self.message, self.code, self.status)?;
+        for field in self.body["error"]["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            write!(
+                f,
+                "\n  {}: {}",
+                field["path"].as_str().unwrap_or("?"),
+                field["message"].as_str().unwrap_or("?")
+            )?;
+        }
+        if let Some(execution) = self.body["error"]["execution"].as_str() {
+            write!(f, "\n  running: {execution} (strata watch follows it)")?;
+        }
+        Ok(())
+    }
+}
+
+/// An answer the API gave with a 2xx status.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+pub struct ApiClient {
+    endpoint: String,
+    host: String,
+    region: String,
+    service: &'static str,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    http: Client<Https, Full<Bytes>>,
+}
+
+impl ApiClient {
+    /// A client for `endpoint` (the flag, else `STRATA_ENDPOINT`). The signing service is
+    /// `lambda` for a function URL and `execute-api` otherwise; the region is the one in the
+    /// host name, else the AWS configuration's.
+    pub fn new(
+        endpoint: Option<String>,
+        config: &aws_config::SdkConfig,
+    ) -> Result<Self, ClientError> {
+        let endpoint = endpoint
+            .or_else(|| std::env::var("STRATA_ENDPOINT").ok())
+            .filter(|e| !e.is_empty())
+            .ok_or(ClientError::NoEndpoint)?;
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let rest = endpoint
+            .strip_prefix("https://")
+            .or_else(|| endpoint.strip_prefix("http://"))
+            .ok_or_else(|| ClientError::BadEndpoint(endpoint.clone()))?;
+        let host = rest.split('/').next().unwrap_or_default().to_owned();
+        if host.is_empty() {
+            return Err(ClientError::BadEndpoint(endpoint));
+        }
+        let credentials = config
+            .credentials_provider()
+            .ok_or_else(|| ClientError::NoCredentials("no credential provider".into()))?;
+        let service = if endpoint.contains("/lambda-url/") || host.contains(".lambda-url.") {
+            "lambda"
+        } else {
+            "execute-api"
+        };
+        let region = region_in_host(&host)
+            .or_else(|| config.region().map(|r| r.to_string()))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| ClientError::Unreachable {
+                endpoint: endpoint.clone(),
+                reason: format!("no TLS roots: {e}"),
+            })?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            endpoint,
+            host,
+            region,
+            service,
+            credentials,
+            http: Client::builder(TokioExecutor::new()).build(https),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sends a signed request; a 2xx answer is returned, anything else is an error with the
+    /// API's own message.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, ClientError> {
+        let url = format!("{}{path_and_query}", self.endpoint);
+        let (content_type, bytes) = body.unwrap_or(("", Vec::new()));
+        let mut headers: Vec<(String, String)> = vec![("host".into(), self.host.clone())];
+        if !content_type.is_empty() {
+            headers.push(("content-type".into(), content_type.to_owned()));
+        }
+        for (name, value) in self.signature(&method, &url, &headers, &bytes).await? {
+            headers.push((name, value));
+        }
+        let mut request = hyper::Request::builder().method(method).uri(&url);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(bytes)))
+            .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let unreachable = |reason: String| ClientError::Unreachable {
+            endpoint: self.endpoint.clone(),
+            reason,
+        };
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body: Option<Value> = serde_json::from_str(&text).ok();
+        match body {
+            Some(body) if status.is_success() => Ok(Answer { status, body }),
+            Some(body) if body["error"]["code"].is_string() => {
+                Err(ClientError::Api(Box::new(ApiFailure {
+                    status: status.as_u16(),
+                    code: body["error"]["code"].as_str().unwrap_or("?").to_owned(),
+                    message: body["error"]["message"].as_str().unwrap_or("").to_owned(),
+                    body,
+                })))
+            }
+            _ => Err(ClientError::Unexpected {
+                status: status.as_u16(),
+                body: text.chars().take(500).collect(),
+            }),
+        }
+    }
+
+    /// The SigV4 headers (authorization, x-amz-date, the session token if any) for a request.
+    async fn signature(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, ClientError> {
+        let credentials = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| ClientError::NoCredentials(error_chain(&e)))?;
+        let identity = credentials.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(self.service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| ClientError::Signing(e.to_string()))?
+            .into();
+        let signable = SignableRequest::new(
+            method.as_str(),
+            url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| ClientError::Signing(e.to_string()))?
+            .into_parts();
+        let (signed_headers, _) = instructions.into_parts();
+        Ok(signed_headers
+            .into_iter()
+            .map(|h| (h.name().to_owned(), h.value().to_owned()))
+            .collect())
+    }
+}
+
+/// `abc.execute-api.eu-west-1.amazonaws.com` → `eu-west-1` (also for `.lambda-url.`).
+fn region_in_host(host: &str) -> Option<String> {
+    let labels: Vec<&str> = host.split('.').collect();
+    labels
+        .iter()
+        .position(|l| *l == "execute-api" || *l == "lambda-url")
+        .and_then(|i| labels.get(i + 1))
+        .map(|r| (*r).to_owned())
+}
+
+/// An error and its sources on one line (hyper's own Display says only "client error").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_region_is_read_from_the_host() {
+        assert_eq!(
+            super::region_in_host("abc123.execute-api.eu-west-1.amazonaws.com").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            super::region_in_host("xyz.lambda-url.us-east-2.on.aws").as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(super::region_in_host("127.0.0.1:9000"), None);
+    }
+}

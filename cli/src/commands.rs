@@ -1,0 +1,451 @@
+//! The commands: each reads its input, calls the API, prints the answer and returns the
+//! exit code.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hyper::{Method, StatusCode};
+use serde_json::Value;
+use strata_core::Environment;
+
+use crate::client::{ApiClient, ClientError};
+use crate::{Output, exit, show};
+
+/// A spec read from disk, checked offline before anything is sent.
+pub struct SpecFile {
+    pub path: PathBuf,
+    pub text: String,
+    pub environment: Environment,
+}
+
+impl SpecFile {
+    fn content_type(&self) -> &'static str {
+        match self.path.extension().and_then(|e| e.to_str()) {
+            Some("json") => "application/json",
+            _ => "application/yaml",
+        }
+    }
+}
+
+/// Reads and validates one spec; prints every problem with its field path.
+pub fn load(path: &Path) -> Result<SpecFile, u8> {
+    let shown = path.display();
+    let limit = strata_core::spec::MAX_DOCUMENT_BYTES;
+    let opened = std::fs::File::open(path).map_err(|e| {
+        eprintln!("{shown}: {e}");
+        exit::USAGE
+    })?;
+    // Read at most one byte past the limit: a huge file is refused without being loaded.
+    let mut bytes = Vec::new();
+    opened
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            eprintln!("{shown}: {e}");
+            exit::USAGE
+        })?;
+    if bytes.len() > limit {
+        eprintln!("{shown}: larger than {limit} bytes; a spec is a few KiB");
+        return Err(exit::ERROR);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        eprintln!("{shown}: not UTF-8 text");
+        exit::ERROR
+    })?;
+    let environment = Environment::parse(&text).map_err(|e| {
+        for error in e.field_errors() {
+            eprintln!("{shown}: {error}");
+        }
+        exit::ERROR
+    })?;
+    Ok(SpecFile {
+        path: path.to_owned(),
+        text,
+        environment,
+    })
+}
+
+pub fn validate(path: &Path) -> u8 {
+    match load(path) {
+        Ok(spec) => {
+            println!(
+                "{}: environment {} is valid",
+                path.display(),
+                spec.environment.name()
+            );
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// The specs a path names: the file, or every `.yaml`, `.yml` and `.json` in the directory.
+fn spec_paths(path: &Path) -> Result<Vec<PathBuf>, u8> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        eprintln!("{}: {e}", path.display());
+        exit::USAGE
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        eprintln!("{}: no .yaml, .yml or .json specs in it", path.display());
+        return Err(exit::USAGE);
+    }
+    Ok(paths)
+}
+
+fn report(error: &ClientError) -> u8 {
+    eprintln!("error: {error}");
+    match error {
+        ClientError::NoEndpoint | ClientError::BadEndpoint(_) => exit::USAGE,
+        _ => exit::ERROR,
+    }
+}
+
+fn allow_query(allow: &[String]) -> String {
+    if allow.is_empty() {
+        String::new()
+    } else {
+        format!("?allowRecreate={}", allow.join(","))
+    }
+}
+
+/// What `apply` or `delete` started (or found running).
+pub struct Started {
+    pub name: String,
+    pub execution: Option<String>,
+    pub execution_arn: Option<String>,
+}
+
+/// PUTs one spec; prints what the API did.
+pub async fn put_spec(
+    client: &ApiClient,
+    spec: &SpecFile,
+    allow: &[String],
+) -> Result<Started, ClientError> {
+    let name = spec.environment.name();
+    let answer = client
+        .send(
+            Method::PUT,
+            &format!("/environments/{name}{}", allow_query(allow)),
+            Some((spec.content_type(), spec.text.clone().into_bytes())),
+        )
+        .await?;
+    Ok(started(name, answer.status, &answer.body, "applying"))
+}
+
+fn started(name: &str, status: StatusCode, body: &Value, doing: &str) -> Started {
+    let execution = body["execution"].as_str().map(str::to_owned);
+    match (&execution, status) {
+        (Some(execution), StatusCode::ACCEPTED) => println!(
+            "{name}: {doing} generation {} (execution {execution})",
+            body["generation"]
+        ),
+        _ => println!(
+            "{name}: {}",
+            body["message"].as_str().unwrap_or("nothing to do")
+        ),
+    }
+    Started {
+        name: name.to_owned(),
+        execution,
+        execution_arn: body["executionArn"].as_str().map(str::to_owned),
+    }
+}
+
+pub async fn apply(
+    client: &ApiClient,
+    path: &Path,
+    allow: &[String],
+    wait: Option<Duration>,
+) -> u8 {
+    let paths = match spec_paths(path) {
+        Ok(paths) => paths,
+        Err(code) => return code,
+    };
+    // Every spec is checked before any is sent: one bad file sends nothing.
+    let mut specs = Vec::new();
+    for path in &paths {
+        match load(path) {
+            Ok(spec) => specs.push(spec),
+            Err(code) => return code,
+        }
+    }
+    let mut code = exit::OK;
+    let mut running = Vec::new();
+    for spec in &specs {
+        match put_spec(client, spec, allow).await {
+            Ok(started) => running.push(started),
+            Err(e) => code = code.max(report(&e)),
+        }
+    }
+    if let Some(timeout) = wait {
+        for started in running.into_iter().filter(|s| s.execution.is_some()) {
+            let ended = watch(client, &started.name, started.execution, timeout).await;
+            code = code.max(ended);
+        }
+    }
+    code
+}
+
+pub async fn plan(client: &ApiClient, path: &Path, allow: &[String]) -> u8 {
+    let spec = match load(path) {
+        Ok(spec) => spec,
+        Err(code) => return code,
+    };
+    let name = spec.environment.name();
+    match client
+        .send(
+            Method::POST,
+            &format!("/environments/{name}/plan{}", allow_query(allow)),
+            Some((spec.content_type(), spec.text.into_bytes())),
+        )
+        .await
+    {
+        Ok(answer) => {
+            show::plan(&answer.body);
+            exit::OK
+        }
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn get(client: &ApiClient, name: Option<&str>, output: Output) -> u8 {
+    let body = match name {
+        Some(name) => client
+            .send(Method::GET, &format!("/environments/{name}"), None)
+            .await
+            .map(|a| a.body),
+        None => list_all(client).await,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return report(&e),
+    };
+    match (output, name) {
+        (Output::Json, _) => println!(
+            "{}",
+            serde_json::to_string_pretty(&body).expect("JSON values serialise")
+        ),
+        (Output::Yaml, _) => print!(
+            "{}",
+            serde_yaml_ng::to_string(&body).expect("JSON values serialise as YAML")
+        ),
+        (Output::Table, Some(_)) => show::environment(&body),
+        (Output::Table, None) => show::list(&body["items"]),
+    }
+    exit::OK
+}
+
+/// Every page of the listing, as one `{"items": [...]}`.
+async fn list_all(client: &ApiClient) -> Result<Value, ClientError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/environments?limit=100&cursor={c}"),
+            None => "/environments?limit=100".to_owned(),
+        };
+        let answer = client.send(Method::GET, &path, None).await?;
+        items.extend(answer.body["items"].as_array().cloned().unwrap_or_default());
+        match answer.body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(serde_json::json!({ "items": items })),
+        }
+    }
+}
+
+pub async fn request_delete(client: &ApiClient, name: &str) -> Result<Started, ClientError> {
+    let answer = client
+        .send(Method::DELETE, &format!("/environments/{name}"), None)
+        .await?;
+    Ok(started(name, answer.status, &answer.body, "deleting"))
+}
+
+pub async fn delete(client: &ApiClient, name: &str, wait: Option<Duration>) -> u8 {
+    match request_delete(client, name).await {
+        Ok(started) => match (wait, started.execution) {
+            (Some(timeout), Some(execution)) => watch(client, name, Some(execution), timeout).await,
+            _ => exit::OK,
+        },
+        Err(e) => report(&e),
+    }
+}
+
+pub async fn history(client: &ApiClient, name: &str, limit: u32) -> u8 {
+    match client
+        .send(
+            Method::GET,
+            &format!("/environments/{name}/history?limit={}", limit.clamp(1, 100)),
+            None,
+        )
+        .await
+    {
+        Ok(answer) => {
+            show::history(&answer.body["items"]);
+            exit::OK
+        }
+        Err(e) => report(&e),
+    }
+}
+
+/// How a followed operation ended.
+pub struct Followed {
+    pub state: Option<String>,
+    pub timed_out: bool,
+    pub seconds: f64,
+}
+
+/// An execution not begun after this long was most likely rejected by Begin (a lock taken
+/// meanwhile); following it further would wait for nothing.
+const NOT_BEGUN: Duration = Duration::from_secs(180);
+
+/// Polls the environment and prints each component's phase as it changes, until
+/// `execution` (or the operation running now) has ended.
+pub async fn follow(
+    client: &ApiClient,
+    name: &str,
+    execution: Option<String>,
+    timeout: Duration,
+    every: Duration,
+) -> Result<Followed, ClientError> {
+    let clock = Instant::now();
+    let spinner = std::io::stderr().is_terminal();
+    let mut target = execution;
+    // Phases as first seen: only changes are printed (a delete starts from all Ready).
+    let mut phases: Option<std::collections::BTreeMap<String, String>> = None;
+    let mut tick = 0usize;
+    loop {
+        let body = client
+            .send(Method::GET, &format!("/environments/{name}"), None)
+            .await?
+            .body;
+        let status = &body["status"];
+        let running = body["runningExecution"].as_str();
+        let recorded = status["operation"]["execution"].as_str();
+        let state = status["state"].as_str().map(str::to_owned);
+        if target.is_none() {
+            match running {
+                Some(running) => target = Some(running.to_owned()),
+                None => {
+                    println!(
+                        "{name}: no operation running; {}",
+                        state.as_deref().unwrap_or("never run")
+                    );
+                    return Ok(Followed {
+                        state,
+                        timed_out: false,
+                        seconds: 0.0,
+                    });
+                }
+            }
+        }
+        let target_name = target.as_deref().unwrap_or_default();
+        let elapsed = clock.elapsed();
+        let now: std::collections::BTreeMap<String, String> = status["components"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(c, v)| (c.clone(), v["phase"].as_str().unwrap_or("?").to_owned()))
+            .collect();
+        let seen = phases.get_or_insert_with(|| now.clone());
+        for component in strata_core::Component::ALL.map(|c| c.name()) {
+            match now.get(component) {
+                Some(phase) if seen.get(component) != Some(phase) => {
+                    if spinner {
+                        eprint!("\r\x1b[2K");
+                    }
+                    println!("  {:>6.1}s  {component:<9} {phase}", elapsed.as_secs_f64());
+                    seen.insert(component.to_owned(), phase.clone());
+                }
+                _ => {}
+            }
+        }
+        let ended = running != Some(target_name)
+            && recorded == Some(target_name)
+            && !matches!(state.as_deref(), Some("Progressing" | "Deleting"));
+        if ended {
+            if spinner {
+                eprint!("\r\x1b[2K");
+            }
+            println!(
+                "{name}: {} after {:.1} s ({})",
+                state.as_deref().unwrap_or("?"),
+                elapsed.as_secs_f64(),
+                status["message"].as_str().unwrap_or("")
+            );
+            return Ok(Followed {
+                state,
+                timed_out: false,
+                seconds: elapsed.as_secs_f64(),
+            });
+        }
+        let not_begun = running.is_none() && recorded != Some(target_name) && elapsed > NOT_BEGUN;
+        if elapsed > timeout || not_begun {
+            if spinner {
+                eprint!("\r\x1b[2K");
+            }
+            eprintln!(
+                "{name}: {target_name} {} after {:.0} s; it goes on without this command",
+                if not_begun {
+                    "has not begun"
+                } else {
+                    "still runs"
+                },
+                elapsed.as_secs_f64()
+            );
+            return Ok(Followed {
+                state,
+                timed_out: true,
+                seconds: elapsed.as_secs_f64(),
+            });
+        }
+        if spinner {
+            const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+            tick += 1;
+            eprint!(
+                "\r{} {name} {} {:.0}s",
+                FRAMES[tick % FRAMES.len()],
+                state.as_deref().unwrap_or("starting"),
+                elapsed.as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The exit code for how an operation ended.
+pub fn ended_code(followed: &Followed) -> u8 {
+    match (followed.timed_out, followed.state.as_deref()) {
+        (true, _) => exit::TIMEOUT,
+        (false, Some("Ready" | "Deleted")) => exit::OK,
+        (false, None) => exit::OK,
+        _ => exit::FAILED,
+    }
+}
+
+pub async fn watch(
+    client: &ApiClient,
+    name: &str,
+    execution: Option<String>,
+    timeout: Duration,
+) -> u8 {
+    match follow(client, name, execution, timeout, Duration::from_secs(2)).await {
+        Ok(followed) => ended_code(&followed),
+        Err(e) => report(&e),
+    }
+}

@@ -1,0 +1,227 @@
+//! The `strata` command against the API function on the local stack, as a user runs it:
+//! requests go through cargo-lambda's function URL (SigV4-signed), the API starts the real
+//! state machines, and the commands' output and exit codes say what happened.
+
+use std::process::Command;
+
+use serde_json::Value;
+use strata_localstack::{LocalStack, Options};
+
+struct Cli {
+    endpoint: String,
+}
+
+struct Ran {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Ran {
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .env("STRATA_ENDPOINT", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            err: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn write(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("strata-cli-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() {
+    let stack = LocalStack::start(Options::default()).await.unwrap();
+    let staging = std::fs::read_to_string(example("staging.yaml")).unwrap();
+    let env = strata_core::Environment::parse(&staging).unwrap();
+    stack.stand_in_for(&env).await.unwrap();
+    let cli = Cli {
+        endpoint: stack.function_url("ApiFunction").unwrap(),
+    };
+
+    // apply --wait follows the execution component by component and ends Ready.
+    let applied = cli.run(&["apply", "-f", &example("staging.yaml"), "--wait"]);
+    assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
+    assert!(
+        applied
+            .out
+            .contains("staging: applying generation 1 (execution up-staging-1-0)"),
+        "{}",
+        applied.out
+    );
+    for component in ["network", "cluster", "database", "config", "app", "dns"] {
+        assert!(
+            applied
+                .out
+                .lines()
+                .any(|l| l.contains(component) && l.ends_with("ready")),
+            "{component} never shown Ready:\n{}",
+            applied.out
+        );
+    }
+    assert!(
+        applied.out.contains("staging: Ready after"),
+        "{}",
+        applied.out
+    );
+
+    // get: the table, and the API's own answer as JSON and YAML.
+    let table = cli.run(&["get", "staging"]);
+    assert_eq!(table.code, 0, "{}", table.err);
+    assert!(table.out.contains("state        Ready"), "{}", table.out);
+    assert!(
+        table
+            .out
+            .contains("ingress      http://staging.example.com"),
+        "{}",
+        table.out
+    );
+    let json = cli.run(&["get", "staging", "-o", "json"]);
+    let body: Value = serde_json::from_str(&json.out).unwrap();
+    assert_eq!(body["status"]["state"], "Ready");
+    assert_eq!(body["status"]["observedGeneration"], 1);
+    assert_eq!(body["status"]["components"]["app"]["phase"], "ready");
+    let yaml = cli.run(&["get", "staging", "-o", "yaml"]);
+    assert!(yaml.out.contains("state: Ready"), "{}", yaml.out);
+    let listed = cli.run(&["get"]);
+    assert!(
+        listed
+            .out
+            .lines()
+            .any(|l| l.starts_with("staging") && l.contains("Ready")),
+        "{}",
+        listed.out
+    );
+
+    // The same spec again starts nothing.
+    let again = cli.run(&["apply", "-f", &example("staging.yaml")]);
+    assert_eq!(again.code, 0, "{}", again.err);
+    assert!(again.out.contains("nothing to do"), "{}", again.out);
+
+    // A data-losing plan: shown by plan, refused by apply with the API's 409, nothing stored.
+    let mysql = write(
+        "staging-mysql.yaml",
+        &staging
+            .replace("engine: postgres", "engine: mysql")
+            .replace("engineVersion: \"16.4\"", "engineVersion: \"8.0.39\""),
+    );
+    let plan = cli.run(&["plan", "-f", &mysql]);
+    assert_eq!(plan.code, 0, "{}", plan.err);
+    assert!(plan.out.contains("database  recreate"), "{}", plan.out);
+    assert!(plan.out.contains("refused: database"), "{}", plan.out);
+    let refused = cli.run(&["apply", "-f", &mysql]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.err.contains("RecreateRefused, HTTP 409"),
+        "{}",
+        refused.err
+    );
+    let unchanged: Value =
+        serde_json::from_str(&cli.run(&["get", "staging", "-o", "json"]).out).unwrap();
+    assert_eq!(unchanged["generation"], 1);
+
+    // Errors the API reports, each with its message and exit code.
+    let missing = cli.run(&["get", "nowhere"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.err.contains("EnvironmentNotFound, HTTP 404"),
+        "{}",
+        missing.err
+    );
+    let bad = cli.run(&["history", "Not_A_Name"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.err.contains("name: must be"), "{}", bad.err);
+
+    // history: who asked, and what the operation did.
+    let history = cli.run(&["history", "staging"]);
+    assert_eq!(history.code, 0, "{}", history.err);
+    for kind in ["ApplyRequested", "OperationStarted", "Ready"] {
+        assert!(history.out.contains(kind), "{kind}:\n{}", history.out);
+    }
+
+    // delete --wait ends Deleted; a delete while it runs is refused naming it.
+    let deleting = cli.run(&["delete", "staging"]);
+    assert_eq!(deleting.code, 0, "{}", deleting.err);
+    assert!(
+        deleting.out.contains("execution down-staging-1-"),
+        "{}",
+        deleting.out
+    );
+    let locked = cli.run(&["apply", "-f", &mysql, "--allow-recreate", "database"]);
+    assert_eq!(locked.code, 1, "{}", locked.out);
+    assert!(
+        locked.err.contains("OperationInProgress, HTTP 409"),
+        "{}",
+        locked.err
+    );
+    assert!(
+        locked.err.contains("running: down-staging-1-"),
+        "{}",
+        locked.err
+    );
+    let watched = cli.run(&["watch", "staging"]);
+    assert_eq!(watched.code, 0, "{}\n{}", watched.out, watched.err);
+    assert!(
+        watched.out.contains("staging: Deleted after"),
+        "{}",
+        watched.out
+    );
+    let deleted: Value =
+        serde_json::from_str(&cli.run(&["get", "staging", "-o", "json"]).out).unwrap();
+    assert_eq!(deleted["status"]["state"], "Deleted");
+    // watch with nothing running says so and exits by the state.
+    let idle = cli.run(&["watch", "staging"]);
+    assert_eq!(idle.code, 0);
+    assert!(
+        idle.out.contains("no operation running; Deleted"),
+        "{}",
+        idle.out
+    );
+}
+
+#[test]
+fn without_an_endpoint_or_credentials_the_cli_says_what_is_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["get"])
+        .env_remove("STRATA_ENDPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pass --endpoint or set STRATA_ENDPOINT"),
+        "{err}"
+    );
+    // An endpoint nobody listens on: a clear error naming it, not a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["get", "--endpoint", "http://127.0.0.1:9"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
+}

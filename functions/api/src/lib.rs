@@ -1,0 +1,833 @@
+//! The HTTP API (API Gateway HTTP API, payload v2, IAM auth): how people and the CLI drive
+//! Strata. Mutations store the spec and start a state machine under a deterministic name,
+//! answering 202 at once; the state machine does the work and `GET` shows how it goes.
+//!
+//! Every route is in [`ROUTES`], which `openapi.yaml` and the template's events must match
+//! (a test checks both). Bad input is a 4xx naming the field; nothing is written before all
+//! checks pass.
+
+pub mod flows;
+
+use std::collections::BTreeSet;
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+use strata_core::{
+    Component, Environment, EnvironmentState, EnvironmentStatus, FieldError, OperationKind, Plan,
+    check_environment_name, plan,
+};
+use strata_store::{Store, StoreError};
+
+pub use flows::{FlowError, Flows, MemoryFlows, SfnFlows};
+
+/// What a route does; its name is the OpenAPI `operationId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    List,
+    Get,
+    Apply,
+    Plan,
+    Delete,
+    History,
+}
+
+impl Endpoint {
+    pub fn operation_id(self) -> &'static str {
+        match self {
+            Endpoint::List => "listEnvironments",
+            Endpoint::Get => "getEnvironment",
+            Endpoint::Apply => "applyEnvironment",
+            Endpoint::Plan => "planEnvironment",
+            Endpoint::Delete => "deleteEnvironment",
+            Endpoint::History => "getHistory",
+        }
+    }
+}
+
+pub struct Route {
+    pub method: Method,
+    /// `{name}` matches one path segment: the environment's name.
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+}
+
+/// Every route the API serves.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: Method::GET,
+        path: "/environments",
+        endpoint: Endpoint::List,
+    },
+    Route {
+        method: Method::GET,
+        path: "/environments/{name}",
+        endpoint: Endpoint::Get,
+    },
+    Route {
+        method: Method::PUT,
+        path: "/environments/{name}",
+        endpoint: Endpoint::Apply,
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/environments/{name}",
+        endpoint: Endpoint::Delete,
+    },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/plan",
+        endpoint: Endpoint::Plan,
+    },
+    Route {
+        method: Method::GET,
+        path: "/environments/{name}/history",
+        endpoint: Endpoint::History,
+    },
+];
+
+/// Page sizes for listings.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 100;
+
+/// How long the lease taken for a starting execution lasts before Begin extends it to the
+/// operation's deadline: an execution that never begins blocks the environment this long.
+const RESERVATION_SECONDS: u64 = 300;
+
+/// Who called, from the request context (API Gateway's IAM authorizer), for the history.
+const ANONYMOUS: &str = "anonymous (no IAM identity in the request)";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request is invalid: {}", lines(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("no route for {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("environment {0} does not exist")]
+    EnvironmentNotFound(String),
+    #[error("{method} is not allowed on {path}; allowed: {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: String,
+    },
+    #[error(
+        "environment {environment} is locked by the running operation {execution} (lease until {expires_at}); wait for it to end"
+    )]
+    OperationInProgress {
+        environment: String,
+        execution: String,
+        expires_at: u64,
+    },
+    #[error("{message}")]
+    RecreateRefused { message: String, plan: Box<Plan> },
+    #[error("the stored spec changed while this request ran; read it again and retry")]
+    SpecChanged,
+    #[error("the body is {size} bytes; the limit is {limit}")]
+    PayloadTooLarge { size: usize, limit: usize },
+    #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
+    UnsupportedMediaType(String),
+    #[error("{0}; retry later")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn lines(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::NoRoute { .. } | ApiError::EnvironmentNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::OperationInProgress { .. }
+            | ApiError::RecreateRefused { .. }
+            | ApiError::SpecChanged => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients match on (the CLI does).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid(_) => "InvalidRequest",
+            ApiError::NoRoute { .. } => "NoSuchRoute",
+            ApiError::EnvironmentNotFound(_) => "EnvironmentNotFound",
+            ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
+            ApiError::OperationInProgress { .. } => "OperationInProgress",
+            ApiError::RecreateRefused { .. } => "RecreateRefused",
+            ApiError::SpecChanged => "SpecChanged",
+            ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::Unavailable(_) => "ServiceUnavailable",
+            ApiError::Internal(_) => "InternalError",
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        match self {
+            ApiError::Invalid(fields) => {
+                error["fields"] = fields
+                    .iter()
+                    .map(|f| json!({"path": f.path, "message": f.message}))
+                    .collect();
+            }
+            ApiError::OperationInProgress { execution, .. } => {
+                error["execution"] = json!(execution);
+            }
+            ApiError::RecreateRefused { plan, .. } => error["plan"] = json!(plan),
+            _ => {}
+        }
+        json!({ "error": error })
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut response = respond(self.status(), &self.body());
+        if let ApiError::MethodNotAllowed { allow, .. } = &self {
+            if let Ok(value) = HeaderValue::from_str(allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::StaleVersion { .. } => ApiError::SpecChanged,
+            StoreError::Aws(_) => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+fn respond(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The route for `method` and `path`, with the environment name it names.
+pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), ApiError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+        if pattern.len() != segments.len() {
+            continue;
+        }
+        let mut name = None;
+        let matches = pattern.iter().zip(&segments).all(|(p, s)| {
+            if *p == "{name}" {
+                name = Some((*s).to_owned());
+                !s.is_empty()
+            } else {
+                p == s
+            }
+        });
+        if !matches {
+            continue;
+        }
+        if route.method == *method {
+            return Ok((route.endpoint, name));
+        }
+        allowed.push(route.method.as_str());
+    }
+    if allowed.is_empty() {
+        Err(ApiError::NoRoute {
+            method: method.to_string(),
+            path: path.to_owned(),
+        })
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            path: path.to_owned(),
+            allow: allowed.join(", "),
+        })
+    }
+}
+
+/// The API over a store and the state machines.
+pub struct Api<S, F> {
+    store: S,
+    flows: F,
+    /// Passed to the state machines (`pollSeconds`); `None` keeps their default.
+    poll_seconds: Option<u64>,
+}
+
+/// The query parameters a request may carry, checked once.
+#[derive(Debug, Default)]
+struct Query {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    allow_recreate: BTreeSet<Component>,
+}
+
+impl<S: Store, F: Flows> Api<S, F> {
+    pub fn new(store: S, flows: F, poll_seconds: Option<u64>) -> Self {
+        Self {
+            store,
+            flows,
+            poll_seconds,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn flows(&self) -> &F {
+        &self.flows
+    }
+
+    /// Answers one request; every failure is a response with an error body, never a panic.
+    pub async fn handle(&self, request: Request, now: u64) -> Response<Body> {
+        let result = self.dispatch(&request, now).await;
+        let response = result.unwrap_or_else(|e| {
+            if e.status().is_server_error() {
+                tracing::error!(code = e.code(), "{e}");
+            } else {
+                tracing::info!(code = e.code(), "{e}");
+            }
+            e.into_response()
+        });
+        tracing::info!(
+            method = %request.method(),
+            path = request.raw_http_path(),
+            status = response.status().as_u16(),
+            "answered"
+        );
+        response
+    }
+
+    async fn dispatch(&self, request: &Request, now: u64) -> Result<Response<Body>, ApiError> {
+        let (endpoint, name) = route(request.method(), request.raw_http_path())?;
+        let query = query(request, endpoint)?;
+        let name = match name {
+            Some(name) => {
+                check_environment_name(&name)
+                    .map_err(|m| ApiError::Invalid(vec![FieldError::new("name", m)]))?;
+                name
+            }
+            None => String::new(),
+        };
+        match endpoint {
+            Endpoint::List => self.list(&query).await,
+            Endpoint::Get => self.get(&name, now).await,
+            Endpoint::Apply => {
+                let environment = spec_body(request, &name)?;
+                self.apply(environment, &query, &caller(request), now).await
+            }
+            Endpoint::Plan => {
+                let environment = spec_body(request, &name)?;
+                self.plan(environment, &query).await
+            }
+            Endpoint::Delete => self.delete(&name, &caller(request), now).await,
+            Endpoint::History => self.history(&name, &query).await,
+        }
+    }
+
+    async fn list(&self, query: &Query) -> Result<Response<Body>, ApiError> {
+        let page = self
+            .store
+            .list(
+                query.limit.unwrap_or(DEFAULT_LIMIT),
+                query.cursor.as_deref(),
+            )
+            .await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for summary in page.items {
+            let status = self.store.get_status(&summary.name).await?;
+            items.push(json!({
+                "name": summary.name,
+                "generation": summary.generation,
+                "updatedAt": summary.updated_at,
+                "state": status.as_ref().map(|s| s.value.state),
+                "message": status.as_ref().map(|s| s.value.message.clone()),
+            }));
+        }
+        Ok(respond(
+            StatusCode::OK,
+            &json!({"items": items, "next": page.next}),
+        ))
+    }
+
+    async fn get(&self, name: &str, now: u64) -> Result<Response<Body>, ApiError> {
+        let stored = self
+            .store
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let status = self.store.get_status(name).await?.map(|s| s.value);
+        let lease = self.store.lease(name, now).await?;
+        Ok(respond(
+            StatusCode::OK,
+            &json!({
+                "name": name,
+                "generation": stored.generation,
+                "updatedAt": stored.updated_at,
+                "spec": stored.environment.to_json(),
+                "status": status,
+                "runningExecution": lease.map(|l| l.holder),
+            }),
+        ))
+    }
+
+    async fn apply(
+        &self,
+        environment: Environment,
+        query: &Query,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        let name = environment.name().to_owned();
+        let stored = self.store.get_spec(&name).await?;
+        let planned = plan(stored.as_ref().map(|s| &s.environment), &environment);
+        if let Err(refused) = planned.check_allowed(&query.allow_recreate) {
+            return Err(ApiError::RecreateRefused {
+                message: format!(
+                    "{refused}: add ?allowRecreate={} to the request",
+                    planned
+                        .data_losing()
+                        .iter()
+                        .map(|c| c.name())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                plan: Box::new(planned),
+            });
+        }
+        let unchanged = stored
+            .as_ref()
+            .is_some_and(|s| s.environment == environment);
+        let generation = match &stored {
+            Some(s) if unchanged => s.generation,
+            Some(s) => s.generation + 1,
+            None => 1,
+        };
+        let status = self.store.get_status(&name).await?;
+        if let Some(response) = self
+            .running(&name, OperationKind::Up, generation, unchanged, now)
+            .await?
+        {
+            return Ok(response);
+        }
+        if unchanged && converged(status.as_ref().map(|s| &s.value), generation) {
+            return Ok(respond(
+                StatusCode::OK,
+                &json!({
+                    "environment": name,
+                    "generation": generation,
+                    "state": EnvironmentState::Ready,
+                    "message": format!("already Ready at generation {generation}; nothing to do"),
+                }),
+            ));
+        }
+        let written = self
+            .store
+            .put_spec(&environment, stored.as_ref(), now)
+            .await?;
+        let execution = execution_name(
+            OperationKind::Up,
+            &name,
+            written.generation,
+            status.map_or(0, |s| s.version),
+        );
+        self.start(
+            OperationKind::Up,
+            &name,
+            written.generation,
+            &execution,
+            caller,
+            now,
+            format!(
+                "apply of generation {} requested ({})",
+                written.generation,
+                summary(&planned)
+            ),
+        )
+        .await
+    }
+
+    async fn plan(
+        &self,
+        environment: Environment,
+        query: &Query,
+    ) -> Result<Response<Body>, ApiError> {
+        let stored = self.store.get_spec(environment.name()).await?;
+        let planned = plan(stored.as_ref().map(|s| &s.environment), &environment);
+        let refused: Vec<&str> = planned
+            .data_losing()
+            .into_iter()
+            .filter(|c| !query.allow_recreate.contains(c))
+            .map(|c| c.name())
+            .collect();
+        Ok(respond(
+            StatusCode::OK,
+            &json!({
+                "environment": environment.name(),
+                "generation": stored.as_ref().map_or(0, |s| s.generation),
+                "summary": summary(&planned),
+                "noop": planned.is_noop(),
+                "deployOnly": planned.touches_only_app(),
+                "refused": refused,
+                "plan": planned,
+            }),
+        ))
+    }
+
+    async fn delete(&self, name: &str, caller: &str, now: u64) -> Result<Response<Body>, ApiError> {
+        let stored = self
+            .store
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let status = self.store.get_status(name).await?;
+        if let Some(response) = self
+            .running(name, OperationKind::Down, stored.generation, true, now)
+            .await?
+        {
+            return Ok(response);
+        }
+        if status
+            .as_ref()
+            .is_some_and(|s| s.value.state == EnvironmentState::Deleted)
+        {
+            return Ok(respond(
+                StatusCode::OK,
+                &json!({
+                    "environment": name,
+                    "generation": stored.generation,
+                    "state": EnvironmentState::Deleted,
+                    "message": "already Deleted; nothing to do",
+                }),
+            ));
+        }
+        let execution = execution_name(
+            OperationKind::Down,
+            name,
+            stored.generation,
+            status.map_or(0, |s| s.version),
+        );
+        self.start(
+            OperationKind::Down,
+            name,
+            stored.generation,
+            &execution,
+            caller,
+            now,
+            format!("delete requested (generation {})", stored.generation),
+        )
+        .await
+    }
+
+    async fn history(&self, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
+        if self.store.get_spec(name).await?.is_none() {
+            return Err(ApiError::EnvironmentNotFound(name.to_owned()));
+        }
+        let page = self
+            .store
+            .history(
+                name,
+                query.limit.unwrap_or(DEFAULT_LIMIT),
+                query.cursor.as_deref(),
+            )
+            .await?;
+        Ok(respond(
+            StatusCode::OK,
+            &json!({"items": page.items, "next": page.next}),
+        ))
+    }
+
+    /// While an operation holds the lease: the same request again (the execution this one
+    /// would start is already running) is answered with it; anything else is refused.
+    async fn running(
+        &self,
+        name: &str,
+        operation: OperationKind,
+        generation: u64,
+        unchanged: bool,
+        now: u64,
+    ) -> Result<Option<Response<Body>>, ApiError> {
+        let Some(lease) = self.store.lease(name, now).await? else {
+            return Ok(None);
+        };
+        let same = unchanged
+            && lease
+                .holder
+                .starts_with(&format!("{}-{name}-{generation}-", operation.name()));
+        if !same {
+            return Err(ApiError::OperationInProgress {
+                environment: name.to_owned(),
+                execution: lease.holder,
+                expires_at: lease.expires_at,
+            });
+        }
+        Ok(Some(accepted(
+            name,
+            operation,
+            generation,
+            &lease.holder,
+            None,
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start(
+        &self,
+        operation: OperationKind,
+        name: &str,
+        generation: u64,
+        execution: &str,
+        caller: &str,
+        now: u64,
+        message: String,
+    ) -> Result<Response<Body>, ApiError> {
+        let mut input = json!({"environment": name});
+        if let Some(seconds) = self.poll_seconds {
+            input["pollSeconds"] = json!(seconds);
+        }
+        // The lease is taken for the execution before it starts (Begin re-takes it as the
+        // same holder), so a request that follows this one at once sees it running.
+        self.store
+            .acquire(name, execution, RESERVATION_SECONDS, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::LockHeld {
+                    holder, expires_at, ..
+                } => ApiError::OperationInProgress {
+                    environment: name.to_owned(),
+                    execution: holder,
+                    expires_at,
+                },
+                other => other.into(),
+            })?;
+        let arn = match self
+            .flows
+            .start(operation, execution, &input.to_string())
+            .await
+        {
+            Ok(arn) => arn,
+            Err(e) => {
+                // Nothing started: give the lease back so a retry (or anyone) may go ahead.
+                if let Err(release) = self.store.release(name, execution).await {
+                    tracing::warn!("the lease for {execution} stays until it expires: {release}");
+                }
+                return Err(e.into());
+            }
+        };
+        // After the start: a request retried because this write failed starts nothing twice.
+        self.store
+            .append_event(
+                name,
+                &strata_core::Event {
+                    at: now,
+                    kind: match operation {
+                        OperationKind::Up => "ApplyRequested",
+                        OperationKind::Down => "DeleteRequested",
+                    }
+                    .to_owned(),
+                    message,
+                    actor: caller.to_owned(),
+                    execution: Some(execution.to_owned()),
+                },
+            )
+            .await?;
+        Ok(accepted(name, operation, generation, execution, Some(&arn)))
+    }
+}
+
+/// Ready at this generation (the lease, checked before, says nothing runs).
+fn converged(status: Option<&EnvironmentStatus>, generation: u64) -> bool {
+    status
+        .is_some_and(|s| s.state == EnvironmentState::Ready && s.observed_generation == generation)
+}
+
+/// `<operation>-<env>-<generation>-<status version>`: the same request finds the same name
+/// (so Step Functions starts it once), and a retry after a failed operation gets a new one,
+/// because the failure moved the status on.
+pub fn execution_name(
+    operation: OperationKind,
+    name: &str,
+    generation: u64,
+    status_version: u64,
+) -> String {
+    format!("{}-{name}-{generation}-{status_version}", operation.name())
+}
+
+fn accepted(
+    name: &str,
+    operation: OperationKind,
+    generation: u64,
+    execution: &str,
+    arn: Option<&str>,
+) -> Response<Body> {
+    let status_url = format!("/environments/{name}");
+    let mut response = respond(
+        StatusCode::ACCEPTED,
+        &json!({
+            "environment": name,
+            "operation": operation.name(),
+            "generation": generation,
+            "execution": execution,
+            "executionArn": arn,
+            "statusUrl": status_url,
+        }),
+    );
+    if let Ok(value) = HeaderValue::from_str(&status_url) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// One line: which components the plan changes, and how.
+fn summary(plan: &Plan) -> String {
+    let changes: Vec<String> = plan
+        .components
+        .iter()
+        .filter(|p| p.action != strata_core::Action::NoOp)
+        .map(|p| format!("{} {:?}", p.component.name(), p.action).to_lowercase())
+        .collect();
+    if changes.is_empty() {
+        "no changes".to_owned()
+    } else {
+        changes.join(", ")
+    }
+}
+
+/// The caller's IAM ARN from API Gateway's (or the function URL's) IAM authorizer.
+fn caller(request: &Request) -> String {
+    request
+        .request_context_ref()
+        .and_then(|c| c.authorizer())
+        .and_then(|a| a.iam.as_ref())
+        .and_then(|iam| iam.user_arn.clone())
+        .unwrap_or_else(|| ANONYMOUS.to_owned())
+}
+
+fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
+    let params = request.query_string_parameters();
+    let accepted: &[&str] = match endpoint {
+        Endpoint::List | Endpoint::History => &["limit", "cursor"],
+        Endpoint::Apply | Endpoint::Plan => &["allowRecreate"],
+        Endpoint::Get | Endpoint::Delete => &[],
+    };
+    let mut errors = Vec::new();
+    let mut query = Query::default();
+    for (key, _) in params.iter() {
+        if !accepted.contains(&key) {
+            errors.push(FieldError::new(
+                format!("query.{key}"),
+                format!(
+                    "unknown parameter; this route takes {}",
+                    if accepted.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        accepted.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    if let Some(limit) = params.first("limit") {
+        match limit.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => query.limit = Some(n),
+            _ => errors.push(FieldError::new(
+                "query.limit",
+                format!("must be a whole number from 1 to {MAX_LIMIT}"),
+            )),
+        }
+    }
+    query.cursor = params.first("cursor").map(str::to_owned);
+    for list in params.all("allowRecreate").unwrap_or_default() {
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match Component::from_name(word) {
+                Some(c) if c.is_stateful() => {
+                    query.allow_recreate.insert(c);
+                }
+                Some(_) => errors.push(FieldError::new(
+                    "query.allowRecreate",
+                    format!("{word} holds no data; only database and storage need allowing"),
+                )),
+                None => errors.push(FieldError::new(
+                    "query.allowRecreate",
+                    format!("unknown component {word:?}"),
+                )),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(query)
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+const SPEC_TYPES: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+];
+
+/// The request's spec: the right content type, within the size limit, valid, and named
+/// as the path names it.
+fn spec_body(request: &Request, name: &str) -> Result<Environment, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !SPEC_TYPES.contains(&media.as_str()) {
+        return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
+    }
+    let bytes: &[u8] = request.body().as_ref();
+    let limit = strata_core::spec::MAX_DOCUMENT_BYTES;
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::Invalid(vec![FieldError::new("(body)", "is not UTF-8 text")]))?;
+    let environment = Environment::parse(text).map_err(|e| ApiError::Invalid(e.field_errors()))?;
+    if environment.name() != name {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "metadata.name",
+            format!(
+                "is {:?}, but the path names {name:?}; they must be the same",
+                environment.name()
+            ),
+        )]));
+    }
+    Ok(environment)
+}

@@ -1,0 +1,751 @@
+//! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
+//! in-memory store and flows: every route, every error class, and what each writes.
+
+use api::{Api, MemoryFlows};
+use lambda_http::Body;
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+use strata_core::{EnvironmentState, EnvironmentStatus, OperationKind};
+use strata_store::{MemoryStore, Store};
+
+const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+const NOW: u64 = 1_795_000_000;
+
+fn staging() -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../examples/staging.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// An API Gateway HTTP API event as Lambda receives it (IAM authorizer, `$default` stage).
+fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers = json!({"host": "abc123.execute-api.eu-west-1.amazonaws.com"});
+    if let Some(ct) = content_type {
+        headers["content-type"] = json!(ct);
+    }
+    // API Gateway base64-encodes bodies that are not text.
+    let (body, encoded) = match body {
+        None => (Value::Null, false),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => (json!(text), false),
+            Err(_) => (json!(aws_smithy_types::base64::encode(bytes)), true),
+        },
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "authorizer": {"iam": {
+                "accessKey": "AKIAEXAMPLE",
+                "accountId": "123456789012",
+                "callerId": "AIDAEXAMPLE",
+                "userArn": ALICE,
+                "userId": "AIDAEXAMPLE"
+            }},
+            "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "strata-cli"
+            },
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "22/Nov/2026:13:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000u64
+        },
+        "body": body,
+        "isBase64Encoded": encoded
+    })
+}
+
+type TestApi = Api<MemoryStore, MemoryFlows>;
+
+fn api() -> TestApi {
+    Api::new(MemoryStore::default(), MemoryFlows::default(), Some(1))
+}
+
+struct Answer {
+    status: StatusCode,
+    allow: Option<String>,
+    location: Option<String>,
+    body: Value,
+}
+
+async fn call(api: &TestApi, event: Value, now: u64) -> Answer {
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
+    let response = api.handle(request, now).await;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &lambda_http::http::HeaderValue| v.to_str().unwrap().to_owned())
+    };
+    let (allow, location) = (header("allow"), header("location"));
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("the body is JSON"),
+        other => panic!("not a text body: {other:?}"),
+    };
+    Answer {
+        status: response.status(),
+        allow,
+        location,
+        body,
+    }
+}
+
+async fn put(api: &TestApi, target: &str, spec: &str, now: u64) -> Answer {
+    call(
+        api,
+        event(
+            "PUT",
+            target,
+            Some("application/yaml"),
+            Some(spec.as_bytes()),
+        ),
+        now,
+    )
+    .await
+}
+
+fn error_paths(body: &Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
+    let spec = staging();
+    let alias_bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    let broken = spec
+        .replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8")
+        .replace("storageGiB: 20", "storageGiB: 10\n    colour: blue");
+    let huge = format!("{spec}\n#{}", "x".repeat(300 * 1024));
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(
+        &str,
+        &str,
+        &str,
+        Option<&str>,
+        Option<Vec<u8>>,
+        u16,
+        &str,
+        Vec<&str>,
+    )> = vec![
+        (
+            "unknown path",
+            "GET",
+            "/nowhere",
+            None,
+            None,
+            404,
+            "NoSuchRoute",
+            vec![],
+        ),
+        (
+            "unknown sub-resource",
+            "GET",
+            "/environments/staging/logs",
+            None,
+            None,
+            404,
+            "NoSuchRoute",
+            vec![],
+        ),
+        (
+            "empty name",
+            "GET",
+            "/environments/",
+            None,
+            None,
+            404,
+            "NoSuchRoute",
+            vec![],
+        ),
+        (
+            "method on an environment",
+            "PATCH",
+            "/environments/staging",
+            None,
+            None,
+            405,
+            "MethodNotAllowed",
+            vec![],
+        ),
+        (
+            "method on the collection",
+            "POST",
+            "/environments",
+            None,
+            None,
+            405,
+            "MethodNotAllowed",
+            vec![],
+        ),
+        (
+            "bad name",
+            "GET",
+            "/environments/Bad_Name",
+            None,
+            None,
+            400,
+            "InvalidRequest",
+            vec!["name"],
+        ),
+        (
+            "missing environment",
+            "GET",
+            "/environments/missing",
+            None,
+            None,
+            404,
+            "EnvironmentNotFound",
+            vec![],
+        ),
+        (
+            "missing on delete",
+            "DELETE",
+            "/environments/missing",
+            None,
+            None,
+            404,
+            "EnvironmentNotFound",
+            vec![],
+        ),
+        (
+            "missing history",
+            "GET",
+            "/environments/missing/history",
+            None,
+            None,
+            404,
+            "EnvironmentNotFound",
+            vec![],
+        ),
+        (
+            "limit out of range",
+            "GET",
+            "/environments?limit=0",
+            None,
+            None,
+            400,
+            "InvalidRequest",
+            vec!["query.limit"],
+        ),
+        (
+            "limit not a number",
+            "GET",
+            "/environments/staging/history?limit=many",
+            None,
+            None,
+            400,
+            "InvalidRequest",
+            vec!["query.limit"],
+        ),
+        (
+            "unknown parameter",
+            "GET",
+            "/environments/staging?verbose=1",
+            None,
+            None,
+            400,
+            "InvalidRequest",
+            vec!["query.verbose"],
+        ),
+        (
+            "no content type",
+            "PUT",
+            "/environments/staging",
+            None,
+            Some(spec.clone().into_bytes()),
+            415,
+            "UnsupportedMediaType",
+            vec![],
+        ),
+        (
+            "wrong content type",
+            "PUT",
+            "/environments/staging",
+            Some("text/plain"),
+            Some(spec.clone().into_bytes()),
+            415,
+            "UnsupportedMediaType",
+            vec![],
+        ),
+        (
+            "wrong content type for plan",
+            "POST",
+            "/environments/staging/plan",
+            Some("application/xml"),
+            Some(spec.clone().into_bytes()),
+            415,
+            "UnsupportedMediaType",
+            vec![],
+        ),
+        (
+            "too large",
+            "PUT",
+            "/environments/staging",
+            Some("application/yaml"),
+            Some(huge.into_bytes()),
+            413,
+            "PayloadTooLarge",
+            vec![],
+        ),
+        (
+            "every field error",
+            "PUT",
+            "/environments/staging",
+            Some("application/yaml"),
+            Some(broken.into_bytes()),
+            400,
+            "InvalidRequest",
+            vec![
+                "spec.network.cidr",
+                "spec.database.storageGiB",
+                "spec.database.colour",
+            ],
+        ),
+        (
+            "name differs from the path",
+            "PUT",
+            "/environments/production",
+            Some("application/yaml"),
+            Some(spec.clone().into_bytes()),
+            400,
+            "InvalidRequest",
+            vec!["metadata.name"],
+        ),
+        (
+            "not UTF-8",
+            "PUT",
+            "/environments/staging",
+            Some("application/yaml"),
+            Some(vec![0xff, 0xfe, 0x00, 0x81]),
+            400,
+            "InvalidRequest",
+            vec!["(body)"],
+        ),
+        (
+            "alias bomb",
+            "PUT",
+            "/environments/staging",
+            Some("application/yaml"),
+            Some(alias_bomb.as_bytes().to_vec()),
+            400,
+            "InvalidRequest",
+            vec!["(document)"],
+        ),
+        (
+            "a list where a map belongs",
+            "POST",
+            "/environments/staging/plan",
+            Some("application/json"),
+            Some(b"[1, 2, 3]".to_vec()),
+            400,
+            "InvalidRequest",
+            vec![],
+        ),
+        (
+            "empty body",
+            "PUT",
+            "/environments/staging",
+            Some("application/json"),
+            None,
+            400,
+            "InvalidRequest",
+            vec![],
+        ),
+        (
+            "allowRecreate of a stateless component",
+            "PUT",
+            "/environments/staging?allowRecreate=network",
+            Some("application/yaml"),
+            Some(spec.clone().into_bytes()),
+            400,
+            "InvalidRequest",
+            vec!["query.allowRecreate"],
+        ),
+        (
+            "allowRecreate of nothing known",
+            "PUT",
+            "/environments/staging?allowRecreate=databse",
+            Some("application/yaml"),
+            Some(spec.clone().into_bytes()),
+            400,
+            "InvalidRequest",
+            vec!["query.allowRecreate"],
+        ),
+    ];
+    let api = api();
+    for (what, method, target, content_type, body, status, code, fields) in cases {
+        let answer = call(
+            &api,
+            event(method, target, content_type, body.as_deref()),
+            NOW,
+        )
+        .await;
+        assert_eq!(answer.status.as_u16(), status, "{what}: {}", answer.body);
+        assert_eq!(
+            answer.body["error"]["code"], code,
+            "{what}: {}",
+            answer.body
+        );
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.is_empty() && !message.contains("panicked"),
+            "{what}: {message}"
+        );
+        let paths = error_paths(&answer.body);
+        for field in &fields {
+            assert!(
+                paths.iter().any(|p| p == field),
+                "{what}: {field} not in {paths:?}"
+            );
+        }
+        if status == 405 {
+            assert!(answer.allow.is_some(), "{what}: 405 without Allow");
+        }
+    }
+    // 405 names what is allowed.
+    let answer = call(
+        &api,
+        event("PATCH", "/environments/staging", None, None),
+        NOW,
+    )
+    .await;
+    assert_eq!(answer.allow.as_deref(), Some("GET, PUT, DELETE"));
+    // Nothing was written and nothing started.
+    let listed = call(&api, event("GET", "/environments", None, None), NOW).await;
+    assert_eq!(listed.body["items"], json!([]));
+    assert!(api.flows().started().is_empty());
+    assert!(api.store().get_spec("staging").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
+    let api = api();
+    let spec = staging();
+
+    let first = put(&api, "/environments/staging", &spec, NOW).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    assert_eq!(first.body["execution"], "up-staging-1-0");
+    assert_eq!(first.body["generation"], 1);
+    assert_eq!(first.location.as_deref(), Some("/environments/staging"));
+    assert_eq!(
+        api.flows().started(),
+        vec![(
+            OperationKind::Up,
+            "up-staging-1-0".to_owned(),
+            r#"{"environment":"staging","pollSeconds":1}"#.to_owned()
+        )]
+    );
+    let history = call(
+        &api,
+        event("GET", "/environments/staging/history", None, None),
+        NOW,
+    )
+    .await;
+    assert_eq!(history.body["items"][0]["kind"], "ApplyRequested");
+    assert_eq!(history.body["items"][0]["actor"], ALICE);
+    assert_eq!(history.body["items"][0]["execution"], "up-staging-1-0");
+
+    // The lease is the execution's from the start: the same request again, before or
+    // after Begin (which re-takes it as the same holder), is answered with it.
+    let store = api.store();
+    let holder = store.lease("staging", NOW).await.unwrap().unwrap().holder;
+    assert_eq!(holder, "up-staging-1-0");
+    let again = put(&api, "/environments/staging", &spec, NOW).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["execution"], "up-staging-1-0");
+    assert_eq!(api.flows().started().len(), 1);
+
+    // Begin re-takes the lease: the same request is answered with the running execution...
+    store
+        .acquire("staging", "up-staging-1-0", 3600, NOW)
+        .await
+        .unwrap();
+    let running = put(&api, "/environments/staging", &spec, NOW + 1).await;
+    assert_eq!(running.status, StatusCode::ACCEPTED);
+    assert_eq!(running.body["execution"], "up-staging-1-0");
+    // ...a different spec, or a delete, is refused naming it, and changes nothing.
+    let changed = spec.replace(
+        "replicas: 2\n        public: true",
+        "replicas: 3\n        public: true",
+    );
+    let refused = put(&api, "/environments/staging", &changed, NOW + 2).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.body["error"]["code"], "OperationInProgress");
+    assert_eq!(refused.body["error"]["execution"], "up-staging-1-0");
+    let deleting = call(
+        &api,
+        event("DELETE", "/environments/staging", None, None),
+        NOW + 2,
+    )
+    .await;
+    assert_eq!(deleting.status, StatusCode::CONFLICT);
+    assert_eq!(
+        store.get_spec("staging").await.unwrap().unwrap().generation,
+        1
+    );
+    assert_eq!(api.flows().started().len(), 1);
+
+    // Finish: Ready at generation 1, lease released. The same spec is then a no-op.
+    let mut ready = EnvironmentStatus::new(EnvironmentState::Ready, "up succeeded", NOW + 30);
+    ready.observed_generation = 1;
+    store.put_status("staging", &ready, None).await.unwrap();
+    store.release("staging", "up-staging-1-0").await.unwrap();
+    let noop = put(&api, "/environments/staging", &spec, NOW + 40).await;
+    assert_eq!(noop.status, StatusCode::OK, "{}", noop.body);
+    assert_eq!(noop.body["state"], "Ready");
+    assert_eq!(api.flows().started().len(), 1);
+
+    // A changed spec is generation 2 and a new execution.
+    let second = put(&api, "/environments/staging", &changed, NOW + 50).await;
+    assert_eq!(second.status, StatusCode::ACCEPTED);
+    assert_eq!(second.body["generation"], 2);
+    assert_eq!(second.body["execution"], "up-staging-2-1");
+
+    // GET shows the spec, the status and who runs.
+    let got = call(
+        &api,
+        event("GET", "/environments/staging", None, None),
+        NOW + 51,
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body["generation"], 2);
+    assert_eq!(got.body["spec"]["metadata"]["name"], "staging");
+    assert_eq!(got.body["status"]["state"], "Ready");
+    assert_eq!(got.body["runningExecution"], "up-staging-2-1");
+}
+
+#[tokio::test]
+async fn a_failed_operation_is_retried_under_a_new_name_and_an_unavailable_start_loses_nothing() {
+    let api = api();
+    let spec = staging();
+    api.flows().set_unavailable(true);
+    let unavailable = put(&api, "/environments/staging", &spec, NOW).await;
+    assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(unavailable.body["error"]["code"], "ServiceUnavailable");
+    let lease = api.store().lease("staging", NOW).await.unwrap();
+    assert_eq!(lease, None, "the lease is given back when nothing started");
+    // The spec is stored; the retry starts the execution.
+    api.flows().set_unavailable(false);
+    let retried = put(&api, "/environments/staging", &spec, NOW + 1).await;
+    assert_eq!(retried.status, StatusCode::ACCEPTED);
+    assert_eq!(retried.body["execution"], "up-staging-1-0");
+
+    // The operation failed: the same spec again retries it under a new name.
+    let store = api.store();
+    store.release("staging", "up-staging-1-0").await.unwrap();
+    let failed = EnvironmentStatus::new(EnvironmentState::Failed, "AwsRejected: ...", NOW + 9);
+    store.put_status("staging", &failed, None).await.unwrap();
+    let retry = put(&api, "/environments/staging", &spec, NOW + 10).await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED);
+    assert_eq!(retry.body["execution"], "up-staging-1-1");
+    assert_eq!(api.flows().started().len(), 2);
+}
+
+#[tokio::test]
+async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
+    let api = api();
+    let spec = staging();
+    put(&api, "/environments/staging", &spec, NOW).await;
+    let mysql = spec
+        .replace("engine: postgres", "engine: mysql")
+        .replace("engineVersion: \"16.4\"", "engineVersion: \"8.0.39\"");
+
+    let planned = call(
+        &api,
+        event(
+            "POST",
+            "/environments/staging/plan",
+            Some("application/yaml"),
+            Some(mysql.as_bytes()),
+        ),
+        NOW,
+    )
+    .await;
+    assert_eq!(planned.status, StatusCode::OK, "{}", planned.body);
+    assert_eq!(planned.body["refused"], json!(["database"]));
+    let database = planned.body["plan"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "database")
+        .unwrap();
+    assert_eq!(database["action"], "recreate");
+    // The blast radius: what depends on the database is updated with it.
+    assert!(
+        planned.body["summary"].as_str().unwrap().contains("config"),
+        "{}",
+        planned.body
+    );
+
+    let refused = put(&api, "/environments/staging", &mysql, NOW + 1).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.body["error"]["code"], "RecreateRefused");
+    assert!(refused.body["error"]["plan"]["components"].is_array());
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allowRecreate=database")
+    );
+    let stored = api.store().get_spec("staging").await.unwrap().unwrap();
+    assert_eq!(stored.generation, 1, "a refused plan stores nothing");
+
+    // The first operation ends; the allowed recreate then starts.
+    api.store()
+        .release("staging", "up-staging-1-0")
+        .await
+        .unwrap();
+    let allowed = put(
+        &api,
+        "/environments/staging?allowRecreate=database",
+        &mysql,
+        NOW + 2,
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::ACCEPTED, "{}", allowed.body);
+    assert_eq!(allowed.body["generation"], 2);
+}
+
+#[tokio::test]
+async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
+    let api = api();
+    put(&api, "/environments/staging", &staging(), NOW).await;
+    let refused = call(
+        &api,
+        event("DELETE", "/environments/staging", None, None),
+        NOW + 1,
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::CONFLICT,
+        "a delete while up runs"
+    );
+    api.store()
+        .release("staging", "up-staging-1-0")
+        .await
+        .unwrap();
+    let deleting = call(
+        &api,
+        event("DELETE", "/environments/staging", None, None),
+        NOW + 1,
+    )
+    .await;
+    assert_eq!(deleting.status, StatusCode::ACCEPTED, "{}", deleting.body);
+    assert_eq!(deleting.body["operation"], "down");
+    assert_eq!(deleting.body["execution"], "down-staging-1-0");
+    let history = call(
+        &api,
+        event("GET", "/environments/staging/history?limit=1", None, None),
+        NOW,
+    )
+    .await;
+    assert_eq!(history.body["items"][0]["kind"], "DeleteRequested");
+    assert_eq!(history.body["items"][0]["actor"], ALICE);
+    assert!(
+        history.body["next"].is_string(),
+        "two events, a page of one"
+    );
+
+    let store = api.store();
+    store
+        .acquire("staging", "down-staging-1-0", 3600, NOW + 2)
+        .await
+        .unwrap();
+    let again = call(
+        &api,
+        event("DELETE", "/environments/staging", None, None),
+        NOW + 3,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["execution"], "down-staging-1-0");
+    let apply = put(&api, "/environments/staging", &staging(), NOW + 3).await;
+    assert_eq!(apply.status, StatusCode::CONFLICT, "an up while down runs");
+
+    store.release("staging", "down-staging-1-0").await.unwrap();
+    let deleted = EnvironmentStatus::new(EnvironmentState::Deleted, "down succeeded", NOW + 9);
+    store.put_status("staging", &deleted, None).await.unwrap();
+    let done = call(
+        &api,
+        event("DELETE", "/environments/staging", None, None),
+        NOW + 10,
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.body["state"], "Deleted");
+    assert_eq!(api.flows().started().len(), 2);
+    // The record stays, so `get` and `history` still answer.
+    let got = call(
+        &api,
+        event("GET", "/environments/staging", None, None),
+        NOW + 11,
+    )
+    .await;
+    assert_eq!(got.body["status"]["state"], "Deleted");
+}
+
+#[tokio::test]
+async fn listing_pages_through_environments_with_their_state() {
+    let api = api();
+    for name in ["alpha", "beta", "gamma"] {
+        let spec = staging()
+            .replace("name: staging\n", &format!("name: {name}\n"))
+            .replace(
+                "name: staging.example.com",
+                &format!("name: {name}.example.com"),
+            );
+        let answer = put(&api, &format!("/environments/{name}"), &spec, NOW).await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    }
+    let first = call(&api, event("GET", "/environments?limit=2", None, None), NOW).await;
+    let names: Vec<&str> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    let cursor = first.body["next"].as_str().unwrap();
+    let second = call(
+        &api,
+        event(
+            "GET",
+            &format!("/environments?limit=2&cursor={cursor}"),
+            None,
+            None,
+        ),
+        NOW,
+    )
+    .await;
+    assert_eq!(second.body["items"][0]["name"], "gamma");
+    assert_eq!(second.body["next"], Value::Null);
+}

@@ -263,6 +263,132 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper_util::rt::TokioIo;
+
+    type Seen = Arc<Mutex<Option<(String, String, Vec<(String, String)>, Vec<u8>)>>>;
+
+    /// A loopback server that records the one request it gets.
+    async fn recorder() -> (String, Seen) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Seen = Arc::default();
+        let record = seen.clone();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let record = record.clone();
+                async move {
+                    let method = request.method().to_string();
+                    let uri = request.uri().to_string();
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                        .collect();
+                    let body = request.into_body().collect().await.unwrap().to_bytes();
+                    *record.lock().unwrap() = Some((method, uri, headers, body.to_vec()));
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(b"{\"ok\": true}"),
+                    )))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    #[tokio::test]
+    async fn what_is_sent_is_what_was_signed() {
+        let (base, seen) = recorder().await;
+        let credentials =
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let config = aws_config::SdkConfig::builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials.clone()),
+            )
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let endpoint = format!("{base}/lambda-url/api");
+        let client = super::ApiClient::new(Some(endpoint.clone()), &config).unwrap();
+        let before = SystemTime::now();
+        let answer = client
+            .send(
+                hyper::Method::PUT,
+                "/environments/staging?allowRecreate=database",
+                Some(("application/yaml", b"kind: Environment\n".to_vec())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.body["ok"], true);
+        let (method, uri, headers, body) = seen.lock().unwrap().take().unwrap();
+        assert_eq!(
+            (method.as_str(), uri.as_str()),
+            (
+                "PUT",
+                "/lambda-url/api/environments/staging?allowRecreate=database"
+            )
+        );
+        assert_eq!(body, b"kind: Environment\n");
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no {name} header"))
+        };
+        let authorization = header("authorization");
+        assert!(
+            authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+                && authorization.contains("/eu-west-1/lambda/aws4_request"),
+            "{authorization}"
+        );
+        // Signing what the server received, at the second it was signed, gives the same
+        // signature: the method, URL, headers and body on the wire are the signed ones.
+        let signed_headers: Vec<(&str, String)> = ["host", "content-type"]
+            .into_iter()
+            .map(|name| (name, header(name)))
+            .collect();
+        let url = format!("{endpoint}/environments/staging?allowRecreate=database");
+        let identity = credentials.into();
+        let start = before.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let matches = (start..=start + 2).any(|second| {
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region("eu-west-1")
+                .name("lambda")
+                .time(UNIX_EPOCH + Duration::from_secs(second))
+                .settings(SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let request = SignableRequest::new(
+                "PUT",
+                &url,
+                signed_headers.iter().map(|(k, v)| (*k, v.as_str())),
+                SignableBody::Bytes(&body),
+            )
+            .unwrap();
+            let (instructions, _) = sign(request, &params).unwrap().into_parts();
+            let (expected, _) = instructions.into_parts();
+            expected
+                .iter()
+                .any(|h| h.name() == "authorization" && h.value() == authorization)
+        });
+        assert!(
+            matches,
+            "the signature does not cover what was sent: {authorization}"
+        );
+    }
+
     #[test]
     fn the_region_is_read_from_the_host() {
         assert_eq!(

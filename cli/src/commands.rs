@@ -151,8 +151,13 @@ fn started(name: &str, status: StatusCode, body: &Value, doing: &str) -> Started
     let execution = body["execution"].as_str().map(str::to_owned);
     match (&execution, status) {
         (Some(execution), StatusCode::ACCEPTED) => println!(
-            "{name}: {doing} generation {} (execution {execution})",
-            body["generation"]
+            "{name}: {doing} generation {} (execution {execution}{})",
+            body["generation"],
+            if body["scope"] == "application" {
+                "; application layer only"
+            } else {
+                ""
+            }
         ),
         _ => println!(
             "{name}: {}",
@@ -276,9 +281,33 @@ pub async fn request_delete(client: &ApiClient, name: &str) -> Result<Started, C
 }
 
 pub async fn delete(client: &ApiClient, name: &str, wait: Option<Duration>) -> u8 {
-    match request_delete(client, name).await {
+    then_watch(client, request_delete(client, name).await, wait).await
+}
+
+pub async fn rollback(client: &ApiClient, name: &str, wait: Option<Duration>) -> u8 {
+    let answer = client
+        .send(
+            Method::POST,
+            &format!("/environments/{name}/rollback"),
+            None,
+        )
+        .await;
+    let started = answer.map(|a| started(name, a.status, &a.body, "rolling back"));
+    then_watch(client, started, wait).await
+}
+
+/// What a mutation's command ends with: its error, or (with `--wait`) how the operation
+/// it started ended.
+async fn then_watch(
+    client: &ApiClient,
+    started: Result<Started, ClientError>,
+    wait: Option<Duration>,
+) -> u8 {
+    match started {
         Ok(started) => match (wait, started.execution) {
-            (Some(timeout), Some(execution)) => watch(client, name, Some(execution), timeout).await,
+            (Some(timeout), Some(execution)) => {
+                watch(client, &started.name, Some(execution), timeout).await
+            }
             _ => exit::OK,
         },
         Err(e) => report(&e),

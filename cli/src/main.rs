@@ -106,6 +106,14 @@ enum Remote {
         #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
         timeout: u64,
     },
+    /// Switch every blueGreen service back to its previous colour (still scaled).
+    Rollback {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
+        timeout: u64,
+    },
     /// The environment's events, newest first.
     History {
         name: String,
@@ -197,6 +205,11 @@ async fn run(endpoint: Option<String>, command: Remote) -> u8 {
         Remote::Watch { name, timeout } => {
             commands::watch(&client, &name, None, limit(timeout)).await
         }
+        Remote::Rollback {
+            name,
+            wait,
+            timeout,
+        } => commands::rollback(&client, &name, wait.then(|| limit(timeout))).await,
         Remote::History { name, limit } => commands::history(&client, &name, limit).await,
     }
 }

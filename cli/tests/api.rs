@@ -118,6 +118,85 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     assert_eq!(again.code, 0, "{}", again.err);
     assert!(again.out.contains("nothing to do"), "{}", again.out);
 
+    // One version deployed: nothing to roll back to, refused before anything starts.
+    let early = cli.run(&["rollback", "staging"]);
+    assert_eq!(early.code, 1, "{}", early.out);
+    assert!(
+        early.err.contains("RollbackRefused, HTTP 409"),
+        "{}",
+        early.err
+    );
+    assert!(
+        early.err.contains("service ui has no previous colour"),
+        "{}",
+        early.err
+    );
+
+    // An app-only change takes the deploy fast path: only app and dns run. A newer ui
+    // image was pushed meanwhile, so ui goes green on it.
+    stack
+        .push_image("eu-west-1", "shop/ui", "1.4.2")
+        .await
+        .unwrap();
+    let scaled = write(
+        "staging-scaled.yaml",
+        &staging.replace(
+            "replicas: 2\n        public: true",
+            "replicas: 3\n        public: true",
+        ),
+    );
+    let fast = cli.run(&["apply", "-f", &scaled, "--wait"]);
+    assert_eq!(fast.code, 0, "{}\n{}", fast.out, fast.err);
+    assert!(
+        fast.out.contains("generation 2 (execution up-staging-2-")
+            && fast.out.contains("application layer only"),
+        "{}",
+        fast.out
+    );
+    for below in ["network", "storage", "cluster", "database", "config"] {
+        assert!(
+            !fast.out.lines().any(|l| l.contains(&format!("s  {below}"))),
+            "{below} ran on the fast path:\n{}",
+            fast.out
+        );
+    }
+    assert!(fast.out.contains("staging: Ready after"), "{}", fast.out);
+    let scaled_status: Value =
+        serde_json::from_str(&cli.run(&["get", "staging", "-o", "json"]).out).unwrap();
+    assert_eq!(scaled_status["status"]["observedGeneration"], 2);
+    assert_eq!(
+        scaled_status["status"]["components"]["network"]["observedGeneration"],
+        1
+    );
+    assert_eq!(
+        scaled_status["status"]["components"]["app"]["observedGeneration"],
+        2
+    );
+    let app = &scaled_status["status"]["components"]["app"]["outputs"];
+    assert_eq!(app["service.ui.version"], "1.4.2");
+    assert_eq!(app["service.ui.color"], "green");
+
+    // rollback: blue (1.4.0, still scaled) serves again, through the same state machine.
+    let rolled = cli.run(&["rollback", "staging", "--wait"]);
+    assert_eq!(rolled.code, 0, "{}\n{}", rolled.out, rolled.err);
+    assert!(
+        rolled.out.contains("(execution rollback-staging-2-"),
+        "{}",
+        rolled.out
+    );
+    let back: Value =
+        serde_json::from_str(&cli.run(&["get", "staging", "-o", "json"]).out).unwrap();
+    assert_eq!(back["status"]["state"], "Ready");
+    let app = &back["status"]["components"]["app"]["outputs"];
+    assert_eq!(app["service.ui.color"], "blue");
+    assert_eq!(app["service.ui.previousColor"], "green");
+    assert_eq!(app["service.ui.version"], "1.4.0");
+    let service = stack
+        .cluster_simulator()
+        .object("strata-staging", "v1", "services", "staging", "ui")
+        .unwrap();
+    assert_eq!(service["spec"]["selector"]["strata.dev/color"], "blue");
+
     // A data-losing plan: shown by plan, refused by apply with the API's 409, nothing stored.
     let mysql = write(
         "staging-mysql.yaml",
@@ -138,7 +217,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     );
     let unchanged: Value =
         serde_json::from_str(&cli.run(&["get", "staging", "-o", "json"]).out).unwrap();
-    assert_eq!(unchanged["generation"], 1);
+    assert_eq!(unchanged["generation"], 2);
 
     // Errors the API reports, each with its message and exit code.
     let missing = cli.run(&["get", "nowhere"]);
@@ -155,7 +234,12 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     // history: who asked, and what the operation did.
     let history = cli.run(&["history", "staging"]);
     assert_eq!(history.code, 0, "{}", history.err);
-    for kind in ["ApplyRequested", "OperationStarted", "Ready"] {
+    for kind in [
+        "ApplyRequested",
+        "RollbackRequested",
+        "OperationStarted",
+        "Ready",
+    ] {
         assert!(history.out.contains(kind), "{kind}:\n{}", history.out);
     }
 
@@ -163,7 +247,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     let deleting = cli.run(&["delete", "staging"]);
     assert_eq!(deleting.code, 0, "{}", deleting.err);
     assert!(
-        deleting.out.contains("execution down-staging-1-"),
+        deleting.out.contains("execution down-staging-2-"),
         "{}",
         deleting.out
     );
@@ -175,7 +259,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
         locked.err
     );
     assert!(
-        locked.err.contains("running: down-staging-1-"),
+        locked.err.contains("running: down-staging-2-"),
         "{}",
         locked.err
     );

@@ -711,6 +711,15 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
         groups.target_groups().is_empty(),
         "the target group outlived down"
     );
+    // Kubernetes released it (the Service went in the app step), not the network step's
+    // sweep, which is the fallback for what a cluster leaves behind.
+    let events = h.stack.cluster_simulator().events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "service staging/ui: load balancer of cluster strata-staging deleted"),
+        "{events:?}"
+    );
 
     // onDelete: snapshot (the default): the instance is gone, its final snapshot stays,
     // tagged as this environment's, and the next up restores from it.

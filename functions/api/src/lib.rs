@@ -14,8 +14,8 @@ use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use strata_core::{
-    Component, Environment, EnvironmentState, EnvironmentStatus, FieldError, OperationKind, Plan,
-    check_environment_name, plan,
+    Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, FieldError,
+    OperationKind, Plan, Scope, check_environment_name, plan,
 };
 use strata_store::{Store, StoreError};
 
@@ -30,6 +30,7 @@ pub enum Endpoint {
     Plan,
     Delete,
     History,
+    Rollback,
 }
 
 impl Endpoint {
@@ -41,6 +42,7 @@ impl Endpoint {
             Endpoint::Plan => "planEnvironment",
             Endpoint::Delete => "deleteEnvironment",
             Endpoint::History => "getHistory",
+            Endpoint::Rollback => "rollbackEnvironment",
         }
     }
 }
@@ -84,6 +86,11 @@ pub const ROUTES: &[Route] = &[
         path: "/environments/{name}/history",
         endpoint: Endpoint::History,
     },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/rollback",
+        endpoint: Endpoint::Rollback,
+    },
 ];
 
 /// Page sizes for listings.
@@ -123,6 +130,8 @@ pub enum ApiError {
     RecreateRefused { message: String, plan: Box<Plan> },
     #[error("the stored spec changed while this request ran; read it again and retry")]
     SpecChanged,
+    #[error("{0}")]
+    RollbackRefused(String),
     #[error("the body is {size} bytes; the limit is {limit}")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
@@ -149,7 +158,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::OperationInProgress { .. }
             | ApiError::RecreateRefused { .. }
-            | ApiError::SpecChanged => StatusCode::CONFLICT,
+            | ApiError::SpecChanged
+            | ApiError::RollbackRefused(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -167,6 +177,7 @@ impl ApiError {
             ApiError::OperationInProgress { .. } => "OperationInProgress",
             ApiError::RecreateRefused { .. } => "RecreateRefused",
             ApiError::SpecChanged => "SpecChanged",
+            ApiError::RollbackRefused(_) => "RollbackRefused",
             ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Unavailable(_) => "ServiceUnavailable",
@@ -346,6 +357,7 @@ impl<S: Store, F: Flows> Api<S, F> {
             }
             Endpoint::Delete => self.delete(&name, &caller(request), now).await,
             Endpoint::History => self.history(&name, &query).await,
+            Endpoint::Rollback => self.rollback(&name, &caller(request), now).await,
         }
     }
 
@@ -429,7 +441,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         };
         let status = self.store.get_status(&name).await?;
         if let Some(response) = self
-            .running(&name, OperationKind::Up, generation, unchanged, now)
+            .running(&name, (OperationKind::Up, "up"), generation, unchanged, now)
             .await?
         {
             return Ok(response);
@@ -449,26 +461,39 @@ impl<S: Store, F: Flows> Api<S, F> {
             .store
             .put_spec(&environment, stored.as_ref(), now)
             .await?;
-        let execution = execution_name(
-            OperationKind::Up,
-            &name,
-            written.generation,
-            status.map_or(0, |s| s.version),
-        );
-        self.start(
-            OperationKind::Up,
-            &name,
-            written.generation,
-            &execution,
-            caller,
-            now,
-            format!(
-                "apply of generation {} requested ({})",
+        // The deploy fast path: only the application layer changes and the layers below
+        // stand Ready, so only app and dns run.
+        let scope = if !unchanged
+            && planned.touches_only_app()
+            && below_ready(status.as_ref().map(|s| &s.value), &environment)
+        {
+            Scope::Application
+        } else {
+            Scope::All
+        };
+        let launch = Launch {
+            operation: OperationKind::Up,
+            name: &name,
+            generation: written.generation,
+            execution: execution_name(
+                "up",
+                &name,
                 written.generation,
-                summary(&planned)
+                status.map_or(0, |s| s.version),
             ),
-        )
-        .await
+            scope,
+            message: format!(
+                "apply of generation {} requested ({}{})",
+                written.generation,
+                summary(&planned),
+                if scope == Scope::Application {
+                    "; application layer only"
+                } else {
+                    ""
+                }
+            ),
+        };
+        self.start(launch, caller, now).await
     }
 
     async fn plan(
@@ -506,7 +531,13 @@ impl<S: Store, F: Flows> Api<S, F> {
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
         let status = self.store.get_status(name).await?;
         if let Some(response) = self
-            .running(name, OperationKind::Down, stored.generation, true, now)
+            .running(
+                name,
+                (OperationKind::Down, "down"),
+                stored.generation,
+                true,
+                now,
+            )
             .await?
         {
             return Ok(response);
@@ -525,22 +556,96 @@ impl<S: Store, F: Flows> Api<S, F> {
                 }),
             ));
         }
-        let execution = execution_name(
-            OperationKind::Down,
+        let launch = Launch {
+            operation: OperationKind::Down,
             name,
-            stored.generation,
-            status.map_or(0, |s| s.version),
-        );
-        self.start(
-            OperationKind::Down,
+            generation: stored.generation,
+            execution: execution_name(
+                "down",
+                name,
+                stored.generation,
+                status.map_or(0, |s| s.version),
+            ),
+            scope: Scope::All,
+            message: format!("delete requested (generation {})", stored.generation),
+        };
+        self.start(launch, caller, now).await
+    }
+
+    /// Switches every blue-green service back to its previous colour (still scaled): the
+    /// `up` state machine in the `rollback` scope, so the lease, the history and the status
+    /// work as for any operation. Refused unless the environment is Ready and every
+    /// blue-green service has a previous colour recorded.
+    async fn rollback(
+        &self,
+        name: &str,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        let stored = self
+            .store
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let status = self.store.get_status(name).await?;
+        if let Some(response) = self
+            .running(
+                name,
+                (OperationKind::Up, "rollback"),
+                stored.generation,
+                true,
+                now,
+            )
+            .await?
+        {
+            return Ok(response);
+        }
+        let current = status.as_ref().map(|s| &s.value);
+        let state = current.map(|s| s.state);
+        if state != Some(EnvironmentState::Ready) {
+            return Err(ApiError::RollbackRefused(format!(
+                "environment {name} is {}; only a Ready environment rolls back",
+                state.map_or("never run".to_owned(), |s| format!("{s:?}"))
+            )));
+        }
+        let recorded = current.and_then(|s| s.components.get(&Component::App));
+        let blue_green: Vec<&str> = stored
+            .environment
+            .spec
+            .app
+            .services
+            .iter()
+            .filter(|s| s.strategy == strata_core::spec::Strategy::BlueGreen)
+            .map(|s| s.name.as_str())
+            .collect();
+        if blue_green.is_empty() {
+            return Err(ApiError::RollbackRefused(
+                "no service is blueGreen: there is no previous colour to roll back to".into(),
+            ));
+        }
+        for service in &blue_green {
+            let previous = recorded
+                .and_then(|app| app.outputs.get(&format!("service.{service}.previousColor")));
+            if previous.is_none() {
+                return Err(ApiError::RollbackRefused(format!(
+                    "service {service} has no previous colour yet (one version deployed)"
+                )));
+            }
+        }
+        let launch = Launch {
+            operation: OperationKind::Up,
             name,
-            stored.generation,
-            &execution,
-            caller,
-            now,
-            format!("delete requested (generation {})", stored.generation),
-        )
-        .await
+            generation: stored.generation,
+            execution: execution_name(
+                "rollback",
+                name,
+                stored.generation,
+                status.map_or(0, |s| s.version),
+            ),
+            scope: Scope::Rollback,
+            message: format!("rollback of {} requested", blue_green.join(", ")),
+        };
+        self.start(launch, caller, now).await
     }
 
     async fn history(&self, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
@@ -566,7 +671,7 @@ impl<S: Store, F: Flows> Api<S, F> {
     async fn running(
         &self,
         name: &str,
-        operation: OperationKind,
+        (operation, kind): (OperationKind, &str),
         generation: u64,
         unchanged: bool,
         now: u64,
@@ -577,7 +682,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         let same = unchanged
             && lease
                 .holder
-                .starts_with(&format!("{}-{name}-{generation}-", operation.name()));
+                .starts_with(&format!("{kind}-{name}-{generation}-"));
         if !same {
             return Err(ApiError::OperationInProgress {
                 environment: name.to_owned(),
@@ -591,23 +696,30 @@ impl<S: Store, F: Flows> Api<S, F> {
             generation,
             &lease.holder,
             None,
+            None,
         )))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn start(
         &self,
-        operation: OperationKind,
-        name: &str,
-        generation: u64,
-        execution: &str,
+        launch: Launch<'_>,
         caller: &str,
         now: u64,
-        message: String,
     ) -> Result<Response<Body>, ApiError> {
+        let Launch {
+            operation,
+            name,
+            generation,
+            ref execution,
+            scope,
+            message,
+        } = launch;
         let mut input = json!({"environment": name});
         if let Some(seconds) = self.poll_seconds {
             input["pollSeconds"] = json!(seconds);
+        }
+        if scope != Scope::All {
+            input["scope"] = json!(scope);
         }
         // The lease is taken for the execution before it starts (Begin re-takes it as the
         // same holder), so a request that follows this one at once sees it running.
@@ -644,9 +756,10 @@ impl<S: Store, F: Flows> Api<S, F> {
                 name,
                 &strata_core::Event {
                     at: now,
-                    kind: match operation {
-                        OperationKind::Up => "ApplyRequested",
-                        OperationKind::Down => "DeleteRequested",
+                    kind: match (operation, scope) {
+                        (OperationKind::Up, Scope::Rollback) => "RollbackRequested",
+                        (OperationKind::Up, _) => "ApplyRequested",
+                        (OperationKind::Down, _) => "DeleteRequested",
                     }
                     .to_owned(),
                     message,
@@ -655,8 +768,37 @@ impl<S: Store, F: Flows> Api<S, F> {
                 },
             )
             .await?;
-        Ok(accepted(name, operation, generation, execution, Some(&arn)))
+        Ok(accepted(
+            name,
+            operation,
+            generation,
+            execution,
+            Some(&arn),
+            Some(scope),
+        ))
     }
+}
+
+/// An execution about to be started, and what the history says about it.
+struct Launch<'a> {
+    operation: OperationKind,
+    name: &'a str,
+    generation: u64,
+    execution: String,
+    scope: Scope,
+    message: String,
+}
+
+/// Every component of the spec outside the application layer is Ready.
+fn below_ready(status: Option<&EnvironmentStatus>, environment: &Environment) -> bool {
+    Component::ALL
+        .into_iter()
+        .filter(|c| environment.includes(*c) && !Scope::Application.includes(*c))
+        .all(|c| {
+            status
+                .and_then(|s| s.components.get(&c))
+                .is_some_and(|cs| cs.phase == ComponentPhase::Ready)
+        })
 }
 
 /// Ready at this generation (the lease, checked before, says nothing runs).
@@ -665,16 +807,11 @@ fn converged(status: Option<&EnvironmentStatus>, generation: u64) -> bool {
         .is_some_and(|s| s.state == EnvironmentState::Ready && s.observed_generation == generation)
 }
 
-/// `<operation>-<env>-<generation>-<status version>`: the same request finds the same name
-/// (so Step Functions starts it once), and a retry after a failed operation gets a new one,
-/// because the failure moved the status on.
-pub fn execution_name(
-    operation: OperationKind,
-    name: &str,
-    generation: u64,
-    status_version: u64,
-) -> String {
-    format!("{}-{name}-{generation}-{status_version}", operation.name())
+/// `<up|down|rollback>-<env>-<generation>-<status version>`: the same request finds the
+/// same name (so Step Functions starts it once), and a retry after a failed operation gets a
+/// new one, because the failure moved the status on.
+pub fn execution_name(kind: &str, name: &str, generation: u64, status_version: u64) -> String {
+    format!("{kind}-{name}-{generation}-{status_version}")
 }
 
 fn accepted(
@@ -683,6 +820,7 @@ fn accepted(
     generation: u64,
     execution: &str,
     arn: Option<&str>,
+    scope: Option<Scope>,
 ) -> Response<Body> {
     let status_url = format!("/environments/{name}");
     let mut response = respond(
@@ -693,6 +831,7 @@ fn accepted(
             "generation": generation,
             "execution": execution,
             "executionArn": arn,
+            "scope": scope,
             "statusUrl": status_url,
         }),
     );
@@ -732,7 +871,7 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
     let accepted: &[&str] = match endpoint {
         Endpoint::List | Endpoint::History => &["limit", "cursor"],
         Endpoint::Apply | Endpoint::Plan => &["allowRecreate"],
-        Endpoint::Get | Endpoint::Delete => &[],
+        Endpoint::Get | Endpoint::Delete | Endpoint::Rollback => &[],
     };
     let mut errors = Vec::new();
     let mut query = Query::default();

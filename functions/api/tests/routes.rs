@@ -749,3 +749,158 @@ async fn listing_pages_through_environments_with_their_state() {
     assert_eq!(second.body["items"][0]["name"], "gamma");
     assert_eq!(second.body["next"], Value::Null);
 }
+
+#[tokio::test]
+async fn an_app_only_change_over_ready_layers_takes_the_deploy_fast_path() {
+    use strata_core::{Component, ComponentPhase, ComponentStatus};
+    let api = api();
+    let spec = staging();
+    put(&api, "/environments/staging", &spec, NOW).await;
+    let store = api.store();
+    store.release("staging", "up-staging-1-0").await.unwrap();
+    let mut ready = EnvironmentStatus::new(EnvironmentState::Ready, "up done", NOW + 30);
+    ready.observed_generation = 1;
+    store.put_status("staging", &ready, None).await.unwrap();
+    let more_replicas = spec.replace(
+        "replicas: 2\n        public: true",
+        "replicas: 3\n        public: true",
+    );
+    let layers_below = [
+        Component::Network,
+        Component::Storage,
+        Component::Cluster,
+        Component::Database,
+        Component::Config,
+    ];
+    // One layer below is not Ready: the whole up runs.
+    for (i, component) in layers_below.into_iter().enumerate() {
+        let phase = if i == 0 {
+            ComponentPhase::Failed
+        } else {
+            ComponentPhase::Ready
+        };
+        let status = ComponentStatus::new(phase, 1, NOW);
+        store
+            .put_component("staging", component, &status, None)
+            .await
+            .unwrap();
+    }
+    let full = put(&api, "/environments/staging", &more_replicas, NOW + 40).await;
+    assert_eq!(full.status, StatusCode::ACCEPTED, "{}", full.body);
+    assert_eq!(full.body["scope"], "all");
+    let (_, _, input) = api.flows().started().pop().unwrap();
+    assert!(!input.contains("scope"), "{input}");
+
+    // Every layer below Ready: an app-only change runs the application layer only.
+    let execution = full.body["execution"].as_str().unwrap().to_owned();
+    store.release("staging", &execution).await.unwrap();
+    let network = store
+        .get_component("staging", Component::Network)
+        .await
+        .unwrap()
+        .unwrap();
+    let ready_network = ComponentStatus::new(ComponentPhase::Ready, 1, NOW);
+    store
+        .put_component(
+            "staging",
+            Component::Network,
+            &ready_network,
+            Some(network.version),
+        )
+        .await
+        .unwrap();
+    let fewer = spec.replace(
+        "replicas: 2\n        public: true",
+        "replicas: 4\n        public: true",
+    );
+    let fast = put(&api, "/environments/staging", &fewer, NOW + 50).await;
+    assert_eq!(fast.status, StatusCode::ACCEPTED, "{}", fast.body);
+    assert_eq!(fast.body["scope"], "application");
+    assert_eq!(fast.body["generation"], 3);
+    let (_, _, input) = api.flows().started().pop().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&input).unwrap(),
+        json!({"environment": "staging", "pollSeconds": 1, "scope": "application"})
+    );
+}
+
+#[tokio::test]
+async fn rollback_needs_a_ready_environment_with_a_previous_colour() {
+    use strata_core::{Component, ComponentPhase, ComponentStatus};
+    let api = api();
+    let rollback = || event("POST", "/environments/staging/rollback", None, None);
+    let missing = call(&api, rollback(), NOW).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    put(&api, "/environments/staging", &staging(), NOW).await;
+    let store = api.store();
+    // While up runs: refused, naming it.
+    let locked = call(&api, rollback(), NOW + 1).await;
+    assert_eq!(locked.body["error"]["code"], "OperationInProgress");
+    store.release("staging", "up-staging-1-0").await.unwrap();
+    let failed = EnvironmentStatus::new(EnvironmentState::Failed, "AwsRejected", NOW + 2);
+    store.put_status("staging", &failed, None).await.unwrap();
+    let not_ready = call(&api, rollback(), NOW + 3).await;
+    assert_eq!(not_ready.status, StatusCode::CONFLICT);
+    assert_eq!(not_ready.body["error"]["code"], "RollbackRefused");
+    assert!(
+        not_ready.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is Failed")
+    );
+
+    // Ready, but ui has served one version only.
+    let mut ready = EnvironmentStatus::new(EnvironmentState::Ready, "up done", NOW + 4);
+    ready.observed_generation = 1;
+    store.put_status("staging", &ready, Some(1)).await.unwrap();
+    let mut app = ComponentStatus::new(ComponentPhase::Ready, 1, NOW + 4);
+    app.outputs.insert("service.ui.color".into(), "blue".into());
+    store
+        .put_component("staging", Component::App, &app, None)
+        .await
+        .unwrap();
+    let first = call(&api, rollback(), NOW + 5).await;
+    assert_eq!(first.body["error"]["code"], "RollbackRefused");
+    assert!(
+        first.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("service ui has no previous colour"),
+        "{}",
+        first.body
+    );
+    assert!(api.flows().started().len() == 1, "nothing started");
+
+    // A second version deployed: the rollback runs up in the rollback scope.
+    app.outputs
+        .insert("service.ui.previousColor".into(), "green".into());
+    store
+        .put_component("staging", Component::App, &app, Some(1))
+        .await
+        .unwrap();
+    let accepted = call(&api, rollback(), NOW + 6).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    assert_eq!(accepted.body["execution"], "rollback-staging-1-2");
+    assert_eq!(accepted.body["scope"], "rollback");
+    let (operation, _, input) = api.flows().started().pop().unwrap();
+    assert_eq!(operation, OperationKind::Up);
+    assert_eq!(
+        serde_json::from_str::<Value>(&input).unwrap()["scope"],
+        "rollback"
+    );
+    let again = call(&api, rollback(), NOW + 7).await;
+    assert_eq!(
+        again.status,
+        StatusCode::ACCEPTED,
+        "the same request, the same execution"
+    );
+    assert_eq!(again.body["execution"], "rollback-staging-1-2");
+    let history = call(
+        &api,
+        event("GET", "/environments/staging/history", None, None),
+        NOW,
+    )
+    .await;
+    assert_eq!(history.body["items"][0]["kind"], "RollbackRequested");
+}

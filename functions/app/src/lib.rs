@@ -31,7 +31,7 @@ use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::spec::{ServiceSpec, Strategy};
 use strata_core::status::ComponentPhase;
 use strata_core::versions::newest_satisfying;
-use strata_core::{Component, Environment};
+use strata_core::{Component, Environment, Scope};
 use strata_kubernetes::{ClusterAccess, apply, classify_kube, delete, get, namespaced};
 
 /// The label every workload of a service carries; Services select on it.
@@ -527,36 +527,44 @@ impl App {
     }
 
     /// Switches every blue-green service back to its previous colour, which is still
-    /// scaled; refused for a service without an available previous colour. Answers the
-    /// colour each service now serves from.
+    /// scaled, as the live Services say it; answers the colour each now serves from.
     pub async fn rollback(
         &self,
         env: &Environment,
     ) -> Result<BTreeMap<String, String>, ComponentError> {
-        let client = self.connect(env).await?.ok_or_else(|| {
-            ComponentError::InvalidInput(format!("environment {} has no cluster", env.name()))
-        })?;
-        let ns = env.name();
-        let deployments = namespaced::<Deployment>(&client, ns);
-        let services = namespaced::<Service>(&client, ns);
-        let mut switched = BTreeMap::new();
-        let blue_green: Vec<&ServiceSpec> = env
-            .spec
-            .app
-            .services
-            .iter()
-            .filter(|s| s.strategy == Strategy::BlueGreen)
-            .collect();
-        // Check every service before switching any: all roll back, or none.
-        let mut plan = Vec::new();
-        for service in &blue_green {
+        let client = self.cluster(env).await?;
+        let services = namespaced::<Service>(&client, env.name());
+        let mut targets = BTreeMap::new();
+        for service in blue_green(env) {
             let active = get(&services, &service.name)
                 .await?
                 .and_then(|s| s.spec?.selector?.get(COLOR_LABEL).cloned())
                 .ok_or_else(|| {
                     ComponentError::InvalidInput(format!("service {} is not serving", service.name))
                 })?;
-            let target = other_color(&active);
+            targets.insert(service.name.clone(), other_color(&active).to_owned());
+        }
+        self.switch_to(&client, env, &targets).await?;
+        Ok(targets)
+    }
+
+    /// Points each named blue-green service at the given colour. Every target must be
+    /// available before any Service changes: all switch, or none. Switching to the colour
+    /// already serving changes nothing, so a retried step converges.
+    async fn switch_to(
+        &self,
+        client: &kube::Client,
+        env: &Environment,
+        targets: &BTreeMap<String, String>,
+    ) -> Result<(), ComponentError> {
+        let ns = env.name();
+        let deployments = namespaced::<Deployment>(client, ns);
+        let services = namespaced::<Service>(client, ns);
+        let mut switches = Vec::new();
+        for service in blue_green(env) {
+            let Some(target) = targets.get(&service.name) else {
+                continue;
+            };
             let ready = get(&deployments, &deployment_name(service, Some(target)))
                 .await?
                 .is_some_and(|d| available(&d));
@@ -566,33 +574,109 @@ impl App {
                     service.name
                 )));
             }
-            plan.push((*service, target));
+            switches.push((service, target.as_str()));
         }
-        for (service, target) in plan {
+        for (service, target) in switches {
             apply(
                 &services,
                 &service.name,
                 &self::service(ns, service, Some(target)),
             )
             .await?;
-            switched.insert(service.name.clone(), target.to_owned());
         }
-        Ok(switched)
+        Ok(())
     }
+
+    async fn cluster(&self, env: &Environment) -> Result<kube::Client, ComponentError> {
+        self.connect(env)
+            .await?
+            .ok_or(ComponentError::DependencyNotReady {
+                component: Component::App,
+                dependency: Component::Cluster,
+            })
+    }
+
+    /// The `rollback` scope's step: every blue-green service back to the colour the last
+    /// step recorded as previous (not the live one's other: a retried step must not switch
+    /// forward again). The outputs are the recorded ones with colours and versions swapped.
+    async fn roll_back(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        let env = step.environment;
+        let client = self.cluster(env).await?;
+        let recorded = step.previous.map(|p| p.outputs.clone()).unwrap_or_default();
+        let key = |service: &ServiceSpec, what: &str| format!("service.{}.{what}", service.name);
+        let mut targets = BTreeMap::new();
+        for service in blue_green(env) {
+            let target = recorded
+                .get(&key(service, "previousColor"))
+                .ok_or_else(|| {
+                    ComponentError::InvalidInput(format!(
+                        "service {} has no previous colour to roll back to (one deploy so far)",
+                        service.name
+                    ))
+                })?;
+            targets.insert(service.name.clone(), target.clone());
+        }
+        if targets.is_empty() {
+            return Err(ComponentError::InvalidInput(
+                "no service is blueGreen: there is nothing to roll back to".into(),
+            ));
+        }
+        self.switch_to(&client, env, &targets).await?;
+        let deployments = namespaced::<Deployment>(&client, env.name());
+        let mut progress = Progress::finished(ComponentPhase::Ready);
+        progress.outputs = recorded;
+        for service in blue_green(env) {
+            let target = &targets[&service.name];
+            let serving = get(&deployments, &deployment_name(service, Some(target))).await?;
+            let image = serving.as_ref().and_then(|d| {
+                d.spec
+                    .as_ref()?
+                    .template
+                    .spec
+                    .as_ref()?
+                    .containers
+                    .first()?
+                    .image
+                    .clone()
+            });
+            if let Some(tag) = image
+                .as_deref()
+                .and_then(|i| i.rsplit_once(':'))
+                .map(|(_, t)| t)
+            {
+                progress
+                    .outputs
+                    .insert(key(service, "version"), tag.to_owned());
+            }
+            progress
+                .outputs
+                .insert(key(service, "color"), target.clone());
+            progress.outputs.insert(
+                key(service, "previousColor"),
+                other_color(target).to_owned(),
+            );
+        }
+        Ok(progress)
+    }
+}
+
+fn blue_green(env: &Environment) -> impl Iterator<Item = &ServiceSpec> {
+    env.spec
+        .app
+        .services
+        .iter()
+        .filter(|s| s.strategy == Strategy::BlueGreen)
 }
 
 impl ComponentHandler for App {
     const COMPONENT: Component = Component::App;
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
+        if step.context.scope == Scope::Rollback {
+            return self.roll_back(step).await;
+        }
         let env = step.environment;
-        let client = self
-            .connect(env)
-            .await?
-            .ok_or(ComponentError::DependencyNotReady {
-                component: Component::App,
-                dependency: Component::Cluster,
-            })?;
+        let client = self.cluster(env).await?;
         let wiring = Wiring {
             database: env.spec.database.is_some(),
             storage: env.spec.storage.is_some(),

@@ -24,6 +24,7 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         poll_seconds: 0,
         deadline_seconds: 600,
         started_at,
+        scope: Default::default(),
     }
 }
 

@@ -17,7 +17,7 @@ pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan
 pub use spec::{Environment, FieldError, SpecError};
 pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
-    InventoryItem, Operation, OperationContext, OperationKind,
+    InventoryItem, Operation, OperationContext, OperationKind, Scope,
 };
 
 /// The EKS cluster of an environment: the cluster component creates it, the Kubernetes

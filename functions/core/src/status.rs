@@ -49,6 +49,41 @@ impl OperationKind {
     }
 }
 
+/// Which components an `up` runs: all of them, or only the application layer (app, dns) —
+/// the deploy fast path, for a spec change the plan shows touches nothing below — or the
+/// application layer switching every blue-green service back to its previous colour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    #[default]
+    All,
+    Application,
+    Rollback,
+}
+
+impl Scope {
+    pub fn includes(self, component: Component) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Application | Scope::Rollback => {
+                component.layer() == crate::graph::Layer::Application
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Application => "application",
+            Scope::Rollback => "rollback",
+        }
+    }
+
+    pub fn is_all(&self) -> bool {
+        *self == Scope::All
+    }
+}
+
 /// What `begin` hands to every later step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,6 +96,9 @@ pub struct OperationContext {
     pub deadline_seconds: u64,
     /// When the operation began (seconds since the epoch); deadlines count from here.
     pub started_at: u64,
+    /// Always written: the state machine's `Scope?` Choice reads it.
+    #[serde(default)]
+    pub scope: Scope,
 }
 
 impl OperationContext {

@@ -100,70 +100,116 @@ fn component_of(resource: &str) -> Option<Component> {
     Component::from_name(&name.to_ascii_lowercase())
 }
 
-/// Component steps in the order an execution reaches them (following Next and Choices).
-fn step_order(definition: &Value) -> Vec<Component> {
+/// The components a state runs: its Task's, or every branch's of a Parallel (side by side,
+/// so they share one place in the order).
+fn components_of(state: &Value) -> Vec<Component> {
+    let branch_tasks = state["Branches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| {
+            b["States"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter_map(|s| s["Resource"].as_str())
+        });
+    state["Resource"]
+        .as_str()
+        .into_iter()
+        .chain(branch_tasks)
+        .filter_map(component_of)
+        .collect()
+}
+
+/// Component steps in the order an execution reaches them, one order per path through the
+/// Choices (the `Scope?` fast path skips the layers below the application).
+fn step_orders(definition: &Value) -> Vec<Vec<Component>> {
     let states = definition["States"].as_object().unwrap();
-    let mut order = Vec::new();
-    let mut queue = std::collections::VecDeque::from([definition["StartAt"].as_str().unwrap()]);
-    let mut seen = BTreeSet::new();
-    while let Some(name) = queue.pop_front() {
-        if !seen.insert(name) {
+    let mut orders = Vec::new();
+    let start = definition["StartAt"].as_str().unwrap();
+    let mut paths: Vec<(&str, Vec<&str>, Vec<Component>)> = vec![(start, Vec::new(), Vec::new())];
+    while let Some((name, mut seen, mut order)) = paths.pop() {
+        if seen.contains(&name) {
+            orders.push(order);
             continue;
         }
+        seen.push(name);
         let state = &states[name];
-        // A Parallel's branches run side by side: their components share one place.
-        let branch_tasks = state["Branches"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|b| {
-                b["States"]
-                    .as_object()
-                    .unwrap()
-                    .values()
-                    .filter_map(|s| s["Resource"].as_str())
-            });
-        for c in state["Resource"]
-            .as_str()
-            .into_iter()
-            .chain(branch_tasks)
-            .filter_map(component_of)
-        {
+        for c in components_of(state) {
             if !order.contains(&c) {
                 order.push(c);
             }
         }
-        queue.extend(state["Next"].as_str());
-        queue.extend(state["Default"].as_str());
-        for choice in state["Choices"].as_array().into_iter().flatten() {
-            queue.extend(choice["Next"].as_str());
+        let next: Vec<&str> = state["Next"]
+            .as_str()
+            .into_iter()
+            .chain(state["Default"].as_str())
+            .chain(
+                state["Choices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["Next"].as_str()),
+            )
+            .collect();
+        if next.is_empty() {
+            orders.push(order);
+            continue;
+        }
+        for n in next {
+            paths.push((n, seen.clone(), order.clone()));
         }
     }
-    order
+    orders
 }
 
 #[test]
 fn steps_run_in_an_order_the_component_graph_allows() {
     let graph = Component::graph();
     for (file, definition) in definitions() {
-        let order = step_order(&definition);
-        assert!(!order.is_empty(), "{file} runs no component step");
+        let orders = step_orders(&definition);
+        let longest = orders.iter().map(Vec::len).max().unwrap_or(0);
+        assert!(longest > 0, "{file} runs no component step");
         let down = file.ends_with("environment-down.asl.json");
-        for (i, component) in order.iter().enumerate() {
-            for later in &order[i + 1..] {
-                // up: nothing may run before what it depends on; down: the reverse.
-                let (first, second) = if down {
-                    (later, component)
-                } else {
-                    (component, later)
-                };
-                assert!(
-                    !graph.dependencies(*first).any(|d| d == *second),
-                    "{file}: {component} runs before {later}, against the graph"
-                );
+        for order in &orders {
+            for (i, component) in order.iter().enumerate() {
+                for later in &order[i + 1..] {
+                    // up: nothing may run before what it depends on; down: the reverse.
+                    let (first, second) = if down {
+                        (later, component)
+                    } else {
+                        (component, later)
+                    };
+                    assert!(
+                        !graph.dependencies(*first).any(|d| d == *second),
+                        "{file}: {component} runs before {later}, against the graph ({order:?})"
+                    );
+                }
             }
         }
     }
+}
+
+#[test]
+fn the_application_scope_runs_only_the_application_layer() {
+    let up = definitions()
+        .into_iter()
+        .find(|(file, _)| file.ends_with("environment-up.asl.json"))
+        .map(|(_, d)| d)
+        .unwrap();
+    let choice = &up["States"]["Scope?"];
+    assert_eq!(up["States"]["Begin"]["Next"], "Scope?");
+    assert_eq!(choice["Choices"][0]["Variable"], "$.context.scope");
+    let orders = step_orders(&up);
+    assert!(
+        orders.contains(&vec![Component::App, Component::Dns]),
+        "no path runs only app and dns: {orders:?}"
+    );
+    assert!(
+        orders.iter().any(|o| o.len() == Component::ALL.len()),
+        "no path runs every component: {orders:?}"
+    );
 }
 
 #[test]

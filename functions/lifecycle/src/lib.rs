@@ -10,7 +10,7 @@ use serde_json::Value;
 use strata_core::status::{ComponentPhase, CredentialRef};
 use strata_core::{
     Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
-    OperationKind, check_environment_name,
+    OperationKind, Scope, check_environment_name,
 };
 use strata_store::{Store, StoreError};
 
@@ -66,6 +66,9 @@ pub struct ExecutionInput {
     pub poll_seconds: Option<u64>,
     #[serde(default)]
     pub deadline_seconds: Option<u64>,
+    /// `application`: the deploy fast path (only app and dns run); `all` by default.
+    #[serde(default)]
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -173,11 +176,39 @@ pub async fn begin<S: Store>(
         .await?
         .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
     let deadline_seconds = input.deadline_seconds.unwrap_or(DEFAULT_DEADLINE_SECONDS);
+    if !input.scope.is_all() && operation != OperationKind::Up {
+        return Err(LifecycleError::InvalidInput(format!(
+            "input.scope: only up takes a scope; {} runs every component",
+            operation.name()
+        )));
+    }
     store
         .acquire(&name, execution, deadline_seconds, now)
         .await?;
 
     let current = store.get_status(&name).await?;
+    if !input.scope.is_all() {
+        // The fast path skips the layers below; they must stand as the last up left them.
+        let below_not_ready: Vec<&str> = Component::ALL
+            .into_iter()
+            .filter(|c| spec.environment.includes(*c) && !input.scope.includes(*c))
+            .filter(|c| {
+                current
+                    .as_ref()
+                    .and_then(|s| s.value.components.get(c))
+                    .is_none_or(|cs| cs.phase != ComponentPhase::Ready)
+            })
+            .map(|c| c.name())
+            .collect();
+        if !below_not_ready.is_empty() {
+            store.release(&name, execution).await?;
+            return Err(LifecycleError::InvalidInput(format!(
+                "input.scope: {} needs every layer below Ready; not Ready: {} (run a full up)",
+                input.scope.name(),
+                below_not_ready.join(", ")
+            )));
+        }
+    }
     // A retried begin finds its own operation already recorded and changes nothing.
     let begun = current.as_ref().and_then(|s| {
         s.value
@@ -194,6 +225,7 @@ pub async fn begin<S: Store>(
         poll_seconds: input.poll_seconds.unwrap_or(DEFAULT_POLL_SECONDS),
         deadline_seconds,
         started_at: begun.unwrap_or(now),
+        scope: input.scope,
     };
     if begun.is_some() {
         return Ok(context);
@@ -207,9 +239,14 @@ pub async fn begin<S: Store>(
     };
     status.state = operation.running_state();
     status.message = format!(
-        "{} of generation {} started",
+        "{} of generation {} started{}",
         operation.name(),
-        spec.generation
+        spec.generation,
+        match input.scope {
+            Scope::All => "",
+            Scope::Application => " (application layer only)",
+            Scope::Rollback => " (rollback to the previous colours)",
+        }
     );
     status.operation = Some(Operation {
         kind: operation,
@@ -234,20 +271,22 @@ pub async fn begin<S: Store>(
     Ok(context)
 }
 
-/// The components that have not reached the phase the operation needs, at its generation.
+/// The components that have not reached the phase the operation needs, at its generation
+/// (those outside the operation's scope: Ready at any generation).
 pub fn unconverged(
     status: &EnvironmentStatus,
-    operation: OperationKind,
-    generation: u64,
+    context: &OperationContext,
     expected: &[Component],
 ) -> Vec<Component> {
+    let (operation, generation) = (context.operation, context.generation);
     expected
         .iter()
         .copied()
         .filter(|c| match (operation, status.components.get(c)) {
             (OperationKind::Up, None) => true,
             (OperationKind::Up, Some(cs)) => {
-                cs.phase != ComponentPhase::Ready || cs.observed_generation < generation
+                cs.phase != ComponentPhase::Ready
+                    || (context.scope.includes(*c) && cs.observed_generation < generation)
             }
             // A component that was never created is as gone as a deleted one.
             (OperationKind::Down, None) => false,
@@ -316,7 +355,7 @@ pub async fn finish<S: Store>(
             .into_iter()
             .filter(|c| spec.environment.includes(*c))
             .collect();
-        let missing = unconverged(&status, context.operation, context.generation, &expected);
+        let missing = unconverged(&status, context, &expected);
         let (state, message) = match (error, missing.is_empty()) {
             (Some(e), _) => (
                 EnvironmentState::Failed,

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, ComponentStatus, Environment, EnvironmentState, OperationKind};
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
 use strata_store::{MemoryStore, Store};
 
 async fn stored() -> (MemoryStore, Environment) {
@@ -132,13 +132,97 @@ async fn components_behind_the_generation_are_not_converged() {
         .await
         .unwrap();
     status = store.get_status("pr-1234").await.unwrap();
+    let context = strata_core::OperationContext {
+        generation: 2,
+        ..serde_json::from_value(
+            lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
+                .await
+                .unwrap(),
+        )
+        .unwrap()
+    };
     let missing = lifecycle::unconverged(
         &status.unwrap().value,
-        OperationKind::Up,
-        2,
+        &context,
         &[Component::Network, Component::App],
     );
     assert_eq!(missing, [Component::Network, Component::App]);
+}
+
+#[tokio::test]
+async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its_own() {
+    let (store, env) = stored().await;
+    let scoped = json!({"environment": "pr-1234", "scope": "application"});
+    // Nothing is Ready yet: refused, naming what is not, and the lease is free again.
+    let err = lifecycle::handle(&store, begin("up-fast-1", scoped.clone()), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "InvalidInput");
+    assert!(
+        err.to_string().starts_with(
+            "input.scope: application needs every layer below Ready; not Ready: network"
+        ),
+        "{err}"
+    );
+    assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
+    let down =
+        json!({"action": "begin", "operation": "down", "execution": "down-1", "input": scoped});
+    let err = lifecycle::handle(&store, down, 10).await.unwrap_err();
+    assert!(err.to_string().contains("only up takes a scope"), "{err}");
+
+    // Everything Ready at generation 1; generation 2 changes only the app.
+    ready_everything(&store, &env, 1).await;
+    let ready = strata_core::EnvironmentStatus::new(EnvironmentState::Ready, "up done", 15);
+    store.put_status("pr-1234", &ready, None).await.unwrap();
+    let previous = store.get_spec("pr-1234").await.unwrap().unwrap();
+    let mut changed = env.clone();
+    changed.spec.app.services[0].replicas += 1;
+    store.put_spec(&changed, Some(&previous), 20).await.unwrap();
+    let context = lifecycle::handle(&store, begin("up-fast-2", scoped), 21)
+        .await
+        .unwrap();
+    assert_eq!(context["scope"], "application");
+    assert_eq!(context["generation"], 2);
+    let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
+    assert!(
+        status.message.ends_with("(application layer only)"),
+        "{}",
+        status.message
+    );
+    // Only the application layer reached generation 2: that is convergence for this scope...
+    for component in [Component::App, Component::Dns]
+        .into_iter()
+        .filter(|c| env.includes(*c))
+    {
+        let version = store
+            .get_component("pr-1234", component)
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        store
+            .put_component(
+                "pr-1234",
+                component,
+                &ComponentStatus::new(ComponentPhase::Ready, 2, 22),
+                Some(version),
+            )
+            .await
+            .unwrap();
+    }
+    let finished = lifecycle::handle(&store, json!({"action": "finish", "context": context}), 23)
+        .await
+        .unwrap();
+    assert_eq!(finished["state"], "Ready", "{finished}");
+    let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
+    assert_eq!(status.observed_generation, 2);
+    // ...and not for a full up, which needs every layer at the generation.
+    let mut full: strata_core::OperationContext = serde_json::from_value(context).unwrap();
+    full.scope = strata_core::Scope::All;
+    assert_eq!(
+        lifecycle::unconverged(&status, &full, &[Component::Network, Component::App]),
+        [Component::Network]
+    );
 }
 
 #[tokio::test]

@@ -171,7 +171,7 @@ impl ApiClient {
             .http
             .request(request)
             .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
+            .map_err(|e| unreachable(strata_core::error_chain(&e)))?;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -210,7 +210,7 @@ impl ApiClient {
             .credentials
             .provide_credentials()
             .await
-            .map_err(|e| ClientError::NoCredentials(error_chain(&e)))?;
+            .map_err(|e| ClientError::NoCredentials(strata_core::error_chain(&e)))?;
         let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -247,18 +247,6 @@ fn region_in_host(host: &str) -> Option<String> {
         .position(|l| *l == "execute-api" || *l == "lambda-url")
         .and_then(|i| labels.get(i + 1))
         .map(|r| (*r).to_owned())
-}
-
-/// An error and its sources on one line (hyper's own Display says only "client error").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -331,8 +331,9 @@ fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
 }
 
 const UP: &str = "environment-up.asl.json";
-const UP_PATH: [&str; 12] = [
+const UP_PATH: [&str; 13] = [
     "Begin",
+    "Scope?",
     "Network + Storage",
     "Cluster + Database",
     "Config",
@@ -827,7 +828,13 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
     assert_eq!(ended.error.as_deref(), Some("ResourceNotOwned"));
     assert_eq!(
         top_level(&ended, UP),
-        ["Begin", "Network + Storage", "FinishFailed", "Failed"]
+        [
+            "Begin",
+            "Scope?",
+            "Network + Storage",
+            "FinishFailed",
+            "Failed"
+        ]
     );
     let (state, message) = h.state().await;
     assert_eq!(state, EnvironmentState::Failed);

@@ -17,7 +17,7 @@ use strata_core::{
     Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, FieldError,
     OperationKind, Plan, Scope, check_environment_name, plan,
 };
-use strata_store::{Store, StoreError};
+use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
 pub use flows::{FlowError, Flows, MemoryFlows, SfnFlows};
 
@@ -524,24 +524,13 @@ impl<S: Store, F: Flows> Api<S, F> {
     }
 
     async fn delete(&self, name: &str, caller: &str, now: u64) -> Result<Response<Body>, ApiError> {
-        let stored = self
-            .store
-            .get_spec(name)
-            .await?
-            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let status = self.store.get_status(name).await?;
-        if let Some(response) = self
-            .running(
-                name,
-                (OperationKind::Down, "down"),
-                stored.generation,
-                true,
-                now,
-            )
+        let (stored, status) = match self
+            .existing(name, (OperationKind::Down, "down"), now)
             .await?
         {
-            return Ok(response);
-        }
+            Existing::Idle(found) => *found,
+            Existing::Running(response) => return Ok(response),
+        };
         if status
             .as_ref()
             .is_some_and(|s| s.value.state == EnvironmentState::Deleted)
@@ -582,24 +571,13 @@ impl<S: Store, F: Flows> Api<S, F> {
         caller: &str,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
-        let stored = self
-            .store
-            .get_spec(name)
-            .await?
-            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let status = self.store.get_status(name).await?;
-        if let Some(response) = self
-            .running(
-                name,
-                (OperationKind::Up, "rollback"),
-                stored.generation,
-                true,
-                now,
-            )
+        let (stored, status) = match self
+            .existing(name, (OperationKind::Up, "rollback"), now)
             .await?
         {
-            return Ok(response);
-        }
+            Existing::Idle(found) => *found,
+            Existing::Running(response) => return Ok(response),
+        };
         let current = status.as_ref().map(|s| &s.value);
         let state = current.map(|s| s.state);
         if state != Some(EnvironmentState::Ready) {
@@ -664,6 +642,29 @@ impl<S: Store, F: Flows> Api<S, F> {
             StatusCode::OK,
             &json!({"items": page.items, "next": page.next}),
         ))
+    }
+
+    /// An environment that must exist for the request, and whether this same request's
+    /// operation already runs (answered as such).
+    async fn existing(
+        &self,
+        name: &str,
+        kind: (OperationKind, &str),
+        now: u64,
+    ) -> Result<Existing, ApiError> {
+        let stored = self
+            .store
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let status = self.store.get_status(name).await?;
+        match self
+            .running(name, kind, stored.generation, true, now)
+            .await?
+        {
+            Some(response) => Ok(Existing::Running(response)),
+            None => Ok(Existing::Idle(Box::new((stored, status)))),
+        }
     }
 
     /// While an operation holds the lease: the same request again (the execution this one
@@ -777,6 +778,13 @@ impl<S: Store, F: Flows> Api<S, F> {
             Some(scope),
         ))
     }
+}
+
+/// An environment a request acts on: idle (its spec and status), or already running this
+/// request's operation.
+enum Existing {
+    Idle(Box<(StoredSpec, Option<Versioned<EnvironmentStatus>>)>),
+    Running(Response<Body>),
 }
 
 /// An execution about to be started, and what the history says about it.

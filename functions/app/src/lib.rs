@@ -628,22 +628,8 @@ impl App {
         for service in blue_green(env) {
             let target = &targets[&service.name];
             let serving = get(&deployments, &deployment_name(service, Some(target))).await?;
-            let image = serving.as_ref().and_then(|d| {
-                d.spec
-                    .as_ref()?
-                    .template
-                    .spec
-                    .as_ref()?
-                    .containers
-                    .first()?
-                    .image
-                    .clone()
-            });
-            if let Some(tag) = image
-                .as_deref()
-                .and_then(|i| i.rsplit_once(':'))
-                .map(|(_, t)| t)
-            {
+            let image = serving.as_ref().and_then(image_of);
+            if let Some(tag) = image.and_then(|i| i.rsplit_once(':')).map(|(_, t)| t) {
                 progress
                     .outputs
                     .insert(key(service, "version"), tag.to_owned());

@@ -42,27 +42,13 @@ where
             e.raw().status().as_u16(),
             e.err().message().unwrap_or("no message")
         ),
-        other => format!("{what}: {}", causes(other)),
+        other => format!("{what}: {}", strata_core::error_chain(other)),
     };
     if transient {
         ComponentError::AwsTransient(message)
     } else {
         ComponentError::AwsRejected(message)
     }
-}
-
-/// An error and its sources, by their Display only. The SDK's Debug form (which
-/// `DisplayErrorContext` appends) carries the raw HTTP response, body included: that has
-/// no place in a status or an execution's cause.
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The service's error code, if the call reached the service.

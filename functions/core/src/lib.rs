@@ -20,6 +20,19 @@ pub use status::{
     InventoryItem, Operation, OperationContext, OperationKind, Scope,
 };
 
+/// An error and its sources on one line, by their Display only (a client's own Display
+/// often says no more than "client error"; the SDK's Debug form carries raw responses).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The EKS cluster of an environment: the cluster component creates it, the Kubernetes
 /// components reach it by this name.
 pub fn cluster_name(environment: &str) -> String {

@@ -17,10 +17,10 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error(
-        "no API endpoint: pass --endpoint or set STRATA_ENDPOINT (the stack's ApiEndpoint output)"
-    )]
+    #[error("no API endpoint: pass --endpoint or --stack, or set STRATA_ENDPOINT or STRATA_STACK")]
     NoEndpoint,
+    #[error("stack {stack}: {reason}")]
+    Stack { stack: String, reason: String },
     #[error("the endpoint {0:?} is not an http(s) URL")]
     BadEndpoint(String),
     #[error("no AWS credentials to sign with: {0}")]
@@ -85,15 +85,14 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// A client for `endpoint` (the flag, else `STRATA_ENDPOINT`). The signing service is
-    /// `lambda` for a function URL and `execute-api` otherwise; the region is the one in the
-    /// host name, else the AWS configuration's.
+    /// A client for the API at `endpoint`. The signing service is `lambda` for a function
+    /// URL and `execute-api` otherwise; the region is the one in the host name, else the AWS
+    /// configuration's.
     pub fn new(
         endpoint: Option<String>,
         config: &aws_config::SdkConfig,
     ) -> Result<Self, ClientError> {
         let endpoint = endpoint
-            .or_else(|| std::env::var("STRATA_ENDPOINT").ok())
             .filter(|e| !e.is_empty())
             .ok_or(ClientError::NoEndpoint)?;
         let endpoint = endpoint.trim_end_matches('/').to_owned();
@@ -237,6 +236,35 @@ impl ApiClient {
             .map(|h| (h.name().to_owned(), h.value().to_owned()))
             .collect())
     }
+}
+
+/// The API's URL from a deployed stack: its `ApiEndpoint` output (CloudFormation
+/// DescribeStacks, with the same credentials the requests are signed with).
+pub async fn stack_endpoint(
+    config: &aws_config::SdkConfig,
+    stack: &str,
+) -> Result<String, ClientError> {
+    let failed = |reason: String| ClientError::Stack {
+        stack: stack.to_owned(),
+        reason,
+    };
+    let described = aws_sdk_cloudformation::Client::new(config)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| failed(strata_core::error_chain(&e)))?;
+    described
+        .stacks()
+        .first()
+        .and_then(|s| {
+            s.outputs()
+                .iter()
+                .find(|o| o.output_key() == Some("ApiEndpoint"))
+        })
+        .and_then(|o| o.output_value())
+        .map(str::to_owned)
+        .ok_or_else(|| failed("has no ApiEndpoint output (is it Strata's stack?)".into()))
 }
 
 /// `abc.execute-api.eu-west-1.amazonaws.com` → `eu-west-1` (also for `.lambda-url.`).

@@ -34,13 +34,17 @@ pub mod exit {
     about = "Create, converge and delete whole environments.",
     after_help = "Exit codes: 0 done (Ready/Deleted), 1 refused or invalid, 2 usage, \
                   3 the operation ended Failed, 4 timed out.\n\
-                  The API endpoint is --endpoint or STRATA_ENDPOINT (the stack's ApiEndpoint \
-                  output); requests are signed with SigV4 from the standard AWS credential chain."
+                  The API endpoint is --endpoint or STRATA_ENDPOINT, else the ApiEndpoint output \
+                  of --stack or STRATA_STACK; requests are signed with SigV4 from the standard \
+                  AWS credential chain."
 )]
 struct Cli {
     /// The API's URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com
     #[arg(long, global = true, value_name = "URL")]
     endpoint: Option<String>,
+    /// The deployed stack whose ApiEndpoint output is the API's URL (else STRATA_STACK).
+    #[arg(long, global = true, value_name = "NAME")]
+    stack: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -162,13 +166,27 @@ fn main() -> ExitCode {
     ExitCode::from(runtime.block_on(async {
         match remote {
             Err(LocalCommand::Up { file, down }) => local::up(&file, down).await,
-            Ok(remote) => run(cli.endpoint, remote).await,
+            Ok(remote) => run(cli.endpoint, cli.stack, remote).await,
         }
     }))
 }
 
-async fn run(endpoint: Option<String>, command: Remote) -> u8 {
+async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -> u8 {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The flag, the environment variable, then the stack's output.
+    let endpoint = endpoint.or_else(|| std::env::var("STRATA_ENDPOINT").ok());
+    let stack = stack.or_else(|| std::env::var("STRATA_STACK").ok());
+    let endpoint = match (endpoint, stack) {
+        (Some(endpoint), _) => Some(endpoint),
+        (None, Some(stack)) => match client::stack_endpoint(&config, &stack).await {
+            Ok(endpoint) => Some(endpoint),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        },
+        (None, None) => None,
+    };
     let client = match client::ApiClient::new(endpoint, &config) {
         Ok(client) => client,
         Err(e) => {

@@ -273,6 +273,48 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     let deleted: Value =
         serde_json::from_str(&cli.run(&["get", "staging", "-o", "json"]).out).unwrap();
     assert_eq!(deleted["status"]["state"], "Deleted");
+    // The endpoint can come from a deployed stack's ApiEndpoint output (CloudFormation).
+    let cloudformation = aws_sdk_cloudformation::Client::new(&stack.sdk_config());
+    cloudformation
+        .create_stack()
+        .stack_name("strata")
+        .template_body(format!(
+            r#"{{"Resources": {{"Marker": {{"Type": "AWS::SQS::Queue"}}}},
+                "Outputs": {{"ApiEndpoint": {{"Value": "{}"}}}}}}"#,
+            cli.endpoint
+        ))
+        .send()
+        .await
+        .unwrap();
+    let by_stack = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["get", "staging", "--stack", "strata"])
+        .env_remove("STRATA_ENDPOINT")
+        .env("AWS_ENDPOINT_URL", stack.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&by_stack.stdout);
+    assert!(
+        out.contains("state        Deleted"),
+        "{out}{}",
+        String::from_utf8_lossy(&by_stack.stderr)
+    );
+    let no_stack = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["get", "--stack", "nowhere"])
+        .env_remove("STRATA_ENDPOINT")
+        .env("AWS_ENDPOINT_URL", stack.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(no_stack.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&no_stack.stderr);
+    assert!(err.starts_with("error: stack nowhere: "), "{err}");
+
     // watch with nothing running says so and exits by the state.
     let idle = cli.run(&["watch", "staging"]);
     assert_eq!(idle.code, 0);
@@ -288,14 +330,12 @@ fn without_an_endpoint_or_credentials_the_cli_says_what_is_missing() {
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["get"])
         .env_remove("STRATA_ENDPOINT")
+        .env_remove("STRATA_STACK")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("pass --endpoint or set STRATA_ENDPOINT"),
-        "{err}"
-    );
+    assert!(err.contains("pass --endpoint or --stack"), "{err}");
     // An endpoint nobody listens on: a clear error naming it, not a panic.
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["get", "--endpoint", "http://127.0.0.1:9"])

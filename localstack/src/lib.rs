@@ -375,6 +375,15 @@ impl LocalStack {
             .map(|t| t.name.as_str())
     }
 
+    /// The name of a template event bus, by logical id.
+    pub fn event_bus_name(&self, logical_id: &str) -> Option<&str> {
+        self.template
+            .event_buses
+            .iter()
+            .find(|(id, _)| id == logical_id)
+            .map(|(_, name)| name.as_str())
+    }
+
     pub fn state_machine_arn(&self, logical_id: &str) -> Option<&str> {
         self.state_machine_arns.get(logical_id).map(String::as_str)
     }
@@ -388,6 +397,18 @@ impl LocalStack {
                 .map_err(|reason| LocalStackError::Provision {
                     what: format!("table {}", table.logical_id),
                     reason,
+                })?;
+        }
+        let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+        for (id, name) in &self.template.event_buses {
+            eventbridge
+                .create_event_bus()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| LocalStackError::Provision {
+                    what: format!("event bus {id}"),
+                    reason: strata_core::error_chain(&e),
                 })?;
         }
         let sfn = aws_sdk_sfn::Client::new(&config);

@@ -17,6 +17,8 @@ pub struct Template {
     pub functions: Vec<FunctionDef>,
     pub tables: Vec<TableDef>,
     pub state_machines: Vec<StateMachineDef>,
+    /// EventBridge buses (logical id, name).
+    pub event_buses: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,7 @@ impl Template {
             functions: Vec::new(),
             tables: Vec::new(),
             state_machines: Vec::new(),
+            event_buses: Vec::new(),
         };
         for (id, resource) in resources {
             let id = id
@@ -111,6 +114,11 @@ impl Template {
                         binary: binary.to_owned(),
                         environment,
                     });
+                }
+                Some("AWS::Events::EventBus") => {
+                    template
+                        .event_buses
+                        .push((id.to_owned(), ctx.physical_name(id)?));
                 }
                 Some("AWS::DynamoDB::Table") => {
                     template.tables.push(TableDef {
@@ -245,6 +253,9 @@ impl Context<'_> {
             }
             Some("AWS::Serverless::StateMachine") => Ok(format!(
                 "arn:aws:states:{region}:{account}:stateMachine:{name}"
+            )),
+            Some("AWS::Events::EventBus") => Ok(format!(
+                "arn:aws:events:{region}:{account}:event-bus/{name}"
             )),
             other => Err(bad(format!("no local ARN for {id} ({other:?})"))),
         }

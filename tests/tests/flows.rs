@@ -347,6 +347,79 @@ const UP_PATH: [&str; 13] = [
     "Ready",
 ];
 
+/// An SQS queue fed by a rule on the stack's event bus matching every Strata event (moto
+/// delivers to SQS targets).
+async fn state_change_queue(h: &Harness) -> String {
+    let config = h.stack.sdk_config();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .create_queue()
+        .queue_name("strata-events")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let bus = h.stack.event_bus_name("EventBus").unwrap();
+    events
+        .put_rule()
+        .name("strata-to-queue")
+        .event_bus_name(bus)
+        .event_pattern(r#"{"source": ["strata"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("strata-to-queue")
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+/// At least `count` events from the queue, oldest first.
+async fn received(h: &Harness, queue: &str, count: usize) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(&h.stack.sdk_config());
+    let mut events = Vec::new();
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for message in out.messages() {
+            events.push(serde_json::from_str(message.body().unwrap()).unwrap());
+        }
+        if events.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    events
+}
+
 /// This environment's VPCs, found by their tags.
 async fn tagged_vpcs(h: &Harness) -> Vec<aws_sdk_ec2::types::Vpc> {
     h.ec2
@@ -368,6 +441,8 @@ async fn tagged_vpcs(h: &Harness) -> Vec<aws_sdk_ec2::types::Vpc> {
 async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged() {
     let h = harness().await;
     let env = h.store_staging().await;
+    // A user's rule on the stack's bus, delivering Strata's events to a queue.
+    let queue = state_change_queue(&h).await;
 
     let ended = h
         .run(
@@ -384,6 +459,22 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
         ended.cause
     );
     assert_eq!(top_level(&ended, UP), UP_PATH);
+
+    // Each state change reached the queue through the bus, with the documented shape.
+    let changes = received(&h, &queue, 2).await;
+    let states: Vec<&str> = changes
+        .iter()
+        .map(|e| e["detail"]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["Progressing", "Ready"]);
+    for event in &changes {
+        assert_eq!(event["source"], "strata");
+        assert_eq!(event["detail-type"], "Strata Environment State Change");
+        assert_eq!(event["detail"]["environment"], "staging");
+        assert_eq!(event["detail"]["execution"], "up-staging-1-a");
+        assert_eq!(event["detail"]["operation"], "up");
+        assert_eq!(event["detail"]["generation"], 1);
+    }
 
     // The network: one VPC with the spec's CIDR, a public and a private subnet per AZ, a NAT.
     let vpcs = tagged_vpcs(&h).await;

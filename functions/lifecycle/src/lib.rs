@@ -7,12 +7,16 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use strata_core::events::StateChange;
 use strata_core::status::{ComponentPhase, CredentialRef};
 use strata_core::{
     Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
     OperationKind, Scope, check_environment_name,
 };
 use strata_store::{Store, StoreError};
+
+pub mod notify;
+pub use notify::{EventBus, MemoryNotifier, Notifier};
 
 /// Seconds between polls of a long AWS operation, unless the input says otherwise.
 pub const DEFAULT_POLL_SECONDS: u64 = 15;
@@ -27,6 +31,9 @@ pub enum LifecycleError {
     InvalidInput(String),
     #[error("environment {0} has no stored spec; apply one first")]
     EnvironmentNotFound(String),
+    /// The state change could not be put on the event bus; the step is retried.
+    #[error("the event bus refused the state change: {0}")]
+    EventsUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -36,6 +43,7 @@ impl LifecycleError {
     pub const NAMES: &[&str] = &[
         "InvalidInput",
         "EnvironmentNotFound",
+        "EventsUnavailable",
         "LockHeld",
         "NotLockHolder",
         "StaleVersion",
@@ -44,7 +52,7 @@ impl LifecycleError {
     ];
 
     /// The errors a state machine retries with backoff.
-    pub const RETRYABLE: &[&str] = &["StaleVersion", "StoreUnavailable"];
+    pub const RETRYABLE: &[&str] = &["StaleVersion", "StoreUnavailable", "EventsUnavailable"];
     /// The errors that reject an execution before anything changes.
     pub const REJECTING: &[&str] = &["InvalidInput", "EnvironmentNotFound"];
 
@@ -52,6 +60,7 @@ impl LifecycleError {
         match self {
             LifecycleError::InvalidInput(_) => "InvalidInput",
             LifecycleError::EnvironmentNotFound(_) => "EnvironmentNotFound",
+            LifecycleError::EventsUnavailable(_) => "EventsUnavailable",
             LifecycleError::Store(e) => e.name(),
         }
     }
@@ -106,8 +115,9 @@ impl CaughtError {
 }
 
 /// Runs one request against the store.
-pub async fn handle<S: Store>(
+pub async fn handle<S: Store, N: Notifier>(
     store: &S,
+    notifier: &N,
     request: Value,
     now: u64,
 ) -> Result<Value, LifecycleError> {
@@ -119,11 +129,11 @@ pub async fn handle<S: Store>(
             execution,
             input,
         } => {
-            let context = begin(store, operation, &execution, input, now).await?;
+            let context = begin(store, notifier, operation, &execution, input, now).await?;
             Ok(serde_json::to_value(context).expect("a context always serialises"))
         }
         Request::Finish { context, error } => {
-            let status = finish(store, &context, error.as_ref(), now).await?;
+            let status = finish(store, notifier, &context, error.as_ref(), now).await?;
             Ok(serde_json::json!({
                 "environment": context.environment,
                 "state": status.state,
@@ -162,8 +172,9 @@ fn parse_input(input: Value) -> Result<ExecutionInput, LifecycleError> {
 }
 
 /// Validates the input, takes the lock, marks the environment as changing.
-pub async fn begin<S: Store>(
+pub async fn begin<S: Store, N: Notifier>(
     store: &S,
+    notifier: &N,
     operation: OperationKind,
     execution: &str,
     input: Value,
@@ -227,7 +238,10 @@ pub async fn begin<S: Store>(
         started_at: begun.unwrap_or(now),
         scope: input.scope,
     };
+    let message = started_message(&context);
     if begun.is_some() {
+        // A retried begin publishes again: the first attempt may have failed to.
+        publish(notifier, &context, operation.running_state(), &message, now).await?;
         return Ok(context);
     }
     let (mut status, version) = match current {
@@ -238,16 +252,7 @@ pub async fn begin<S: Store>(
         ),
     };
     status.state = operation.running_state();
-    status.message = format!(
-        "{} of generation {} started{}",
-        operation.name(),
-        spec.generation,
-        match input.scope {
-            Scope::All => "",
-            Scope::Application => " (application layer only)",
-            Scope::Rollback => " (rollback to the previous colours)",
-        }
-    );
+    status.message = message.clone();
     status.operation = Some(Operation {
         kind: operation,
         execution: execution.to_owned(),
@@ -268,7 +273,43 @@ pub async fn begin<S: Store>(
             },
         )
         .await?;
+    publish(notifier, &context, status.state, &message, now).await?;
     Ok(context)
+}
+
+fn started_message(context: &OperationContext) -> String {
+    format!(
+        "{} of generation {} started{}",
+        context.operation.name(),
+        context.generation,
+        match context.scope {
+            Scope::All => "",
+            Scope::Application => " (application layer only)",
+            Scope::Rollback => " (rollback to the previous colours)",
+        }
+    )
+}
+
+async fn publish<N: Notifier>(
+    notifier: &N,
+    context: &OperationContext,
+    state: EnvironmentState,
+    message: &str,
+    now: u64,
+) -> Result<(), LifecycleError> {
+    let change = StateChange {
+        environment: context.environment.clone(),
+        state,
+        operation: context.operation,
+        execution: context.execution.clone(),
+        generation: context.generation,
+        message: message.to_owned(),
+        at: now,
+    };
+    notifier
+        .publish(&change)
+        .await
+        .map_err(LifecycleError::EventsUnavailable)
 }
 
 /// The components that have not reached the phase the operation needs, at its generation
@@ -321,8 +362,9 @@ fn ingress_urls(status: &EnvironmentStatus) -> Vec<String> {
         .collect()
 }
 
-pub async fn finish<S: Store>(
+pub async fn finish<S: Store, N: Notifier>(
     store: &S,
+    notifier: &N,
     context: &OperationContext,
     error: Option<&CaughtError>,
     now: u64,
@@ -410,6 +452,8 @@ pub async fn finish<S: Store>(
             )
             .await?;
     }
+    // Before the release, so that a retry (the lease still ours) publishes again.
+    publish(notifier, context, status.state, &status.message, now).await?;
     store.release(name, &context.execution).await?;
     Ok(status)
 }

@@ -1,6 +1,7 @@
 //! Lambda entry point: wiring only. The logic is in the library, where tests reach it.
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use lifecycle::EventBus;
 use serde_json::Value;
 use strata_component::lambda;
 use tracing::Instrument;
@@ -10,9 +11,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let config = aws_config::load_from_env().await;
     let store = &lambda::store(&config)?;
+    let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
+    let events = &EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = lambda::span("lifecycle", &event.payload);
-        lifecycle::handle(store, event.payload, lambda::now())
+        lifecycle::handle(store, events, event.payload, lambda::now())
             .instrument(span)
             .await
             .map_err(|e| lambda::diagnostic(e.name(), &e))

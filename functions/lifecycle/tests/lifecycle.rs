@@ -1,5 +1,6 @@
 //! begin/finish against the in-memory store: input checks, idempotency, what a failure keeps.
 
+use lifecycle::MemoryNotifier;
 use serde_json::{Value, json};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
@@ -35,12 +36,22 @@ async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u6
 #[tokio::test]
 async fn a_retried_begin_converges_without_a_second_event() {
     let (store, _) = stored().await;
-    let first = lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
-        .await
-        .unwrap();
-    let again = lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 11)
-        .await
-        .unwrap();
+    let first = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-1", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap();
+    let again = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-1", json!({"environment": "pr-1234"})),
+        11,
+    )
+    .await
+    .unwrap();
     assert_eq!(first, again);
     assert_eq!(first["generation"], 1);
     assert_eq!(first["pollSeconds"], lifecycle::DEFAULT_POLL_SECONDS);
@@ -57,9 +68,14 @@ async fn a_retried_begin_converges_without_a_second_event() {
     assert_eq!(status.state, EnvironmentState::Progressing);
 
     // A second execution meets the lock.
-    let err = lifecycle::handle(&store, begin("up-2", json!({"environment": "pr-1234"})), 12)
-        .await
-        .unwrap_err();
+    let err = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-2", json!({"environment": "pr-1234"})),
+        12,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.name(), "LockHeld");
     assert!(err.to_string().contains("locked by up-1"), "{err}");
 }
@@ -67,15 +83,24 @@ async fn a_retried_begin_converges_without_a_second_event() {
 #[tokio::test]
 async fn finish_is_idempotent_and_ready_needs_every_component() {
     let (store, env) = stored().await;
-    let context = lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
-        .await
-        .unwrap();
+    let context = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-1", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap();
     ready_everything(&store, &env, 1).await;
     let finish = json!({"action": "finish", "context": context});
-    let done = lifecycle::handle(&store, finish.clone(), 20).await.unwrap();
+    let done = lifecycle::handle(&store, &MemoryNotifier::default(), finish.clone(), 20)
+        .await
+        .unwrap();
     assert_eq!(done["state"], "Ready");
     // Retried after the lock was already released: same answer, no new event.
-    let again = lifecycle::handle(&store, finish, 21).await.unwrap();
+    let again = lifecycle::handle(&store, &MemoryNotifier::default(), finish, 21)
+        .await
+        .unwrap();
     assert_eq!(again["state"], "Ready");
     let kinds: Vec<String> = store
         .history("pr-1234", 10, None)
@@ -94,14 +119,20 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
 #[tokio::test]
 async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     let (store, env) = stored().await;
-    let context = lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
-        .await
-        .unwrap();
+    let context = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-1", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap();
     ready_everything(&store, &env, 1).await;
     let cause = json!({"errorType": "ResourceNotOwned", "errorMessage": "vpc-1 lacks strata tags"})
         .to_string();
     let done = lifecycle::handle(
         &store,
+        &MemoryNotifier::default(),
         json!({"action": "finish", "context": context, "error": {"Error": "ResourceNotOwned", "Cause": cause}}),
         20,
     )
@@ -128,16 +159,26 @@ async fn components_behind_the_generation_are_not_converged() {
         status.is_none(),
         "component writes do not create the environment status"
     );
-    lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
-        .await
-        .unwrap();
+    lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-1", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap();
     status = store.get_status("pr-1234").await.unwrap();
     let context = strata_core::OperationContext {
         generation: 2,
         ..serde_json::from_value(
-            lifecycle::handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
-                .await
-                .unwrap(),
+            lifecycle::handle(
+                &store,
+                &MemoryNotifier::default(),
+                begin("up-1", json!({"environment": "pr-1234"})),
+                10,
+            )
+            .await
+            .unwrap(),
         )
         .unwrap()
     };
@@ -154,9 +195,14 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let (store, env) = stored().await;
     let scoped = json!({"environment": "pr-1234", "scope": "application"});
     // Nothing is Ready yet: refused, naming what is not, and the lease is free again.
-    let err = lifecycle::handle(&store, begin("up-fast-1", scoped.clone()), 10)
-        .await
-        .unwrap_err();
+    let err = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-fast-1", scoped.clone()),
+        10,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.name(), "InvalidInput");
     assert!(
         err.to_string().starts_with(
@@ -167,7 +213,9 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
     let down =
         json!({"action": "begin", "operation": "down", "execution": "down-1", "input": scoped});
-    let err = lifecycle::handle(&store, down, 10).await.unwrap_err();
+    let err = lifecycle::handle(&store, &MemoryNotifier::default(), down, 10)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("only up takes a scope"), "{err}");
 
     // Everything Ready at generation 1; generation 2 changes only the app.
@@ -178,9 +226,14 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let mut changed = env.clone();
     changed.spec.app.services[0].replicas += 1;
     store.put_spec(&changed, Some(&previous), 20).await.unwrap();
-    let context = lifecycle::handle(&store, begin("up-fast-2", scoped), 21)
-        .await
-        .unwrap();
+    let context = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        begin("up-fast-2", scoped),
+        21,
+    )
+    .await
+    .unwrap();
     assert_eq!(context["scope"], "application");
     assert_eq!(context["generation"], 2);
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
@@ -210,9 +263,14 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
             .await
             .unwrap();
     }
-    let finished = lifecycle::handle(&store, json!({"action": "finish", "context": context}), 23)
-        .await
-        .unwrap();
+    let finished = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        json!({"action": "finish", "context": context}),
+        23,
+    )
+    .await
+    .unwrap();
     assert_eq!(finished["state"], "Ready", "{finished}");
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
     assert_eq!(status.observed_generation, 2);
@@ -247,10 +305,91 @@ async fn bad_requests_name_what_is_wrong() {
             "environment pr-9 has no stored spec",
         ),
     ] {
-        let err = lifecycle::handle(&store, request.clone(), 1)
+        let err = lifecycle::handle(&store, &MemoryNotifier::default(), request.clone(), 1)
             .await
             .unwrap_err();
         assert!(err.to_string().contains(expected), "{request}: {err}");
     }
     assert!(store.get_status("pr-1234").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
+    let (store, env) = stored().await;
+    let events = MemoryNotifier::default();
+    events.set_refusing(true);
+    // The bus refuses: begin fails retryable, with its status written; the retry publishes.
+    let err = lifecycle::handle(
+        &store,
+        &events,
+        begin("up-1", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name(), "EventsUnavailable");
+    assert!(lifecycle::LifecycleError::RETRYABLE.contains(&err.name()));
+    events.set_refusing(false);
+    let context = lifecycle::handle(
+        &store,
+        &events,
+        begin("up-1", json!({"environment": "pr-1234"})),
+        11,
+    )
+    .await
+    .unwrap();
+    ready_everything(&store, &env, 1).await;
+    // Finish: refused once (the lease stays held), then published and released.
+    events.set_refusing(true);
+    let finish = json!({"action": "finish", "context": context});
+    let err = lifecycle::handle(&store, &events, finish.clone(), 20)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "EventsUnavailable");
+    assert_eq!(
+        store.lease("pr-1234", 20).await.unwrap().unwrap().holder,
+        "up-1"
+    );
+    events.set_refusing(false);
+    lifecycle::handle(&store, &events, finish, 21)
+        .await
+        .unwrap();
+    assert_eq!(store.lease("pr-1234", 21).await.unwrap(), None);
+
+    let published: Vec<(EnvironmentState, String, u64)> = events
+        .published()
+        .into_iter()
+        .map(|c| (c.state, c.execution, c.generation))
+        .collect();
+    assert_eq!(
+        published,
+        [
+            (EnvironmentState::Progressing, "up-1".to_owned(), 1),
+            (EnvironmentState::Ready, "up-1".to_owned(), 1)
+        ]
+    );
+    let ready = &events.published()[1];
+    assert_eq!(ready.environment, "pr-1234");
+    assert_eq!(ready.message, "up of generation 1 done");
+    assert_eq!(ready.at, 21);
+    let detail = serde_json::to_value(ready).unwrap();
+    let mut keys: Vec<&str> = detail
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "at",
+            "environment",
+            "execution",
+            "generation",
+            "message",
+            "operation",
+            "state"
+        ]
+    );
 }

@@ -1,0 +1,84 @@
+//! Publishing state changes: the one capability the lifecycle needs from EventBridge.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use strata_core::events::{SOURCE, STATE_CHANGE, StateChange};
+
+pub trait Notifier: Send + Sync {
+    /// Puts one state change on the bus; an error says why it was not accepted.
+    fn publish(&self, change: &StateChange) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// The stack's EventBridge bus (`EVENT_BUS_NAME`).
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    client: aws_sdk_eventbridge::Client,
+    name: String,
+}
+
+impl EventBus {
+    pub fn new(client: aws_sdk_eventbridge::Client, name: impl Into<String>) -> Self {
+        Self {
+            client,
+            name: name.into(),
+        }
+    }
+}
+
+impl Notifier for EventBus {
+    async fn publish(&self, change: &StateChange) -> Result<(), String> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.name)
+            .source(SOURCE)
+            .detail_type(STATE_CHANGE)
+            .detail(serde_json::to_string(change).expect("a state change serialises"))
+            .resources(format!("strata:environment/{}", change.environment))
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| strata_core::error_chain(&e))?;
+        // PutEvents answers 200 with per-entry failures (throttling among them).
+        match out.entries().first().and_then(|e| e.error_code()) {
+            Some(code) if out.failed_entry_count() > 0 => Err(format!(
+                "{code}: {}",
+                out.entries()[0].error_message().unwrap_or_default()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An in-memory [`Notifier`] for tests: keeps what was published, or refuses on demand.
+#[derive(Debug, Default)]
+pub struct MemoryNotifier {
+    published: Mutex<Vec<StateChange>>,
+    refusing: Mutex<bool>,
+}
+
+impl MemoryNotifier {
+    pub fn published(&self) -> Vec<StateChange> {
+        self.published.lock().expect("not poisoned").clone()
+    }
+
+    pub fn set_refusing(&self, refusing: bool) {
+        *self.refusing.lock().expect("not poisoned") = refusing;
+    }
+}
+
+impl Notifier for MemoryNotifier {
+    async fn publish(&self, change: &StateChange) -> Result<(), String> {
+        if *self.refusing.lock().expect("not poisoned") {
+            return Err("ThrottlingException: Rate exceeded".into());
+        }
+        self.published
+            .lock()
+            .expect("not poisoned")
+            .push(change.clone());
+        Ok(())
+    }
+}

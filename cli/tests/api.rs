@@ -17,23 +17,33 @@ struct Ran {
     err: String,
 }
 
+/// `strata` with the local stack's dummy credentials and no endpoint of its own.
+fn strata(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("STRATA_ENDPOINT")
+        .env_remove("STRATA_STACK");
+    command
+}
+
+fn ran(command: &mut Command) -> Ran {
+    let out = command.output().unwrap();
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 impl Cli {
     fn run(&self, args: &[&str]) -> Ran {
-        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .args(args)
-            .env("STRATA_ENDPOINT", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .unwrap();
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            out: String::from_utf8_lossy(&out.stdout).into_owned(),
-            err: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        ran(strata(args).env("STRATA_ENDPOINT", &self.endpoint))
     }
 }
 
@@ -41,10 +51,8 @@ fn example(name: &str) -> String {
     format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn write(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("strata-cli-api-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
@@ -52,6 +60,7 @@ fn write(name: &str, text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() {
     let stack = LocalStack::start(Options::default()).await.unwrap();
+    let files = tempfile::tempdir().unwrap();
     let staging = std::fs::read_to_string(example("staging.yaml")).unwrap();
     let env = strata_core::Environment::parse(&staging).unwrap();
     stack.stand_in_for(&env).await.unwrap();
@@ -139,6 +148,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
         .await
         .unwrap();
     let scaled = write(
+        &files,
         "staging-scaled.yaml",
         &staging.replace(
             "replicas: 2\n        public: true",
@@ -199,6 +209,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
 
     // A data-losing plan: shown by plan, refused by apply with the API's 409, nothing stored.
     let mysql = write(
+        &files,
         "staging-mysql.yaml",
         &staging
             .replace("engine: postgres", "engine: mysql")
@@ -286,34 +297,23 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
         .send()
         .await
         .unwrap();
-    let by_stack = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["get", "staging", "--stack", "strata"])
-        .env_remove("STRATA_ENDPOINT")
-        .env("AWS_ENDPOINT_URL", stack.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&by_stack.stdout);
+    let by_stack =
+        ran(strata(&["get", "staging", "--stack", "strata"])
+            .env("AWS_ENDPOINT_URL", stack.endpoint()));
     assert!(
-        out.contains("state        Deleted"),
-        "{out}{}",
-        String::from_utf8_lossy(&by_stack.stderr)
+        by_stack.out.contains("state        Deleted"),
+        "{}{}",
+        by_stack.out,
+        by_stack.err
     );
-    let no_stack = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["get", "--stack", "nowhere"])
-        .env_remove("STRATA_ENDPOINT")
-        .env("AWS_ENDPOINT_URL", stack.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert_eq!(no_stack.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&no_stack.stderr);
-    assert!(err.starts_with("error: stack nowhere: "), "{err}");
+    let no_stack =
+        ran(strata(&["get", "--stack", "nowhere"]).env("AWS_ENDPOINT_URL", stack.endpoint()));
+    assert_eq!(no_stack.code, 2);
+    assert!(
+        no_stack.err.starts_with("error: stack nowhere: "),
+        "{}",
+        no_stack.err
+    );
 
     // watch with nothing running says so and exits by the state.
     let idle = cli.run(&["watch", "staging"]);
@@ -326,26 +326,20 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
 }
 
 #[test]
-fn without_an_endpoint_or_credentials_the_cli_says_what_is_missing() {
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["get"])
-        .env_remove("STRATA_ENDPOINT")
-        .env_remove("STRATA_STACK")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("pass --endpoint or --stack"), "{err}");
+fn without_an_endpoint_the_cli_says_what_is_missing() {
+    let missing = ran(&mut strata(&["get"]));
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.err.contains("pass --endpoint or --stack"),
+        "{}",
+        missing.err
+    );
     // An endpoint nobody listens on: a clear error naming it, not a panic.
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["get", "--endpoint", "http://127.0.0.1:9"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
+    let refused = ran(&mut strata(&["get", "--endpoint", "http://127.0.0.1:9"]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.err.contains("cannot reach http://127.0.0.1:9"),
+        "{}",
+        refused.err
+    );
 }

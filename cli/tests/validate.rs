@@ -21,11 +21,6 @@ fn write(dir: &std::path::Path, name: &str, content: &[u8]) -> String {
     path.display().to_string()
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("strata-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[test]
 fn valid_examples_pass() {
@@ -39,7 +34,7 @@ fn valid_examples_pass() {
 
 #[test]
 fn every_error_is_printed_with_its_field_path() {
-    let dir = temp_dir("invalid");
+    let dir = tempfile::tempdir().unwrap();
     let staging = std::fs::read_to_string(format!(
         "{}/../examples/staging.yaml",
         env!("CARGO_MANIFEST_DIR")
@@ -48,7 +43,7 @@ fn every_error_is_printed_with_its_field_path() {
     let broken = staging
         .replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8")
         .replace("storageGiB: 20", "storageGiB: 10");
-    let file = write(&dir, "broken.yaml", broken.as_bytes());
+    let file = write(dir.path(), "broken.yaml", broken.as_bytes());
     let (code, _, err) = strata(&["validate", "-f", &file]);
     assert_eq!(code, 1);
     assert!(
@@ -63,7 +58,7 @@ fn every_error_is_printed_with_its_field_path() {
 
 #[test]
 fn hostile_files_get_a_clear_error_and_never_a_panic() {
-    let dir = temp_dir("hostile");
+    let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("huge.yaml", vec![b'a'; 4 * 1024 * 1024], "larger than"),
         ("binary.bin", vec![0, 159, 146, 150, 255, 0], "not UTF-8"),
@@ -81,7 +76,7 @@ fn hostile_files_get_a_clear_error_and_never_a_panic() {
         ),
     ];
     for (name, content, expected) in cases {
-        let file = write(&dir, name, &content);
+        let file = write(dir.path(), name, &content);
         let (code, _, err) = strata(&["validate", "-f", &file]);
         assert_eq!(code, 1, "{name}: {err}");
         assert!(err.contains(expected), "{name}: {err}");

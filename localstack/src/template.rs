@@ -374,11 +374,8 @@ mod tests {
     use super::*;
 
     fn load(template: &str, definition: &str) -> Result<Template, LocalStackError> {
-        let dir = std::env::temp_dir().join(format!(
-            "strata-template-{}-{}",
-            std::process::id(),
-            template.len() + definition.len()
-        ));
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         std::fs::create_dir_all(dir.join("infra")).unwrap();
         std::fs::create_dir_all(dir.join("statemachines")).unwrap();
         std::fs::write(dir.join("infra/template.yaml"), template).unwrap();

@@ -51,13 +51,12 @@ fn generated_manifests_validate_against_the_kubernetes_schemas() {
     }
     assert_eq!(manifests.len(), 5 + 2 * 5 + 1);
 
-    let dir = std::env::temp_dir().join(format!("strata-manifests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let files: Vec<_> = manifests
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let path = dir.join(format!("{i:02}-{}.json", m["kind"].as_str().unwrap()));
+            let path = dir.path().join(format!("{i:02}-{}.json", m["kind"].as_str().unwrap()));
             std::fs::write(&path, m.to_string()).unwrap();
             path
         })

@@ -21,7 +21,6 @@ fn write(dir: &std::path::Path, name: &str, content: &[u8]) -> String {
     path.display().to_string()
 }
 
-
 #[test]
 fn valid_examples_pass() {
     for example in ["staging.yaml", "preview.json"] {

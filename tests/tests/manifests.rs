@@ -56,7 +56,9 @@ fn generated_manifests_validate_against_the_kubernetes_schemas() {
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let path = dir.path().join(format!("{i:02}-{}.json", m["kind"].as_str().unwrap()));
+            let path = dir
+                .path()
+                .join(format!("{i:02}-{}.json", m["kind"].as_str().unwrap()));
             std::fs::write(&path, m.to_string()).unwrap();
             path
         })

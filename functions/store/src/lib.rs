@@ -9,11 +9,13 @@
 //! | `STATUS#COMPONENT#<component>`  | one component's status                  |
 //! | `LOCK`                          | the lease: holder, expiresAt            |
 //! | `EVENT#<at:020>#<random>`       | one history event                       |
+//! | `SYNC`                          | the sync schedule: due time, TTL origin; `gsi2pk/gsi2sk` |
 //!
 //! Every item but the lock and the append-only events carries a `version`; every write is
 //! conditional on the version read (optimistic concurrency). Listing queries the `byKind`
 //! index (`gsi1pk = Environment`, `gsi1sk = <name>`), never scans. One query with
-//! `begins_with(sk, "STATUS")` reads a whole status.
+//! `begins_with(sk, "STATUS")` reads a whole status. Sync finds what is due by querying the
+//! `byDue` index (`gsi2pk = Due`, `gsi2sk = <dueAt:020>#<name>`), never by a scan.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +33,9 @@ pub use memory::MemoryStore;
 /// The GSI that lists environments without a scan.
 pub const LIST_INDEX: &str = "byKind";
 const LIST_PARTITION: &str = "Environment";
+/// The GSI that finds the environments due for a sync without a scan.
+pub const DUE_INDEX: &str = "byDue";
+const DUE_PARTITION: &str = "Due";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -117,6 +122,72 @@ enum SpecPut<'a> {
     Generation(u64),
 }
 
+/// An environment's sync schedule. Written when its spec is first stored, claimed by the sync
+/// run that processes it, and removed once the environment is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRecord {
+    /// When the environment was created (the first spec stored): its TTL counts from here.
+    pub created_at: u64,
+    /// When the next sync is due; while a run holds a claim, when that claim lapses.
+    pub due_at: u64,
+    /// Seconds added to the TTL through the API.
+    #[serde(default)]
+    pub ttl_extension: u64,
+    /// The shortest TTL warning lead (seconds) already published for the current expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warned_lead: Option<u64>,
+    /// The sync run that claimed it (until `due_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_at: Option<u64>,
+}
+
+impl SyncRecord {
+    pub fn new(created_at: u64, due_at: u64) -> Self {
+        Self {
+            created_at,
+            due_at,
+            ttl_extension: 0,
+            warned_lead: None,
+            claimed_by: None,
+            last_synced_at: None,
+        }
+    }
+}
+
+/// One environment due for a sync, with the record's version (to claim it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSync {
+    pub environment: String,
+    pub record: Versioned<SyncRecord>,
+}
+
+/// Makes `name`'s sync schedule unless it has one: created now (the TTL's origin), first due
+/// one `every_secs` later. A concurrent maker wins harmlessly.
+pub async fn ensure_scheduled<S: Store>(
+    store: &S,
+    name: &str,
+    now: u64,
+    every_secs: u64,
+) -> Result<()> {
+    if store.get_sync(name).await?.is_some() {
+        return Ok(());
+    }
+    match store
+        .put_sync(name, &SyncRecord::new(now, now + every_secs), None)
+        .await
+    {
+        Ok(_) | Err(StoreError::StaleVersion { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn due_sort_key(due_at: u64, name: &str) -> String {
+    format!("{due_at:020}#{name}")
+}
+
 fn spec_put<'a>(previous: Option<&'a StoredSpec>, environment: &Environment) -> SpecPut<'a> {
     match previous {
         Some(p) if p.environment == *environment => SpecPut::Unchanged(p),
@@ -200,6 +271,31 @@ pub trait Store: Send + Sync {
     /// Gives the lease back; only its holder may. Releasing a lease nobody holds is a no-op,
     /// so a retried release converges.
     fn release(&self, name: &str, holder: &str) -> impl Future<Output = Result<()>> + Send;
+
+    fn get_sync(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<SyncRecord>>>> + Send;
+
+    /// A versioned write of the schedule (`None`: it must not exist yet). A sync run claims an
+    /// environment by writing its record over the version it found due: of two overlapping
+    /// runs, exactly one wins.
+    fn put_sync(
+        &self,
+        name: &str,
+        record: &SyncRecord,
+        previous_version: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    fn delete_sync(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// The environments whose sync is due at `now`, earliest first; the cursor is opaque.
+    fn due(
+        &self,
+        now: u64,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<DueSync>>> + Send;
 }
 
 /// The [`Store`] on DynamoDB.
@@ -631,6 +727,99 @@ impl Store for DynamoStore {
         };
         // The same rule as `acquire`: a lease expiring exactly now still holds.
         Ok((lease.expires_at >= now).then_some(lease))
+    }
+
+    async fn get_sync(&self, name: &str) -> Result<Option<Versioned<SyncRecord>>> {
+        let what = format!("{name}/SYNC");
+        match self.get_item(name, "SYNC").await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(Versioned {
+                value: body(&item, &what)?,
+                version: get_n(&item, "version", &what)?,
+            })),
+        }
+    }
+
+    async fn put_sync(
+        &self,
+        name: &str,
+        record: &SyncRecord,
+        previous_version: Option<u64>,
+    ) -> Result<u64> {
+        let item = Item::from([
+            ("body".into(), to_body(record)),
+            ("gsi2pk".into(), s(DUE_PARTITION)),
+            ("gsi2sk".into(), s(due_sort_key(record.due_at, name))),
+        ]);
+        self.put_versioned(name, "SYNC", item, previous_version)
+            .await
+    }
+
+    async fn delete_sync(&self, name: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(name))
+            .key("sk", s("SYNC"))
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(())
+    }
+
+    async fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> Result<Page<DueSync>> {
+        // The cursor is the last index key returned; the table key is rebuilt from its name.
+        let start = match cursor {
+            None => None,
+            Some(key) => {
+                let (_, name) = key.split_once('#').ok_or_else(|| StoreError::Corrupt {
+                    item: "due cursor".into(),
+                    reason: format!("{key} is not <dueAt>#<name>"),
+                })?;
+                Some(HashMap::from([
+                    ("pk".into(), pk(name)),
+                    ("sk".into(), s("SYNC")),
+                    ("gsi2pk".into(), s(DUE_PARTITION)),
+                    ("gsi2sk".into(), s(key)),
+                ]))
+            }
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("gsi2pk = :due AND gsi2sk <= :upto")
+            .expression_attribute_values(":due", s(DUE_PARTITION))
+            // '~' sorts after every character of a name: everything due up to `now` inclusive.
+            .expression_attribute_values(":upto", s(format!("{now:020}#~")))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(aws)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let key = get_s(item, "gsi2sk", "due index entry")?;
+                let (_, name) = key.split_once('#').unwrap_or((key, key));
+                let what = format!("{name}/SYNC");
+                Ok(DueSync {
+                    environment: name.to_owned(),
+                    record: Versioned {
+                        value: body(item, &what)?,
+                        version: get_n(item, "version", &what)?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = match out.last_evaluated_key {
+            Some(key) => Some(get_s(&key, "gsi2sk", "cursor")?.to_owned()),
+            None => None,
+        };
+        Ok(Page { items, next })
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<()> {

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
 
 use crate::{
-    EnvironmentSummary, Lease, Page, Result, SpecPut, Store, StoreError, StoredSpec, Versioned,
-    spec_put,
+    DueSync, EnvironmentSummary, Lease, Page, Result, SpecPut, Store, StoreError, StoredSpec,
+    SyncRecord, Versioned, due_sort_key, spec_put,
 };
 
 #[derive(Debug, Default)]
@@ -23,6 +23,7 @@ struct State {
     components: BTreeMap<(String, Component), Versioned<ComponentStatus>>,
     events: BTreeMap<String, Vec<Event>>,
     leases: BTreeMap<String, Lease>,
+    syncs: BTreeMap<String, Versioned<SyncRecord>>,
 }
 
 fn check_version(item: String, current: Option<u64>, expected: Option<u64>) -> Result<u64> {
@@ -218,5 +219,58 @@ impl Store for MemoryStore {
                 Ok(())
             }
         }
+    }
+
+    async fn get_sync(&self, name: &str) -> Result<Option<Versioned<SyncRecord>>> {
+        Ok(self.state().syncs.get(name).cloned())
+    }
+
+    async fn put_sync(
+        &self,
+        name: &str,
+        record: &SyncRecord,
+        previous_version: Option<u64>,
+    ) -> Result<u64> {
+        let mut state = self.state();
+        let current = state.syncs.get(name).map(|s| s.version);
+        let version = check_version(format!("{name}/SYNC"), current, previous_version)?;
+        state.syncs.insert(
+            name.to_owned(),
+            Versioned {
+                value: record.clone(),
+                version,
+            },
+        );
+        Ok(version)
+    }
+
+    async fn delete_sync(&self, name: &str) -> Result<()> {
+        self.state().syncs.remove(name);
+        Ok(())
+    }
+
+    async fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> Result<Page<DueSync>> {
+        let state = self.state();
+        let mut due: Vec<(String, DueSync)> = state
+            .syncs
+            .iter()
+            .filter(|(_, s)| s.value.due_at <= now)
+            .map(|(name, s)| {
+                let key = due_sort_key(s.value.due_at, name);
+                let entry = DueSync {
+                    environment: name.clone(),
+                    record: s.clone(),
+                };
+                (key, entry)
+            })
+            .filter(|(key, _)| cursor.is_none_or(|c| key.as_str() > c))
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0));
+        let limit = limit.clamp(1, 1000) as usize;
+        let next = (due.len() > limit).then(|| due[limit - 1].0.clone());
+        Ok(Page {
+            items: due.into_iter().take(limit).map(|(_, d)| d).collect(),
+            next,
+        })
     }
 }

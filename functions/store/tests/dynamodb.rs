@@ -284,3 +284,68 @@ async fn listing_pages_through_every_environment_by_name() {
     assert_eq!(seen, names);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), names.len());
 }
+
+#[tokio::test]
+async fn sync_schedules_are_found_due_by_the_index_and_claimed_once() {
+    use strata_store::{SyncRecord, ensure_scheduled};
+    let (_stack, store) = store().await;
+    // Due at 100 + i*10 for env-i; env-9 is due last.
+    for i in 0..10u64 {
+        let name = format!("env-{i}");
+        store
+            .put_sync(&name, &SyncRecord::new(0, 100 + i * 10), None)
+            .await
+            .unwrap();
+    }
+    // Making a schedule that exists changes nothing (the TTL origin stays).
+    ensure_scheduled(&store, "env-0", 5_000, 900).await.unwrap();
+    assert_eq!(
+        store.get_sync("env-0").await.unwrap().unwrap().value,
+        SyncRecord::new(0, 100)
+    );
+
+    // Everything due at 145, earliest first, a page of two at a time.
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.due(145, 2, cursor.as_deref()).await.unwrap();
+        names.extend(page.items.iter().map(|d| d.environment.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["env-0", "env-1", "env-2", "env-3", "env-4"]);
+
+    // Two runs claim env-0 from the same read: exactly one wins.
+    let due = store.due(100, 10, None).await.unwrap().items;
+    assert_eq!(due.len(), 1);
+    let mut claimed = due[0].record.value.clone();
+    claimed.due_at = 400;
+    claimed.claimed_by = Some("run-a".into());
+    let first = store
+        .put_sync("env-0", &claimed, Some(due[0].record.version))
+        .await;
+    claimed.claimed_by = Some("run-b".into());
+    let second = store
+        .put_sync("env-0", &claimed, Some(due[0].record.version))
+        .await;
+    assert!(first.is_ok());
+    assert_eq!(second.unwrap_err().name(), "StaleVersion");
+    // Claimed: no longer due until the claim lapses.
+    let due_now: Vec<String> = store
+        .due(145, 100, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|d| d.environment)
+        .collect();
+    assert_eq!(due_now, ["env-1", "env-2", "env-3", "env-4"]);
+
+    store.delete_sync("env-1").await.unwrap();
+    assert_eq!(store.get_sync("env-1").await.unwrap(), None);
+    assert_eq!(store.due(115, 100, None).await.unwrap().items.len(), 0);
+    // Removing a schedule that is gone converges.
+    store.delete_sync("env-1").await.unwrap();
+}

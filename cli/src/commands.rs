@@ -296,6 +296,29 @@ pub async fn rollback(client: &ApiClient, name: &str, wait: Option<Duration>) ->
     then_watch(client, started, wait).await
 }
 
+pub async fn extend(client: &ApiClient, name: &str, by: &str) -> u8 {
+    let body = serde_json::json!({ "extendBy": by })
+        .to_string()
+        .into_bytes();
+    match client
+        .send(
+            Method::POST,
+            &format!("/environments/{name}/ttl"),
+            Some(("application/json", body)),
+        )
+        .await
+    {
+        Ok(answer) => {
+            println!(
+                "{name}: TTL extended by {by}; it now expires at {} (seconds since the epoch)",
+                answer.body["expiresAt"]
+            );
+            exit::OK
+        }
+        Err(e) => report(&e),
+    }
+}
+
 /// What a mutation's command ends with: its error, or (with `--wait`) how the operation
 /// it started ended.
 async fn then_watch(

@@ -118,6 +118,13 @@ enum Remote {
         #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
         timeout: u64,
     },
+    /// Push an environment's TTL expiry back (its TTL warnings start over).
+    Extend {
+        name: String,
+        /// How much longer it may live: 10m to 30d, such as 24h.
+        #[arg(long, value_name = "DURATION")]
+        by: String,
+    },
     /// The environment's events, newest first.
     History {
         name: String,
@@ -228,6 +235,7 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             wait,
             timeout,
         } => commands::rollback(&client, &name, wait.then(|| limit(timeout))).await,
+        Remote::Extend { name, by } => commands::extend(&client, &name, &by).await,
         Remote::History { name, limit } => commands::history(&client, &name, limit).await,
     }
 }

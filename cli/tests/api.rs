@@ -127,6 +127,17 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     assert_eq!(again.code, 0, "{}", again.err);
     assert!(again.out.contains("nothing to do"), "{}", again.out);
 
+    // staging has no TTL: nothing to extend, and the field is named.
+    let extend = cli.run(&["extend", "staging", "--by", "24h"]);
+    assert_eq!(extend.code, 1, "{}", extend.out);
+    assert!(
+        extend
+            .err
+            .contains("spec.ttl: environment staging has no TTL to extend"),
+        "{}",
+        extend.err
+    );
+
     // One version deployed: nothing to roll back to, refused before anything starts.
     let early = cli.run(&["rollback", "staging"]);
     assert_eq!(early.code, 1, "{}", early.out);

@@ -57,6 +57,8 @@ pub enum LocalStackError {
     Template(String),
     #[error("provisioning {what}: {reason}")]
     Provision { what: String, reason: String },
+    #[error("invoking {function}: {reason}")]
+    Invoke { function: String, reason: String },
 }
 
 impl LocalStackError {
@@ -298,6 +300,76 @@ impl LocalStack {
             .iter()
             .find(|f| f.logical_id == logical_id)?;
         Some(format!("http://{addr}/lambda-url/{}", function.binary))
+    }
+
+    /// Stands in for the template's `AWS::Scheduler::Schedule` (moto never fires one): invokes
+    /// the function with the payload the schedule's `Input` makes, at the scheduled `time`
+    /// (RFC 3339), and answers the function's result. A function error is an error here.
+    pub async fn run_schedule(
+        &self,
+        schedule_logical_id: &str,
+        time: &str,
+    ) -> Result<serde_json::Value, LocalStackError> {
+        let (function, input) = self.template.schedule(schedule_logical_id)?;
+        let payload = input
+            .replace("<aws.scheduler.execution-id>", &format!("local-{time}"))
+            .replace("<aws.scheduler.scheduled-time>", time)
+            .replace(
+                "<aws.scheduler.schedule-arn>",
+                &format!(
+                    "arn:aws:scheduler:{REGION}:{}:schedule/default/{schedule_logical_id}",
+                    template::ACCOUNT_ID
+                ),
+            );
+        self.invoke(&function, &payload).await
+    }
+
+    /// Invokes a template function (by logical id) through cargo-lambda, as Lambda's Invoke.
+    pub async fn invoke(
+        &self,
+        logical_id: &str,
+        payload: &str,
+    ) -> Result<serde_json::Value, LocalStackError> {
+        use http_body_util::{BodyExt, Full};
+        let failed = |reason: String| LocalStackError::Invoke {
+            function: logical_id.to_owned(),
+            reason,
+        };
+        let addr = self
+            .lambda_addr
+            .ok_or_else(|| failed("the stack runs without Lambda functions".into()))?;
+        let function = self
+            .template
+            .functions
+            .iter()
+            .find(|f| f.logical_id == logical_id)
+            .ok_or_else(|| failed("no such function in the template".into()))?;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<bytes::Bytes>>();
+        let request = hyper::Request::post(format!(
+            "http://{addr}/2015-03-31/functions/{}/invocations",
+            function.binary
+        ))
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(payload.to_owned())))
+        .map_err(|e| failed(e.to_string()))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if !status.is_success() {
+            return Err(failed(format!("{status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| failed(format!("{e}: {text}")))
     }
 
     /// The stand-in for the clusters' Kubernetes API servers.

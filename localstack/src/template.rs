@@ -19,6 +19,17 @@ pub struct Template {
     pub state_machines: Vec<StateMachineDef>,
     /// EventBridge buses (logical id, name).
     pub event_buses: Vec<(String, String)>,
+    /// EventBridge Scheduler schedules (moto never fires them: the local stack does).
+    pub schedules: Vec<ScheduleDef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleDef {
+    pub logical_id: String,
+    /// The target function's ARN, resolved.
+    pub target_arn: String,
+    /// The target's `Input`, with the scheduler's `<aws.scheduler.…>` placeholders left in.
+    pub input: String,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +98,7 @@ impl Template {
             tables: Vec::new(),
             state_machines: Vec::new(),
             event_buses: Vec::new(),
+            schedules: Vec::new(),
         };
         for (id, resource) in resources {
             let id = id
@@ -113,6 +125,23 @@ impl Template {
                         logical_id: id.to_owned(),
                         binary: binary.to_owned(),
                         environment,
+                    });
+                }
+                Some("AWS::Scheduler::Schedule") => {
+                    let target = props
+                        .get("Target")
+                        .ok_or_else(|| bad(format!("{id}: no Target")))?;
+                    let arn = target
+                        .get("Arn")
+                        .ok_or_else(|| bad(format!("{id}: no Target.Arn")))?;
+                    template.schedules.push(ScheduleDef {
+                        logical_id: id.to_owned(),
+                        target_arn: ctx.resolve(arn, id)?,
+                        input: target
+                            .get("Input")
+                            .and_then(Value::as_str)
+                            .unwrap_or("{}")
+                            .to_owned(),
                     });
                 }
                 Some("AWS::Events::EventBus") => {
@@ -169,6 +198,30 @@ impl Template {
         self.state_machines
             .iter()
             .find(|s| s.logical_id == logical_id)
+    }
+
+    /// A schedule's target function (logical id) and its input.
+    pub fn schedule(&self, logical_id: &str) -> Result<(String, String), LocalStackError> {
+        let schedule = self
+            .schedules
+            .iter()
+            .find(|s| s.logical_id == logical_id)
+            .ok_or_else(|| bad(format!("no schedule {logical_id}")))?;
+        let function = self
+            .functions
+            .iter()
+            .find(|f| {
+                schedule
+                    .target_arn
+                    .ends_with(&format!(":function:{}", f.binary))
+            })
+            .ok_or_else(|| {
+                bad(format!(
+                    "{logical_id}: target {} is not a template function",
+                    schedule.target_arn
+                ))
+            })?;
+        Ok((function.logical_id.clone(), schedule.input.clone()))
     }
 
     /// The one environment `cargo lambda watch` gives every function. Two functions that

@@ -1493,3 +1493,132 @@ async fn the_cluster_simulator_refuses_a_token_for_another_cluster() {
         assert_eq!(code, expected, "a token for {cluster}");
     }
 }
+
+/// RFC 3339, as EventBridge Scheduler writes `<aws.scheduler.scheduled-time>`.
+fn scheduled_time(secs: u64) -> String {
+    aws_sdk_dynamodb::primitives::DateTime::from_secs(secs as i64)
+        .fmt(aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_others() {
+    let h = harness().await;
+    let queue = state_change_queue(&h).await;
+    let created = lifecycle_now();
+    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    for name in ["pr-7", "pr-8", "pr-9"] {
+        let mut env = Environment::parse(&text).unwrap();
+        env.metadata.name = name.to_owned();
+        env.spec.ttl = Some("2h".into());
+        env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+        h.stack.stand_in_for(&env).await.unwrap();
+        h.store.put_spec(&env, None, created).await.unwrap();
+        strata_store::ensure_scheduled(&h.store, name, created, 900)
+            .await
+            .unwrap();
+    }
+    h.up_ready("pr-7", "up-pr-7-1").await;
+    h.upload("strata-pr-7-uploads", "invoice.pdf", b"%PDF")
+        .await;
+    // pr-8's owner extends it by a day; pr-9 is in the middle of an operation.
+    let mut pr8 = h.store.get_sync("pr-8").await.unwrap().unwrap();
+    pr8.value.ttl_extension = 86_400;
+    h.store
+        .put_sync("pr-8", &pr8.value, Some(pr8.version))
+        .await
+        .unwrap();
+    h.store
+        .acquire("pr-9", "up-pr-9-1", 4 * 3600, created)
+        .await
+        .unwrap();
+
+    // Half an hour before expiry: the hour-ahead warning for pr-7 (and pr-9 is skipped).
+    let expiry = created + 7200;
+    let report = h
+        .stack
+        .run_schedule("SyncSchedule", &scheduled_time(expiry - 1800))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&report["due"], &report["synced"], &report["skipped"]),
+        (&json!(3), &json!(2), &json!(1)),
+        "{report}"
+    );
+    // Progressing and Ready of pr-7's up, then the warning.
+    let warnings: Vec<serde_json::Value> = received(&h, &queue, 3)
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Strata Environment TTL Warning")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["detail"]["environment"], "pr-7");
+    assert_eq!(warnings[0]["detail"]["expiresAt"], expiry);
+    assert_eq!(warnings[0]["detail"]["leadSeconds"], 3600);
+
+    // Past expiry: pr-7 goes through environment-down; pr-8 (extended) and pr-9 (locked)
+    // are left alone.
+    let report = h
+        .stack
+        .run_schedule("SyncSchedule", &scheduled_time(expiry + 60))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&report["expired"], &report["synced"], &report["skipped"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{report}"
+    );
+    let execution = format!(
+        "{}:ttl-pr-7-{expiry}",
+        h.down.replacen(":stateMachine:", ":execution:", 1)
+    );
+    let mut ended = false;
+    for _ in 0..600 {
+        let described = h
+            .sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap();
+        if described.status != ExecutionStatus::Running {
+            assert_eq!(
+                described.status,
+                ExecutionStatus::Succeeded,
+                "{:?}",
+                described.cause
+            );
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the TTL's down did not end within a minute");
+    let status = h.store.get_status("pr-7").await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Deleted);
+    // The same data safety as any down: the retained bucket keeps its data.
+    let kept =
+        h.s3.get_object()
+            .bucket("strata-pr-7-uploads")
+            .key("invoice.pdf")
+            .send()
+            .await;
+    assert!(kept.is_ok(), "a TTL's down lost a retained bucket's data");
+    assert_eq!(h.store.get_sync("pr-7").await.unwrap(), None, "unscheduled");
+    for spared in ["pr-8", "pr-9"] {
+        let status = h.store.get_status(spared).await.unwrap();
+        assert!(
+            status.is_none_or(|s| s.value.state != EnvironmentState::Deleted),
+            "{spared} was destroyed"
+        );
+    }
+    let history = h.store.history("pr-9", 10, None).await.unwrap();
+    assert!(
+        history.items[0]
+            .message
+            .contains("skipped: up-pr-9-1 holds the lease"),
+        "{:?}",
+        history.items[0]
+    );
+}

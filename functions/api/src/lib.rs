@@ -6,20 +6,18 @@
 //! (a test checks both). Bad input is a 4xx naming the field; nothing is written before all
 //! checks pass.
 
-pub mod flows;
-
 use std::collections::BTreeSet;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use strata_core::{
-    Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, FieldError,
-    OperationKind, Plan, Scope, check_environment_name, plan,
+    Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, Event, FieldError,
+    OperationKind, Plan, Scope, check_environment_name, parse_duration, plan,
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
-pub use flows::{FlowError, Flows, MemoryFlows, SfnFlows};
+pub use strata_control::{FlowError, Flows, MemoryFlows, SfnFlows};
 
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +29,7 @@ pub enum Endpoint {
     Delete,
     History,
     Rollback,
+    ExtendTtl,
 }
 
 impl Endpoint {
@@ -43,6 +42,7 @@ impl Endpoint {
             Endpoint::Delete => "deleteEnvironment",
             Endpoint::History => "getHistory",
             Endpoint::Rollback => "rollbackEnvironment",
+            Endpoint::ExtendTtl => "extendTtl",
         }
     }
 }
@@ -90,6 +90,11 @@ pub const ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/environments/{name}/rollback",
         endpoint: Endpoint::Rollback,
+    },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/ttl",
+        endpoint: Endpoint::ExtendTtl,
     },
 ];
 
@@ -358,6 +363,10 @@ impl<S: Store, F: Flows> Api<S, F> {
             Endpoint::Delete => self.delete(&name, &caller(request), now).await,
             Endpoint::History => self.history(&name, &query).await,
             Endpoint::Rollback => self.rollback(&name, &caller(request), now).await,
+            Endpoint::ExtendTtl => {
+                let by = extension_body(request)?;
+                self.extend_ttl(&name, by, &caller(request), now).await
+            }
         }
     }
 
@@ -461,6 +470,8 @@ impl<S: Store, F: Flows> Api<S, F> {
             .store
             .put_spec(&environment, stored.as_ref(), now)
             .await?;
+        let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
+        strata_store::ensure_scheduled(&self.store, &name, now, every).await?;
         // The deploy fast path: only the application layer changes and the layers below
         // stand Ready, so only app and dns run.
         let scope = if !unchanged
@@ -626,6 +637,63 @@ impl<S: Store, F: Flows> Api<S, F> {
         self.start(launch, caller, now).await
     }
 
+    /// Pushes an environment's TTL expiry back by `by` seconds; its warnings start over.
+    async fn extend_ttl(
+        &self,
+        name: &str,
+        by: u64,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        let stored = self
+            .store
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let Some(ttl) = stored
+            .environment
+            .spec
+            .ttl
+            .as_deref()
+            .and_then(parse_duration)
+        else {
+            return Err(ApiError::Invalid(vec![FieldError::new(
+                "spec.ttl",
+                format!("environment {name} has no TTL to extend"),
+            )]));
+        };
+        let every = parse_duration(&stored.environment.spec.sync.every).unwrap_or(900);
+        strata_store::ensure_scheduled(&self.store, name, now, every).await?;
+        let current = self
+            .store
+            .get_sync(name)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("{name}: schedule vanished")))?;
+        let mut record = current.value;
+        record.ttl_extension += by;
+        record.warned_lead = None;
+        let expires_at = record.created_at + ttl + record.ttl_extension;
+        self.store
+            .put_sync(name, &record, Some(current.version))
+            .await?;
+        self.store
+            .append_event(
+                name,
+                &Event {
+                    at: now,
+                    kind: "TtlExtended".into(),
+                    message: format!("TTL extended by {}m; expires at {expires_at}", by / 60),
+                    actor: caller.to_owned(),
+                    execution: None,
+                },
+            )
+            .await?;
+        Ok(respond(
+            StatusCode::OK,
+            &json!({"environment": name, "expiresAt": expires_at, "extendedBy": record.ttl_extension}),
+        ))
+    }
+
     async fn history(&self, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
         if self.store.get_spec(name).await?.is_none() {
             return Err(ApiError::EnvironmentNotFound(name.to_owned()));
@@ -755,7 +823,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         self.store
             .append_event(
                 name,
-                &strata_core::Event {
+                &Event {
                     at: now,
                     kind: match (operation, scope) {
                         (OperationKind::Up, Scope::Rollback) => "RollbackRequested",
@@ -879,7 +947,7 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
     let accepted: &[&str] = match endpoint {
         Endpoint::List | Endpoint::History => &["limit", "cursor"],
         Endpoint::Apply | Endpoint::Plan => &["allowRecreate"],
-        Endpoint::Get | Endpoint::Delete | Endpoint::Rollback => &[],
+        Endpoint::Get | Endpoint::Delete | Endpoint::Rollback | Endpoint::ExtendTtl => &[],
     };
     let mut errors = Vec::new();
     let mut query = Query::default();
@@ -941,6 +1009,70 @@ const SPEC_TYPES: &[&str] = &[
 
 /// The request's spec: the right content type, within the size limit, valid, and named
 /// as the path names it.
+/// An extension is 10 minutes to 30 days at a time.
+const EXTENSION_SECONDS: std::ops::RangeInclusive<u64> = 600..=30 * 86_400;
+
+/// The body of a TTL extension: `{"extendBy": "24h"}`.
+fn extension_body(request: &Request) -> Result<u64, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
+    }
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > 1024 {
+        return Err(ApiError::PayloadTooLarge {
+            size: bytes.len(),
+            limit: 1024,
+        });
+    }
+    let invalid =
+        |field: &str, message: &str| ApiError::Invalid(vec![FieldError::new(field, message)]);
+    let body: Value = serde_json::from_slice(bytes)
+        .map_err(|e| invalid("(body)", &format!("is not JSON: {e}")))?;
+    let object = body.as_object().ok_or_else(|| {
+        invalid(
+            "(body)",
+            "must be an object such as {\"extendBy\": \"24h\"}",
+        )
+    })?;
+    let mut errors: Vec<FieldError> = object
+        .keys()
+        .filter(|k| *k != "extendBy")
+        .map(|k| FieldError::new(k.clone(), "unknown field; the body takes extendBy"))
+        .collect();
+    let by = match object
+        .get("extendBy")
+        .map(|v| v.as_str().and_then(parse_duration))
+    {
+        Some(Some(by)) if EXTENSION_SECONDS.contains(&by) => Some(by),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "extendBy",
+                "must be a duration between 10m and 30d, such as 24h",
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new("extendBy", "is required, such as \"24h\""));
+            None
+        }
+    };
+    match by {
+        Some(by) if errors.is_empty() => Ok(by),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
 fn spec_body(request: &Request, name: &str) -> Result<Environment, ApiError> {
     let content_type = request
         .headers()

@@ -136,6 +136,82 @@ fn error_paths(body: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
+    let api = api();
+    let short = staging().replace("spec:\n", "spec:\n  ttl: 72h\n");
+    assert!(short.contains("ttl: 72h"), "the example gains a TTL");
+    assert_eq!(
+        put(&api, "/environments/staging", &short, NOW).await.status,
+        202
+    );
+    // Applying made the sync schedule: created now, the TTL's origin.
+    let record = api
+        .store()
+        .get_sync("staging")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!((record.created_at, record.ttl_extension), (NOW, 0));
+
+    let extend = |by: &str| {
+        event(
+            "POST",
+            "/environments/staging/ttl",
+            Some("application/json"),
+            Some(format!(r#"{{"extendBy": "{by}"}}"#).into_bytes().leak()),
+        )
+    };
+    let answer = call(&api, extend("24h"), NOW + 100).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["expiresAt"], NOW + 96 * 3600);
+    let answer = call(&api, extend("30m"), NOW + 200).await;
+    assert_eq!(answer.body["expiresAt"], NOW + 96 * 3600 + 1800);
+    assert_eq!(answer.body["extendedBy"], 86_400 + 1800);
+    let history = api.store().history("staging", 1, None).await.unwrap();
+    assert_eq!(history.items[0].kind, "TtlExtended");
+    assert_eq!(history.items[0].actor, ALICE);
+
+    // Out of range, and an environment without a TTL: 400 naming the field.
+    let answer = call(&api, extend("31d"), NOW + 300).await;
+    assert_eq!(error_paths(&answer.body), ["extendBy"]);
+    assert_eq!(
+        put(
+            &api,
+            "/environments/forever",
+            &staging().replace("name: staging", "name: forever"),
+            NOW
+        )
+        .await
+        .status,
+        202
+    );
+    let answer = call(
+        &api,
+        event(
+            "POST",
+            "/environments/forever/ttl",
+            Some("application/json"),
+            Some(br#"{"extendBy": "24h"}"#),
+        ),
+        NOW,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_paths(&answer.body), ["spec.ttl"]);
+    assert_eq!(
+        api.store()
+            .get_sync("forever")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .ttl_extension,
+        0
+    );
+}
+
+#[tokio::test]
 async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
     let spec = staging();
     let alias_bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
@@ -387,6 +463,36 @@ async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
             400,
             "InvalidRequest",
             vec!["query.allowRecreate"],
+        ),
+        (
+            "extension of a missing environment",
+            "POST",
+            "/environments/missing/ttl",
+            Some("application/json"),
+            Some(br#"{"extendBy": "24h"}"#.to_vec()),
+            404,
+            "EnvironmentNotFound",
+            vec![],
+        ),
+        (
+            "extension without a duration",
+            "POST",
+            "/environments/staging/ttl",
+            Some("application/json"),
+            Some(br#"{"extendBy": "forever", "reason": "demo"}"#.to_vec()),
+            400,
+            "InvalidRequest",
+            vec!["extendBy", "reason"],
+        ),
+        (
+            "extension not JSON",
+            "POST",
+            "/environments/staging/ttl",
+            Some("application/yaml"),
+            Some(b"extendBy: 24h".to_vec()),
+            415,
+            "UnsupportedMediaType",
+            vec![],
         ),
         (
             "allowRecreate of nothing known",

@@ -1,13 +1,13 @@
-//! Publishing state changes: the one capability the lifecycle needs from EventBridge.
+//! Putting Strata's events on the stack's EventBridge bus.
 
 use std::future::Future;
 use std::sync::Mutex;
 
-use strata_core::events::{SOURCE, STATE_CHANGE, StateChange};
+use strata_core::events::{Notice, SOURCE};
 
 pub trait Notifier: Send + Sync {
-    /// Puts one state change on the bus; an error says why it was not accepted.
-    fn publish(&self, change: &StateChange) -> impl Future<Output = Result<(), String>> + Send;
+    /// Puts one notice on the bus; an error says why it was not accepted.
+    fn publish(&self, notice: &Notice) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// The stack's EventBridge bus (`EVENT_BUS_NAME`).
@@ -27,13 +27,13 @@ impl EventBus {
 }
 
 impl Notifier for EventBus {
-    async fn publish(&self, change: &StateChange) -> Result<(), String> {
+    async fn publish(&self, notice: &Notice) -> Result<(), String> {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&self.name)
             .source(SOURCE)
-            .detail_type(STATE_CHANGE)
-            .detail(serde_json::to_string(change).expect("a state change serialises"))
-            .resources(format!("strata:environment/{}", change.environment))
+            .detail_type(notice.detail_type())
+            .detail(notice.detail())
+            .resources(format!("strata:environment/{}", notice.environment()))
             .build();
         let out = self
             .client
@@ -56,12 +56,12 @@ impl Notifier for EventBus {
 /// An in-memory [`Notifier`] for tests: keeps what was published, or refuses on demand.
 #[derive(Debug, Default)]
 pub struct MemoryNotifier {
-    published: Mutex<Vec<StateChange>>,
+    published: Mutex<Vec<Notice>>,
     refusing: Mutex<bool>,
 }
 
 impl MemoryNotifier {
-    pub fn published(&self) -> Vec<StateChange> {
+    pub fn published(&self) -> Vec<Notice> {
         self.published.lock().expect("not poisoned").clone()
     }
 
@@ -71,14 +71,14 @@ impl MemoryNotifier {
 }
 
 impl Notifier for MemoryNotifier {
-    async fn publish(&self, change: &StateChange) -> Result<(), String> {
+    async fn publish(&self, notice: &Notice) -> Result<(), String> {
         if *self.refusing.lock().expect("not poisoned") {
             return Err("ThrottlingException: Rate exceeded".into());
         }
         self.published
             .lock()
             .expect("not poisoned")
-            .push(change.clone());
+            .push(notice.clone());
         Ok(())
     }
 }

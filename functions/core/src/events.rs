@@ -27,3 +27,52 @@ pub struct StateChange {
     /// Seconds since the Unix epoch.
     pub at: u64,
 }
+
+/// The `detail-type` of a TTL warning.
+pub const TTL_WARNING: &str = "Strata Environment TTL Warning";
+
+/// An environment with a `ttl` will be destroyed at `expires_at`: put on the bus once per
+/// lead time (a day, then an hour before), so the owners can extend it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TtlWarning {
+    pub environment: String,
+    /// Seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// The lead time this warning is for, in seconds (86400 or 3600).
+    pub lead_seconds: u64,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// What Strata puts on its bus: each kind under its own `detail-type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    StateChange(StateChange),
+    TtlWarning(TtlWarning),
+}
+
+impl Notice {
+    pub fn detail_type(&self) -> &'static str {
+        match self {
+            Notice::StateChange(_) => STATE_CHANGE,
+            Notice::TtlWarning(_) => TTL_WARNING,
+        }
+    }
+
+    pub fn environment(&self) -> &str {
+        match self {
+            Notice::StateChange(c) => &c.environment,
+            Notice::TtlWarning(w) => &w.environment,
+        }
+    }
+
+    /// The event's `detail`: the notice's own struct as camelCase JSON.
+    pub fn detail(&self) -> String {
+        match self {
+            Notice::StateChange(c) => serde_json::to_string(c),
+            Notice::TtlWarning(w) => serde_json::to_string(w),
+        }
+        .expect("notices serialise")
+    }
+}

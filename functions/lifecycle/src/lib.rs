@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use strata_core::events::StateChange;
+use strata_core::events::{Notice, StateChange};
 use strata_core::status::{ComponentPhase, CredentialRef};
 use strata_core::{
     Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
@@ -15,8 +15,7 @@ use strata_core::{
 };
 use strata_store::{Store, StoreError};
 
-pub mod notify;
-pub use notify::{EventBus, MemoryNotifier, Notifier};
+pub use strata_control::{EventBus, MemoryNotifier, Notifier};
 
 /// Seconds between polls of a long AWS operation, unless the input says otherwise.
 pub const DEFAULT_POLL_SECONDS: u64 = 15;
@@ -307,7 +306,7 @@ async fn publish<N: Notifier>(
         at: now,
     };
     notifier
-        .publish(&change)
+        .publish(&Notice::StateChange(change))
         .await
         .map_err(LifecycleError::EventsUnavailable)
 }
@@ -454,6 +453,11 @@ pub async fn finish<S: Store, N: Notifier>(
     }
     // Before the release, so that a retry (the lease still ours) publishes again.
     publish(notifier, context, status.state, &status.message, now).await?;
+    if status.state == EnvironmentState::Deleted {
+        // Nothing left to sync; a later apply of the same name schedules it afresh (and
+        // its TTL counts from then).
+        store.delete_sync(name).await?;
+    }
     store.release(name, &context.execution).await?;
     Ok(status)
 }

@@ -2,6 +2,7 @@
 
 use lifecycle::MemoryNotifier;
 use serde_json::{Value, json};
+use strata_core::events::{Notice, StateChange};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
 use strata_store::{MemoryStore, Store};
@@ -356,10 +357,17 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
         .unwrap();
     assert_eq!(store.lease("pr-1234", 21).await.unwrap(), None);
 
-    let published: Vec<(EnvironmentState, String, u64)> = events
+    let changes: Vec<StateChange> = events
         .published()
         .into_iter()
-        .map(|c| (c.state, c.execution, c.generation))
+        .map(|notice| match notice {
+            Notice::StateChange(change) => change,
+            other => panic!("the lifecycle publishes state changes only: {other:?}"),
+        })
+        .collect();
+    let published: Vec<(EnvironmentState, String, u64)> = changes
+        .iter()
+        .map(|c| (c.state, c.execution.clone(), c.generation))
         .collect();
     assert_eq!(
         published,
@@ -368,7 +376,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
             (EnvironmentState::Ready, "up-1".to_owned(), 1)
         ]
     );
-    let ready = &events.published()[1];
+    let ready = &changes[1];
     assert_eq!(ready.environment, "pr-1234");
     assert_eq!(ready.message, "up of generation 1 done");
     assert_eq!(ready.at, 21);

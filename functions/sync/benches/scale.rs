@@ -1,0 +1,175 @@
+//! The scale benchmark of a scheduled sync: N environments due at once, synced by two
+//! overlapping runs against DynamoDB on the local stack (moto). Prints environments/s, the
+//! DynamoDB reads and writes per environment, the AWS calls other than DynamoDB per
+//! environment, and the peak memory of the process while it runs the sync.
+//!
+//! `cargo bench -p sync --bench scale -- --environments 10000` (CI runs it with 300).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use futures_util::{StreamExt, stream};
+use strata_core::Environment;
+use strata_localstack::{LocalStack, Options};
+use strata_store::{DynamoStore, Store, ensure_scheduled};
+use sync::{MemoryFlows, MemoryNotifier, RunReport, Syncer};
+
+const T0: u64 = 1_800_000_000;
+const EVERY: u64 = 900;
+
+/// Counts the DynamoDB operations sent (each attempt), by name.
+#[derive(Debug, Clone, Default)]
+struct Calls(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.split('.').nth(1))
+            .unwrap_or("unknown")
+            .to_owned();
+        *self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
+    }
+}
+
+impl Calls {
+    fn take(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+/// The peak resident memory since the last reset, in KiB (Linux).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Starts the peak memory over from the current use (Linux: clear_refs 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn environments_arg() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--environments")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().expect("--environments takes a number"))
+        .unwrap_or(10_000)
+}
+
+#[tokio::main]
+async fn main() {
+    let count = environments_arg();
+    let stack = LocalStack::start(Options {
+        lambdas: false,
+        ..Options::default()
+    })
+    .await
+    .expect("the local stack starts");
+    let calls = Calls::default();
+    let config = stack.sdk_config();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let store = DynamoStore::new(client, stack.table_name("StateTable").unwrap());
+
+    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let template = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let seeding = Instant::now();
+    stream::iter(0..count)
+        .map(|i| {
+            let store = &store;
+            let mut env = template.clone();
+            env.metadata.name = format!("env-{i:05}");
+            async move {
+                store.put_spec(&env, None, T0).await.unwrap();
+                ensure_scheduled(store, env.name(), T0, EVERY)
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    println!(
+        "seeded {count} environments in {:.1}s",
+        seeding.elapsed().as_secs_f64()
+    );
+    calls.take();
+
+    // Two runs of the schedule overlap (the second starts while the first is busy); each
+    // environment must be synced by exactly one of them.
+    let syncer = Syncer::new(store, MemoryFlows::default(), MemoryNotifier::default());
+    let now = T0 + EVERY;
+    reset_peak_rss();
+    let started = Instant::now();
+    let (a, b) = tokio::join!(syncer.run(now, "run-a", Duration::from_secs(3600)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        syncer.run(now, "run-b", Duration::from_secs(3600)).await
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let peak_kib = peak_rss_kib();
+    let (a, b): (RunReport, RunReport) = (a.unwrap(), b.unwrap());
+    let per_operation = calls.take();
+    let left_due = syncer.store().due(now, 10, None).await.unwrap().items.len();
+
+    let reads: u64 = ["GetItem", "Query", "BatchGetItem"]
+        .iter()
+        .filter_map(|op| per_operation.get(*op))
+        .sum();
+    let writes: u64 = ["PutItem", "DeleteItem", "UpdateItem", "BatchWriteItem"]
+        .iter()
+        .filter_map(|op| per_operation.get(*op))
+        .sum();
+    let per_env = |n: u64| n as f64 / count as f64;
+    println!("run a: {a:?}");
+    println!("run b: {b:?}");
+    println!("DynamoDB calls by operation: {per_operation:?}");
+    println!("environments:              {count}");
+    println!("synced (a + b):            {}", a.synced + b.synced);
+    println!("left due (skipped):        {left_due}");
+    println!("wall time:                 {elapsed:.1}s");
+    println!(
+        "environments/s:            {:.0}",
+        count as f64 / elapsed.max(1e-9)
+    );
+    println!("DynamoDB reads per env:    {:.2}", per_env(reads));
+    println!("DynamoDB writes per env:   {:.2}", per_env(writes));
+    println!("other AWS calls per env:   0.00 (no drift or image checks yet)");
+    println!("peak memory (VmHWM):       {} MiB", peak_kib / 1024);
+
+    // The figures mean nothing if the runs skipped or repeated an environment.
+    assert_eq!(a.synced + b.synced, count, "each environment synced once");
+    assert!(a.failed.is_empty() && b.failed.is_empty(), "{a:?} {b:?}");
+    assert_eq!(left_due, 0, "an environment was skipped");
+}

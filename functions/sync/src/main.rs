@@ -1,0 +1,31 @@
+//! Lambda entry point: wiring only. The logic is in the library, where tests reach it.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use strata_component::lambda;
+use sync::{EventBus, SfnFlows, Syncer};
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda::init_tracing();
+    let config = aws_config::load_from_env().await;
+    let store = lambda::store(&config)?;
+    let flows = SfnFlows::from_env(aws_sdk_sfn::Client::new(&config))?;
+    let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
+    let events = EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
+    let syncer = &Syncer::new(store, flows, events);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = tracing::info_span!(
+            "sync",
+            function = "sync",
+            environment = event.payload["environment"].as_str().unwrap_or("*"),
+            execution = %event.context.request_id,
+        );
+        sync::handle(syncer, event.payload, lambda::now())
+            .instrument(span)
+            .await
+            .map_err(|e| lambda::diagnostic(e.name(), &e))
+    }))
+    .await
+}

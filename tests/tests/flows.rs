@@ -103,12 +103,18 @@ impl Harness {
             .send()
             .await
             .unwrap();
-        let arn = started.execution_arn;
-        for _ in 0..600 {
+        self.wait_for(&started.execution_arn).await
+    }
+
+    /// Waits for the execution `arn` to end.
+    async fn wait_for(&self, arn: &str) -> Ended {
+        // Generous: under a loaded CI machine one flow with retry backoffs takes minutes.
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        while std::time::Instant::now() < deadline {
             let described = self
                 .sfn
                 .describe_execution()
-                .execution_arn(&arn)
+                .execution_arn(arn)
                 .send()
                 .await
                 .unwrap();
@@ -116,7 +122,7 @@ impl Harness {
                 let history = self
                     .sfn
                     .get_execution_history()
-                    .execution_arn(&arn)
+                    .execution_arn(arn)
                     .send()
                     .await
                     .unwrap();
@@ -136,7 +142,7 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
-            "{name} did not end within a minute; logs in {}",
+            "{arn} did not end within five minutes; logs in {}",
             self.stack.logs().display()
         );
     }
@@ -1573,28 +1579,13 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
         "{}:ttl-pr-7-{expiry}",
         h.down.replacen(":stateMachine:", ":execution:", 1)
     );
-    let mut ended = false;
-    for _ in 0..600 {
-        let described = h
-            .sfn
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            assert_eq!(
-                described.status,
-                ExecutionStatus::Succeeded,
-                "{:?}",
-                described.cause
-            );
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ended, "the TTL's down did not end within a minute");
+    let ended = h.wait_for(&execution).await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
     let status = h.store.get_status("pr-7").await.unwrap().unwrap().value;
     assert_eq!(status.state, EnvironmentState::Deleted);
     // The same data safety as any down: the retained bucket keeps its data.

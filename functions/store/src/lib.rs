@@ -25,7 +25,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
-use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
+use strata_core::{
+    Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Event,
+};
 
 mod memory;
 pub use memory::MemoryStore;
@@ -164,6 +166,15 @@ pub struct DueSync {
     pub record: Versioned<SyncRecord>,
 }
 
+/// What a sync reads of one environment, in one call: its spec, its state (without the
+/// components) and the lease held now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncView {
+    pub spec: Option<StoredSpec>,
+    pub state: Option<EnvironmentState>,
+    pub lease: Option<Lease>,
+}
+
 /// Makes `name`'s sync schedule unless it has one: created now (the TTL's origin), first due
 /// one `every_secs` later. A concurrent maker wins harmlessly.
 pub async fn ensure_scheduled<S: Store>(
@@ -289,6 +300,10 @@ pub trait Store: Send + Sync {
 
     fn delete_sync(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
 
+    /// The spec, state and lease of `name` as one read (a sync's whole view of an unchanged
+    /// environment).
+    fn sync_view(&self, name: &str, now: u64) -> impl Future<Output = Result<SyncView>> + Send;
+
     /// The environments whose sync is due at `now`, earliest first; the cursor is opaque.
     fn due(
         &self,
@@ -378,6 +393,53 @@ fn to_body<T: Serialize>(value: &T) -> AttributeValue {
     s(serde_json::to_string(value).expect("domain types always serialise"))
 }
 
+fn spec_from_item(name: &str, item: &Item) -> Result<StoredSpec> {
+    let what = format!("{name}/SPEC");
+    Ok(StoredSpec {
+        environment: body(item, &what)?,
+        generation: get_n(item, "generation", &what)?,
+        version: get_n(item, "version", &what)?,
+        updated_at: get_n(item, "updatedAt", &what)?,
+    })
+}
+
+/// The lease a `LOCK` item holds at `now`, if it has not expired.
+fn lease_from_item(name: &str, item: &Item, now: u64) -> Result<Option<Lease>> {
+    let lease = Lease {
+        environment: name.to_owned(),
+        holder: get_s(item, "holder", "LOCK")?.to_owned(),
+        expires_at: get_n(item, "expiresAt", "LOCK")?,
+    };
+    // The same rule as `acquire`: a lease expiring exactly now still holds.
+    Ok((lease.expires_at >= now).then_some(lease))
+}
+
+fn event_item(name: &str, event: &Event) -> Item {
+    // Write time orders events within one second; the random tail keeps keys unique.
+    let written = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let sk = format!(
+        "EVENT#{:020}#{written:039}#{:08x}",
+        event.at,
+        random_suffix() as u32
+    );
+    Item::from([
+        ("pk".into(), pk(name)),
+        ("sk".into(), s(sk)),
+        ("body".into(), to_body(event)),
+    ])
+}
+
+/// A `SYNC` item without its key and version; the due index keys it by due time.
+fn sync_item(name: &str, record: &SyncRecord) -> Item {
+    Item::from([
+        ("body".into(), to_body(record)),
+        ("gsi2pk".into(), s(DUE_PARTITION)),
+        ("gsi2sk".into(), s(due_sort_key(record.due_at, name))),
+    ])
+}
+
 fn random_suffix() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
@@ -453,16 +515,10 @@ fn is_condition_failure_put(
 
 impl Store for DynamoStore {
     async fn get_spec(&self, name: &str) -> Result<Option<StoredSpec>> {
-        let what = format!("{name}/SPEC");
-        let Some(item) = self.get_item(name, "SPEC").await? else {
-            return Ok(None);
-        };
-        Ok(Some(StoredSpec {
-            environment: body(&item, &what)?,
-            generation: get_n(&item, "generation", &what)?,
-            version: get_n(&item, "version", &what)?,
-            updated_at: get_n(&item, "updatedAt", &what)?,
-        }))
+        match self.get_item(name, "SPEC").await? {
+            Some(item) => spec_from_item(name, &item).map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn put_spec(
@@ -581,21 +637,10 @@ impl Store for DynamoStore {
     }
 
     async fn append_event(&self, name: &str, event: &Event) -> Result<()> {
-        // Write time orders events within one second; the random tail keeps keys unique.
-        let written = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let sk = format!(
-            "EVENT#{:020}#{written:039}#{:08x}",
-            event.at,
-            random_suffix() as u32
-        );
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk(name))
-            .item("sk", s(sk))
-            .item("body", to_body(event))
+            .set_item(Some(event_item(name, event)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
@@ -717,16 +762,10 @@ impl Store for DynamoStore {
     }
 
     async fn lease(&self, name: &str, now: u64) -> Result<Option<Lease>> {
-        let Some(item) = self.get_item(name, "LOCK").await? else {
-            return Ok(None);
-        };
-        let lease = Lease {
-            environment: name.to_owned(),
-            holder: get_s(&item, "holder", "LOCK")?.to_owned(),
-            expires_at: get_n(&item, "expiresAt", "LOCK")?,
-        };
-        // The same rule as `acquire`: a lease expiring exactly now still holds.
-        Ok((lease.expires_at >= now).then_some(lease))
+        match self.get_item(name, "LOCK").await? {
+            Some(item) => lease_from_item(name, &item, now),
+            None => Ok(None),
+        }
     }
 
     async fn get_sync(&self, name: &str) -> Result<Option<Versioned<SyncRecord>>> {
@@ -746,12 +785,7 @@ impl Store for DynamoStore {
         record: &SyncRecord,
         previous_version: Option<u64>,
     ) -> Result<u64> {
-        let item = Item::from([
-            ("body".into(), to_body(record)),
-            ("gsi2pk".into(), s(DUE_PARTITION)),
-            ("gsi2sk".into(), s(due_sort_key(record.due_at, name))),
-        ]);
-        self.put_versioned(name, "SYNC", item, previous_version)
+        self.put_versioned(name, "SYNC", sync_item(name, record), previous_version)
             .await
     }
 
@@ -765,6 +799,39 @@ impl Store for DynamoStore {
             .await
             .map_err(aws)?;
         Ok(())
+    }
+
+    async fn sync_view(&self, name: &str, now: u64) -> Result<SyncView> {
+        // LOCK < SPEC < STATUS < STATUS#COMPONENT#…: one consistent query reads the three.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lock AND :status")
+            .expression_attribute_values(":pk", pk(name))
+            .expression_attribute_values(":lock", s("LOCK"))
+            .expression_attribute_values(":status", s("STATUS"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws)?;
+        let mut view = SyncView {
+            spec: None,
+            state: None,
+            lease: None,
+        };
+        for item in out.items() {
+            match get_s(item, "sk", name)? {
+                "LOCK" => view.lease = lease_from_item(name, item, now)?,
+                "SPEC" => view.spec = Some(spec_from_item(name, item)?),
+                "STATUS" => {
+                    let status: EnvironmentStatus = body(item, &format!("{name}/STATUS"))?;
+                    view.state = Some(status.state);
+                }
+                _ => {}
+            }
+        }
+        Ok(view)
     }
 
     async fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> Result<Page<DueSync>> {

@@ -8,7 +8,7 @@ use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Ev
 
 use crate::{
     DueSync, EnvironmentSummary, Lease, Page, Result, SpecPut, Store, StoreError, StoredSpec,
-    SyncRecord, Versioned, due_sort_key, spec_put,
+    SyncRecord, SyncView, Versioned, due_sort_key, spec_put,
 };
 
 #[derive(Debug, Default)]
@@ -32,6 +32,15 @@ fn check_version(item: String, current: Option<u64>, expected: Option<u64>) -> R
     } else {
         Err(StoreError::StaleVersion { item, expected })
     }
+}
+
+/// The lease on `name` that holds at `now` (one expiring exactly now still holds).
+fn held(state: &State, name: &str, now: u64) -> Option<Lease> {
+    state
+        .leases
+        .get(name)
+        .filter(|held| held.expires_at >= now)
+        .cloned()
 }
 
 impl MemoryStore {
@@ -198,12 +207,7 @@ impl Store for MemoryStore {
     }
 
     async fn lease(&self, name: &str, now: u64) -> Result<Option<Lease>> {
-        Ok(self
-            .state()
-            .leases
-            .get(name)
-            .filter(|held| held.expires_at >= now)
-            .cloned())
+        Ok(held(&self.state(), name, now))
     }
 
     async fn release(&self, name: &str, holder: &str) -> Result<()> {
@@ -247,6 +251,15 @@ impl Store for MemoryStore {
     async fn delete_sync(&self, name: &str) -> Result<()> {
         self.state().syncs.remove(name);
         Ok(())
+    }
+
+    async fn sync_view(&self, name: &str, now: u64) -> Result<SyncView> {
+        let state = self.state();
+        Ok(SyncView {
+            spec: state.specs.get(name).cloned(),
+            state: state.statuses.get(name).map(|s| s.value.state),
+            lease: held(&state, name, now),
+        })
     }
 
     async fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> Result<Page<DueSync>> {

@@ -349,3 +349,25 @@ async fn sync_schedules_are_found_due_by_the_index_and_claimed_once() {
     // Removing a schedule that is gone converges.
     store.delete_sync("env-1").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sync_reads_spec_state_and_lease_in_one_query() {
+    let (_stack, store) = store().await;
+    let env = environment("pr-1");
+    let spec = store.put_spec(&env, None, 100).await.unwrap();
+    let status = EnvironmentStatus::new(EnvironmentState::Ready, "up done", 100);
+    store.put_status("pr-1", &status, None).await.unwrap();
+    store.acquire("pr-1", "up-pr-1-2-0", 60, 100).await.unwrap();
+
+    let view = store.sync_view("pr-1", 150).await.unwrap();
+    assert_eq!(view.spec, Some(spec));
+    assert_eq!(view.state, Some(EnvironmentState::Ready));
+    assert_eq!(view.lease.map(|l| l.holder).as_deref(), Some("up-pr-1-2-0"));
+    // Past its expiry the lease no longer holds; an unknown environment is all None.
+    assert_eq!(store.sync_view("pr-1", 161).await.unwrap().lease, None);
+    let nothing = store.sync_view("pr-2", 150).await.unwrap();
+    assert_eq!(
+        (nothing.spec, nothing.state, nothing.lease),
+        (None, None, None)
+    );
+}

@@ -1,11 +1,13 @@
 //! Sync: what keeps every environment honest between operations.
 //!
 //! Started by the EventBridge Scheduler schedule (an EventBridge scheduled-event payload, read
-//! as `aws_lambda_events`' `CloudWatchEvent`; its `time` is the run's clock) or for one environment (`{"environment": "staging"}`).
+//! as `aws_lambda_events`' `CloudWatchEvent`; its `time` is the run's clock) or for one
+//! environment (`{"environment": "staging"}`).
 //! Environments are due by the store's `byDue` index (`spec.sync.every` apart), never by a
-//! scan. A run claims each due environment with a versioned write of its schedule record, so
-//! two overlapping runs never process one environment twice, and a claim that a crashed run
-//! leaves lapses after [`CLAIM_SECONDS`], so nothing is skipped for good.
+//! scan. Every write of an environment's schedule record is conditional on the version the
+//! run found due, so of two overlapping runs exactly one processes it; before a side effect
+//! the run claims it first, and a claim that a crashed run leaves lapses after
+//! [`CLAIM_SECONDS`], so nothing is skipped for good.
 //!
 //! Per environment, today: an environment whose lease is held is skipped (due again at the
 //! next run); TTL warnings are put on the bus a day and an hour before expiry; an expired
@@ -261,65 +263,58 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
         .await
     }
 
-    /// Syncs one environment found due (`due` as read): claims it, or answers `Contended`
-    /// when another run claimed it since.
+    /// Syncs one environment found due (`due` as read), or answers `Contended` when another
+    /// run got to it first. An unchanged environment costs three calls: the view, the
+    /// reschedule (conditional on the version found due: of two overlapping runs exactly one
+    /// wins) and the history event. Before a side effect (a TTL warning, a destroy) the
+    /// environment is claimed first, so the loser of two runs does nothing.
     pub async fn sync_due(&self, due: DueSync, now: u64, run: &str) -> Result<Outcome, SyncError> {
         let name = due.environment.as_str();
-        // Claim: a versioned write over what was found due. The loser of two runs stops here.
-        let mut record = due.record.value.clone();
-        record.due_at = now + CLAIM_SECONDS;
-        record.claimed_by = Some(run.to_owned());
-        let version = match self
-            .store
-            .put_sync(name, &record, Some(due.record.version))
-            .await
-        {
-            Ok(version) => version,
-            Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
-            Err(e) => return Err(e.into()),
-        };
-        let claimed = Versioned {
-            value: record,
-            version,
+        let view = self.store.sync_view(name, now).await?;
+        let spec = match view.spec {
+            Some(spec) if view.state != Some(EnvironmentState::Deleted) => spec,
+            // Deleted, or its spec is gone: nothing left to keep in sync.
+            _ => {
+                self.store.delete_sync(name).await?;
+                return Ok(Outcome::Unscheduled);
+            }
         };
 
-        let Some(spec) = self.store.get_spec(name).await? else {
-            self.store.delete_sync(name).await?;
-            return Ok(Outcome::Unscheduled);
-        };
-        let status = self.store.get_status(name).await?;
-        if status
-            .as_ref()
-            .is_some_and(|s| s.value.state == EnvironmentState::Deleted)
-        {
-            self.store.delete_sync(name).await?;
-            return Ok(Outcome::Unscheduled);
-        }
-
-        let outcome = match self.store.lease(name, now).await? {
-            Some(lease) => Outcome::Skipped {
+        let mut record = due.record;
+        let outcome = match (view.lease, ttl_check(&spec, &record.value, now)) {
+            (Some(lease), _) => Outcome::Skipped {
                 holder: lease.holder,
             },
-            None => self.check_ttl(&spec, &claimed.value, now).await?,
-        };
-
-        let event = Event {
-            at: now,
-            kind: "Synced".into(),
-            message: describe(&outcome, now),
-            actor: format!("sync/{run}"),
-            execution: match &outcome {
-                Outcome::Expired { execution } => Some(execution.clone()),
-                _ => None,
+            (None, TtlCheck::Quiet { expires_at }) => Outcome::Synced {
+                expires_at,
+                warned: None,
             },
+            (None, action) => {
+                let mut claim = record.value.clone();
+                claim.due_at = now + CLAIM_SECONDS;
+                claim.claimed_by = Some(run.to_owned());
+                record = match self
+                    .store
+                    .put_sync(name, &claim, Some(record.version))
+                    .await
+                {
+                    Ok(version) => Versioned {
+                        value: claim,
+                        version,
+                    },
+                    Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
+                    Err(e) => return Err(e.into()),
+                };
+                self.act(name, action, now).await?
+            }
         };
-        self.store.append_event(name, &event).await?;
 
-        let mut next = claimed.value.clone();
+        let mut next = record.value;
         next.claimed_by = None;
         next.due_at = match &outcome {
-            // Picked up by the next run, not a whole interval later.
-            Outcome::Skipped { .. } => now,
+            // Picked up by the next run, not a whole interval later (nor again by this one,
+            // which reads what is due up to `now`).
+            Outcome::Skipped { .. } => now + 1,
             _ => now + every(&spec),
         };
         if let Outcome::Synced {
@@ -331,44 +326,37 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
         if !matches!(outcome, Outcome::Skipped { .. }) {
             next.last_synced_at = Some(now);
         }
-        self.store
-            .put_sync(name, &next, Some(claimed.version))
-            .await?;
+        match self.store.put_sync(name, &next, Some(record.version)).await {
+            Ok(_) => {}
+            Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
+            Err(e) => return Err(e.into()),
+        }
+
+        // After the reschedule: only the run that won writes what it found. A crash between
+        // the two loses this one event; `lastSyncedAt` on the schedule still says it ran.
+        let event = Event {
+            at: now,
+            kind: "Synced".into(),
+            message: describe(&outcome, now),
+            actor: format!("sync/{run}"),
+            execution: match &outcome {
+                Outcome::Expired { execution } => Some(execution.clone()),
+                _ => None,
+            },
+        };
+        self.store.append_event(name, &event).await?;
         Ok(outcome)
     }
 
-    /// TTL: destroy when expired; otherwise warn once per lead time that has been reached.
-    async fn check_ttl(
-        &self,
-        spec: &StoredSpec,
-        record: &SyncRecord,
-        now: u64,
-    ) -> Result<Outcome, SyncError> {
-        let name = spec.environment.name();
-        let Some(expires_at) = expires_at(spec, record) else {
-            return Ok(Outcome::Synced {
-                expires_at: None,
+    /// Carries out a TTL action on a claimed environment: a warning on the bus, or
+    /// `environment-down` under a name that is one per expiry (a retry starts nothing twice).
+    async fn act(&self, name: &str, action: TtlCheck, now: u64) -> Result<Outcome, SyncError> {
+        match action {
+            TtlCheck::Quiet { expires_at } => Ok(Outcome::Synced {
+                expires_at,
                 warned: None,
-            });
-        };
-        if now >= expires_at {
-            // One execution per expiry: a retried or overlapping sync starts nothing twice.
-            let execution = format!("ttl-{name}-{expires_at}");
-            let input = serde_json::json!({ "environment": name }).to_string();
-            self.flows
-                .start(OperationKind::Down, &execution, &input)
-                .await
-                .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
-            return Ok(Outcome::Expired { execution });
-        }
-        let left = expires_at - now;
-        let lead = TTL_WARNING_LEADS
-            .iter()
-            .rev()
-            .find(|lead| left <= **lead)
-            .copied();
-        let warned = match lead {
-            Some(lead) if record.warned_lead.is_none_or(|w| lead < w) => {
+            }),
+            TtlCheck::Warn { expires_at, lead } => {
                 let warning = TtlWarning {
                     environment: name.to_owned(),
                     expires_at,
@@ -379,14 +367,57 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
                     .publish(&Notice::TtlWarning(warning))
                     .await
                     .map_err(SyncError::EventsUnavailable)?;
-                Some(lead)
+                Ok(Outcome::Synced {
+                    expires_at: Some(expires_at),
+                    warned: Some(lead),
+                })
             }
-            _ => None,
-        };
-        Ok(Outcome::Synced {
+            TtlCheck::Expired { expires_at } => {
+                let execution = format!("ttl-{name}-{expires_at}");
+                let input = serde_json::json!({ "environment": name }).to_string();
+                self.flows
+                    .start(OperationKind::Down, &execution, &input)
+                    .await
+                    .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
+                Ok(Outcome::Expired { execution })
+            }
+        }
+    }
+}
+
+/// What the TTL asks of a sync at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TtlCheck {
+    /// Nothing to do (`expires_at` when there is a TTL).
+    Quiet {
+        expires_at: Option<u64>,
+    },
+    /// A lead time was reached whose warning has not been published for this expiry.
+    Warn {
+        expires_at: u64,
+        lead: u64,
+    },
+    Expired {
+        expires_at: u64,
+    },
+}
+
+fn ttl_check(spec: &StoredSpec, record: &SyncRecord, now: u64) -> TtlCheck {
+    let Some(expires_at) = expires_at(spec, record) else {
+        return TtlCheck::Quiet { expires_at: None };
+    };
+    if now >= expires_at {
+        return TtlCheck::Expired { expires_at };
+    }
+    let left = expires_at - now;
+    // The shortest lead reached, unless it (or a shorter one) was already published.
+    match TTL_WARNING_LEADS.iter().rev().find(|lead| left <= **lead) {
+        Some(&lead) if record.warned_lead.is_none_or(|w| lead < w) => {
+            TtlCheck::Warn { expires_at, lead }
+        }
+        _ => TtlCheck::Quiet {
             expires_at: Some(expires_at),
-            warned,
-        })
+        },
     }
 }
 

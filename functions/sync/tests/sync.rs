@@ -171,7 +171,7 @@ async fn a_locked_environment_is_skipped_and_picked_up_next_time() {
     assert_eq!(run.skipped, 1, "{run:?}");
     assert!(syncer.flows().started().is_empty(), "no down while up runs");
     let record = syncer.store().get_sync("staging").await.unwrap().unwrap();
-    assert_eq!(record.value.due_at, T0 + 3700, "due again at once");
+    assert_eq!(record.value.due_at, T0 + 3701, "due again at the next run");
     assert_eq!(record.value.claimed_by, None);
 
     syncer

@@ -319,6 +319,35 @@ pub async fn extend(client: &ApiClient, name: &str, by: &str) -> u8 {
     }
 }
 
+pub async fn sync(client: &ApiClient, name: &str) -> u8 {
+    match client
+        .send(Method::POST, &format!("/environments/{name}/sync"), None)
+        .await
+    {
+        Ok(answer) => {
+            let found = &answer.body["sync"];
+            match answer.body["execution"].as_str() {
+                Some(execution) => println!(
+                    "{name}: the TTL ran out; environment-down started ({execution}); follow it with `strata watch {name}`"
+                ),
+                None => match found["expiresAt"].as_u64() {
+                    Some(at) => println!(
+                        "{name}: in sync; its TTL expires at {at} (seconds since the epoch){}",
+                        if found["warned"].is_u64() {
+                            "; a TTL warning was published"
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => println!("{name}: in sync"),
+                },
+            }
+            exit::OK
+        }
+        Err(e) => report(&e),
+    }
+}
+
 /// What a mutation's command ends with: its error, or (with `--wait`) how the operation
 /// it started ended.
 async fn then_watch(

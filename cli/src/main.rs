@@ -118,6 +118,8 @@ enum Remote {
         #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
         timeout: u64,
     },
+    /// Sync an environment now, due or not (TTL warning or expiry), as the schedule would.
+    Sync { name: String },
     /// Push an environment's TTL expiry back (its TTL warnings start over).
     Extend {
         name: String,
@@ -236,6 +238,7 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             timeout,
         } => commands::rollback(&client, &name, wait.then(|| limit(timeout))).await,
         Remote::Extend { name, by } => commands::extend(&client, &name, &by).await,
+        Remote::Sync { name } => commands::sync(&client, &name).await,
         Remote::History { name, limit } => commands::history(&client, &name, limit).await,
     }
 }

@@ -138,6 +138,13 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
         extend.err
     );
 
+    // Sync now, through the API function: in sync, and one history event says so.
+    let synced = cli.run(&["sync", "staging"]);
+    assert_eq!(synced.code, 0, "{}", synced.err);
+    assert_eq!(synced.out.trim(), "staging: in sync", "{}", synced.out);
+    let history = cli.run(&["history", "staging"]);
+    assert!(history.out.contains("in sync; no TTL"), "{}", history.out);
+
     // One version deployed: nothing to roll back to, refused before anything starts.
     let early = cli.run(&["rollback", "staging"]);
     assert_eq!(early.code, 1, "{}", early.out);

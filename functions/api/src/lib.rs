@@ -17,7 +17,10 @@ use strata_core::{
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
-pub use strata_control::{FlowError, Flows, MemoryFlows, SfnFlows};
+pub use strata_control::{
+    EventBus, FlowError, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows,
+};
+use sync::{Outcome, SyncError, Syncer};
 
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,7 @@ pub enum Endpoint {
     History,
     Rollback,
     ExtendTtl,
+    Sync,
 }
 
 impl Endpoint {
@@ -43,6 +47,7 @@ impl Endpoint {
             Endpoint::History => "getHistory",
             Endpoint::Rollback => "rollbackEnvironment",
             Endpoint::ExtendTtl => "extendTtl",
+            Endpoint::Sync => "syncEnvironment",
         }
     }
 }
@@ -96,6 +101,11 @@ pub const ROUTES: &[Route] = &[
         path: "/environments/{name}/ttl",
         endpoint: Endpoint::ExtendTtl,
     },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/sync",
+        endpoint: Endpoint::Sync,
+    },
 ];
 
 /// Page sizes for listings.
@@ -137,6 +147,8 @@ pub enum ApiError {
     SpecChanged,
     #[error("{0}")]
     RollbackRefused(String),
+    #[error("a sync of environment {0} is running; its result is in the history")]
+    SyncInProgress(String),
     #[error("the body is {size} bytes; the limit is {limit}")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
@@ -164,7 +176,8 @@ impl ApiError {
             ApiError::OperationInProgress { .. }
             | ApiError::RecreateRefused { .. }
             | ApiError::SpecChanged
-            | ApiError::RollbackRefused(_) => StatusCode::CONFLICT,
+            | ApiError::RollbackRefused(_)
+            | ApiError::SyncInProgress(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -183,6 +196,7 @@ impl ApiError {
             ApiError::RecreateRefused { .. } => "RecreateRefused",
             ApiError::SpecChanged => "SpecChanged",
             ApiError::RollbackRefused(_) => "RollbackRefused",
+            ApiError::SyncInProgress(_) => "SyncInProgress",
             ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Unavailable(_) => "ServiceUnavailable",
@@ -285,10 +299,10 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
     }
 }
 
-/// The API over a store and the state machines.
-pub struct Api<S, F> {
-    store: S,
-    flows: F,
+/// The API over a store, the state machines and the bus. It syncs one environment itself
+/// (`POST …/sync`), with the same logic as the scheduled sync function.
+pub struct Api<S, F, N> {
+    sync: Syncer<S, F, N>,
     /// Passed to the state machines (`pollSeconds`); `None` keeps their default.
     poll_seconds: Option<u64>,
 }
@@ -301,21 +315,24 @@ struct Query {
     allow_recreate: BTreeSet<Component>,
 }
 
-impl<S: Store, F: Flows> Api<S, F> {
-    pub fn new(store: S, flows: F, poll_seconds: Option<u64>) -> Self {
+impl<S: Store, F: Flows, N: Notifier> Api<S, F, N> {
+    pub fn new(store: S, flows: F, notifier: N, poll_seconds: Option<u64>) -> Self {
         Self {
-            store,
-            flows,
+            sync: Syncer::new(store, flows, notifier),
             poll_seconds,
         }
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        self.sync.store()
     }
 
     pub fn flows(&self) -> &F {
-        &self.flows
+        self.sync.flows()
+    }
+
+    pub fn notifier(&self) -> &N {
+        self.sync.notifier()
     }
 
     /// Answers one request; every failure is a response with an error body, never a panic.
@@ -367,12 +384,13 @@ impl<S: Store, F: Flows> Api<S, F> {
                 let by = extension_body(request)?;
                 self.extend_ttl(&name, by, &caller(request), now).await
             }
+            Endpoint::Sync => self.sync_now(&name, &caller(request), now).await,
         }
     }
 
     async fn list(&self, query: &Query) -> Result<Response<Body>, ApiError> {
         let page = self
-            .store
+            .store()
             .list(
                 query.limit.unwrap_or(DEFAULT_LIMIT),
                 query.cursor.as_deref(),
@@ -380,7 +398,7 @@ impl<S: Store, F: Flows> Api<S, F> {
             .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for summary in page.items {
-            let status = self.store.get_status(&summary.name).await?;
+            let status = self.store().get_status(&summary.name).await?;
             items.push(json!({
                 "name": summary.name,
                 "generation": summary.generation,
@@ -397,12 +415,12 @@ impl<S: Store, F: Flows> Api<S, F> {
 
     async fn get(&self, name: &str, now: u64) -> Result<Response<Body>, ApiError> {
         let stored = self
-            .store
+            .store()
             .get_spec(name)
             .await?
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let status = self.store.get_status(name).await?.map(|s| s.value);
-        let lease = self.store.lease(name, now).await?;
+        let status = self.store().get_status(name).await?.map(|s| s.value);
+        let lease = self.store().lease(name, now).await?;
         Ok(respond(
             StatusCode::OK,
             &json!({
@@ -424,7 +442,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
         let name = environment.name().to_owned();
-        let stored = self.store.get_spec(&name).await?;
+        let stored = self.store().get_spec(&name).await?;
         let planned = plan(stored.as_ref().map(|s| &s.environment), &environment);
         if let Err(refused) = planned.check_allowed(&query.allow_recreate) {
             return Err(ApiError::RecreateRefused {
@@ -448,7 +466,7 @@ impl<S: Store, F: Flows> Api<S, F> {
             Some(s) => s.generation + 1,
             None => 1,
         };
-        let status = self.store.get_status(&name).await?;
+        let status = self.store().get_status(&name).await?;
         if let Some(response) = self
             .running(&name, (OperationKind::Up, "up"), generation, unchanged, now)
             .await?
@@ -467,11 +485,11 @@ impl<S: Store, F: Flows> Api<S, F> {
             ));
         }
         let written = self
-            .store
+            .store()
             .put_spec(&environment, stored.as_ref(), now)
             .await?;
         let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
-        strata_store::ensure_scheduled(&self.store, &name, now, every).await?;
+        strata_store::ensure_scheduled(self.store(), &name, now, every).await?;
         // The deploy fast path: only the application layer changes and the layers below
         // stand Ready, so only app and dns run.
         let scope = if !unchanged
@@ -512,7 +530,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         environment: Environment,
         query: &Query,
     ) -> Result<Response<Body>, ApiError> {
-        let stored = self.store.get_spec(environment.name()).await?;
+        let stored = self.store().get_spec(environment.name()).await?;
         let planned = plan(stored.as_ref().map(|s| &s.environment), &environment);
         let refused: Vec<&str> = planned
             .data_losing()
@@ -646,7 +664,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
         let stored = self
-            .store
+            .store()
             .get_spec(name)
             .await?
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
@@ -663,9 +681,9 @@ impl<S: Store, F: Flows> Api<S, F> {
             )]));
         };
         let every = parse_duration(&stored.environment.spec.sync.every).unwrap_or(900);
-        strata_store::ensure_scheduled(&self.store, name, now, every).await?;
+        strata_store::ensure_scheduled(self.store(), name, now, every).await?;
         let current = self
-            .store
+            .store()
             .get_sync(name)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("{name}: schedule vanished")))?;
@@ -673,10 +691,10 @@ impl<S: Store, F: Flows> Api<S, F> {
         record.ttl_extension += by;
         record.warned_lead = None;
         let expires_at = record.created_at + ttl + record.ttl_extension;
-        self.store
+        self.store()
             .put_sync(name, &record, Some(current.version))
             .await?;
-        self.store
+        self.store()
             .append_event(
                 name,
                 &Event {
@@ -694,12 +712,61 @@ impl<S: Store, F: Flows> Api<S, F> {
         ))
     }
 
+    /// Syncs one environment now, due or not, as a scheduled run would: 200 with what it
+    /// found, 202 when its TTL ran out and `down` started, 409 while an operation (or a
+    /// scheduled run) holds it.
+    async fn sync_now(
+        &self,
+        name: &str,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        let outcome = self
+            .sync
+            .sync_now(name, now, caller)
+            .await
+            .map_err(|e| match e {
+                SyncError::EnvironmentNotFound(name) => ApiError::EnvironmentNotFound(name),
+                SyncError::Store(e) => e.into(),
+                SyncError::EventsUnavailable(_) | SyncError::FlowsUnavailable(_) => {
+                    ApiError::Unavailable(e.to_string())
+                }
+                SyncError::InvalidInput(_) => ApiError::Internal(e.to_string()),
+            })?;
+        match outcome {
+            Outcome::Synced { .. } => Ok(respond(
+                StatusCode::OK,
+                &json!({"environment": name, "sync": outcome}),
+            )),
+            Outcome::Expired { execution } => Ok(respond(
+                StatusCode::ACCEPTED,
+                &json!({
+                    "environment": name,
+                    "sync": {"outcome": "expired"},
+                    "execution": execution,
+                    "operation": OperationKind::Down,
+                    "statusUrl": format!("/environments/{name}"),
+                }),
+            )),
+            Outcome::Skipped { holder } => {
+                let lease = self.store().lease(name, now).await?;
+                Err(ApiError::OperationInProgress {
+                    environment: name.to_owned(),
+                    execution: holder,
+                    expires_at: lease.map_or(now, |l| l.expires_at),
+                })
+            }
+            Outcome::Contended => Err(ApiError::SyncInProgress(name.to_owned())),
+            Outcome::Unscheduled => Err(ApiError::EnvironmentNotFound(name.to_owned())),
+        }
+    }
+
     async fn history(&self, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
-        if self.store.get_spec(name).await?.is_none() {
+        if self.store().get_spec(name).await?.is_none() {
             return Err(ApiError::EnvironmentNotFound(name.to_owned()));
         }
         let page = self
-            .store
+            .store()
             .history(
                 name,
                 query.limit.unwrap_or(DEFAULT_LIMIT),
@@ -721,11 +788,11 @@ impl<S: Store, F: Flows> Api<S, F> {
         now: u64,
     ) -> Result<Existing, ApiError> {
         let stored = self
-            .store
+            .store()
             .get_spec(name)
             .await?
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let status = self.store.get_status(name).await?;
+        let status = self.store().get_status(name).await?;
         match self
             .running(name, kind, stored.generation, true, now)
             .await?
@@ -745,7 +812,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         unchanged: bool,
         now: u64,
     ) -> Result<Option<Response<Body>>, ApiError> {
-        let Some(lease) = self.store.lease(name, now).await? else {
+        let Some(lease) = self.store().lease(name, now).await? else {
             return Ok(None);
         };
         let same = unchanged
@@ -792,7 +859,7 @@ impl<S: Store, F: Flows> Api<S, F> {
         }
         // The lease is taken for the execution before it starts (Begin re-takes it as the
         // same holder), so a request that follows this one at once sees it running.
-        self.store
+        self.store()
             .acquire(name, execution, RESERVATION_SECONDS, now)
             .await
             .map_err(|e| match e {
@@ -806,21 +873,21 @@ impl<S: Store, F: Flows> Api<S, F> {
                 other => other.into(),
             })?;
         let arn = match self
-            .flows
+            .flows()
             .start(operation, execution, &input.to_string())
             .await
         {
             Ok(arn) => arn,
             Err(e) => {
                 // Nothing started: give the lease back so a retry (or anyone) may go ahead.
-                if let Err(release) = self.store.release(name, execution).await {
+                if let Err(release) = self.store().release(name, execution).await {
                     tracing::warn!("the lease for {execution} stays until it expires: {release}");
                 }
                 return Err(e.into());
             }
         };
         // After the start: a request retried because this write failed starts nothing twice.
-        self.store
+        self.store()
             .append_event(
                 name,
                 &Event {
@@ -947,7 +1014,11 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
     let accepted: &[&str] = match endpoint {
         Endpoint::List | Endpoint::History => &["limit", "cursor"],
         Endpoint::Apply | Endpoint::Plan => &["allowRecreate"],
-        Endpoint::Get | Endpoint::Delete | Endpoint::Rollback | Endpoint::ExtendTtl => &[],
+        Endpoint::Get
+        | Endpoint::Delete
+        | Endpoint::Rollback
+        | Endpoint::ExtendTtl
+        | Endpoint::Sync => &[],
     };
     let mut errors = Vec::new();
     let mut query = Query::default();

@@ -1,6 +1,6 @@
 //! Lambda entry point: wiring only. The logic is in the library, where tests reach it.
 
-use api::{Api, SfnFlows};
+use api::{Api, EventBus, SfnFlows};
 use lambda_http::{Request, RequestExt, service_fn};
 use strata_component::lambda;
 use tracing::Instrument;
@@ -15,7 +15,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let poll_seconds = std::env::var("STRATA_POLL_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok());
-    let api = &Api::new(store, flows, poll_seconds);
+    let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
+    let events = EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
+    let api = &Api::new(store, flows, events, poll_seconds);
     lambda_http::run(service_fn(move |request: Request| async move {
         let span = tracing::info_span!(
             "request",

@@ -1,7 +1,7 @@
 //! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
 //! in-memory store and flows: every route, every error class, and what each writes.
 
-use api::{Api, MemoryFlows};
+use api::{Api, MemoryFlows, MemoryNotifier};
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -70,10 +70,15 @@ fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[
     })
 }
 
-type TestApi = Api<MemoryStore, MemoryFlows>;
+type TestApi = Api<MemoryStore, MemoryFlows, MemoryNotifier>;
 
 fn api() -> TestApi {
-    Api::new(MemoryStore::default(), MemoryFlows::default(), Some(1))
+    Api::new(
+        MemoryStore::default(),
+        MemoryFlows::default(),
+        MemoryNotifier::default(),
+        Some(1),
+    )
 }
 
 struct Answer {
@@ -209,6 +214,59 @@ async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
             .ttl_extension,
         0
     );
+}
+
+#[tokio::test]
+async fn sync_now_waits_for_a_running_operation_then_warns_and_destroys_on_the_ttl() {
+    let api = api();
+    let two_hours = staging().replace("spec:\n", "spec:\n  ttl: 2h\n");
+    assert_eq!(
+        put(&api, "/environments/staging", &two_hours, NOW)
+            .await
+            .status,
+        202
+    );
+    let sync = |name: &str| event("POST", &format!("/environments/{name}/sync"), None, None);
+
+    // The apply's execution holds the lease: 409 naming it, and nothing is recorded.
+    let answer = call(&api, sync("staging"), NOW + 10).await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "OperationInProgress");
+    let up = answer.body["error"]["execution"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(up.starts_with("up-staging-1-"), "{up}");
+    api.store().release("staging", &up).await.unwrap();
+
+    // An hour before expiry: in sync, and the hour's warning goes on the bus.
+    let answer = call(&api, sync("staging"), NOW + 3700).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.body["sync"],
+        json!({"outcome": "synced", "expiresAt": NOW + 7200, "warned": 3600})
+    );
+    assert_eq!(api.notifier().published().len(), 1);
+    let history = api.store().history("staging", 1, None).await.unwrap();
+    assert_eq!(history.items[0].kind, "Synced");
+    assert_eq!(history.items[0].actor, format!("sync/{ALICE}"));
+    assert!(api.flows().started().len() == 1, "only the apply's up");
+
+    // Expired: down starts under the expiry's name, 202 with the execution.
+    let answer = call(&api, sync("staging"), NOW + 7200).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let execution = format!("ttl-staging-{}", NOW + 7200);
+    assert_eq!(answer.body["execution"], execution.as_str());
+    let started = api.flows().started();
+    assert_eq!(started.len(), 2);
+    assert_eq!(
+        (started[1].0, started[1].1.as_str()),
+        (OperationKind::Down, execution.as_str())
+    );
+
+    let answer = call(&api, sync("missing"), NOW).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.body["error"]["code"], "EnvironmentNotFound");
 }
 
 #[tokio::test]
@@ -470,6 +528,16 @@ async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
             "/environments/missing/ttl",
             Some("application/json"),
             Some(br#"{"extendBy": "24h"}"#.to_vec()),
+            404,
+            "EnvironmentNotFound",
+            vec![],
+        ),
+        (
+            "sync of a missing environment",
+            "POST",
+            "/environments/missing/sync",
+            None,
+            None,
             404,
             "EnvironmentNotFound",
             vec![],

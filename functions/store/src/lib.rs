@@ -23,7 +23,9 @@ use std::hash::{BuildHasher, Hasher};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
 use serde::{Deserialize, Serialize};
 use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Event,
@@ -300,7 +302,7 @@ pub trait Store: Send + Sync {
 
     fn delete_sync(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
 
-    /// The spec, state and lease of `name` as one read (a sync's whole view of an unchanged
+    /// The spec, state and lease of `name` in one call (a sync's whole view of an unchanged
     /// environment).
     fn sync_view(&self, name: &str, now: u64) -> impl Future<Output = Result<SyncView>> + Send;
 
@@ -428,6 +430,25 @@ fn event_item(name: &str, event: &Event) -> Item {
         ("pk".into(), pk(name)),
         ("sk".into(), s(sk)),
         ("body".into(), to_body(event)),
+    ])
+}
+
+fn sync_from_item(name: &str, item: &Item) -> Result<Versioned<SyncRecord>> {
+    let what = format!("{name}/SYNC");
+    Ok(Versioned {
+        value: body(item, &what)?,
+        version: get_n(item, "version", &what)?,
+    })
+}
+
+/// The full key of an index entry (a query's start key): the table key `ENV#<name>`/`sk`
+/// and the index's `<prefix>pk`/`<prefix>sk`.
+fn index_key(name: &str, sk: &str, (prefix, partition): (&str, &str), sort: &str) -> Item {
+    Item::from([
+        ("pk".into(), pk(name)),
+        ("sk".into(), s(sk)),
+        (format!("{prefix}pk"), s(partition)),
+        (format!("{prefix}sk"), s(sort)),
     ])
 }
 
@@ -678,14 +699,7 @@ impl Store for DynamoStore {
 
     async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
         // The cursor is the last name returned; the index key is rebuilt from it.
-        let start = cursor.map(|name| {
-            HashMap::from([
-                ("pk".into(), pk(name)),
-                ("sk".into(), s("SPEC")),
-                ("gsi1pk".into(), s(LIST_PARTITION)),
-                ("gsi1sk".into(), s(name)),
-            ])
-        });
+        let start = cursor.map(|name| index_key(name, "SPEC", ("gsi1", LIST_PARTITION), name));
         let out = self
             .client
             .query()
@@ -769,13 +783,9 @@ impl Store for DynamoStore {
     }
 
     async fn get_sync(&self, name: &str) -> Result<Option<Versioned<SyncRecord>>> {
-        let what = format!("{name}/SYNC");
         match self.get_item(name, "SYNC").await? {
             None => Ok(None),
-            Some(item) => Ok(Some(Versioned {
-                value: body(&item, &what)?,
-                version: get_n(&item, "version", &what)?,
-            })),
+            Some(item) => sync_from_item(name, &item).map(Some),
         }
     }
 
@@ -802,25 +812,47 @@ impl Store for DynamoStore {
     }
 
     async fn sync_view(&self, name: &str, now: u64) -> Result<SyncView> {
-        // LOCK < SPEC < STATUS < STATUS#COMPONENT#…: one consistent query reads the three.
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :lock AND :status")
-            .expression_attribute_values(":pk", pk(name))
-            .expression_attribute_values(":lock", s("LOCK"))
-            .expression_attribute_values(":status", s("STATUS"))
+        // One BatchGetItem by key, not a Query: a key lookup stays O(1) on the emulator too
+        // (moto's Query walks the whole table), and it is one call on DynamoDB either way.
+        let keys = ["LOCK", "SPEC", "STATUS"]
+            .map(|sk| Item::from([("pk".into(), pk(name)), ("sk".into(), s(sk))]));
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys.to_vec()))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(aws)?;
+            .build()
+            .expect("keys are set");
+        let mut items = Vec::new();
+        for attempt in 0.. {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(aws)?;
+            if let Some(mut responses) = out.responses {
+                items.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            // DynamoDB may leave keys unprocessed under load: ask again for those, backing off.
+            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                Some(rest) if !rest.keys.is_empty() => {
+                    if attempt == 3 {
+                        return Err(StoreError::Aws(format!(
+                            "{name}: BatchGetItem left keys unprocessed after {attempt} retries"
+                        )));
+                    }
+                    request = rest;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                _ => break,
+            }
+        }
         let mut view = SyncView {
             spec: None,
             state: None,
             lease: None,
         };
-        for item in out.items() {
+        for item in &items {
             match get_s(item, "sk", name)? {
                 "LOCK" => view.lease = lease_from_item(name, item, now)?,
                 "SPEC" => view.spec = Some(spec_from_item(name, item)?),
@@ -843,12 +875,7 @@ impl Store for DynamoStore {
                     item: "due cursor".into(),
                     reason: format!("{key} is not <dueAt>#<name>"),
                 })?;
-                Some(HashMap::from([
-                    ("pk".into(), pk(name)),
-                    ("sk".into(), s("SYNC")),
-                    ("gsi2pk".into(), s(DUE_PARTITION)),
-                    ("gsi2sk".into(), s(key)),
-                ]))
+                Some(index_key(name, "SYNC", ("gsi2", DUE_PARTITION), key))
             }
         };
         let out = self
@@ -872,13 +899,9 @@ impl Store for DynamoStore {
             .map(|item| {
                 let key = get_s(item, "gsi2sk", "due index entry")?;
                 let (_, name) = key.split_once('#').unwrap_or((key, key));
-                let what = format!("{name}/SYNC");
                 Ok(DueSync {
                     environment: name.to_owned(),
-                    record: Versioned {
-                        value: body(item, &what)?,
-                        version: get_n(item, "version", &what)?,
-                    },
+                    record: sync_from_item(name, item)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

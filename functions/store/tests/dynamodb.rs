@@ -351,7 +351,7 @@ async fn sync_schedules_are_found_due_by_the_index_and_claimed_once() {
 }
 
 #[tokio::test]
-async fn a_sync_reads_spec_state_and_lease_in_one_query() {
+async fn a_sync_reads_spec_state_and_lease_in_one_call() {
     let (_stack, store) = store().await;
     let env = environment("pr-1");
     let spec = store.put_spec(&env, None, 100).await.unwrap();

@@ -78,7 +78,11 @@ impl SyncError {
 
 /// What one sync found for one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "outcome")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "outcome"
+)]
 pub enum Outcome {
     /// Checked; `expires_at` when it has a TTL, `warned` when a TTL warning went out now.
     Synced {

@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 
 pub mod cluster_simulator;
 pub mod fidelity;
+pub mod oci;
 mod process;
 pub mod router;
 mod stand_in;
@@ -108,7 +109,7 @@ pub struct LocalStack {
 pub(crate) const ACCESS_KEY: &str = "testing";
 pub(crate) const SECRET_KEY: &str = "testing";
 
-fn free_port() -> Result<u16, LocalStackError> {
+pub(crate) fn free_port() -> Result<u16, LocalStackError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
     Ok(listener

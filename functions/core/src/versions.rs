@@ -30,6 +30,7 @@ mod tests {
             "1.3.9",
             "1.4.0",
             "v1.4.2",
+            "1.4.3+build.7",
             "1.5.0-rc.1",
             "2.0.0",
             "latest",
@@ -37,8 +38,10 @@ mod tests {
             "sha-abc",
         ];
         for (constraint, expected) in [
-            ("^1.4", Some("v1.4.2")),
-            ("~1.4.0", Some("v1.4.2")),
+            // Build metadata does not change a version's precedence.
+            ("^1.4", Some("1.4.3+build.7")),
+            ("~1.4.0", Some("1.4.3+build.7")),
+            ("<1.4.3", Some("v1.4.2")),
             ("=1.4.0", Some("1.4.0")),
             (">=1.5.0-rc.1, <2", Some("1.5.0-rc.1")),
             ("^2", Some("2.0.0")),

@@ -1454,9 +1454,7 @@ async fn new_versions_roll_out_a_failed_migration_keeps_the_old_one_and_blue_gre
     assert_eq!(workload(&h, "api").1, 2, "the drifted field was restored");
 
     // Rollback is instant: the selector goes back to the colour still running.
-    let app = app::App {
-        aws: h.stack.sdk_config(),
-    };
+    let app = app::App::new(h.stack.sdk_config());
     let switched = app.rollback(&env).await.unwrap();
     assert_eq!(switched["ui"], "blue");
     assert_eq!(serving_color(&h, "ui"), "blue");

@@ -1,8 +1,8 @@
 //! The app component: each service of the spec as a Deployment and a Service in the
 //! environment's namespace, written by server-side apply as `strata`.
 //!
-//! - The image tag is the newest in the service's ECR repository that satisfies its
-//!   `version` constraint (an image outside ECR must pin an exact `=x.y.z`).
+//! - The image tag is the newest in the service's repository that satisfies its `version`
+//!   constraint: ECR or any OCI registry (`strata-registry`, the same listing sync uses).
 //! - A service with `migrate` runs it as a Job with the new image before the new version
 //!   serves; a failed Job stops the rollout (`MigrationFailed`, with the Job's reason) and
 //!   the version already serving keeps serving.
@@ -33,6 +33,7 @@ use strata_core::status::ComponentPhase;
 use strata_core::versions::newest_satisfying;
 use strata_core::{Component, Environment, Scope};
 use strata_kubernetes::{ClusterAccess, apply, classify_kube, delete, get, namespaced};
+use strata_registry::{Registries, RegistryError, TagSource};
 
 /// The label every workload of a service carries; Services select on it.
 pub const SERVICE_LABEL: &str = "app.kubernetes.io/name";
@@ -297,13 +298,21 @@ fn load_balancer_hostname(service: &Service) -> Option<String> {
         .clone()
 }
 
-/// The app handler: EKS for the cluster, ECR for image tags, ELBv2 for the load balancer's
-/// zone.
+/// The app handler: EKS for the cluster, the image's registry for its tags, ELBv2 for the
+/// load balancer's zone.
 pub struct App {
-    pub aws: aws_config::SdkConfig,
+    aws: aws_config::SdkConfig,
+    registries: Registries,
 }
 
 impl App {
+    pub fn new(aws: aws_config::SdkConfig) -> Self {
+        Self {
+            registries: Registries::new(aws.clone()),
+            aws,
+        }
+    }
+
     fn regional(&self, region: &str) -> aws_config::SdkConfig {
         self.aws
             .to_builder()
@@ -324,52 +333,16 @@ impl App {
         service: &ServiceSpec,
     ) -> Result<String, ComponentError> {
         let field = format!("spec.app.services[{index}]");
-        let Some((registry, region, repository)) = service.ecr_repository() else {
-            // Outside ECR only an exact pin is honoured; listing other registries' tags is
-            // the sync function's (OCI tags/list), not a deploy's.
-            return service
-                .version
-                .strip_prefix('=')
-                .filter(|v| semver::Version::parse(v.trim()).is_ok())
-                .map(|v| v.trim().to_owned())
-                .ok_or_else(|| {
-                    ComponentError::ImageNotFound(format!(
-                        "{field}.version: {} is not in ECR; pin an exact version (=x.y.z)",
-                        service.image
-                    ))
-                });
-        };
-        let ecr = aws_sdk_ecr::Client::new(&self.regional(region));
-        let mut pages = ecr
-            .list_images()
-            .registry_id(registry)
-            .repository_name(repository)
-            .filter(
-                aws_sdk_ecr::types::ListImagesFilter::builder()
-                    .tag_status(aws_sdk_ecr::types::TagStatus::Tagged)
-                    .build(),
-            )
-            .into_paginator()
-            .send();
-        let mut tags = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_repository_not_found_exception())
-                {
-                    ComponentError::ImageNotFound(format!(
-                        "{field}.image: no ECR repository {repository} in {region}"
-                    ))
-                } else {
-                    classify(&format!("ListImages {repository}"), e)
+        let tags = self
+            .registries
+            .tags(&service.image)
+            .await
+            .map_err(|e| match e {
+                RegistryError::NotFound(m) | RegistryError::Rejected(m) => {
+                    ComponentError::ImageNotFound(format!("{field}.image: {m}"))
                 }
+                RegistryError::Unavailable(m) => ComponentError::AwsTransient(m),
             })?;
-            tags.extend(
-                page.image_ids()
-                    .iter()
-                    .filter_map(|i| i.image_tag().map(str::to_owned)),
-            );
-        }
         newest_satisfying(&service.version, tags.iter().map(String::as_str))
             .map(str::to_owned)
             .ok_or_else(|| {

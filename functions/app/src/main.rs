@@ -4,5 +4,5 @@ use app::App;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    strata_component::lambda::run_component(|aws| App { aws }).await
+    strata_component::lambda::run_component(App::new).await
 }

@@ -20,6 +20,8 @@ use strata_store::{Store, StoreError, StoredSpec, Versioned};
 pub use strata_control::{
     EventBus, FlowError, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows,
 };
+use strata_registry::TagSource;
+pub use strata_registry::{MemoryTags, Registries};
 use sync::{Outcome, SyncError, Syncer};
 
 /// What a route does; its name is the OpenAPI `operationId`.
@@ -301,8 +303,8 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
 
 /// The API over a store, the state machines and the bus. It syncs one environment itself
 /// (`POST …/sync`), with the same logic as the scheduled sync function.
-pub struct Api<S, F, N> {
-    sync: Syncer<S, F, N>,
+pub struct Api<S, F, N, R> {
+    sync: Syncer<S, F, N, R>,
     /// Passed to the state machines (`pollSeconds`); `None` keeps their default.
     poll_seconds: Option<u64>,
 }
@@ -315,10 +317,10 @@ struct Query {
     allow_recreate: BTreeSet<Component>,
 }
 
-impl<S: Store, F: Flows, N: Notifier> Api<S, F, N> {
-    pub fn new(store: S, flows: F, notifier: N, poll_seconds: Option<u64>) -> Self {
+impl<S: Store, F: Flows, N: Notifier, R: TagSource> Api<S, F, N, R> {
+    pub fn new(store: S, flows: F, notifier: N, registries: R, poll_seconds: Option<u64>) -> Self {
         Self {
-            sync: Syncer::new(store, flows, notifier),
+            sync: Syncer::new(store, flows, notifier, registries),
             poll_seconds,
         }
     }
@@ -490,6 +492,16 @@ impl<S: Store, F: Flows, N: Notifier> Api<S, F, N> {
             .await?;
         let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
         strata_store::ensure_scheduled(self.store(), &name, now, every).await?;
+        // An ECR push syncs the environments using its repository: keep that index true.
+        let images = environment.images();
+        let dropped: Vec<&str> = stored
+            .as_ref()
+            .map(|s| s.environment.images())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|image| !images.contains(image))
+            .collect();
+        self.store().index_images(&name, &images, &dropped).await?;
         // The deploy fast path: only the application layer changes and the layers below
         // stand Ready, so only app and dns run.
         let scope = if !unchanged

@@ -1,6 +1,6 @@
 //! Lambda entry point: wiring only. The logic is in the library, where tests reach it.
 
-use api::{Api, EventBus, SfnFlows};
+use api::{Api, EventBus, Registries, SfnFlows};
 use lambda_http::{Request, RequestExt, service_fn};
 use strata_component::lambda;
 use tracing::Instrument;
@@ -17,7 +17,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         .and_then(|s| s.parse().ok());
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let events = EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
-    let api = &Api::new(store, flows, events, poll_seconds);
+    let registries = Registries::new(config.clone());
+    let api = &Api::new(store, flows, events, registries, poll_seconds);
     lambda_http::run(service_fn(move |request: Request| async move {
         let span = tracing::info_span!(
             "request",

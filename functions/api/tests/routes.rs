@@ -1,7 +1,7 @@
 //! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
 //! in-memory store and flows: every route, every error class, and what each writes.
 
-use api::{Api, MemoryFlows, MemoryNotifier};
+use api::{Api, MemoryFlows, MemoryNotifier, MemoryTags};
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -70,13 +70,14 @@ fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[
     })
 }
 
-type TestApi = Api<MemoryStore, MemoryFlows, MemoryNotifier>;
+type TestApi = Api<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags>;
 
 fn api() -> TestApi {
     Api::new(
         MemoryStore::default(),
         MemoryFlows::default(),
         MemoryNotifier::default(),
+        MemoryTags::default(),
         Some(1),
     )
 }
@@ -1077,4 +1078,34 @@ async fn rollback_needs_a_ready_environment_with_a_previous_colour() {
     )
     .await;
     assert_eq!(history.body["items"][0]["kind"], "RollbackRequested");
+}
+
+#[tokio::test]
+async fn an_apply_keeps_the_image_index_an_ecr_push_reads() {
+    const UI: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/ui";
+    const WEB: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web";
+    let api = api();
+    let spec = staging();
+    put(&api, "/environments/staging", &spec, NOW).await;
+    let store = api.store();
+    assert_eq!(store.environments_using(UI).await.unwrap(), ["staging"]);
+    store.release("staging", "up-staging-1-0").await.unwrap();
+
+    // The ui moves to another repository: the index follows, the old entry goes.
+    let moved = spec.replace("shop/ui", "shop/web");
+    let answer = put(&api, "/environments/staging", &moved, NOW + 60).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert!(store.environments_using(UI).await.unwrap().is_empty());
+    assert_eq!(store.environments_using(WEB).await.unwrap(), ["staging"]);
+
+    // A refused apply writes nothing, the index included.
+    let refused = put(
+        &api,
+        "/environments/staging",
+        &moved.replace("shop/web", "shop/x"),
+        NOW + 90,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(store.environments_using(WEB).await.unwrap(), ["staging"]);
 }

@@ -45,11 +45,32 @@ pub struct TtlWarning {
     pub at: u64,
 }
 
+/// The `detail-type` of a newer image version found by sync.
+pub const UPDATE_AVAILABLE: &str = "Strata Environment Update Available";
+
+/// A service's repository has a newer tag within its constraint than the one serving. Put on
+/// the bus once per version found; under `sync.images: deploy` `execution` names the
+/// app-only `up` that rolls it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateAvailable {
+    pub environment: String,
+    pub service: String,
+    pub image: String,
+    pub deployed: String,
+    pub available: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+}
+
 /// What Strata puts on its bus: each kind under its own `detail-type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     StateChange(StateChange),
     TtlWarning(TtlWarning),
+    UpdateAvailable(UpdateAvailable),
 }
 
 impl Notice {
@@ -57,6 +78,7 @@ impl Notice {
         match self {
             Notice::StateChange(_) => STATE_CHANGE,
             Notice::TtlWarning(_) => TTL_WARNING,
+            Notice::UpdateAvailable(_) => UPDATE_AVAILABLE,
         }
     }
 
@@ -64,6 +86,7 @@ impl Notice {
         match self {
             Notice::StateChange(c) => &c.environment,
             Notice::TtlWarning(w) => &w.environment,
+            Notice::UpdateAvailable(u) => &u.environment,
         }
     }
 
@@ -72,6 +95,7 @@ impl Notice {
         match self {
             Notice::StateChange(c) => serde_json::to_string(c),
             Notice::TtlWarning(w) => serde_json::to_string(w),
+            Notice::UpdateAvailable(u) => serde_json::to_string(u),
         }
         .expect("notices serialise")
     }

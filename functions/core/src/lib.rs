@@ -18,7 +18,7 @@ pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan
 pub use spec::{Environment, FieldError, SpecError};
 pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
-    InventoryItem, Operation, OperationContext, OperationKind, Scope,
+    ImageUpdate, InventoryItem, Operation, OperationContext, OperationKind, Scope,
 };
 
 /// An error and its sources on one line, by their Display only (a client's own Display

@@ -399,6 +399,20 @@ impl Environment {
         &self.metadata.name
     }
 
+    /// The image repositories its services run, each once.
+    pub fn images(&self) -> Vec<&str> {
+        let mut images: Vec<&str> = self
+            .spec
+            .app
+            .services
+            .iter()
+            .map(|s| s.image.as_str())
+            .collect();
+        images.sort_unstable();
+        images.dedup();
+        images
+    }
+
     /// Whether the spec has this component (database, storage and dns are optional).
     pub fn includes(&self, component: Component) -> bool {
         match component {

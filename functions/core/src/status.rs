@@ -108,6 +108,17 @@ impl OperationContext {
     }
 }
 
+/// A service whose repository has a newer tag within its constraint than the one serving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageUpdate {
+    pub service: String,
+    pub deployed: String,
+    pub available: String,
+    /// Seconds since the Unix epoch.
+    pub found_at: u64,
+}
+
 /// The operation that last ran (or runs) on an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,6 +146,10 @@ pub struct EnvironmentStatus {
     pub ingress_urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialRef>,
+    /// Newer image versions than the ones serving, found by sync (`sync.images: report`
+    /// leaves them here; under `deploy` they are being rolled out). Cleared once served.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_updates: Vec<ImageUpdate>,
     /// The environment's tagged resources after the last `up` or sync (bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<InventoryItem>,
@@ -152,6 +167,7 @@ impl EnvironmentStatus {
             components: BTreeMap::new(),
             ingress_urls: Vec::new(),
             credentials: Vec::new(),
+            image_updates: Vec::new(),
             inventory: Vec::new(),
             updated_at: now,
         }

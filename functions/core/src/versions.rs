@@ -20,9 +20,28 @@ pub fn newest_satisfying<'a>(
         .map(|(_, tag)| tag)
 }
 
+/// Whether tag `candidate` is a later version than tag `than` (both semver, `v` allowed);
+/// false when either is not a version.
+pub fn is_newer(candidate: &str, than: &str) -> bool {
+    let parse = |tag: &str| Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok();
+    match (parse(candidate), parse(than)) {
+        (Some(a), Some(b)) => a.cmp_precedence(&b).is_gt(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::newest_satisfying;
+    use super::{is_newer, newest_satisfying};
+
+    #[test]
+    fn newer_is_by_precedence() {
+        assert!(is_newer("1.5.0", "v1.4.9"));
+        assert!(is_newer("1.5.0", "1.5.0-rc.1"));
+        assert!(!is_newer("1.5.0+build.2", "1.5.0"));
+        assert!(!is_newer("1.4.0", "1.5.0"));
+        assert!(!is_newer("latest", "1.0.0"));
+    }
 
     #[test]
     fn the_newest_matching_tag_wins() {

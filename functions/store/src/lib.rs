@@ -168,13 +168,20 @@ pub struct DueSync {
     pub record: Versioned<SyncRecord>,
 }
 
-/// What a sync reads of one environment, in one call: its spec, its state (without the
-/// components) and the lease held now.
+/// What a sync reads of one environment, in one call: its spec, its status (without the
+/// components), the app's component status (the versions serving) and the lease held now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncView {
     pub spec: Option<StoredSpec>,
-    pub state: Option<EnvironmentState>,
+    pub status: Option<Versioned<EnvironmentStatus>>,
+    pub app: Option<ComponentStatus>,
     pub lease: Option<Lease>,
+}
+
+impl SyncView {
+    pub fn state(&self) -> Option<EnvironmentState> {
+        self.status.as_ref().map(|s| s.value.state)
+    }
 }
 
 /// Makes `name`'s sync schedule unless it has one: created now (the TTL's origin), first due
@@ -305,6 +312,18 @@ pub trait Store: Send + Sync {
     /// The spec, state and lease of `name` in one call (a sync's whole view of an unchanged
     /// environment).
     fn sync_view(&self, name: &str, now: u64) -> impl Future<Output = Result<SyncView>> + Send;
+
+    /// Points the image index at `name` for each of `images` and away from each of
+    /// `dropped` (images its previous spec used and this one does not). Idempotent.
+    fn index_images(
+        &self,
+        name: &str,
+        images: &[&str],
+        dropped: &[&str],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The environments whose spec uses `image` (the index an ECR push reads), by name.
+    fn environments_using(&self, image: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 
     /// The environments whose sync is due at `now`, earliest first; the cursor is opaque.
     fn due(
@@ -811,10 +830,62 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn index_images(&self, name: &str, images: &[&str], dropped: &[&str]) -> Result<()> {
+        let key = |image: &str| {
+            [
+                ("pk".to_owned(), s(format!("IMAGE#{image}"))),
+                ("sk".to_owned(), pk(name)),
+            ]
+        };
+        for image in images {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Item::from(key(image))))
+                .send()
+                .await
+                .map_err(aws)?;
+        }
+        for image in dropped {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Item::from(key(image))))
+                .send()
+                .await
+                .map_err(aws)?;
+        }
+        Ok(())
+    }
+
+    async fn environments_using(&self, image: &str) -> Result<Vec<String>> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :image")
+            .expression_attribute_values(":image", s(format!("IMAGE#{image}")))
+            .into_paginator()
+            .items()
+            .send();
+        let mut names = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(aws)?;
+            let sk = get_s(&item, "sk", image)?;
+            let name = sk.strip_prefix("ENV#").ok_or_else(|| StoreError::Corrupt {
+                item: format!("IMAGE#{image}"),
+                reason: format!("sk {sk} is not ENV#<name>"),
+            })?;
+            names.push(name.to_owned());
+        }
+        Ok(names)
+    }
+
     async fn sync_view(&self, name: &str, now: u64) -> Result<SyncView> {
         // One BatchGetItem by key, not a Query: a key lookup stays O(1) on the emulator too
         // (moto's Query walks the whole table), and it is one call on DynamoDB either way.
-        let keys = ["LOCK", "SPEC", "STATUS"]
+        let app = component_sk(Component::App);
+        let keys = ["LOCK", "SPEC", "STATUS", app.as_str()]
             .map(|sk| Item::from([("pk".into(), pk(name)), ("sk".into(), s(sk))]));
         let mut request = KeysAndAttributes::builder()
             .set_keys(Some(keys.to_vec()))
@@ -849,7 +920,8 @@ impl Store for DynamoStore {
         }
         let mut view = SyncView {
             spec: None,
-            state: None,
+            status: None,
+            app: None,
             lease: None,
         };
         for item in &items {
@@ -857,9 +929,12 @@ impl Store for DynamoStore {
                 "LOCK" => view.lease = lease_from_item(name, item, now)?,
                 "SPEC" => view.spec = Some(spec_from_item(name, item)?),
                 "STATUS" => {
-                    let status: EnvironmentStatus = body(item, &format!("{name}/STATUS"))?;
-                    view.state = Some(status.state);
+                    view.status = Some(Versioned {
+                        value: body(item, &format!("{name}/STATUS"))?,
+                        version: get_n(item, "version", name)?,
+                    });
                 }
+                sk if sk == app => view.app = Some(body(item, &format!("{name}/{sk}"))?),
                 _ => {}
             }
         }

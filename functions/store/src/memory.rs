@@ -1,7 +1,7 @@
 //! An in-memory [`Store`] with the same semantics as DynamoDB's, for domain and handler
 //! tests that do not need the emulator.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
@@ -21,6 +21,8 @@ struct State {
     specs: BTreeMap<String, StoredSpec>,
     statuses: BTreeMap<String, Versioned<EnvironmentStatus>>,
     components: BTreeMap<(String, Component), Versioned<ComponentStatus>>,
+    /// (image, environment): the image index.
+    images: BTreeSet<(String, String)>,
     events: BTreeMap<String, Vec<Event>>,
     leases: BTreeMap<String, Lease>,
     syncs: BTreeMap<String, Versioned<SyncRecord>>,
@@ -257,9 +259,34 @@ impl Store for MemoryStore {
         let state = self.state();
         Ok(SyncView {
             spec: state.specs.get(name).cloned(),
-            state: state.statuses.get(name).map(|s| s.value.state),
+            status: state.statuses.get(name).cloned(),
+            app: state
+                .components
+                .get(&(name.to_owned(), Component::App))
+                .map(|c| c.value.clone()),
             lease: held(&state, name, now),
         })
+    }
+
+    async fn index_images(&self, name: &str, images: &[&str], dropped: &[&str]) -> Result<()> {
+        let mut state = self.state();
+        for image in images {
+            state.images.insert(((*image).to_owned(), name.to_owned()));
+        }
+        for image in dropped {
+            state.images.remove(&((*image).to_owned(), name.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn environments_using(&self, image: &str) -> Result<Vec<String>> {
+        Ok(self
+            .state()
+            .images
+            .iter()
+            .filter(|(i, _)| i == image)
+            .map(|(_, name)| name.clone())
+            .collect())
     }
 
     async fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> Result<Page<DueSync>> {

@@ -351,23 +351,57 @@ async fn sync_schedules_are_found_due_by_the_index_and_claimed_once() {
 }
 
 #[tokio::test]
-async fn a_sync_reads_spec_state_and_lease_in_one_call() {
+async fn a_sync_reads_spec_status_app_and_lease_in_one_call() {
     let (_stack, store) = store().await;
     let env = environment("pr-1");
     let spec = store.put_spec(&env, None, 100).await.unwrap();
     let status = EnvironmentStatus::new(EnvironmentState::Ready, "up done", 100);
-    store.put_status("pr-1", &status, None).await.unwrap();
+    let status_version = store.put_status("pr-1", &status, None).await.unwrap();
+    let mut app = ComponentStatus::new(ComponentPhase::Ready, 1, 100);
+    app.outputs
+        .insert("service.ui.version".into(), "1.4.0".into());
+    store
+        .put_component("pr-1", Component::App, &app, None)
+        .await
+        .unwrap();
     store.acquire("pr-1", "up-pr-1-2-0", 60, 100).await.unwrap();
 
     let view = store.sync_view("pr-1", 150).await.unwrap();
     assert_eq!(view.spec, Some(spec));
-    assert_eq!(view.state, Some(EnvironmentState::Ready));
+    assert_eq!(view.state(), Some(EnvironmentState::Ready));
+    assert_eq!(view.status.map(|s| s.version), Some(status_version));
+    assert_eq!(view.app, Some(app));
     assert_eq!(view.lease.map(|l| l.holder).as_deref(), Some("up-pr-1-2-0"));
     // Past its expiry the lease no longer holds; an unknown environment is all None.
     assert_eq!(store.sync_view("pr-1", 161).await.unwrap().lease, None);
     let nothing = store.sync_view("pr-2", 150).await.unwrap();
     assert_eq!(
-        (nothing.spec, nothing.state, nothing.lease),
-        (None, None, None)
+        (nothing.spec, nothing.status, nothing.app, nothing.lease),
+        (None, None, None, None)
+    );
+}
+
+#[tokio::test]
+async fn the_image_index_names_the_environments_using_a_repository() {
+    let (_stack, store) = store().await;
+    let ui = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/ui";
+    let api = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api";
+    store.index_images("pr-1", &[ui, api], &[]).await.unwrap();
+    store.index_images("pr-2", &[ui], &[]).await.unwrap();
+    // Idempotent: indexing again changes nothing.
+    store.index_images("pr-2", &[ui], &[]).await.unwrap();
+    assert_eq!(
+        store.environments_using(ui).await.unwrap(),
+        ["pr-1", "pr-2"]
+    );
+    assert_eq!(store.environments_using(api).await.unwrap(), ["pr-1"]);
+    store.index_images("pr-1", &[api], &[ui]).await.unwrap();
+    assert_eq!(store.environments_using(ui).await.unwrap(), ["pr-2"]);
+    assert!(
+        store
+            .environments_using("nothing/here")
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -9,23 +9,38 @@
 //! the run claims it first, and a claim that a crashed run leaves lapses after
 //! [`CLAIM_SECONDS`], so nothing is skipped for good.
 //!
+//! Also started by the ECR push rule (an `ECR Image Action` event): the environments using
+//! that repository (the store's image index, not a scan) are synced at once.
+//!
 //! Per environment, today: an environment whose lease is held is skipped (due again at the
 //! next run); TTL warnings are put on the bus a day and an hour before expiry; an expired
 //! environment is destroyed through the normal `environment-down` flow (with its data
-//! safety); the schedule of a deleted environment is removed. Every sync appends one history
-//! event saying what it found. Drift, image versions and inventory are not checked yet.
+//! safety); a Ready environment's services are compared with the newest tag within their
+//! constraints (each repository listed once per run), and a newer one is put on the bus and
+//! recorded in the status (`sync.images: report`) or rolled out by the app-only `up`
+//! (`deploy`); the schedule of a deleted environment is removed. Every sync appends one
+//! history event saying what it found. Drift and the inventory are not checked yet.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
-use strata_core::events::{Notice, TtlWarning};
-use strata_core::{EnvironmentState, Event, OperationKind, check_environment_name, parse_duration};
-use strata_store::{DueSync, Store, StoreError, StoredSpec, SyncRecord, Versioned};
+use strata_core::events::{Notice, TtlWarning, UpdateAvailable};
+use strata_core::spec::ImagePolicy;
+use strata_core::versions::{is_newer, newest_satisfying};
+use strata_core::{
+    EnvironmentState, EnvironmentStatus, Event, ImageUpdate, OperationKind, check_environment_name,
+    parse_duration,
+};
+
+use strata_store::{DueSync, Store, StoreError, StoredSpec, SyncRecord, SyncView, Versioned};
 
 pub use strata_control::{EventBus, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows};
+pub use strata_registry::{MemoryTags, Registries, RegistryError, TagSource};
 
 /// How long a run's claim on an environment lasts; past it, another run may take it.
 pub const CLAIM_SECONDS: u64 = 300;
@@ -84,12 +99,20 @@ impl SyncError {
     tag = "outcome"
 )]
 pub enum Outcome {
-    /// Checked; `expires_at` when it has a TTL, `warned` when a TTL warning went out now.
+    /// Checked; `expires_at` when it has a TTL, `warned` when a TTL warning went out now;
+    /// `updates` the newer image versions available, `rollout` the app-only `up` started for
+    /// them (`sync.images: deploy`), `unreadable` the repositories that could not be listed.
     Synced {
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_at: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         warned: Option<u64>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        updates: Vec<ImageUpdate>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rollout: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        unreadable: Vec<String>,
     },
     /// An operation holds the lease; due again at the next run.
     Skipped { holder: String },
@@ -102,7 +125,7 @@ pub enum Outcome {
 }
 
 /// One run over everything due.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {
     pub due: usize,
@@ -128,6 +151,15 @@ impl RunReport {
             Err(e) => self.failed.push(format!("{name}: {}: {e}", e.name())),
         }
     }
+
+    fn count_all(&mut self, results: Vec<(String, Result<Outcome, SyncError>)>) {
+        for (name, result) in results {
+            if let Err(e) = &result {
+                tracing::warn!(environment = %name, error = %e, "sync failed; retried when its claim lapses");
+            }
+            self.count(&name, result);
+        }
+    }
 }
 
 /// What the function was started with.
@@ -135,27 +167,66 @@ impl RunReport {
 pub enum Request {
     /// The schedule fired: sync everything due at `now`.
     Scheduled { now: u64, run: String },
+    /// An image was pushed to ECR: sync the environments that use `image` now.
+    Pushed {
+        image: String,
+        now: u64,
+        run: String,
+    },
     /// Sync one environment now, due or not.
     One { environment: String },
 }
 
+/// The `detail` of EventBridge's `ECR Image Action` event.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct EcrImageAction {
+    action_type: String,
+    result: String,
+    repository_name: String,
+}
+
 /// Reads the function's input: an EventBridge scheduled event (its `time` is the clock of
-/// the run) or `{"environment": "<name>"}`.
+/// the run), an ECR push (`ECR Image Action`), or `{"environment": "<name>"}`.
 pub fn parse_request(input: Value) -> Result<Request, SyncError> {
-    if input.get("detail-type").is_some() {
+    if let Some(detail_type) = input.get("detail-type").and_then(Value::as_str) {
+        let detail_type = detail_type.to_owned();
         let event: CloudWatchEvent = serde_json::from_value(input)
-            .map_err(|e| SyncError::InvalidInput(format!("scheduled event: {e}")))?;
-        if event.detail_type.as_deref() != Some("Scheduled Event") {
-            return Err(SyncError::InvalidInput(format!(
-                "detail-type: expected \"Scheduled Event\", got {:?}",
-                event.detail_type
-            )));
-        }
+            .map_err(|e| SyncError::InvalidInput(format!("event: {e}")))?;
         let time = event.time;
         let now = u64::try_from(time.timestamp())
             .map_err(|_| SyncError::InvalidInput(format!("time: {time} is before 1970")))?;
         let run = event.id.unwrap_or_else(|| format!("sync-{now}"));
-        return Ok(Request::Scheduled { now, run });
+        return match detail_type.as_str() {
+            "Scheduled Event" => Ok(Request::Scheduled { now, run }),
+            "ECR Image Action" => {
+                let action: EcrImageAction =
+                    serde_json::from_value(event.detail.unwrap_or_default())
+                        .map_err(|e| SyncError::InvalidInput(format!("detail: {e}")))?;
+                if action.action_type != "PUSH" || action.result != "SUCCESS" {
+                    return Err(SyncError::InvalidInput(format!(
+                        "detail: expected a successful PUSH, got {} {}",
+                        action.result, action.action_type
+                    )));
+                }
+                let field = |value: Option<String>, name: &str| {
+                    value.ok_or_else(|| SyncError::InvalidInput(format!("{name}: missing")))
+                };
+                let account = field(event.account_id, "account")?;
+                let region = field(event.region, "region")?;
+                Ok(Request::Pushed {
+                    image: format!(
+                        "{account}.dkr.ecr.{region}.amazonaws.com/{}",
+                        action.repository_name
+                    ),
+                    now,
+                    run,
+                })
+            }
+            other => Err(SyncError::InvalidInput(format!(
+                "detail-type: expected \"Scheduled Event\" or \"ECR Image Action\", got {other:?}"
+            ))),
+        };
     }
     let object = input.as_object().ok_or_else(|| {
         SyncError::InvalidInput("input: expected a scheduled event or {\"environment\": …}".into())
@@ -174,19 +245,62 @@ pub fn parse_request(input: Value) -> Result<Request, SyncError> {
     })
 }
 
-/// The sync logic over the store, the state machines and the bus.
-pub struct Syncer<S, F, N> {
+/// The tags of each repository, listed once per run however many environments use it (and
+/// by one of them at a time: the others wait for that listing).
+#[derive(Default)]
+pub struct TagCache {
+    listed: Mutex<HashMap<String, Arc<Listing>>>,
+}
+
+/// One repository's listing, made once.
+type Listing = tokio::sync::OnceCell<Result<Vec<String>, RegistryError>>;
+
+impl TagCache {
+    async fn tags<R: TagSource>(
+        &self,
+        registries: &R,
+        image: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        let cell = self
+            .listed
+            .lock()
+            .expect("not poisoned")
+            .entry(image.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| registries.tags(image)).await.clone()
+    }
+}
+
+/// The sync logic over the store, the state machines, the bus and the image registries.
+pub struct Syncer<S, F, N, R> {
     store: S,
     flows: F,
     notifier: N,
+    registries: R,
 }
 
-impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
-    pub fn new(store: S, flows: F, notifier: N) -> Self {
+/// What a sync found that asks for more than a reschedule.
+#[derive(Debug, Default)]
+struct ImageFindings {
+    /// False when nothing was compared (not Ready, or the app never ran): what is recorded
+    /// stays as it is.
+    checked: bool,
+    /// Newer versions than the ones serving, now.
+    updates: Vec<ImageUpdate>,
+    /// Those not recorded yet: announced (and under `deploy` rolled out).
+    fresh: Vec<ImageUpdate>,
+    /// Repositories that could not be listed (`service: error`).
+    unreadable: Vec<String>,
+}
+
+impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
+    pub fn new(store: S, flows: F, notifier: N, registries: R) -> Self {
         Self {
             store,
             flows,
             notifier,
+            registries,
         }
     }
 
@@ -202,10 +316,15 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
         &self.notifier
     }
 
+    pub fn registries(&self) -> &R {
+        &self.registries
+    }
+
     /// Syncs everything due at `now`, `CONCURRENCY` at a time, until nothing is due or
     /// `budget` has passed (what is left stays due for the next run).
     pub async fn run(&self, now: u64, run: &str, budget: Duration) -> Result<RunReport, SyncError> {
         let started = Instant::now();
+        let tags = TagCache::default();
         let mut report = RunReport::default();
         let mut cursor: Option<String> = None;
         loop {
@@ -216,19 +335,17 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
             let page = self.store.due(now, PAGE, cursor.as_deref()).await?;
             report.due += page.items.len();
             let results: Vec<(String, Result<Outcome, SyncError>)> = stream::iter(page.items)
-                .map(|due| async move {
-                    let name = due.environment.clone();
-                    (name, self.sync_due(due, now, run).await)
+                .map(|due| {
+                    let tags = &tags;
+                    async move {
+                        let name = due.environment.clone();
+                        (name, self.sync_due(due, now, run, tags).await)
+                    }
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
-            for (name, result) in results {
-                if let Err(e) = &result {
-                    tracing::warn!(environment = %name, error = %e, "sync failed; retried when its claim lapses");
-                }
-                report.count(&name, result);
-            }
+            report.count_all(results);
             match page.next {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -237,8 +354,42 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
         Ok(report)
     }
 
+    /// Syncs, now, every environment whose spec uses `image` (the store's image index): what
+    /// an ECR push starts.
+    pub async fn pushed(&self, image: &str, now: u64, run: &str) -> Result<RunReport, SyncError> {
+        let names = self.store.environments_using(image).await?;
+        let tags = TagCache::default();
+        let mut report = RunReport {
+            due: names.len(),
+            ..RunReport::default()
+        };
+        let results: Vec<(String, Result<Outcome, SyncError>)> = stream::iter(names)
+            .map(|name| {
+                let tags = &tags;
+                async move {
+                    let outcome = self.sync_one(&name, now, run, tags).await;
+                    (name, outcome)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        report.count_all(results);
+        Ok(report)
+    }
+
     /// Syncs one environment now, whether or not it is due (the API's "sync now").
     pub async fn sync_now(&self, name: &str, now: u64, run: &str) -> Result<Outcome, SyncError> {
+        self.sync_one(name, now, run, &TagCache::default()).await
+    }
+
+    async fn sync_one(
+        &self,
+        name: &str,
+        now: u64,
+        run: &str,
+        tags: &TagCache,
+    ) -> Result<Outcome, SyncError> {
         let record = match self.store.get_sync(name).await? {
             Some(record) => record,
             None => {
@@ -263,6 +414,7 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
             },
             now,
             run,
+            tags,
         )
         .await
     }
@@ -270,13 +422,21 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
     /// Syncs one environment found due (`due` as read), or answers `Contended` when another
     /// run got to it first. An unchanged environment costs three calls: the view, the
     /// reschedule (conditional on the version found due: of two overlapping runs exactly one
-    /// wins) and the history event. Before a side effect (a TTL warning, a destroy) the
-    /// environment is claimed first, so the loser of two runs does nothing.
-    pub async fn sync_due(&self, due: DueSync, now: u64, run: &str) -> Result<Outcome, SyncError> {
+    /// wins) and the history event, plus its share of its repositories' listings (one per
+    /// repository per run). Before a side effect (a TTL warning, a destroy, an image update
+    /// announced or rolled out) the environment is claimed first, so the loser of two runs
+    /// does nothing.
+    pub async fn sync_due(
+        &self,
+        due: DueSync,
+        now: u64,
+        run: &str,
+        tags: &TagCache,
+    ) -> Result<Outcome, SyncError> {
         let name = due.environment.as_str();
         let view = self.store.sync_view(name, now).await?;
-        let spec = match view.spec {
-            Some(spec) if view.state != Some(EnvironmentState::Deleted) => spec,
+        let spec = match &view.spec {
+            Some(spec) if view.state() != Some(EnvironmentState::Deleted) => spec.clone(),
             // Deleted, or its spec is gone: nothing left to keep in sync.
             _ => {
                 self.store.delete_sync(name).await?;
@@ -285,15 +445,23 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
         };
 
         let mut record = due.record;
-        let outcome = match (view.lease, ttl_check(&spec, &record.value, now)) {
-            (Some(lease), _) => Outcome::Skipped {
-                holder: lease.holder,
-            },
-            (None, TtlCheck::Quiet { expires_at }) => Outcome::Synced {
-                expires_at,
-                warned: None,
-            },
-            (None, action) => {
+        let outcome = if let Some(lease) = &view.lease {
+            Outcome::Skipped {
+                holder: lease.holder.clone(),
+            }
+        } else {
+            let ttl = ttl_check(&spec, &record.value, now);
+            let images = match ttl {
+                TtlCheck::Expired { .. } => ImageFindings::default(),
+                _ => self.image_findings(&spec, &view, tags, now).await,
+            };
+            let recorded = view
+                .status
+                .as_ref()
+                .map_or(&[][..], |s| &s.value.image_updates[..]);
+            let quiet = matches!(ttl, TtlCheck::Quiet { .. })
+                && (!images.checked || images.updates == recorded);
+            if !quiet {
                 let mut claim = record.value.clone();
                 claim.due_at = now + CLAIM_SECONDS;
                 claim.claimed_by = Some(run.to_owned());
@@ -309,7 +477,25 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
                     Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
                     Err(e) => return Err(e.into()),
                 };
-                self.act(name, action, now).await?
+            }
+            match self.act(name, ttl, now).await? {
+                Outcome::Synced {
+                    expires_at, warned, ..
+                } => {
+                    let rollout = if images.checked && images.updates != recorded {
+                        self.act_on_images(name, &spec, &view, &images, now).await?
+                    } else {
+                        None
+                    };
+                    Outcome::Synced {
+                        expires_at,
+                        warned,
+                        updates: images.updates,
+                        rollout,
+                        unreadable: images.unreadable,
+                    }
+                }
+                expired => expired,
             }
         };
 
@@ -345,6 +531,10 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
             actor: format!("sync/{run}"),
             execution: match &outcome {
                 Outcome::Expired { execution } => Some(execution.clone()),
+                Outcome::Synced {
+                    rollout: Some(execution),
+                    ..
+                } => Some(execution.clone()),
                 _ => None,
             },
         };
@@ -352,14 +542,149 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
         Ok(outcome)
     }
 
+    /// The services of a Ready environment whose repository has a newer tag within their
+    /// constraint than the one the app step recorded serving.
+    async fn image_findings(
+        &self,
+        spec: &StoredSpec,
+        view: &SyncView,
+        tags: &TagCache,
+        now: u64,
+    ) -> ImageFindings {
+        let mut findings = ImageFindings::default();
+        let (Some(app), Some(status)) = (&view.app, &view.status) else {
+            return findings;
+        };
+        if status.value.state != EnvironmentState::Ready {
+            return findings;
+        }
+        findings.checked = true;
+        let recorded = &status.value.image_updates;
+        for service in &spec.environment.spec.app.services {
+            let Some(deployed) = app
+                .outputs
+                .get(&format!("service.{}.version", service.name))
+            else {
+                continue;
+            };
+            let listed = match tags.tags(&self.registries, &service.image).await {
+                Ok(listed) => listed,
+                Err(e) => {
+                    // What was found before stands until the repository can be read again.
+                    findings.updates.extend(
+                        recorded
+                            .iter()
+                            .filter(|u| u.service == service.name)
+                            .cloned(),
+                    );
+                    findings.unreadable.push(format!("{}: {e}", service.name));
+                    continue;
+                }
+            };
+            let Some(newest) =
+                newest_satisfying(&service.version, listed.iter().map(String::as_str))
+            else {
+                continue;
+            };
+            if !is_newer(newest, deployed) {
+                continue;
+            }
+            let known = recorded.iter().find(|u| {
+                u.service == service.name && u.available == newest && u.deployed == *deployed
+            });
+            let update = ImageUpdate {
+                service: service.name.clone(),
+                deployed: deployed.clone(),
+                available: newest.to_owned(),
+                found_at: known.map_or(now, |u| u.found_at),
+            };
+            if known.is_none() {
+                findings.fresh.push(update.clone());
+            }
+            findings.updates.push(update);
+        }
+        findings
+    }
+
+    /// On a claimed environment: rolls the fresh updates out (`sync.images: deploy`, through
+    /// the app-only `up` under a name that is one per set of versions), announces each on
+    /// the bus, then records what is available in the status. Answers the rollout started.
+    async fn act_on_images(
+        &self,
+        name: &str,
+        spec: &StoredSpec,
+        view: &SyncView,
+        images: &ImageFindings,
+        now: u64,
+    ) -> Result<Option<String>, SyncError> {
+        let rollout = match spec.environment.spec.sync.images {
+            ImagePolicy::Deploy if !images.fresh.is_empty() => {
+                let execution = rollout_name(name, spec.generation, &images.updates);
+                let input =
+                    serde_json::json!({ "environment": name, "scope": "application" }).to_string();
+                self.flows
+                    .start(OperationKind::Up, &execution, &input)
+                    .await
+                    .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
+                Some(execution)
+            }
+            _ => None,
+        };
+        for update in &images.fresh {
+            let image = spec
+                .environment
+                .spec
+                .app
+                .services
+                .iter()
+                .find(|s| s.name == update.service)
+                .map(|s| s.image.clone())
+                .unwrap_or_default();
+            let notice = Notice::UpdateAvailable(UpdateAvailable {
+                environment: name.to_owned(),
+                service: update.service.clone(),
+                image,
+                deployed: update.deployed.clone(),
+                available: update.available.clone(),
+                execution: rollout.clone(),
+                at: now,
+            });
+            self.notifier
+                .publish(&notice)
+                .await
+                .map_err(SyncError::EventsUnavailable)?;
+        }
+        if let Some(status) = &view.status {
+            let mut recorded: EnvironmentStatus = status.value.clone();
+            recorded.image_updates = images.updates.clone();
+            match self
+                .store
+                .put_status(name, &recorded, Some(status.version))
+                .await
+            {
+                Ok(_) => {}
+                // An operation began meanwhile: the next sync records what it finds then.
+                Err(StoreError::StaleVersion { .. }) => {
+                    tracing::info!(environment = %name, "status moved on; image updates recorded next sync");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(rollout)
+    }
+
     /// Carries out a TTL action on a claimed environment: a warning on the bus, or
     /// `environment-down` under a name that is one per expiry (a retry starts nothing twice).
     async fn act(&self, name: &str, action: TtlCheck, now: u64) -> Result<Outcome, SyncError> {
+        let synced = |expires_at, warned| Outcome::Synced {
+            expires_at,
+            warned,
+            updates: Vec::new(),
+            rollout: None,
+            unreadable: Vec::new(),
+        };
         match action {
-            TtlCheck::Quiet { expires_at } => Ok(Outcome::Synced {
-                expires_at,
-                warned: None,
-            }),
+            TtlCheck::Quiet { expires_at } => Ok(synced(expires_at, None)),
             TtlCheck::Warn { expires_at, lead } => {
                 let warning = TtlWarning {
                     environment: name.to_owned(),
@@ -371,10 +696,7 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
                     .publish(&Notice::TtlWarning(warning))
                     .await
                     .map_err(SyncError::EventsUnavailable)?;
-                Ok(Outcome::Synced {
-                    expires_at: Some(expires_at),
-                    warned: Some(lead),
-                })
+                Ok(synced(Some(expires_at), Some(lead)))
             }
             TtlCheck::Expired { expires_at } => {
                 let execution = format!("ttl-{name}-{expires_at}");
@@ -387,6 +709,19 @@ impl<S: Store, F: Flows, N: Notifier> Syncer<S, F, N> {
             }
         }
     }
+}
+
+/// `images-<env>-<generation>-<hash of the versions>`: the same updates get the same name, so
+/// a retried or overlapping sync starts the rollout once (Step Functions starts a name once).
+fn rollout_name(name: &str, generation: u64, updates: &[ImageUpdate]) -> String {
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for update in updates {
+        for byte in format!("{}={};", update.service, update.available).bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("images-{name}-{generation}-{hash:016x}")
 }
 
 /// What the TTL asks of a sync at `now`.
@@ -439,18 +774,35 @@ fn every(spec: &StoredSpec) -> u64 {
 fn describe(outcome: &Outcome, now: u64) -> String {
     match outcome {
         Outcome::Synced {
-            expires_at: None, ..
-        } => "in sync; no TTL".into(),
-        Outcome::Synced {
-            expires_at: Some(at),
+            expires_at,
             warned,
+            updates,
+            rollout,
+            unreadable,
         } => {
-            let left = at.saturating_sub(now);
-            let warning = match warned {
-                Some(lead) => format!("; TTL warning ({}h lead) published", lead / 3600),
-                None => String::new(),
+            let mut text = match expires_at {
+                None => "in sync; no TTL".to_owned(),
+                Some(at) => format!(
+                    "in sync; TTL expires at {at} (in {}m)",
+                    at.saturating_sub(now) / 60
+                ),
             };
-            format!("in sync; TTL expires at {at} (in {}m){warning}", left / 60)
+            if let Some(lead) = warned {
+                text.push_str(&format!("; TTL warning ({}h lead) published", lead / 3600));
+            }
+            for update in updates {
+                text.push_str(&format!(
+                    "; {} {} available (serving {})",
+                    update.service, update.available, update.deployed
+                ));
+            }
+            if let Some(execution) = rollout {
+                text.push_str(&format!("; rolling out ({execution})"));
+            }
+            for failure in unreadable {
+                text.push_str(&format!("; tags unreadable: {failure}"));
+            }
+            text
         }
         Outcome::Skipped { holder } => format!("skipped: {holder} holds the lease"),
         Outcome::Expired { execution } => {
@@ -463,16 +815,19 @@ fn describe(outcome: &Outcome, now: u64) -> String {
 /// How long a scheduled run keeps taking environments: well inside the function's timeout.
 pub const RUN_BUDGET: Duration = Duration::from_secs(240);
 
-/// The function: a scheduled run answers its [`RunReport`], a one-environment sync its
+/// The function: a scheduled run or a push answers its [`RunReport`], a one-environment sync its
 /// [`Outcome`]. `now` is the clock for a one-environment sync (a schedule brings its own).
-pub async fn handle<S: Store, F: Flows, N: Notifier>(
-    syncer: &Syncer<S, F, N>,
+pub async fn handle<S: Store, F: Flows, N: Notifier, R: TagSource>(
+    syncer: &Syncer<S, F, N, R>,
     input: Value,
     now: u64,
 ) -> Result<Value, SyncError> {
     let answer = match parse_request(input)? {
         Request::Scheduled { now, run } => {
             serde_json::to_value(syncer.run(now, &run, RUN_BUDGET).await?)
+        }
+        Request::Pushed { image, now, run } => {
+            serde_json::to_value(syncer.pushed(&image, now, &run).await?)
         }
         Request::One { environment } => {
             let run = format!("now-{now}");

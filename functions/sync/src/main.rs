@@ -3,7 +3,7 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use strata_component::lambda;
-use sync::{EventBus, SfnFlows, Syncer};
+use sync::{EventBus, Registries, SfnFlows, Syncer};
 use tracing::Instrument;
 
 #[tokio::main]
@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let flows = SfnFlows::from_env(aws_sdk_sfn::Client::new(&config))?;
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let events = EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
-    let syncer = &Syncer::new(store, flows, events);
+    let registries = Registries::new(config.clone());
+    let syncer = &Syncer::new(store, flows, events, registries);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = tracing::info_span!(
             "sync",

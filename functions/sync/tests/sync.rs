@@ -1,26 +1,35 @@
-//! The sync logic over the in-memory store, flows and bus: TTL warnings and expiry, extension,
-//! locked environments, overlapping runs, deleted environments, and the function's input.
+//! The sync logic over the in-memory store, flows, bus and registry: TTL warnings and expiry,
+//! extension, locked environments, overlapping runs, deleted environments, image versions
+//! (report and deploy, one listing per repository per run, ECR pushes), and the function's
+//! input.
 
 use std::time::Duration;
 
 use serde_json::json;
 use strata_core::events::Notice;
-use strata_core::{Environment, EnvironmentState, EnvironmentStatus, OperationKind};
+use strata_core::spec::ImagePolicy;
+use strata_core::status::ComponentPhase;
+use strata_core::{
+    Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, ImageUpdate,
+    OperationKind,
+};
 use strata_store::{MemoryStore, Store, ensure_scheduled};
 use sync::{
-    MemoryFlows, MemoryNotifier, Outcome, Request, RunReport, SyncError, Syncer, parse_request,
+    MemoryFlows, MemoryNotifier, MemoryTags, Outcome, RegistryError, Request, RunReport, SyncError,
+    Syncer, TagCache, parse_request,
 };
 
 const T0: u64 = 1_800_000_000;
 const BUDGET: Duration = Duration::from_secs(60);
 
-type TestSyncer = Syncer<MemoryStore, MemoryFlows, MemoryNotifier>;
+type TestSyncer = Syncer<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags>;
 
 fn syncer() -> TestSyncer {
     Syncer::new(
         MemoryStore::default(),
         MemoryFlows::default(),
         MemoryNotifier::default(),
+        MemoryTags::default(),
     )
 }
 
@@ -201,7 +210,10 @@ async fn overlapping_runs_process_each_environment_once() {
     let a = syncer.run(now, "run-a", BUDGET).await.unwrap();
     assert_eq!(a.synced, 5);
     for due in seen_by_b.items {
-        let outcome = syncer.sync_due(due, now, "run-b").await.unwrap();
+        let outcome = syncer
+            .sync_due(due, now, "run-b", &TagCache::default())
+            .await
+            .unwrap();
         assert_eq!(outcome, Outcome::Contended);
     }
     for i in 0..5 {
@@ -330,6 +342,39 @@ fn the_function_takes_a_scheduled_event_or_one_environment() {
             run: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa".into()
         }
     );
+    // EventBridge's ECR push event, as the EcrPush rule delivers it.
+    let pushed = json!({
+        "version": "0",
+        "id": "13cde686-328b-6117-af20-0e5566167482",
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": "123456789012",
+        "time": "2027-01-15T08:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {
+            "result": "SUCCESS",
+            "repository-name": "shop/api",
+            "image-digest": "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234",
+            "action-type": "PUSH",
+            "image-tag": "2.3.9"
+        }
+    });
+    assert_eq!(
+        parse_request(pushed.clone()).unwrap(),
+        Request::Pushed {
+            image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api".into(),
+            now: T0,
+            run: "13cde686-328b-6117-af20-0e5566167482".into()
+        }
+    );
+    let mut deleted = pushed.clone();
+    deleted["detail"]["action-type"] = json!("DELETE");
+    let mut nameless = pushed;
+    nameless["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("repository-name");
     assert_eq!(
         parse_request(json!({"environment": "staging"})).unwrap(),
         Request::One {
@@ -345,6 +390,11 @@ fn the_function_takes_a_scheduled_event_or_one_environment() {
             json!({"detail-type": "Object Created", "source": "aws.s3", "resources": [], "detail": {}, "time": "2027-01-15T08:00:00Z"}),
             "detail-type",
         ),
+        (
+            deleted,
+            "detail: expected a successful PUSH, got SUCCESS DELETE",
+        ),
+        (nameless, "detail: missing field `repository-name`"),
         (json!({"environment": "Not_A_Name"}), "environment:"),
         (
             json!({"environment": "staging", "force": true}),
@@ -377,4 +427,266 @@ fn every_error_reports_a_listed_name() {
     for error in errors {
         assert!(SyncError::NAMES.contains(&error.name()), "{error:?}");
     }
+}
+
+const UI: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/ui";
+const API: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api";
+
+/// An environment Ready with ui 1.4.0 and api 2.3.1 serving (what the app step records),
+/// under `policy`; its images indexed as the API's apply does.
+async fn serving(syncer: &TestSyncer, name: &str, policy: ImagePolicy, at: u64) {
+    let mut env = environment(name, None);
+    env.spec.sync.images = policy;
+    apply(syncer, &env, at).await;
+    let store = syncer.store();
+    store.index_images(name, &env.images(), &[]).await.unwrap();
+    let previous = store.get_status(name).await.unwrap().map(|s| s.version);
+    store
+        .put_status(
+            name,
+            &EnvironmentStatus::new(EnvironmentState::Ready, "up of generation 1 done", at),
+            previous,
+        )
+        .await
+        .unwrap();
+    set_serving(syncer, name, "1.4.0", "2.3.1").await;
+}
+
+async fn set_serving(syncer: &TestSyncer, name: &str, ui: &str, api: &str) {
+    let store = syncer.store();
+    let mut app = ComponentStatus::new(ComponentPhase::Ready, 1, 0);
+    app.outputs
+        .insert("service.ui.version".into(), ui.to_owned());
+    app.outputs
+        .insert("service.api.version".into(), api.to_owned());
+    let previous = store
+        .get_component(name, Component::App)
+        .await
+        .unwrap()
+        .map(|c| c.version);
+    store
+        .put_component(name, Component::App, &app, previous)
+        .await
+        .unwrap();
+}
+
+fn updates_announced(syncer: &TestSyncer) -> Vec<(String, String, String, Option<String>)> {
+    syncer
+        .notifier()
+        .published()
+        .into_iter()
+        .filter_map(|n| match n {
+            Notice::UpdateAvailable(u) => {
+                Some((u.environment, u.service, u.available, u.execution))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+async fn recorded_updates(syncer: &TestSyncer, name: &str) -> Vec<(String, String, String)> {
+    let status = syncer.store().get_status(name).await.unwrap().unwrap();
+    status
+        .value
+        .image_updates
+        .into_iter()
+        .map(|u: ImageUpdate| (u.service, u.deployed, u.available))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_newer_image_is_announced_once_and_recorded_in_the_status_under_report() {
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Report, T0).await;
+    // ui ^1.4: 1.4.2 is newer; 1.5.0-rc.1 is a pre-release the constraint does not name.
+    syncer
+        .registries()
+        .set(UI, &["1.3.0", "1.4.0", "v1.4.2", "1.5.0-rc.1", "latest"]);
+    // api ~2.3: 2.3.1 is the newest within it (2.4.0 is not).
+    syncer.registries().set(API, &["2.3.0", "2.3.1", "2.4.0"]);
+
+    let run = syncer.run(T0 + 900, "run-1", BUDGET).await.unwrap();
+    assert_eq!(run.synced, 1, "{run:?}");
+    assert_eq!(
+        updates_announced(&syncer),
+        [("staging".into(), "ui".into(), "v1.4.2".into(), None)]
+    );
+    assert_eq!(
+        recorded_updates(&syncer, "staging").await,
+        [("ui".into(), "1.4.0".into(), "v1.4.2".into())]
+    );
+    assert!(
+        syncer.flows().started().is_empty(),
+        "report deploys nothing"
+    );
+    let history = history_kinds(&syncer, "staging").await;
+    assert!(
+        history
+            .last()
+            .unwrap()
+            .contains("ui v1.4.2 available (serving 1.4.0)"),
+        "{history:?}"
+    );
+
+    // The next sync finds the same: no second announcement, no status write.
+    let status_version = syncer
+        .store()
+        .get_status("staging")
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    syncer.run(T0 + 1800, "run-2", BUDGET).await.unwrap();
+    assert_eq!(updates_announced(&syncer).len(), 1);
+    assert_eq!(
+        syncer
+            .store()
+            .get_status("staging")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        status_version
+    );
+
+    // Once a deploy serves it, the record is cleared; nothing is announced.
+    set_serving(&syncer, "staging", "v1.4.2", "2.3.1").await;
+    syncer.run(T0 + 2700, "run-3", BUDGET).await.unwrap();
+    assert!(recorded_updates(&syncer, "staging").await.is_empty());
+    assert_eq!(updates_announced(&syncer).len(), 1);
+}
+
+#[tokio::test]
+async fn deploy_rolls_a_newer_image_out_through_the_app_only_up_once() {
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Deploy, T0).await;
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1", "2.3.4"]);
+
+    let outcome = syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
+    let Outcome::Synced {
+        rollout: Some(execution),
+        updates,
+        ..
+    } = &outcome
+    else {
+        panic!("expected a rollout: {outcome:?}");
+    };
+    assert!(execution.starts_with("images-staging-1-"), "{execution}");
+    assert_eq!(updates.len(), 1);
+    let started = syncer.flows().started();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].0, OperationKind::Up);
+    assert_eq!(started[0].1, *execution);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&started[0].2).unwrap(),
+        json!({"environment": "staging", "scope": "application"})
+    );
+    assert_eq!(
+        updates_announced(&syncer),
+        [(
+            "staging".into(),
+            "api".into(),
+            "2.3.4".into(),
+            Some(execution.clone())
+        )]
+    );
+
+    // A rollout that has not landed yet starts nothing again.
+    syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
+    assert_eq!(syncer.flows().started().len(), 1);
+
+    // A newer version still: a new rollout under its own name.
+    syncer.registries().set(API, &["2.3.1", "2.3.4", "2.3.5"]);
+    syncer.sync_now("staging", T0 + 180, "now-3").await.unwrap();
+    let started = syncer.flows().started();
+    assert_eq!(started.len(), 2);
+    assert_ne!(started[1].1, *execution);
+}
+
+#[tokio::test]
+async fn each_repository_is_listed_once_per_run() {
+    let syncer = syncer();
+    for name in ["pr-1", "pr-2", "pr-3"] {
+        serving(&syncer, name, ImagePolicy::Report, T0).await;
+    }
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1"]);
+    let run = syncer.run(T0 + 900, "run-1", BUDGET).await.unwrap();
+    assert_eq!(run.synced, 3);
+    assert_eq!(syncer.registries().listings(UI), 1);
+    assert_eq!(syncer.registries().listings(API), 1);
+    assert!(updates_announced(&syncer).is_empty(), "all up to date");
+}
+
+#[tokio::test]
+async fn an_unreadable_repository_keeps_what_was_found_and_says_so() {
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Report, T0).await;
+    syncer.registries().set(UI, &["1.4.0", "1.4.1"]);
+    syncer.registries().set(API, &["2.3.1"]);
+    syncer.run(T0 + 900, "run-1", BUDGET).await.unwrap();
+    assert_eq!(recorded_updates(&syncer, "staging").await.len(), 1);
+
+    syncer
+        .registries()
+        .fail(UI, RegistryError::Unavailable("ECR throttled".into()));
+    let outcome = syncer
+        .sync_now("staging", T0 + 1000, "now-1")
+        .await
+        .unwrap();
+    let Outcome::Synced { unreadable, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(unreadable, &["ui: ECR throttled".to_owned()]);
+    assert_eq!(
+        recorded_updates(&syncer, "staging").await,
+        [("ui".into(), "1.4.0".into(), "1.4.1".into())],
+        "the update found before stands"
+    );
+    assert_eq!(updates_announced(&syncer).len(), 1);
+}
+
+#[tokio::test]
+async fn an_ecr_push_syncs_only_the_environments_using_that_repository() {
+    let syncer = syncer();
+    serving(&syncer, "shop", ImagePolicy::Deploy, T0).await;
+    // "blog" runs other images.
+    let mut blog = environment("blog", None);
+    for service in &mut blog.spec.app.services {
+        service.image = service.image.replace("shop/", "blog/");
+    }
+    apply(&syncer, &blog, T0).await;
+    syncer
+        .store()
+        .index_images("blog", &blog.images(), &[])
+        .await
+        .unwrap();
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1", "2.3.2"]);
+
+    let pushed = json!({
+        "version": "0", "id": "push-1", "detail-type": "ECR Image Action", "source": "aws.ecr",
+        "account": "123456789012", "time": "2027-01-15T08:00:00Z", "region": "eu-west-1",
+        "resources": [],
+        "detail": {"result": "SUCCESS", "repository-name": "shop/api", "action-type": "PUSH", "image-tag": "2.3.2"}
+    });
+    let report: RunReport =
+        serde_json::from_value(sync::handle(&syncer, pushed, 0).await.unwrap()).unwrap();
+    assert_eq!((report.due, report.synced), (1, 1), "{report:?}");
+    assert_eq!(
+        syncer.flows().started().len(),
+        1,
+        "shop rolls api 2.3.2 out"
+    );
+    assert!(
+        history_kinds(&syncer, "blog").await.is_empty(),
+        "blog untouched"
+    );
+    assert_eq!(
+        syncer
+            .registries()
+            .listings("123456789012.dkr.ecr.eu-west-1.amazonaws.com/blog/api"),
+        0
+    );
 }

@@ -325,6 +325,43 @@ impl LocalStack {
         self.invoke(&function, &payload).await
     }
 
+    /// Stands in for EventBridge delivering ECR's push event (moto never delivers to a
+    /// Lambda): the `ECR Image Action` event of `repository:tag` in `region`, at `time`
+    /// (RFC 3339), goes to every template function whose `EventBridgeRule` pattern matches
+    /// it. Answers each function's result by logical id; a function error is an error here.
+    pub async fn deliver_ecr_push(
+        &self,
+        region: &str,
+        repository: &str,
+        tag: &str,
+        time: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, LocalStackError> {
+        let event = serde_json::json!({
+            "version": "0",
+            "id": format!("local-push-{repository}-{tag}"),
+            "detail-type": "ECR Image Action",
+            "source": "aws.ecr",
+            "account": template::ACCOUNT_ID,
+            "time": time,
+            "region": region,
+            "resources": [],
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "action-type": "PUSH",
+                "image-tag": tag,
+            },
+        });
+        let mut results = Vec::new();
+        for rule in &self.template.rules {
+            if template::pattern_matches(&rule.pattern, &event) {
+                let answer = self.invoke(&rule.function, &event.to_string()).await?;
+                results.push((rule.function.clone(), answer));
+            }
+        }
+        Ok(results)
+    }
+
     /// Invokes a template function (by logical id) through cargo-lambda, as Lambda's Invoke.
     pub async fn invoke(
         &self,

@@ -21,6 +21,33 @@ pub struct Template {
     pub event_buses: Vec<(String, String)>,
     /// EventBridge Scheduler schedules (moto never fires them: the local stack does).
     pub schedules: Vec<ScheduleDef>,
+    /// EventBridge rules that target a function (a SAM `EventBridgeRule` event): moto never
+    /// delivers them to a Lambda, so the local stack does.
+    pub rules: Vec<RuleDef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleDef {
+    /// The function's logical id.
+    pub function: String,
+    /// The event's name under the function's `Events`.
+    pub name: String,
+    /// The rule's event pattern, as JSON.
+    pub pattern: serde_json::Value,
+}
+
+/// EventBridge's matching, for the patterns the template uses: every key of the pattern must
+/// be in the event; a list matches a value equal to one of its entries, a map matches
+/// recursively.
+pub fn pattern_matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    use serde_json::Value as Json;
+    match pattern {
+        Json::Object(fields) => fields
+            .iter()
+            .all(|(key, want)| event.get(key).is_some_and(|got| pattern_matches(want, got))),
+        Json::Array(allowed) => allowed.contains(event),
+        other => other == event,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +126,7 @@ impl Template {
             state_machines: Vec::new(),
             event_buses: Vec::new(),
             schedules: Vec::new(),
+            rules: Vec::new(),
         };
         for (id, resource) in resources {
             let id = id
@@ -120,6 +148,26 @@ impl Template {
                             let k = k.as_str().ok_or_else(|| bad(format!("{id}: env name")))?;
                             environment.insert(k.to_owned(), ctx.resolve(v, id)?);
                         }
+                    }
+                    for (name, event) in props
+                        .get("Events")
+                        .and_then(Value::as_mapping)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if event.get("Type").and_then(Value::as_str) != Some("EventBridgeRule") {
+                            continue;
+                        }
+                        let pattern = event
+                            .get("Properties")
+                            .and_then(|p| p.get("Pattern"))
+                            .ok_or_else(|| bad(format!("{id}: {name:?} has no Pattern")))?;
+                        template.rules.push(RuleDef {
+                            function: id.to_owned(),
+                            name: name.as_str().unwrap_or_default().to_owned(),
+                            pattern: serde_json::to_value(pattern)
+                                .map_err(|e| bad(format!("{id}: pattern: {e}")))?,
+                        });
                     }
                     template.functions.push(FunctionDef {
                         logical_id: id.to_owned(),
@@ -466,6 +514,32 @@ Resources:
         FnArn: !GetAtt Fn.Arn
         TableArn: { "Fn::GetAtt": [Table, Arn] }
 "#;
+
+    #[test]
+    fn the_ecr_push_rule_matches_only_successful_pushes() {
+        let t = Template::load(
+            &crate::workspace_root().join("infra/template.yaml"),
+            "eu-west-1",
+            "stack",
+        )
+        .unwrap();
+        let rule = t.rules.iter().find(|r| r.name == "EcrPush").unwrap();
+        assert_eq!(rule.function, "SyncFunction");
+        let push = serde_json::json!({
+            "source": "aws.ecr", "detail-type": "ECR Image Action",
+            "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": "shop/ui"}
+        });
+        assert!(pattern_matches(&rule.pattern, &push));
+        for (path, other) in [
+            ("/detail/action-type", "DELETE"),
+            ("/detail/result", "FAILURE"),
+            ("/source", "aws.s3"),
+        ] {
+            let mut event = push.clone();
+            *event.pointer_mut(path).unwrap() = serde_json::json!(other);
+            assert!(!pattern_matches(&rule.pattern, &event), "{path}={other}");
+        }
+    }
 
     #[test]
     fn intrinsics_resolve_like_cloudformation() {

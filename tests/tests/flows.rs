@@ -1611,3 +1611,171 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
         history.items[0]
     );
 }
+
+/// The serving version of each service, as the app step recorded it.
+async fn serving_versions(h: &Harness, name: &str) -> (String, String) {
+    let app = h
+        .store
+        .get_component(name, Component::App)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    (
+        app.outputs["service.ui.version"].clone(),
+        app.outputs["service.api.version"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
+    let h = harness().await;
+    let queue = state_change_queue(&h).await;
+    let created = lifecycle_now();
+    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    // img-1 deploys new images (the example's `sync.images: deploy`); img-2 runs the same
+    // images under `report`; img-3 runs other repositories.
+    for name in ["img-1", "img-2", "img-3"] {
+        let mut env = Environment::parse(&text).unwrap();
+        env.metadata.name = name.to_owned();
+        env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+        if name == "img-2" {
+            env.spec.sync.images = strata_core::spec::ImagePolicy::Report;
+        }
+        if name == "img-3" {
+            for service in &mut env.spec.app.services {
+                service.image = service.image.replace("shop/", "blog/");
+            }
+        }
+        h.stack.stand_in_for(&env).await.unwrap();
+        h.store.put_spec(&env, None, created).await.unwrap();
+        strata_store::ensure_scheduled(&h.store, name, created, 900)
+            .await
+            .unwrap();
+        // What the API's apply does.
+        h.store
+            .index_images(name, &env.images(), &[])
+            .await
+            .unwrap();
+    }
+    h.up_ready("img-1", "up-img-1-1").await;
+    h.up_ready("img-2", "up-img-2-1").await;
+    // The stand-in pushed the lowest versions the constraints name.
+    assert_eq!(
+        serving_versions(&h, "img-1").await,
+        ("1.4.0".into(), "2.3.0".into())
+    );
+
+    // CI pushes ui 1.4.7 (within ^1.4) and 2.0.0 (not); EventBridge delivers the push.
+    for tag in ["1.4.7", "2.0.0"] {
+        h.stack
+            .push_image("eu-west-1", "shop/ui", tag)
+            .await
+            .unwrap();
+    }
+    let delivered = h
+        .stack
+        .deliver_ecr_push(
+            "eu-west-1",
+            "shop/ui",
+            "1.4.7",
+            &scheduled_time(created + 60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1, "only the EcrPush rule matches");
+    let (function, report) = &delivered[0];
+    assert_eq!(function, "SyncFunction");
+    assert_eq!(
+        (&report["due"], &report["synced"], &report["failed"]),
+        (&json!(2), &json!(2), &json!([])),
+        "img-1 and img-2 use shop/ui; img-3 is not looked at: {report}"
+    );
+
+    // img-1: the app-only up rolls 1.4.7 out; nothing below the app layer runs.
+    let rollout = h.store.history("img-1", 1, None).await.unwrap().items[0].clone();
+    let execution = rollout.execution.clone().expect("a rollout was started");
+    assert!(execution.starts_with("images-img-1-1-"), "{rollout:?}");
+    let arn = format!(
+        "{}:{execution}",
+        h.up.replacen(":stateMachine:", ":execution:", 1)
+    );
+    let ended = h.wait_for(&arn).await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+    assert_eq!(
+        serving_versions(&h, "img-1").await,
+        ("1.4.7".into(), "2.3.0".into())
+    );
+    let status = h.store.get_status("img-1").await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Ready);
+    assert_eq!(
+        status.components[&Component::Network].observed_generation,
+        1,
+        "the network was not touched"
+    );
+
+    // img-2 (report): still serving 1.4.0, the update recorded in its status.
+    assert_eq!(serving_versions(&h, "img-2").await.0, "1.4.0");
+    let status = h.store.get_status("img-2").await.unwrap().unwrap().value;
+    let recorded: Vec<(String, String, String)> = status
+        .image_updates
+        .iter()
+        .map(|u| (u.service.clone(), u.deployed.clone(), u.available.clone()))
+        .collect();
+    assert_eq!(recorded, [("ui".into(), "1.4.0".into(), "1.4.7".into())]);
+
+    // Both announced on the bus; img-1's names its rollout.
+    let updates: Vec<serde_json::Value> = received(&h, &queue, 8)
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Strata Environment Update Available")
+        .collect();
+    let mut announced: Vec<(String, String, bool)> = updates
+        .iter()
+        .map(|e| {
+            (
+                e["detail"]["environment"].as_str().unwrap().to_owned(),
+                e["detail"]["available"].as_str().unwrap().to_owned(),
+                e["detail"]["execution"].is_string(),
+            )
+        })
+        .collect();
+    announced.sort();
+    assert_eq!(
+        announced,
+        [
+            ("img-1".into(), "1.4.7".into(), true),
+            ("img-2".into(), "1.4.7".into(), false)
+        ]
+    );
+
+    // The next sync of img-1 finds it up to date and clears the record.
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "img-1"}"#)
+        .await
+        .unwrap();
+    assert_eq!(outcome["outcome"], "synced", "{outcome}");
+    assert!(outcome.get("updates").is_none(), "{outcome}");
+    let status = h.store.get_status("img-1").await.unwrap().unwrap().value;
+    assert!(
+        status.image_updates.is_empty(),
+        "{:?}",
+        status.image_updates
+    );
+    assert!(
+        h.store
+            .history("img-3", 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "img-3 was never synced"
+    );
+}

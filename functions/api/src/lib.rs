@@ -320,7 +320,7 @@ struct Query {
 impl<S: Store, F: Flows, N: Notifier, R: TagSource> Api<S, F, N, R> {
     pub fn new(store: S, flows: F, notifier: N, registries: R, poll_seconds: Option<u64>) -> Self {
         Self {
-            sync: Syncer::new(store, flows, notifier, registries),
+            sync: Syncer::new(store, flows, notifier, registries).with_poll_seconds(poll_seconds),
             poll_seconds,
         }
     }

@@ -278,6 +278,8 @@ pub struct Syncer<S, F, N, R> {
     flows: F,
     notifier: N,
     registries: R,
+    /// Passed to the state machines it starts (`pollSeconds`); `None` keeps their default.
+    poll_seconds: Option<u64>,
 }
 
 /// What a sync found that asks for more than a reschedule.
@@ -301,7 +303,24 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
             flows,
             notifier,
             registries,
+            poll_seconds: None,
         }
+    }
+
+    /// The `pollSeconds` of the executions it starts (the local stack's are quick).
+    pub fn with_poll_seconds(mut self, poll_seconds: Option<u64>) -> Self {
+        self.poll_seconds = poll_seconds;
+        self
+    }
+
+    /// The input of an execution it starts for `name`, with `extra` fields.
+    fn execution_input(&self, name: &str, extra: serde_json::Map<String, Value>) -> String {
+        let mut input = extra;
+        input.insert("environment".into(), name.into());
+        if let Some(poll) = self.poll_seconds {
+            input.insert("pollSeconds".into(), poll.into());
+        }
+        Value::Object(input).to_string()
     }
 
     pub fn store(&self) -> &S {
@@ -620,8 +639,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
         let rollout = match spec.environment.spec.sync.images {
             ImagePolicy::Deploy if !images.fresh.is_empty() => {
                 let execution = rollout_name(name, spec.generation, &images.updates);
-                let input =
-                    serde_json::json!({ "environment": name, "scope": "application" }).to_string();
+                let scope = serde_json::Map::from_iter([("scope".into(), "application".into())]);
+                let input = self.execution_input(name, scope);
                 self.flows
                     .start(OperationKind::Up, &execution, &input)
                     .await
@@ -700,7 +719,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
             }
             TtlCheck::Expired { expires_at } => {
                 let execution = format!("ttl-{name}-{expires_at}");
-                let input = serde_json::json!({ "environment": name }).to_string();
+                let input = self.execution_input(name, serde_json::Map::new());
                 self.flows
                     .start(OperationKind::Down, &execution, &input)
                     .await

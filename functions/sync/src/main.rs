@@ -15,7 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let events = EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
     let registries = Registries::new(config.clone());
-    let syncer = &Syncer::new(store, flows, events, registries);
+    // Only the local stack sets it: moto makes everything at once, so polls can be quick.
+    let poll_seconds = std::env::var("STRATA_POLL_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let syncer = &Syncer::new(store, flows, events, registries).with_poll_seconds(poll_seconds);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = tracing::info_span!(
             "sync",

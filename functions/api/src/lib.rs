@@ -22,7 +22,8 @@ pub use strata_control::{
 };
 use strata_registry::TagSource;
 pub use strata_registry::{MemoryTags, Registries};
-use sync::{Outcome, SyncError, Syncer};
+pub use sync::{LambdaObserver, MemoryObserver};
+use sync::{Observer, Outcome, SyncError, Syncer};
 
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,8 +304,8 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
 
 /// The API over a store, the state machines and the bus. It syncs one environment itself
 /// (`POST …/sync`), with the same logic as the scheduled sync function.
-pub struct Api<S, F, N, R> {
-    sync: Syncer<S, F, N, R>,
+pub struct Api<S, F, N, R, O> {
+    sync: Syncer<S, F, N, R, O>,
     /// Passed to the state machines (`pollSeconds`); `None` keeps their default.
     poll_seconds: Option<u64>,
 }
@@ -317,10 +318,18 @@ struct Query {
     allow_recreate: BTreeSet<Component>,
 }
 
-impl<S: Store, F: Flows, N: Notifier, R: TagSource> Api<S, F, N, R> {
-    pub fn new(store: S, flows: F, notifier: N, registries: R, poll_seconds: Option<u64>) -> Self {
+impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Api<S, F, N, R, O> {
+    pub fn new(
+        store: S,
+        flows: F,
+        notifier: N,
+        registries: R,
+        observer: O,
+        poll_seconds: Option<u64>,
+    ) -> Self {
         Self {
-            sync: Syncer::new(store, flows, notifier, registries).with_poll_seconds(poll_seconds),
+            sync: Syncer::new(store, flows, notifier, registries, observer)
+                .with_poll_seconds(poll_seconds),
             poll_seconds,
         }
     }

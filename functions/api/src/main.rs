@@ -1,6 +1,6 @@
 //! Lambda entry point: wiring only. The logic is in the library, where tests reach it.
 
-use api::{Api, EventBus, Registries, SfnFlows};
+use api::{Api, EventBus, LambdaObserver, Registries, SfnFlows};
 use lambda_http::{Request, RequestExt, service_fn};
 use strata_component::lambda;
 use tracing::Instrument;
@@ -18,7 +18,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let events = EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
     let registries = Registries::new(config.clone());
-    let api = &Api::new(store, flows, events, registries, poll_seconds);
+    let observer = LambdaObserver::from_env(aws_sdk_lambda::Client::new(&config))?;
+    let api = &Api::new(store, flows, events, registries, observer, poll_seconds);
     lambda_http::run(service_fn(move |request: Request| async move {
         let span = tracing::info_span!(
             "request",

@@ -1,7 +1,7 @@
 //! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
 //! in-memory store and flows: every route, every error class, and what each writes.
 
-use api::{Api, MemoryFlows, MemoryNotifier, MemoryTags};
+use api::{Api, MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags};
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -70,7 +70,7 @@ fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[
     })
 }
 
-type TestApi = Api<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags>;
+type TestApi = Api<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver>;
 
 fn api() -> TestApi {
     Api::new(
@@ -78,6 +78,7 @@ fn api() -> TestApi {
         MemoryFlows::default(),
         MemoryNotifier::default(),
         MemoryTags::default(),
+        MemoryObserver::default(),
         Some(1),
     )
 }

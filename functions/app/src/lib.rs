@@ -28,6 +28,7 @@ use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 use strata_component::aws::classify;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{ServiceSpec, Strategy};
 use strata_core::status::ComponentPhase;
 use strata_core::versions::newest_satisfying;
@@ -629,6 +630,49 @@ fn blue_green(env: &Environment) -> impl Iterator<Item = &ServiceSpec> {
 
 impl ComponentHandler for App {
     const COMPONENT: Component = Component::App;
+
+    /// Each service's serving Deployment: present, its replicas, and its image at the
+    /// version the last step recorded.
+    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let env = step.environment;
+        let client = self.cluster(env).await?;
+        let recorded = step.previous.map(|p| p.outputs.clone()).unwrap_or_default();
+        let deployments = namespaced::<Deployment>(&client, env.name());
+        let (mut missing, mut fields) = (Vec::new(), Vec::new());
+        for service in &env.spec.app.services {
+            let key = |what: &str| format!("service.{}.{what}", service.name);
+            let color = match service.strategy {
+                Strategy::BlueGreen => recorded.get(&key("color")).map(String::as_str),
+                Strategy::Rolling => None,
+            };
+            let name = deployment_name(service, color);
+            let Some(deployment) = get(&deployments, &name).await? else {
+                missing.push(format!("Deployment {}/{name}", env.name()));
+                continue;
+            };
+            let path = |field: &str| format!("Deployment {}/{name}/{field}", env.name());
+            let replicas = deployment.spec.as_ref().and_then(|s| s.replicas);
+            if replicas != Some(service.replicas as i32) {
+                fields.push(FieldDrift::new(
+                    path("spec.replicas"),
+                    service.replicas,
+                    replicas.map_or("unset".to_owned(), |r| r.to_string()),
+                ));
+            }
+            if let Some(version) = recorded.get(&key("version")) {
+                let expected = format!("{}:{version}", service.image);
+                let observed = image_of(&deployment).unwrap_or("none");
+                if observed != expected {
+                    fields.push(FieldDrift::new(
+                        path("spec.template.spec.containers[0].image"),
+                        expected,
+                        observed,
+                    ));
+                }
+            }
+        }
+        Ok(Observed::from_findings(missing, fields))
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         if step.context.scope == Scope::Rollback {

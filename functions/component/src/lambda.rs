@@ -88,7 +88,7 @@ pub async fn serve<H: ComponentHandler>(
     let (store, handler) = (&store, &handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = span(H::COMPONENT.name(), &event.payload);
-        crate::run(store, handler, event.payload, now())
+        crate::handle(store, handler, event.payload, now())
             .instrument(span)
             .await
             .map_err(|e| diagnostic(e.name(), &e))

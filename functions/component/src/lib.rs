@@ -10,8 +10,11 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use strata_core::drift::{ComponentDrift, Observed};
 use strata_core::status::{ComponentError as RecordedError, ComponentPhase};
-use strata_core::{Component, ComponentStatus, Environment, EnvironmentState, OperationContext};
+use strata_core::{
+    Component, ComponentStatus, Environment, EnvironmentState, OperationContext, OperationKind,
+};
 use strata_store::{Store, StoreError};
 
 pub mod aws;
@@ -186,6 +189,100 @@ pub trait ComponentHandler: Send + Sync {
         &self,
         step: &Step<'_>,
     ) -> impl Future<Output = Result<Progress, ComponentError>> + Send;
+
+    /// Compares the live resources with the spec and the recorded status (sync's drift
+    /// check); reads only. A component without a check says so rather than claim it is in
+    /// sync.
+    fn observe(
+        &self,
+        _step: &Step<'_>,
+    ) -> impl Future<Output = Result<Observed, ComponentError>> + Send {
+        async {
+            Ok(Observed::Unchecked {
+                reason: format!("{} has no drift check yet", Self::COMPONENT.name()),
+            })
+        }
+    }
+}
+
+/// The function's input: a step of a state machine (`{action: apply|destroy, context}`) or
+/// sync's drift check (`{action: observe, environment}`). Answers the step's [`StepResult`]
+/// or the [`ComponentDrift`].
+pub async fn handle<S: Store, H: ComponentHandler>(
+    store: &S,
+    handler: &H,
+    request: Value,
+    now: u64,
+) -> Result<Value, ComponentError> {
+    if request.get("action").and_then(Value::as_str) == Some("observe") {
+        let environment = match request.as_object().map(|o| o.len()) {
+            Some(2) => request.get("environment").and_then(Value::as_str),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            ComponentError::InvalidInput(
+                "request: observe takes exactly {\"action\": \"observe\", \"environment\": name}"
+                    .into(),
+            )
+        })?;
+        let observed = observe(store, handler, environment, now).await?;
+        return Ok(serde_json::to_value(observed).expect("observations serialise"));
+    }
+    let result = run(store, handler, request, now).await?;
+    Ok(serde_json::to_value(result).expect("step results serialise"))
+}
+
+/// Observes one component of a Ready environment for drift; writes nothing.
+pub async fn observe<S: Store, H: ComponentHandler>(
+    store: &S,
+    handler: &H,
+    name: &str,
+    now: u64,
+) -> Result<ComponentDrift, ComponentError> {
+    let component = H::COMPONENT;
+    let spec = store
+        .get_spec(name)
+        .await?
+        .ok_or_else(|| ComponentError::EnvironmentNotFound(name.to_owned()))?;
+    let components = store
+        .get_status(name)
+        .await?
+        .map(|s| s.value.components)
+        .unwrap_or_default();
+    let unchecked = |reason: String| ComponentDrift {
+        component,
+        observed: Observed::Unchecked { reason },
+    };
+    if !spec.environment.includes(component) {
+        return Ok(unchecked("not in the spec".into()));
+    }
+    let Some(previous) = components.get(&component) else {
+        return Ok(unchecked("never applied".into()));
+    };
+    if previous.phase != ComponentPhase::Ready {
+        return Ok(unchecked(format!("{:?}, not Ready", previous.phase)));
+    }
+    // Observing is no operation: the context only carries what handlers read from it.
+    let context = OperationContext {
+        environment: name.to_owned(),
+        operation: OperationKind::Up,
+        execution: format!("observe-{now}"),
+        generation: spec.generation,
+        poll_seconds: 0,
+        deadline_seconds: 0,
+        started_at: now,
+        scope: Default::default(),
+    };
+    let step = Step {
+        environment: &spec.environment,
+        context: &context,
+        previous: Some(previous),
+        dependencies: &components,
+    };
+    Ok(ComponentDrift {
+        component,
+        observed: handler.observe(&step).await?,
+    })
 }
 
 /// Runs one step for `handler` and records the outcome as the component's status.

@@ -65,12 +65,29 @@ pub struct UpdateAvailable {
     pub at: u64,
 }
 
+/// The `detail-type` of drift found by sync.
+pub const DRIFTED: &str = "Strata Environment Drifted";
+
+/// Sync found live resources that differ from the spec (or are gone). Put on the bus when the
+/// drift found changes; under `sync.drift: repair` `repair` names the `up` that restores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drifted {
+    pub environment: String,
+    pub components: Vec<crate::drift::ComponentDrift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+}
+
 /// What Strata puts on its bus: each kind under its own `detail-type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     StateChange(StateChange),
     TtlWarning(TtlWarning),
     UpdateAvailable(UpdateAvailable),
+    Drifted(Drifted),
 }
 
 impl Notice {
@@ -79,6 +96,7 @@ impl Notice {
             Notice::StateChange(_) => STATE_CHANGE,
             Notice::TtlWarning(_) => TTL_WARNING,
             Notice::UpdateAvailable(_) => UPDATE_AVAILABLE,
+            Notice::Drifted(_) => DRIFTED,
         }
     }
 
@@ -87,6 +105,7 @@ impl Notice {
             Notice::StateChange(c) => &c.environment,
             Notice::TtlWarning(w) => &w.environment,
             Notice::UpdateAvailable(u) => &u.environment,
+            Notice::Drifted(d) => &d.environment,
         }
     }
 
@@ -96,6 +115,7 @@ impl Notice {
             Notice::StateChange(c) => serde_json::to_string(c),
             Notice::TtlWarning(w) => serde_json::to_string(w),
             Notice::UpdateAvailable(u) => serde_json::to_string(u),
+            Notice::Drifted(d) => serde_json::to_string(d),
         }
         .expect("notices serialise")
     }

@@ -150,6 +150,10 @@ pub struct EnvironmentStatus {
     /// leaves them here; under `deploy` they are being rolled out). Cleared once served.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_updates: Vec<ImageUpdate>,
+    /// The components sync last found drifted or missing (empty: all in sync, or never
+    /// checked). Cleared once a sync finds them in sync again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::drift::ComponentDrift>,
     /// The environment's tagged resources after the last `up` or sync (bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<InventoryItem>,
@@ -168,6 +172,7 @@ impl EnvironmentStatus {
             ingress_urls: Vec::new(),
             credentials: Vec::new(),
             image_updates: Vec::new(),
+            drift: Vec::new(),
             inventory: Vec::new(),
             updated_at: now,
         }

@@ -16,6 +16,7 @@ use aws_sdk_route53::types::{
 };
 use strata_component::aws::classify;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, Environment};
 
@@ -335,6 +336,50 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
             format!("http://{}", fqdn(name).trim_end_matches('.')),
         );
         Ok(ready)
+    }
+
+    /// The record at the name, where it points, and the ownership marker.
+    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let env = step.environment;
+        let Some((zone, name)) = spec_dns(env) else {
+            return Ok(Observed::InSync);
+        };
+        let target = target(step)?;
+        let client = self.clients.client();
+        let Some(zone_id) = find_zone(&client, zone).await? else {
+            return Ok(Observed::Missing {
+                resources: vec![format!("hosted zone {zone}")],
+            });
+        };
+        let found = find_records(&client, &zone_id, name).await?;
+        let desired = desired_target(name, &target)?;
+        let mut missing = Vec::new();
+        let mut fields = Vec::new();
+        let describe = |r: &ResourceRecordSet| match r.alias_target() {
+            Some(alias) => format!("{} alias {}", r.r#type().as_str(), fqdn(alias.dns_name())),
+            None => format!(
+                "{} {}",
+                r.r#type().as_str(),
+                r.resource_records()
+                    .iter()
+                    .map(|v| v.value())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        match &found.target {
+            None => missing.push(format!("record {}", fqdn(name))),
+            Some(record) if !points_at(record, &desired) => fields.push(FieldDrift::new(
+                format!("record {}", fqdn(name)),
+                describe(&desired),
+                describe(record),
+            )),
+            Some(_) => {}
+        }
+        if !owned_by(found.owner.as_ref(), env.name()) {
+            missing.push(format!("record {} (TXT owner marker)", owner_name(name)));
+        }
+        Ok(Observed::from_findings(missing, fields))
     }
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {

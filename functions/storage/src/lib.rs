@@ -18,6 +18,7 @@ use aws_sdk_s3::types::{
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{StorageOnDelete, StorageSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, tags};
@@ -299,6 +300,52 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
                 .insert(format!("bucket.{}", bucket.name), name);
         }
         Ok(progress)
+    }
+
+    /// Each bucket's presence, tags and versioning.
+    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let env = step.environment;
+        let Some(StorageSpec { buckets, .. }) = &env.spec.storage else {
+            return Ok(Observed::InSync);
+        };
+        let client = self.clients.client(&env.spec.region);
+        let (mut missing, mut fields) = (Vec::new(), Vec::new());
+        for bucket in buckets {
+            let name = bucket_name(env.name(), &bucket.name);
+            let found = match find(&client, &name).await? {
+                Found::Absent => {
+                    missing.push(format!("bucket {name}"));
+                    continue;
+                }
+                Found::Present(found) => found,
+            };
+            for (key, expected) in tags::for_resource(env.name(), Component::Storage) {
+                let observed = found.get(key).map_or("absent", String::as_str);
+                if observed != expected {
+                    fields.push(FieldDrift::new(
+                        format!("bucket {name}/tags.{key}"),
+                        expected,
+                        observed,
+                    ));
+                }
+            }
+            let versioning = client
+                .get_bucket_versioning()
+                .bucket(&name)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("GetBucketVersioning {name}"), e))?;
+            let enabled = versioning.status() == Some(&BucketVersioningStatus::Enabled);
+            if enabled != bucket.versioning {
+                let says = |on: bool| if on { "Enabled" } else { "Suspended" };
+                fields.push(FieldDrift::new(
+                    format!("bucket {name}/versioning"),
+                    says(bucket.versioning),
+                    says(enabled),
+                ));
+            }
+        }
+        Ok(Observed::from_findings(missing, fields))
     }
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {

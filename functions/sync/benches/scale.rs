@@ -18,7 +18,7 @@ use futures_util::{StreamExt, stream};
 use strata_core::Environment;
 use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store, ensure_scheduled};
-use sync::{MemoryFlows, MemoryNotifier, MemoryTags, RunReport, Syncer};
+use sync::{MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer};
 
 const T0: u64 = 1_800_000_000;
 const EVERY: u64 = 900;
@@ -132,6 +132,7 @@ async fn main() {
         MemoryFlows::default(),
         MemoryNotifier::default(),
         MemoryTags::default(),
+        MemoryObserver::default(),
     );
 
     // 1. One scheduled run over every environment, all due and unchanged.

@@ -29,16 +29,20 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
-use strata_core::events::{Notice, TtlWarning, UpdateAvailable};
-use strata_core::spec::ImagePolicy;
+use strata_core::drift::{ComponentDrift, Observed};
+use strata_core::events::{Drifted, Notice, TtlWarning, UpdateAvailable};
+use strata_core::spec::{DriftPolicy, ImagePolicy};
 use strata_core::versions::{is_newer, newest_satisfying};
 use strata_core::{
-    EnvironmentState, EnvironmentStatus, Event, ImageUpdate, OperationKind, check_environment_name,
-    parse_duration,
+    Component, EnvironmentState, EnvironmentStatus, Event, ImageUpdate, OperationKind,
+    check_environment_name, parse_duration,
 };
 
 use strata_store::{DueSync, Store, StoreError, StoredSpec, SyncRecord, SyncView, Versioned};
 
+mod observe;
+
+pub use observe::{LambdaObserver, MemoryObserver, Observer};
 pub use strata_control::{EventBus, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows};
 pub use strata_registry::{MemoryTags, Registries, RegistryError, TagSource};
 
@@ -111,6 +115,11 @@ pub enum Outcome {
         updates: Vec<ImageUpdate>,
         #[serde(skip_serializing_if = "Option::is_none")]
         rollout: Option<String>,
+        /// The components drifted or missing, and the `up` repairing them (`repair`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        drift: Vec<ComponentDrift>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        repair: Option<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         unreadable: Vec<String>,
     },
@@ -273,16 +282,34 @@ impl TagCache {
 }
 
 /// The sync logic over the store, the state machines, the bus and the image registries.
-pub struct Syncer<S, F, N, R> {
+pub struct Syncer<S, F, N, R, O> {
     store: S,
     flows: F,
     notifier: N,
     registries: R,
+    observer: O,
     /// Passed to the state machines it starts (`pollSeconds`); `None` keeps their default.
     poll_seconds: Option<u64>,
 }
 
-/// What a sync found that asks for more than a reschedule.
+/// The components found drifted or missing.
+#[derive(Debug, Default)]
+struct DriftFindings {
+    /// False when nothing was observed (not Ready): what is recorded stays as it is.
+    checked: bool,
+    drifted: Vec<ComponentDrift>,
+    /// Components that could not be observed (`drift of <component>: error`).
+    unreadable: Vec<String>,
+}
+
+/// What acting on the findings started.
+#[derive(Debug, Default)]
+struct Started {
+    rollout: Option<String>,
+    repair: Option<String>,
+}
+
+/// What a sync found of image versions.
 #[derive(Debug, Default)]
 struct ImageFindings {
     /// False when nothing was compared (not Ready, or the app never ran): what is recorded
@@ -296,13 +323,14 @@ struct ImageFindings {
     unreadable: Vec<String>,
 }
 
-impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
-    pub fn new(store: S, flows: F, notifier: N, registries: R) -> Self {
+impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N, R, O> {
+    pub fn new(store: S, flows: F, notifier: N, registries: R, observer: O) -> Self {
         Self {
             store,
             flows,
             notifier,
             registries,
+            observer,
             poll_seconds: None,
         }
     }
@@ -337,6 +365,10 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
 
     pub fn registries(&self) -> &R {
         &self.registries
+    }
+
+    pub fn observer(&self) -> &O {
+        &self.observer
     }
 
     /// Syncs everything due at `now`, `CONCURRENCY` at a time, until nothing is due or
@@ -470,16 +502,18 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
             }
         } else {
             let ttl = ttl_check(&spec, &record.value, now);
-            let images = match ttl {
-                TtlCheck::Expired { .. } => ImageFindings::default(),
-                _ => self.image_findings(&spec, &view, tags, now).await,
+            let (images, drift) = match ttl {
+                TtlCheck::Expired { .. } => Default::default(),
+                _ => tokio::join!(
+                    self.image_findings(&spec, &view, tags, now),
+                    self.drift_findings(&spec, &view)
+                ),
             };
-            let recorded = view
-                .status
-                .as_ref()
-                .map_or(&[][..], |s| &s.value.image_updates[..]);
-            let quiet = matches!(ttl, TtlCheck::Quiet { .. })
-                && (!images.checked || images.updates == recorded);
+            let recorded = view.status.as_ref().map(|s| &s.value);
+            let images_changed =
+                images.checked && recorded.is_some_and(|r| images.updates != r.image_updates);
+            let drift_changed = drift.checked && recorded.is_some_and(|r| drift.drifted != r.drift);
+            let quiet = matches!(ttl, TtlCheck::Quiet { .. }) && !images_changed && !drift_changed;
             if !quiet {
                 let mut claim = record.value.clone();
                 claim.due_at = now + CLAIM_SECONDS;
@@ -501,17 +535,22 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
                 Outcome::Synced {
                     expires_at, warned, ..
                 } => {
-                    let rollout = if images.checked && images.updates != recorded {
-                        self.act_on_images(name, &spec, &view, &images, now).await?
+                    let started = if images_changed || drift_changed {
+                        self.act_on_findings(name, &spec, &view, &images, &drift, now)
+                            .await?
                     } else {
-                        None
+                        Started::default()
                     };
+                    let mut unreadable = images.unreadable;
+                    unreadable.extend(drift.unreadable);
                     Outcome::Synced {
                         expires_at,
                         warned,
                         updates: images.updates,
-                        rollout,
-                        unreadable: images.unreadable,
+                        rollout: started.rollout,
+                        drift: drift.drifted,
+                        repair: started.repair,
+                        unreadable,
                     }
                 }
                 expired => expired,
@@ -551,6 +590,10 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
             execution: match &outcome {
                 Outcome::Expired { execution } => Some(execution.clone()),
                 Outcome::Synced {
+                    repair: Some(execution),
+                    ..
+                }
+                | Outcome::Synced {
                     rollout: Some(execution),
                     ..
                 } => Some(execution.clone()),
@@ -625,30 +668,98 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
         findings
     }
 
-    /// On a claimed environment: rolls the fresh updates out (`sync.images: deploy`, through
-    /// the app-only `up` under a name that is one per set of versions), announces each on
-    /// the bus, then records what is available in the status. Answers the rollout started.
-    async fn act_on_images(
+    /// Observes every component of a Ready environment's spec, at once, through its own
+    /// function: the ones drifted or missing.
+    async fn drift_findings(&self, spec: &StoredSpec, view: &SyncView) -> DriftFindings {
+        let mut findings = DriftFindings::default();
+        if view.state() != Some(EnvironmentState::Ready) {
+            return findings;
+        }
+        findings.checked = true;
+        let env = &spec.environment;
+        let observed = futures_util::future::join_all(
+            Component::ALL
+                .into_iter()
+                .filter(|c| env.includes(*c))
+                .map(|c| async move { (c, self.observer.observe(env.name(), c).await) }),
+        )
+        .await;
+        let recorded = view.status.as_ref().map(|s| &s.value.drift);
+        for (component, result) in observed {
+            match result {
+                Ok(found) if found.observed.is_drift() => findings.drifted.push(found),
+                Ok(_) => {}
+                Err(e) => {
+                    // What was found before stands until the component can be observed again.
+                    findings.drifted.extend(
+                        recorded
+                            .into_iter()
+                            .flatten()
+                            .filter(|d| d.component == component)
+                            .cloned(),
+                    );
+                    findings
+                        .unreadable
+                        .push(format!("drift of {}: {e}", component.name()));
+                }
+            }
+        }
+        findings
+    }
+
+    /// On a claimed environment whose findings changed: under `sync.drift: repair` starts
+    /// `up` to restore the drift (which also deploys the newest images), else under
+    /// `sync.images: deploy` the app-only `up` for fresh image updates; announces new drift
+    /// and each fresh update on the bus; then records both in the status.
+    async fn act_on_findings(
         &self,
         name: &str,
         spec: &StoredSpec,
         view: &SyncView,
         images: &ImageFindings,
+        drift: &DriftFindings,
         now: u64,
-    ) -> Result<Option<String>, SyncError> {
-        let rollout = match spec.environment.spec.sync.images {
-            ImagePolicy::Deploy if !images.fresh.is_empty() => {
-                let execution = rollout_name(name, spec.generation, &images.updates);
-                let scope = serde_json::Map::from_iter([("scope".into(), "application".into())]);
-                let input = self.execution_input(name, scope);
-                self.flows
-                    .start(OperationKind::Up, &execution, &input)
-                    .await
-                    .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
-                Some(execution)
-            }
-            _ => None,
+    ) -> Result<Started, SyncError> {
+        let Some(status) = &view.status else {
+            return Ok(Started::default());
         };
+        let sync = &spec.environment.spec.sync;
+        let new_drift =
+            drift.checked && !drift.drifted.is_empty() && drift.drifted != status.value.drift;
+        let mut started = Started::default();
+        if new_drift && sync.drift == DriftPolicy::Repair {
+            // One per recorded state: a retried sync starts it once; drift that comes back
+            // after the repair (the status has moved on) gets a new one.
+            let execution = format!("repair-{name}-{}-{}", spec.generation, status.version);
+            self.start_up(&execution, name, serde_json::Map::new())
+                .await?;
+            started.repair = Some(execution);
+        }
+        if !images.fresh.is_empty() && sync.images == ImagePolicy::Deploy {
+            started.rollout = match &started.repair {
+                // The repair's up deploys the newest versions too.
+                Some(repair) => Some(repair.clone()),
+                None => {
+                    let execution = rollout_name(name, spec.generation, &images.updates);
+                    let scope =
+                        serde_json::Map::from_iter([("scope".into(), "application".into())]);
+                    self.start_up(&execution, name, scope).await?;
+                    Some(execution)
+                }
+            };
+        }
+        if new_drift {
+            let notice = Notice::Drifted(Drifted {
+                environment: name.to_owned(),
+                components: drift.drifted.clone(),
+                repair: started.repair.clone(),
+                at: now,
+            });
+            self.notifier
+                .publish(&notice)
+                .await
+                .map_err(SyncError::EventsUnavailable)?;
+        }
         for update in &images.fresh {
             let image = spec
                 .environment
@@ -665,7 +776,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
                 image,
                 deployed: update.deployed.clone(),
                 available: update.available.clone(),
-                execution: rollout.clone(),
+                execution: started.rollout.clone(),
                 at: now,
             });
             self.notifier
@@ -673,23 +784,40 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
                 .await
                 .map_err(SyncError::EventsUnavailable)?;
         }
-        if let Some(status) = &view.status {
-            let mut recorded: EnvironmentStatus = status.value.clone();
+        let mut recorded: EnvironmentStatus = status.value.clone();
+        if images.checked {
             recorded.image_updates = images.updates.clone();
-            match self
-                .store
-                .put_status(name, &recorded, Some(status.version))
-                .await
-            {
-                Ok(_) => {}
-                // An operation began meanwhile: the next sync records what it finds then.
-                Err(StoreError::StaleVersion { .. }) => {
-                    tracing::info!(environment = %name, "status moved on; image updates recorded next sync");
-                }
-                Err(e) => return Err(e.into()),
-            }
         }
-        Ok(rollout)
+        if drift.checked {
+            recorded.drift = drift.drifted.clone();
+        }
+        match self
+            .store
+            .put_status(name, &recorded, Some(status.version))
+            .await
+        {
+            Ok(_) => {}
+            // An operation began meanwhile: the next sync records what it finds then.
+            Err(StoreError::StaleVersion { .. }) => {
+                tracing::info!(environment = %name, "status moved on; findings recorded next sync");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(started)
+    }
+
+    async fn start_up(
+        &self,
+        execution: &str,
+        name: &str,
+        extra: serde_json::Map<String, Value>,
+    ) -> Result<(), SyncError> {
+        let input = self.execution_input(name, extra);
+        self.flows
+            .start(OperationKind::Up, execution, &input)
+            .await
+            .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
+        Ok(())
     }
 
     /// Carries out a TTL action on a claimed environment: a warning on the bus, or
@@ -700,6 +828,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource> Syncer<S, F, N, R> {
             warned,
             updates: Vec::new(),
             rollout: None,
+            drift: Vec::new(),
+            repair: None,
             unreadable: Vec::new(),
         };
         match action {
@@ -797,6 +927,8 @@ fn describe(outcome: &Outcome, now: u64) -> String {
             warned,
             updates,
             rollout,
+            drift,
+            repair,
             unreadable,
         } => {
             let mut text = match expires_at {
@@ -818,6 +950,12 @@ fn describe(outcome: &Outcome, now: u64) -> String {
             if let Some(execution) = rollout {
                 text.push_str(&format!("; rolling out ({execution})"));
             }
+            for found in drift {
+                text.push_str(&format!("; {}", describe_drift(found)));
+            }
+            if let Some(execution) = repair {
+                text.push_str(&format!("; repairing ({execution})"));
+            }
             for failure in unreadable {
                 text.push_str(&format!("; tags unreadable: {failure}"));
             }
@@ -831,13 +969,31 @@ fn describe(outcome: &Outcome, now: u64) -> String {
     }
 }
 
+fn describe_drift(found: &ComponentDrift) -> String {
+    let component = found.component.name();
+    match &found.observed {
+        Observed::Drifted { fields } => format!(
+            "{component} drifted: {}",
+            fields
+                .iter()
+                .map(|f| format!("{} is {} (spec: {})", f.path, f.observed, f.expected))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Observed::Missing { resources } => {
+            format!("{component} missing: {}", resources.join(", "))
+        }
+        Observed::InSync | Observed::Unchecked { .. } => format!("{component} in sync"),
+    }
+}
+
 /// How long a scheduled run keeps taking environments: well inside the function's timeout.
 pub const RUN_BUDGET: Duration = Duration::from_secs(240);
 
 /// The function: a scheduled run or a push answers its [`RunReport`], a one-environment sync its
 /// [`Outcome`]. `now` is the clock for a one-environment sync (a schedule brings its own).
-pub async fn handle<S: Store, F: Flows, N: Notifier, R: TagSource>(
-    syncer: &Syncer<S, F, N, R>,
+pub async fn handle<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer>(
+    syncer: &Syncer<S, F, N, R, O>,
     input: Value,
     now: u64,
 ) -> Result<Value, SyncError> {

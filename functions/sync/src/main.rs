@@ -3,7 +3,7 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use strata_component::lambda;
-use sync::{EventBus, Registries, SfnFlows, Syncer};
+use sync::{EventBus, LambdaObserver, Registries, SfnFlows, Syncer};
 use tracing::Instrument;
 
 #[tokio::main]
@@ -19,7 +19,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let poll_seconds = std::env::var("STRATA_POLL_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok());
-    let syncer = &Syncer::new(store, flows, events, registries).with_poll_seconds(poll_seconds);
+    let observer = LambdaObserver::from_env(aws_sdk_lambda::Client::new(&config))?;
+    let syncer =
+        &Syncer::new(store, flows, events, registries, observer).with_poll_seconds(poll_seconds);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = tracing::info_span!(
             "sync",

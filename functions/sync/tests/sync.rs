@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::events::Notice;
-use strata_core::spec::ImagePolicy;
+use strata_core::spec::{DriftPolicy, ImagePolicy};
 use strata_core::status::ComponentPhase;
 use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, ImageUpdate,
@@ -15,14 +16,14 @@ use strata_core::{
 };
 use strata_store::{MemoryStore, Store, ensure_scheduled};
 use sync::{
-    MemoryFlows, MemoryNotifier, MemoryTags, Outcome, RegistryError, Request, RunReport, SyncError,
-    Syncer, TagCache, parse_request,
+    MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags, Outcome, RegistryError, Request,
+    RunReport, SyncError, Syncer, TagCache, parse_request,
 };
 
 const T0: u64 = 1_800_000_000;
 const BUDGET: Duration = Duration::from_secs(60);
 
-type TestSyncer = Syncer<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags>;
+type TestSyncer = Syncer<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver>;
 
 fn syncer() -> TestSyncer {
     Syncer::new(
@@ -30,6 +31,7 @@ fn syncer() -> TestSyncer {
         MemoryFlows::default(),
         MemoryNotifier::default(),
         MemoryTags::default(),
+        MemoryObserver::default(),
     )
 }
 
@@ -689,4 +691,170 @@ async fn an_ecr_push_syncs_only_the_environments_using_that_repository() {
             .listings("123456789012.dkr.ecr.eu-west-1.amazonaws.com/blog/api"),
         0
     );
+}
+
+fn scaled_node_group() -> Observed {
+    Observed::Drifted {
+        fields: vec![FieldDrift::new(
+            "nodegroup strata-staging-1/scalingConfig.desiredSize",
+            2,
+            5,
+        )],
+    }
+}
+
+fn drift_announced(syncer: &TestSyncer) -> Vec<(Vec<Component>, Option<String>)> {
+    syncer
+        .notifier()
+        .published()
+        .into_iter()
+        .filter_map(|n| match n {
+            Notice::Drifted(d) => {
+                Some((d.components.iter().map(|c| c.component).collect(), d.repair))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn drift_is_reported_once_recorded_and_cleared_when_gone() {
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Report, T0).await;
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1"]);
+    // The example's policy is repair; this one only reports.
+    let mut stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
+    let mut env = stored.environment.clone();
+    env.spec.sync.drift = DriftPolicy::Report;
+    stored = syncer
+        .store()
+        .put_spec(&env, Some(&stored), T0)
+        .await
+        .unwrap();
+    syncer
+        .observer()
+        .set("staging", Component::Cluster, Ok(scaled_node_group()));
+    syncer.observer().set(
+        "staging",
+        Component::Dns,
+        Ok(Observed::Missing {
+            resources: vec!["record staging.example.com.".into()],
+        }),
+    );
+
+    let outcome = syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
+    let Outcome::Synced { drift, repair, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(
+        drift.iter().map(|d| d.component).collect::<Vec<_>>(),
+        [Component::Cluster, Component::Dns]
+    );
+    assert_eq!(repair, &None, "report repairs nothing");
+    assert!(syncer.flows().started().is_empty());
+    assert_eq!(
+        drift_announced(&syncer),
+        [(vec![Component::Cluster, Component::Dns], None)]
+    );
+    let history = history_kinds(&syncer, "staging").await;
+    assert!(
+        history.last().unwrap().contains(
+            "cluster drifted: nodegroup strata-staging-1/scalingConfig.desiredSize is 5 (spec: 2)"
+        ),
+        "{history:?}"
+    );
+    let status = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert_eq!(status.value.drift.len(), 2);
+    assert_eq!(
+        syncer.observer().calls(),
+        7,
+        "every component observed once"
+    );
+
+    // The same drift again: no second event, no status write.
+    syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
+    assert_eq!(drift_announced(&syncer).len(), 1);
+    let again = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert_eq!(again.version, status.version);
+
+    // Put right behind Strata's back: the record clears, nothing is announced.
+    syncer
+        .observer()
+        .set("staging", Component::Cluster, Ok(Observed::InSync));
+    syncer
+        .observer()
+        .set("staging", Component::Dns, Ok(Observed::InSync));
+    syncer.sync_now("staging", T0 + 180, "now-3").await.unwrap();
+    let status = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert!(status.value.drift.is_empty());
+    assert_eq!(drift_announced(&syncer).len(), 1);
+    assert_eq!(
+        stored.generation, 2,
+        "the policy change was a new generation"
+    );
+}
+
+#[tokio::test]
+async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Deploy, T0).await;
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1"]);
+    syncer
+        .observer()
+        .set("staging", Component::Cluster, Ok(scaled_node_group()));
+    let status_version = syncer
+        .store()
+        .get_status("staging")
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+
+    let outcome = syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
+    let Outcome::Synced {
+        repair: Some(repair),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(repair, &format!("repair-staging-1-{status_version}"));
+    let started = syncer.flows().started();
+    assert_eq!(started.len(), 1);
+    assert_eq!(
+        (started[0].0, started[0].1.as_str(), started[0].2.as_str()),
+        (
+            OperationKind::Up,
+            repair.as_str(),
+            r#"{"environment":"staging"}"#
+        ),
+        "a whole up: every component converges back to the spec"
+    );
+    assert_eq!(
+        drift_announced(&syncer),
+        [(vec![Component::Cluster], Some(repair.clone()))]
+    );
+
+    // The cluster's function fails to answer: the drift found before stands, and the sync
+    // says why it could not look.
+    syncer.observer().set(
+        "staging",
+        Component::Cluster,
+        Err("AwsTransient: DescribeNodegroup: throttled".into()),
+    );
+    let outcome = syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
+    let Outcome::Synced {
+        drift, unreadable, ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(drift.len(), 1);
+    assert_eq!(
+        unreadable,
+        &["drift of cluster: AwsTransient: DescribeNodegroup: throttled".to_owned()]
+    );
+    assert_eq!(syncer.flows().started().len(), 1, "nothing started twice");
 }

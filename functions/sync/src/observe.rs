@@ -1,0 +1,118 @@
+//! Observing components for drift: each component's own function answers an `observe`
+//! action (it holds the role and the code that know its resources); sync invokes them.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use aws_sdk_lambda::primitives::Blob;
+use strata_core::Component;
+use strata_core::drift::{ComponentDrift, Observed};
+
+/// Observes one component of an environment: what its live resources look like against the
+/// spec and the recorded status.
+pub trait Observer: Send + Sync {
+    fn observe(
+        &self,
+        environment: &str,
+        component: Component,
+    ) -> impl Future<Output = Result<ComponentDrift, String>> + Send;
+}
+
+/// [`Observer`] through Lambda Invoke of the component functions.
+#[derive(Debug, Clone)]
+pub struct LambdaObserver {
+    client: aws_sdk_lambda::Client,
+    functions: BTreeMap<Component, String>,
+}
+
+impl LambdaObserver {
+    /// The functions from `<COMPONENT>_FUNCTION` (`NETWORK_FUNCTION`, …), names or ARNs.
+    pub fn from_env(client: aws_sdk_lambda::Client) -> Result<Self, String> {
+        let functions = Component::ALL
+            .into_iter()
+            .map(|component| {
+                let var = format!("{}_FUNCTION", component.name().to_uppercase());
+                std::env::var(&var)
+                    .map(|f| (component, f))
+                    .map_err(|_| format!("{var} is not set"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { client, functions })
+    }
+}
+
+impl Observer for LambdaObserver {
+    async fn observe(
+        &self,
+        environment: &str,
+        component: Component,
+    ) -> Result<ComponentDrift, String> {
+        let function = &self.functions[&component];
+        let payload = serde_json::json!({"action": "observe", "environment": environment});
+        let out = self
+            .client
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "Invoke {function}: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let body = out.payload().map(|p| p.as_ref()).unwrap_or_default();
+        if out.function_error().is_some() {
+            let error: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            return Err(format!(
+                "{}: {}",
+                error["errorType"].as_str().unwrap_or("Unhandled"),
+                error["errorMessage"].as_str().unwrap_or("no message")
+            ));
+        }
+        serde_json::from_slice(body).map_err(|e| format!("{function} answered no observation: {e}"))
+    }
+}
+
+/// An in-memory [`Observer`] for tests: in sync unless told otherwise; counts observations.
+#[derive(Debug, Default)]
+pub struct MemoryObserver {
+    observed: Mutex<BTreeMap<(String, Component), Result<Observed, String>>>,
+    calls: Mutex<u64>,
+}
+
+impl MemoryObserver {
+    pub fn set(&self, environment: &str, component: Component, observed: Result<Observed, String>) {
+        self.observed
+            .lock()
+            .expect("not poisoned")
+            .insert((environment.to_owned(), component), observed);
+    }
+
+    pub fn calls(&self) -> u64 {
+        *self.calls.lock().expect("not poisoned")
+    }
+}
+
+impl Observer for MemoryObserver {
+    async fn observe(
+        &self,
+        environment: &str,
+        component: Component,
+    ) -> Result<ComponentDrift, String> {
+        *self.calls.lock().expect("not poisoned") += 1;
+        let observed = self
+            .observed
+            .lock()
+            .expect("not poisoned")
+            .get(&(environment.to_owned(), component))
+            .cloned()
+            .unwrap_or(Ok(Observed::InSync))?;
+        Ok(ComponentDrift {
+            component,
+            observed,
+        })
+    }
+}

@@ -141,8 +141,17 @@ impl Router {
             let response = self.forward(self.moto, parts, body).await;
             return self.point_at_simulator(&cluster, response).await;
         }
+        let versioning = parts.method == hyper::Method::GET
+            && parts.uri.query().is_some_and(|q| {
+                q.split('&')
+                    .any(|p| p == "versioning" || p == "versioning=")
+            });
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
+            _ if versioning => {
+                let response = self.forward(self.moto, parts, body).await;
+                versioning_as_aws(response).await
+            }
             _ => self.forward(self.moto, parts, body).await,
         }
     }
@@ -380,4 +389,16 @@ mod tests {
             assert_eq!(function_name(path).as_deref(), expected, "{path}");
         }
     }
+}
+
+/// GetBucketVersioning as S3 answers it: moto's root element is
+/// `GetBucketVersioningResponse`, which the SDK refuses; S3's is `VersioningConfiguration`.
+async fn versioning_as_aws(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let (mut head, body) = response.into_parts();
+    // `forward` answers with a body already in memory: collecting it cannot fail.
+    let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
+    let text = String::from_utf8_lossy(&bytes)
+        .replace("GetBucketVersioningResponse", "VersioningConfiguration");
+    head.headers.remove(hyper::header::CONTENT_LENGTH);
+    Response::from_parts(head, Full::new(Bytes::from(text)))
 }

@@ -1779,3 +1779,283 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
         "img-3 was never synced"
     );
 }
+
+#[tokio::test]
+async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leaving_the_rest() {
+    let h = harness().await;
+    let queue = state_change_queue(&h).await;
+    let env = h.store_staging().await;
+    strata_store::ensure_scheduled(&h.store, "staging", 1, 900)
+        .await
+        .unwrap();
+    h.up_ready("staging", "up-staging-1").await;
+    let network = h.component(Component::Network).await;
+    let cluster = h.component(Component::Cluster).await;
+    let nodegroup = cluster.resource_ids["nodegroupName"].clone();
+    let database_before = h
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+
+    // In sync: the sync finds nothing.
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
+        .await
+        .unwrap();
+    assert_eq!(outcome["outcome"], "synced", "{outcome}");
+    assert!(outcome.get("drift").is_none(), "{outcome}");
+
+    // Behind Strata's back: the node group scaled, a bucket's tag removed, a Deployment's
+    // replicas changed, the DNS record deleted.
+    h.eks
+        .update_nodegroup_config()
+        .cluster_name("strata-staging")
+        .nodegroup_name(&nodegroup)
+        .scaling_config(
+            aws_sdk_eks::types::NodegroupScalingConfig::builder()
+                .min_size(2)
+                .max_size(4)
+                .desired_size(3)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tags =
+        h.s3.get_bucket_tagging()
+            .bucket("strata-staging-assets")
+            .send()
+            .await
+            .unwrap();
+    let kept: Vec<aws_sdk_s3::types::Tag> = tags
+        .tag_set()
+        .iter()
+        .filter(|t| t.key() != "strata:component")
+        .cloned()
+        .collect();
+    h.s3.put_bucket_tagging()
+        .bucket("strata-staging-assets")
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(kept))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let client = strata_kubernetes::ClusterAccess(h.stack.sdk_config())
+        .connect("eu-west-1", "strata-staging")
+        .await
+        .unwrap()
+        .unwrap();
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client, "staging");
+    deployments
+        .patch(
+            "api",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    let zone = h
+        .route53
+        .list_hosted_zones()
+        .send()
+        .await
+        .unwrap()
+        .hosted_zones()[0]
+        .id()
+        .to_owned();
+    let records = h
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    let record = records
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == "staging.example.com.")
+        .unwrap()
+        .clone();
+    h.route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Delete)
+                        .resource_record_set(record)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // The sync reports each by its path; the example's policy is repair.
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
+        .await
+        .unwrap();
+    let drift = outcome["drift"].as_array().expect("drift found").clone();
+    let by_component = |name: &str| -> serde_json::Value {
+        drift
+            .iter()
+            .find(|d| d["component"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no drift of {name}: {outcome}"))
+    };
+    let cluster_drift = by_component("cluster");
+    assert_eq!(cluster_drift["drift"], "drifted");
+    assert_eq!(
+        cluster_drift["fields"],
+        json!([{
+            "path": format!("nodegroup {nodegroup}/scalingConfig.desiredSize"),
+            "expected": "2",
+            "observed": "3"
+        }])
+    );
+    assert_eq!(
+        by_component("storage")["fields"],
+        json!([{
+            "path": "bucket strata-staging-assets/tags.strata:component",
+            "expected": "storage",
+            "observed": "absent"
+        }])
+    );
+    assert_eq!(
+        by_component("app")["fields"],
+        json!([{
+            "path": "Deployment staging/api/spec.replicas",
+            "expected": "2",
+            "observed": "5"
+        }])
+    );
+    assert_eq!(by_component("dns")["drift"], "missing");
+    assert_eq!(
+        by_component("dns")["resources"],
+        json!(["record staging.example.com."])
+    );
+    assert_eq!(drift.len(), 4, "nothing else drifted: {outcome}");
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    assert_eq!(status.drift.len(), 4);
+    let drifted: Vec<serde_json::Value> = received(&h, &queue, 3)
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Strata Environment Drifted")
+        .collect();
+    assert_eq!(drifted.len(), 1, "{drifted:?}");
+    assert_eq!(
+        drifted[0]["detail"]["components"].as_array().unwrap().len(),
+        4
+    );
+
+    // Repair: the named up restores each field.
+    let repair = outcome["repair"]
+        .as_str()
+        .expect("a repair started")
+        .to_owned();
+    assert!(repair.starts_with("repair-staging-1-"), "{repair}");
+    assert_eq!(drifted[0]["detail"]["repair"], repair.as_str());
+    let arn = format!(
+        "{}:{repair}",
+        h.up.replacen(":stateMachine:", ":execution:", 1)
+    );
+    let ended = h.wait_for(&arn).await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+    let group = h
+        .eks
+        .describe_nodegroup()
+        .cluster_name("strata-staging")
+        .nodegroup_name(&nodegroup)
+        .send()
+        .await
+        .unwrap()
+        .nodegroup
+        .unwrap();
+    assert_eq!(group.scaling_config().unwrap().desired_size(), Some(2));
+    let tags =
+        h.s3.get_bucket_tagging()
+            .bucket("strata-staging-assets")
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "strata:component" && t.value() == "storage")
+    );
+    assert_eq!(workload(&h, "api").1, 2);
+    let records = h
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        records
+            .resource_record_sets()
+            .iter()
+            .any(|r| r.name() == "staging.example.com.")
+    );
+
+    // Nothing else was touched: the same VPC, the same database instance and generation.
+    assert_eq!(
+        h.component(Component::Network).await.resource_ids["vpcId"],
+        network.resource_ids["vpcId"]
+    );
+    let database_after = h
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+    assert_eq!(
+        database_after.instance_create_time(),
+        database_before.instance_create_time()
+    );
+    assert_eq!(
+        h.store
+            .get_spec("staging")
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        1
+    );
+
+    // The next sync finds all in sync again and clears the record.
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
+        .await
+        .unwrap();
+    assert!(outcome.get("drift").is_none(), "{outcome}");
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    assert!(status.drift.is_empty(), "{:?}", status.drift);
+    assert_eq!(env.name(), "staging");
+}

@@ -94,6 +94,24 @@ fn check_owned(
     }
 }
 
+/// Apply puts back tags removed (drift) from a bucket this environment's status records as
+/// its own, as long as none of the tags left names another owner; anything else must carry
+/// every ownership tag. Destroy never relaxes this.
+fn check_restorable(
+    bucket: &str,
+    found: &BTreeMap<String, String>,
+    environment: &str,
+    recorded: bool,
+) -> Result<(), ComponentError> {
+    let contradicted = tags::for_resource(environment, Component::Storage)
+        .iter()
+        .any(|(key, value)| found.get(*key).is_some_and(|v| v != value));
+    if recorded && !contradicted {
+        return Ok(());
+    }
+    check_owned(bucket, found, environment)
+}
+
 impl<C: ClientFor> Storage<C> {
     async fn converge_bucket(
         &self,
@@ -102,9 +120,10 @@ impl<C: ClientFor> Storage<C> {
         region: &str,
         bucket: &str,
         versioning: bool,
+        recorded: bool,
     ) -> Result<(), ComponentError> {
         match find(client, bucket).await? {
-            Found::Present(found) => check_owned(bucket, &found, environment)?,
+            Found::Present(found) => check_restorable(bucket, &found, environment, recorded)?,
             Found::Absent => {
                 let mut create = client.create_bucket().bucket(bucket);
                 // us-east-1 is the one region that takes no location constraint.
@@ -284,12 +303,17 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
         let mut progress = Progress::finished(ComponentPhase::Ready);
         for bucket in buckets {
             let name = bucket_name(env.name(), &bucket.name);
+            let recorded = step
+                .previous
+                .and_then(|p| p.resource_ids.get(&format!("bucket.{}", bucket.name)))
+                == Some(&name);
             self.converge_bucket(
                 &client,
                 env.name(),
                 &env.spec.region,
                 &name,
                 bucket.versioning,
+                recorded,
             )
             .await?;
             progress

@@ -251,3 +251,15 @@ async fn slow_down_is_retried_and_a_persistent_5xx_is_transient() {
         .unwrap_err();
     assert_eq!(err.name(), "AwsTransient", "{err}");
 }
+
+#[test]
+fn removed_tags_are_put_back_only_on_a_bucket_we_recorded_and_nobody_else_claims() {
+    let partial = BTreeMap::from([("strata:environment".to_owned(), "staging".to_owned())]);
+    assert!(check_restorable("b", &partial, "staging", true).is_ok());
+    assert!(check_restorable("b", &BTreeMap::new(), "staging", true).is_ok());
+    let err = check_restorable("b", &partial, "staging", false).unwrap_err();
+    assert_eq!(err.name(), "ResourceNotOwned", "not recorded: not ours");
+    let claimed = BTreeMap::from([("strata:environment".to_owned(), "prod".to_owned())]);
+    let err = check_restorable("b", &claimed, "staging", true).unwrap_err();
+    assert_eq!(err.name(), "ResourceNotOwned", "another environment's tag");
+}

@@ -363,6 +363,18 @@ fn service_error(request_id: &str, error_type: &str, message: &str) -> Response<
         .expect("static headers are valid")
 }
 
+/// GetBucketVersioning as S3 answers it: moto's root element is
+/// `GetBucketVersioningResponse`, which the SDK refuses; S3's is `VersioningConfiguration`.
+async fn versioning_as_aws(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let (mut head, body) = response.into_parts();
+    // `forward` answers with a body already in memory: collecting it cannot fail.
+    let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
+    let text = String::from_utf8_lossy(&bytes)
+        .replace("GetBucketVersioningResponse", "VersioningConfiguration");
+    head.headers.remove(hyper::header::CONTENT_LENGTH);
+    Response::from_parts(head, Full::new(Bytes::from(text)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::function_name;
@@ -389,16 +401,4 @@ mod tests {
             assert_eq!(function_name(path).as_deref(), expected, "{path}");
         }
     }
-}
-
-/// GetBucketVersioning as S3 answers it: moto's root element is
-/// `GetBucketVersioningResponse`, which the SDK refuses; S3's is `VersioningConfiguration`.
-async fn versioning_as_aws(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
-    let (mut head, body) = response.into_parts();
-    // `forward` answers with a body already in memory: collecting it cannot fail.
-    let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
-    let text = String::from_utf8_lossy(&bytes)
-        .replace("GetBucketVersioningResponse", "VersioningConfiguration");
-    head.headers.remove(hyper::header::CONTENT_LENGTH);
-    Response::from_parts(head, Full::new(Bytes::from(text)))
 }

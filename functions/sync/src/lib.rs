@@ -755,10 +755,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
                 repair: started.repair.clone(),
                 at: now,
             });
-            self.notifier
-                .publish(&notice)
-                .await
-                .map_err(SyncError::EventsUnavailable)?;
+            self.publish(&notice).await?;
         }
         for update in &images.fresh {
             let image = spec
@@ -779,10 +776,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
                 execution: started.rollout.clone(),
                 at: now,
             });
-            self.notifier
-                .publish(&notice)
-                .await
-                .map_err(SyncError::EventsUnavailable)?;
+            self.publish(&notice).await?;
         }
         let mut recorded: EnvironmentStatus = status.value.clone();
         if images.checked {
@@ -804,6 +798,13 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
             Err(e) => return Err(e.into()),
         }
         Ok(started)
+    }
+
+    async fn publish(&self, notice: &Notice) -> Result<(), SyncError> {
+        self.notifier
+            .publish(notice)
+            .await
+            .map_err(SyncError::EventsUnavailable)
     }
 
     async fn start_up(
@@ -841,10 +842,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
                     lead_seconds: lead,
                     at: now,
                 };
-                self.notifier
-                    .publish(&Notice::TtlWarning(warning))
-                    .await
-                    .map_err(SyncError::EventsUnavailable)?;
+                self.publish(&Notice::TtlWarning(warning)).await?;
                 Ok(synced(Some(expires_at), Some(lead)))
             }
             TtlCheck::Expired { expires_at } => {

@@ -319,33 +319,28 @@ pub async fn extend(client: &ApiClient, name: &str, by: &str) -> u8 {
     }
 }
 
-pub async fn sync(client: &ApiClient, name: &str) -> u8 {
-    match client
+/// POSTs a sync; prints what it found. Answers the body and the execution it started
+/// (a repair or a rollout `up`, or the TTL's `down`).
+pub async fn request_sync(client: &ApiClient, name: &str) -> Result<Started, ClientError> {
+    let answer = client
         .send(Method::POST, &format!("/environments/{name}/sync"), None)
-        .await
-    {
-        Ok(answer) => {
-            let found = &answer.body["sync"];
-            match answer.body["execution"].as_str() {
-                Some(execution) => println!(
-                    "{name}: the TTL ran out; environment-down started ({execution}); follow it with `strata watch {name}`"
-                ),
-                None => match found["expiresAt"].as_u64() {
-                    Some(at) => println!(
-                        "{name}: in sync; its TTL expires at {at} (seconds since the epoch){}",
-                        if found["warned"].is_u64() {
-                            "; a TTL warning was published"
-                        } else {
-                            ""
-                        }
-                    ),
-                    None => println!("{name}: in sync"),
-                },
-            }
-            exit::OK
-        }
-        Err(e) => report(&e),
-    }
+        .await?;
+    show::sync(name, &answer.body);
+    let found = &answer.body["sync"];
+    let execution = answer.body["execution"]
+        .as_str()
+        .or(found["repair"].as_str())
+        .or(found["rollout"].as_str())
+        .map(str::to_owned);
+    Ok(Started {
+        name: name.to_owned(),
+        execution,
+        execution_arn: None,
+    })
+}
+
+pub async fn sync(client: &ApiClient, name: &str, wait: Option<Duration>) -> u8 {
+    then_watch(client, request_sync(client, name).await, wait).await
 }
 
 /// What a mutation's command ends with: its error, or (with `--wait`) how the operation

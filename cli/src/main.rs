@@ -118,8 +118,15 @@ enum Remote {
         #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
         timeout: u64,
     },
-    /// Sync an environment now, due or not (TTL warning or expiry), as the schedule would.
-    Sync { name: String },
+    /// Sync an environment now, due or not, as the schedule would: drift, newer images, TTL.
+    Sync {
+        name: String,
+        /// Follow what the sync started (a repair, a rollout, the TTL's delete) until it ends.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
+        timeout: u64,
+    },
     /// Push an environment's TTL expiry back (its TTL warnings start over).
     Extend {
         name: String,
@@ -138,10 +145,13 @@ enum Remote {
 #[derive(Subcommand)]
 enum LocalCommand {
     /// Start the local stack, apply the spec through the API function's URL, watch it until
-    /// it ends and show it; with --down, then delete it and show what is kept.
+    /// it ends and show it; with --sync, then show the sync (a pushed image rolled out,
+    /// drift found and repaired); with --down, then delete it and show what is kept.
     Up {
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: PathBuf,
+        #[arg(long)]
+        sync: bool,
         #[arg(long)]
         down: bool,
     },
@@ -174,7 +184,7 @@ fn main() -> ExitCode {
     };
     ExitCode::from(runtime.block_on(async {
         match remote {
-            Err(LocalCommand::Up { file, down }) => local::up(&file, down).await,
+            Err(LocalCommand::Up { file, sync, down }) => local::up(&file, sync, down).await,
             Ok(remote) => run(cli.endpoint, cli.stack, remote).await,
         }
     }))
@@ -238,7 +248,11 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             timeout,
         } => commands::rollback(&client, &name, wait.then(|| limit(timeout))).await,
         Remote::Extend { name, by } => commands::extend(&client, &name, &by).await,
-        Remote::Sync { name } => commands::sync(&client, &name).await,
+        Remote::Sync {
+            name,
+            wait,
+            timeout,
+        } => commands::sync(&client, &name, wait.then(|| limit(timeout))).await,
         Remote::History { name, limit } => commands::history(&client, &name, limit).await,
     }
 }

@@ -104,6 +104,62 @@ pub fn history(items: &Value) {
     }
 }
 
+/// What one sync found: drift by field path, newer images, the TTL, and what it started.
+pub fn sync(name: &str, body: &Value) {
+    let found = &body["sync"];
+    if let Some(execution) = body["execution"].as_str() {
+        println!("{name}: the TTL ran out; environment-down started ({execution})");
+        return;
+    }
+    let drift = found["drift"].as_array().map_or(&[][..], Vec::as_slice);
+    let updates = found["updates"].as_array().map_or(&[][..], Vec::as_slice);
+    if drift.is_empty() && updates.is_empty() {
+        println!("{name}: in sync");
+    }
+    for component in drift {
+        let which = text(&component["component"]);
+        for field in component["fields"].as_array().into_iter().flatten() {
+            println!(
+                "drifted   {which:<9} {}: expected {}, observed {}",
+                text(&field["path"]),
+                text(&field["expected"]),
+                text(&field["observed"])
+            );
+        }
+        for resource in component["resources"].as_array().into_iter().flatten() {
+            println!("missing   {which:<9} {}", text(resource));
+        }
+    }
+    for update in updates {
+        println!(
+            "update    {:<9} {} -> {}",
+            text(&update["service"]),
+            text(&update["deployed"]),
+            text(&update["available"])
+        );
+    }
+    if let Some(repair) = found["repair"].as_str() {
+        println!("repairing: environment-up started ({repair})");
+    }
+    if let Some(rollout) = found["rollout"].as_str() {
+        println!("rolling out: the app-only environment-up started ({rollout})");
+    }
+    for what in found["unreadable"].as_array().into_iter().flatten() {
+        println!("unreadable {}", text(what));
+    }
+    if let Some(at) = found["expiresAt"].as_u64() {
+        println!(
+            "TTL expires at {}{}",
+            utc(at),
+            if found["warned"].is_u64() {
+                "; a TTL warning was published"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
 pub fn plan(body: &Value) {
     println!(
         "{}: {} (stored generation {})",

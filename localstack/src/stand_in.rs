@@ -179,6 +179,31 @@ impl StandIn {
         Ok(())
     }
 
+    /// What a person with console access does behind Strata's back: the node group's
+    /// desired size set to `desired` (moto merges a partial scaling config, as EKS does).
+    pub(crate) async fn scale_node_group(
+        &self,
+        region: &str,
+        cluster: &str,
+        nodegroup: &str,
+        desired: u32,
+    ) -> Result<(), LocalStackError> {
+        let request = Request::post(format!(
+            "http://{}/clusters/{cluster}/node-groups/{nodegroup}/update-config",
+            self.moto
+        ))
+        .header("content-type", "application/json");
+        self.call(
+            request,
+            "eks",
+            region,
+            json!({"scalingConfig": {"desiredSize": desired}}).to_string(),
+            &format!("node group {cluster}/{nodegroup}"),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// A Secrets Manager secret named `name` holding `value`.
     pub async fn put_secret(
         &self,

@@ -1434,19 +1434,8 @@ async fn new_versions_roll_out_a_failed_migration_keeps_the_old_one_and_blue_gre
     assert_eq!(app.outputs["service.ui.previousColor"], "blue");
 
     // Drift: replicas changed behind Strata's back come back with the next up.
-    let client = strata_kubernetes::ClusterAccess(h.stack.sdk_config())
-        .connect("eu-west-1", "strata-staging")
-        .await
-        .unwrap()
-        .unwrap();
-    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
-        kube::Api::namespaced(client, "staging");
-    deployments
-        .patch(
-            "api",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"replicas": 5}})),
-        )
+    h.stack
+        .scale_deployment("eu-west-1", "strata-staging", "staging", "api", 5)
         .await
         .unwrap();
     assert_eq!(workload(&h, "api").1, 5);
@@ -1813,18 +1802,8 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
 
     // Behind Strata's back: the node group scaled, a bucket's tag removed, a Deployment's
     // replicas changed, the DNS record deleted.
-    h.eks
-        .update_nodegroup_config()
-        .cluster_name("strata-staging")
-        .nodegroup_name(&nodegroup)
-        .scaling_config(
-            aws_sdk_eks::types::NodegroupScalingConfig::builder()
-                .min_size(2)
-                .max_size(4)
-                .desired_size(3)
-                .build(),
-        )
-        .send()
+    h.stack
+        .scale_node_group("eu-west-1", "strata-staging", &nodegroup, 3)
         .await
         .unwrap();
     let tags =
@@ -1850,19 +1829,8 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
         .send()
         .await
         .unwrap();
-    let client = strata_kubernetes::ClusterAccess(h.stack.sdk_config())
-        .connect("eu-west-1", "strata-staging")
-        .await
-        .unwrap()
-        .unwrap();
-    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
-        kube::Api::namespaced(client, "staging");
-    deployments
-        .patch(
-            "api",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"replicas": 5}})),
-        )
+    h.stack
+        .scale_deployment("eu-west-1", "strata-staging", "staging", "api", 5)
         .await
         .unwrap();
     let zone = h

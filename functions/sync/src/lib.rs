@@ -929,10 +929,12 @@ fn describe(outcome: &Outcome, now: u64) -> String {
             repair,
             unreadable,
         } => {
-            let mut text = match expires_at {
-                None => "in sync; no TTL".to_owned(),
-                Some(at) => format!(
-                    "in sync; TTL expires at {at} (in {}m)",
+            let mut text = match (drift.is_empty() && updates.is_empty(), expires_at) {
+                (true, None) => "in sync; no TTL".to_owned(),
+                (false, None) => "no TTL".to_owned(),
+                (in_sync, Some(at)) => format!(
+                    "{}TTL expires at {at} (in {}m)",
+                    if in_sync { "in sync; " } else { "" },
                     at.saturating_sub(now) / 60
                 ),
             };

@@ -106,6 +106,21 @@ impl Harness {
         self.wait_for(&started.execution_arn).await
     }
 
+    /// Waits for the `up` execution named `execution` (one sync started) to succeed.
+    async fn up_succeeded(&self, execution: &str) {
+        let arn = format!(
+            "{}:{execution}",
+            self.up.replacen(":stateMachine:", ":execution:", 1)
+        );
+        let ended = self.wait_for(&arn).await;
+        assert_eq!(
+            ended.status,
+            ExecutionStatus::Succeeded,
+            "{execution}: {:?}",
+            ended.cause
+        );
+    }
+
     /// Waits for the execution `arn` to end.
     async fn wait_for(&self, arn: &str) -> Ended {
         // Generous: under a loaded CI machine one flow with retry backoffs takes minutes.
@@ -1686,17 +1701,7 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     let rollout = h.store.history("img-1", 1, None).await.unwrap().items[0].clone();
     let execution = rollout.execution.clone().expect("a rollout was started");
     assert!(execution.starts_with("images-img-1-1-"), "{rollout:?}");
-    let arn = format!(
-        "{}:{execution}",
-        h.up.replacen(":stateMachine:", ":execution:", 1)
-    );
-    let ended = h.wait_for(&arn).await;
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        ended.cause
-    );
+    h.up_succeeded(&execution).await;
     assert_eq!(
         serving_versions(&h, "img-1").await,
         ("1.4.7".into(), "2.3.0".into())
@@ -1940,17 +1945,7 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
         .to_owned();
     assert!(repair.starts_with("repair-staging-1-"), "{repair}");
     assert_eq!(drifted[0]["detail"]["repair"], repair.as_str());
-    let arn = format!(
-        "{}:{repair}",
-        h.up.replacen(":stateMachine:", ":execution:", 1)
-    );
-    let ended = h.wait_for(&arn).await;
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        ended.cause
-    );
+    h.up_succeeded(&repair).await;
     let group = h
         .eks
         .describe_nodegroup()
@@ -2026,4 +2021,188 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
     let status = h.store.get_status("staging").await.unwrap().unwrap().value;
     assert!(status.drift.is_empty(), "{:?}", status.drift);
     assert_eq!(env.name(), "staging");
+}
+
+/// The default route of the environment's public route table, and the table's id.
+async fn public_route(h: &Harness) -> (String, Option<String>) {
+    let tables = h
+        .ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:strata:role")
+                .values("rt-public")
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:strata:environment")
+                .values("staging")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let table = tables.route_tables()[0].clone();
+    let via = table
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .and_then(|r| r.gateway_id().map(str::to_owned));
+    (table.route_table_id().unwrap().to_owned(), via)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secrets_never_shown() {
+    let h = harness().await;
+    h.store_staging().await;
+    strata_store::ensure_scheduled(&h.store, "staging", 1, 900)
+        .await
+        .unwrap();
+    h.up_ready("staging", "up-staging-1").await;
+
+    // Every component is compared against the emulator and the cluster, and all agree.
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
+        .await
+        .unwrap();
+    assert_eq!(outcome["outcome"], "synced", "{outcome}");
+    assert!(outcome.get("drift").is_none(), "{outcome}");
+
+    // Behind Strata's back: the public default route deleted, the backups shortened, the
+    // bucket name in the ConfigMap and a secret value in the service's Secret edited.
+    let (table, gateway) = public_route(&h).await;
+    let gateway = gateway.expect("the public table routes to the internet gateway");
+    h.ec2
+        .delete_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    h.rds
+        .modify_db_instance()
+        .db_instance_identifier("strata-staging")
+        .backup_retention_period(1)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let client = strata_kubernetes::ClusterAccess(h.stack.sdk_config())
+        .connect("eu-west-1", "strata-staging")
+        .await
+        .unwrap()
+        .unwrap();
+    let by_hand = kube::api::PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    let config_maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), "staging");
+    config_maps
+        .patch(
+            "storage",
+            &by_hand,
+            &kube::api::Patch::Merge(json!({"data": {"BUCKET_ASSETS": "someone-elses-bucket"}})),
+        )
+        .await
+        .unwrap();
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client, "staging");
+    let secret_before = secrets.get("api-env").await.unwrap().data;
+    secrets
+        .patch(
+            "api-env",
+            &by_hand,
+            &kube::api::Patch::Merge(
+                json!({"data": {"PAYMENTS_API_KEY": strata_kubernetes::base64(b"typed-by-hand")}}),
+            ),
+        )
+        .await
+        .unwrap();
+
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
+        .await
+        .unwrap();
+    let drift = outcome["drift"].as_array().expect("drift found").clone();
+    let fields = |name: &str| {
+        drift
+            .iter()
+            .find(|d| d["component"] == name)
+            .unwrap_or_else(|| panic!("no drift of {name}: {outcome}"))["fields"]
+            .clone()
+    };
+    assert_eq!(
+        fields("network"),
+        json!([{
+            "path": format!("route table {table}/routes[0.0.0.0/0]"),
+            "expected": gateway,
+            "observed": "absent",
+        }])
+    );
+    assert_eq!(
+        fields("database"),
+        json!([{
+            "path": "db instance strata-staging/backupRetentionPeriod",
+            "expected": "7",
+            "observed": "1",
+        }])
+    );
+    assert_eq!(
+        fields("config"),
+        json!([
+            {
+                "path": "ConfigMap staging/storage/data.BUCKET_ASSETS",
+                "expected": "strata-staging-assets",
+                "observed": "someone-elses-bucket",
+            },
+            {
+                "path": "Secret staging/api-env/data.PAYMENTS_API_KEY",
+                "expected": "the value from its source",
+                "observed": "another value",
+            },
+        ])
+    );
+    assert_eq!(drift.len(), 3, "nothing else drifted: {outcome}");
+    // Neither the secret's value nor the one typed over it is in the answer or the status.
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    for shown in [outcome.to_string(), serde_json::to_string(&status).unwrap()] {
+        for secret in [
+            "local-stand-in-value",
+            "typed-by-hand",
+            &strata_kubernetes::base64(b"typed-by-hand"),
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+    }
+
+    // The repair puts each back.
+    let repair = outcome["repair"].as_str().expect("a repair started");
+    h.up_succeeded(repair).await;
+    assert_eq!(public_route(&h).await, (table, Some(gateway)));
+    let database = h
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+    assert_eq!(database.backup_retention_period(), Some(7));
+    assert_eq!(
+        config_maps.get("storage").await.unwrap().data.unwrap()["BUCKET_ASSETS"],
+        "strata-staging-assets"
+    );
+    assert_eq!(secrets.get("api-env").await.unwrap().data, secret_before);
+
+    let outcome = h
+        .stack
+        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
+        .await
+        .unwrap();
+    assert!(outcome.get("drift").is_none(), "{outcome}");
 }

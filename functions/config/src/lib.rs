@@ -20,13 +20,15 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::networking::v1::IngressClass;
 use kube::Api;
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 use strata_component::aws::classify;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::DatabaseEngine;
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, Environment};
-use strata_kubernetes::{ClusterAccess, apply, delete, get, namespaced};
+use strata_kubernetes::{ClusterAccess, apply, classify_kube, delete, get, namespaced};
 
 pub const DATABASE_SECRET: &str = "database";
 pub const STORAGE_CONFIG_MAP: &str = "storage";
@@ -323,8 +325,147 @@ async fn apply_manifest(client: &kube::Client, manifest: &Value) -> Result<Strin
     })
 }
 
+/// Every leaf of `manifest` Strata sets (labels, data, spec; not apiVersion, kind or the
+/// name), by path: what server-side apply as `strata` manages.
+fn managed_leaves(manifest: &Value) -> Vec<(String, &Value)> {
+    fn walk<'a>(value: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    let path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(value, path, out);
+                }
+            }
+            leaf => out.push((path, leaf)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(manifest, String::new(), &mut out);
+    // By path: the same order whether or not serde_json keeps insertion order.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.retain(|(path, _)| {
+        !matches!(
+            path.as_str(),
+            "apiVersion" | "kind" | "metadata.name" | "metadata.namespace"
+        )
+    });
+    out
+}
+
+/// The value at a dotted `path` (keys may hold dots only at the last step, as label keys
+/// do: `metadata.labels.app.kubernetes.io/managed-by`).
+fn at<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = object;
+    let mut rest = path;
+    loop {
+        if let Some(found) = current.get(rest) {
+            return Some(found);
+        }
+        let (head, tail) = rest.split_once('.')?;
+        current = current.get(head)?;
+        rest = tail;
+    }
+}
+
+/// The fields of the live object that differ from the manifest. A Secret's values are never
+/// shown, only that they differ.
+fn compare(manifest: &Value, live: &Value) -> Vec<FieldDrift> {
+    let kind = manifest["kind"].as_str().unwrap_or_default();
+    let name = match manifest["metadata"]["namespace"].as_str() {
+        Some(ns) => format!(
+            "{kind} {ns}/{}",
+            manifest["metadata"]["name"].as_str().unwrap_or_default()
+        ),
+        None => format!(
+            "{kind} {}",
+            manifest["metadata"]["name"].as_str().unwrap_or_default()
+        ),
+    };
+    let shown = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    managed_leaves(manifest)
+        .into_iter()
+        .filter_map(|(path, expected)| {
+            let observed = at(live, &path);
+            if observed == Some(expected) {
+                return None;
+            }
+            let (expected, observed) = if kind == "Secret" && path.starts_with("data.") {
+                let observed = if observed.is_some() {
+                    "another value"
+                } else {
+                    "absent"
+                };
+                ("the value from its source".to_owned(), observed.to_owned())
+            } else {
+                (shown(expected), observed.map_or("absent".to_owned(), shown))
+            };
+            Some(FieldDrift::new(
+                format!("{name}/{path}"),
+                expected,
+                observed,
+            ))
+        })
+        .collect()
+}
+
+/// The live object a manifest describes, as JSON, or `None` when it is gone.
+async fn live(client: &kube::Client, manifest: &Value) -> Result<Option<Value>, ComponentError> {
+    let (group, version) = match manifest["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .split_once('/')
+    {
+        Some((group, version)) => (group, version),
+        None => ("", manifest["apiVersion"].as_str().unwrap_or_default()),
+    };
+    let kind = manifest["kind"].as_str().unwrap_or_default();
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let name = manifest["metadata"]["name"].as_str().unwrap_or_default();
+    let api: Api<DynamicObject> = match manifest["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|e| classify_kube(&format!("get {kind} {name}"), e))?;
+    Ok(found.map(|object| serde_json::to_value(object).unwrap_or_default()))
+}
+
 impl ComponentHandler for Config {
     const COMPONENT: Component = Component::Config;
+
+    /// Every object `apply` writes: present, and each field Strata sets (labels, data, the
+    /// IngressClass's controller) as the spec and the other components' outputs make it.
+    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let env = step.environment;
+        let client = ClusterAccess(self.aws.clone())
+            .connect(&env.spec.region, &strata_core::cluster_name(env.name()))
+            .await?
+            .ok_or(ComponentError::DependencyNotReady {
+                component: Component::Config,
+                dependency: Component::Cluster,
+            })?;
+        let (mut missing, mut fields) = (Vec::new(), Vec::new());
+        for manifest in self.manifests(step).await? {
+            match live(&client, &manifest).await? {
+                Some(object) => fields.extend(compare(&manifest, &object)),
+                None => missing.push(format!(
+                    "{} {}",
+                    manifest["kind"].as_str().unwrap_or_default(),
+                    manifest["metadata"]["name"].as_str().unwrap_or_default()
+                )),
+            }
+        }
+        Ok(Observed::from_findings(missing, fields))
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
@@ -378,5 +519,81 @@ impl ComponentHandler for Config {
         delete(&namespaces, ns).await?;
         // Namespace deletion finishes asynchronously; the next poll sees it gone.
         Ok(Progress::waiting(ComponentPhase::Deleting))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_fields_strata_sets_are_compared_and_secret_values_never_shown() {
+        let manifest = storage_config_map(
+            "staging",
+            &BTreeMap::from([("assets".into(), "strata-staging-assets".into())]),
+        );
+        // The live object: server-set metadata and a label someone else added do not count.
+        let mut live = manifest.clone();
+        live["metadata"]["resourceVersion"] = json!("9");
+        live["metadata"]["labels"]["team"] = json!("shop");
+        assert_eq!(compare(&manifest, &live), []);
+
+        live["data"]["BUCKET_ASSETS"] = json!("someone-elses-bucket");
+        live["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("app.kubernetes.io/managed-by");
+        let found = compare(&manifest, &live);
+        assert_eq!(
+            found,
+            [
+                FieldDrift::new(
+                    "ConfigMap staging/storage/data.BUCKET_ASSETS",
+                    "strata-staging-assets",
+                    "someone-elses-bucket"
+                ),
+                FieldDrift::new(
+                    "ConfigMap staging/storage/metadata.labels.app.kubernetes.io/managed-by",
+                    "strata",
+                    "absent"
+                ),
+            ]
+        );
+
+        let secret = service_env_secret(
+            "staging",
+            "api",
+            &BTreeMap::from([("API_KEY".into(), "s3cret-value".into())]),
+        );
+        let mut live = secret.clone();
+        live["data"]["API_KEY"] = json!(strata_kubernetes::base64(b"changed-by-hand"));
+        let found = compare(&secret, &live);
+        assert_eq!(
+            found,
+            [FieldDrift::new(
+                "Secret staging/api-env/data.API_KEY",
+                "the value from its source",
+                "another value"
+            )]
+        );
+        let shown = serde_json::to_string(&found).unwrap();
+        for value in ["s3cret", "changed-by-hand", "czNjcmV0"] {
+            assert!(!shown.contains(value), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_wide_object_is_named_without_a_namespace() {
+        let manifest = ingress_class("staging");
+        let mut live = manifest.clone();
+        live["spec"]["controller"] = json!("example.com/other");
+        assert_eq!(
+            compare(&manifest, &live),
+            [FieldDrift::new(
+                "IngressClass alb/spec.controller",
+                "ingress.k8s.aws/alb",
+                "example.com/other"
+            )]
+        );
     }
 }

@@ -17,6 +17,7 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbInstance, DbSnapshot, DbSubnetGroup, Tag};
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, DatabaseOnDelete, DatabaseSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, tags};
@@ -253,52 +254,125 @@ fn network_outputs(step: &Step<'_>) -> Result<(Vec<String>, String), ComponentEr
 }
 
 /// What differs between the instance and the spec, as one ModifyDBInstance (or None).
+/// A setting of the instance that `apply` converges to the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setting {
+    InstanceClass,
+    AllocatedStorage,
+    EngineVersion,
+    MultiAz,
+    BackupRetention,
+    DeletionProtection,
+    ManagedPassword,
+}
+
+impl Setting {
+    /// The field's name in DescribeDBInstances, the path drift reports.
+    fn field(self) -> &'static str {
+        match self {
+            Setting::InstanceClass => "dbInstanceClass",
+            Setting::AllocatedStorage => "allocatedStorage",
+            Setting::EngineVersion => "engineVersion",
+            Setting::MultiAz => "multiAZ",
+            Setting::BackupRetention => "backupRetentionPeriod",
+            Setting::DeletionProtection => "deletionProtection",
+            Setting::ManagedPassword => "masterUserSecret",
+        }
+    }
+}
+
+/// Each managed setting that differs from the spec, with the expected and observed values.
+fn differences(instance: &DbInstance, spec: &DatabaseSpec) -> Vec<(Setting, String, String)> {
+    let shown = |value: Option<String>| value.unwrap_or_else(|| "unset".to_owned());
+    let mut found = Vec::new();
+    if instance.db_instance_class() != Some(spec.instance_class.as_str()) {
+        found.push((
+            Setting::InstanceClass,
+            spec.instance_class.clone(),
+            shown(instance.db_instance_class().map(str::to_owned)),
+        ));
+    }
+    // Storage only grows; the plan refuses a shrink before it gets here.
+    let storage = i32::try_from(spec.storage_gib).unwrap_or(i32::MAX);
+    if instance.allocated_storage().is_some_and(|s| s < storage) {
+        found.push((
+            Setting::AllocatedStorage,
+            storage.to_string(),
+            shown(instance.allocated_storage().map(|s| s.to_string())),
+        ));
+    }
+    if instance.engine_version() != Some(spec.engine_version.as_str()) {
+        found.push((
+            Setting::EngineVersion,
+            spec.engine_version.clone(),
+            shown(instance.engine_version().map(str::to_owned)),
+        ));
+    }
+    if instance.multi_az() != Some(spec.multi_az) {
+        found.push((
+            Setting::MultiAz,
+            spec.multi_az.to_string(),
+            shown(instance.multi_az().map(|m| m.to_string())),
+        ));
+    }
+    let retention = i32::from(spec.backup_retention_days);
+    if instance.backup_retention_period() != Some(retention) {
+        found.push((
+            Setting::BackupRetention,
+            retention.to_string(),
+            shown(instance.backup_retention_period().map(|r| r.to_string())),
+        ));
+    }
+    if instance.deletion_protection() != Some(true) {
+        found.push((
+            Setting::DeletionProtection,
+            "true".to_owned(),
+            shown(instance.deletion_protection().map(|d| d.to_string())),
+        ));
+    }
+    // A restored instance comes back with the snapshot's password: hand it to RDS again.
+    if instance.master_user_secret().is_none() {
+        found.push((
+            Setting::ManagedPassword,
+            "managed by RDS".to_owned(),
+            "unset".to_owned(),
+        ));
+    }
+    found
+}
+
 fn modification(
     client: &Client,
     id: &str,
     instance: &DbInstance,
     spec: &DatabaseSpec,
 ) -> Option<aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder> {
+    let found = differences(instance, spec);
+    if found.is_empty() {
+        return None;
+    }
     let mut modify = client
         .modify_db_instance()
         .db_instance_identifier(id)
         .apply_immediately(true);
-    let mut changed = false;
-    if instance.db_instance_class() != Some(spec.instance_class.as_str()) {
-        modify = modify.db_instance_class(&spec.instance_class);
-        changed = true;
+    for (setting, _, _) in found {
+        modify = match setting {
+            Setting::InstanceClass => modify.db_instance_class(&spec.instance_class),
+            Setting::AllocatedStorage => {
+                modify.allocated_storage(i32::try_from(spec.storage_gib).unwrap_or(i32::MAX))
+            }
+            Setting::EngineVersion => modify
+                .engine_version(&spec.engine_version)
+                .allow_major_version_upgrade(true),
+            Setting::MultiAz => modify.multi_az(spec.multi_az),
+            Setting::BackupRetention => {
+                modify.backup_retention_period(i32::from(spec.backup_retention_days))
+            }
+            Setting::DeletionProtection => modify.deletion_protection(true),
+            Setting::ManagedPassword => modify.manage_master_user_password(true),
+        };
     }
-    // Storage only grows; the plan refuses a shrink before it gets here.
-    let storage = i32::try_from(spec.storage_gib).unwrap_or(i32::MAX);
-    if instance.allocated_storage().is_some_and(|s| s < storage) {
-        modify = modify.allocated_storage(storage);
-        changed = true;
-    }
-    if instance.engine_version() != Some(spec.engine_version.as_str()) {
-        modify = modify
-            .engine_version(&spec.engine_version)
-            .allow_major_version_upgrade(true);
-        changed = true;
-    }
-    if instance.multi_az() != Some(spec.multi_az) {
-        modify = modify.multi_az(spec.multi_az);
-        changed = true;
-    }
-    let retention = i32::from(spec.backup_retention_days);
-    if instance.backup_retention_period() != Some(retention) {
-        modify = modify.backup_retention_period(retention);
-        changed = true;
-    }
-    if instance.deletion_protection() != Some(true) {
-        modify = modify.deletion_protection(true);
-        changed = true;
-    }
-    // A restored instance comes back with the snapshot's password: hand it to RDS again.
-    if instance.master_user_secret().is_none() {
-        modify = modify.manage_master_user_password(true);
-        changed = true;
-    }
-    changed.then_some(modify)
+    Some(modify)
 }
 
 impl<C: ClientFor> Database<C> {
@@ -483,6 +557,49 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             return Ok(waiting);
         }
         Ok(ready(&instance, &id))
+    }
+
+    /// The instance's presence, engine, the settings `apply` converges and its tags.
+    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let env = step.environment;
+        let Some(spec) = &env.spec.database else {
+            return Ok(Observed::InSync);
+        };
+        let client = self.clients.client(&env.spec.region);
+        let id = instance_name(env.name());
+        let Some(instance) = describe_instance(&client, &id).await? else {
+            return Ok(Observed::Missing {
+                resources: vec![format!("db instance {id}")],
+            });
+        };
+        let path = |field: &str| format!("db instance {id}/{field}");
+        let mut fields = Vec::new();
+        if instance.engine() != Some(engine_name(spec.engine)) {
+            fields.push(FieldDrift::new(
+                path("engine"),
+                engine_name(spec.engine),
+                instance.engine().unwrap_or("unset"),
+            ));
+        }
+        for (setting, expected, observed) in differences(&instance, spec) {
+            fields.push(FieldDrift::new(path(setting.field()), expected, observed));
+        }
+        for (key, expected) in tags::for_resource(env.name(), Component::Database) {
+            let observed = instance
+                .tag_list()
+                .iter()
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+                .unwrap_or("absent");
+            if observed != expected {
+                fields.push(FieldDrift::new(
+                    path(&format!("tags.{key}")),
+                    expected,
+                    observed,
+                ));
+            }
+        }
+        Ok(Observed::from_findings(Vec::new(), fields))
     }
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {

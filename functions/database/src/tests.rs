@@ -497,3 +497,71 @@ async fn a_rejected_call_is_reported_by_code_and_message_without_the_raw_respons
         "CreateDBInstance strata-staging: InvalidParameterCombination (HTTP 400): InvalidParameterCombination"
     );
 }
+
+async fn observe_with(rules: &[&Rule]) -> Result<Observed, ComponentError> {
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
+    let database = Database {
+        clients: Mocked(client),
+    };
+    let env = staging();
+    let context = context(OperationKind::Up, 3, 1_700_000_000);
+    let dependencies = network_ready();
+    let step = Step {
+        environment: &env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+    };
+    database.observe(&step).await
+}
+
+#[tokio::test]
+async fn observe_reports_each_setting_changed_behind_strata_s_back_by_its_field() {
+    assert_eq!(
+        observe_with(&[&describe(instance("available"))])
+            .await
+            .unwrap(),
+        Observed::InSync
+    );
+
+    // Someone shortened the backups, lifted deletion protection and dropped a tag.
+    let mut changed = instance("available");
+    changed.backup_retention_period = Some(1);
+    changed.deletion_protection = Some(false);
+    changed.tag_list = Some(
+        ours()
+            .into_iter()
+            .filter(|t| t.key() != Some(tags::COMPONENT))
+            .collect(),
+    );
+    let Observed::Drifted { fields } = observe_with(&[&describe(changed)]).await.unwrap() else {
+        panic!("drift expected");
+    };
+    assert_eq!(
+        fields,
+        [
+            FieldDrift::new("db instance strata-staging/backupRetentionPeriod", 7, 1),
+            FieldDrift::new("db instance strata-staging/deletionProtection", true, false),
+            FieldDrift::new(
+                "db instance strata-staging/tags.strata:component",
+                "database",
+                "absent"
+            ),
+        ]
+    );
+
+    // Storage grown past the spec (RDS storage autoscaling) is not drift: it only grows.
+    let mut grown = instance("available");
+    grown.allocated_storage = Some(100);
+    assert_eq!(
+        observe_with(&[&describe(grown)]).await.unwrap(),
+        Observed::InSync
+    );
+
+    assert_eq!(
+        observe_with(&[&absent()]).await.unwrap(),
+        Observed::Missing {
+            resources: vec!["db instance strata-staging".into()]
+        }
+    );
+}

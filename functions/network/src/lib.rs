@@ -19,7 +19,8 @@ use aws_sdk_ec2::types::{
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
-use strata_core::spec::{DatabaseEngine, NatGateways};
+use strata_core::drift::{FieldDrift, Observed};
+use strata_core::spec::{DatabaseEngine, NatGateways, NetworkSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, subnet_cidrs, tags};
 
@@ -87,6 +88,24 @@ fn owned(environment: &str, role: Option<&str>) -> Vec<Filter> {
         filters.push(filter(&format!("tag:{ROLE}"), role));
     }
     filters
+}
+
+/// How many NAT gateways the spec asks for.
+fn nat_count(net: &NetworkSpec) -> usize {
+    match net.nat_gateways {
+        NatGateways::None => 0,
+        NatGateways::Single => 1,
+        NatGateways::PerAz => usize::from(net.az_count),
+    }
+}
+
+/// NAT gateways that are up or coming up (deleted ones stay listed for an hour).
+fn live_nat() -> Filter {
+    Filter::builder()
+        .name("state")
+        .values("pending")
+        .values("available")
+        .build()
 }
 
 fn enabled() -> AttributeBooleanValue {
@@ -385,13 +404,7 @@ async fn ensure_nat(
     let found = c
         .describe_nat_gateways()
         .set_filter(Some(owned(env, Some(&role))))
-        .filter(
-            Filter::builder()
-                .name("state")
-                .values("pending")
-                .values("available")
-                .build(),
-        )
+        .filter(live_nat())
         .send()
         .await
         .map_err(|e| classify("DescribeNatGateways", e))?;
@@ -495,8 +508,220 @@ async fn ensure_database_group(
     Ok(id)
 }
 
+/// What observing found so far: resources gone, fields changed.
+#[derive(Default)]
+struct Findings {
+    missing: Vec<String>,
+    fields: Vec<FieldDrift>,
+}
+
+/// The value of `key` among a resource's tags.
+fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+impl<C: ClientFor> Network<C> {
+    /// Reads only, one describe per kind of resource, each found by this environment's
+    /// network tags: what `apply` would create or put back is what is compared.
+    async fn findings(&self, env: &strata_core::Environment) -> Result<Findings, ComponentError> {
+        let name = env.name();
+        let net = &env.spec.network;
+        let c = self.clients.client(&env.spec.region);
+        let mut found = Findings::default();
+        let vpcs = c
+            .describe_vpcs()
+            .set_filters(Some(owned(name, Some("vpc"))))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeVpcs", e))?;
+        let Some(vpc) = vpcs.vpcs().first() else {
+            found.missing.push(format!("vpc strata-{name}-vpc"));
+            return Ok(found);
+        };
+        let vpc_id = vpc.vpc_id().unwrap_or_default();
+        if vpc.cidr_block() != Some(net.cidr.as_str()) {
+            found.fields.push(FieldDrift::new(
+                format!("vpc {vpc_id}/cidrBlock"),
+                &net.cidr,
+                vpc.cidr_block().unwrap_or("unset"),
+            ));
+        }
+
+        let subnets = c
+            .describe_subnets()
+            .set_filters(Some(owned(name, None)))
+            .filters(filter("vpc-id", vpc_id))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSubnets", e))?;
+        let subnet = |role: &str| {
+            subnets
+                .subnets()
+                .iter()
+                .find(|s| tag_value(s.tags(), ROLE) == Some(role))
+        };
+        let mut public = Vec::new();
+        let mut private = Vec::new();
+        for i in 0..usize::from(net.az_count) {
+            for (ids, kind) in [(&mut public, "public"), (&mut private, "private")] {
+                let role = format!("{kind}-{i}");
+                match subnet(&role).and_then(|s| s.subnet_id()) {
+                    Some(id) => ids.push(id.to_owned()),
+                    None => found.missing.push(format!("subnet strata-{name}-{role}")),
+                }
+            }
+        }
+
+        let gateways = c
+            .describe_internet_gateways()
+            .set_filters(Some(owned(name, Some("igw"))))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeInternetGateways", e))?;
+        let igw = match gateways.internet_gateways().first() {
+            None => {
+                found
+                    .missing
+                    .push(format!("internet gateway strata-{name}-igw"));
+                None
+            }
+            Some(igw) => {
+                let id = igw.internet_gateway_id().unwrap_or_default();
+                if !igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)) {
+                    found.fields.push(FieldDrift::new(
+                        format!("internet gateway {id}/attachments"),
+                        vpc_id,
+                        "detached",
+                    ));
+                }
+                Some(id.to_owned())
+            }
+        };
+
+        let nat_count = nat_count(net);
+        let nats = c
+            .describe_nat_gateways()
+            .set_filter(Some(owned(name, None)))
+            .filter(live_nat())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeNatGateways", e))?;
+        let mut nat_ids = Vec::new();
+        for j in 0..nat_count {
+            let role = format!("nat-{j}");
+            match nats
+                .nat_gateways()
+                .iter()
+                .find(|n| tag_value(n.tags(), ROLE) == Some(role.as_str()))
+                .and_then(|n| n.nat_gateway_id())
+            {
+                Some(id) => nat_ids.push(id.to_owned()),
+                None => found
+                    .missing
+                    .push(format!("nat gateway strata-{name}-{role}")),
+            }
+        }
+
+        let tables = c
+            .describe_route_tables()
+            .set_filters(Some(owned(name, None)))
+            .filters(filter("vpc-id", vpc_id))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRouteTables", e))?;
+        let mut expected_tables = vec![("rt-public".to_owned(), igw, public)];
+        for (i, subnet) in private.into_iter().enumerate() {
+            let nat = nat_ids.get(i).or(nat_ids.first()).cloned();
+            let nat = if nat_count == 0 { None } else { nat };
+            expected_tables.push((format!("rt-private-{i}"), nat, vec![subnet]));
+        }
+        for (role, target, subnets) in expected_tables {
+            let Some(table) = tables
+                .route_tables()
+                .iter()
+                .find(|t| tag_value(t.tags(), ROLE) == Some(role.as_str()))
+            else {
+                found
+                    .missing
+                    .push(format!("route table strata-{name}-{role}"));
+                continue;
+            };
+            let id = table.route_table_id().unwrap_or_default();
+            if let Some(target) = target {
+                let default = table
+                    .routes()
+                    .iter()
+                    .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+                let via = default.and_then(|r| r.gateway_id().or(r.nat_gateway_id()));
+                if via != Some(target.as_str()) {
+                    found.fields.push(FieldDrift::new(
+                        format!("route table {id}/routes[0.0.0.0/0]"),
+                        target,
+                        via.unwrap_or("absent"),
+                    ));
+                }
+            }
+            let associated: Vec<&str> = table
+                .associations()
+                .iter()
+                .filter_map(|a| a.subnet_id())
+                .collect();
+            for subnet in subnets.iter().filter(|s| !associated.contains(&s.as_str())) {
+                found.fields.push(FieldDrift::new(
+                    format!("route table {id}/associations"),
+                    subnet,
+                    "not associated",
+                ));
+            }
+        }
+
+        let groups = c
+            .describe_security_groups()
+            .set_filters(Some(owned(name, Some("sg-database"))))
+            .filters(filter("vpc-id", vpc_id))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSecurityGroups", e))?;
+        match groups.security_groups().first() {
+            None => found
+                .missing
+                .push(format!("security group strata-{name}-database")),
+            Some(group) => {
+                if let Some(port) = env.spec.database.as_ref().map(|d| database_port(d.engine)) {
+                    let open = group.ip_permissions().iter().any(|p| {
+                        p.ip_protocol() == Some("tcp")
+                            && p.from_port() == Some(port)
+                            && p.to_port() == Some(port)
+                            && p.ip_ranges().iter().any(|r| r.cidr_ip() == Some(&net.cidr))
+                    });
+                    if !open {
+                        found.fields.push(FieldDrift::new(
+                            format!(
+                                "security group {}/ingress[tcp {port}]",
+                                group.group_id().unwrap_or_default()
+                            ),
+                            &net.cidr,
+                            "absent",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
 impl<C: ClientFor> ComponentHandler for Network<C> {
     const COMPONENT: Component = Component::Network;
+
+    /// The VPC and its CIDR, every subnet, the internet gateway's attachment, the NAT
+    /// gateways, each route table's default route and subnets, the database group's rule.
+    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let found = self.findings(step.environment).await?;
+        Ok(Observed::from_findings(found.missing, found.fields))
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
@@ -530,11 +755,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
         let igw = ensure_internet_gateway(&c, name, &vpc).await?;
         ensure_route_table(&c, name, &vpc, "rt-public", Target::Gateway(&igw), &public).await?;
 
-        let nat_count = match net.nat_gateways {
-            NatGateways::None => 0,
-            NatGateways::Single => 1,
-            NatGateways::PerAz => count,
-        };
+        let nat_count = nat_count(net);
         let mut nats = Vec::new();
         for (j, subnet) in public.iter().enumerate().take(nat_count) {
             let (id, state) = ensure_nat(&c, name, j, subnet).await?;

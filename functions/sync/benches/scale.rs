@@ -1,7 +1,8 @@
 //! The scale benchmark of a scheduled sync against DynamoDB on the local stack (moto): N
 //! environments due at once, synced by one run, then due again and synced by two
 //! overlapping runs. Prints environments/s, AWS calls and DynamoDB reads and writes per
-//! environment, and the peak memory of the process while it syncs.
+//! environment, and the peak memory of the process while it syncs. Every environment is
+//! Ready and serving the newest tags, so the image and drift checks run and find nothing.
 //!
 //! `cargo bench -p sync --bench scale -- --environments 10000` (CI runs it with 300).
 
@@ -15,13 +16,18 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use futures_util::{StreamExt, stream};
-use strata_core::Environment;
+use strata_core::status::{ComponentPhase, ComponentStatus, EnvironmentState, EnvironmentStatus};
+use strata_core::{Component, Environment};
 use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store, ensure_scheduled};
 use sync::{MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer};
 
+type TestSyncer = Syncer<DynamoStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver>;
+
 const T0: u64 = 1_800_000_000;
 const EVERY: u64 = 900;
+/// What examples/staging.yaml's services serve, and the only tags their repositories hold.
+const SERVING: [(&str, &str); 2] = [("ui", "1.4.0"), ("api", "2.3.0")];
 
 /// Counts the DynamoDB operations sent (each attempt), by name.
 #[derive(Debug, Clone, Default)]
@@ -116,6 +122,19 @@ async fn main() {
                 ensure_scheduled(store, env.name(), T0, EVERY)
                     .await
                     .unwrap();
+                // Ready and serving the newest tags: the image and drift checks run, and
+                // find nothing (an unchanged environment).
+                let ready = EnvironmentStatus::new(EnvironmentState::Ready, "up done", T0);
+                store.put_status(env.name(), &ready, None).await.unwrap();
+                let mut app = ComponentStatus::new(ComponentPhase::Ready, 1, 0);
+                for (service, version) in SERVING {
+                    app.outputs
+                        .insert(format!("service.{service}.version"), version.to_owned());
+                }
+                store
+                    .put_component(env.name(), Component::App, &app, None)
+                    .await
+                    .unwrap();
             }
         })
         .buffer_unordered(32)
@@ -127,13 +146,30 @@ async fn main() {
     );
     calls.take();
 
+    let tags = MemoryTags::default();
+    for service in &template.spec.app.services {
+        let serving = SERVING.iter().find(|(s, _)| *s == service.name).unwrap().1;
+        tags.set(&service.image, &[serving]);
+    }
     let syncer = Syncer::new(
         store,
         MemoryFlows::default(),
         MemoryNotifier::default(),
-        MemoryTags::default(),
+        tags,
         MemoryObserver::default(),
     );
+    // Besides DynamoDB: one Lambda Invoke per component observed, one registry listing per
+    // repository per run.
+    let other_calls = |syncer: &TestSyncer| {
+        let listings: u64 = template
+            .spec
+            .app
+            .services
+            .iter()
+            .map(|s| u64::from(syncer.registries().listings(&s.image)))
+            .sum();
+        (syncer.observer().calls(), listings)
+    };
 
     // 1. One scheduled run over every environment, all due and unchanged.
     let now = T0 + EVERY;
@@ -146,7 +182,9 @@ async fn main() {
     let single_secs = started.elapsed().as_secs_f64();
     let single_peak = peak_rss_kib();
     let single_calls = calls.take();
+    let single_other = other_calls(&syncer);
     assert_eq!(single.synced, count, "{single:?}");
+    assert_eq!(single.failed, Vec::<String>::new());
 
     // 2. Two runs of the schedule overlap (the second starts while the first is busy); each
     // environment must be synced by exactly one of them.
@@ -161,10 +199,18 @@ async fn main() {
     let overlap_peak = peak_rss_kib();
     let (a, b): (RunReport, RunReport) = (a.unwrap(), b.unwrap());
     let overlap_calls = calls.take();
+    let overlap_other = {
+        let (invokes, listings) = other_calls(&syncer);
+        (invokes - single_other.0, listings - single_other.1)
+    };
     let left_due = syncer.store().due(now, 10, None).await.unwrap().items.len();
 
     let per_env = |n: u64| n as f64 / count as f64;
-    let figures = |label: &str, secs: f64, calls: &BTreeMap<String, u64>, peak_kib: u64| {
+    let figures = |label: &str,
+                   secs: f64,
+                   calls: &BTreeMap<String, u64>,
+                   (invokes, listings): (u64, u64),
+                   peak_kib: u64| {
         let sum = |ops: &[&str]| -> u64 { ops.iter().filter_map(|op| calls.get(*op)).sum() };
         let reads = sum(&["GetItem", "Query", "BatchGetItem"]);
         let writes = sum(&[
@@ -174,6 +220,7 @@ async fn main() {
             "BatchWriteItem",
             "TransactWriteItems",
         ]);
+        let dynamodb: u64 = calls.values().sum();
         println!("{label}");
         println!("  DynamoDB calls by operation: {calls:?}");
         println!("  wall time:                   {secs:.1}s");
@@ -182,25 +229,31 @@ async fn main() {
             count as f64 / secs.max(1e-9)
         );
         println!(
-            "  AWS calls per env:           {:.2}",
-            per_env(calls.values().sum())
+            "  AWS calls per env:           {:.2} (DynamoDB {:.2}, Lambda Invoke {:.2}, registry {:.4})",
+            per_env(dynamodb + invokes + listings),
+            per_env(dynamodb),
+            per_env(invokes),
+            per_env(listings)
         );
         println!("  DynamoDB reads per env:      {:.2}", per_env(reads));
         println!("  DynamoDB writes per env:     {:.2}", per_env(writes));
+        println!("  registry listings (run):     {listings}");
         println!("  peak memory (VmHWM):         {} MiB", peak_kib / 1024);
     };
-    println!("environments:                  {count}");
-    println!("(every AWS call is DynamoDB: drift and image checks are not built yet)");
+    println!("environments:                  {count} (Ready, serving the newest tags, in sync)");
+    println!("(Lambda Invoke: one observe per component; the observer is in memory here)");
     figures(
         "one run, every environment due and unchanged:",
         single_secs,
         &single_calls,
+        single_other,
         single_peak,
     );
     figures(
         "two overlapping runs (the loser of an environment spends a read and a write on it):",
         overlap_secs,
         &overlap_calls,
+        overlap_other,
         overlap_peak,
     );
     println!("  run a: {a:?}");

@@ -72,6 +72,43 @@ pub fn environment(body: &Value) {
             text(&credential["arn"])
         );
     }
+    for update in status["imageUpdates"].as_array().into_iter().flatten() {
+        println!(
+            "update       {} {} -> {}",
+            text(&update["service"]),
+            text(&update["deployed"]),
+            text(&update["available"])
+        );
+    }
+    for drift in status["drift"].as_array().into_iter().flatten() {
+        println!(
+            "drift        {} {}",
+            text(&drift["component"]),
+            text(&drift["drift"])
+        );
+    }
+    if let Some(items) = status["inventory"].as_array() {
+        // By type: the whole list is in `-o json`.
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        for item in items {
+            *kinds.entry(text(&item["resourceType"])).or_default() += 1;
+        }
+        let omitted = status["inventoryOmitted"].as_u64().unwrap_or(0);
+        println!(
+            "inventory    {} resources{}: {}",
+            items.len() as u64 + omitted,
+            if omitted > 0 {
+                format!(" ({omitted} not listed)")
+            } else {
+                String::new()
+            },
+            kinds
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 pub fn list(items: &Value) {

@@ -1805,6 +1805,44 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
     assert_eq!(outcome["outcome"], "synced", "{outcome}");
     assert!(outcome.get("drift").is_none(), "{outcome}");
 
+    // The inventory: what the Tagging API lists, and the EKS, Route 53, ECR and Elastic IP
+    // resources it does not, each by type and id.
+    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let listed: Vec<String> = status
+        .inventory
+        .iter()
+        .map(|i| format!("{} {}", i.resource_type, i.id))
+        .collect();
+    assert_eq!(outcome["resources"], listed.len(), "{outcome}");
+    for expected in [
+        format!("ec2:vpc {}", network.resource_ids["vpcId"]),
+        format!("ec2:natgateway {}", network.resource_ids["natGatewayId.0"]),
+        "rds:db strata-staging".to_owned(),
+        "s3:bucket strata-staging-assets".to_owned(),
+        "s3:bucket strata-staging-uploads".to_owned(),
+        "eks:cluster strata-staging".to_owned(),
+        format!("eks:nodegroup {nodegroup}"),
+        "route53:record staging.example.com. A".to_owned(),
+        "ecr:repository shop/ui".to_owned(),
+        "ecr:repository shop/api".to_owned(),
+    ] {
+        assert!(listed.contains(&expected), "{expected} not in {listed:#?}");
+    }
+    for kind in ["ec2:subnet", "ec2:route-table", "ec2:elastic-ip"] {
+        assert!(
+            listed.iter().any(|l| l.starts_with(kind)),
+            "no {kind} in {listed:#?}"
+        );
+    }
+    let cluster_item = status
+        .inventory
+        .iter()
+        .find(|i| i.resource_type == "eks:cluster")
+        .unwrap();
+    assert_eq!(cluster_item.state.as_deref(), Some("ACTIVE"));
+    assert_eq!(cluster_item.attributes["version"], "1.31");
+    assert_eq!(cluster_item.tags["strata:environment"], "staging");
+
     // Behind Strata's back: the node group scaled, a bucket's tag removed, a Deployment's
     // replicas changed, the DNS record deleted.
     h.stack

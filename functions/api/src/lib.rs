@@ -22,8 +22,8 @@ pub use strata_control::{
 };
 use strata_registry::TagSource;
 pub use strata_registry::{MemoryTags, Registries};
-pub use sync::{LambdaObserver, MemoryObserver};
-use sync::{Observer, Outcome, SyncError, Syncer};
+use sync::{Inventory, Observer, Outcome, SyncError};
+pub use sync::{LambdaObserver, MemoryInventory, MemoryObserver, Syncer};
 
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,10 +304,8 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
 
 /// The API over a store, the state machines and the bus. It syncs one environment itself
 /// (`POST …/sync`), with the same logic as the scheduled sync function.
-pub struct Api<S, F, N, R, O> {
-    sync: Syncer<S, F, N, R, O>,
-    /// Passed to the state machines (`pollSeconds`); `None` keeps their default.
-    poll_seconds: Option<u64>,
+pub struct Api<S, F, N, R, O, I> {
+    sync: Syncer<S, F, N, R, O, I>,
 }
 
 /// The query parameters a request may carry, checked once.
@@ -318,20 +316,13 @@ struct Query {
     allow_recreate: BTreeSet<Component>,
 }
 
-impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Api<S, F, N, R, O> {
-    pub fn new(
-        store: S,
-        flows: F,
-        notifier: N,
-        registries: R,
-        observer: O,
-        poll_seconds: Option<u64>,
-    ) -> Self {
-        Self {
-            sync: Syncer::new(store, flows, notifier, registries, observer)
-                .with_poll_seconds(poll_seconds),
-            poll_seconds,
-        }
+impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
+    Api<S, F, N, R, O, I>
+{
+    /// The API over the syncer's store, state machines and bus; it starts executions with
+    /// the syncer's `pollSeconds`.
+    pub fn new(sync: Syncer<S, F, N, R, O, I>) -> Self {
+        Self { sync }
     }
 
     pub fn store(&self) -> &S {
@@ -871,13 +862,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Api<S, F, N, R,
             scope,
             message,
         } = launch;
-        let mut input = json!({"environment": name});
-        if let Some(seconds) = self.poll_seconds {
-            input["pollSeconds"] = json!(seconds);
-        }
+        let mut extra = serde_json::Map::new();
         if scope != Scope::All {
-            input["scope"] = json!(scope);
+            extra.insert("scope".into(), json!(scope));
         }
+        let input = self.sync.execution_input(name, extra);
         // The lease is taken for the execution before it starts (Begin re-takes it as the
         // same holder), so a request that follows this one at once sees it running.
         self.store()
@@ -893,11 +882,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Api<S, F, N, R,
                 },
                 other => other.into(),
             })?;
-        let arn = match self
-            .flows()
-            .start(operation, execution, &input.to_string())
-            .await
-        {
+        let arn = match self.flows().start(operation, execution, &input).await {
             Ok(arn) => arn,
             Err(e) => {
                 // Nothing started: give the lease back so a retry (or anyone) may go ahead.

@@ -1,7 +1,7 @@
 //! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
 //! in-memory store and flows: every route, every error class, and what each writes.
 
-use api::{Api, MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags};
+use api::{Api, MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Syncer};
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -70,16 +70,20 @@ fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[
     })
 }
 
-type TestApi = Api<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver>;
+type TestApi =
+    Api<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver, MemoryInventory>;
 
 fn api() -> TestApi {
     Api::new(
-        MemoryStore::default(),
-        MemoryFlows::default(),
-        MemoryNotifier::default(),
-        MemoryTags::default(),
-        MemoryObserver::default(),
-        Some(1),
+        Syncer::new(
+            MemoryStore::default(),
+            MemoryFlows::default(),
+            MemoryNotifier::default(),
+            MemoryTags::default(),
+            MemoryObserver::default(),
+            MemoryInventory::default(),
+        )
+        .with_poll_seconds(Some(1)),
     )
 }
 

@@ -154,9 +154,12 @@ pub struct EnvironmentStatus {
     /// checked). Cleared once a sync finds them in sync again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<crate::drift::ComponentDrift>,
-    /// The environment's tagged resources after the last `up` or sync (bounded).
+    /// The environment's tagged resources as sync last found them, by type and id: at most
+    /// [`INVENTORY_LIMIT`], the rest counted in `inventory_omitted`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<InventoryItem>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inventory_omitted: usize,
     /// Seconds since the Unix epoch.
     pub updated_at: u64,
 }
@@ -174,6 +177,7 @@ impl EnvironmentStatus {
             image_updates: Vec::new(),
             drift: Vec::new(),
             inventory: Vec::new(),
+            inventory_omitted: 0,
             updated_at: now,
         }
     }
@@ -279,13 +283,26 @@ impl CredentialRef {
     }
 }
 
+/// The most resources an environment's status lists (its item stays far below DynamoDB's
+/// 400 KB).
+pub const INVENTORY_LIMIT: usize = 100;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// One tagged resource of the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryItem {
+    /// The resource's own id (a VPC id, a bucket name, a record name).
     pub id: String,
+    /// `<service>:<type>`, as in ARNs: `ec2:vpc`, `rds:db`, `eks:cluster`.
     pub resource_type: String,
-    pub state: String,
+    /// Where the resource's own call reports one (EKS, addresses); the Tagging API reports
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -20,9 +20,12 @@ use strata_core::status::{ComponentPhase, ComponentStatus, EnvironmentState, Env
 use strata_core::{Component, Environment};
 use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store, ensure_scheduled};
-use sync::{MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer};
+use sync::{
+    MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer,
+};
 
-type TestSyncer = Syncer<DynamoStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver>;
+type TestSyncer =
+    Syncer<DynamoStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver, MemoryInventory>;
 
 const T0: u64 = 1_800_000_000;
 const EVERY: u64 = 900;
@@ -157,6 +160,7 @@ async fn main() {
         MemoryNotifier::default(),
         tags,
         MemoryObserver::default(),
+        MemoryInventory::default(),
     );
     // Besides DynamoDB: one Lambda Invoke per component observed, one registry listing per
     // repository per run.

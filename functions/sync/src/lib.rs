@@ -18,8 +18,10 @@
 //! safety); a Ready environment's services are compared with the newest tag within their
 //! constraints (each repository listed once per run), and a newer one is put on the bus and
 //! recorded in the status (`sync.images: report`) or rolled out by the app-only `up`
-//! (`deploy`); the schedule of a deleted environment is removed. Every sync appends one
-//! history event saying what it found. Drift and the inventory are not checked yet.
+//! (`deploy`); each component of a Ready environment is observed by its own function for
+//! drift, reported or repaired by `up` (`sync.drift`); the environment's tagged resources are
+//! recorded as its inventory; the schedule of a deleted environment is removed. Every sync
+//! appends one history event saying what it found.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,14 +36,16 @@ use strata_core::events::{Drifted, Notice, TtlWarning, UpdateAvailable};
 use strata_core::spec::{DriftPolicy, ImagePolicy};
 use strata_core::versions::{is_newer, newest_satisfying};
 use strata_core::{
-    Component, EnvironmentState, EnvironmentStatus, Event, ImageUpdate, OperationKind,
-    check_environment_name, parse_duration,
+    Component, EnvironmentState, EnvironmentStatus, Event, ImageUpdate, InventoryItem,
+    OperationKind, check_environment_name, parse_duration,
 };
 
 use strata_store::{DueSync, Store, StoreError, StoredSpec, SyncRecord, SyncView, Versioned};
 
+mod inventory;
 mod observe;
 
+pub use inventory::{AwsInventory, Inventory, MemoryInventory, bounded, parse_arn};
 pub use observe::{LambdaObserver, MemoryObserver, Observer};
 pub use strata_control::{EventBus, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows};
 pub use strata_registry::{MemoryTags, Registries, RegistryError, TagSource};
@@ -120,6 +124,9 @@ pub enum Outcome {
         drift: Vec<ComponentDrift>,
         #[serde(skip_serializing_if = "Option::is_none")]
         repair: Option<String>,
+        /// How many resources the inventory found (when it was taken).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resources: Option<usize>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         unreadable: Vec<String>,
     },
@@ -282,12 +289,13 @@ impl TagCache {
 }
 
 /// The sync logic over the store, the state machines, the bus and the image registries.
-pub struct Syncer<S, F, N, R, O> {
+pub struct Syncer<S, F, N, R, O, I> {
     store: S,
     flows: F,
     notifier: N,
     registries: R,
     observer: O,
+    inventory: I,
     /// Passed to the state machines it starts (`pollSeconds`); `None` keeps their default.
     poll_seconds: Option<u64>,
 }
@@ -300,6 +308,22 @@ struct DriftFindings {
     drifted: Vec<ComponentDrift>,
     /// Components that could not be observed (`drift of <component>: error`).
     unreadable: Vec<String>,
+}
+
+/// The inventory a sync took.
+#[derive(Debug, Default)]
+struct InventoryFindings {
+    /// The resources (bounded) and how many were left out; `None` when not taken (not
+    /// Ready) or unreadable: what is recorded stays as it is.
+    taken: Option<(Vec<InventoryItem>, usize)>,
+    unreadable: Vec<String>,
+}
+
+/// Everything a sync found, acted on together after the claim.
+struct Findings<'a> {
+    images: &'a ImageFindings,
+    drift: &'a DriftFindings,
+    inventory: &'a InventoryFindings,
 }
 
 /// What acting on the findings started.
@@ -323,14 +347,17 @@ struct ImageFindings {
     unreadable: Vec<String>,
 }
 
-impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N, R, O> {
-    pub fn new(store: S, flows: F, notifier: N, registries: R, observer: O) -> Self {
+impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
+    Syncer<S, F, N, R, O, I>
+{
+    pub fn new(store: S, flows: F, notifier: N, registries: R, observer: O, inventory: I) -> Self {
         Self {
             store,
             flows,
             notifier,
             registries,
             observer,
+            inventory,
             poll_seconds: None,
         }
     }
@@ -341,8 +368,9 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
         self
     }
 
-    /// The input of an execution it starts for `name`, with `extra` fields.
-    fn execution_input(&self, name: &str, extra: serde_json::Map<String, Value>) -> String {
+    /// The input of an execution started for `name`, with `extra` fields (the API's
+    /// operations use it too).
+    pub fn execution_input(&self, name: &str, extra: serde_json::Map<String, Value>) -> String {
         let mut input = extra;
         input.insert("environment".into(), name.into());
         if let Some(poll) = self.poll_seconds {
@@ -369,6 +397,10 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
 
     pub fn observer(&self) -> &O {
         &self.observer
+    }
+
+    pub fn inventory(&self) -> &I {
+        &self.inventory
     }
 
     /// Syncs everything due at `now`, `CONCURRENCY` at a time, until nothing is due or
@@ -502,18 +534,23 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
             }
         } else {
             let ttl = ttl_check(&spec, &record.value, now);
-            let (images, drift) = match ttl {
+            let (images, drift, inventory) = match ttl {
                 TtlCheck::Expired { .. } => Default::default(),
                 _ => tokio::join!(
                     self.image_findings(&spec, &view, tags, now),
-                    self.drift_findings(&spec, &view)
+                    self.drift_findings(&spec, &view),
+                    self.inventory_findings(&spec, &view)
                 ),
             };
             let recorded = view.status.as_ref().map(|s| &s.value);
             let images_changed =
                 images.checked && recorded.is_some_and(|r| images.updates != r.image_updates);
             let drift_changed = drift.checked && recorded.is_some_and(|r| drift.drifted != r.drift);
-            let quiet = matches!(ttl, TtlCheck::Quiet { .. }) && !images_changed && !drift_changed;
+            let inventory_changed = inventory.taken.as_ref().is_some_and(|(items, omitted)| {
+                recorded.is_some_and(|r| &r.inventory != items || r.inventory_omitted != *omitted)
+            });
+            let changed = images_changed || drift_changed || inventory_changed;
+            let quiet = matches!(ttl, TtlCheck::Quiet { .. }) && !changed;
             if !quiet {
                 let mut claim = record.value.clone();
                 claim.due_at = now + CLAIM_SECONDS;
@@ -535,14 +572,20 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
                 Outcome::Synced {
                     expires_at, warned, ..
                 } => {
-                    let started = if images_changed || drift_changed {
-                        self.act_on_findings(name, &spec, &view, &images, &drift, now)
+                    let started = if changed {
+                        let findings = Findings {
+                            images: &images,
+                            drift: &drift,
+                            inventory: &inventory,
+                        };
+                        self.act_on_findings(name, &spec, &view, findings, now)
                             .await?
                     } else {
                         Started::default()
                     };
                     let mut unreadable = images.unreadable;
                     unreadable.extend(drift.unreadable);
+                    unreadable.extend(inventory.unreadable);
                     Outcome::Synced {
                         expires_at,
                         warned,
@@ -550,6 +593,9 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
                         rollout: started.rollout,
                         drift: drift.drifted,
                         repair: started.repair,
+                        resources: inventory
+                            .taken
+                            .map(|(items, omitted)| items.len() + omitted),
                         unreadable,
                     }
                 }
@@ -707,6 +753,31 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
         findings
     }
 
+    /// The inventory of a Ready environment (taken with the drift check), bounded. It reads
+    /// the whole status (the view holds no component but the app) for the resource ids
+    /// Strata recorded.
+    async fn inventory_findings(&self, spec: &StoredSpec, view: &SyncView) -> InventoryFindings {
+        if view.status.is_none() || view.state() != Some(EnvironmentState::Ready) {
+            return InventoryFindings::default();
+        }
+        let unreadable = |e: String| InventoryFindings {
+            taken: None,
+            unreadable: vec![format!("inventory: {e}")],
+        };
+        let status = match self.store.get_status(spec.environment.name()).await {
+            Ok(Some(status)) => status.value,
+            Ok(None) => return InventoryFindings::default(),
+            Err(e) => return unreadable(e.to_string()),
+        };
+        match self.inventory.take(&spec.environment, &status).await {
+            Ok(items) => InventoryFindings {
+                taken: Some(bounded(items)),
+                unreadable: Vec::new(),
+            },
+            Err(e) => unreadable(e),
+        }
+    }
+
     /// On a claimed environment whose findings changed: under `sync.drift: repair` starts
     /// `up` to restore the drift (which also deploys the newest images), else under
     /// `sync.images: deploy` the app-only `up` for fresh image updates; announces new drift
@@ -716,8 +787,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
         name: &str,
         spec: &StoredSpec,
         view: &SyncView,
-        images: &ImageFindings,
-        drift: &DriftFindings,
+        Findings {
+            images,
+            drift,
+            inventory,
+        }: Findings<'_>,
         now: u64,
     ) -> Result<Started, SyncError> {
         let Some(status) = &view.status else {
@@ -785,6 +859,10 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
         if drift.checked {
             recorded.drift = drift.drifted.clone();
         }
+        if let Some((items, omitted)) = &inventory.taken {
+            recorded.inventory = items.clone();
+            recorded.inventory_omitted = *omitted;
+        }
         match self
             .store
             .put_status(name, &recorded, Some(status.version))
@@ -831,6 +909,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer> Syncer<S, F, N,
             rollout: None,
             drift: Vec::new(),
             repair: None,
+            resources: None,
             unreadable: Vec::new(),
         };
         match action {
@@ -927,6 +1006,7 @@ fn describe(outcome: &Outcome, now: u64) -> String {
             rollout,
             drift,
             repair,
+            resources,
             unreadable,
         } => {
             let mut text = match (drift.is_empty() && updates.is_empty(), expires_at) {
@@ -956,8 +1036,11 @@ fn describe(outcome: &Outcome, now: u64) -> String {
             if let Some(execution) = repair {
                 text.push_str(&format!("; repairing ({execution})"));
             }
+            if let Some(count) = resources {
+                text.push_str(&format!("; {count} resources in the inventory"));
+            }
             for failure in unreadable {
-                text.push_str(&format!("; tags unreadable: {failure}"));
+                text.push_str(&format!("; unreadable: {failure}"));
             }
             text
         }
@@ -987,13 +1070,40 @@ fn describe_drift(found: &ComponentDrift) -> String {
     }
 }
 
+/// The syncer as deployed, wired from the function's environment: the table, the state
+/// machines, the bus, the registries, the component functions (`<COMPONENT>_FUNCTION`) and
+/// the inventory's AWS clients. The sync and the API functions both run it.
+pub type Deployed =
+    Syncer<strata_store::DynamoStore, SfnFlows, EventBus, Registries, LambdaObserver, AwsInventory>;
+
+pub fn deployed(config: &aws_config::SdkConfig) -> Result<Deployed, lambda_runtime::Error> {
+    let store = strata_component::lambda::store(config)?;
+    let flows = SfnFlows::from_env(aws_sdk_sfn::Client::new(config))?;
+    let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
+    let events = EventBus::new(aws_sdk_eventbridge::Client::new(config), bus);
+    let observer = LambdaObserver::from_env(aws_sdk_lambda::Client::new(config))?;
+    // Only the local stack sets it: moto makes everything at once, so polls can be quick.
+    let poll_seconds = std::env::var("STRATA_POLL_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    Ok(Syncer::new(
+        store,
+        flows,
+        events,
+        Registries::new(config.clone()),
+        observer,
+        AwsInventory(config.clone()),
+    )
+    .with_poll_seconds(poll_seconds))
+}
+
 /// How long a scheduled run keeps taking environments: well inside the function's timeout.
 pub const RUN_BUDGET: Duration = Duration::from_secs(240);
 
 /// The function: a scheduled run or a push answers its [`RunReport`], a one-environment sync its
 /// [`Outcome`]. `now` is the clock for a one-environment sync (a schedule brings its own).
-pub async fn handle<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer>(
-    syncer: &Syncer<S, F, N, R, O>,
+pub async fn handle<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>(
+    syncer: &Syncer<S, F, N, R, O, I>,
     input: Value,
     now: u64,
 ) -> Result<Value, SyncError> {

@@ -1,7 +1,7 @@
 //! The sync logic over the in-memory store, flows, bus and registry: TTL warnings and expiry,
 //! extension, locked environments, overlapping runs, deleted environments, image versions
-//! (report and deploy, one listing per repository per run, ECR pushes), and the function's
-//! input.
+//! (report and deploy, one listing per repository per run, ECR pushes), drift, the
+//! inventory, and the function's input.
 
 use std::time::Duration;
 
@@ -9,21 +9,22 @@ use serde_json::json;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::events::Notice;
 use strata_core::spec::{DriftPolicy, ImagePolicy};
-use strata_core::status::ComponentPhase;
+use strata_core::status::{ComponentPhase, INVENTORY_LIMIT, InventoryItem};
 use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, ImageUpdate,
     OperationKind,
 };
 use strata_store::{MemoryStore, Store, ensure_scheduled};
 use sync::{
-    MemoryFlows, MemoryNotifier, MemoryObserver, MemoryTags, Outcome, RegistryError, Request,
-    RunReport, SyncError, Syncer, TagCache, parse_request,
+    MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Outcome,
+    RegistryError, Request, RunReport, SyncError, Syncer, TagCache, parse_request,
 };
 
 const T0: u64 = 1_800_000_000;
 const BUDGET: Duration = Duration::from_secs(60);
 
-type TestSyncer = Syncer<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver>;
+type TestSyncer =
+    Syncer<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver, MemoryInventory>;
 
 fn syncer() -> TestSyncer {
     Syncer::new(
@@ -32,6 +33,7 @@ fn syncer() -> TestSyncer {
         MemoryNotifier::default(),
         MemoryTags::default(),
         MemoryObserver::default(),
+        MemoryInventory::default(),
     )
 }
 
@@ -857,4 +859,86 @@ async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
         &["drift of cluster: AwsTransient: DescribeNodegroup: throttled".to_owned()]
     );
     assert_eq!(syncer.flows().started().len(), 1, "nothing started twice");
+}
+
+fn resource(kind: &str, id: &str) -> InventoryItem {
+    InventoryItem {
+        id: id.to_owned(),
+        resource_type: kind.to_owned(),
+        state: None,
+        attributes: Default::default(),
+        tags: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn the_inventory_of_a_ready_environment_is_recorded_when_it_changes_and_kept_when_unreadable()
+{
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Report, T0).await;
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1"]);
+    let found = vec![
+        resource("s3:bucket", "strata-staging-assets"),
+        resource("ec2:vpc", "vpc-1"),
+        resource("eks:cluster", "strata-staging"),
+    ];
+    syncer.inventory().set("staging", Ok(found));
+
+    let outcome = syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
+    let Outcome::Synced { resources, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(*resources, Some(3));
+    let status = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert_eq!(
+        status
+            .value
+            .inventory
+            .iter()
+            .map(|i| format!("{} {}", i.resource_type, i.id))
+            .collect::<Vec<_>>(),
+        [
+            "ec2:vpc vpc-1",
+            "eks:cluster strata-staging",
+            "s3:bucket strata-staging-assets"
+        ],
+        "sorted by type and id"
+    );
+
+    // The same resources again: no status write.
+    syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
+    let again = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert_eq!(again.version, status.version);
+
+    // Unreadable: what was recorded stays, and the outcome names why.
+    syncer
+        .inventory()
+        .set("staging", Err("GetResources: throttled".into()));
+    let outcome = syncer.sync_now("staging", T0 + 180, "now-3").await.unwrap();
+    let Outcome::Synced { unreadable, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(unreadable, &["inventory: GetResources: throttled"]);
+    let kept = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert_eq!(kept.value.inventory, status.value.inventory);
+
+    // More than the limit: the first by type and id, the rest counted.
+    let many = (0..INVENTORY_LIMIT + 5)
+        .map(|i| resource("ec2:subnet", &format!("subnet-{i:03}")))
+        .collect();
+    syncer.inventory().set("staging", Ok(many));
+    syncer.sync_now("staging", T0 + 240, "now-4").await.unwrap();
+    let bounded = syncer.store().get_status("staging").await.unwrap().unwrap();
+    assert_eq!(bounded.value.inventory.len(), INVENTORY_LIMIT);
+    assert_eq!(bounded.value.inventory_omitted, 5);
+    assert_eq!(syncer.inventory().takings(), 4);
+}
+
+#[tokio::test]
+async fn an_environment_not_ready_has_no_inventory_taken() {
+    let syncer = syncer();
+    apply(&syncer, &environment("staging", None), T0).await;
+    syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
+    assert_eq!(syncer.inventory().takings(), 0);
 }

@@ -146,6 +146,9 @@ pub struct SyncRecord {
     pub claimed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_synced_at: Option<u64>,
+    /// When drift and the inventory were last read from the live resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<u64>,
 }
 
 impl SyncRecord {
@@ -157,6 +160,7 @@ impl SyncRecord {
             warned_lead: None,
             claimed_by: None,
             last_synced_at: None,
+            observed_at: None,
         }
     }
 }

@@ -422,7 +422,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                     let tags = &tags;
                     async move {
                         let name = due.environment.clone();
-                        (name, self.sync_due(due, now, run, tags).await)
+                        let synced = self.sync_due(due, now, run, tags, Observation::WhenDue);
+                        (name, synced.await)
                     }
                 })
                 .buffer_unordered(CONCURRENCY)
@@ -450,7 +451,9 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             .map(|name| {
                 let tags = &tags;
                 async move {
-                    let outcome = self.sync_one(&name, now, run, tags).await;
+                    let outcome = self
+                        .sync_one(&name, now, run, tags, Observation::WhenDue)
+                        .await;
                     (name, outcome)
                 }
             })
@@ -461,9 +464,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         Ok(report)
     }
 
-    /// Syncs one environment now, whether or not it is due (the API's "sync now").
+    /// Syncs one environment now, whether or not it is due (the API's "sync now"), reading
+    /// its live resources whether or not an observation is due.
     pub async fn sync_now(&self, name: &str, now: u64, run: &str) -> Result<Outcome, SyncError> {
-        self.sync_one(name, now, run, &TagCache::default()).await
+        self.sync_one(name, now, run, &TagCache::default(), Observation::Now)
+            .await
     }
 
     async fn sync_one(
@@ -472,6 +477,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         now: u64,
         run: &str,
         tags: &TagCache,
+        observation: Observation,
     ) -> Result<Outcome, SyncError> {
         let record = match self.store.get_sync(name).await? {
             Some(record) => record,
@@ -498,6 +504,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             now,
             run,
             tags,
+            observation,
         )
         .await
     }
@@ -515,6 +522,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         now: u64,
         run: &str,
         tags: &TagCache,
+        observation: Observation,
     ) -> Result<Outcome, SyncError> {
         let name = due.environment.as_str();
         let view = self.store.sync_view(name, now).await?;
@@ -528,20 +536,29 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         };
 
         let mut record = due.record;
+        let mut observed = false;
         let outcome = if let Some(lease) = &view.lease {
             Outcome::Skipped {
                 holder: lease.holder.clone(),
             }
         } else {
             let ttl = ttl_check(&spec, &record.value, now);
-            let (images, drift, inventory) = match ttl {
+            let observe = observation == Observation::Now
+                || observation_due(record.value.observed_at, &view, now);
+            let (images, (drift, inventory)) = match ttl {
                 TtlCheck::Expired { .. } => Default::default(),
-                _ => tokio::join!(
-                    self.image_findings(&spec, &view, tags, now),
-                    self.drift_findings(&spec, &view),
-                    self.inventory_findings(&spec, &view)
-                ),
+                _ => tokio::join!(self.image_findings(&spec, &view, tags, now), async {
+                    if observe {
+                        tokio::join!(
+                            self.drift_findings(&spec, &view),
+                            self.inventory_findings(&spec, &view)
+                        )
+                    } else {
+                        Default::default()
+                    }
+                }),
             };
+            observed = drift.checked;
             let recorded = view.status.as_ref().map(|s| &s.value);
             let images_changed =
                 images.checked && recorded.is_some_and(|r| images.updates != r.image_updates);
@@ -619,6 +636,9 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         }
         if !matches!(outcome, Outcome::Skipped { .. }) {
             next.last_synced_at = Some(now);
+        }
+        if observed {
+            next.observed_at = Some(now);
         }
         match self.store.put_sync(name, &next, Some(record.version)).await {
             Ok(_) => {}
@@ -1095,6 +1115,33 @@ pub fn deployed(config: &aws_config::SdkConfig) -> Result<Deployed, lambda_runti
         AwsInventory(config.clone()),
     )
     .with_poll_seconds(poll_seconds))
+}
+
+/// Whether a sync reads the live resources (drift, inventory), which costs a Lambda Invoke
+/// per component and the inventory's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// Only when [`observation_due`]: the schedule and ECR pushes.
+    WhenDue,
+    /// Always: a sync someone asked for.
+    Now,
+}
+
+/// How often the schedule reads an unchanged environment's live resources.
+pub const OBSERVE_EVERY: u64 = 3600;
+
+/// A Ready environment's live resources are read again when never read, [`OBSERVE_EVERY`]
+/// after the last time, after an operation wrote its status since, or while drift is
+/// recorded (to see the repair hold).
+pub fn observation_due(observed_at: Option<u64>, view: &SyncView, now: u64) -> bool {
+    let Some(at) = observed_at else {
+        return true;
+    };
+    now >= at + OBSERVE_EVERY
+        || view
+            .status
+            .as_ref()
+            .is_some_and(|s| s.value.updated_at > at || !s.value.drift.is_empty())
 }
 
 /// How long a scheduled run keeps taking environments: well inside the function's timeout.

@@ -16,7 +16,7 @@ use strata_core::{
 };
 use strata_store::{MemoryStore, Store, ensure_scheduled};
 use sync::{
-    MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Outcome,
+    MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Observation, Outcome,
     RegistryError, Request, RunReport, SyncError, Syncer, TagCache, parse_request,
 };
 
@@ -215,7 +215,13 @@ async fn overlapping_runs_process_each_environment_once() {
     assert_eq!(a.synced, 5);
     for due in seen_by_b.items {
         let outcome = syncer
-            .sync_due(due, now, "run-b", &TagCache::default())
+            .sync_due(
+                due,
+                now,
+                "run-b",
+                &TagCache::default(),
+                Observation::WhenDue,
+            )
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::Contended);
@@ -941,4 +947,77 @@ async fn an_environment_not_ready_has_no_inventory_taken() {
     apply(&syncer, &environment("staging", None), T0).await;
     syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
     assert_eq!(syncer.inventory().takings(), 0);
+}
+
+#[tokio::test]
+async fn the_schedule_reads_live_resources_hourly_after_an_operation_and_while_drifted() {
+    let syncer = syncer();
+    serving(&syncer, "staging", ImagePolicy::Report, T0).await;
+    syncer.registries().set(UI, &["1.4.0"]);
+    syncer.registries().set(API, &["2.3.1"]);
+    let mut stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
+    let mut env = stored.environment.clone();
+    env.spec.sync.drift = DriftPolicy::Report;
+    stored = syncer
+        .store()
+        .put_spec(&env, Some(&stored), T0)
+        .await
+        .unwrap();
+    assert_eq!(stored.generation, 2);
+    let every = 900;
+    let observed = |syncer: &TestSyncer| (syncer.observer().calls(), syncer.inventory().takings());
+
+    // Never observed: the first scheduled run reads every component and the inventory.
+    let mut now = T0 + every;
+    syncer.run(now, "run-1", BUDGET).await.unwrap();
+    assert_eq!(observed(&syncer), (7, 1));
+    // Unchanged within the hour: the next runs read nothing live.
+    for run in ["run-2", "run-3"] {
+        now += every;
+        syncer.run(now, run, BUDGET).await.unwrap();
+    }
+    assert_eq!(observed(&syncer), (7, 1));
+    // A sync someone asks for reads it at once.
+    let asked = now + 10;
+    syncer.sync_now("staging", asked, "now-1").await.unwrap();
+    assert_eq!(observed(&syncer), (14, 2));
+    // An hour after the last reading, and not before, the schedule reads it again.
+    now += every;
+    syncer.run(now, "run-4", BUDGET).await.unwrap();
+    assert_eq!(observed(&syncer), (14, 2));
+    now = asked + sync::OBSERVE_EVERY;
+    syncer.run(now, "run-5", BUDGET).await.unwrap();
+    assert_eq!(observed(&syncer), (21, 3));
+
+    // An operation writes the status: the next run reads it, and while drift is recorded
+    // every run does.
+    let status = syncer.store().get_status("staging").await.unwrap().unwrap();
+    let mut after_up = status.value.clone();
+    after_up.updated_at = now + 1;
+    syncer
+        .store()
+        .put_status("staging", &after_up, Some(status.version))
+        .await
+        .unwrap();
+    syncer
+        .observer()
+        .set("staging", Component::Cluster, Ok(scaled_node_group()));
+    now += every;
+    syncer.run(now, "run-6", BUDGET).await.unwrap();
+    assert_eq!(observed(&syncer), (28, 4));
+    now += every;
+    syncer.run(now, "run-7", BUDGET).await.unwrap();
+    assert_eq!(observed(&syncer), (35, 5), "drift recorded: read again");
+    syncer
+        .observer()
+        .set("staging", Component::Cluster, Ok(Observed::InSync));
+    for run in ["run-8", "run-9"] {
+        now += every;
+        syncer.run(now, run, BUDGET).await.unwrap();
+    }
+    assert_eq!(
+        observed(&syncer),
+        (42, 6),
+        "cleared, then quiet for an hour"
+    );
 }

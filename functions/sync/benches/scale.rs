@@ -31,6 +31,9 @@ const T0: u64 = 1_800_000_000;
 const EVERY: u64 = 900;
 /// What examples/staging.yaml's services serve, and the only tags their repositories hold.
 const SERVING: [(&str, &str); 2] = [("ui", "1.4.0"), ("api", "2.3.0")];
+/// The AWS calls of one inventory of the example: GetResources (one page), DescribeCluster,
+/// DescribeNodegroup, ListResourceRecordSets, DescribeRepositories, DescribeAddresses.
+const INVENTORY_CALLS: u64 = 6;
 
 /// Counts the DynamoDB operations sent (each attempt), by name.
 #[derive(Debug, Clone, Default)]
@@ -163,7 +166,7 @@ async fn main() {
         MemoryInventory::default(),
     );
     // Besides DynamoDB: one Lambda Invoke per component observed, one registry listing per
-    // repository per run.
+    // repository per run, and per inventory taken `INVENTORY_CALLS`.
     let other_calls = |syncer: &TestSyncer| {
         let listings: u64 = template
             .spec
@@ -172,7 +175,11 @@ async fn main() {
             .iter()
             .map(|s| u64::from(syncer.registries().listings(&s.image)))
             .sum();
-        (syncer.observer().calls(), listings)
+        (
+            syncer.observer().calls(),
+            listings,
+            syncer.inventory().takings(),
+        )
     };
 
     // 1. One scheduled run over every environment, all due and unchanged.
@@ -204,8 +211,12 @@ async fn main() {
     let (a, b): (RunReport, RunReport) = (a.unwrap(), b.unwrap());
     let overlap_calls = calls.take();
     let overlap_other = {
-        let (invokes, listings) = other_calls(&syncer);
-        (invokes - single_other.0, listings - single_other.1)
+        let (invokes, listings, takings) = other_calls(&syncer);
+        (
+            invokes - single_other.0,
+            listings - single_other.1,
+            takings - single_other.2,
+        )
     };
     let left_due = syncer.store().due(now, 10, None).await.unwrap().items.len();
 
@@ -213,7 +224,7 @@ async fn main() {
     let figures = |label: &str,
                    secs: f64,
                    calls: &BTreeMap<String, u64>,
-                   (invokes, listings): (u64, u64),
+                   (invokes, listings, takings): (u64, u64, u64),
                    peak_kib: u64| {
         let sum = |ops: &[&str]| -> u64 { ops.iter().filter_map(|op| calls.get(*op)).sum() };
         let reads = sum(&["GetItem", "Query", "BatchGetItem"]);
@@ -232,11 +243,13 @@ async fn main() {
             "  environments/s:              {:.0}",
             count as f64 / secs.max(1e-9)
         );
+        let inventory = takings * INVENTORY_CALLS;
         println!(
-            "  AWS calls per env:           {:.2} (DynamoDB {:.2}, Lambda Invoke {:.2}, registry {:.4})",
-            per_env(dynamodb + invokes + listings),
+            "  AWS calls per env:           {:.2} (DynamoDB {:.2}, Lambda Invoke {:.2}, inventory {:.2}, registry {:.4})",
+            per_env(dynamodb + invokes + inventory + listings),
             per_env(dynamodb),
             per_env(invokes),
+            per_env(inventory),
             per_env(listings)
         );
         println!("  DynamoDB reads per env:      {:.2}", per_env(reads));
@@ -245,16 +258,18 @@ async fn main() {
         println!("  peak memory (VmHWM):         {} MiB", peak_kib / 1024);
     };
     println!("environments:                  {count} (Ready, serving the newest tags, in sync)");
-    println!("(Lambda Invoke: one observe per component; the observer is in memory here)");
+    println!(
+        "(Lambda Invoke: one observe per component; inventory: {INVENTORY_CALLS} calls per taking; both in memory here, counted)"
+    );
     figures(
-        "one run, every environment due and unchanged:",
+        "one run, every environment due and unchanged (live resources never read: read now):",
         single_secs,
         &single_calls,
         single_other,
         single_peak,
     );
     figures(
-        "two overlapping runs (the loser of an environment spends a read and a write on it):",
+        "two overlapping runs within the hour (no live reading; the loser of an environment spends a read and a write on it):",
         overlap_secs,
         &overlap_calls,
         overlap_other,

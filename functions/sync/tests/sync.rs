@@ -725,21 +725,28 @@ fn drift_announced(syncer: &TestSyncer) -> Vec<(Vec<Component>, Option<String>)>
         .collect()
 }
 
-#[tokio::test]
-async fn drift_is_reported_once_recorded_and_cleared_when_gone() {
+/// staging Ready and serving the newest tags, under `sync.drift: report` (the example's
+/// policy is repair): generation 2.
+async fn reporting_drift() -> TestSyncer {
     let syncer = syncer();
     serving(&syncer, "staging", ImagePolicy::Report, T0).await;
     syncer.registries().set(UI, &["1.4.0"]);
     syncer.registries().set(API, &["2.3.1"]);
-    // The example's policy is repair; this one only reports.
-    let mut stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
+    let stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
     let mut env = stored.environment.clone();
     env.spec.sync.drift = DriftPolicy::Report;
-    stored = syncer
+    let stored = syncer
         .store()
         .put_spec(&env, Some(&stored), T0)
         .await
         .unwrap();
+    assert_eq!(stored.generation, 2);
+    syncer
+}
+
+#[tokio::test]
+async fn drift_is_reported_once_recorded_and_cleared_when_gone() {
+    let syncer = reporting_drift().await;
     syncer
         .observer()
         .set("staging", Component::Cluster, Ok(scaled_node_group()));
@@ -797,6 +804,7 @@ async fn drift_is_reported_once_recorded_and_cleared_when_gone() {
     let status = syncer.store().get_status("staging").await.unwrap().unwrap();
     assert!(status.value.drift.is_empty());
     assert_eq!(drift_announced(&syncer).len(), 1);
+    let stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
     assert_eq!(
         stored.generation, 2,
         "the policy change was a new generation"
@@ -951,19 +959,7 @@ async fn an_environment_not_ready_has_no_inventory_taken() {
 
 #[tokio::test]
 async fn the_schedule_reads_live_resources_hourly_after_an_operation_and_while_drifted() {
-    let syncer = syncer();
-    serving(&syncer, "staging", ImagePolicy::Report, T0).await;
-    syncer.registries().set(UI, &["1.4.0"]);
-    syncer.registries().set(API, &["2.3.1"]);
-    let mut stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
-    let mut env = stored.environment.clone();
-    env.spec.sync.drift = DriftPolicy::Report;
-    stored = syncer
-        .store()
-        .put_spec(&env, Some(&stored), T0)
-        .await
-        .unwrap();
-    assert_eq!(stored.generation, 2);
+    let syncer = reporting_drift().await;
     let every = 900;
     let observed = |syncer: &TestSyncer| (syncer.observer().calls(), syncer.inventory().takings());
 

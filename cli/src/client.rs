@@ -17,7 +17,9 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no API endpoint: pass --endpoint or --stack, or set STRATA_ENDPOINT or STRATA_STACK")]
+    #[error(
+        "no API endpoint: pass --endpoint or --stack, set STRATA_ENDPOINT or STRATA_STACK, or deploy with scripts/deploy (it saves the endpoint)"
+    )]
     NoEndpoint,
     #[error("stack {stack}: {reason}")]
     Stack { stack: String, reason: String },
@@ -265,6 +267,17 @@ pub async fn stack_endpoint(
         .and_then(|o| o.output_value())
         .map(str::to_owned)
         .ok_or_else(|| failed("has no ApiEndpoint output (is it Strata's stack?)".into()))
+}
+
+/// The endpoint `scripts/deploy` saved: `$XDG_CONFIG_HOME/strata/endpoint` (else
+/// `~/.config/strata/endpoint`), one URL.
+pub fn saved_endpoint() -> Option<String> {
+    let dir = std::env::var_os("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".config")))?;
+    let text = std::fs::read_to_string(dir.join("strata/endpoint")).ok()?;
+    let url = text.trim();
+    (!url.is_empty()).then(|| url.to_owned())
 }
 
 /// `abc.execute-api.eu-west-1.amazonaws.com` → `eu-west-1` (also for `.lambda-url.`).

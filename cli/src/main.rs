@@ -35,7 +35,8 @@ pub mod exit {
     after_help = "Exit codes: 0 done (Ready/Deleted), 1 refused or invalid, 2 usage, \
                   3 the operation ended Failed, 4 timed out.\n\
                   The API endpoint is --endpoint or STRATA_ENDPOINT, else the ApiEndpoint output \
-                  of --stack or STRATA_STACK; requests are signed with SigV4 from the standard \
+                  of --stack or STRATA_STACK, else the one scripts/deploy saved in \
+                  ~/.config/strata/endpoint; requests are signed with SigV4 from the standard \
                   AWS credential chain."
 )]
 struct Cli {
@@ -204,7 +205,7 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
                 return exit::USAGE;
             }
         },
-        (None, None) => None,
+        (None, None) => client::saved_endpoint(),
     };
     let client = match client::ApiClient::new(endpoint, &config) {
         Ok(client) => client,

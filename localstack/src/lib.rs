@@ -21,7 +21,9 @@ use tokio::net::TcpListener;
 
 pub mod cluster_simulator;
 pub mod fidelity;
+pub mod iam;
 pub mod oci;
+pub mod policy;
 mod process;
 pub mod router;
 mod stand_in;
@@ -254,7 +256,12 @@ impl LocalStack {
         let simulator_addr = simulator_listener.local_addr().expect("bound");
         let simulator = cluster_simulator::ClusterSimulator::new(moto_addr, ACCESS_KEY, SECRET_KEY);
         let simulating = tokio::spawn(simulator.clone().serve(simulator_listener));
-        let router = router::Router::new(moto_addr, lambda_addr, simulator_addr);
+        let router = router::Router::new(
+            moto_addr,
+            lambda_addr,
+            simulator_addr,
+            iam::Iam::from_template(&template),
+        );
         let serving = tokio::spawn(router.clone().serve(listener));
 
         let mut stack = LocalStack {
@@ -282,6 +289,13 @@ impl LocalStack {
     /// [`fidelity::Fault`]), before they reach the emulator.
     pub fn inject(&self, fault: fidelity::Fault) {
         self.router.faults.inject(fault);
+    }
+
+    /// Takes `action` (e.g. `ecr:DescribeImages`) from the role of the function with this
+    /// logical id, as if the template did not grant it: its calls get AccessDenied. Returns
+    /// whether the role had it.
+    pub fn revoke(&self, function: &str, action: &str) -> bool {
+        self.router.iam.revoke(function, action)
     }
 
     /// Makes the next matching answers say a resource is still being worked on (see

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::fidelity::{
     AccessEntries, Delays, DependencyCheck, Faults, deleted_nat_gateway, element, signed_region,
 };
+use crate::iam::{Iam, peer_binary};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -35,6 +36,8 @@ pub struct Router {
     pub faults: Faults,
     /// Added by tests through [`crate::LocalStack::delay`].
     pub delays: Delays,
+    /// The functions' permissions, checked on every call they make.
+    pub iam: Iam,
 }
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
@@ -59,8 +62,14 @@ pub fn function_name(path: &str) -> Option<String> {
 }
 
 impl Router {
-    pub fn new(moto: SocketAddr, lambda: Option<SocketAddr>, simulator: SocketAddr) -> Arc<Self> {
+    pub fn new(
+        moto: SocketAddr,
+        lambda: Option<SocketAddr>,
+        simulator: SocketAddr,
+        iam: Iam,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            iam,
             moto,
             lambda,
             simulator,
@@ -75,14 +84,23 @@ impl Router {
     /// Serves until the task is aborted.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let router = self.clone();
             tokio::spawn(async move {
+                // Which function calls, if any: its role's permissions apply to the
+                // connection's every request.
+                let local = stream.local_addr();
+                let caller = tokio::task::spawn_blocking(move || peer_binary(peer, local.ok()?))
+                    .await
+                    .ok()
+                    .flatten();
+                let caller: Arc<Option<String>> = Arc::new(caller);
                 let service = hyper::service::service_fn(move |req| {
                     let router = router.clone();
-                    async move { Ok::<_, Infallible>(router.route(req).await) }
+                    let caller = caller.clone();
+                    async move { Ok::<_, Infallible>(router.route(req, caller.as_deref()).await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -91,12 +109,15 @@ impl Router {
         }
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn route(&self, req: Request<Incoming>, caller: Option<&str>) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => return plain(StatusCode::BAD_REQUEST, format!("unreadable body: {e}")),
         };
+        if let Some(refused) = caller.and_then(|binary| self.iam.check(binary, &parts, &body)) {
+            return refused;
+        }
         let invoked = (parts.method == hyper::Method::POST)
             .then(|| function_name(parts.uri.path()))
             .flatten();

@@ -65,6 +65,8 @@ pub struct FunctionDef {
     /// The cargo binary (SAM `Metadata.BuildProperties.Binary`); also the local function name.
     pub binary: String,
     pub environment: BTreeMap<String, String>,
+    /// What its role allows.
+    pub permissions: crate::policy::Permissions,
 }
 
 #[derive(Debug, Clone)]
@@ -84,10 +86,10 @@ pub struct StateMachineDef {
     pub definition: String,
 }
 
-struct Context<'a> {
+pub(crate) struct Context<'a> {
     region: &'a str,
     stack: &'a str,
-    resources: &'a serde_yaml_ng::Mapping,
+    pub(crate) resources: &'a serde_yaml_ng::Mapping,
     parameters: BTreeMap<String, String>,
 }
 
@@ -173,6 +175,7 @@ impl Template {
                         logical_id: id.to_owned(),
                         binary: binary.to_owned(),
                         environment,
+                        permissions: crate::policy::of_function(&ctx, id, &props)?,
                     });
                 }
                 Some("AWS::Scheduler::Schedule") => {
@@ -408,7 +411,7 @@ impl Context<'_> {
     }
 
     /// Resolves a value that must become a string.
-    fn resolve(&self, v: &Value, at: &str) -> Result<String, LocalStackError> {
+    pub(crate) fn resolve(&self, v: &Value, at: &str) -> Result<String, LocalStackError> {
         if let Some(s) = scalar(v) {
             return Ok(s);
         }
@@ -436,7 +439,11 @@ impl Context<'_> {
     }
 
     /// Resolves every intrinsic inside a tree, giving JSON.
-    fn resolve_tree(&self, v: &Value, at: &str) -> Result<serde_json::Value, LocalStackError> {
+    pub(crate) fn resolve_tree(
+        &self,
+        v: &Value,
+        at: &str,
+    ) -> Result<serde_json::Value, LocalStackError> {
         Ok(match v {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),

@@ -2244,3 +2244,39 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
         .unwrap();
     assert!(outcome.get("drift").is_none(), "{outcome}");
 }
+
+/// IAM is enforced on the local stack: with `ecr:DescribeImages` taken from the app step's
+/// role (the permission the first round's template lacked), `up` fails at the app layer with
+/// AWS's AccessDenied naming the action, and everything below it is untouched by the denial.
+#[tokio::test]
+async fn a_permission_missing_from_a_role_fails_up_naming_the_action() {
+    let h = harness().await;
+    assert!(h.stack.revoke("AppFunction", "ecr:DescribeImages"));
+    store_as(&h, "no-ecr").await;
+    let input = json!({"environment": "no-ecr", "pollSeconds": 0});
+    let ended = h.run("up-no-ecr-1-a", input).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed, "{:?}", ended.cause);
+    let app = h
+        .store
+        .get_component("no-ecr", Component::App)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let error = app.last_error.expect("the app step recorded its error");
+    assert!(
+        error.cause.contains("ecr:DescribeImages") && error.cause.contains("not authorized"),
+        "{error:?}"
+    );
+    // The layers below were allowed all they needed.
+    for component in [Component::Network, Component::Cluster, Component::Config] {
+        let recorded = h
+            .store
+            .get_component("no-ecr", component)
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        assert_eq!(recorded.phase, ComponentPhase::Ready, "{component:?}");
+    }
+}

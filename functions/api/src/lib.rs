@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use strata_core::{
     Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, Event, FieldError,
-    OperationKind, Plan, Scope, check_environment_name, parse_duration, plan,
+    OperationKind, Plan, Scope, SecretSources, check_environment_name, parse_duration, plan,
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
@@ -306,6 +306,17 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
 /// (`POST …/sync`), with the same logic as the scheduled sync function.
 pub struct Api<S, F, N, R, O, I> {
     sync: Syncer<S, F, N, R, O, I>,
+    secrets: SecretSources,
+}
+
+/// The secrets specs may name, from the function's environment (the template sets both from
+/// the stack's account and its `SecretNamePrefix` parameter).
+pub fn secret_sources_from_env() -> Result<SecretSources, String> {
+    let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+    Ok(SecretSources {
+        account: var("SECRET_ACCOUNT_ID")?,
+        name_prefix: var("SECRET_NAME_PREFIX")?,
+    })
 }
 
 /// The query parameters a request may carry, checked once.
@@ -320,9 +331,21 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     Api<S, F, N, R, O, I>
 {
     /// The API over the syncer's store, state machines and bus; it starts executions with
-    /// the syncer's `pollSeconds`.
-    pub fn new(sync: Syncer<S, F, N, R, O, I>) -> Self {
-        Self { sync }
+    /// the syncer's `pollSeconds`, and accepts specs whose secrets `secrets` allows.
+    pub fn new(sync: Syncer<S, F, N, R, O, I>, secrets: SecretSources) -> Self {
+        Self { sync, secrets }
+    }
+
+    /// A spec from the body, refused with every field error if it names a secret the
+    /// operator does not allow.
+    fn allowed_spec(&self, request: &Request, name: &str) -> Result<Environment, ApiError> {
+        let environment = spec_body(request, name)?;
+        let refused = self.secrets.check(&environment);
+        if refused.is_empty() {
+            Ok(environment)
+        } else {
+            Err(ApiError::Invalid(refused))
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -372,11 +395,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             Endpoint::List => self.list(&query).await,
             Endpoint::Get => self.get(&name, now).await,
             Endpoint::Apply => {
-                let environment = spec_body(request, &name)?;
+                let environment = self.allowed_spec(request, &name)?;
                 self.apply(environment, &query, &caller(request), now).await
             }
             Endpoint::Plan => {
-                let environment = spec_body(request, &name)?;
+                let environment = self.allowed_spec(request, &name)?;
                 self.plan(environment, &query).await
             }
             Endpoint::Delete => self.delete(&name, &caller(request), now).await,

@@ -84,6 +84,10 @@ fn api() -> TestApi {
             MemoryInventory::default(),
         )
         .with_poll_seconds(Some(1)),
+        strata_core::SecretSources {
+            account: "123456789012".into(),
+            name_prefix: "strata/".into(),
+        },
     )
 }
 
@@ -1113,4 +1117,50 @@ async fn an_apply_keeps_the_image_index_an_ecr_push_reads() {
     .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert_eq!(store.environments_using(WEB).await.unwrap(), ["staging"]);
+}
+
+#[tokio::test]
+async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stores_nothing() {
+    use strata_store::Store;
+    let api = api();
+    let ours = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:strata/shop/payments-AbCdEf";
+    // Another environment's RDS master secret, and a secret of another account.
+    for foreign in [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c-Xy12",
+        "arn:aws:secretsmanager:eu-west-1:210987654321:secret:strata/shop/payments-AbCdEf",
+    ] {
+        let spec = staging().replace(ours, foreign);
+        for (method, target) in [
+            ("PUT", "/environments/staging"),
+            ("POST", "/environments/staging/plan"),
+        ] {
+            let body = spec.as_bytes();
+            let answer = call(
+                &api,
+                event(method, target, Some("application/yaml"), Some(body)),
+                NOW,
+            )
+            .await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{method} {foreign}");
+            assert_eq!(
+                error_paths(&answer.body),
+                ["spec.app.services[1].env[1].secretArn"]
+            );
+            let message = answer.body["error"]["fields"][0]["message"]
+                .as_str()
+                .unwrap();
+            assert!(
+                message.starts_with("PAYMENTS_API_KEY of service api:"),
+                "{message}"
+            );
+        }
+    }
+    assert!(api.store().get_spec("staging").await.unwrap().is_none());
+    // The allowed one is accepted.
+    assert_eq!(
+        put(&api, "/environments/staging", &staging(), NOW)
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
 }

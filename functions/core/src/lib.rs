@@ -6,6 +6,7 @@ pub mod drift;
 pub mod events;
 pub mod graph;
 pub mod plan;
+pub mod secrets;
 pub mod spec;
 pub mod status;
 pub mod tags;
@@ -16,6 +17,7 @@ pub use validate::{check_environment_name, is_dns_label, parse_duration, subnet_
 
 pub use graph::{Component, Graph, Layer};
 pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan};
+pub use secrets::SecretSources;
 pub use spec::{Environment, FieldError, SpecError};
 pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,

@@ -15,7 +15,7 @@ use strata_core::{
 };
 use strata_store::{Store, StoreError};
 
-pub use strata_control::{EventBus, MemoryNotifier, Notifier};
+pub use strata_notify::{EventBus, MemoryNotifier, Notifier};
 
 /// Seconds between polls of a long AWS operation, unless the input says otherwise.
 pub const DEFAULT_POLL_SECONDS: u64 = 15;

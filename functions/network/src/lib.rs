@@ -471,20 +471,7 @@ async fn ensure_database_group(
         .map_err(|e| classify("DescribeSecurityGroups", e))?;
     let id = match found.security_groups().first().and_then(|g| g.group_id()) {
         Some(id) => id.to_owned(),
-        None => c
-            .create_security_group()
-            .group_name(format!("strata-{env}-database"))
-            .description(format!(
-                "strata {env}: the database, reachable from inside the VPC"
-            ))
-            .vpc_id(vpc)
-            .tag_specifications(tag_spec(ResourceType::SecurityGroup, env, "sg-database"))
-            .send()
-            .await
-            .map_err(|e| classify("CreateSecurityGroup", e))?
-            .group_id()
-            .ok_or_else(|| rejected("CreateSecurityGroup returned no id".into()))?
-            .to_owned(),
+        None => create_database_group(c, env, vpc).await?,
     };
     if let Some(port) = port {
         let rule = IpPermission::builder()
@@ -506,6 +493,57 @@ async fn ensure_database_group(
         }
     }
     Ok(id)
+}
+
+/// Creates the database group. Another step of this environment (a retry, or a failed
+/// execution's step still running beside a resumed one) may create it between our describe
+/// and our create: AWS then answers `InvalidGroup.Duplicate`, and the group that exists is
+/// adopted if its tags say it is this environment's network's, refused otherwise.
+async fn create_database_group(c: &Client, env: &str, vpc: &str) -> Result<String, ComponentError> {
+    let name = format!("strata-{env}-database");
+    let created = c
+        .create_security_group()
+        .group_name(&name)
+        .description(format!(
+            "strata {env}: the database, reachable from inside the VPC"
+        ))
+        .vpc_id(vpc)
+        .tag_specifications(tag_spec(ResourceType::SecurityGroup, env, "sg-database"))
+        .send()
+        .await;
+    match created {
+        Ok(out) => out
+            .group_id()
+            .map(str::to_owned)
+            .ok_or_else(|| rejected("CreateSecurityGroup returned no id".into())),
+        Err(e) if code(&e) == Some("InvalidGroup.Duplicate") => {
+            let existing = c
+                .describe_security_groups()
+                .filters(filter("group-name", &name))
+                .filters(filter("vpc-id", vpc))
+                .send()
+                .await
+                .map_err(|e| classify("DescribeSecurityGroups", e))?;
+            let group = existing.security_groups().first().ok_or_else(|| {
+                // Created and deleted again between the two calls: the next attempt sees
+                // which it is.
+                ComponentError::AwsTransient(format!(
+                    "security group {name} was reported as existing but is not listed"
+                ))
+            })?;
+            let ours = tags::for_resource(env, Component::Network)
+                .iter()
+                .all(|(k, v)| tag_value(group.tags(), k) == Some(v.as_str()))
+                && tag_value(group.tags(), ROLE) == Some("sg-database");
+            match (ours, group.group_id()) {
+                (true, Some(id)) => Ok(id.to_owned()),
+                _ => Err(ComponentError::ResourceNotOwned(format!(
+                    "security group {name} in {vpc} exists without environment {env}'s tags"
+                ))),
+            }
+        }
+        Err(e) => Err(classify("CreateSecurityGroup", e)),
+    }
 }
 
 /// What observing found so far: resources gone, fields changed.

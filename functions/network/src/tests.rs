@@ -216,3 +216,68 @@ async fn a_retained_database_keeps_the_network_it_lives_in() {
     );
     assert!(progress.outputs["retainedFor"].contains("onDelete: retain"));
 }
+
+fn duplicate_group() -> Rule {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupError;
+    mock!(Client::create_security_group).then_error(|| {
+        CreateSecurityGroupError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidGroup.Duplicate")
+                .message("The security group 'strata-staging-database' already exists")
+                .build(),
+        )
+    })
+}
+
+fn listed_group(tags: Vec<Tag>) -> Rule {
+    use aws_sdk_ec2::types::SecurityGroup;
+    mock!(Client::describe_security_groups)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("group-name")))
+        .then_output(move || {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(
+                    SecurityGroup::builder()
+                        .group_id("sg-raced")
+                        .group_name("strata-staging-database")
+                        .set_tags(Some(tags.clone()))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn a_database_group_created_by_a_racing_step_is_adopted_when_it_is_ours() {
+    let mut ours: Vec<Tag> = tags::for_resource("staging", Component::Network)
+        .iter()
+        .map(|(k, v)| tag(k, v))
+        .collect();
+    ours.push(tag(ROLE, "sg-database"));
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&duplicate_group(), &listed_group(ours)]
+    );
+    let id = create_database_group(&client, "staging", "vpc-1")
+        .await
+        .unwrap();
+    assert_eq!(id, "sg-raced");
+}
+
+#[tokio::test]
+async fn a_same_named_group_without_our_tags_is_refused_not_adopted() {
+    let foreign = vec![tag("strata:environment", "other")];
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&duplicate_group(), &listed_group(foreign)]
+    );
+    let err = create_database_group(&client, "staging", "vpc-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ComponentError::ResourceNotOwned(_)),
+        "{err:?}"
+    );
+}

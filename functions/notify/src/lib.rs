@@ -1,4 +1,5 @@
-//! Putting Strata's events on the stack's EventBridge bus.
+//! Putting Strata's events on the stack's EventBridge bus: the lifecycle, api and sync
+//! functions publish through [`Notifier`]; tests use [`MemoryNotifier`].
 
 use std::future::Future;
 use std::sync::Mutex;

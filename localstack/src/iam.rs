@@ -1,0 +1,394 @@
+//! IAM, evaluated by the router: a call a function makes is refused with AWS's own
+//! AccessDenied unless the function's role in the template allows its action.
+//!
+//! moto evaluates IAM only for principals it knows, and then matches only `Resource: "*"`; the
+//! functions here all share one process environment (cargo-lambda), so they cannot carry
+//! credentials of their own. The router instead tells which function calls from the
+//! connection itself: the peer socket's owner in `/proc` (Linux), whose command name is the
+//! function's binary. Then the request's action (`X-Amz-Target`, a query `Action=`, or the
+//! REST route) is matched against that function's permissions, as IAM matches actions.
+//!
+//! Not enforced here (the least-privilege test checks the template statically instead):
+//! resource ARNs and conditions, managed policies, and the state machines' own roles (moto's
+//! interpreter is not a function).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::http::request::Parts;
+use hyper::{Response, StatusCode};
+
+use crate::policy::Permissions;
+use crate::template::{ACCOUNT_ID, Template};
+
+/// Each function binary's permissions, changeable by tests ([`crate::LocalStack::revoke`]).
+pub struct Iam {
+    by_binary: Mutex<BTreeMap<String, (String, Permissions)>>,
+}
+
+impl Iam {
+    pub fn from_template(template: &Template) -> Self {
+        let by_binary = template
+            .functions
+            .iter()
+            .map(|f| {
+                (
+                    f.binary.clone(),
+                    (f.logical_id.clone(), f.permissions.clone()),
+                )
+            })
+            .collect();
+        Self {
+            by_binary: Mutex::new(by_binary),
+        }
+    }
+
+    /// Takes `action` out of every statement of the function's role (a test's missing
+    /// permission). Returns whether any statement had it.
+    pub fn revoke(&self, function_logical_id: &str, action: &str) -> bool {
+        let mut all = self.by_binary.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found = false;
+        for (id, permissions) in all.values_mut() {
+            if id != function_logical_id {
+                continue;
+            }
+            for statement in &mut permissions.statements {
+                let before = statement.actions.len();
+                statement
+                    .actions
+                    .retain(|a| !a.eq_ignore_ascii_case(action));
+                found |= statement.actions.len() != before;
+            }
+        }
+        found
+    }
+
+    /// The refusal for this request from `binary`, if its role does not allow the action.
+    /// Callers that are not one of the template's functions (tests, moto, the CLI) are not
+    /// checked.
+    pub fn check(&self, binary: &str, parts: &Parts, body: &[u8]) -> Option<Response<Full<Bytes>>> {
+        let all = self.by_binary.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, permissions) = all.get(binary)?;
+        let role = &permissions.role;
+        let refused = |action: &str, protocol: Protocol| {
+            let message = format!(
+                "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role}/{binary} is not authorized \
+                 to perform: {action} because no identity-based policy allows the {action} action"
+            );
+            Some(denied(protocol, &message))
+        };
+        match action(parts, body) {
+            Ok((action, _)) if permissions.allows(&action) => None,
+            Ok((action, protocol)) => refused(&action, protocol),
+            Err(route) => refused(&format!("(unknown action: {route})"), Protocol::Json),
+        }
+    }
+}
+
+/// `/proc/net/tcp`'s spelling of an IPv4 address and port.
+fn proc_address(addr: std::net::SocketAddrV4) -> String {
+    format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(addr.ip().octets()),
+        addr.port()
+    )
+}
+
+/// The function binary on the other end of the loopback connection from `peer` to `local`,
+/// from `/proc`. Both ends are matched: one local port may serve several connections to
+/// different destinations.
+pub fn peer_binary(peer: SocketAddr, local: SocketAddr) -> Option<String> {
+    let (SocketAddr::V4(peer), SocketAddr::V4(local)) = (peer, local) else {
+        return None;
+    };
+    let (from, to) = (proc_address(peer), proc_address(local));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&from.as_str()) && fields.get(2) == Some(&to.as_str()))
+            .then(|| fields.get(9).map(|i| i.to_string()))
+            .flatten()
+    })?;
+    let socket = format!("socket:[{inode}]");
+    for process in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = process.file_name();
+        if !pid.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == socket.as_str()) {
+                let comm = std::fs::read_to_string(process.path().join("comm")).ok()?;
+                return Some(comm.trim().to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// How a service words its errors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Protocol {
+    /// awsJson (DynamoDB, Step Functions, EventBridge, ECR, Secrets Manager, Tagging) and
+    /// restJson (EKS, Lambda).
+    Json,
+    /// EC2's query dialect.
+    Ec2,
+    /// awsQuery (RDS, ELB) and restXml (Route 53).
+    QueryXml,
+    /// S3's bare `<Error>`.
+    S3,
+}
+
+fn denied(protocol: Protocol, message: &str) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match protocol {
+        Protocol::Json => (
+            StatusCode::FORBIDDEN,
+            "application/x-amz-json-1.1",
+            serde_json::json!({"__type": "AccessDeniedException", "message": message}).to_string(),
+        ),
+        Protocol::Ec2 => (
+            StatusCode::FORBIDDEN,
+            "text/xml",
+            format!(
+                "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>{message}\
+                 </Message></Error></Errors><RequestID>iam-denied</RequestID></Response>"
+            ),
+        ),
+        Protocol::QueryXml => (
+            StatusCode::FORBIDDEN,
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>\
+                 {message}</Message></Error><RequestId>iam-denied</RequestId></ErrorResponse>"
+            ),
+        ),
+        Protocol::S3 => (
+            StatusCode::FORBIDDEN,
+            "application/xml",
+            format!("<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>"),
+        ),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("x-amzn-ErrorType", "AccessDeniedException")
+        .header("x-amzn-RequestId", "iam-denied")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static headers are valid")
+}
+
+/// The SigV4 signing name: `…/Credential=AKID/20261204/eu-west-1/ec2/aws4_request…`.
+fn signing_name(parts: &Parts) -> Option<String> {
+    let auth = parts.headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    credential.split('/').nth(3).map(str::to_owned)
+}
+
+/// The IAM action of a request, and how its service words an error; or the route that could
+/// not be mapped.
+fn action(parts: &Parts, body: &[u8]) -> Result<(String, Protocol), String> {
+    let service = signing_name(parts).unwrap_or_default();
+    let path = parts.uri.path();
+    let route = format!("{service} {} {path}", parts.method);
+    if let Some(target) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        let operation = target.rsplit('.').next().unwrap_or(target);
+        let prefix = match service.as_str() {
+            "tagging" => "tag",
+            other => other,
+        };
+        return Ok((format!("{prefix}:{operation}"), Protocol::Json));
+    }
+    let form = String::from_utf8_lossy(body);
+    if let Some(operation) = form
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+    {
+        let protocol = if service == "ec2" {
+            Protocol::Ec2
+        } else {
+            Protocol::QueryXml
+        };
+        return Ok((format!("{service}:{operation}"), protocol));
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let query = parts.uri.query().unwrap_or_default();
+    let has = |key: &str| {
+        query
+            .split('&')
+            .any(|p| p == key || p.starts_with(&format!("{key}=")))
+    };
+    let method = parts.method.as_str();
+    let operation = match service.as_str() {
+        "s3" => s3_action(method, segments.len(), &has),
+        "eks" => eks_action(method, &segments, body),
+        "route53" => route53_action(method, &segments),
+        "lambda" if method == "POST" && path.ends_with("/invocations") => Some("InvokeFunction"),
+        _ => None,
+    }
+    .ok_or(route)?;
+    let protocol = match service.as_str() {
+        "s3" => Protocol::S3,
+        "route53" => Protocol::QueryXml,
+        _ => Protocol::Json,
+    };
+    Ok((format!("{service}:{operation}"), protocol))
+}
+
+/// S3's REST routes, path-style: `/bucket[?subresource]` or `/bucket/key`.
+fn s3_action(method: &str, depth: usize, has: &dyn Fn(&str) -> bool) -> Option<&'static str> {
+    let bucket_level = depth == 1;
+    Some(match method {
+        "PUT" if bucket_level && has("tagging") => "PutBucketTagging",
+        "PUT" if bucket_level && has("encryption") => "PutEncryptionConfiguration",
+        "PUT" if bucket_level && has("publicAccessBlock") => "PutBucketPublicAccessBlock",
+        "PUT" if bucket_level && has("versioning") => "PutBucketVersioning",
+        "PUT" if bucket_level => "CreateBucket",
+        "GET" if bucket_level && has("tagging") => "GetBucketTagging",
+        "GET" if bucket_level && has("versioning") => "GetBucketVersioning",
+        "GET" if bucket_level && has("encryption") => "GetEncryptionConfiguration",
+        "GET" if bucket_level && has("publicAccessBlock") => "GetBucketPublicAccessBlock",
+        "GET" if bucket_level && has("versions") => "ListBucketVersions",
+        "GET" | "HEAD" if bucket_level => "ListBucket",
+        "POST" if bucket_level && has("delete") => "DeleteObject",
+        "DELETE" if bucket_level => "DeleteBucket",
+        "DELETE" if depth > 1 && has("versionId") => "DeleteObjectVersion",
+        "DELETE" if depth > 1 => "DeleteObject",
+        "PUT" if depth > 1 => "PutObject",
+        "GET" | "HEAD" if depth > 1 => "GetObject",
+        _ => return None,
+    })
+}
+
+/// EKS's REST routes.
+fn eks_action(method: &str, s: &[&str], body: &[u8]) -> Option<&'static str> {
+    Some(match (method, s) {
+        ("GET", ["clusters"]) => "ListClusters",
+        ("POST", ["clusters"]) => "CreateCluster",
+        ("GET", ["clusters", _]) => "DescribeCluster",
+        ("DELETE", ["clusters", _]) => "DeleteCluster",
+        ("POST", ["clusters", _, "updates"]) => {
+            if String::from_utf8_lossy(body).contains("\"version\"") {
+                "UpdateClusterVersion"
+            } else {
+                "UpdateClusterConfig"
+            }
+        }
+        ("GET", ["clusters", _, "node-groups"]) => "ListNodegroups",
+        ("POST", ["clusters", _, "node-groups"]) => "CreateNodegroup",
+        ("GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
+        ("DELETE", ["clusters", _, "node-groups", _]) => "DeleteNodegroup",
+        ("POST", ["clusters", _, "node-groups", _, "update-config"]) => "UpdateNodegroupConfig",
+        ("POST", ["clusters", _, "node-groups", _, "update-version"]) => "UpdateNodegroupVersion",
+        ("POST", ["clusters", _, "access-entries"]) => "CreateAccessEntry",
+        ("GET", ["clusters", _, "access-entries", _]) => "DescribeAccessEntry",
+        ("POST", ["clusters", _, "access-entries", _, "access-policies"]) => {
+            "AssociateAccessPolicy"
+        }
+        ("POST", ["tags", ..]) => "TagResource",
+        _ => return None,
+    })
+}
+
+/// Route 53's REST routes (`/2013-04-01/...`).
+fn route53_action(method: &str, s: &[&str]) -> Option<&'static str> {
+    Some(match (method, s) {
+        ("GET", [_, "hostedzonesbyname"]) => "ListHostedZonesByName",
+        ("GET", [_, "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        ("POST", [_, "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        ("GET", [_, "change", _]) => "GetChange",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut builder = hyper::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn signed(service: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/20261204/eu-west-1/{service}/aws4_request, \
+             SignedHeaders=host, Signature=0"
+        )
+    }
+
+    #[test]
+    fn the_peer_of_a_loopback_connection_is_the_process_that_opened_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, peer) = listener.accept().unwrap();
+        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(
+            peer_binary(peer, listener.local_addr().unwrap()).as_deref(),
+            Some(me.trim())
+        );
+        // Another destination from the same port is another connection.
+        let elsewhere: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(peer_binary(peer, elsewhere), None);
+        drop(client);
+    }
+
+    #[test]
+    fn each_protocol_names_its_action() {
+        let ecr = parts(
+            "POST",
+            "/",
+            &[
+                ("authorization", &signed("ecr")),
+                (
+                    "x-amz-target",
+                    "AmazonEC2ContainerRegistry_V20150921.DescribeImages",
+                ),
+            ],
+        );
+        assert_eq!(action(&ecr, b"").unwrap().0, "ecr:DescribeImages");
+        let ec2 = parts("POST", "/", &[("authorization", &signed("ec2"))]);
+        assert_eq!(
+            action(&ec2, b"Action=CreateVpc&Version=2016-11-15").unwrap(),
+            ("ec2:CreateVpc".to_owned(), Protocol::Ec2)
+        );
+        let s3 = parts(
+            "PUT",
+            "/strata-staging-assets?tagging",
+            &[("authorization", &signed("s3"))],
+        );
+        assert_eq!(action(&s3, b"").unwrap().0, "s3:PutBucketTagging");
+        let eks = parts(
+            "POST",
+            "/clusters/strata-staging/node-groups/ng/update-config",
+            &[("authorization", &signed("eks"))],
+        );
+        assert_eq!(action(&eks, b"{}").unwrap().0, "eks:UpdateNodegroupConfig");
+        let tagging = parts(
+            "POST",
+            "/",
+            &[
+                ("authorization", &signed("tagging")),
+                (
+                    "x-amz-target",
+                    "ResourceGroupsTaggingAPI_20170126.GetResources",
+                ),
+            ],
+        );
+        assert_eq!(action(&tagging, b"").unwrap().0, "tag:GetResources");
+        let unknown = parts("GET", "/nowhere", &[("authorization", &signed("eks"))]);
+        assert_eq!(action(&unknown, b"").unwrap_err(), "eks GET /nowhere");
+    }
+}

@@ -664,6 +664,8 @@ fn lambda_environment(endpoint: &str) -> BTreeMap<String, String> {
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("RUST_LOG", "info"),
+        // The function URL carries no IAM identity: the API takes its callers as local.
+        ("STRATA_LOCAL_STACK", "true"),
         // moto makes everything at once: the state machines the API starts poll each second.
         ("STRATA_POLL_SECONDS", "1"),
     ]

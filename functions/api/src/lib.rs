@@ -119,8 +119,18 @@ const MAX_LIMIT: u32 = 100;
 /// operation's deadline: an execution that never begins blocks the environment this long.
 const RESERVATION_SECONDS: u64 = 300;
 
-/// Who called, from the request context (API Gateway's IAM authorizer), for the history.
-const ANONYMOUS: &str = "anonymous (no IAM identity in the request)";
+/// Who called on the local stack, whose function URL carries no IAM identity.
+const LOCAL_CALLER: &str = "local (the local stack: no IAM)";
+
+/// Whose requests the API takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callers {
+    /// Deployed: only requests API Gateway's IAM authorizer identified (any other is refused,
+    /// should one ever reach the function).
+    Iam,
+    /// The local stack: requests without an identity are the local user's.
+    LocalStack,
+}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
@@ -156,6 +166,10 @@ pub enum ApiError {
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
     UnsupportedMediaType(String),
+    #[error(
+        "the request carries no IAM identity; the API takes only SigV4-signed requests (the strata CLI signs with your AWS credentials)"
+    )]
+    NoIdentity,
     #[error("{0}; retry later")]
     Unavailable(String),
     #[error("{0}")]
@@ -183,6 +197,7 @@ impl ApiError {
             | ApiError::SyncInProgress(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NoIdentity => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -202,6 +217,7 @@ impl ApiError {
             ApiError::SyncInProgress(_) => "SyncInProgress",
             ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::NoIdentity => "NoIdentity",
             ApiError::Unavailable(_) => "ServiceUnavailable",
             ApiError::Internal(_) => "InternalError",
         }
@@ -307,11 +323,12 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
 pub struct Api<S, F, N, R, O, I> {
     sync: Syncer<S, F, N, R, O, I>,
     secrets: SecretSources,
+    callers: Callers,
 }
 
 /// The secrets specs may name, from the function's environment (the template sets both from
 /// the stack's account and its `SecretNamePrefix` parameter).
-pub fn secret_sources_from_env() -> Result<SecretSources, String> {
+fn secret_sources_from_env() -> Result<SecretSources, String> {
     let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
     Ok(SecretSources {
         account: var("SECRET_ACCOUNT_ID")?,
@@ -333,7 +350,43 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     /// The API over the syncer's store, state machines and bus; it starts executions with
     /// the syncer's `pollSeconds`, and accepts specs whose secrets `secrets` allows.
     pub fn new(sync: Syncer<S, F, N, R, O, I>, secrets: SecretSources) -> Self {
-        Self { sync, secrets }
+        Self {
+            sync,
+            secrets,
+            callers: Callers::Iam,
+        }
+    }
+
+    /// The API as the function's environment configures it: the secrets specs may name, and
+    /// whether it runs on the local stack (`STRATA_LOCAL_STACK=true`, set only there).
+    pub fn from_env(sync: Syncer<S, F, N, R, O, I>) -> Result<Self, String> {
+        let local = std::env::var("STRATA_LOCAL_STACK").is_ok_and(|v| v == "true");
+        let callers = if local {
+            Callers::LocalStack
+        } else {
+            Callers::Iam
+        };
+        Ok(Self::new(sync, secret_sources_from_env()?).with_callers(callers))
+    }
+
+    pub fn with_callers(mut self, callers: Callers) -> Self {
+        self.callers = callers;
+        self
+    }
+
+    /// Who called, for the history: the IAM identity API Gateway's authorizer put in the
+    /// request context, or the local user on the local stack; nobody otherwise.
+    fn caller(&self, request: &Request) -> Result<String, ApiError> {
+        let identity = request
+            .request_context_ref()
+            .and_then(|c| c.authorizer())
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone());
+        match (identity, self.callers) {
+            (Some(arn), _) => Ok(arn),
+            (None, Callers::LocalStack) => Ok(LOCAL_CALLER.to_owned()),
+            (None, Callers::Iam) => Err(ApiError::NoIdentity),
+        }
     }
 
     /// A spec from the body, refused with every field error if it names a secret the
@@ -381,6 +434,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     }
 
     async fn dispatch(&self, request: &Request, now: u64) -> Result<Response<Body>, ApiError> {
+        let caller = self.caller(request)?;
+        let caller = caller.as_str();
         let (endpoint, name) = route(request.method(), request.raw_http_path())?;
         let query = query(request, endpoint)?;
         let name = match name {
@@ -396,20 +451,20 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             Endpoint::Get => self.get(&name, now).await,
             Endpoint::Apply => {
                 let environment = self.allowed_spec(request, &name)?;
-                self.apply(environment, &query, &caller(request), now).await
+                self.apply(environment, &query, caller, now).await
             }
             Endpoint::Plan => {
                 let environment = self.allowed_spec(request, &name)?;
                 self.plan(environment, &query).await
             }
-            Endpoint::Delete => self.delete(&name, &caller(request), now).await,
+            Endpoint::Delete => self.delete(&name, caller, now).await,
             Endpoint::History => self.history(&name, &query).await,
-            Endpoint::Rollback => self.rollback(&name, &caller(request), now).await,
+            Endpoint::Rollback => self.rollback(&name, caller, now).await,
             Endpoint::ExtendTtl => {
                 let by = extension_body(request)?;
-                self.extend_ttl(&name, by, &caller(request), now).await
+                self.extend_ttl(&name, by, caller, now).await
             }
-            Endpoint::Sync => self.sync_now(&name, &caller(request), now).await,
+            Endpoint::Sync => self.sync_now(&name, caller, now).await,
         }
     }
 
@@ -1026,16 +1081,6 @@ fn summary(plan: &Plan) -> String {
     } else {
         changes.join(", ")
     }
-}
-
-/// The caller's IAM ARN from API Gateway's (or the function URL's) IAM authorizer.
-fn caller(request: &Request) -> String {
-    request
-        .request_context_ref()
-        .and_then(|c| c.authorizer())
-        .and_then(|a| a.iam.as_ref())
-        .and_then(|iam| iam.user_arn.clone())
-        .unwrap_or_else(|| ANONYMOUS.to_owned())
 }
 
 fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {

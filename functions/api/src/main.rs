@@ -9,7 +9,7 @@ use tracing::Instrument;
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_tracing();
     let config = aws_config::load_from_env().await;
-    let api = &Api::new(sync::deployed(&config)?, api::secret_sources_from_env()?);
+    let api = &Api::from_env(sync::deployed(&config)?)?;
     lambda_http::run(service_fn(move |request: Request| async move {
         let span = tracing::info_span!(
             "request",

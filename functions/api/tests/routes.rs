@@ -1164,3 +1164,54 @@ async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stor
         StatusCode::ACCEPTED
     );
 }
+
+#[tokio::test]
+async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack() {
+    use strata_store::Store;
+    let anonymous = |method: &str, target: &str, body: Option<&[u8]>| {
+        let mut e = event(method, target, Some("application/yaml"), body);
+        e["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        e
+    };
+    let spec = staging();
+    let deployed = api();
+    for (method, target, body) in [
+        ("GET", "/environments", None),
+        ("PUT", "/environments/staging", Some(spec.as_bytes())),
+    ] {
+        let answer = call(&deployed, anonymous(method, target, body), NOW).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method} {target}");
+        assert_eq!(answer.body["error"]["code"], "NoIdentity");
+    }
+    assert!(
+        deployed
+            .store()
+            .get_spec("staging")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let local = api().with_callers(api::Callers::LocalStack);
+    let answer = call(
+        &local,
+        anonymous("PUT", "/environments/staging", Some(spec.as_bytes())),
+        NOW,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    let history = call(
+        &local,
+        anonymous("GET", "/environments/staging/history", None),
+        NOW,
+    )
+    .await;
+    assert_eq!(
+        history.body["items"][0]["actor"], "local (the local stack: no IAM)",
+        "{}",
+        history.body
+    );
+}

@@ -1,6 +1,7 @@
 //! `environment-up` and `environment-down` end to end on the local stack: moto's interpreter
 //! definition, which invokes the real `lifecycle` binary through the router and cargo-lambda.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -2279,4 +2280,84 @@ async fn a_permission_missing_from_a_role_fails_up_naming_the_action() {
             .value;
         assert_eq!(recorded.phase, ComponentPhase::Ready, "{component:?}");
     }
+}
+
+/// `natGateways: perAz` beside another environment's NAT gateway in the same region (moto
+/// ignores the `tag:` filters of DescribeNatGateways, as the first round's handler did not
+/// expect): one gateway per AZ, each private route table through its own AZ's, and the other
+/// environment's gateway untouched by either up.
+#[tokio::test]
+async fn per_az_nat_gateways_are_one_per_az_each_with_its_own_route() {
+    let h = harness().await;
+    store_as(&h, "nat-single").await;
+    h.up_ready("nat-single", "up-nat-single-1-a").await;
+    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    env.metadata.name = "nat-per-az".to_owned();
+    env.spec.dns.as_mut().unwrap().name = "nat-per-az.example.com".to_owned();
+    env.spec.network.cidr = "10.41.0.0/16".to_owned();
+    env.spec.network.nat_gateways = strata_core::spec::NatGateways::PerAz;
+    env.spec.network.az_count = 3;
+    h.stack.stand_in_for(&env).await.unwrap();
+    h.store.put_spec(&env, None, 1).await.unwrap();
+    h.up_ready("nat-per-az", "up-nat-per-az-1-a").await;
+
+    let mut ids = Vec::new();
+    for name in ["nat-single", "nat-per-az"] {
+        let network = h.store.get_component(name, Component::Network).await;
+        ids.push(network.unwrap().unwrap().value.resource_ids);
+    }
+    let (single, per_az) = (&ids[0], &ids[1]);
+    let nats: BTreeSet<&String> = (0..3)
+        .map(|i| &per_az[&format!("natGatewayId.{i}")])
+        .collect();
+    assert_eq!(nats.len(), 3, "one NAT gateway per AZ: {per_az:?}");
+    assert!(!nats.contains(&single["natGatewayId.0"]), "{per_az:?}");
+    let tables = h
+        .ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&per_az["vpcId"])
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let role = format!("rt-private-{i}");
+        let table = tables
+            .route_tables()
+            .iter()
+            .find(|t| {
+                t.tags()
+                    .iter()
+                    .any(|tag| tag.key() == Some("strata:role") && tag.value() == Some(&role))
+            })
+            .unwrap_or_else(|| panic!("no {role}"));
+        let default = table
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .and_then(|r| r.nat_gateway_id())
+            .map(str::to_owned);
+        assert_eq!(
+            default.as_ref(),
+            Some(&per_az[&format!("natGatewayId.{i}")]),
+            "{role}"
+        );
+    }
+    // The other environment's gateway is still there and still its own.
+    let other = h
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(&single["natGatewayId.0"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.nat_gateways()[0].state(),
+        Some(&aws_sdk_ec2::types::NatGatewayState::Available)
+    );
 }

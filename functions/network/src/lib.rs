@@ -90,6 +90,47 @@ fn owned(environment: &str, role: Option<&str>) -> Vec<Filter> {
     filters
 }
 
+/// An EC2 resource with tags.
+trait Tagged {
+    fn tags(&self) -> &[Tag];
+}
+
+macro_rules! tagged {
+    ($($t:ty),*) => {$(
+        impl Tagged for $t {
+            fn tags(&self) -> &[Tag] {
+                <$t>::tags(self)
+            }
+        }
+    )*};
+}
+tagged!(
+    aws_sdk_ec2::types::NatGateway,
+    aws_sdk_ec2::types::Address,
+    aws_sdk_ec2::types::InternetGateway,
+    aws_sdk_ec2::types::Subnet,
+    aws_sdk_ec2::types::RouteTable,
+    aws_sdk_ec2::types::SecurityGroup,
+    aws_sdk_ec2::types::Vpc
+);
+
+/// What a tag-filtered Describe returned that really carries this environment's network tags
+/// (and `role`'s): a filter is not a guarantee (moto ignores `tag:` filters on
+/// DescribeNatGateways, and a wrong match here would reuse or delete another's resource).
+fn ours<'a, T: Tagged>(
+    items: &'a [T],
+    environment: &'a str,
+    role: Option<&'a str>,
+) -> impl Iterator<Item = &'a T> + 'a {
+    items.iter().filter(move |item| {
+        let tags = item.tags();
+        tags::for_resource(environment, Component::Network)
+            .iter()
+            .all(|(k, v)| tag_value(tags, k) == Some(v.as_str()))
+            && role.is_none_or(|role| tag_value(tags, ROLE) == Some(role))
+    })
+}
+
 /// How many NAT gateways the spec asks for.
 fn nat_count(net: &NetworkSpec) -> usize {
     match net.nat_gateways {
@@ -154,7 +195,7 @@ async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, Compone
         .send()
         .await
         .map_err(|e| classify("DescribeVpcs", e))?;
-    if let Some(vpc) = found.vpcs().first() {
+    if let Some(vpc) = ours(found.vpcs(), env, Some("vpc")).next() {
         if vpc.cidr_block() != Some(cidr) {
             return Err(rejected(format!(
                 "the VPC has CIDR {:?} and the spec asks for {cidr}; a VPC's CIDR cannot change",
@@ -224,7 +265,10 @@ async fn ensure_subnet(
         .send()
         .await
         .map_err(|e| classify("DescribeSubnets", e))?;
-    if let Some(id) = found.subnets().first().and_then(|s| s.subnet_id()) {
+    if let Some(id) = ours(found.subnets(), env, Some(&plan.role))
+        .next()
+        .and_then(|s| s.subnet_id())
+    {
         return Ok(id.to_owned());
     }
     // What EKS and the AWS load balancer controller look for when placing load balancers.
@@ -282,7 +326,7 @@ async fn ensure_internet_gateway(
         .send()
         .await
         .map_err(|e| classify("DescribeInternetGateways", e))?;
-    let (id, attached) = match found.internet_gateways().first() {
+    let (id, attached) = match ours(found.internet_gateways(), env, Some("igw")).next() {
         Some(igw) => (
             igw.internet_gateway_id().unwrap_or_default().to_owned(),
             igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc)),
@@ -334,7 +378,7 @@ async fn ensure_route_table(
         .send()
         .await
         .map_err(|e| classify("DescribeRouteTables", e))?;
-    let (id, has_default, associated) = match found.route_tables().first() {
+    let (id, has_default, associated) = match ours(found.route_tables(), env, Some(role)).next() {
         Some(rt) => (
             rt.route_table_id().unwrap_or_default().to_owned(),
             rt.routes()
@@ -408,7 +452,7 @@ async fn ensure_nat(
         .send()
         .await
         .map_err(|e| classify("DescribeNatGateways", e))?;
-    if let Some(nat) = found.nat_gateways().first() {
+    if let Some(nat) = ours(found.nat_gateways(), env, Some(&role)).next() {
         return Ok((
             nat.nat_gateway_id().unwrap_or_default().to_owned(),
             nat.state().cloned().unwrap_or(NatGatewayState::Pending),
@@ -421,9 +465,8 @@ async fn ensure_nat(
         .send()
         .await
         .map_err(|e| classify("DescribeAddresses", e))?;
-    let allocation = match addresses
-        .addresses()
-        .first()
+    let allocation = match ours(addresses.addresses(), env, Some(&eip_role))
+        .next()
         .and_then(|a| a.allocation_id())
     {
         Some(id) => id.to_owned(),
@@ -469,7 +512,10 @@ async fn ensure_database_group(
         .send()
         .await
         .map_err(|e| classify("DescribeSecurityGroups", e))?;
-    let id = match found.security_groups().first().and_then(|g| g.group_id()) {
+    let id = match ours(found.security_groups(), env, Some("sg-database"))
+        .next()
+        .and_then(|g| g.group_id())
+    {
         Some(id) => id.to_owned(),
         None => create_database_group(c, env, vpc).await?,
     };
@@ -574,7 +620,7 @@ impl<C: ClientFor> Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeVpcs", e))?;
-        let Some(vpc) = vpcs.vpcs().first() else {
+        let Some(vpc) = ours(vpcs.vpcs(), name, Some("vpc")).next() else {
             found.missing.push(format!("vpc strata-{name}-vpc"));
             return Ok(found);
         };
@@ -649,10 +695,8 @@ impl<C: ClientFor> Network<C> {
         let mut nat_ids = Vec::new();
         for j in 0..nat_count {
             let role = format!("nat-{j}");
-            match nats
-                .nat_gateways()
-                .iter()
-                .find(|n| tag_value(n.tags(), ROLE) == Some(role.as_str()))
+            match ours(nats.nat_gateways(), name, Some(&role))
+                .next()
                 .and_then(|n| n.nat_gateway_id())
             {
                 Some(id) => nat_ids.push(id.to_owned()),
@@ -861,7 +905,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeVpcs", e))?;
-        for vpc in vpcs.vpcs().iter().filter_map(|v| v.vpc_id()) {
+        for vpc in ours(vpcs.vpcs(), name, Some("vpc")).filter_map(|v| v.vpc_id()) {
             let elb = self.clients.elb(&env.spec.region);
             if !sweep::sweep(&c, &elb, vpc, &format!("strata-{name}")).await? {
                 return Ok(Progress::waiting(ComponentPhase::Deleting));
@@ -876,7 +920,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .await
             .map_err(|e| classify("DescribeNatGateways", e))?;
         let mut waiting = false;
-        for nat in nats.nat_gateways() {
+        for nat in ours(nats.nat_gateways(), name, None) {
             let id = nat.nat_gateway_id().unwrap_or_default();
             match nat.state() {
                 Some(NatGatewayState::Deleted) => {}
@@ -898,9 +942,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
                 .send()
                 .await
                 .map_err(|e| classify("DescribeNatGateways", e))?;
-            if still
-                .nat_gateways()
-                .iter()
+            if ours(still.nat_gateways(), name, None)
                 .any(|n| n.state() != Some(&NatGatewayState::Deleted))
             {
                 return Ok(Progress::waiting(ComponentPhase::Deleting));
@@ -912,7 +954,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeAddresses", e))?;
-        for address in addresses.addresses() {
+        for address in ours(addresses.addresses(), name, None) {
             if let Some(id) = address.allocation_id() {
                 c.release_address()
                     .allocation_id(id)
@@ -927,7 +969,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeInternetGateways", e))?;
-        for igw in igws.internet_gateways() {
+        for igw in ours(igws.internet_gateways(), name, None) {
             let id = igw.internet_gateway_id().unwrap_or_default();
             for attachment in igw.attachments() {
                 c.detach_internet_gateway()
@@ -949,7 +991,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeRouteTables", e))?;
-        for table in tables.route_tables() {
+        for table in ours(tables.route_tables(), name, None) {
             let id = table.route_table_id().unwrap_or_default();
             for association in table.associations() {
                 if let Some(association) = association.route_table_association_id() {
@@ -972,7 +1014,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeSubnets", e))?;
-        for subnet in subnets.subnets() {
+        for subnet in ours(subnets.subnets(), name, None) {
             let id = subnet.subnet_id().unwrap_or_default();
             c.delete_subnet()
                 .subnet_id(id)
@@ -986,7 +1028,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeSecurityGroups", e))?;
-        for group in groups.security_groups() {
+        for group in ours(groups.security_groups(), name, None) {
             let id = group.group_id().unwrap_or_default();
             c.delete_security_group()
                 .group_id(id)
@@ -1000,7 +1042,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeVpcs", e))?;
-        for vpc in vpcs.vpcs() {
+        for vpc in ours(vpcs.vpcs(), name, None) {
             let id = vpc.vpc_id().unwrap_or_default();
             c.delete_vpc()
                 .vpc_id(id)

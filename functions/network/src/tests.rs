@@ -100,14 +100,23 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
                 Vpc::builder()
                     .vpc_id("vpc-1")
                     .cidr_block("10.40.0.0/16")
+                    .set_tags(Some(network_tags("staging", "vpc")))
                     .build(),
             )
             .build()
     });
+    // Each subnet as the tag-filtered describe of its role finds it.
     let subnets = mock!(Client::describe_subnets).then_output(|| {
-        DescribeSubnetsOutput::builder()
-            .subnets(Subnet::builder().subnet_id("subnet-1").build())
-            .build()
+        let mut out = DescribeSubnetsOutput::builder();
+        for role in ["public-0", "public-1", "private-0", "private-1"] {
+            out = out.subnets(
+                Subnet::builder()
+                    .subnet_id(format!("subnet-{role}"))
+                    .set_tags(Some(network_tags("staging", role)))
+                    .build(),
+            );
+        }
+        out.build()
     });
     let igw = mock!(Client::describe_internet_gateways).then_output(|| {
         DescribeInternetGatewaysOutput::builder()
@@ -115,6 +124,7 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
                 InternetGateway::builder()
                     .internet_gateway_id("igw-1")
                     .attachments(InternetGatewayAttachment::builder().vpc_id("vpc-1").build())
+                    .set_tags(Some(network_tags("staging", "igw")))
                     .build(),
             )
             .build()
@@ -125,6 +135,7 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
                 RouteTable::builder()
                     .route_table_id("rtb-1")
                     .routes(Route::builder().destination_cidr_block("0.0.0.0/0").build())
+                    .set_tags(Some(network_tags("staging", "rt-public")))
                     .build(),
             )
             .build()
@@ -137,6 +148,7 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
                 NatGateway::builder()
                     .nat_gateway_id("nat-1")
                     .state(NatGatewayState::Pending)
+                    .set_tags(Some(network_tags("staging", "nat-0")))
                     .build(),
             )
             .build()
@@ -280,4 +292,72 @@ async fn a_same_named_group_without_our_tags_is_refused_not_adopted() {
         matches!(err, ComponentError::ResourceNotOwned(_)),
         "{err:?}"
     );
+}
+
+fn network_tags(environment: &str, role: &str) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = tags::for_resource(environment, Component::Network)
+        .iter()
+        .map(|(k, v)| tag(k, v))
+        .collect();
+    tags.push(tag(ROLE, role));
+    tags
+}
+
+/// moto answers DescribeNatGateways with every NAT gateway whatever its `tag:` filters say
+/// (so did the first round's perAz network, which then routed every AZ through nat-0): the
+/// second AZ's gateway must be created, not taken to be the first one.
+#[tokio::test]
+async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
+    use aws_sdk_ec2::operation::allocate_address::AllocateAddressOutput;
+    use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
+    let unfiltered = mock!(Client::describe_nat_gateways).then_output(|| {
+        DescribeNatGatewaysOutput::builder()
+            .nat_gateways(
+                NatGateway::builder()
+                    .nat_gateway_id("nat-0")
+                    .state(NatGatewayState::Available)
+                    .set_tags(Some(network_tags("staging", "nat-0")))
+                    .build(),
+            )
+            .nat_gateways(
+                NatGateway::builder()
+                    .nat_gateway_id("nat-other")
+                    .state(NatGatewayState::Available)
+                    .set_tags(Some(network_tags("other", "nat-1")))
+                    .build(),
+            )
+            .build()
+    });
+    let no_address = mock!(Client::describe_addresses)
+        .then_output(|| DescribeAddressesOutput::builder().build());
+    let allocate = mock!(Client::allocate_address).then_output(|| {
+        AllocateAddressOutput::builder()
+            .allocation_id("eipalloc-1")
+            .build()
+    });
+    let create = mock!(Client::create_nat_gateway).then_output(|| {
+        CreateNatGatewayOutput::builder()
+            .nat_gateway(
+                NatGateway::builder()
+                    .nat_gateway_id("nat-1")
+                    .state(NatGatewayState::Pending)
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&unfiltered, &no_address, &allocate, &create]
+    );
+    let (id, state) = ensure_nat(&client, "staging", 1, "subnet-public-1")
+        .await
+        .unwrap();
+    assert_eq!((id.as_str(), state), ("nat-1", NatGatewayState::Pending));
+    assert_eq!(create.num_calls(), 1);
+    // The first AZ's is found, tags and all.
+    let (id, _) = ensure_nat(&client, "staging", 0, "subnet-public-0")
+        .await
+        .unwrap();
+    assert_eq!(id, "nat-0");
 }

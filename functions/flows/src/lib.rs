@@ -10,8 +10,17 @@ use serde_json::{Map, Value, json};
 use strata_component::ComponentError;
 use strata_core::{Component, OperationKind, Scope};
 
-/// Lambda's own transient errors, retried like the handlers' transient ones.
-const LAMBDA_TRANSIENT: &[&str] = &["Lambda.ServiceException", "Lambda.TooManyRequestsException"];
+/// Lambda's own transient errors, retried like the handlers' transient ones: the service's
+/// 5xx and throttling, the client-side failures Step Functions reports for an invoke it could
+/// not complete, and a function that ran out of time (each step is idempotent, so running it
+/// again is safe).
+const LAMBDA_TRANSIENT: &[&str] = &[
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Sandbox.Timedout",
+];
 
 pub fn file_name(operation: OperationKind) -> String {
     format!("environment-{}.asl.json", operation.name())

@@ -451,13 +451,19 @@ pub async fn finish<S: Store, N: Notifier>(
             )
             .await?;
     }
-    // Before the release, so that a retry (the lease still ours) publishes again.
-    publish(notifier, context, status.state, &status.message, now).await?;
     if status.state == EnvironmentState::Deleted {
         // Nothing left to sync; a later apply of the same name schedules it afresh (and
         // its TTL counts from then).
         store.delete_sync(name).await?;
     }
-    store.release(name, &context.execution).await?;
+    // The lease goes before the event: a bus that stays down fails the execution, never
+    // holds the environment until the deadline. A retry (the status says this execution
+    // finished it) publishes again; by then another operation may hold the lease.
+    match store.release(name, &context.execution).await {
+        Ok(()) => {}
+        Err(StoreError::NotLockHolder { .. }) if ours && finished => {}
+        Err(e) => return Err(e.into()),
+    }
+    publish(notifier, context, status.state, &status.message, now).await?;
     Ok(status)
 }

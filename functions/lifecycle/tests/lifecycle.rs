@@ -340,22 +340,37 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     .await
     .unwrap();
     ready_everything(&store, &env, 1).await;
-    // Finish: refused once (the lease stays held), then published and released.
+    // Finish with the bus down: the status is recorded and the lease released all the same
+    // (a bus outage never holds the environment until the deadline); the retry publishes,
+    // even once another operation holds the lease.
     events.set_refusing(true);
     let finish = json!({"action": "finish", "context": context});
     let err = lifecycle::handle(&store, &events, finish.clone(), 20)
         .await
         .unwrap_err();
     assert_eq!(err.name(), "EventsUnavailable");
+    assert_eq!(store.lease("pr-1234", 20).await.unwrap(), None);
     assert_eq!(
-        store.lease("pr-1234", 20).await.unwrap().unwrap().holder,
-        "up-1"
+        store
+            .get_status("pr-1234")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .state,
+        EnvironmentState::Ready
     );
+    store.acquire("pr-1234", "down-2", 60, 20).await.unwrap();
     events.set_refusing(false);
     lifecycle::handle(&store, &events, finish, 21)
         .await
         .unwrap();
-    assert_eq!(store.lease("pr-1234", 21).await.unwrap(), None);
+    assert_eq!(
+        store.lease("pr-1234", 21).await.unwrap().unwrap().holder,
+        "down-2",
+        "the retry leaves the next operation's lease alone"
+    );
+    store.release("pr-1234", "down-2").await.unwrap();
 
     let changes: Vec<StateChange> = events
         .published()

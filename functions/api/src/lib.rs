@@ -1121,6 +1121,20 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
         }
     }
     query.cursor = params.first("cursor").map(str::to_owned);
+    if let Some(cursor) = &query.cursor {
+        // Cursors are what a previous page's `next` said: an environment name (list) or an
+        // event's key (history). Anything else is the caller's mistake, not a 503.
+        let valid = match endpoint {
+            Endpoint::History => strata_store::is_history_cursor(cursor),
+            _ => check_environment_name(cursor).is_ok(),
+        };
+        if !valid {
+            errors.push(FieldError::new(
+                "query.cursor",
+                "is not a cursor this listing gave out; pass the previous page's next",
+            ));
+        }
+    }
     for list in params.all("allowRecreate").unwrap_or_default() {
         for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             match Component::from_name(word) {

@@ -1215,3 +1215,53 @@ async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack(
         history.body
     );
 }
+
+#[tokio::test]
+async fn a_cursor_no_listing_gave_out_is_a_400_naming_it() {
+    let api = api();
+    assert_eq!(
+        put(&api, "/environments/staging", &staging(), NOW)
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    for target in [
+        "/environments?cursor=..%2Fnot-a-name",
+        "/environments/staging/history?cursor=zzz",
+        "/environments/staging/history?cursor=EVENT%23..%2Fx",
+    ] {
+        let answer = call(&api, event("GET", target, None, None), NOW).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{target}");
+        assert_eq!(error_paths(&answer.body), ["query.cursor"], "{target}");
+    }
+    // A cursor a page gave out is taken.
+    use strata_store::Store;
+    let event_at = |at| strata_core::Event {
+        at,
+        kind: "Note".into(),
+        message: "for paging".into(),
+        actor: ALICE.into(),
+        execution: None,
+    };
+    api.store()
+        .append_event("staging", &event_at(NOW + 1))
+        .await
+        .unwrap();
+    api.store()
+        .append_event("staging", &event_at(NOW + 2))
+        .await
+        .unwrap();
+    let history = call(
+        &api,
+        event("GET", "/environments/staging/history?limit=1", None, None),
+        NOW,
+    )
+    .await;
+    let next = history.body["next"].as_str().expect("more than one event");
+    let target = format!(
+        "/environments/staging/history?cursor={}",
+        next.replace('#', "%23")
+    );
+    let answer = call(&api, event("GET", &target, None, None), NOW).await;
+    assert_eq!(answer.status, StatusCode::OK, "{target}");
+}

@@ -222,6 +222,14 @@ fn network_outputs(step: &Step<'_>) -> Result<Subnets, ComponentError> {
     })
 }
 
+/// The idempotency token of a create: the same for every retry and poll of one operation,
+/// another for the next operation. EKS remembers a token for a while after the resource is
+/// gone, so a token reused by the `up` after a `down` would answer with the deleted cluster
+/// and create nothing.
+fn request_token(name: &str, context: &strata_core::OperationContext) -> String {
+    format!("{name}-{}", context.started_at)
+}
+
 impl<C: ClientFor> Cluster<C> {
     async fn create_cluster(
         &self,
@@ -229,6 +237,7 @@ impl<C: ClientFor> Cluster<C> {
         environment: &str,
         spec: &ClusterSpec,
         subnets: &Subnets,
+        token: &str,
     ) -> Result<(), ComponentError> {
         let name = strata_core::cluster_name(environment);
         let vpc = VpcConfigRequest::builder()
@@ -256,8 +265,7 @@ impl<C: ClientFor> Cluster<C> {
                     .build(),
             )
             .set_tags(Some(eks_tags(environment)))
-            // Idempotent across retries of the same step.
-            .client_request_token(format!("{name}-create"))
+            .client_request_token(token)
             .send()
             .await
             .map(|_| ())
@@ -315,6 +323,7 @@ impl<C: ClientFor> Cluster<C> {
         spec: &ClusterSpec,
         cluster_version: &str,
         subnets: &Subnets,
+        token: &str,
     ) -> Result<bool, ComponentError> {
         let cluster = strata_core::cluster_name(environment);
         let name = nodegroup_name(environment, spec);
@@ -338,7 +347,7 @@ impl<C: ClientFor> Cluster<C> {
                 .set_subnets(Some(subnets.private.clone()))
                 .node_role(&self.roles.node)
                 .set_tags(Some(eks_tags(environment)))
-                .client_request_token(format!("{name}-create"))
+                .client_request_token(token)
                 .send()
                 .await
                 .map_err(|e| classify(&format!("CreateNodegroup {name}"), e))?;
@@ -493,7 +502,8 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
             .insert("clusterName".into(), name.clone());
 
         let Some(cluster) = describe_cluster(&client, &name).await? else {
-            self.create_cluster(&client, env.name(), spec, &subnets)
+            let token = request_token(&name, step.context);
+            self.create_cluster(&client, env.name(), spec, &subnets, &token)
                 .await?;
             return Ok(waiting);
         };
@@ -541,7 +551,14 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
             .resource_ids
             .insert("nodegroupName".into(), nodegroup.clone());
         if !self
-            .converge_nodegroup(&client, env.name(), spec, &running, &subnets)
+            .converge_nodegroup(
+                &client,
+                env.name(),
+                spec,
+                &running,
+                &subnets,
+                &request_token(&nodegroup, step.context),
+            )
             .await?
         {
             return Ok(waiting);

@@ -473,3 +473,15 @@ fn node_group_names_change_only_with_the_node_shape() {
     );
     assert!(nodegroup_name("staging", &spec).len() <= 63);
 }
+
+#[test]
+fn a_create_token_holds_for_one_operation_only() {
+    let first = context(OperationKind::Up, 1, 0);
+    let mut retry = first.clone();
+    retry.execution = "up-staging-1-0".into();
+    let mut next = first.clone();
+    next.started_at += 600;
+    let token = |c| request_token("strata-staging", c);
+    assert_eq!(token(&first), token(&retry));
+    assert_ne!(token(&first), token(&next));
+}

@@ -18,7 +18,18 @@ const TRANSIENT_CODES: &[&str] = &[
     "TooManyRequestsException",
     "ServiceUnavailable",
     "InternalError",
+    // A delete AWS refuses while something still uses the resource: on a delete of Strata's
+    // own resources in dependency order, that is what EKS and RDS leave behind (network
+    // interfaces) and AWS removes minutes later.
+    "DependencyViolation",
 ];
+
+/// EC2 is eventually consistent: a resource just created may be `Invalid….NotFound` to the
+/// next call for a while. The handlers check a NotFound that means "gone" themselves, before
+/// classifying.
+fn eventually_consistent(code: &str) -> bool {
+    code.starts_with("Invalid") && code.ends_with(".NotFound")
+}
 
 /// Classifies `err` from the call `what` (e.g. `CreateBucket strata-staging-assets`).
 pub fn classify<E>(what: &str, err: SdkError<E, Response>) -> ComponentError
@@ -30,8 +41,10 @@ where
             true
         }
         SdkError::ServiceError(e) => {
+            let code = e.err().code().unwrap_or_default();
             e.raw().status().is_server_error()
-                || TRANSIENT_CODES.contains(&e.err().code().unwrap_or_default())
+                || TRANSIENT_CODES.contains(&code)
+                || eventually_consistent(code)
         }
         _ => false,
     };
@@ -54,4 +67,43 @@ where
 /// The service's error code, if the call reached the service.
 pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     err.as_service_error().and_then(ProvideErrorMetadata::code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_types::body::SdkBody;
+
+    fn answered(code: &str, status: u16) -> ComponentError {
+        let err = GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let raw = Response::new(status.try_into().unwrap(), SdkBody::empty());
+        classify("Call", SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn eventual_consistency_and_lingering_dependencies_are_retried_refusals_are_not() {
+        for code in [
+            "InvalidVpcID.NotFound",
+            "InvalidRouteTableID.NotFound",
+            "DependencyViolation",
+            "Throttling",
+        ] {
+            assert!(
+                matches!(answered(code, 400), ComponentError::AwsTransient(_)),
+                "{code}"
+            );
+        }
+        for code in ["VpcLimitExceeded", "InvalidParameterValue", "AccessDenied"] {
+            assert!(
+                matches!(answered(code, 400), ComponentError::AwsRejected(_)),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            answered("Anything", 503),
+            ComponentError::AwsTransient(_)
+        ));
+    }
 }

@@ -15,7 +15,7 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, Filter, IpPermission, IpRange, NatGatewayState,
-    ResourceType, Tag, TagSpecification,
+    ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
@@ -119,9 +119,9 @@ tagged!(
 /// DescribeNatGateways, and a wrong match here would reuse or delete another's resource).
 fn ours<'a, T: Tagged>(
     items: &'a [T],
-    environment: &'a str,
-    role: Option<&'a str>,
-) -> impl Iterator<Item = &'a T> + 'a {
+    environment: &str,
+    role: Option<&str>,
+) -> impl Iterator<Item = &'a T> {
     items.iter().filter(move |item| {
         let tags = item.tags();
         tags::for_resource(environment, Component::Network)
@@ -202,7 +202,11 @@ async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, Compone
                 vpc.cidr_block()
             )));
         }
-        return Ok(vpc.vpc_id().unwrap_or_default().to_owned());
+        let id = vpc.vpc_id().unwrap_or_default().to_owned();
+        // Also when found: a step that crashed between the create and these would leave
+        // them unset for good.
+        converge_vpc_dns(c, &id).await?;
+        return Ok(id);
     }
     let name = format!("strata-{env}-vpc");
     let named = c
@@ -229,20 +233,44 @@ async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, Compone
         .and_then(|v| v.vpc_id())
         .ok_or_else(|| rejected("CreateVpc returned no id".into()))?
         .to_owned();
-    // EKS and RDS endpoints need DNS inside the VPC; one attribute per call.
-    c.modify_vpc_attribute()
-        .vpc_id(&id)
-        .enable_dns_support(enabled())
-        .send()
-        .await
-        .map_err(|e| classify("ModifyVpcAttribute", e))?;
-    c.modify_vpc_attribute()
-        .vpc_id(&id)
-        .enable_dns_hostnames(enabled())
-        .send()
-        .await
-        .map_err(|e| classify("ModifyVpcAttribute", e))?;
+    converge_vpc_dns(c, &id).await?;
     Ok(id)
+}
+
+/// The VPC's two DNS attributes (EKS and RDS endpoints need DNS inside the VPC), each read
+/// and set only when off; one attribute per call, as EC2 takes them.
+async fn converge_vpc_dns(c: &Client, vpc: &str) -> Result<(), ComponentError> {
+    let support = c
+        .describe_vpc_attribute()
+        .vpc_id(vpc)
+        .attribute(VpcAttributeName::EnableDnsSupport)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcAttribute enableDnsSupport", e))?;
+    if support.enable_dns_support().and_then(|a| a.value()) != Some(true) {
+        c.modify_vpc_attribute()
+            .vpc_id(vpc)
+            .enable_dns_support(enabled())
+            .send()
+            .await
+            .map_err(|e| classify("ModifyVpcAttribute enableDnsSupport", e))?;
+    }
+    let hostnames = c
+        .describe_vpc_attribute()
+        .vpc_id(vpc)
+        .attribute(VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcAttribute enableDnsHostnames", e))?;
+    if hostnames.enable_dns_hostnames().and_then(|a| a.value()) != Some(true) {
+        c.modify_vpc_attribute()
+            .vpc_id(vpc)
+            .enable_dns_hostnames(enabled())
+            .send()
+            .await
+            .map_err(|e| classify("ModifyVpcAttribute enableDnsHostnames", e))?;
+    }
+    Ok(())
 }
 
 struct SubnetPlan<'a> {
@@ -265,11 +293,13 @@ async fn ensure_subnet(
         .send()
         .await
         .map_err(|e| classify("DescribeSubnets", e))?;
-    if let Some(id) = ours(found.subnets(), env, Some(&plan.role))
-        .next()
-        .and_then(|s| s.subnet_id())
-    {
-        return Ok(id.to_owned());
+    if let Some(subnet) = ours(found.subnets(), env, Some(&plan.role)).next() {
+        let id = subnet.subnet_id().unwrap_or_default().to_owned();
+        // Also when found: a crash right after the create would leave it off for good.
+        if plan.public && subnet.map_public_ip_on_launch() != Some(true) {
+            public_addresses_on_launch(c, &id).await?;
+        }
+        return Ok(id);
     }
     // What EKS and the AWS load balancer controller look for when placing load balancers.
     let mut spec = tag_spec(ResourceType::Subnet, env, &plan.role);
@@ -305,14 +335,20 @@ async fn ensure_subnet(
         .ok_or_else(|| rejected("CreateSubnet returned no id".into()))?
         .to_owned();
     if plan.public {
-        c.modify_subnet_attribute()
-            .subnet_id(&id)
-            .map_public_ip_on_launch(enabled())
-            .send()
-            .await
-            .map_err(|e| classify("ModifySubnetAttribute", e))?;
+        public_addresses_on_launch(c, &id).await?;
     }
     Ok(id)
+}
+
+/// A public subnet gives its instances (the nodes) public addresses.
+async fn public_addresses_on_launch(c: &Client, subnet: &str) -> Result<(), ComponentError> {
+    c.modify_subnet_attribute()
+        .subnet_id(subnet)
+        .map_public_ip_on_launch(enabled())
+        .send()
+        .await
+        .map_err(|e| classify(&format!("ModifySubnetAttribute {subnet}"), e))?;
+    Ok(())
 }
 
 async fn ensure_internet_gateway(
@@ -632,6 +668,29 @@ impl<C: ClientFor> Network<C> {
                 vpc.cidr_block().unwrap_or("unset"),
             ));
         }
+        for (attribute, path) in [
+            (VpcAttributeName::EnableDnsSupport, "enableDnsSupport"),
+            (VpcAttributeName::EnableDnsHostnames, "enableDnsHostnames"),
+        ] {
+            let answer = c
+                .describe_vpc_attribute()
+                .vpc_id(vpc_id)
+                .attribute(attribute)
+                .send()
+                .await
+                .map_err(|e| classify(&format!("DescribeVpcAttribute {path}"), e))?;
+            let value = answer
+                .enable_dns_support()
+                .or(answer.enable_dns_hostnames())
+                .and_then(|a| a.value());
+            if value != Some(true) {
+                found.fields.push(FieldDrift::new(
+                    format!("vpc {vpc_id}/{path}"),
+                    "true",
+                    &value.map_or("unset".to_owned(), |v| v.to_string()),
+                ));
+            }
+        }
 
         let subnets = c
             .describe_subnets()
@@ -640,21 +699,25 @@ impl<C: ClientFor> Network<C> {
             .send()
             .await
             .map_err(|e| classify("DescribeSubnets", e))?;
-        let subnet = |role: &str| {
-            subnets
-                .subnets()
-                .iter()
-                .find(|s| tag_value(s.tags(), ROLE) == Some(role))
-        };
+        let subnet = |role: &str| ours(subnets.subnets(), name, Some(role)).next();
         let mut public = Vec::new();
         let mut private = Vec::new();
         for i in 0..usize::from(net.az_count) {
             for (ids, kind) in [(&mut public, "public"), (&mut private, "private")] {
                 let role = format!("{kind}-{i}");
-                match subnet(&role).and_then(|s| s.subnet_id()) {
-                    Some(id) => ids.push(id.to_owned()),
-                    None => found.missing.push(format!("subnet strata-{name}-{role}")),
+                let Some(found_subnet) = subnet(&role) else {
+                    found.missing.push(format!("subnet strata-{name}-{role}"));
+                    continue;
+                };
+                let id = found_subnet.subnet_id().unwrap_or_default();
+                if kind == "public" && found_subnet.map_public_ip_on_launch() != Some(true) {
+                    found.fields.push(FieldDrift::new(
+                        format!("subnet {id}/mapPublicIpOnLaunch"),
+                        "true",
+                        "false",
+                    ));
                 }
+                ids.push(id.to_owned());
             }
         }
 

@@ -112,6 +112,7 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
             out = out.subnets(
                 Subnet::builder()
                     .subnet_id(format!("subnet-{role}"))
+                    .map_public_ip_on_launch(role.starts_with("public"))
                     .set_tags(Some(network_tags("staging", role)))
                     .build(),
             );
@@ -155,9 +156,11 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
     });
     let groups = mock!(Client::describe_security_groups)
         .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let dns = dns_on();
     let progress = step(
         &[
             &zones(),
+            &dns,
             &vpc,
             &subnets,
             &igw,
@@ -294,6 +297,17 @@ async fn a_same_named_group_without_our_tags_is_refused_not_adopted() {
     );
 }
 
+/// Both DNS attributes of the VPC on, as DescribeVpcAttribute answers for either.
+fn dns_on() -> Rule {
+    use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
+    mock!(Client::describe_vpc_attribute).then_output(|| {
+        DescribeVpcAttributeOutput::builder()
+            .enable_dns_support(enabled())
+            .enable_dns_hostnames(enabled())
+            .build()
+    })
+}
+
 fn network_tags(environment: &str, role: &str) -> Vec<Tag> {
     let mut tags: Vec<Tag> = tags::for_resource(environment, Component::Network)
         .iter()
@@ -360,4 +374,50 @@ async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
         .await
         .unwrap();
     assert_eq!(id, "nat-0");
+}
+
+/// A step that crashed right after CreateVpc left DNS off: the next apply finds the VPC and
+/// turns on what is off, and only that.
+#[tokio::test]
+async fn a_found_vpc_gets_the_dns_attributes_a_crash_left_off() {
+    use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
+    use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
+    let found = mock!(Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .cidr_block("10.40.0.0/16")
+                    .set_tags(Some(network_tags("staging", "vpc")))
+                    .build(),
+            )
+            .build()
+    });
+    let support_on = mock!(Client::describe_vpc_attribute)
+        .match_requests(|r| r.attribute() == Some(&VpcAttributeName::EnableDnsSupport))
+        .then_output(|| {
+            DescribeVpcAttributeOutput::builder()
+                .enable_dns_support(enabled())
+                .build()
+        });
+    let hostnames_off = mock!(Client::describe_vpc_attribute)
+        .match_requests(|r| r.attribute() == Some(&VpcAttributeName::EnableDnsHostnames))
+        .then_output(|| {
+            DescribeVpcAttributeOutput::builder()
+                .enable_dns_hostnames(AttributeBooleanValue::builder().value(false).build())
+                .build()
+        });
+    let modify = mock!(Client::modify_vpc_attribute)
+        .match_requests(|r| r.enable_dns_hostnames().is_some() && r.enable_dns_support().is_none())
+        .then_output(|| ModifyVpcAttributeOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&found, &support_on, &hostnames_off, &modify]
+    );
+    let id = ensure_vpc(&client, "staging", "10.40.0.0/16")
+        .await
+        .unwrap();
+    assert_eq!(id, "vpc-1");
+    assert_eq!(modify.num_calls(), 1, "only the attribute that was off");
 }

@@ -39,6 +39,15 @@ pub const LIST_INDEX: &str = "byKind";
 const LIST_PARTITION: &str = "Environment";
 /// The GSI that finds the environments due for a sync without a scan.
 pub const DUE_INDEX: &str = "byDue";
+
+/// Whether `cursor` can be a page cursor of [`Store::history`] (the sort key of the last
+/// event returned): anything else would be sent to DynamoDB as a start key it refuses.
+pub fn is_history_cursor(cursor: &str) -> bool {
+    cursor.len() <= 200
+        && cursor
+            .strip_prefix("EVENT#")
+            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_hexdigit() || b == b'#'))
+}
 const DUE_PARTITION: &str = "Due";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -158,10 +158,15 @@ impl Store for MemoryStore {
         let state = self.state();
         let mut events: Vec<Event> = state.events.get(name).cloned().unwrap_or_default();
         events.sort_by_key(|e| std::cmp::Reverse(e.at));
-        let skip: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        // Shaped like the table's cursors (an event key), so the API's checks hold for both.
+        let skip: usize = cursor
+            .and_then(|c| c.strip_prefix("EVENT#"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let limit = limit.clamp(1, 1000) as usize;
         let items: Vec<Event> = events.iter().skip(skip).take(limit).cloned().collect();
-        let next = (skip + items.len() < events.len()).then(|| (skip + items.len()).to_string());
+        let next = (skip + items.len() < events.len())
+            .then(|| format!("EVENT#{:020}", skip + items.len()));
         Ok(Page { items, next })
     }
 

@@ -687,7 +687,7 @@ impl<C: ClientFor> Network<C> {
                 found.fields.push(FieldDrift::new(
                     format!("vpc {vpc_id}/{path}"),
                     "true",
-                    &value.map_or("unset".to_owned(), |v| v.to_string()),
+                    value.map_or("unset".to_owned(), |v| v.to_string()),
                 ));
             }
         }

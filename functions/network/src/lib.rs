@@ -237,38 +237,47 @@ async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, Compone
     Ok(id)
 }
 
-/// The VPC's two DNS attributes (EKS and RDS endpoints need DNS inside the VPC), each read
-/// and set only when off; one attribute per call, as EC2 takes them.
+/// The VPC's DNS attributes (EKS and RDS endpoints need DNS inside the VPC), by their names
+/// in EC2's API.
+const DNS_ATTRIBUTES: [(VpcAttributeName, &str); 2] = [
+    (VpcAttributeName::EnableDnsSupport, "enableDnsSupport"),
+    (VpcAttributeName::EnableDnsHostnames, "enableDnsHostnames"),
+];
+
+/// Whether one DNS attribute of the VPC is on (EC2 reads one attribute per call).
+async fn dns_attribute(
+    c: &Client,
+    vpc: &str,
+    (attribute, name): &(VpcAttributeName, &str),
+) -> Result<Option<bool>, ComponentError> {
+    let answer = c
+        .describe_vpc_attribute()
+        .vpc_id(vpc)
+        .attribute(attribute.clone())
+        .send()
+        .await
+        .map_err(|e| classify(&format!("DescribeVpcAttribute {name}"), e))?;
+    Ok(answer
+        .enable_dns_support()
+        .or(answer.enable_dns_hostnames())
+        .and_then(|a| a.value()))
+}
+
+/// Turns on each DNS attribute that is off, and only those.
 async fn converge_vpc_dns(c: &Client, vpc: &str) -> Result<(), ComponentError> {
-    let support = c
-        .describe_vpc_attribute()
-        .vpc_id(vpc)
-        .attribute(VpcAttributeName::EnableDnsSupport)
-        .send()
-        .await
-        .map_err(|e| classify("DescribeVpcAttribute enableDnsSupport", e))?;
-    if support.enable_dns_support().and_then(|a| a.value()) != Some(true) {
-        c.modify_vpc_attribute()
-            .vpc_id(vpc)
-            .enable_dns_support(enabled())
+    for dns in &DNS_ATTRIBUTES {
+        if dns_attribute(c, vpc, dns).await? == Some(true) {
+            continue;
+        }
+        let modify = c.modify_vpc_attribute().vpc_id(vpc);
+        let modify = match dns.0 {
+            VpcAttributeName::EnableDnsSupport => modify.enable_dns_support(enabled()),
+            _ => modify.enable_dns_hostnames(enabled()),
+        };
+        modify
             .send()
             .await
-            .map_err(|e| classify("ModifyVpcAttribute enableDnsSupport", e))?;
-    }
-    let hostnames = c
-        .describe_vpc_attribute()
-        .vpc_id(vpc)
-        .attribute(VpcAttributeName::EnableDnsHostnames)
-        .send()
-        .await
-        .map_err(|e| classify("DescribeVpcAttribute enableDnsHostnames", e))?;
-    if hostnames.enable_dns_hostnames().and_then(|a| a.value()) != Some(true) {
-        c.modify_vpc_attribute()
-            .vpc_id(vpc)
-            .enable_dns_hostnames(enabled())
-            .send()
-            .await
-            .map_err(|e| classify("ModifyVpcAttribute enableDnsHostnames", e))?;
+            .map_err(|e| classify(&format!("ModifyVpcAttribute {}", dns.1), e))?;
     }
     Ok(())
 }
@@ -668,24 +677,11 @@ impl<C: ClientFor> Network<C> {
                 vpc.cidr_block().unwrap_or("unset"),
             ));
         }
-        for (attribute, path) in [
-            (VpcAttributeName::EnableDnsSupport, "enableDnsSupport"),
-            (VpcAttributeName::EnableDnsHostnames, "enableDnsHostnames"),
-        ] {
-            let answer = c
-                .describe_vpc_attribute()
-                .vpc_id(vpc_id)
-                .attribute(attribute)
-                .send()
-                .await
-                .map_err(|e| classify(&format!("DescribeVpcAttribute {path}"), e))?;
-            let value = answer
-                .enable_dns_support()
-                .or(answer.enable_dns_hostnames())
-                .and_then(|a| a.value());
+        for dns in &DNS_ATTRIBUTES {
+            let value = dns_attribute(&c, vpc_id, dns).await?;
             if value != Some(true) {
                 found.fields.push(FieldDrift::new(
-                    format!("vpc {vpc_id}/{path}"),
+                    format!("vpc {vpc_id}/{}", dns.1),
                     "true",
                     value.map_or("unset".to_owned(), |v| v.to_string()),
                 ));

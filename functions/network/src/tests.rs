@@ -145,13 +145,7 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
         .then_output(|| AssociateRouteTableOutput::builder().build());
     let pending = mock!(Client::describe_nat_gateways).then_output(|| {
         DescribeNatGatewaysOutput::builder()
-            .nat_gateways(
-                NatGateway::builder()
-                    .nat_gateway_id("nat-1")
-                    .state(NatGatewayState::Pending)
-                    .set_tags(Some(network_tags("staging", "nat-0")))
-                    .build(),
-            )
+            .nat_gateways(nat("nat-1", NatGatewayState::Pending, "staging", "nat-0"))
             .build()
     });
     let groups = mock!(Client::describe_security_groups)
@@ -308,6 +302,15 @@ fn dns_on() -> Rule {
     })
 }
 
+/// A NAT gateway carrying `environment`'s network tags for `role`.
+fn nat(id: &str, state: NatGatewayState, environment: &str, role: &str) -> NatGateway {
+    NatGateway::builder()
+        .nat_gateway_id(id)
+        .state(state)
+        .set_tags(Some(network_tags(environment, role)))
+        .build()
+}
+
 fn network_tags(environment: &str, role: &str) -> Vec<Tag> {
     let mut tags: Vec<Tag> = tags::for_resource(environment, Component::Network)
         .iter()
@@ -326,20 +329,13 @@ async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
     use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
     let unfiltered = mock!(Client::describe_nat_gateways).then_output(|| {
         DescribeNatGatewaysOutput::builder()
-            .nat_gateways(
-                NatGateway::builder()
-                    .nat_gateway_id("nat-0")
-                    .state(NatGatewayState::Available)
-                    .set_tags(Some(network_tags("staging", "nat-0")))
-                    .build(),
-            )
-            .nat_gateways(
-                NatGateway::builder()
-                    .nat_gateway_id("nat-other")
-                    .state(NatGatewayState::Available)
-                    .set_tags(Some(network_tags("other", "nat-1")))
-                    .build(),
-            )
+            .nat_gateways(nat("nat-0", NatGatewayState::Available, "staging", "nat-0"))
+            .nat_gateways(nat(
+                "nat-other",
+                NatGatewayState::Available,
+                "other",
+                "nat-1",
+            ))
             .build()
     });
     let no_address = mock!(Client::describe_addresses)
@@ -351,12 +347,7 @@ async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
     });
     let create = mock!(Client::create_nat_gateway).then_output(|| {
         CreateNatGatewayOutput::builder()
-            .nat_gateway(
-                NatGateway::builder()
-                    .nat_gateway_id("nat-1")
-                    .state(NatGatewayState::Pending)
-                    .build(),
-            )
+            .nat_gateway(nat("nat-1", NatGatewayState::Pending, "staging", "nat-1"))
             .build()
     });
     let client = mock_client!(

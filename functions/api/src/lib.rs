@@ -564,10 +564,36 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 }),
             ));
         }
-        let written = self
+        // The deploy fast path: only the application layer changes and the layers below
+        // stand Ready, so only app and dns run.
+        let scope = if !unchanged
+            && planned.touches_only_app()
+            && below_ready(status.as_ref().map(|s| &s.value), &environment)
+        {
+            Scope::Application
+        } else {
+            Scope::All
+        };
+        let execution = execution_name(
+            "up",
+            &name,
+            generation,
+            status.as_ref().map_or(0, |s| s.version),
+        );
+        // The lease before the spec: a spec never lands under an operation that started
+        // after this request read the lease (a scheduled TTL delete, another apply).
+        self.reserve(&name, &execution, now).await?;
+        let written = match self
             .store()
             .put_spec(&environment, stored.as_ref(), now)
-            .await?;
+            .await
+        {
+            Ok(written) => written,
+            Err(e) => {
+                self.unreserve(&name, &execution).await;
+                return Err(e.into());
+            }
+        };
         let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
         strata_store::ensure_scheduled(self.store(), &name, now, every).await?;
         // An ECR push syncs the environments using its repository: keep that index true.
@@ -580,26 +606,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             .filter(|image| !images.contains(image))
             .collect();
         self.store().index_images(&name, &images, &dropped).await?;
-        // The deploy fast path: only the application layer changes and the layers below
-        // stand Ready, so only app and dns run.
-        let scope = if !unchanged
-            && planned.touches_only_app()
-            && below_ready(status.as_ref().map(|s| &s.value), &environment)
-        {
-            Scope::Application
-        } else {
-            Scope::All
-        };
         let launch = Launch {
             operation: OperationKind::Up,
             name: &name,
             generation: written.generation,
-            execution: execution_name(
-                "up",
-                &name,
-                written.generation,
-                status.map_or(0, |s| s.version),
-            ),
+            execution,
             scope,
             message: format!(
                 "apply of generation {} requested ({}{})",
@@ -612,7 +623,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 }
             ),
         };
-        self.start(launch, caller, now).await
+        self.launch(launch, caller, now).await
     }
 
     async fn plan(
@@ -926,7 +937,45 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         )))
     }
 
+    /// Reserves the environment for an execution and starts it.
     async fn start(
+        &self,
+        launch: Launch<'_>,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        self.reserve(launch.name, &launch.execution, now).await?;
+        self.launch(launch, caller, now).await
+    }
+
+    /// Takes the lease for `execution` before it starts (Begin re-takes it as the same
+    /// holder), so a request that follows this one at once sees it running.
+    async fn reserve(&self, name: &str, execution: &str, now: u64) -> Result<(), ApiError> {
+        self.store()
+            .acquire(name, execution, RESERVATION_SECONDS, now)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                StoreError::LockHeld {
+                    holder, expires_at, ..
+                } => ApiError::OperationInProgress {
+                    environment: name.to_owned(),
+                    execution: holder,
+                    expires_at,
+                },
+                other => other.into(),
+            })
+    }
+
+    /// Gives a reservation back when nothing was started under it.
+    async fn unreserve(&self, name: &str, execution: &str) {
+        if let Err(release) = self.store().release(name, execution).await {
+            tracing::warn!("the lease for {execution} stays until it expires: {release}");
+        }
+    }
+
+    /// Starts a reserved execution and records the request in the history.
+    async fn launch(
         &self,
         launch: Launch<'_>,
         caller: &str,
@@ -945,28 +994,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             extra.insert("scope".into(), json!(scope));
         }
         let input = self.sync.execution_input(name, extra);
-        // The lease is taken for the execution before it starts (Begin re-takes it as the
-        // same holder), so a request that follows this one at once sees it running.
-        self.store()
-            .acquire(name, execution, RESERVATION_SECONDS, now)
-            .await
-            .map_err(|e| match e {
-                StoreError::LockHeld {
-                    holder, expires_at, ..
-                } => ApiError::OperationInProgress {
-                    environment: name.to_owned(),
-                    execution: holder,
-                    expires_at,
-                },
-                other => other.into(),
-            })?;
         let arn = match self.flows().start(operation, execution, &input).await {
             Ok(arn) => arn,
             Err(e) => {
                 // Nothing started: give the lease back so a retry (or anyone) may go ahead.
-                if let Err(release) = self.store().release(name, execution).await {
-                    tracing::warn!("the lease for {execution} stays until it expires: {release}");
-                }
+                self.unreserve(name, execution).await;
                 return Err(e.into());
             }
         };

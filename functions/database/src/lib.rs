@@ -189,49 +189,50 @@ async fn ensure_subnet_group(
     }
 }
 
-/// This environment's newest available final snapshot of the engine the spec asks for.
-async fn newest_final_snapshot(
+/// The final snapshot this environment's own status recorded when its database was last
+/// deleted, if it is still there, available, of the spec's engine and tagged as this
+/// environment's. A snapshot that merely has the name (another control plane's environment
+/// of the same name, or an earlier one of this name whose record is gone) is never restored.
+async fn recorded_final_snapshot(
     client: &Client,
     environment: &str,
     engine: DatabaseEngine,
+    recorded: Option<&str>,
 ) -> Result<Option<DbSnapshot>, ComponentError> {
-    let prefix = format!("strata-{environment}-final-");
-    let mut candidates = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = client
-            .describe_db_snapshots()
-            .db_instance_identifier(instance_name(environment))
-            .snapshot_type("manual")
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeDBSnapshots", e))?;
-        candidates.extend(
-            page.db_snapshots()
-                .iter()
-                .filter(|s| {
-                    s.db_snapshot_identifier()
-                        .is_some_and(|id| id.starts_with(&prefix))
-                        && s.status() == Some("available")
-                        && s.engine() == Some(engine_name(engine))
-                })
-                .cloned(),
-        );
-        marker = page.marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
+    let Some(id) = recorded else {
+        return Ok(None);
+    };
+    let found = match client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
+        .send()
+        .await
+    {
+        Ok(found) => found,
+        Err(e) if code(&e) == Some("DBSnapshotNotFound") => return Ok(None),
+        Err(e) => return Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
+    };
+    let Some(snapshot) = found.db_snapshots().first() else {
+        return Ok(None);
+    };
+    if snapshot.status() != Some("available") || snapshot.engine() != Some(engine_name(engine)) {
+        return Ok(None);
     }
-    candidates.sort_by_key(|s| s.snapshot_create_time().map(|t| t.as_nanos()));
-    while let Some(snapshot) = candidates.pop() {
-        let arn = snapshot.db_snapshot_arn().unwrap_or_default();
-        // A snapshot someone else named like ours is not restored from.
-        if is_owned(&tags_of(client, arn).await?, environment) {
-            return Ok(Some(snapshot));
-        }
+    let arn = snapshot.db_snapshot_arn().unwrap_or_default();
+    if !is_owned(&tags_of(client, arn).await?, environment) {
+        return Err(not_owned(&format!("DB snapshot {id}"), environment));
     }
-    Ok(None)
+    Ok(Some(snapshot.clone()))
+}
+
+/// The final snapshot the previous status of this component names.
+fn recorded_snapshot<'a>(step: &'a Step<'_>) -> Option<&'a str> {
+    let previous = step.previous?;
+    previous
+        .outputs
+        .get("finalSnapshotId")
+        .or(previous.resource_ids.get("finalSnapshotId"))
+        .map(String::as_str)
 }
 
 /// The network outputs the database needs: private subnets and the security group.
@@ -386,7 +387,8 @@ impl<C: ClientFor> Database<C> {
         let env = step.environment.name();
         let id = instance_name(env);
         let mut progress = Progress::waiting(ComponentPhase::Creating);
-        if let Some(snapshot) = newest_final_snapshot(client, env, spec.engine).await? {
+        let recorded = recorded_snapshot(step);
+        if let Some(snapshot) = recorded_final_snapshot(client, env, spec.engine, recorded).await? {
             let from = snapshot.db_snapshot_identifier().unwrap_or_default();
             client
                 .restore_db_instance_from_db_snapshot()

@@ -16,7 +16,7 @@ use aws_sdk_rds::operation::describe_db_subnet_groups::DescribeDbSubnetGroupsOut
 use aws_sdk_rds::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
 use aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDbInstanceFromDbSnapshotOutput;
-use aws_sdk_rds::types::{DbSubnetGroup, Endpoint, MasterUserSecret, Subnet};
+use aws_sdk_rds::types::{DbSnapshot, DbSubnetGroup, Endpoint, MasterUserSecret, Subnet};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_component::ComponentError;
 use strata_core::spec::DatabaseOnDelete;
@@ -62,6 +62,32 @@ async fn step_with(
     let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = network_ready();
     strata_component::testing::step(&database, env, &context, None, &dependencies, destroy).await
+}
+
+/// An apply step after a `down` whose status recorded `snapshot` as the final one.
+async fn apply_after_down(
+    rules: &[&Rule],
+    snapshot: &str,
+) -> Result<strata_component::Progress, ComponentError> {
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
+    let database = Database {
+        clients: Mocked(client),
+    };
+    let context = context(OperationKind::Up, 3, 1_700_000_000);
+    let dependencies = network_ready();
+    let mut previous = strata_core::ComponentStatus::new(ComponentPhase::Deleted, 2, 0);
+    previous
+        .outputs
+        .insert("finalSnapshotId".into(), snapshot.into());
+    strata_component::testing::step(
+        &database,
+        &staging(),
+        &context,
+        Some(&previous),
+        &dependencies,
+        false,
+    )
+    .await
 }
 
 /// An RDS (awsQuery) error response.
@@ -408,26 +434,34 @@ async fn a_database_already_gone_is_deleted_and_its_subnet_group_goes_once() {
     assert_eq!(delete_group.num_calls(), 0);
 }
 
-#[tokio::test]
-async fn an_absent_database_is_restored_from_the_newest_final_snapshot_of_its_engine() {
-    let [groups, tags] = subnet_group_present();
-    let snapshot = |id: &str, engine: &str, secs: i64| {
-        DbSnapshot::builder()
-            .db_snapshot_identifier(id)
-            .db_snapshot_arn(format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{id}"))
-            .engine(engine)
-            .status("available")
-            .snapshot_create_time(aws_sdk_rds::primitives::DateTime::from_secs(secs))
-            .build()
-    };
-    let snapshots = mock!(Client::describe_db_snapshots).then_output(move || {
+fn snapshot(id: &str, engine: &str) -> DbSnapshot {
+    DbSnapshot::builder()
+        .db_snapshot_identifier(id)
+        .db_snapshot_arn(format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{id}"))
+        .engine(engine)
+        .status("available")
+        .build()
+}
+
+/// DescribeDBSnapshots by identifier, answering for the snapshots that exist.
+fn snapshots_named(existing: Vec<DbSnapshot>) -> Rule {
+    mock!(Client::describe_db_snapshots).then_output(move || {
         DescribeDbSnapshotsOutput::builder()
-            .db_snapshots(snapshot("strata-staging-final-g1-100", "postgres", 100))
-            .db_snapshots(snapshot("strata-staging-final-g2-200", "postgres", 200))
-            .db_snapshots(snapshot("strata-staging-final-g3-300", "mysql", 300))
-            .db_snapshots(snapshot("strata-staging-manual", "postgres", 400))
+            .set_db_snapshots(Some(existing.clone()))
             .build()
-    });
+    })
+}
+
+#[tokio::test]
+async fn an_absent_database_is_restored_from_the_final_snapshot_its_status_recorded() {
+    let [groups, tags] = subnet_group_present();
+    let snapshots = mock!(Client::describe_db_snapshots)
+        .match_requests(|r| r.db_snapshot_identifier() == Some("strata-staging-final-g2-200"))
+        .then_output(|| {
+            DescribeDbSnapshotsOutput::builder()
+                .db_snapshots(snapshot("strata-staging-final-g2-200", "postgres"))
+                .build()
+        });
     let restore = mock!(Client::restore_db_instance_from_db_snapshot)
         .match_requests(|r| {
             r.db_snapshot_identifier() == Some("strata-staging-final-g2-200")
@@ -437,10 +471,9 @@ async fn an_absent_database_is_restored_from_the_newest_final_snapshot_of_its_en
         .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
     let create =
         mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
-    let progress = step_with(
+    let progress = apply_after_down(
         &[&absent(), &groups, &tags, &snapshots, &restore, &create],
-        &staging(),
-        false,
+        "strata-staging-final-g2-200",
     )
     .await
     .unwrap();
@@ -449,6 +482,43 @@ async fn an_absent_database_is_restored_from_the_newest_final_snapshot_of_its_en
         progress.resource_ids["restoredFrom"],
         "strata-staging-final-g2-200"
     );
+}
+
+/// Final snapshots named like this environment's, but none its status recorded (another
+/// control plane's `staging`, or one whose record is gone): a new, empty database.
+#[tokio::test]
+async fn a_same_named_snapshot_the_status_never_recorded_is_not_restored() {
+    let [groups, tags] = subnet_group_present();
+    let snapshots = snapshots_named(vec![snapshot("strata-staging-final-g1-100", "postgres")]);
+    let restore = mock!(Client::restore_db_instance_from_db_snapshot)
+        .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
+    let create =
+        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    step_with(
+        &[&absent(), &groups, &tags, &snapshots, &restore, &create],
+        &staging(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!((restore.num_calls(), create.num_calls()), (0, 1));
+    assert_eq!(snapshots.num_calls(), 0, "no snapshot is even looked for");
+}
+
+/// A recorded snapshot of another engine (the spec changed it) is not restored either.
+#[tokio::test]
+async fn a_recorded_snapshot_of_another_engine_gives_a_new_database() {
+    let [groups, tags] = subnet_group_present();
+    let snapshots = snapshots_named(vec![snapshot("strata-staging-final-g3-300", "mysql")]);
+    let create =
+        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    apply_after_down(
+        &[&absent(), &groups, &tags, &snapshots, &create],
+        "strata-staging-final-g3-300",
+    )
+    .await
+    .unwrap();
+    assert_eq!(create.num_calls(), 1);
 }
 
 #[tokio::test]

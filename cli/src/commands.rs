@@ -391,6 +391,35 @@ const NOT_BEGUN: Duration = Duration::from_secs(180);
 
 /// Polls the environment and prints each component's phase as it changes, until
 /// `execution` (or the operation running now) has ended.
+/// A GET made while following an operation. The operation runs on whatever one poll
+/// meets: a failure of the endpoint itself (unreachable, a 5xx) is retried a few times,
+/// `every` apart, before the follow gives up; the API's own refusals are not.
+async fn poll(client: &ApiClient, path: &str, every: Duration) -> Result<Value, ClientError> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 1;
+    loop {
+        let error = match client.send(Method::GET, path, None).await {
+            Ok(answer) => return Ok(answer.body),
+            Err(e) => e,
+        };
+        let transient = match &error {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Unexpected { status, .. } => *status >= 500,
+            ClientError::Api(failure) => failure.status >= 500,
+            _ => false,
+        };
+        if !transient || attempt == ATTEMPTS {
+            return Err(error);
+        }
+        eprintln!(
+            "warning: {error}; polling again (attempt {} of {ATTEMPTS})",
+            attempt + 1
+        );
+        attempt += 1;
+        tokio::time::sleep(every.max(Duration::from_secs(1))).await;
+    }
+}
+
 pub async fn follow(
     client: &ApiClient,
     name: &str,
@@ -405,10 +434,7 @@ pub async fn follow(
     let mut phases: Option<std::collections::BTreeMap<String, String>> = None;
     let mut tick = 0usize;
     loop {
-        let body = client
-            .send(Method::GET, &format!("/environments/{name}"), None)
-            .await?
-            .body;
+        let body = poll(client, &format!("/environments/{name}"), every).await?;
         let status = &body["status"];
         let running = body["runningExecution"].as_str();
         let recorded = status["operation"]["execution"].as_str();
@@ -523,5 +549,89 @@ pub async fn watch(
     match follow(client, name, execution, timeout, Duration::from_secs(2)).await {
         Ok(followed) => ended_code(&followed),
         Err(e) => report(&e),
+    }
+}
+
+#[cfg(test)]
+mod poll_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+    use hyper_util::rt::TokioIo;
+
+    /// A loopback endpoint answering `failures` times with a bare 500 (as a proxy in front
+    /// of the API does), then with an environment.
+    async fn flaky(failures: u32) -> (String, Arc<AtomicU32>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = calls.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_: hyper::Request<Incoming>| {
+                        let n = counted.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            let (status, body) = if n < failures {
+                                (500, "{\"title\":\"Internal Server Error\"}")
+                            } else {
+                                (
+                                    200,
+                                    "{\"name\":\"staging\",\"status\":{\"state\":\"Ready\"}}",
+                                )
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from_static(body.as_bytes())))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}"), calls)
+    }
+
+    fn client(endpoint: String) -> crate::client::ApiClient {
+        let credentials =
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let config = aws_config::SdkConfig::builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        crate::client::ApiClient::new(Some(endpoint), &config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_poll_outlives_a_passing_5xx_but_not_a_lasting_one() {
+        let (endpoint, calls) = flaky(2).await;
+        let body = super::poll(&client(endpoint), "/environments/staging", Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(body["status"]["state"], "Ready");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let (endpoint, calls) = flaky(100).await;
+        let err = super::poll(&client(endpoint), "/environments/staging", Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("500"), "{err}");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            4,
+            "four attempts, then it gives up"
+        );
     }
 }

@@ -1120,11 +1120,17 @@ async fn the_router_gives_function_errors_lambda_semantics() {
 
 /// `examples/staging.yaml` stored under another name, so cases can run side by side.
 async fn store_as(h: &Harness, name: &str) {
+    store_with(h, name, |_| {}).await;
+}
+
+/// The example stored as `name`, after `change`.
+async fn store_with(h: &Harness, name: &str, change: impl FnOnce(&mut Environment)) {
     let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
     let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     env.metadata.name = name.to_owned();
     // Side by side, each environment needs its own DNS name.
     env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+    change(&mut env);
     h.stack.stand_in_for(&env).await.unwrap();
     h.store.put_spec(&env, None, 1).await.unwrap();
 }
@@ -2291,15 +2297,12 @@ async fn per_az_nat_gateways_are_one_per_az_each_with_its_own_route() {
     let h = harness().await;
     store_as(&h, "nat-single").await;
     h.up_ready("nat-single", "up-nat-single-1-a").await;
-    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
-    let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-    env.metadata.name = "nat-per-az".to_owned();
-    env.spec.dns.as_mut().unwrap().name = "nat-per-az.example.com".to_owned();
-    env.spec.network.cidr = "10.41.0.0/16".to_owned();
-    env.spec.network.nat_gateways = strata_core::spec::NatGateways::PerAz;
-    env.spec.network.az_count = 3;
-    h.stack.stand_in_for(&env).await.unwrap();
-    h.store.put_spec(&env, None, 1).await.unwrap();
+    store_with(&h, "nat-per-az", |env| {
+        env.spec.network.cidr = "10.41.0.0/16".to_owned();
+        env.spec.network.nat_gateways = strata_core::spec::NatGateways::PerAz;
+        env.spec.network.az_count = 3;
+    })
+    .await;
     h.up_ready("nat-per-az", "up-nat-per-az-1-a").await;
 
     let mut ids = Vec::new();

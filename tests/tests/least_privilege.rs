@@ -352,11 +352,8 @@ fn calls_in(package: &Package, sdks: &[(String, BTreeSet<String>)]) -> Vec<Call>
                 let receiver = receiver(before);
                 chosen.retain(|(sdk, _)| {
                     let krate = sdk.replace('-', "_");
-                    text.lines().any(|l| {
-                        l.trim()
-                            == format!("use {krate}::Client as {receiver};")
-                                .replace(receiver, &pascal(receiver))
-                    })
+                    let import = format!("use {krate}::Client as {};", pascal(receiver));
+                    text.lines().any(|l| l.trim() == import)
                 });
             }
             let at = format!(

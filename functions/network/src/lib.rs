@@ -622,16 +622,15 @@ async fn create_database_group(c: &Client, env: &str, vpc: &str) -> Result<Strin
                     "security group {name} was reported as existing but is not listed"
                 ))
             })?;
-            let ours = tags::for_resource(env, Component::Network)
-                .iter()
-                .all(|(k, v)| tag_value(group.tags(), k) == Some(v.as_str()))
-                && tag_value(group.tags(), ROLE) == Some("sg-database");
-            match (ours, group.group_id()) {
-                (true, Some(id)) => Ok(id.to_owned()),
-                _ => Err(ComponentError::ResourceNotOwned(format!(
-                    "security group {name} in {vpc} exists without environment {env}'s tags"
-                ))),
-            }
+            ours(std::slice::from_ref(group), env, Some("sg-database"))
+                .next()
+                .and_then(|g| g.group_id())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ComponentError::ResourceNotOwned(format!(
+                        "security group {name} in {vpc} exists without environment {env}'s tags"
+                    ))
+                })
         }
         Err(e) => Err(classify("CreateSecurityGroup", e)),
     }

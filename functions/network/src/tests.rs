@@ -94,17 +94,7 @@ async fn a_vpc_named_like_ours_without_our_tags_is_never_touched() {
 
 #[tokio::test]
 async fn a_pending_nat_gateway_means_not_done_yet() {
-    let vpc = mock!(Client::describe_vpcs).then_output(|| {
-        DescribeVpcsOutput::builder()
-            .vpcs(
-                Vpc::builder()
-                    .vpc_id("vpc-1")
-                    .cidr_block("10.40.0.0/16")
-                    .set_tags(Some(network_tags("staging", "vpc")))
-                    .build(),
-            )
-            .build()
-    });
+    let vpc = our_vpc();
     // Each subnet as the tag-filtered describe of its role finds it.
     let subnets = mock!(Client::describe_subnets).then_output(|| {
         let mut out = DescribeSubnetsOutput::builder();
@@ -258,15 +248,13 @@ fn listed_group(tags: Vec<Tag>) -> Rule {
 
 #[tokio::test]
 async fn a_database_group_created_by_a_racing_step_is_adopted_when_it_is_ours() {
-    let mut ours: Vec<Tag> = tags::for_resource("staging", Component::Network)
-        .iter()
-        .map(|(k, v)| tag(k, v))
-        .collect();
-    ours.push(tag(ROLE, "sg-database"));
     let client = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
-        &[&duplicate_group(), &listed_group(ours)]
+        &[
+            &duplicate_group(),
+            &listed_group(network_tags("staging", "sg-database"))
+        ]
     );
     let id = create_database_group(&client, "staging", "vpc-1")
         .await
@@ -298,6 +286,21 @@ fn dns_on() -> Rule {
         DescribeVpcAttributeOutput::builder()
             .enable_dns_support(enabled())
             .enable_dns_hostnames(enabled())
+            .build()
+    })
+}
+
+/// DescribeVpcs finding staging's VPC, tagged as its network's.
+fn our_vpc() -> Rule {
+    mock!(Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .cidr_block("10.40.0.0/16")
+                    .set_tags(Some(network_tags("staging", "vpc")))
+                    .build(),
+            )
             .build()
     })
 }
@@ -373,17 +376,7 @@ async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
 async fn a_found_vpc_gets_the_dns_attributes_a_crash_left_off() {
     use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
     use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
-    let found = mock!(Client::describe_vpcs).then_output(|| {
-        DescribeVpcsOutput::builder()
-            .vpcs(
-                Vpc::builder()
-                    .vpc_id("vpc-1")
-                    .cidr_block("10.40.0.0/16")
-                    .set_tags(Some(network_tags("staging", "vpc")))
-                    .build(),
-            )
-            .build()
-    });
+    let found = our_vpc();
     let support_on = mock!(Client::describe_vpc_attribute)
         .match_requests(|r| r.attribute() == Some(&VpcAttributeName::EnableDnsSupport))
         .then_output(|| {

@@ -319,24 +319,64 @@ pub async fn extend(client: &ApiClient, name: &str, by: &str) -> u8 {
     }
 }
 
-/// POSTs a sync; prints what it found. Answers the body and the execution it started
-/// (a repair or a rollout `up`, or the TTL's `down`).
+/// How long `strata sync` waits for the sync function's result.
+const SYNC_RESULT_WAIT: Duration = Duration::from_secs(300);
+
+/// POSTs a sync (the API hands it to the sync function), waits for its `Synced` event and
+/// prints what it found. Answers the execution it started (a repair or a rollout `up`, or
+/// the TTL's `down`).
 pub async fn request_sync(client: &ApiClient, name: &str) -> Result<Started, ClientError> {
     let answer = client
         .send(Method::POST, &format!("/environments/{name}/sync"), None)
         .await?;
-    show::sync(name, &answer.body);
-    let found = &answer.body["sync"];
-    let execution = answer.body["execution"]
-        .as_str()
-        .or(found["repair"].as_str())
-        .or(found["rollout"].as_str())
-        .map(str::to_owned);
+    let actor = answer.body["resultActor"].as_str().unwrap_or_default();
+    let mut execution = None;
+    match synced_event(client, name, actor).await? {
+        Some(event) => {
+            let body = poll(client, &format!("/environments/{name}"), SECOND).await?;
+            show::sync(name, &event, &body["status"]);
+            execution = event["execution"].as_str().map(str::to_owned);
+        }
+        None => println!(
+            "{name}: the sync ({actor}) has not reported after {}s; `strata history {name}` will show it",
+            SYNC_RESULT_WAIT.as_secs()
+        ),
+    }
     Ok(Started {
         name: name.to_owned(),
         execution,
         execution_arn: None,
     })
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// The history's `Synced` event by `actor`, once it is there (`None` after
+/// [`SYNC_RESULT_WAIT`]).
+async fn synced_event(
+    client: &ApiClient,
+    name: &str,
+    actor: &str,
+) -> Result<Option<Value>, ClientError> {
+    let clock = Instant::now();
+    while clock.elapsed() < SYNC_RESULT_WAIT {
+        let page = poll(
+            client,
+            &format!("/environments/{name}/history?limit=20"),
+            SECOND,
+        )
+        .await?;
+        let found = page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["kind"] == "Synced" && e["actor"] == actor);
+        if let Some(event) = found {
+            return Ok(Some(event.clone()));
+        }
+        tokio::time::sleep(SECOND).await;
+    }
+    Ok(None)
 }
 
 pub async fn sync(client: &ApiClient, name: &str, wait: Option<Duration>) -> u8 {

@@ -141,15 +141,23 @@ pub fn history(items: &Value) {
     }
 }
 
-/// What one sync found: drift by field path, newer images, the TTL, and what it started.
-pub fn sync(name: &str, body: &Value) {
-    let found = &body["sync"];
-    if let Some(execution) = body["execution"].as_str() {
-        println!("{name}: the TTL ran out; environment-down started ({execution})");
+/// What one sync found, from its `Synced` event and the status it recorded: drift by field
+/// path, newer images, what it started, what it could not read.
+pub fn sync(name: &str, event: &Value, status: &Value) {
+    let message = text(&event["message"]);
+    let execution = event["execution"].as_str();
+    if let Some(ttl) = execution.filter(|e| e.starts_with("ttl-")) {
+        println!("{name}: the TTL ran out; environment-down started ({ttl})");
         return;
     }
-    let drift = found["drift"].as_array().map_or(&[][..], Vec::as_slice);
-    let updates = found["updates"].as_array().map_or(&[][..], Vec::as_slice);
+    if message.starts_with("skipped") {
+        println!("{name}: {message}");
+        return;
+    }
+    let drift = status["drift"].as_array().map_or(&[][..], Vec::as_slice);
+    let updates = status["imageUpdates"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     if drift.is_empty() && updates.is_empty() {
         println!("{name}: in sync");
     }
@@ -175,25 +183,17 @@ pub fn sync(name: &str, body: &Value) {
             text(&update["available"])
         );
     }
-    if let Some(repair) = found["repair"].as_str() {
-        println!("repairing: environment-up started ({repair})");
+    match execution {
+        Some(repair) if repair.starts_with("repair-") => {
+            println!("repairing: environment-up started ({repair})");
+        }
+        Some(rollout) => {
+            println!("rolling out: the app-only environment-up started ({rollout})");
+        }
+        None => {}
     }
-    if let Some(rollout) = found["rollout"].as_str() {
-        println!("rolling out: the app-only environment-up started ({rollout})");
-    }
-    for what in found["unreadable"].as_array().into_iter().flatten() {
-        println!("unreadable {}", text(what));
-    }
-    if let Some(at) = found["expiresAt"].as_u64() {
-        println!(
-            "TTL expires at {}{}",
-            utc(at),
-            if found["warned"].is_u64() {
-                "; a TTL warning was published"
-            } else {
-                ""
-            }
-        );
+    if let Some((_, unreadable)) = message.split_once("; unreadable: ") {
+        println!("unreadable {unreadable}");
     }
 }
 

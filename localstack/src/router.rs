@@ -167,7 +167,12 @@ impl Router {
                 q.split('&')
                     .any(|p| p == "versioning" || p == "versioning=")
             });
+        let asynchronous = parts
+            .headers
+            .get("x-amz-invocation-type")
+            .is_some_and(|v| v.as_bytes() == b"Event");
         match (invoked, self.lambda) {
+            (Some(name), Some(lambda)) if asynchronous => self.invoke_async(lambda, &name, body),
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
             _ if versioning => {
                 let response = self.forward(self.moto, parts, body).await;
@@ -298,20 +303,43 @@ impl Router {
         }
     }
 
+    fn request_id(&self) -> String {
+        format!(
+            "strata-local-{:012}",
+            self.request_ids.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// An asynchronous invocation (`X-Amz-Invocation-Type: Event`), as Lambda does it:
+    /// 202 at once, the function runs afterwards and its result goes nowhere (its failure
+    /// only to the log: the local stack has no on-failure destination).
+    fn invoke_async(&self, lambda: SocketAddr, name: &str, body: Bytes) -> Response<Full<Bytes>> {
+        let request_id = self.request_id();
+        let client = self.client.clone();
+        let request = invocation(lambda, name, body);
+        let (name, id) = (name.to_owned(), request_id.clone());
+        tokio::spawn(async move {
+            match client.request(request).await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => eprintln!(
+                    "local stack: asynchronous invocation {id} of {name} failed: HTTP {}",
+                    response.status()
+                ),
+                Err(e) => eprintln!("local stack: asynchronous invocation {id} of {name}: {e}"),
+            }
+        });
+        Response::builder()
+            .status(StatusCode::ACCEPTED)
+            .header("x-amzn-RequestId", &request_id)
+            .body(Full::new(Bytes::new()))
+            .expect("static headers are valid")
+    }
+
     /// Invokes through cargo-lambda and answers as AWS Lambda does: a function error is
     /// HTTP 200 with `X-Amz-Function-Error: Unhandled` and the handler's own errorType.
     async fn invoke(&self, lambda: SocketAddr, name: &str, body: Bytes) -> Response<Full<Bytes>> {
-        let request_id = format!(
-            "strata-local-{:012}",
-            self.request_ids.fetch_add(1, Ordering::Relaxed)
-        );
-        let request = Request::post(format!(
-            "http://{lambda}{INVOKE_PREFIX}{name}{INVOKE_SUFFIX}"
-        ))
-        .header("content-type", "application/json")
-        .body(Full::new(body))
-        .expect("a static request is well-formed");
-        let (status, payload) = match self.client.request(request).await {
+        let request_id = self.request_id();
+        let (status, payload) = match self.client.request(invocation(lambda, name, body)).await {
             Ok(response) => {
                 let status = response.status();
                 match response.into_body().collect().await {
@@ -352,6 +380,16 @@ impl Router {
         }
         .expect("static headers are valid")
     }
+}
+
+/// `POST` to cargo-lambda's invoke endpoint for `name`.
+fn invocation(lambda: SocketAddr, name: &str, body: Bytes) -> Request<Full<Bytes>> {
+    Request::post(format!(
+        "http://{lambda}{INVOKE_PREFIX}{name}{INVOKE_SUFFIX}"
+    ))
+    .header("content-type", "application/json")
+    .body(Full::new(body))
+    .expect("a static request is well-formed")
 }
 
 /// The cluster a DescribeCluster path (`/clusters/<name>`) names.

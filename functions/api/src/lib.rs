@@ -17,13 +17,12 @@ use strata_core::{
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
+pub use strata_control::SyncRequest;
 pub use strata_control::{
-    EventBus, FlowError, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows,
+    FlowError, Flows, LambdaSyncRequests, MemoryFlows, MemorySyncRequests, Operations, SfnFlows,
+    SyncRequests,
 };
-use strata_registry::TagSource;
-pub use strata_registry::{MemoryTags, Registries};
-use sync::{Inventory, Observer, Outcome, SyncError};
-pub use sync::{LambdaObserver, MemoryInventory, MemoryObserver, Syncer};
+use strata_control::{Launch, StartError, Started, Trigger};
 
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +114,6 @@ pub const ROUTES: &[Route] = &[
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 100;
 
-/// How long the lease taken for a starting execution lasts before Begin extends it to the
-/// operation's deadline: an execution that never begins blocks the environment this long.
-const RESERVATION_SECONDS: u64 = 300;
-
 /// Who called on the local stack, whose function URL carries no IAM identity.
 const LOCAL_CALLER: &str = "local (the local stack: no IAM)";
 
@@ -160,8 +155,6 @@ pub enum ApiError {
     SpecChanged,
     #[error("{0}")]
     RollbackRefused(String),
-    #[error("a sync of environment {0} is running; its result is in the history")]
-    SyncInProgress(String),
     #[error("the body is {size} bytes; the limit is {limit}")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
@@ -193,8 +186,7 @@ impl ApiError {
             ApiError::OperationInProgress { .. }
             | ApiError::RecreateRefused { .. }
             | ApiError::SpecChanged
-            | ApiError::RollbackRefused(_)
-            | ApiError::SyncInProgress(_) => StatusCode::CONFLICT,
+            | ApiError::RollbackRefused(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoIdentity => StatusCode::FORBIDDEN,
@@ -214,7 +206,6 @@ impl ApiError {
             ApiError::RecreateRefused { .. } => "RecreateRefused",
             ApiError::SpecChanged => "SpecChanged",
             ApiError::RollbackRefused(_) => "RollbackRefused",
-            ApiError::SyncInProgress(_) => "SyncInProgress",
             ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::NoIdentity => "NoIdentity",
@@ -268,6 +259,24 @@ impl From<FlowError> for ApiError {
     }
 }
 
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Held {
+                environment,
+                holder,
+                expires_at,
+            } => ApiError::OperationInProgress {
+                environment,
+                execution: holder,
+                expires_at,
+            },
+            StartError::Store(e) => e.into(),
+            StartError::Flows(e) => e.into(),
+        }
+    }
+}
+
 fn respond(status: StatusCode, body: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
@@ -318,10 +327,11 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
     }
 }
 
-/// The API over a store, the state machines and the bus. It syncs one environment itself
-/// (`POST …/sync`), with the same logic as the scheduled sync function.
-pub struct Api<S, F, N, R, O, I> {
-    sync: Syncer<S, F, N, R, O, I>,
+/// The API over a store and the state machines ([`Operations`] starts every operation),
+/// and the sync function, to which `POST …/sync` hands its work.
+pub struct Api<S, F, Q> {
+    operations: Operations<S, F>,
+    syncs: Q,
     secrets: SecretSources,
     callers: Callers,
 }
@@ -344,14 +354,13 @@ struct Query {
     allow_recreate: BTreeSet<Component>,
 }
 
-impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
-    Api<S, F, N, R, O, I>
-{
-    /// The API over the syncer's store, state machines and bus; it starts executions with
-    /// the syncer's `pollSeconds`, and accepts specs whose secrets `secrets` allows.
-    pub fn new(sync: Syncer<S, F, N, R, O, I>, secrets: SecretSources) -> Self {
+impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
+    /// The API starting operations through `operations`, handing syncs to `syncs`, and
+    /// accepting specs whose secrets `secrets` allows.
+    pub fn new(operations: Operations<S, F>, syncs: Q, secrets: SecretSources) -> Self {
         Self {
-            sync,
+            operations,
+            syncs,
             secrets,
             callers: Callers::Iam,
         }
@@ -359,14 +368,14 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 
     /// The API as the function's environment configures it: the secrets specs may name, and
     /// whether it runs on the local stack (`STRATA_LOCAL_STACK=true`, set only there).
-    pub fn from_env(sync: Syncer<S, F, N, R, O, I>) -> Result<Self, String> {
+    pub fn from_env(operations: Operations<S, F>, syncs: Q) -> Result<Self, String> {
         let local = std::env::var("STRATA_LOCAL_STACK").is_ok_and(|v| v == "true");
         let callers = if local {
             Callers::LocalStack
         } else {
             Callers::Iam
         };
-        Ok(Self::new(sync, secret_sources_from_env()?).with_callers(callers))
+        Ok(Self::new(operations, syncs, secret_sources_from_env()?).with_callers(callers))
     }
 
     pub fn with_callers(mut self, callers: Callers) -> Self {
@@ -402,15 +411,15 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     }
 
     pub fn store(&self) -> &S {
-        self.sync.store()
+        self.operations.store()
     }
 
     pub fn flows(&self) -> &F {
-        self.sync.flows()
+        self.operations.flows()
     }
 
-    pub fn notifier(&self) -> &N {
-        self.sync.notifier()
+    pub fn syncs(&self) -> &Q {
+        &self.syncs
     }
 
     /// Answers one request; every failure is a response with an error body, never a panic.
@@ -464,7 +473,20 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 let by = extension_body(request)?;
                 self.extend_ttl(&name, by, caller, now).await
             }
-            Endpoint::Sync => self.sync_now(&name, caller, now).await,
+            Endpoint::Sync => {
+                // API Gateway's request id names the run; a request without one (a test) the
+                // clock does.
+                let id = request
+                    .request_context_ref()
+                    .and_then(|c| match c {
+                        lambda_http::request::RequestContext::ApiGatewayV2(c) => {
+                            c.request_id.clone()
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| now.to_string());
+                self.sync_now(&name, caller, &id, now).await
+            }
         }
     }
 
@@ -547,10 +569,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             None => 1,
         };
         let status = self.store().get_status(&name).await?;
-        if let Some(response) = self
-            .running(&name, (OperationKind::Up, "up"), generation, unchanged, now)
-            .await?
-        {
+        let trigger = Trigger::Apply {
+            generation,
+            status_version: status.as_ref().map_or(0, |s| s.version),
+        };
+        if let Some(response) = self.running(&name, &trigger, unchanged, now).await? {
             return Ok(response);
         }
         if unchanged && converged(status.as_ref().map(|s| &s.value), generation) {
@@ -574,26 +597,32 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         } else {
             Scope::All
         };
-        let execution = execution_name(
-            "up",
-            &name,
-            generation,
-            status.as_ref().map_or(0, |s| s.version),
-        );
+        let launch = Launch {
+            environment: &name,
+            trigger,
+            scope,
+            message: format!(
+                "apply of generation {generation} requested ({}{})",
+                summary(&planned),
+                if scope == Scope::Application {
+                    "; application layer only"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let execution = launch.execution();
         // The lease before the spec: a spec never lands under an operation that started
         // after this request read the lease (a scheduled TTL delete, another apply).
-        self.reserve(&name, &execution, now).await?;
-        let written = match self
+        self.operations.reserve(&name, &execution, now).await?;
+        if let Err(e) = self
             .store()
             .put_spec(&environment, stored.as_ref(), now)
             .await
         {
-            Ok(written) => written,
-            Err(e) => {
-                self.unreserve(&name, &execution).await;
-                return Err(e.into());
-            }
-        };
+            self.operations.unreserve(&name, &execution).await;
+            return Err(e.into());
+        }
         let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
         strata_store::ensure_scheduled(self.store(), &name, now, every).await?;
         // An ECR push syncs the environments using its repository: keep that index true.
@@ -606,24 +635,14 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             .filter(|image| !images.contains(image))
             .collect();
         self.store().index_images(&name, &images, &dropped).await?;
-        let launch = Launch {
-            operation: OperationKind::Up,
-            name: &name,
-            generation: written.generation,
-            execution,
-            scope,
-            message: format!(
-                "apply of generation {} requested ({}{})",
-                written.generation,
-                summary(&planned),
-                if scope == Scope::Application {
-                    "; application layer only"
-                } else {
-                    ""
-                }
-            ),
-        };
-        self.launch(launch, caller, now).await
+        let started = self.operations.launch(&launch, caller, now).await?;
+        Ok(accepted(
+            &name,
+            OperationKind::Up,
+            generation,
+            &started,
+            Some(scope),
+        ))
     }
 
     async fn plan(
@@ -655,7 +674,14 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 
     async fn delete(&self, name: &str, caller: &str, now: u64) -> Result<Response<Body>, ApiError> {
         let (stored, status) = match self
-            .existing(name, (OperationKind::Down, "down"), now)
+            .existing(
+                name,
+                |generation, status_version| Trigger::Delete {
+                    generation,
+                    status_version,
+                },
+                now,
+            )
             .await?
         {
             Existing::Idle(found) => *found,
@@ -676,19 +702,22 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             ));
         }
         let launch = Launch {
-            operation: OperationKind::Down,
-            name,
-            generation: stored.generation,
-            execution: execution_name(
-                "down",
-                name,
-                stored.generation,
-                status.map_or(0, |s| s.version),
-            ),
+            environment: name,
+            trigger: Trigger::Delete {
+                generation: stored.generation,
+                status_version: status.map_or(0, |s| s.version),
+            },
             scope: Scope::All,
             message: format!("delete requested (generation {})", stored.generation),
         };
-        self.start(launch, caller, now).await
+        let started = self.operations.start(&launch, caller, now).await?;
+        Ok(accepted(
+            name,
+            OperationKind::Down,
+            stored.generation,
+            &started,
+            Some(Scope::All),
+        ))
     }
 
     /// Switches every blue-green service back to its previous colour (still scaled): the
@@ -702,7 +731,14 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
         let (stored, status) = match self
-            .existing(name, (OperationKind::Up, "rollback"), now)
+            .existing(
+                name,
+                |generation, status_version| Trigger::Rollback {
+                    generation,
+                    status_version,
+                },
+                now,
+            )
             .await?
         {
             Existing::Idle(found) => *found,
@@ -741,19 +777,22 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             }
         }
         let launch = Launch {
-            operation: OperationKind::Up,
-            name,
-            generation: stored.generation,
-            execution: execution_name(
-                "rollback",
-                name,
-                stored.generation,
-                status.map_or(0, |s| s.version),
-            ),
+            environment: name,
+            trigger: Trigger::Rollback {
+                generation: stored.generation,
+                status_version: status.map_or(0, |s| s.version),
+            },
             scope: Scope::Rollback,
             message: format!("rollback of {} requested", blue_green.join(", ")),
         };
-        self.start(launch, caller, now).await
+        let started = self.operations.start(&launch, caller, now).await?;
+        Ok(accepted(
+            name,
+            OperationKind::Up,
+            stored.generation,
+            &started,
+            Some(Scope::Rollback),
+        ))
     }
 
     /// Pushes an environment's TTL expiry back by `by` seconds; its warnings start over.
@@ -813,53 +852,58 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         ))
     }
 
-    /// Syncs one environment now, due or not, as a scheduled run would: 200 with what it
-    /// found, 202 when its TTL ran out and `down` started, 409 while an operation (or a
-    /// scheduled run) holds it.
+    /// Hands one environment's sync (due or not, live resources read) to the sync function
+    /// and answers 202 at once: reading live resources can take longer than API Gateway's
+    /// 30 s. The result is the history's `Synced` event whose actor is `sync/<run>`. 409
+    /// while an operation holds the lease (the sync would only skip).
     async fn sync_now(
         &self,
         name: &str,
         caller: &str,
+        request_id: &str,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
-        let outcome = self
-            .sync
-            .sync_now(name, now, caller)
-            .await
-            .map_err(|e| match e {
-                SyncError::EnvironmentNotFound(name) => ApiError::EnvironmentNotFound(name),
-                SyncError::Store(e) => e.into(),
-                SyncError::EventsUnavailable(_) | SyncError::FlowsUnavailable(_) => {
-                    ApiError::Unavailable(e.to_string())
-                }
-                SyncError::InvalidInput(_) => ApiError::Internal(e.to_string()),
-            })?;
-        match outcome {
-            Outcome::Synced { .. } => Ok(respond(
-                StatusCode::OK,
-                &json!({"environment": name, "sync": outcome}),
-            )),
-            Outcome::Expired { execution } => Ok(respond(
-                StatusCode::ACCEPTED,
-                &json!({
-                    "environment": name,
-                    "sync": {"outcome": "expired"},
-                    "execution": execution,
-                    "operation": OperationKind::Down,
-                    "statusUrl": format!("/environments/{name}"),
-                }),
-            )),
-            Outcome::Skipped { holder } => {
-                let lease = self.store().lease(name, now).await?;
-                Err(ApiError::OperationInProgress {
-                    environment: name.to_owned(),
-                    execution: holder,
-                    expires_at: lease.map_or(now, |l| l.expires_at),
-                })
-            }
-            Outcome::Contended => Err(ApiError::SyncInProgress(name.to_owned())),
-            Outcome::Unscheduled => Err(ApiError::EnvironmentNotFound(name.to_owned())),
+        if self.store().get_spec(name).await?.is_none() {
+            return Err(ApiError::EnvironmentNotFound(name.to_owned()));
         }
+        if let Some(lease) = self.store().lease(name, now).await? {
+            return Err(ApiError::OperationInProgress {
+                environment: name.to_owned(),
+                execution: lease.holder,
+                expires_at: lease.expires_at,
+            });
+        }
+        let run = format!("now-{request_id}");
+        self.syncs
+            .request(&SyncRequest {
+                environment: name.to_owned(),
+                run: Some(run.clone()),
+                requested_by: Some(caller.to_owned()),
+            })
+            .await?;
+        self.store()
+            .append_event(
+                name,
+                &Event {
+                    at: now,
+                    kind: "SyncRequested".into(),
+                    message: format!("sync requested (run {run})"),
+                    actor: caller.to_owned(),
+                    execution: None,
+                },
+            )
+            .await?;
+        Ok(respond(
+            StatusCode::ACCEPTED,
+            &json!({
+                "environment": name,
+                "operation": "sync",
+                "run": run,
+                "resultActor": format!("sync/{run}"),
+                "historyUrl": format!("/environments/{name}/history"),
+                "statusUrl": format!("/environments/{name}"),
+            }),
+        ))
     }
 
     async fn history(&self, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
@@ -881,11 +925,12 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     }
 
     /// An environment that must exist for the request, and whether this same request's
-    /// operation already runs (answered as such).
+    /// operation already runs (answered as such). `trigger` makes the request's trigger from
+    /// the stored generation and the status version.
     async fn existing(
         &self,
         name: &str,
-        kind: (OperationKind, &str),
+        trigger: fn(u64, u64) -> Trigger<'static>,
         now: u64,
     ) -> Result<Existing, ApiError> {
         let stored = self
@@ -894,10 +939,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             .await?
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
         let status = self.store().get_status(name).await?;
-        match self
-            .running(name, kind, stored.generation, true, now)
-            .await?
-        {
+        let request = trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
+        match self.running(name, &request, true, now).await? {
             Some(response) => Ok(Existing::Running(response)),
             None => Ok(Existing::Idle(Box::new((stored, status)))),
         }
@@ -908,126 +951,40 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     async fn running(
         &self,
         name: &str,
-        (operation, kind): (OperationKind, &str),
-        generation: u64,
+        trigger: &Trigger<'_>,
         unchanged: bool,
         now: u64,
     ) -> Result<Option<Response<Body>>, ApiError> {
         let Some(lease) = self.store().lease(name, now).await? else {
             return Ok(None);
         };
-        let same = unchanged
-            && lease
-                .holder
-                .starts_with(&format!("{kind}-{name}-{generation}-"));
-        if !same {
+        if !(unchanged && trigger.started(name, &lease.holder)) {
             return Err(ApiError::OperationInProgress {
                 environment: name.to_owned(),
                 execution: lease.holder,
                 expires_at: lease.expires_at,
             });
         }
+        let generation = match *trigger {
+            Trigger::Apply { generation, .. }
+            | Trigger::Delete { generation, .. }
+            | Trigger::Rollback { generation, .. }
+            | Trigger::Repair { generation, .. }
+            | Trigger::Rollout { generation, .. } => generation,
+            Trigger::Expiry { .. } => 0,
+        };
+        // Found running: its ARN is not at hand (the status URL tells how it goes).
+        let started = Started {
+            execution: lease.holder,
+            arn: String::new(),
+        };
         Ok(Some(accepted(
             name,
-            operation,
+            trigger.operation(),
             generation,
-            &lease.holder,
-            None,
+            &started,
             None,
         )))
-    }
-
-    /// Reserves the environment for an execution and starts it.
-    async fn start(
-        &self,
-        launch: Launch<'_>,
-        caller: &str,
-        now: u64,
-    ) -> Result<Response<Body>, ApiError> {
-        self.reserve(launch.name, &launch.execution, now).await?;
-        self.launch(launch, caller, now).await
-    }
-
-    /// Takes the lease for `execution` before it starts (Begin re-takes it as the same
-    /// holder), so a request that follows this one at once sees it running.
-    async fn reserve(&self, name: &str, execution: &str, now: u64) -> Result<(), ApiError> {
-        self.store()
-            .acquire(name, execution, RESERVATION_SECONDS, now)
-            .await
-            .map(|_| ())
-            .map_err(|e| match e {
-                StoreError::LockHeld {
-                    holder, expires_at, ..
-                } => ApiError::OperationInProgress {
-                    environment: name.to_owned(),
-                    execution: holder,
-                    expires_at,
-                },
-                other => other.into(),
-            })
-    }
-
-    /// Gives a reservation back when nothing was started under it.
-    async fn unreserve(&self, name: &str, execution: &str) {
-        if let Err(release) = self.store().release(name, execution).await {
-            tracing::warn!("the lease for {execution} stays until it expires: {release}");
-        }
-    }
-
-    /// Starts a reserved execution and records the request in the history.
-    async fn launch(
-        &self,
-        launch: Launch<'_>,
-        caller: &str,
-        now: u64,
-    ) -> Result<Response<Body>, ApiError> {
-        let Launch {
-            operation,
-            name,
-            generation,
-            ref execution,
-            scope,
-            message,
-        } = launch;
-        let mut extra = serde_json::Map::new();
-        if scope != Scope::All {
-            extra.insert("scope".into(), json!(scope));
-        }
-        let input = self.sync.execution_input(name, extra);
-        let arn = match self.flows().start(operation, execution, &input).await {
-            Ok(arn) => arn,
-            Err(e) => {
-                // Nothing started: give the lease back so a retry (or anyone) may go ahead.
-                self.unreserve(name, execution).await;
-                return Err(e.into());
-            }
-        };
-        // After the start: a request retried because this write failed starts nothing twice.
-        self.store()
-            .append_event(
-                name,
-                &Event {
-                    at: now,
-                    kind: match (operation, scope) {
-                        (OperationKind::Up, Scope::Rollback) => "RollbackRequested",
-                        (OperationKind::Up, _) => "ApplyRequested",
-                        (OperationKind::Down, _) => "DeleteRequested",
-                    }
-                    .to_owned(),
-                    message,
-                    actor: caller.to_owned(),
-                    execution: Some(execution.to_owned()),
-                },
-            )
-            .await?;
-        Ok(accepted(
-            name,
-            operation,
-            generation,
-            execution,
-            Some(&arn),
-            Some(scope),
-        ))
     }
 }
 
@@ -1036,16 +993,6 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 enum Existing {
     Idle(Box<(StoredSpec, Option<Versioned<EnvironmentStatus>>)>),
     Running(Response<Body>),
-}
-
-/// An execution about to be started, and what the history says about it.
-struct Launch<'a> {
-    operation: OperationKind,
-    name: &'a str,
-    generation: u64,
-    execution: String,
-    scope: Scope,
-    message: String,
 }
 
 /// Every component of the spec outside the application layer is Ready.
@@ -1066,21 +1013,15 @@ fn converged(status: Option<&EnvironmentStatus>, generation: u64) -> bool {
         .is_some_and(|s| s.state == EnvironmentState::Ready && s.observed_generation == generation)
 }
 
-/// `<up|down|rollback>-<env>-<generation>-<status version>`: the same request finds the
-/// same name (so Step Functions starts it once), and a retry after a failed operation gets a
-/// new one, because the failure moved the status on.
-pub fn execution_name(kind: &str, name: &str, generation: u64, status_version: u64) -> String {
-    format!("{kind}-{name}-{generation}-{status_version}")
-}
-
 fn accepted(
     name: &str,
     operation: OperationKind,
     generation: u64,
-    execution: &str,
-    arn: Option<&str>,
+    started: &Started,
     scope: Option<Scope>,
 ) -> Response<Body> {
+    let execution = &started.execution;
+    let arn = (!started.arn.is_empty()).then_some(&started.arn);
     let status_url = format!("/environments/{name}");
     let mut response = respond(
         StatusCode::ACCEPTED,

@@ -1,7 +1,8 @@
 //! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
 //! in-memory store and flows: every route, every error class, and what each writes.
 
-use api::{Api, MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Syncer};
+use api::SyncRequest;
+use api::{Api, MemoryFlows, MemorySyncRequests, Operations};
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
@@ -70,20 +71,12 @@ fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[
     })
 }
 
-type TestApi =
-    Api<MemoryStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver, MemoryInventory>;
+type TestApi = Api<MemoryStore, MemoryFlows, MemorySyncRequests>;
 
 fn api() -> TestApi {
     Api::new(
-        Syncer::new(
-            MemoryStore::default(),
-            MemoryFlows::default(),
-            MemoryNotifier::default(),
-            MemoryTags::default(),
-            MemoryObserver::default(),
-            MemoryInventory::default(),
-        )
-        .with_poll_seconds(Some(1)),
+        Operations::new(MemoryStore::default(), MemoryFlows::default()).with_poll_seconds(Some(1)),
+        MemorySyncRequests::default(),
         strata_core::SecretSources {
             account: "123456789012".into(),
             name_prefix: "strata/".into(),
@@ -227,7 +220,7 @@ async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
 }
 
 #[tokio::test]
-async fn sync_now_waits_for_a_running_operation_then_warns_and_destroys_on_the_ttl() {
+async fn sync_now_is_refused_while_an_operation_runs_and_otherwise_handed_to_the_sync_function() {
     let api = api();
     let two_hours = staging().replace("spec:\n", "spec:\n  ttl: 2h\n");
     assert_eq!(
@@ -249,30 +242,24 @@ async fn sync_now_waits_for_a_running_operation_then_warns_and_destroys_on_the_t
     assert!(up.starts_with("up-staging-1-"), "{up}");
     api.store().release("staging", &up).await.unwrap();
 
-    // An hour before expiry: in sync, and the hour's warning goes on the bus.
+    // Free: handed to the sync function at once, under a run named by the request id; the
+    // request is in the history and nothing else ran here.
     let answer = call(&api, sync("staging"), NOW + 3700).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert_eq!(
-        answer.body["sync"],
-        json!({"outcome": "synced", "expiresAt": NOW + 7200, "warned": 3600})
-    );
-    assert_eq!(api.notifier().published().len(), 1);
-    let history = api.store().history("staging", 1, None).await.unwrap();
-    assert_eq!(history.items[0].kind, "Synced");
-    assert_eq!(history.items[0].actor, format!("sync/{ALICE}"));
-    assert!(api.flows().started().len() == 1, "only the apply's up");
-
-    // Expired: down starts under the expiry's name, 202 with the execution.
-    let answer = call(&api, sync("staging"), NOW + 7200).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-    let execution = format!("ttl-staging-{}", NOW + 7200);
-    assert_eq!(answer.body["execution"], execution.as_str());
-    let started = api.flows().started();
-    assert_eq!(started.len(), 2);
+    assert_eq!(answer.body["run"], "now-req-1");
+    assert_eq!(answer.body["resultActor"], "sync/now-req-1");
     assert_eq!(
-        (started[1].0, started[1].1.as_str()),
-        (OperationKind::Down, execution.as_str())
+        api.syncs().requested(),
+        [SyncRequest {
+            environment: "staging".into(),
+            run: Some("now-req-1".into()),
+            requested_by: Some(ALICE.into()),
+        }]
     );
+    let history = api.store().history("staging", 1, None).await.unwrap();
+    assert_eq!(history.items[0].kind, "SyncRequested");
+    assert_eq!(history.items[0].actor, ALICE);
+    assert!(api.flows().started().len() == 1, "only the apply's up");
 
     let answer = call(&api, sync("missing"), NOW).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);

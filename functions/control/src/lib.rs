@@ -1,9 +1,14 @@
-//! The control plane's two outward capabilities, each behind a narrow trait with an
-//! in-memory fake: [`Flows`] starts the state machines (API, sync), [`Notifier`] puts
-//! Strata's events on the stack's bus (lifecycle, sync). The notifier is a crate of its own,
-//! so the lifecycle function links no Step Functions call (its role allows none).
+//! Starting work in the control plane. [`Operations`] is the one home for starting an
+//! operation (its execution's name, the lease, the state machine, the history event), which
+//! the API and the sync share; [`Flows`] starts the state machines and [`SyncRequests`] hands
+//! a sync to the sync function, each behind a narrow trait with an in-memory fake. The bus
+//! notifier is a crate of its own (strata-notify), so the API links no PutEvents and the
+//! lifecycle function no Step Functions call: their roles allow neither.
 
 pub mod flows;
+pub mod operations;
+pub mod sync_requests;
 
 pub use flows::{FlowError, Flows, MemoryFlows, SfnFlows, execution_arn};
-pub use strata_notify::{EventBus, MemoryNotifier, Notifier};
+pub use operations::{Launch, Operations, RESERVATION_SECONDS, StartError, Started, Trigger};
+pub use sync_requests::{LambdaSyncRequests, MemorySyncRequests, SyncRequest, SyncRequests};

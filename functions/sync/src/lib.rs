@@ -36,8 +36,8 @@ use strata_core::events::{Drifted, Notice, TtlWarning, UpdateAvailable};
 use strata_core::spec::{DriftPolicy, ImagePolicy};
 use strata_core::versions::{is_newer, newest_satisfying};
 use strata_core::{
-    Component, EnvironmentState, EnvironmentStatus, Event, ImageUpdate, InventoryItem,
-    OperationKind, check_environment_name, parse_duration,
+    Component, EnvironmentState, EnvironmentStatus, Event, ImageUpdate, InventoryItem, Scope,
+    check_environment_name, parse_duration,
 };
 
 use strata_store::{DueSync, Store, StoreError, StoredSpec, SyncRecord, SyncView, Versioned};
@@ -47,7 +47,10 @@ mod observe;
 
 pub use inventory::{AwsInventory, Inventory, MemoryInventory, bounded, parse_arn};
 pub use observe::{LambdaObserver, MemoryObserver, Observer};
-pub use strata_control::{EventBus, Flows, MemoryFlows, MemoryNotifier, Notifier, SfnFlows};
+pub use strata_control::SyncRequest;
+pub use strata_control::{Flows, MemoryFlows, SfnFlows};
+use strata_control::{Launch, Operations, StartError, Trigger};
+pub use strata_notify::{EventBus, MemoryNotifier, Notifier};
 pub use strata_registry::{MemoryTags, Registries, RegistryError, TagSource};
 
 /// How long a run's claim on an environment lasts; past it, another run may take it.
@@ -190,7 +193,7 @@ pub enum Request {
         run: String,
     },
     /// Sync one environment now, due or not.
-    One { environment: String },
+    One(SyncRequest),
 }
 
 /// The `detail` of EventBridge's `ECR Image Action` event.
@@ -244,21 +247,14 @@ pub fn parse_request(input: Value) -> Result<Request, SyncError> {
             ))),
         };
     }
-    let object = input.as_object().ok_or_else(|| {
-        SyncError::InvalidInput("input: expected a scheduled event or {\"environment\": …}".into())
+    let request: SyncRequest = serde_json::from_value(input).map_err(|e| {
+        SyncError::InvalidInput(format!(
+            "input: expected a scheduled event, an ECR push or {{\"environment\": …}}: {e}"
+        ))
     })?;
-    if let Some(unknown) = object.keys().find(|k| *k != "environment") {
-        return Err(SyncError::InvalidInput(format!("{unknown}: unknown field")));
-    }
-    let environment = object
-        .get("environment")
-        .and_then(Value::as_str)
-        .ok_or_else(|| SyncError::InvalidInput("environment: expected a name".into()))?;
-    check_environment_name(environment)
+    check_environment_name(&request.environment)
         .map_err(|e| SyncError::InvalidInput(format!("environment: {e}")))?;
-    Ok(Request::One {
-        environment: environment.to_owned(),
-    })
+    Ok(Request::One(request))
 }
 
 /// The tags of each repository, listed once per run however many environments use it (and
@@ -290,14 +286,12 @@ impl TagCache {
 
 /// The sync logic over the store, the state machines, the bus and the image registries.
 pub struct Syncer<S, F, N, R, O, I> {
-    store: S,
-    flows: F,
+    /// The store and the state machines: every operation a sync starts goes through it.
+    operations: Operations<S, F>,
     notifier: N,
     registries: R,
     observer: O,
     inventory: I,
-    /// Passed to the state machines it starts (`pollSeconds`); `None` keeps their default.
-    poll_seconds: Option<u64>,
 }
 
 /// The components found drifted or missing.
@@ -352,39 +346,32 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 {
     pub fn new(store: S, flows: F, notifier: N, registries: R, observer: O, inventory: I) -> Self {
         Self {
-            store,
-            flows,
+            operations: Operations::new(store, flows),
             notifier,
             registries,
             observer,
             inventory,
-            poll_seconds: None,
         }
     }
 
     /// The `pollSeconds` of the executions it starts (the local stack's are quick).
     pub fn with_poll_seconds(mut self, poll_seconds: Option<u64>) -> Self {
-        self.poll_seconds = poll_seconds;
+        self.operations = self.operations.with_poll_seconds(poll_seconds);
         self
     }
 
-    /// The input of an execution started for `name`, with `extra` fields (the API's
-    /// operations use it too).
-    pub fn execution_input(&self, name: &str, extra: serde_json::Map<String, Value>) -> String {
-        let mut input = extra;
-        input.insert("environment".into(), name.into());
-        if let Some(poll) = self.poll_seconds {
-            input.insert("pollSeconds".into(), poll.into());
-        }
-        Value::Object(input).to_string()
+    /// `pollSeconds` as the function's environment sets it (only the local stack does).
+    pub fn with_poll_seconds_from_env(mut self) -> Self {
+        self.operations = self.operations.with_poll_seconds_from_env();
+        self
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        self.operations.store()
     }
 
     pub fn flows(&self) -> &F {
-        &self.flows
+        self.operations.flows()
     }
 
     pub fn notifier(&self) -> &N {
@@ -415,7 +402,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 report.truncated = true;
                 break;
             }
-            let page = self.store.due(now, PAGE, cursor.as_deref()).await?;
+            let page = self.store().due(now, PAGE, cursor.as_deref()).await?;
             report.due += page.items.len();
             let results: Vec<(String, Result<Outcome, SyncError>)> = stream::iter(page.items)
                 .map(|due| {
@@ -441,7 +428,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     /// Syncs, now, every environment whose spec uses `image` (the store's image index): what
     /// an ECR push starts.
     pub async fn pushed(&self, image: &str, now: u64, run: &str) -> Result<RunReport, SyncError> {
-        let names = self.store.environments_using(image).await?;
+        let names = self.store().environments_using(image).await?;
         let tags = TagCache::default();
         let mut report = RunReport {
             due: names.len(),
@@ -479,17 +466,17 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         tags: &TagCache,
         observation: Observation,
     ) -> Result<Outcome, SyncError> {
-        let record = match self.store.get_sync(name).await? {
+        let record = match self.store().get_sync(name).await? {
             Some(record) => record,
             None => {
                 // Stored before schedules existed, or its schedule write was lost: make it.
                 let spec = self
-                    .store
+                    .store()
                     .get_spec(name)
                     .await?
                     .ok_or_else(|| SyncError::EnvironmentNotFound(name.to_owned()))?;
                 let record = SyncRecord::new(spec.updated_at, now);
-                let version = self.store.put_sync(name, &record, None).await?;
+                let version = self.store().put_sync(name, &record, None).await?;
                 Versioned {
                     value: record,
                     version,
@@ -525,98 +512,108 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         observation: Observation,
     ) -> Result<Outcome, SyncError> {
         let name = due.environment.as_str();
-        let view = self.store.sync_view(name, now).await?;
+        let view = self.store().sync_view(name, now).await?;
         let spec = match &view.spec {
             Some(spec) if view.state() != Some(EnvironmentState::Deleted) => spec.clone(),
             // Deleted, or its spec is gone: nothing left to keep in sync.
             _ => {
-                self.store.delete_sync(name).await?;
+                self.store().delete_sync(name).await?;
                 return Ok(Outcome::Unscheduled);
             }
         };
 
         let mut record = due.record;
         let mut observed = false;
-        let outcome = if let Some(lease) = &view.lease {
-            Outcome::Skipped {
-                holder: lease.holder.clone(),
-            }
-        } else {
-            let ttl = ttl_check(&spec, &record.value, now);
-            let observe = observation == Observation::Now
-                || observation_due(record.value.observed_at, &view, now);
-            let (images, (drift, inventory)) = match ttl {
-                TtlCheck::Expired { .. } => Default::default(),
-                _ => tokio::join!(self.image_findings(&spec, &view, tags, now), async {
-                    if observe {
-                        tokio::join!(
-                            self.drift_findings(&spec, &view),
-                            self.inventory_findings(&spec, &view)
-                        )
-                    } else {
-                        Default::default()
-                    }
-                }),
-            };
-            observed = drift.checked;
-            let recorded = view.status.as_ref().map(|s| &s.value);
-            let images_changed =
-                images.checked && recorded.is_some_and(|r| images.updates != r.image_updates);
-            let drift_changed = drift.checked && recorded.is_some_and(|r| drift.drifted != r.drift);
-            let inventory_changed = inventory.taken.as_ref().is_some_and(|(items, omitted)| {
-                recorded.is_some_and(|r| &r.inventory != items || r.inventory_omitted != *omitted)
-            });
-            let changed = images_changed || drift_changed || inventory_changed;
-            let quiet = matches!(ttl, TtlCheck::Quiet { .. }) && !changed;
-            if !quiet {
-                let mut claim = record.value.clone();
-                claim.due_at = now + CLAIM_SECONDS;
-                claim.claimed_by = Some(run.to_owned());
-                record = match self
-                    .store
-                    .put_sync(name, &claim, Some(record.version))
-                    .await
-                {
-                    Ok(version) => Versioned {
-                        value: claim,
-                        version,
-                    },
-                    Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
-                    Err(e) => return Err(e.into()),
-                };
-            }
-            match self.act(name, ttl, now).await? {
-                Outcome::Synced {
-                    expires_at, warned, ..
-                } => {
-                    let started = if changed {
-                        let findings = Findings {
-                            images: &images,
-                            drift: &drift,
-                            inventory: &inventory,
-                        };
-                        self.act_on_findings(name, &spec, &view, findings, now)
-                            .await?
-                    } else {
-                        Started::default()
-                    };
-                    let mut unreadable = images.unreadable;
-                    unreadable.extend(drift.unreadable);
-                    unreadable.extend(inventory.unreadable);
-                    Outcome::Synced {
-                        expires_at,
-                        warned,
-                        updates: images.updates,
-                        rollout: started.rollout,
-                        drift: drift.drifted,
-                        repair: started.repair,
-                        resources: inventory
-                            .taken
-                            .map(|(items, omitted)| items.len() + omitted),
-                        unreadable,
-                    }
+        // An operation took the lease since the view: a skip, found again next run.
+        let outcome = 'found: {
+            if let Some(lease) = &view.lease {
+                Outcome::Skipped {
+                    holder: lease.holder.clone(),
                 }
-                expired => expired,
+            } else {
+                let ttl = ttl_check(&spec, &record.value, now);
+                let observe = observation == Observation::Now
+                    || observation_due(record.value.observed_at, &view, now);
+                let (images, (drift, inventory)) = match ttl {
+                    TtlCheck::Expired { .. } => Default::default(),
+                    _ => tokio::join!(self.image_findings(&spec, &view, tags, now), async {
+                        if observe {
+                            tokio::join!(
+                                self.drift_findings(&spec, &view),
+                                self.inventory_findings(&spec, &view)
+                            )
+                        } else {
+                            Default::default()
+                        }
+                    }),
+                };
+                observed = drift.checked;
+                let recorded = view.status.as_ref().map(|s| &s.value);
+                let images_changed =
+                    images.checked && recorded.is_some_and(|r| images.updates != r.image_updates);
+                let drift_changed =
+                    drift.checked && recorded.is_some_and(|r| drift.drifted != r.drift);
+                let inventory_changed = inventory.taken.as_ref().is_some_and(|(items, omitted)| {
+                    recorded
+                        .is_some_and(|r| &r.inventory != items || r.inventory_omitted != *omitted)
+                });
+                let changed = images_changed || drift_changed || inventory_changed;
+                let quiet = matches!(ttl, TtlCheck::Quiet { .. }) && !changed;
+                if !quiet {
+                    let mut claim = record.value.clone();
+                    claim.due_at = now + CLAIM_SECONDS;
+                    claim.claimed_by = Some(run.to_owned());
+                    record = match self
+                        .store()
+                        .put_sync(name, &claim, Some(record.version))
+                        .await
+                    {
+                        Ok(version) => Versioned {
+                            value: claim,
+                            version,
+                        },
+                        Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
+                        Err(e) => return Err(e.into()),
+                    };
+                }
+                match self.act(name, ttl, run, now).await? {
+                    Outcome::Synced {
+                        expires_at, warned, ..
+                    } => {
+                        let started = if changed {
+                            let findings = Findings {
+                                images: &images,
+                                drift: &drift,
+                                inventory: &inventory,
+                            };
+                            self.act_on_findings(name, &spec, &view, findings, run, now)
+                                .await?
+                        } else {
+                            Ok(Started::default())
+                        };
+                        let started = match started {
+                            Ok(started) => started,
+                            // An operation took the lease since the view: skip, found again next.
+                            Err(holder) => break 'found Outcome::Skipped { holder },
+                        };
+                        let mut unreadable = images.unreadable;
+                        unreadable.extend(drift.unreadable);
+                        unreadable.extend(inventory.unreadable);
+                        Outcome::Synced {
+                            expires_at,
+                            warned,
+                            updates: images.updates,
+                            rollout: started.rollout,
+                            drift: drift.drifted,
+                            repair: started.repair,
+                            resources: inventory
+                                .taken
+                                .map(|(items, omitted)| items.len() + omitted),
+                            unreadable,
+                        }
+                    }
+                    expired => expired,
+                }
             }
         };
 
@@ -640,7 +637,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         if observed {
             next.observed_at = Some(now);
         }
-        match self.store.put_sync(name, &next, Some(record.version)).await {
+        match self
+            .store()
+            .put_sync(name, &next, Some(record.version))
+            .await
+        {
             Ok(_) => {}
             Err(StoreError::StaleVersion { .. }) => return Ok(Outcome::Contended),
             Err(e) => return Err(e.into()),
@@ -666,7 +667,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 _ => None,
             },
         };
-        self.store.append_event(name, &event).await?;
+        self.store().append_event(name, &event).await?;
         Ok(outcome)
     }
 
@@ -784,7 +785,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             taken: None,
             unreadable: vec![format!("inventory: {e}")],
         };
-        let status = match self.store.get_status(spec.environment.name()).await {
+        let status = match self.store().get_status(spec.environment.name()).await {
             Ok(Some(status)) => status.value,
             Ok(None) => return InventoryFindings::default(),
             Err(e) => return unreadable(e.to_string()),
@@ -812,10 +813,11 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             drift,
             inventory,
         }: Findings<'_>,
+        run: &str,
         now: u64,
-    ) -> Result<Started, SyncError> {
+    ) -> Result<Result<Started, String>, SyncError> {
         let Some(status) = &view.status else {
-            return Ok(Started::default());
+            return Ok(Ok(Started::default()));
         };
         let sync = &spec.environment.spec.sync;
         let new_drift =
@@ -824,21 +826,54 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         if new_drift && sync.drift == DriftPolicy::Repair {
             // One per recorded state: a retried sync starts it once; drift that comes back
             // after the repair (the status has moved on) gets a new one.
-            let execution = format!("repair-{name}-{}-{}", spec.generation, status.version);
-            self.start_up(&execution, name, serde_json::Map::new())
-                .await?;
-            started.repair = Some(execution);
+            let launch = Launch {
+                environment: name,
+                trigger: Trigger::Repair {
+                    generation: spec.generation,
+                    status_version: status.version,
+                },
+                scope: Scope::All,
+                message: format!(
+                    "repair: {}",
+                    drift
+                        .drifted
+                        .iter()
+                        .map(describe_drift)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            };
+            match self.start(&launch, run, now).await? {
+                Ok(execution) => started.repair = Some(execution),
+                Err(holder) => return Ok(Err(holder)),
+            }
         }
         if !images.fresh.is_empty() && sync.images == ImagePolicy::Deploy {
             started.rollout = match &started.repair {
                 // The repair's up deploys the newest versions too.
                 Some(repair) => Some(repair.clone()),
                 None => {
-                    let execution = rollout_name(name, spec.generation, &images.updates);
-                    let scope =
-                        serde_json::Map::from_iter([("scope".into(), "application".into())]);
-                    self.start_up(&execution, name, scope).await?;
-                    Some(execution)
+                    let launch = Launch {
+                        environment: name,
+                        trigger: Trigger::Rollout {
+                            generation: spec.generation,
+                            updates: &images.updates,
+                        },
+                        scope: Scope::Application,
+                        message: format!(
+                            "rollout of {}",
+                            images
+                                .updates
+                                .iter()
+                                .map(|u| format!("{} {}", u.service, u.available))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    match self.start(&launch, run, now).await? {
+                        Ok(execution) => Some(execution),
+                        Err(holder) => return Ok(Err(holder)),
+                    }
                 }
             };
         }
@@ -884,7 +919,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             recorded.inventory_omitted = *omitted;
         }
         match self
-            .store
+            .store()
             .put_status(name, &recorded, Some(status.version))
             .await
         {
@@ -895,7 +930,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(started)
+        Ok(Ok(started))
     }
 
     async fn publish(&self, notice: &Notice) -> Result<(), SyncError> {
@@ -905,23 +940,36 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             .map_err(SyncError::EventsUnavailable)
     }
 
-    async fn start_up(
+    /// Starts an operation under the environment's lease: its execution, or (`Err`) the
+    /// holder of a lease taken since the sync looked, which makes this sync a skip (due
+    /// again at the next run, so nothing it would have started is lost).
+    async fn start(
         &self,
-        execution: &str,
-        name: &str,
-        extra: serde_json::Map<String, Value>,
-    ) -> Result<(), SyncError> {
-        let input = self.execution_input(name, extra);
-        self.flows
-            .start(OperationKind::Up, execution, &input)
+        launch: &Launch<'_>,
+        run: &str,
+        now: u64,
+    ) -> Result<Result<String, String>, SyncError> {
+        match self
+            .operations
+            .start(launch, &format!("sync/{run}"), now)
             .await
-            .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
-        Ok(())
+        {
+            Ok(started) => Ok(Ok(started.execution)),
+            Err(StartError::Held { holder, .. }) => Ok(Err(holder)),
+            Err(StartError::Store(e)) => Err(e.into()),
+            Err(StartError::Flows(e)) => Err(SyncError::FlowsUnavailable(e.to_string())),
+        }
     }
 
     /// Carries out a TTL action on a claimed environment: a warning on the bus, or
     /// `environment-down` under a name that is one per expiry (a retry starts nothing twice).
-    async fn act(&self, name: &str, action: TtlCheck, now: u64) -> Result<Outcome, SyncError> {
+    async fn act(
+        &self,
+        name: &str,
+        action: TtlCheck,
+        run: &str,
+        now: u64,
+    ) -> Result<Outcome, SyncError> {
         let synced = |expires_at, warned| Outcome::Synced {
             expires_at,
             warned,
@@ -945,29 +993,19 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 Ok(synced(Some(expires_at), Some(lead)))
             }
             TtlCheck::Expired { expires_at } => {
-                let execution = format!("ttl-{name}-{expires_at}");
-                let input = self.execution_input(name, serde_json::Map::new());
-                self.flows
-                    .start(OperationKind::Down, &execution, &input)
-                    .await
-                    .map_err(|e| SyncError::FlowsUnavailable(e.to_string()))?;
-                Ok(Outcome::Expired { execution })
+                let launch = Launch {
+                    environment: name,
+                    trigger: Trigger::Expiry { expires_at },
+                    scope: Scope::All,
+                    message: format!("the TTL ran out at {expires_at}: delete"),
+                };
+                Ok(match self.start(&launch, run, now).await? {
+                    Ok(execution) => Outcome::Expired { execution },
+                    Err(holder) => Outcome::Skipped { holder },
+                })
             }
         }
     }
-}
-
-/// `images-<env>-<generation>-<hash of the versions>`: the same updates get the same name, so
-/// a retried or overlapping sync starts the rollout once (Step Functions starts a name once).
-fn rollout_name(name: &str, generation: u64, updates: &[ImageUpdate]) -> String {
-    // FNV-1a: stable across builds, unlike std's hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for update in updates {
-        for byte in format!("{}={};", update.service, update.available).bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("images-{name}-{generation}-{hash:016x}")
 }
 
 /// What the TTL asks of a sync at `now`.
@@ -1092,7 +1130,7 @@ fn describe_drift(found: &ComponentDrift) -> String {
 
 /// The syncer as deployed, wired from the function's environment: the table, the state
 /// machines, the bus, the registries, the component functions (`<COMPONENT>_FUNCTION`) and
-/// the inventory's AWS clients. The sync and the API functions both run it.
+/// the inventory's AWS clients.
 pub type Deployed =
     Syncer<strata_store::DynamoStore, SfnFlows, EventBus, Registries, LambdaObserver, AwsInventory>;
 
@@ -1102,10 +1140,6 @@ pub fn deployed(config: &aws_config::SdkConfig) -> Result<Deployed, lambda_runti
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let events = EventBus::new(aws_sdk_eventbridge::Client::new(config), bus);
     let observer = LambdaObserver::from_env(aws_sdk_lambda::Client::new(config))?;
-    // Only the local stack sets it: moto makes everything at once, so polls can be quick.
-    let poll_seconds = std::env::var("STRATA_POLL_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok());
     Ok(Syncer::new(
         store,
         flows,
@@ -1114,7 +1148,7 @@ pub fn deployed(config: &aws_config::SdkConfig) -> Result<Deployed, lambda_runti
         observer,
         AwsInventory(config.clone()),
     )
-    .with_poll_seconds(poll_seconds))
+    .with_poll_seconds_from_env())
 }
 
 /// Whether a sync reads the live resources (drift, inventory), which costs a Lambda Invoke
@@ -1161,9 +1195,12 @@ pub async fn handle<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, 
         Request::Pushed { image, now, run } => {
             serde_json::to_value(syncer.pushed(&image, now, &run).await?)
         }
-        Request::One { environment } => {
-            let run = format!("now-{now}");
-            serde_json::to_value(syncer.sync_now(&environment, now, &run).await?)
+        Request::One(request) => {
+            let run = request.run.unwrap_or_else(|| format!("now-{now}"));
+            if let Some(by) = &request.requested_by {
+                tracing::info!(environment = %request.environment, run, "sync requested by {by}");
+            }
+            serde_json::to_value(syncer.sync_now(&request.environment, now, &run).await?)
         }
     };
     Ok(answer.expect("reports serialise"))

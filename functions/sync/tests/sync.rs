@@ -17,7 +17,7 @@ use strata_core::{
 use strata_store::{MemoryStore, Store, ensure_scheduled};
 use sync::{
     MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Observation, Outcome,
-    RegistryError, Request, RunReport, SyncError, Syncer, TagCache, parse_request,
+    RegistryError, Request, RunReport, SyncError, SyncRequest, Syncer, TagCache, parse_request,
 };
 
 const T0: u64 = 1_800_000_000;
@@ -123,15 +123,38 @@ async fn a_ttl_warns_a_day_and_an_hour_ahead_then_destroys_through_down() {
         json!({"environment": "pr-1"})
     );
 
-    // A second run before down takes the lease starts nothing new.
-    syncer
-        .run(expiry + 10 + 900, "run-6", BUDGET)
-        .await
-        .unwrap();
+    // The sync reserved the lease for down: a second run before down begins skips.
+    assert_eq!(
+        syncer
+            .store()
+            .lease("pr-1", expiry + 10)
+            .await
+            .unwrap()
+            .map(|l| l.holder),
+        Some(execution.clone())
+    );
+    let again = syncer.sync_now("pr-1", expiry + 70, "now-6").await.unwrap();
+    assert_eq!(
+        again,
+        Outcome::Skipped {
+            holder: execution.clone()
+        }
+    );
     assert_eq!(syncer.flows().started().len(), 1);
 
     let history = history_kinds(&syncer, "pr-1").await;
-    assert_eq!(history.len(), 6, "one event per sync: {history:#?}");
+    assert_eq!(
+        history.len(),
+        7,
+        "one event per sync, and the delete's request: {history:#?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|e| e.starts_with("ExpiryDeleteRequested: ")),
+        "{history:#?}"
+    );
+    assert!(history[6].contains("holds the lease"), "{history:#?}");
     assert!(
         history[0].contains("TTL warning (24h lead)"),
         "{history:#?}"
@@ -387,9 +410,21 @@ fn the_function_takes_a_scheduled_event_or_one_environment() {
         .remove("repository-name");
     assert_eq!(
         parse_request(json!({"environment": "staging"})).unwrap(),
-        Request::One {
-            environment: "staging".into()
-        }
+        Request::One(SyncRequest {
+            environment: "staging".into(),
+            run: None,
+            requested_by: None,
+        })
+    );
+    // What the API hands over is what the function reads.
+    let handed = SyncRequest {
+        environment: "staging".into(),
+        run: Some("now-req-1".into()),
+        requested_by: Some("arn:aws:iam::123456789012:user/alice".into()),
+    };
+    assert_eq!(
+        parse_request(serde_json::to_value(&handed).unwrap()).unwrap(),
+        Request::One(handed)
     );
     let cases = [
         (
@@ -408,10 +443,10 @@ fn the_function_takes_a_scheduled_event_or_one_environment() {
         (json!({"environment": "Not_A_Name"}), "environment:"),
         (
             json!({"environment": "staging", "force": true}),
-            "force: unknown field",
+            "unknown field `force`",
         ),
         (json!([1, 2]), "input:"),
-        (json!({}), "environment: expected a name"),
+        (json!({}), "missing field `environment`"),
     ];
     for (input, expected) in cases {
         let err = parse_request(input.clone()).unwrap_err();
@@ -602,9 +637,22 @@ async fn deploy_rolls_a_newer_image_out_through_the_app_only_up_once() {
         )]
     );
 
-    // A rollout that has not landed yet starts nothing again.
-    syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
+    // A rollout that has not landed yet holds the lease: the sync skips, starting nothing.
+    let again = syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
+    assert_eq!(
+        again,
+        Outcome::Skipped {
+            holder: execution.clone()
+        }
+    );
     assert_eq!(syncer.flows().started().len(), 1);
+    // It ran (its Finish gives the lease back) and the versions it found are recorded.
+    syncer.store().release("staging", execution).await.unwrap();
+    syncer
+        .sync_now("staging", T0 + 150, "now-2b")
+        .await
+        .unwrap();
+    assert_eq!(syncer.flows().started().len(), 1, "the same updates, once");
 
     // A newer version still: a new rollout under its own name.
     syncer.registries().set(API, &["2.3.1", "2.3.4", "2.3.5"]);
@@ -852,6 +900,15 @@ async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
         drift_announced(&syncer),
         [(vec![Component::Cluster], Some(repair.clone()))]
     );
+
+    // The repair holds the lease until it ends (its Finish gives the lease back).
+    assert_eq!(
+        syncer.sync_now("staging", T0 + 90, "now-1b").await.unwrap(),
+        Outcome::Skipped {
+            holder: repair.clone()
+        }
+    );
+    syncer.store().release("staging", repair).await.unwrap();
 
     // The cluster's function fails to answer: the drift found before stands, and the sync
     // says why it could not look.

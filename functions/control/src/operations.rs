@@ -1,0 +1,429 @@
+//! Starting an operation, in one place for the API and the sync: what its execution is
+//! called, reserving the environment's lease for it, starting the state machine, giving the
+//! lease back when nothing started, and the history event that says who asked.
+
+use serde_json::Value;
+use strata_core::{Event, ImageUpdate, OperationKind, Scope};
+use strata_store::{Store, StoreError};
+
+use crate::flows::{FlowError, Flows};
+
+/// How long the lease taken for a starting execution lasts before Begin extends it to the
+/// operation's deadline: an execution that never begins blocks the environment this long.
+pub const RESERVATION_SECONDS: u64 = 300;
+
+/// Why an operation starts. It names the execution (deterministically: the same request
+/// finds the same name, so Step Functions starts it once) and the history event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger<'a> {
+    /// `PUT /environments/{name}`: `up` of `generation`.
+    Apply {
+        generation: u64,
+        status_version: u64,
+    },
+    /// `DELETE /environments/{name}`.
+    Delete {
+        generation: u64,
+        status_version: u64,
+    },
+    /// `POST …/rollback`: `up` in the rollback scope.
+    Rollback {
+        generation: u64,
+        status_version: u64,
+    },
+    /// The sync found drift under `sync.drift: repair`.
+    Repair {
+        generation: u64,
+        status_version: u64,
+    },
+    /// The sync found newer images under `sync.images: deploy`.
+    Rollout {
+        generation: u64,
+        updates: &'a [ImageUpdate],
+    },
+    /// The sync found the TTL run out at `expires_at`.
+    Expiry { expires_at: u64 },
+}
+
+impl Trigger<'_> {
+    pub fn operation(&self) -> OperationKind {
+        match self {
+            Trigger::Delete { .. } | Trigger::Expiry { .. } => OperationKind::Down,
+            _ => OperationKind::Up,
+        }
+    }
+
+    /// The word the execution's name begins with.
+    fn word(&self) -> &'static str {
+        match self {
+            Trigger::Apply { .. } => "up",
+            Trigger::Delete { .. } => "down",
+            Trigger::Rollback { .. } => "rollback",
+            Trigger::Repair { .. } => "repair",
+            Trigger::Rollout { .. } => "images",
+            Trigger::Expiry { .. } => "ttl",
+        }
+    }
+
+    /// The execution's name:
+    /// - `<up|down|rollback|repair>-<env>-<generation>-<status version>`: a retry after a
+    ///   failed operation gets a new name, because the failure moved the status on;
+    /// - `images-<env>-<generation>-<hash of the versions>`: the same updates, one rollout;
+    /// - `ttl-<env>-<expires at>`: one per expiry.
+    pub fn execution(&self, environment: &str) -> String {
+        let word = self.word();
+        match *self {
+            Trigger::Apply {
+                generation,
+                status_version,
+            }
+            | Trigger::Delete {
+                generation,
+                status_version,
+            }
+            | Trigger::Rollback {
+                generation,
+                status_version,
+            }
+            | Trigger::Repair {
+                generation,
+                status_version,
+            } => format!("{word}-{environment}-{generation}-{status_version}"),
+            Trigger::Rollout {
+                generation,
+                updates,
+            } => format!(
+                "{word}-{environment}-{generation}-{:016x}",
+                versions_hash(updates)
+            ),
+            Trigger::Expiry { expires_at } => format!("{word}-{environment}-{expires_at}"),
+        }
+    }
+
+    /// Whether `holder` (a lease holder) is an execution this same request would start: the
+    /// same kind of request for the same generation, whatever the status was then.
+    pub fn started(&self, environment: &str, holder: &str) -> bool {
+        match self {
+            Trigger::Apply { generation, .. }
+            | Trigger::Delete { generation, .. }
+            | Trigger::Rollback { generation, .. }
+            | Trigger::Repair { generation, .. } => {
+                holder.starts_with(&format!("{}-{environment}-{generation}-", self.word()))
+            }
+            _ => holder == self.execution(environment),
+        }
+    }
+
+    /// The history event that records the request.
+    pub fn event_kind(&self) -> &'static str {
+        match self {
+            Trigger::Apply { .. } => "ApplyRequested",
+            Trigger::Delete { .. } => "DeleteRequested",
+            Trigger::Rollback { .. } => "RollbackRequested",
+            Trigger::Repair { .. } => "RepairRequested",
+            Trigger::Rollout { .. } => "RolloutRequested",
+            Trigger::Expiry { .. } => "ExpiryDeleteRequested",
+        }
+    }
+}
+
+/// FNV-1a over `service=version;…`: stable across builds, unlike std's hasher.
+fn versions_hash(updates: &[ImageUpdate]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for update in updates {
+        for byte in format!("{}={};", update.service, update.available).bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// An operation to start, and what its history event says.
+#[derive(Debug, Clone)]
+pub struct Launch<'a> {
+    pub environment: &'a str,
+    pub trigger: Trigger<'a>,
+    pub scope: Scope,
+    pub message: String,
+}
+
+impl Launch<'_> {
+    pub fn execution(&self) -> String {
+        self.trigger.execution(self.environment)
+    }
+}
+
+/// An execution that was started (or found started under its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub execution: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StartError {
+    /// Another operation holds the environment.
+    #[error("environment {environment} is locked by {holder} until {expires_at}")]
+    Held {
+        environment: String,
+        holder: String,
+        expires_at: u64,
+    },
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Flows(#[from] FlowError),
+}
+
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::LockHeld {
+                environment,
+                holder,
+                expires_at,
+            } => StartError::Held {
+                environment,
+                holder,
+                expires_at,
+            },
+            other => StartError::Store(other),
+        }
+    }
+}
+
+/// Starts operations over a store (the lease, the history) and the state machines.
+#[derive(Debug, Clone)]
+pub struct Operations<S, F> {
+    store: S,
+    flows: F,
+    poll_seconds: Option<u64>,
+}
+
+impl<S: Store, F: Flows> Operations<S, F> {
+    pub fn new(store: S, flows: F) -> Self {
+        Self {
+            store,
+            flows,
+            poll_seconds: None,
+        }
+    }
+
+    /// The `pollSeconds` of the executions it starts (the local stack's are quick).
+    pub fn with_poll_seconds(mut self, poll_seconds: Option<u64>) -> Self {
+        self.poll_seconds = poll_seconds;
+        self
+    }
+
+    /// `pollSeconds` from `STRATA_POLL_SECONDS`, which only the local stack sets: moto makes
+    /// everything at once, so polls can be quick.
+    pub fn with_poll_seconds_from_env(self) -> Self {
+        let poll = std::env::var("STRATA_POLL_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok());
+        self.with_poll_seconds(poll)
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn flows(&self) -> &F {
+        &self.flows
+    }
+
+    /// The input of an execution for `environment`.
+    pub fn input(&self, environment: &str, scope: Scope) -> String {
+        let mut input = serde_json::Map::new();
+        input.insert("environment".into(), environment.into());
+        if scope != Scope::All {
+            input.insert("scope".into(), serde_json::json!(scope));
+        }
+        if let Some(poll) = self.poll_seconds {
+            input.insert("pollSeconds".into(), poll.into());
+        }
+        Value::Object(input).to_string()
+    }
+
+    /// Takes the lease for `execution` before it starts (Begin re-takes it as the same
+    /// holder), so whoever comes next sees the environment taken.
+    pub async fn reserve(
+        &self,
+        environment: &str,
+        execution: &str,
+        now: u64,
+    ) -> Result<(), StartError> {
+        self.store
+            .acquire(environment, execution, RESERVATION_SECONDS, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a reservation back when nothing was started under it.
+    pub async fn unreserve(&self, environment: &str, execution: &str) {
+        if let Err(e) = self.store.release(environment, execution).await {
+            tracing::warn!("the lease for {execution} stays until it expires: {e}");
+        }
+    }
+
+    /// Reserves the environment and starts the operation.
+    pub async fn start(
+        &self,
+        launch: &Launch<'_>,
+        actor: &str,
+        now: u64,
+    ) -> Result<Started, StartError> {
+        self.reserve(launch.environment, &launch.execution(), now)
+            .await?;
+        self.launch(launch, actor, now).await
+    }
+
+    /// Starts an operation already [`reserve`](Self::reserve)d, then records who asked.
+    pub async fn launch(
+        &self,
+        launch: &Launch<'_>,
+        actor: &str,
+        now: u64,
+    ) -> Result<Started, StartError> {
+        let execution = launch.execution();
+        let input = self.input(launch.environment, launch.scope);
+        let arn = match self
+            .flows
+            .start(launch.trigger.operation(), &execution, &input)
+            .await
+        {
+            Ok(arn) => arn,
+            Err(e) => {
+                // Nothing started: give the lease back so a retry (or anyone) may go ahead.
+                self.unreserve(launch.environment, &execution).await;
+                return Err(e.into());
+            }
+        };
+        // After the start: a request retried because this write failed starts nothing twice.
+        self.store
+            .append_event(
+                launch.environment,
+                &Event {
+                    at: now,
+                    kind: launch.trigger.event_kind().to_owned(),
+                    message: launch.message.clone(),
+                    actor: actor.to_owned(),
+                    execution: Some(execution.clone()),
+                },
+            )
+            .await?;
+        Ok(Started { execution, arn })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryFlows;
+    use strata_store::MemoryStore;
+
+    fn update(service: &str, available: &str) -> ImageUpdate {
+        ImageUpdate {
+            service: service.into(),
+            deployed: "1.0.0".into(),
+            available: available.into(),
+            found_at: 0,
+        }
+    }
+
+    #[test]
+    fn every_execution_name_comes_from_its_trigger() {
+        let v = |generation, status_version| (generation, status_version);
+        let (g, s) = v(3, 7);
+        let names = [
+            Trigger::Apply {
+                generation: g,
+                status_version: s,
+            },
+            Trigger::Delete {
+                generation: g,
+                status_version: s,
+            },
+            Trigger::Rollback {
+                generation: g,
+                status_version: s,
+            },
+            Trigger::Repair {
+                generation: g,
+                status_version: s,
+            },
+            Trigger::Expiry { expires_at: 1_800 },
+        ]
+        .map(|t| t.execution("pr-1"));
+        assert_eq!(
+            names,
+            [
+                "up-pr-1-3-7",
+                "down-pr-1-3-7",
+                "rollback-pr-1-3-7",
+                "repair-pr-1-3-7",
+                "ttl-pr-1-1800"
+            ]
+        );
+        let a = [update("web", "1.1.0")];
+        let b = [update("web", "1.2.0")];
+        let rollout = |updates| Trigger::Rollout {
+            generation: 3,
+            updates,
+        };
+        assert_eq!(rollout(&a).execution("pr-1"), rollout(&a).execution("pr-1"));
+        assert_ne!(rollout(&a).execution("pr-1"), rollout(&b).execution("pr-1"));
+        assert!(rollout(&a).execution("pr-1").starts_with("images-pr-1-3-"));
+    }
+
+    #[test]
+    fn the_same_request_is_recognised_whatever_the_status_was() {
+        let apply = Trigger::Apply {
+            generation: 2,
+            status_version: 9,
+        };
+        assert!(apply.started("web", "up-web-2-4"));
+        assert!(!apply.started("web", "up-web-3-4"));
+        assert!(!apply.started("web", "down-web-2-4"));
+        assert!(!apply.started("web", "up-web-2"));
+    }
+
+    #[tokio::test]
+    async fn a_start_that_fails_gives_the_lease_back_and_records_nothing() {
+        let operations = Operations::new(MemoryStore::default(), MemoryFlows::default());
+        let launch = Launch {
+            environment: "web",
+            trigger: Trigger::Delete {
+                generation: 1,
+                status_version: 0,
+            },
+            scope: Scope::All,
+            message: "delete requested".into(),
+        };
+        operations.flows().set_unavailable(true);
+        let refused = operations.start(&launch, "alice", 100).await;
+        assert!(matches!(refused, Err(StartError::Flows(_))), "{refused:?}");
+        assert_eq!(operations.store().lease("web", 100).await.unwrap(), None);
+
+        operations.flows().set_unavailable(false);
+        let started = operations.start(&launch, "alice", 100).await.unwrap();
+        assert_eq!(started.execution, "down-web-1-0");
+        let lease = operations.store().lease("web", 100).await.unwrap().unwrap();
+        assert_eq!(lease.holder, "down-web-1-0");
+        let history = operations.store().history("web", 10, None).await.unwrap();
+        assert_eq!(history.items.len(), 1);
+        assert_eq!(history.items[0].kind, "DeleteRequested");
+        assert_eq!(history.items[0].actor, "alice");
+
+        // Someone else's start is refused while the lease is held, naming the holder.
+        let other = Launch {
+            trigger: Trigger::Expiry { expires_at: 90 },
+            ..launch.clone()
+        };
+        match operations.start(&other, "sync/run-1", 101).await {
+            Err(StartError::Held { holder, .. }) => assert_eq!(holder, "down-web-1-0"),
+            other => panic!("expected the lease held, got {other:?}"),
+        }
+        assert_eq!(operations.flows().started().len(), 1);
+    }
+}

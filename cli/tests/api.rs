@@ -48,7 +48,10 @@ impl Cli {
 }
 
 fn example(name: &str) -> String {
-    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../examples/{name}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    )
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {

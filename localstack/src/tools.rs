@@ -10,11 +10,23 @@ use crate::LocalStackError;
 
 const REQUIREMENTS: &str = include_str!("../requirements.txt");
 
-/// The workspace root (where `Cargo.toml` with `[workspace]` is).
+/// The workspace root (where `Cargo.toml` with `[workspace]` is): above the package cargo
+/// runs now (`CARGO_MANIFEST_DIR` at run time: a build cache shared between clones must not
+/// send the local stack to another clone), else above this crate as compiled.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the local stack crate lives inside the workspace")
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|dir| {
+            fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+        })
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(&start)
+        })
         .to_owned()
 }
 

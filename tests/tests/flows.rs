@@ -82,7 +82,10 @@ struct Ended {
 
 impl Harness {
     async fn store_staging(&self) -> Environment {
-        let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../examples/staging.yaml",
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+        );
         let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
         self.stack.stand_in_for(&env).await.unwrap();
         self.store.put_spec(&env, None, 1).await.unwrap();
@@ -336,7 +339,10 @@ async fn bucket_tags(h: &Harness, bucket: &str) -> Option<Vec<(String, String)>>
 /// without the poll loops' waits (how often a step polls is up to the emulator's timing),
 /// and without the branch states of a Parallel (their interleaving is up to the interpreter).
 fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
-    let path = format!("{}/../statemachines/{machine}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../statemachines/{machine}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let definition: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let states = definition["States"].as_object().unwrap();
@@ -1125,7 +1131,10 @@ async fn store_as(h: &Harness, name: &str) {
 
 /// The example stored as `name`, after `change`.
 async fn store_with(h: &Harness, name: &str, change: impl FnOnce(&mut Environment)) {
-    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     env.metadata.name = name.to_owned();
     // Side by side, each environment needs its own DNS name.
@@ -1521,7 +1530,10 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
     let h = harness().await;
     let queue = state_change_queue(&h).await;
     let created = lifecycle_now();
-    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path).unwrap();
     for name in ["pr-7", "pr-8", "pr-9"] {
         let mut env = Environment::parse(&text).unwrap();
@@ -1643,7 +1655,10 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     let h = harness().await;
     let queue = state_change_queue(&h).await;
     let created = lifecycle_now();
-    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path).unwrap();
     // img-1 deploys new images (the example's `sync.images: deploy`); img-2 runs the same
     // images under `report`; img-3 runs other repositories.

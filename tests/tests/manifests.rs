@@ -10,7 +10,10 @@ use strata_core::Environment;
 use strata_core::spec::DatabaseEngine;
 
 fn staging() -> Environment {
-    let path = format!("{}/../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

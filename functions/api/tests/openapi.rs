@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use serde_yaml_ng::Value;
 
 fn read(relative: &str) -> Value {
-    let path = format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/{relative}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

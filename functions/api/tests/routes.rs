@@ -15,7 +15,7 @@ const NOW: u64 = 1_795_000_000;
 fn staging() -> String {
     std::fs::read_to_string(format!(
         "{}/../../examples/staging.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ))
     .unwrap()
 }

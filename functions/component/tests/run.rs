@@ -50,7 +50,10 @@ impl ComponentHandler for Scripted {
 }
 
 async fn environment(network: Option<ComponentPhase>) -> MemoryStore {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     let store = MemoryStore::default();
     store.put_spec(&env, None, 1).await.unwrap();

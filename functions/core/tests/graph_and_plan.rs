@@ -4,7 +4,10 @@ use proptest::prelude::*;
 use strata_core::{Action, Component, Environment, Graph, PlanError, plan};
 
 fn staging() -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -107,7 +110,10 @@ proptest! {
 #[test]
 fn a_new_environment_creates_what_its_spec_has() {
     let preview = {
-        let path = format!("{}/../../examples/preview.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../examples/preview.json",
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+        );
         Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
     let p = plan(None, &preview);

@@ -7,7 +7,10 @@ use strata_core::{Component, OperationKind};
 
 /// The checked-in definitions.
 fn checked_in() -> Vec<(String, Value)> {
-    let dir = format!("{}/../../statemachines", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/../../statemachines",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -265,7 +268,7 @@ fn every_transition_names_an_existing_state() {
 fn every_task_calls_a_substituted_function() {
     let template = std::fs::read_to_string(format!(
         "{}/../../infra/template.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     for (file, definition) in checked_in() {

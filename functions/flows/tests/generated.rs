@@ -7,7 +7,7 @@ fn the_checked_in_definitions_are_the_generated_ones() {
     for operation in [OperationKind::Up, OperationKind::Down] {
         let path = format!(
             "{}/../../statemachines/{}",
-            env!("CARGO_MANIFEST_DIR"),
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
             file_name(operation)
         );
         let generated = render(operation);
@@ -26,7 +26,7 @@ fn the_checked_in_definitions_are_the_generated_ones() {
 fn the_template_has_a_function_for_every_component() {
     let template = std::fs::read_to_string(format!(
         "{}/../../infra/template.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     for component in Component::ALL {

@@ -8,7 +8,10 @@ use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
 use strata_store::{MemoryStore, Store};
 
 async fn stored() -> (MemoryStore, Environment) {
-    let path = format!("{}/../../examples/preview.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/preview.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     let store = MemoryStore::default();
     store.put_spec(&env, None, 1).await.unwrap();

@@ -25,7 +25,10 @@ async fn store() -> (LocalStack, DynamoStore) {
 }
 
 fn environment(name: &str) -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(path).unwrap();
     let mut env = Environment::parse(&text).unwrap();
     env.metadata.name = name.to_owned();

@@ -115,7 +115,10 @@ async fn main() {
     );
     let store = DynamoStore::new(client, stack.table_name("StateTable").unwrap());
 
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let template = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     let seeding = Instant::now();
     stream::iter(0..count)

@@ -38,7 +38,10 @@ fn syncer() -> TestSyncer {
 }
 
 fn environment(name: &str, ttl: Option<&str>) -> Environment {
-    let path = format!("{}/../../examples/staging.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     env.metadata.name = name.to_owned();
     env.spec.ttl = ttl.map(str::to_owned);

@@ -296,6 +296,19 @@ pub async fn rollback(client: &ApiClient, name: &str, wait: Option<Duration>) ->
     then_watch(client, started, wait).await
 }
 
+pub async fn cancel(client: &ApiClient, name: &str) -> u8 {
+    match client
+        .send(Method::POST, &format!("/environments/{name}/cancel"), None)
+        .await
+    {
+        Ok(answer) => {
+            show::cancelled(name, &answer.body);
+            exit::OK
+        }
+        Err(e) => report(&e),
+    }
+}
+
 pub async fn extend(client: &ApiClient, name: &str, by: &str) -> u8 {
     let body = serde_json::json!({ "extendBy": by })
         .to_string()

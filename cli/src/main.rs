@@ -119,6 +119,9 @@ enum Remote {
         #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
         timeout: u64,
     },
+    /// Stop the running operation and give the environment back: it shows Cancelled with
+    /// what was in flight, and a following apply or delete resumes.
+    Cancel { name: String },
     /// Sync an environment now, due or not, as the schedule would: drift, newer images, TTL.
     Sync {
         name: String,
@@ -255,5 +258,6 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             timeout,
         } => commands::sync(&client, &name, wait.then(|| limit(timeout))).await,
         Remote::History { name, limit } => commands::history(&client, &name, limit).await,
+        Remote::Cancel { name } => commands::cancel(&client, &name).await,
     }
 }

@@ -141,6 +141,23 @@ pub fn history(items: &Value) {
     }
 }
 
+/// What a cancel stopped.
+pub fn cancelled(name: &str, body: &Value) {
+    let Some(execution) = body["cancelled"].as_str() else {
+        println!("{name}: {}", text(&body["message"]));
+        return;
+    };
+    println!("{name}: {execution} cancelled ({})", text(&body["ended"]));
+    for component in body["inFlight"].as_array().into_iter().flatten() {
+        println!(
+            "  in flight: {:<9} {}",
+            text(&component["component"]),
+            text(&component["phase"])
+        );
+    }
+    println!("{name}: Cancelled; apply or delete resumes from here");
+}
+
 /// What one sync found, from its `Synced` event and the status it recorded: drift by field
 /// path, newer images, what it started, what it could not read.
 pub fn sync(name: &str, event: &Value, status: &Value) {

@@ -494,6 +494,10 @@ impl Delays {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(delay);
     }
 
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// The rewrite (from, to) for this request's answer, if a delay matches (using it once).
     pub fn take(&self, method: &Method, path: &str, body: &[u8]) -> Option<(String, String)> {
         let mut delays = self.0.lock().unwrap_or_else(|e| e.into_inner());

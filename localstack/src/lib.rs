@@ -503,6 +503,11 @@ impl LocalStack {
         self.router.delays.pending()
     }
 
+    /// Drops every delay not yet used up: the resources it held back are ready at once.
+    pub fn clear_delays(&self) {
+        self.router.delays.clear();
+    }
+
     /// Injected answers not yet given.
     pub fn pending_faults(&self) -> u32 {
         self.router.faults.pending()

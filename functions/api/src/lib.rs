@@ -22,7 +22,7 @@ pub use strata_control::{
     FlowError, Flows, LambdaSyncRequests, MemoryFlows, MemorySyncRequests, Operations, SfnFlows,
     SyncRequests,
 };
-use strata_control::{Launch, StartError, Started, Trigger};
+use strata_control::{Launch, Run, StartError, Started, Trigger};
 
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,7 @@ pub enum Endpoint {
     Rollback,
     ExtendTtl,
     Sync,
+    Cancel,
 }
 
 impl Endpoint {
@@ -50,6 +51,7 @@ impl Endpoint {
             Endpoint::Rollback => "rollbackEnvironment",
             Endpoint::ExtendTtl => "extendTtl",
             Endpoint::Sync => "syncEnvironment",
+            Endpoint::Cancel => "cancelOperation",
         }
     }
 }
@@ -107,6 +109,11 @@ pub const ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/environments/{name}/sync",
         endpoint: Endpoint::Sync,
+    },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/cancel",
+        endpoint: Endpoint::Cancel,
     },
 ];
 
@@ -487,6 +494,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                     .unwrap_or_else(|| now.to_string());
                 self.sync_now(&name, caller, &id, now).await
             }
+            Endpoint::Cancel => self.cancel(&name, caller, now).await,
         }
     }
 
@@ -906,6 +914,42 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         ))
     }
 
+    /// Stops the running operation, fences its steps, gives the environment back and
+    /// records it Cancelled with what was in flight; a following `up` or `delete` resumes.
+    /// 200 either way: what was cancelled, or that nothing runs.
+    async fn cancel(&self, name: &str, caller: &str, now: u64) -> Result<Response<Body>, ApiError> {
+        if self.store().get_spec(name).await?.is_none() {
+            return Err(ApiError::EnvironmentNotFound(name.to_owned()));
+        }
+        let body = match self.operations.cancel(name, caller, now).await? {
+            None => json!({
+                "environment": name,
+                "cancelled": null,
+                "message": "no operation is running; nothing to cancel",
+            }),
+            Some(cancelled) => {
+                let ended = match &cancelled.run {
+                    Run::Ended(how) => how.clone(),
+                    Run::Missing => "NOT_STARTED".to_owned(),
+                    Run::Running => "RUNNING".to_owned(),
+                };
+                json!({
+                    "environment": name,
+                    "cancelled": cancelled.execution,
+                    "ended": ended,
+                    "inFlight": cancelled
+                        .in_flight
+                        .iter()
+                        .map(|(component, phase)| json!({"component": component, "phase": phase}))
+                        .collect::<Vec<_>>(),
+                    "message": format!("{} cancelled; the environment is free (a following apply or delete resumes)", cancelled.execution),
+                    "statusUrl": format!("/environments/{name}"),
+                })
+            }
+        };
+        Ok(respond(StatusCode::OK, &body))
+    }
+
     async fn history(&self, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
         if self.store().get_spec(name).await?.is_none() {
             return Err(ApiError::EnvironmentNotFound(name.to_owned()));
@@ -1065,7 +1109,8 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
         | Endpoint::Delete
         | Endpoint::Rollback
         | Endpoint::ExtendTtl
-        | Endpoint::Sync => &[],
+        | Endpoint::Sync
+        | Endpoint::Cancel => &[],
     };
     let mut errors = Vec::new();
     let mut query = Query::default();

@@ -1252,3 +1252,34 @@ async fn a_cursor_no_listing_gave_out_is_a_400_naming_it() {
     let answer = call(&api, event("GET", &target, None, None), NOW).await;
     assert_eq!(answer.status, StatusCode::OK, "{target}");
 }
+
+#[tokio::test]
+async fn cancel_stops_the_running_operation_and_the_next_apply_gets_a_new_execution() {
+    let api = api();
+    let cancel = |name: &str| event("POST", &format!("/environments/{name}/cancel"), None, None);
+    assert_eq!(call(&api, cancel("staging"), NOW).await.status, 404);
+
+    let applied = put(&api, "/environments/staging", &staging(), NOW).await;
+    assert_eq!(applied.status, 202, "{}", applied.body);
+    let execution = applied.body["execution"].as_str().unwrap().to_owned();
+
+    let answer = call(&api, cancel("staging"), NOW + 5).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["cancelled"], execution.as_str());
+    assert_eq!(answer.body["ended"], "ABORTED");
+    assert_eq!(api.flows().stopped(), [execution.as_str()]);
+    assert_eq!(api.store().lease("staging", NOW + 5).await.unwrap(), None);
+    let history = api.store().history("staging", 1, None).await.unwrap();
+    assert_eq!(history.items[0].kind, "OperationCancelled");
+    assert_eq!(history.items[0].actor, ALICE);
+
+    // Nothing runs now: said so, with nothing written.
+    let answer = call(&api, cancel("staging"), NOW + 6).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["cancelled"], Value::Null);
+
+    // The same spec again resumes under a new name (Step Functions starts a name once).
+    let again = put(&api, "/environments/staging", &staging(), NOW + 7).await;
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_ne!(again.body["execution"], execution.as_str());
+}

@@ -1,10 +1,14 @@
-//! Starting the state machines: the one capability the API needs from Step Functions.
+//! The state machines as the control plane drives them: start an execution, stop one, ask
+//! whether one still runs.
 
 use std::future::Future;
 use std::sync::Mutex;
 
 use aws_sdk_sfn::error::DisplayErrorContext;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
+use aws_sdk_sfn::types::ExecutionStatus;
 use strata_core::OperationKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,15 +18,42 @@ pub enum FlowError {
     Unavailable(String),
 }
 
-/// Starts `environment-up` or `environment-down`. Starting an execution whose name already
-/// exists starts nothing and answers that execution: a retried request is safe.
+/// Where an execution is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Run {
+    Running,
+    /// Ended: `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    Ended(String),
+    /// Never started under this name (a reservation whose start failed or is on its way).
+    Missing,
+}
+
+/// `environment-up` and `environment-down`, by execution name.
 pub trait Flows: Send + Sync {
+    /// Starts one. Starting an execution whose name already exists starts nothing and
+    /// answers that execution: a retried request is safe.
     fn start(
         &self,
         operation: OperationKind,
         execution: &str,
         input: &str,
     ) -> impl Future<Output = Result<String, FlowError>> + Send;
+
+    /// Stops one (`cause` goes to its history). Stopping one that has ended or never
+    /// started changes nothing: answers where it is.
+    fn stop(
+        &self,
+        operation: OperationKind,
+        execution: &str,
+        cause: &str,
+    ) -> impl Future<Output = Result<Run, FlowError>> + Send;
+
+    /// Where one is.
+    fn run(
+        &self,
+        operation: OperationKind,
+        execution: &str,
+    ) -> impl Future<Output = Result<Run, FlowError>> + Send;
 }
 
 /// [`Flows`] on Step Functions; the state machines' ARNs come from the template.
@@ -36,6 +67,13 @@ pub struct SfnFlows {
 impl SfnFlows {
     pub fn new(client: aws_sdk_sfn::Client, up: String, down: String) -> Self {
         Self { client, up, down }
+    }
+
+    fn machine(&self, operation: OperationKind) -> &str {
+        match operation {
+            OperationKind::Up => &self.up,
+            OperationKind::Down => &self.down,
+        }
     }
 
     /// The ARNs from `UP_STATE_MACHINE_ARN` and `DOWN_STATE_MACHINE_ARN`.
@@ -64,10 +102,7 @@ impl Flows for SfnFlows {
         execution: &str,
         input: &str,
     ) -> Result<String, FlowError> {
-        let machine = match operation {
-            OperationKind::Up => &self.up,
-            OperationKind::Down => &self.down,
-        };
+        let machine = self.machine(operation);
         match self
             .client
             .start_execution()
@@ -82,27 +117,107 @@ impl Flows for SfnFlows {
                 Some(StartExecutionError::ExecutionAlreadyExists(_)) => {
                     Ok(execution_arn(machine, execution))
                 }
-                _ => Err(FlowError::Unavailable(
-                    DisplayErrorContext(&e)
-                        .to_string()
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )),
+                _ => Err(unavailable(&e)),
+            },
+        }
+    }
+
+    async fn stop(
+        &self,
+        operation: OperationKind,
+        execution: &str,
+        cause: &str,
+    ) -> Result<Run, FlowError> {
+        // Only a running one is stopped; one that ended (or never began) is answered as it is.
+        let before = self.run(operation, execution).await?;
+        if before != Run::Running {
+            return Ok(before);
+        }
+        let arn = execution_arn(self.machine(operation), execution);
+        match self
+            .client
+            .stop_execution()
+            .execution_arn(&arn)
+            .cause(cause)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Run::Ended(ExecutionStatus::Aborted.as_str().to_owned())),
+            // It ended between the two calls: say how.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(StopExecutionError::ExecutionDoesNotExist(_))
+                ) =>
+            {
+                Ok(Run::Missing)
+            }
+            Err(_) => self.run(operation, execution).await,
+        }
+    }
+
+    async fn run(&self, operation: OperationKind, execution: &str) -> Result<Run, FlowError> {
+        let arn = execution_arn(self.machine(operation), execution);
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(described) => Ok(match described.status {
+                ExecutionStatus::Running | ExecutionStatus::PendingRedrive => Run::Running,
+                other => Run::Ended(other.as_str().to_owned()),
+            }),
+            Err(e) => match e.as_service_error() {
+                Some(DescribeExecutionError::ExecutionDoesNotExist(_)) => Ok(Run::Missing),
+                _ => Err(unavailable(&e)),
             },
         }
     }
 }
 
-/// An in-memory [`Flows`] for handler tests: records what was started, by name once.
+/// The first line of an SDK error, as a retryable failure.
+fn unavailable(e: &impl std::error::Error) -> FlowError {
+    FlowError::Unavailable(
+        DisplayErrorContext(e)
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// An in-memory [`Flows`] for handler tests: records what was started, by name once; what
+/// it started runs until stopped or [`end`](Self::end)ed.
 #[derive(Debug, Default)]
 pub struct MemoryFlows {
     started: Mutex<Vec<(OperationKind, String, String)>>,
+    ended: Mutex<std::collections::BTreeMap<String, String>>,
     unavailable: Mutex<bool>,
 }
 
 impl MemoryFlows {
+    /// Ends a started execution with `status` (`SUCCEEDED`, `ABORTED`, …).
+    pub fn end(&self, execution: &str, status: &str) {
+        self.ended
+            .lock()
+            .expect("not poisoned")
+            .insert(execution.to_owned(), status.to_owned());
+    }
+
+    /// The executions stopped so far.
+    pub fn stopped(&self) -> Vec<String> {
+        self.ended
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|(_, status)| *status == "ABORTED")
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Every execution started so far: operation, name, input.
     pub fn started(&self) -> Vec<(OperationKind, String, String)> {
         self.started.lock().expect("not poisoned").clone()
@@ -135,6 +250,34 @@ impl Flows for MemoryFlows {
             ),
             execution,
         ))
+    }
+
+    async fn stop(
+        &self,
+        operation: OperationKind,
+        execution: &str,
+        _cause: &str,
+    ) -> Result<Run, FlowError> {
+        if self.run(operation, execution).await? == Run::Running {
+            self.end(execution, "ABORTED");
+            return Ok(Run::Ended("ABORTED".into()));
+        }
+        self.run(operation, execution).await
+    }
+
+    async fn run(&self, _operation: OperationKind, execution: &str) -> Result<Run, FlowError> {
+        if *self.unavailable.lock().expect("not poisoned") {
+            return Err(FlowError::Unavailable("ThrottlingException".into()));
+        }
+        if let Some(status) = self.ended.lock().expect("not poisoned").get(execution) {
+            return Ok(Run::Ended(status.clone()));
+        }
+        let started = self.started.lock().expect("not poisoned");
+        Ok(if started.iter().any(|(_, name, _)| name == execution) {
+            Run::Running
+        } else {
+            Run::Missing
+        })
     }
 }
 

@@ -9,6 +9,8 @@ pub mod flows;
 pub mod operations;
 pub mod sync_requests;
 
-pub use flows::{FlowError, Flows, MemoryFlows, SfnFlows, execution_arn};
-pub use operations::{Launch, Operations, RESERVATION_SECONDS, StartError, Started, Trigger};
+pub use flows::{FlowError, Flows, MemoryFlows, Run, SfnFlows, execution_arn};
+pub use operations::{
+    Cancelled, Launch, Operations, RESERVATION_SECONDS, StartError, Started, Trigger, operation_of,
+};
 pub use sync_requests::{LambdaSyncRequests, MemorySyncRequests, SyncRequest, SyncRequests};

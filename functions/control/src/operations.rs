@@ -3,10 +3,10 @@
 //! lease back when nothing started, and the history event that says who asked.
 
 use serde_json::Value;
-use strata_core::{Event, ImageUpdate, OperationKind, Scope};
+use strata_core::{ComponentPhase, EnvironmentState, Event, ImageUpdate, OperationKind, Scope};
 use strata_store::{Store, StoreError};
 
-use crate::flows::{FlowError, Flows};
+use crate::flows::{FlowError, Flows, Run};
 
 /// How long the lease taken for a starting execution lasts before Begin extends it to the
 /// operation's deadline: an execution that never begins blocks the environment this long.
@@ -127,6 +127,15 @@ impl Trigger<'_> {
     }
 }
 
+/// The state machine an execution of this name runs on (the first word of its name, as
+/// [`Trigger::execution`] makes it): `down` and `ttl` delete, everything else is `up`.
+pub fn operation_of(execution: &str) -> OperationKind {
+    match execution.split('-').next() {
+        Some("down" | "ttl") => OperationKind::Down,
+        _ => OperationKind::Up,
+    }
+}
+
 /// FNV-1a over `service=version;…`: stable across builds, unlike std's hasher.
 fn versions_hash(updates: &[ImageUpdate]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -151,6 +160,16 @@ impl Launch<'_> {
     pub fn execution(&self) -> String {
         self.trigger.execution(self.environment)
     }
+}
+
+/// An operation stopped on request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub execution: String,
+    /// How Step Functions says it ended (`ABORTED`, or how it had ended already).
+    pub run: Run,
+    /// The components it was still working on, with their phase.
+    pub in_flight: Vec<(String, ComponentPhase)>,
 }
 
 /// An execution that was started (or found started under its name).
@@ -246,17 +265,193 @@ impl<S: Store, F: Flows> Operations<S, F> {
     }
 
     /// Takes the lease for `execution` before it starts (Begin re-takes it as the same
-    /// holder), so whoever comes next sees the environment taken.
+    /// holder), so whoever comes next sees the environment taken. A lease whose execution
+    /// has ended (stopped in the Step Functions console, or whose Finish never ran) is
+    /// recovered first.
     pub async fn reserve(
         &self,
         environment: &str,
         execution: &str,
         now: u64,
     ) -> Result<(), StartError> {
-        self.store
+        match self
+            .store
             .acquire(environment, execution, RESERVATION_SECONDS, now)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::LockHeld { holder, .. }) if holder != execution => {
+                self.recover(environment, &holder, now).await?;
+                self.store
+                    .acquire(environment, execution, RESERVATION_SECONDS, now)
+                    .await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Releases the lease `holder` keeps although its execution ended; refuses (as held)
+    /// while it runs or has not begun yet.
+    async fn recover(&self, environment: &str, holder: &str, now: u64) -> Result<(), StartError> {
+        let run = self.flows.run(operation_of(holder), holder).await?;
+        let Run::Ended(how) = run else {
+            let lease = self.store.lease(environment, now).await?;
+            return Err(StartError::Held {
+                environment: environment.to_owned(),
+                holder: holder.to_owned(),
+                expires_at: lease.map_or(now, |l| l.expires_at),
+            });
+        };
+        let cancelled = self
+            .mark_cancelled(environment, holder, &format!("it ended {how}"), now)
+            .await?;
+        match self.store.release(environment, holder).await {
+            Ok(()) | Err(StoreError::NotLockHolder { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.store
+            .append_event(
+                environment,
+                &Event {
+                    at: now,
+                    kind: "LeaseRecovered".into(),
+                    message: format!(
+                        "{holder} ended {how} without giving the environment back; its lease was released{}",
+                        in_flight_text(&cancelled)
+                    ),
+                    actor: "strata".into(),
+                    execution: Some(holder.to_owned()),
+                },
+            )
             .await?;
         Ok(())
+    }
+
+    /// Stops the operation that holds the environment, fences its steps (the status no
+    /// longer names it as running, so a step still in flight acts on nothing), gives the
+    /// lease back and records who cancelled it and what was in flight. `None` when
+    /// nothing runs.
+    pub async fn cancel(
+        &self,
+        environment: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<Option<Cancelled>, StartError> {
+        let Some(lease) = self.store.lease(environment, now).await? else {
+            return Ok(None);
+        };
+        let execution = lease.holder;
+        let run = self
+            .flows
+            .stop(
+                operation_of(&execution),
+                &execution,
+                &format!("cancelled by {actor}"),
+            )
+            .await?;
+        if run == Run::Running {
+            return Err(StartError::Flows(FlowError::Unavailable(format!(
+                "{execution} did not stop"
+            ))));
+        }
+        let in_flight = self
+            .mark_cancelled(
+                environment,
+                &execution,
+                &format!("cancelled by {actor}"),
+                now,
+            )
+            .await?;
+        match self.store.release(environment, &execution).await {
+            // Its Finish came first (a stop that raced the end): nothing is held.
+            Ok(()) | Err(StoreError::NotLockHolder { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.store
+            .append_event(
+                environment,
+                &Event {
+                    at: now,
+                    kind: "OperationCancelled".into(),
+                    message: format!(
+                        "{execution} cancelled by {actor}{}",
+                        in_flight_text(&in_flight)
+                    ),
+                    actor: actor.to_owned(),
+                    execution: Some(execution.clone()),
+                },
+            )
+            .await?;
+        Ok(Some(Cancelled {
+            execution,
+            run,
+            in_flight,
+        }))
+    }
+
+    /// Marks the status Cancelled if it still says `execution` runs: the fence its steps
+    /// check. Answers the components that were in flight. Either way the status moves on
+    /// (an execution cancelled before it began leaves the state as it was), so the next
+    /// operation gets a name of its own: Step Functions never starts a name twice.
+    async fn mark_cancelled(
+        &self,
+        environment: &str,
+        execution: &str,
+        why: &str,
+        now: u64,
+    ) -> Result<Vec<(String, ComponentPhase)>, StartError> {
+        // A component step writes the status too: read again when it moved on.
+        for _ in 0..5 {
+            let current = self.store.get_status(environment).await?;
+            let (mut status, version) = match current {
+                Some(current) => (current.value, Some(current.version)),
+                None => (
+                    strata_core::EnvironmentStatus::new(EnvironmentState::Cancelled, "", now),
+                    None,
+                ),
+            };
+            let running = status.state.is_running()
+                && status.operation.as_ref().map(|o| o.execution.as_str()) == Some(execution);
+            let in_flight: Vec<(String, ComponentPhase)> = if running {
+                status
+                    .components
+                    .iter()
+                    .filter(|(_, c)| {
+                        matches!(
+                            c.phase,
+                            ComponentPhase::Pending
+                                | ComponentPhase::Creating
+                                | ComponentPhase::Updating
+                                | ComponentPhase::Deleting
+                        )
+                    })
+                    .map(|(component, c)| (component.name().to_owned(), c.phase))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if running {
+                let kind = status
+                    .operation
+                    .as_ref()
+                    .map_or("operation", |o| o.kind.name());
+                status.state = EnvironmentState::Cancelled;
+                status.message = format!("{kind} cancelled: {why}{}", in_flight_text(&in_flight));
+            } else if status.operation.as_ref().map(|o| o.execution.as_str()) != Some(execution) {
+                status.message = format!("{execution} {why} before it began");
+            }
+            status.updated_at = now;
+            match self.store.put_status(environment, &status, version).await {
+                Ok(_) => return Ok(in_flight),
+                Err(StoreError::StaleVersion { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StartError::Store(StoreError::StaleVersion {
+            item: format!("{environment}/STATUS"),
+            expected: None,
+        }))
     }
 
     /// Gives a reservation back when nothing was started under it.
@@ -314,6 +509,17 @@ impl<S: Store, F: Flows> Operations<S, F> {
             .await?;
         Ok(Started { execution, arn })
     }
+}
+
+fn in_flight_text(in_flight: &[(String, ComponentPhase)]) -> String {
+    if in_flight.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = in_flight
+        .iter()
+        .map(|(component, phase)| format!("{component} ({})", format!("{phase:?}").to_lowercase()))
+        .collect();
+    format!("; in flight: {}", list.join(", "))
 }
 
 #[cfg(test)]
@@ -425,5 +631,138 @@ mod tests {
             other => panic!("expected the lease held, got {other:?}"),
         }
         assert_eq!(operations.flows().started().len(), 1);
+    }
+
+    fn apply(status_version: u64) -> Launch<'static> {
+        Launch {
+            environment: "web",
+            trigger: Trigger::Apply {
+                generation: 1,
+                status_version,
+            },
+            scope: Scope::All,
+            message: "apply".into(),
+        }
+    }
+
+    /// What Begin and a component step leave: the operation running, the cluster creating.
+    async fn begun(operations: &Operations<MemoryStore, MemoryFlows>, execution: &str) {
+        use strata_core::{Component, ComponentStatus, EnvironmentStatus, Operation};
+        let store = operations.store();
+        let current = store.get_status("web").await.unwrap();
+        let mut status = EnvironmentStatus::new(EnvironmentState::Progressing, "up", 100);
+        status.operation = Some(Operation {
+            kind: OperationKind::Up,
+            execution: execution.into(),
+            generation: 1,
+            started_at: 100,
+        });
+        store
+            .put_status("web", &status, current.map(|c| c.version))
+            .await
+            .unwrap();
+        for (component, phase) in [
+            (Component::Network, ComponentPhase::Ready),
+            (Component::Cluster, ComponentPhase::Creating),
+        ] {
+            let previous = store.get_component("web", component).await.unwrap();
+            store
+                .put_component(
+                    "web",
+                    component,
+                    &ComponentStatus::new(phase, 1, 100),
+                    previous.map(|p| p.version),
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_the_execution_fences_it_and_frees_the_environment() {
+        let operations = Operations::new(MemoryStore::default(), MemoryFlows::default());
+        assert_eq!(operations.cancel("web", "alice", 100).await.unwrap(), None);
+
+        let started = operations.start(&apply(0), "alice", 100).await.unwrap();
+        begun(&operations, &started.execution).await;
+        let cancelled = operations.cancel("web", "bob", 110).await.unwrap().unwrap();
+        assert_eq!(cancelled.execution, "up-web-1-0");
+        assert_eq!(cancelled.run, Run::Ended("ABORTED".into()));
+        assert_eq!(
+            cancelled.in_flight,
+            [("cluster".to_owned(), ComponentPhase::Creating)]
+        );
+        assert_eq!(operations.flows().stopped(), ["up-web-1-0"]);
+        assert_eq!(operations.store().lease("web", 110).await.unwrap(), None);
+        let status = operations.store().get_status("web").await.unwrap().unwrap();
+        assert_eq!(status.value.state, EnvironmentState::Cancelled);
+        assert_eq!(
+            status.value.message,
+            "up cancelled: cancelled by bob; in flight: cluster (creating)"
+        );
+        let history = operations.store().history("web", 10, None).await.unwrap();
+        let kinds: Vec<&str> = history.items.iter().map(|e| e.kind.as_str()).collect();
+        assert!(kinds.contains(&"OperationCancelled"), "{kinds:?}");
+
+        // A stop that cannot be made leaves everything as it was.
+        let again = operations
+            .start(&apply(status.version), "alice", 120)
+            .await
+            .unwrap();
+        begun(&operations, &again.execution).await;
+        operations.flows().set_unavailable(true);
+        assert!(matches!(
+            operations.cancel("web", "bob", 121).await,
+            Err(StartError::Flows(_))
+        ));
+        let lease = operations.store().lease("web", 121).await.unwrap().unwrap();
+        assert_eq!(lease.holder, again.execution);
+    }
+
+    #[tokio::test]
+    async fn a_lease_left_by_an_ended_execution_is_recovered_one_still_running_is_not() {
+        let operations = Operations::new(MemoryStore::default(), MemoryFlows::default());
+        let first = operations.start(&apply(0), "alice", 100).await.unwrap();
+        begun(&operations, &first.execution).await;
+
+        // Running: refused, naming it.
+        match operations.start(&apply(1), "alice", 110).await {
+            Err(StartError::Held { holder, .. }) => assert_eq!(holder, first.execution),
+            other => panic!("expected held, got {other:?}"),
+        }
+        // Stopped in the console: its lease is recovered and the new operation starts.
+        operations.flows().end(&first.execution, "ABORTED");
+        let second = operations.start(&apply(1), "alice", 120).await.unwrap();
+        let lease = operations.store().lease("web", 120).await.unwrap().unwrap();
+        assert_eq!(lease.holder, second.execution);
+        let history = operations.store().history("web", 10, None).await.unwrap();
+        let recovered = history
+            .items
+            .iter()
+            .find(|e| e.kind == "LeaseRecovered")
+            .expect("the recovery is in the history");
+        assert_eq!(
+            recovered.execution.as_deref(),
+            Some(first.execution.as_str())
+        );
+        assert!(
+            recovered.message.contains("ended ABORTED"),
+            "{}",
+            recovered.message
+        );
+    }
+
+    #[test]
+    fn the_machine_of_an_execution_follows_its_name() {
+        for (name, operation) in [
+            ("up-web-1-0", OperationKind::Up),
+            ("rollback-web-1-0", OperationKind::Up),
+            ("repair-web-1-0", OperationKind::Up),
+            ("images-web-1-00ff", OperationKind::Up),
+            ("down-web-1-0", OperationKind::Down),
+            ("ttl-web-1800", OperationKind::Down),
+        ] {
+            assert_eq!(operation_of(name), operation, "{name}");
+        }
     }
 }

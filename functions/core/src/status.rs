@@ -14,6 +14,18 @@ pub enum EnvironmentState {
     Failed,
     Deleting,
     Deleted,
+    /// Its operation was stopped on request; a following `up` or `delete` resumes.
+    Cancelled,
+}
+
+impl EnvironmentState {
+    /// An operation runs (its steps may act).
+    pub fn is_running(self) -> bool {
+        matches!(
+            self,
+            EnvironmentState::Progressing | EnvironmentState::Deleting
+        )
+    }
 }
 
 /// The flows that change an environment.

@@ -1,0 +1,242 @@
+//! Cancelling an operation end to end on the local stack: the real state machines, the real
+//! Lambda binaries, started and stopped through `strata-control`'s `Operations` as the API
+//! does. AWS's ten-minute EKS create is played by the router's delay (the cluster answers
+//! CREATING until the delay is cleared).
+
+use std::time::{Duration, Instant};
+
+use strata_control::{Launch, Operations, Run, SfnFlows, Trigger};
+use strata_core::status::ComponentPhase;
+use strata_core::{Component, Environment, EnvironmentState, Scope};
+use strata_localstack::fidelity::Delay;
+use strata_localstack::{LocalStack, Options};
+use strata_store::{DynamoStore, Store};
+
+type Ops = Operations<DynamoStore, SfnFlows>;
+
+struct Stack {
+    stack: LocalStack,
+    store: DynamoStore,
+    operations: Ops,
+    sfn: aws_sdk_sfn::Client,
+    eks: aws_sdk_eks::Client,
+    up: String,
+}
+
+async fn stack() -> Stack {
+    let stack = LocalStack::start(Options::default())
+        .await
+        .expect("the local stack starts");
+    let config = stack.sdk_config();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        stack.table_name("StateTable").unwrap(),
+    );
+    let machine = |id: &str| stack.state_machine_arn(id).unwrap().to_owned();
+    let (up, down) = (
+        machine("EnvironmentUpStateMachine"),
+        machine("EnvironmentDownStateMachine"),
+    );
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let operations = Operations::new(store.clone(), SfnFlows::new(sfn.clone(), up.clone(), down))
+        .with_poll_seconds(Some(1));
+    let regional = config
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    Stack {
+        eks: aws_sdk_eks::Client::new(&regional),
+        stack,
+        store,
+        operations,
+        sfn,
+        up,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl Stack {
+    /// The example as `name`, stored, with its cluster held CREATING.
+    async fn slow(&self, name: &str) {
+        let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
+        let mut env = Environment::parse(&text).unwrap();
+        env.metadata.name = name.to_owned();
+        env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+        self.stack.stand_in_for(&env).await.unwrap();
+        self.store.put_spec(&env, None, 1).await.unwrap();
+        self.stack.delay(
+            Delay::rest_json(
+                &format!("GET /clusters/strata-{name}"),
+                "",
+                r#""status": "ACTIVE""#,
+                r#""status": "CREATING""#,
+            )
+            .times(1_000_000),
+        );
+    }
+
+    /// Starts `up` of generation 1 as the API would (the name follows the status).
+    async fn apply(&self, name: &str) -> String {
+        let status_version = self
+            .store
+            .get_status(name)
+            .await
+            .unwrap()
+            .map_or(0, |s| s.version);
+        let launch = Launch {
+            environment: name,
+            trigger: Trigger::Apply {
+                generation: 1,
+                status_version,
+            },
+            scope: Scope::All,
+            message: "apply".into(),
+        };
+        self.operations
+            .start(&launch, "tester", now())
+            .await
+            .unwrap()
+            .execution
+    }
+
+    /// Waits until the cluster component is recorded Creating.
+    async fn cluster_creating(&self, name: &str) {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while Instant::now() < deadline {
+            let recorded = self.store.get_component(name, Component::Cluster).await;
+            if recorded
+                .unwrap()
+                .is_some_and(|c| c.value.phase == ComponentPhase::Creating)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{name}: the cluster never began creating");
+    }
+
+    /// Waits for the `up` execution to end; answers its status.
+    async fn ended(&self, execution: &str) -> String {
+        let arn = strata_control::execution_arn(&self.up, execution);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            let described = self
+                .sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            if described.status.as_str() != "RUNNING" {
+                return format!(
+                    "{} {:?}",
+                    described.status.as_str(),
+                    described.cause.unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{execution} did not end within five minutes");
+    }
+
+    async fn history_kinds(&self, name: &str) -> Vec<String> {
+        let page = self.store.history(name, 50, None).await.unwrap();
+        page.items.into_iter().map(|e| e.kind).collect()
+    }
+
+    async fn clusters(&self) -> Vec<String> {
+        let listed = self.eks.list_clusters().send().await.unwrap();
+        listed.clusters.unwrap_or_default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() {
+    let s = stack().await;
+    s.slow("stuck").await;
+    let first = s.apply("stuck").await;
+    s.cluster_creating("stuck").await;
+
+    let clock = Instant::now();
+    let cancelled = s
+        .operations
+        .cancel("stuck", "alice", now())
+        .await
+        .unwrap()
+        .expect("an operation was running");
+    println!("cancel answered in {:?}", clock.elapsed());
+    assert_eq!(cancelled.execution, first);
+    assert_eq!(cancelled.run, Run::Ended("ABORTED".into()));
+    assert!(
+        cancelled
+            .in_flight
+            .contains(&("cluster".to_owned(), ComponentPhase::Creating)),
+        "{:?}",
+        cancelled.in_flight
+    );
+    assert_eq!(s.store.lease("stuck", now()).await.unwrap(), None);
+    let status = s.store.get_status("stuck").await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Cancelled);
+    assert!(
+        status.message.contains("cancelled by alice")
+            && status.message.contains("cluster (creating)"),
+        "{}",
+        status.message
+    );
+    assert!(s.ended(&first).await.starts_with("ABORTED"));
+    assert!(
+        s.history_kinds("stuck")
+            .await
+            .contains(&"OperationCancelled".to_owned())
+    );
+    // Nothing runs now: a second cancel says so.
+    assert_eq!(
+        s.operations.cancel("stuck", "alice", now()).await.unwrap(),
+        None
+    );
+
+    // EKS finishes the create; the next up resumes and converges with the one cluster.
+    s.stack.clear_delays();
+    let second = s.apply("stuck").await;
+    assert_ne!(second, first);
+    assert!(s.ended(&second).await.starts_with("SUCCEEDED"));
+    let status = s.store.get_status("stuck").await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
+    assert_eq!(s.clusters().await, ["strata-stuck"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_execution_stopped_in_the_console_leaves_a_lease_the_next_operation_recovers() {
+    let s = stack().await;
+    s.slow("stopped").await;
+    let first = s.apply("stopped").await;
+    s.cluster_creating("stopped").await;
+
+    // Stopped by hand: Finish never runs, the lease stays.
+    s.sfn
+        .stop_execution()
+        .execution_arn(strata_control::execution_arn(&s.up, &first))
+        .send()
+        .await
+        .unwrap();
+    assert!(s.ended(&first).await.starts_with("ABORTED"));
+    let lease = s.store.lease("stopped", now()).await.unwrap().unwrap();
+    assert_eq!(lease.holder, first);
+
+    s.stack.clear_delays();
+    let second = s.apply("stopped").await;
+    assert_ne!(second, first);
+    assert!(s.ended(&second).await.starts_with("SUCCEEDED"));
+    let kinds = s.history_kinds("stopped").await;
+    assert!(kinds.contains(&"LeaseRecovered".to_owned()), "{kinds:?}");
+    let status = s.store.get_status("stopped").await.unwrap().unwrap().value;
+    assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
+    assert_eq!(s.clusters().await, ["strata-stopped"]);
+}

@@ -18,7 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::fidelity::{
-    AccessEntries, Delays, DependencyCheck, Faults, deleted_nat_gateway, element, signed_region,
+    AccessEntries, Delays, DependencyCheck, Faults, deleted_nat_gateway,
+    drop_kept_automated_backups, element, signed_region,
 };
 use crate::iam::{Iam, peer_binary};
 
@@ -141,6 +142,7 @@ impl Router {
         {
             return response;
         }
+        let body = drop_kept_automated_backups(&body).unwrap_or(body);
         if let Some(nat) = deleted_nat_gateway(&body) {
             return self.delete_nat_gateway(&nat, &region, parts, body).await;
         }
@@ -284,7 +286,12 @@ impl Router {
         let mut request = Request::builder()
             .method(parts.method)
             .uri(format!("http://{to}{path}"));
-        for (k, v) in &parts.headers {
+        // The body may have been rewritten: its length is the body's, not the header's.
+        for (k, v) in parts
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != hyper::header::CONTENT_LENGTH)
+        {
             request = request.header(k, v);
         }
         let request = match request.body(Full::new(body)) {

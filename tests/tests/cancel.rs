@@ -97,6 +97,7 @@ impl Stack {
                 status_version,
             },
             scope: Scope::All,
+            recreate: Vec::new(),
             message: "apply".into(),
         };
         self.operations

@@ -553,11 +553,19 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
     ) -> Result<Response<Body>, ApiError> {
         let name = environment.name().to_owned();
         let stored = self.store().get_spec(&name).await?;
-        let planned = plan(stored.as_ref().map(|s| &s.environment), &environment);
+        let status = self.store().get_status(&name).await?;
+        let standing = standing(stored.as_ref(), status.as_ref());
+        let planned = plan(standing.as_ref(), &environment);
         if let Err(refused) = planned.check_allowed(&query.allow_recreate) {
+            let allow = planned
+                .data_losing()
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(",");
             return Err(ApiError::RecreateRefused {
                 message: format!(
-                    "{refused}: add ?allowRecreate={} to the request",
+                    "{refused}: apply again with --allow-recreate {allow} (the API's ?allowRecreate={})",
                     planned
                         .data_losing()
                         .iter()
@@ -576,7 +584,6 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             Some(s) => s.generation + 1,
             None => 1,
         };
-        let status = self.store().get_status(&name).await?;
         let trigger = Trigger::Apply {
             generation,
             status_version: status.as_ref().map_or(0, |s| s.version),
@@ -605,10 +612,16 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         } else {
             Scope::All
         };
+        let recreate = if scope == Scope::All {
+            planned.recreated()
+        } else {
+            Vec::new()
+        };
         let launch = Launch {
             environment: &name,
             trigger,
             scope,
+            recreate,
             message: format!(
                 "apply of generation {generation} requested ({}{})",
                 summary(&planned),
@@ -659,7 +672,9 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         query: &Query,
     ) -> Result<Response<Body>, ApiError> {
         let stored = self.store().get_spec(environment.name()).await?;
-        let planned = plan(stored.as_ref().map(|s| &s.environment), &environment);
+        let status = self.store().get_status(environment.name()).await?;
+        let standing = standing(stored.as_ref(), status.as_ref());
+        let planned = plan(standing.as_ref(), &environment);
         let refused: Vec<&str> = planned
             .data_losing()
             .into_iter()
@@ -716,6 +731,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 status_version: status.map_or(0, |s| s.version),
             },
             scope: Scope::All,
+            recreate: Vec::new(),
             message: format!("delete requested (generation {})", stored.generation),
         };
         let started = self.operations.start(&launch, caller, now).await?;
@@ -791,6 +807,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 status_version: status.map_or(0, |s| s.version),
             },
             scope: Scope::Rollback,
+            recreate: Vec::new(),
             message: format!("rollback of {} requested", blue_green.join(", ")),
         };
         let started = self.operations.start(&launch, caller, now).await?;
@@ -1037,6 +1054,26 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
 enum Existing {
     Idle(Box<(StoredSpec, Option<Versioned<EnvironmentStatus>>)>),
     Running(Response<Body>),
+}
+
+/// What the environment stands converged to, which a new spec is planned against: the
+/// stored spec with each component's recorded section put back (a failed operation leaves
+/// the components it never converged at what they were).
+fn standing(
+    stored: Option<&StoredSpec>,
+    status: Option<&Versioned<EnvironmentStatus>>,
+) -> Option<Environment> {
+    let stored = stored?;
+    let sections = status
+        .map(|s| {
+            s.value
+                .components
+                .iter()
+                .filter_map(|(c, cs)| cs.applied.clone().map(|a| (*c, a)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(stored.environment.with_applied(&sections))
 }
 
 /// Every component of the spec outside the application layer is Ready.

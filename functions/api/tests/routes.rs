@@ -803,6 +803,105 @@ async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
     .await;
     assert_eq!(allowed.status, StatusCode::ACCEPTED, "{}", allowed.body);
     assert_eq!(allowed.body["generation"], 2);
+    // The execution tears the recreated components down first.
+    let started = api.flows().started();
+    let input: Value = serde_json::from_str(&started.last().unwrap().2).unwrap();
+    assert_eq!(
+        input["recreate"],
+        json!(["database", "config", "app", "dns"]),
+        "{input}"
+    );
+}
+
+/// The components of `spec` recorded Ready at what they converged to, as the runner does.
+async fn converged(api: &TestApi, spec: &str) {
+    let env = strata_core::Environment::parse(spec).unwrap();
+    for component in strata_core::Component::ALL {
+        let mut status =
+            strata_core::ComponentStatus::new(strata_core::status::ComponentPhase::Ready, 1, NOW);
+        status.applied = Some(env.section(component));
+        let previous = api
+            .store()
+            .get_component("staging", component)
+            .await
+            .unwrap();
+        api.store()
+            .put_component("staging", component, &status, previous.map(|p| p.version))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
+    let api = api();
+    assert_eq!(
+        put(&api, "/environments/staging", &staging(), NOW)
+            .await
+            .status,
+        202
+    );
+    converged(&api, &staging()).await;
+    api.store()
+        .release("staging", "up-staging-1-0")
+        .await
+        .unwrap();
+
+    // A CIDR change, allowed: stored as generation 2; its up fails before anything moved.
+    let moved = staging().replace("10.40.0.0/16", "10.41.0.0/16");
+    assert_ne!(moved, staging(), "the example's CIDR changed");
+    let allowed = put(
+        &api,
+        "/environments/staging?allowRecreate=database",
+        &moved,
+        NOW + 1,
+    )
+    .await;
+    assert_eq!(allowed.status, 202, "{}", allowed.body);
+    let execution = allowed.body["execution"].as_str().unwrap().to_owned();
+    api.store().release("staging", &execution).await.unwrap();
+    let failed = EnvironmentStatus::new(EnvironmentState::Failed, "AwsRejected", NOW + 2);
+    let version = api
+        .store()
+        .get_status("staging")
+        .await
+        .unwrap()
+        .map(|s| s.version);
+    api.store()
+        .put_status("staging", &failed, version)
+        .await
+        .unwrap();
+
+    // The spec that is really running again: nothing to recreate, nothing to allow.
+    let back = put(&api, "/environments/staging", &staging(), NOW + 3).await;
+    assert_eq!(back.status, 202, "{}", back.body);
+    let input: Value = serde_json::from_str(&api.flows().started().last().unwrap().2).unwrap();
+    assert_eq!(input.get("recreate"), None, "{input}");
+}
+
+#[tokio::test]
+async fn switching_a_database_to_delete_on_delete_needs_the_same_allowance() {
+    let api = api();
+    assert_eq!(
+        put(&api, "/environments/staging", &staging(), NOW)
+            .await
+            .status,
+        202
+    );
+    api.store()
+        .release("staging", "up-staging-1-0")
+        .await
+        .unwrap();
+    let careless = staging().replace("onDelete: snapshot", "onDelete: delete");
+    assert_ne!(
+        careless,
+        staging(),
+        "the example's database snapshots on delete"
+    );
+    let refused = put(&api, "/environments/staging", &careless, NOW + 1).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("--allow-recreate database"), "{message}");
 }
 
 #[tokio::test]

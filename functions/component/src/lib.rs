@@ -272,6 +272,7 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         deadline_seconds: 0,
         started_at: now,
         scope: Default::default(),
+        teardown: Default::default(),
     };
     let step = Step {
         environment: &spec.environment,
@@ -333,8 +334,17 @@ pub async fn run<S: Store, H: ComponentHandler>(
         }
         let destroying = request.action == Action::Destroy || !spec.environment.includes(component);
         check_neighbours(component, &spec.environment, &components, destroying)?;
+        // A destroy acts on what the component converged to, not on a spec that has moved
+        // on: a renamed DNS name's old records, the deletion policy in force.
+        let standing = previous
+            .and_then(|p| p.applied.clone())
+            .filter(|_| destroying)
+            .map(|section| {
+                spec.environment
+                    .with_applied(&BTreeMap::from([(component, section)]))
+            });
         let step = Step {
-            environment: &spec.environment,
+            environment: standing.as_ref().unwrap_or(&spec.environment),
             context,
             previous,
             dependencies: &components,
@@ -360,6 +370,10 @@ pub async fn run<S: Store, H: ComponentHandler>(
             record.last_error = None;
             if progress.done && phase == ComponentPhase::Ready {
                 record.observed_generation = spec.generation;
+                record.applied = Some(spec.environment.section(component));
+            }
+            if progress.done && phase == ComponentPhase::Deleted {
+                record.applied = None;
             }
             Ok(StepResult {
                 done: progress.done,

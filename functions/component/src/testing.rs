@@ -28,6 +28,7 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         deadline_seconds: 600,
         started_at,
         scope: Default::default(),
+        teardown: Default::default(),
     }
 }
 

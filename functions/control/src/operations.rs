@@ -3,7 +3,9 @@
 //! lease back when nothing started, and the history event that says who asked.
 
 use serde_json::Value;
-use strata_core::{ComponentPhase, EnvironmentState, Event, ImageUpdate, OperationKind, Scope};
+use strata_core::{
+    Component, ComponentPhase, EnvironmentState, Event, ImageUpdate, OperationKind, Scope,
+};
 use strata_store::{Store, StoreError};
 
 use crate::flows::{FlowError, Flows, Run};
@@ -153,6 +155,8 @@ pub struct Launch<'a> {
     pub environment: &'a str,
     pub trigger: Trigger<'a>,
     pub scope: Scope,
+    /// The components its plan recreates (an apply's): torn down first.
+    pub recreate: Vec<Component>,
     pub message: String,
 }
 
@@ -252,11 +256,14 @@ impl<S: Store, F: Flows> Operations<S, F> {
     }
 
     /// The input of an execution for `environment`.
-    pub fn input(&self, environment: &str, scope: Scope) -> String {
+    pub fn input(&self, environment: &str, scope: Scope, recreate: &[Component]) -> String {
         let mut input = serde_json::Map::new();
         input.insert("environment".into(), environment.into());
         if scope != Scope::All {
             input.insert("scope".into(), serde_json::json!(scope));
+        }
+        if !recreate.is_empty() {
+            input.insert("recreate".into(), serde_json::json!(recreate));
         }
         if let Some(poll) = self.poll_seconds {
             input.insert("pollSeconds".into(), poll.into());
@@ -481,7 +488,7 @@ impl<S: Store, F: Flows> Operations<S, F> {
         now: u64,
     ) -> Result<Started, StartError> {
         let execution = launch.execution();
-        let input = self.input(launch.environment, launch.scope);
+        let input = self.input(launch.environment, launch.scope, &launch.recreate);
         let arn = match self
             .flows
             .start(launch.trigger.operation(), &execution, &input)
@@ -604,6 +611,7 @@ mod tests {
                 status_version: 0,
             },
             scope: Scope::All,
+            recreate: Vec::new(),
             message: "delete requested".into(),
         };
         operations.flows().set_unavailable(true);
@@ -641,6 +649,7 @@ mod tests {
                 status_version,
             },
             scope: Scope::All,
+            recreate: Vec::new(),
             message: "apply".into(),
         }
     }

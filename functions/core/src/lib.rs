@@ -2,6 +2,7 @@
 //! other (the graph), what a change to it means (the plan) and what it looks like now (the
 //! status). No AWS types and no I/O live here, so every rule is testable in memory.
 
+mod applied;
 pub mod drift;
 pub mod events;
 pub mod graph;

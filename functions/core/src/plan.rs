@@ -111,13 +111,27 @@ impl Plan {
         self.components.iter().all(|p| p.action == Action::NoOp)
     }
 
-    /// Stateful components this plan would recreate or delete.
+    /// Stateful components this plan would recreate or delete, or whose deletion policy it
+    /// switches to `delete` (a later delete would lose their data without a snapshot).
     pub fn data_losing(&self) -> Vec<Component> {
         self.components
             .iter()
             .filter(|p| {
-                p.component.is_stateful() && matches!(p.action, Action::Recreate | Action::Delete)
+                p.component.is_stateful()
+                    && (matches!(p.action, Action::Recreate | Action::Delete)
+                        || p.changes
+                            .iter()
+                            .any(|c| c.field.ends_with(".onDelete") && c.to == "delete"))
             })
+            .map(|p| p.component)
+            .collect()
+    }
+
+    /// The components it recreates (torn down first, then created anew).
+    pub fn recreated(&self) -> Vec<Component> {
+        self.components
+            .iter()
+            .filter(|p| p.action == Action::Recreate)
             .map(|p| p.component)
             .collect()
     }

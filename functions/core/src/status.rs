@@ -111,6 +111,11 @@ pub struct OperationContext {
     /// Always written: the state machine's `Scope?` Choice reads it.
     #[serde(default)]
     pub scope: Scope,
+    /// Per component, whether a recreate tears it down before the create stages. An `up`
+    /// names every component (the state machine's Choices read each; moto's interpreter
+    /// fails on a missing path even under `IsPresent`).
+    #[serde(default)]
+    pub teardown: BTreeMap<Component, bool>,
 }
 
 impl OperationContext {
@@ -223,6 +228,10 @@ pub struct ComponentStatus {
     pub last_error: Option<ComponentError>,
     pub observed_generation: u64,
     pub updated_at: u64,
+    /// The part of the spec it last converged to (`Environment::section`): what a plan
+    /// compares a new spec with, and what a destroy acts on. Gone once it is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<serde_json::Value>,
 }
 
 impl ComponentStatus {
@@ -235,6 +244,7 @@ impl ComponentStatus {
             last_error: None,
             observed_generation,
             updated_at: now,
+            applied: None,
         }
     }
 }

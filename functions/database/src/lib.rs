@@ -20,7 +20,7 @@ use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, DatabaseOnDelete, DatabaseSpec};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, tags};
+use strata_core::{Component, OperationKind, tags};
 
 /// Makes an RDS client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -607,12 +607,17 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
         let name = env.name();
-        // Without a database section, the safe default applies: snapshot before delete.
-        let on_delete = env
-            .spec
-            .database
-            .as_ref()
-            .map_or(DatabaseOnDelete::Snapshot, |d| d.on_delete);
+        // Without a database section, the safe default applies: snapshot before delete. A
+        // recreate's teardown (inside an up) always keeps a final snapshot, whatever the
+        // policy: the database comes back from it.
+        let on_delete = match step.context.operation {
+            OperationKind::Up => DatabaseOnDelete::Snapshot,
+            OperationKind::Down => env
+                .spec
+                .database
+                .as_ref()
+                .map_or(DatabaseOnDelete::Snapshot, |d| d.on_delete),
+        };
         let client = self.clients.client(&env.spec.region);
         let id = instance_name(name);
         let Some(instance) = describe_instance(&client, &id).await? else {
@@ -670,7 +675,8 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
         let delete = client
             .delete_db_instance()
             .db_instance_identifier(&id)
-            .delete_automated_backups(true);
+            // Automated backups outlive the instance (their retention runs out on its own).
+            .delete_automated_backups(false);
         let delete = match &snapshot {
             Some(snapshot) => delete.final_db_snapshot_identifier(snapshot),
             None => delete.skip_final_snapshot(true),

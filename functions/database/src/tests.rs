@@ -49,6 +49,22 @@ async fn step_with(
     env: &Environment,
     destroy: bool,
 ) -> Result<strata_component::Progress, ComponentError> {
+    // A destroy is a down's, an apply an up's.
+    let operation = if destroy {
+        OperationKind::Down
+    } else {
+        OperationKind::Up
+    };
+    step_in(operation, rules, env, destroy).await
+}
+
+/// A step of `operation` (a destroy inside an up is a recreate's teardown).
+async fn step_in(
+    operation: OperationKind,
+    rules: &[&Rule],
+    env: &Environment,
+    destroy: bool,
+) -> Result<strata_component::Progress, ComponentError> {
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules, |c| {
         c.retry_config(
             RetryConfig::standard()
@@ -59,7 +75,7 @@ async fn step_with(
     let database = Database {
         clients: Mocked(client),
     };
-    let context = context(OperationKind::Up, 3, 1_700_000_000);
+    let context = context(operation, 3, 1_700_000_000);
     let dependencies = network_ready();
     strata_component::testing::step(&database, env, &context, None, &dependencies, destroy).await
 }
@@ -400,6 +416,29 @@ async fn retain_keeps_the_instance_and_delete_skips_the_snapshot() {
     env.spec.database.as_mut().unwrap().on_delete = DatabaseOnDelete::Delete;
     step_with(&[&found, &delete], &env, true).await.unwrap();
     assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_recreate_tears_down_with_a_final_snapshot_whatever_the_policy_and_keeps_backups() {
+    for policy in [DatabaseOnDelete::Retain, DatabaseOnDelete::Delete] {
+        let mut unprotected = instance("available");
+        unprotected.deletion_protection = Some(false);
+        let found = describe(unprotected);
+        let delete = mock!(Client::delete_db_instance)
+            .match_requests(|r| {
+                r.final_db_snapshot_identifier()
+                    .is_some_and(|s| s.starts_with("strata-staging-final-g3-"))
+                    && r.delete_automated_backups() == Some(false)
+            })
+            .then_output(|| DeleteDbInstanceOutput::builder().build());
+        let mut env = staging();
+        env.spec.database.as_mut().unwrap().on_delete = policy;
+        let progress = step_in(OperationKind::Up, &[&found, &delete], &env, true)
+            .await
+            .unwrap();
+        assert_eq!(delete.num_calls(), 1, "{policy:?}");
+        assert!(progress.resource_ids.contains_key("finalSnapshotId"));
+    }
 }
 
 #[tokio::test]

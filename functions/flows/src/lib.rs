@@ -1,5 +1,7 @@
 //! The state machines, generated. `environment-up` runs the create stages of the component
 //! graph (components of one stage in a `Parallel`), `environment-down` the delete stages;
+//! `environment-up` first tears down, in delete order, the components its plan recreates
+//! (those `context.teardown` marks `true`);
 //! every `Retry` and `Catch` names errors the called function really reports. The checked-in
 //! `statemachines/*.asl.json` are this output (a test regenerates and diffs them), so the
 //! definitions cannot drift from the graph or the handlers.
@@ -64,15 +66,16 @@ fn lifecycle_task(comment: &str, parameters: Value, result_path: &str, next: &st
     })
 }
 
-/// One component's poll loop: Task → done? → Wait → Task. `done` is where it goes when done.
+/// One component's poll loop: Task → done? → Wait → Task, the Task named `name`. `done` is
+/// where it goes when done.
 fn step_loop(
     states: &mut Map<String, Value>,
-    component: Component,
+    (component, name): (Component, &str),
     action: &str,
     done: &str,
     catch: bool,
 ) {
-    let name = state_name(component);
+    let name = name.to_owned();
     let key = component.name();
     let mut task = json!({
         "Type": "Task",
@@ -101,13 +104,93 @@ fn step_loop(
     );
 }
 
+/// What a stage's steps do: apply or destroy every component, or destroy those a recreate
+/// names (`context.teardown`).
+#[derive(Clone, Copy)]
+enum Teardown {
+    No(&'static str),
+    Recreated,
+}
+
+/// One stage: its component's loop, or a `Parallel` of one branch per component. A teardown
+/// stage asks first, per component, whether `context.teardown` names it.
+fn add_stage(
+    states: &mut Map<String, Value>,
+    stage: &[Component],
+    entry: &str,
+    next: &str,
+    kind: Teardown,
+) {
+    let label = |c: Component| match kind {
+        Teardown::No(_) => state_name(c),
+        Teardown::Recreated => format!("Teardown {}", state_name(c)),
+    };
+    let action = match kind {
+        Teardown::No(action) => action,
+        Teardown::Recreated => "destroy",
+    };
+    // The loop of one component, behind its teardown question when there is one.
+    let component_states = |states: &mut Map<String, Value>,
+                            c: Component,
+                            start: &str,
+                            done: &str,
+                            catch: bool| {
+        let task = label(c);
+        if let Teardown::Recreated = kind {
+            states.insert(
+                    start.to_owned(),
+                    json!({
+                        "Type": "Choice",
+                        "Choices": [{ "Variable": format!("$.context.teardown.{}", c.name()), "BooleanEquals": true, "Next": task }],
+                        "Default": done,
+                    }),
+                );
+        }
+        step_loop(states, (c, &task), action, done, catch);
+    };
+    let start_of = |c: Component| match kind {
+        Teardown::No(_) => state_name(c),
+        Teardown::Recreated => format!("{}?", label(c)),
+    };
+    if let [component] = stage {
+        // The stage's entry is the component's first state.
+        component_states(states, *component, &start_of(*component), next, true);
+        return;
+    }
+    // Independent components run side by side; a failing branch fails the stage.
+    let branches: Vec<Value> = stage
+        .iter()
+        .map(|c| {
+            let mut branch = Map::new();
+            let done = format!("{} done", label(*c));
+            component_states(&mut branch, *c, &start_of(*c), &done, false);
+            branch.insert(done, json!({ "Type": "Succeed" }));
+            json!({ "StartAt": start_of(*c), "States": branch })
+        })
+        .collect();
+    states.insert(
+        entry.to_owned(),
+        json!({
+            "Type": "Parallel",
+            "Comment": match kind {
+                Teardown::No(_) => "Components of one stage of the graph, side by side.",
+                Teardown::Recreated => "Components of one stage torn down for a recreate, side by side.",
+            },
+            "Branches": branches,
+            "ResultPath": null,
+            "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }],
+            "Next": next,
+        }),
+    );
+}
+
 /// The definition of `environment-up` or `environment-down` over the given components (all
 /// of them for the checked-in files; a subset keeps a test's definition small).
 pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
     let graph = Component::graph();
-    let (stages, action) = match operation {
-        OperationKind::Up => (graph.create_stages(), "apply"),
-        OperationKind::Down => (graph.delete_stages(), "destroy"),
+    let (stages, kind) = match operation {
+        OperationKind::Up => (graph.create_stages(), Teardown::No("apply")),
+        OperationKind::Down => (graph.delete_stages(), Teardown::No("destroy")),
     };
     let stages: Vec<Vec<Component>> = stages
         .into_iter()
@@ -131,11 +214,56 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
 
     let mut states = Map::new();
     let mut first = stages.first().map_or("Finish".to_owned(), |s| entry(s));
-    // The deploy fast path: an `up` scoped to the application layer starts at its stage.
     let application = stages
         .iter()
         .find(|s| s.iter().any(|c| Scope::Application.includes(*c)))
         .map(|s| entry(s));
+    if operation == OperationKind::Up {
+        // A recreate: the components the plan replaces go first, in delete order, each
+        // skipped unless `context.teardown` names it.
+        let teardown: Vec<Vec<Component>> = graph
+            .delete_stages()
+            .into_iter()
+            .map(|s| s.into_iter().filter(|c| components.contains(c)).collect())
+            .filter(|s: &Vec<Component>| !s.is_empty())
+            .collect();
+        if let Some(start) = teardown.first() {
+            // A one-component stage starts at its question; a Parallel at the Parallel.
+            let teardown_entry = |stage: &[Component]| match stage {
+                [one] => format!("Teardown {}?", state_name(*one)),
+                many => format!("Teardown {}", entry(many)),
+            };
+            states.insert(
+                "Teardown?".into(),
+                json!({
+                    "Type": "Choice",
+                    "Comment": "Begin marks in context.teardown the components the plan recreates: tear those down first.",
+                    "Choices": [{
+                        "Or": components
+                            .iter()
+                            .map(|c| json!({ "Variable": format!("$.context.teardown.{}", c.name()), "BooleanEquals": true }))
+                            .collect::<Vec<_>>(),
+                        "Next": teardown_entry(start),
+                    }],
+                    "Default": first,
+                }),
+            );
+            for (i, stage) in teardown.iter().enumerate() {
+                let next = teardown
+                    .get(i + 1)
+                    .map_or(first.clone(), |s| teardown_entry(s));
+                add_stage(
+                    &mut states,
+                    stage,
+                    &teardown_entry(stage),
+                    &next,
+                    Teardown::Recreated,
+                );
+            }
+            first = "Teardown?".to_owned();
+        }
+    }
+    // The deploy fast path: an `up` scoped to the application layer starts at its stage.
     if let (OperationKind::Up, Some(application)) = (operation, application) {
         states.insert(
             "Scope?".into(),
@@ -177,32 +305,7 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
     );
     for (i, stage) in stages.iter().enumerate() {
         let next = stages.get(i + 1).map_or("Finish".to_owned(), |s| entry(s));
-        if let [component] = stage.as_slice() {
-            step_loop(&mut states, *component, action, &next, true);
-            continue;
-        }
-        // Independent components run side by side; a failing branch fails the stage.
-        let branches: Vec<Value> = stage
-            .iter()
-            .map(|c| {
-                let mut branch = Map::new();
-                let done = format!("{} done", state_name(*c));
-                step_loop(&mut branch, *c, action, &done, false);
-                branch.insert(done, json!({ "Type": "Succeed" }));
-                json!({ "StartAt": state_name(*c), "States": branch })
-            })
-            .collect();
-        states.insert(
-            entry(stage),
-            json!({
-                "Type": "Parallel",
-                "Comment": "Components of one stage of the graph, side by side.",
-                "Branches": branches,
-                "ResultPath": null,
-                "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }],
-                "Next": next,
-            }),
-        );
+        add_stage(&mut states, stage, &entry(stage), &next, kind);
     }
     let done = format!("{:?}", operation.done_state());
     states.insert(

@@ -106,35 +106,31 @@ fn component_of(resource: &str) -> Option<Component> {
     Component::from_name(&name.to_ascii_lowercase())
 }
 
-/// The components a state runs: its Task's, or every branch's of a Parallel (side by side,
-/// so they share one place in the order).
-fn components_of(state: &Value) -> Vec<Component> {
+/// A component step: which component, and whether it destroys.
+type StepOf = (Component, bool);
+
+/// The component steps a state runs: its Task's, or every branch's of a Parallel (side by
+/// side, so they share one place in the order).
+fn components_of(state: &Value) -> Vec<StepOf> {
+    let step = |s: &Value| {
+        let component = component_of(s["Resource"].as_str()?)?;
+        Some((component, s["Parameters"]["action"] == "destroy"))
+    };
     let branch_tasks = state["Branches"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|b| {
-            b["States"]
-                .as_object()
-                .unwrap()
-                .values()
-                .filter_map(|s| s["Resource"].as_str())
-        });
-    state["Resource"]
-        .as_str()
-        .into_iter()
-        .chain(branch_tasks)
-        .filter_map(component_of)
-        .collect()
+        .flat_map(|b| b["States"].as_object().unwrap().values().filter_map(step));
+    step(state).into_iter().chain(branch_tasks).collect()
 }
 
 /// Component steps in the order an execution reaches them, one order per path through the
 /// Choices (the `Scope?` fast path skips the layers below the application).
-fn step_orders(definition: &Value) -> Vec<Vec<Component>> {
+fn step_orders(definition: &Value) -> Vec<Vec<StepOf>> {
     let states = definition["States"].as_object().unwrap();
     let mut orders = Vec::new();
     let start = definition["StartAt"].as_str().unwrap();
-    let mut paths: Vec<(&str, Vec<&str>, Vec<Component>)> = vec![(start, Vec::new(), Vec::new())];
+    let mut paths: Vec<(&str, Vec<&str>, Vec<StepOf>)> = vec![(start, Vec::new(), Vec::new())];
     while let Some((name, mut seen, mut order)) = paths.pop() {
         if seen.contains(&name) {
             orders.push(order);
@@ -177,12 +173,23 @@ fn steps_run_in_an_order_the_component_graph_allows() {
         let orders = step_orders(&definition);
         let longest = orders.iter().map(Vec::len).max().unwrap_or(0);
         assert!(longest > 0, "{file} runs no component step");
-        let down = file.ends_with("environment-down.asl.json");
         for order in &orders {
-            for (i, component) in order.iter().enumerate() {
-                for later in &order[i + 1..] {
-                    // up: nothing may run before what it depends on; down: the reverse.
-                    let (first, second) = if down {
+            // Every destroy (down, or up's teardown for a recreate) comes before any apply.
+            let first_apply = order.iter().position(|(_, destroy)| !destroy);
+            let last_destroy = order.iter().rposition(|(_, destroy)| *destroy);
+            if let (Some(apply), Some(destroy)) = (first_apply, last_destroy) {
+                assert!(
+                    destroy < apply,
+                    "{file}: an apply before a destroy ({order:?})"
+                );
+            }
+            for (i, (component, destroy)) in order.iter().enumerate() {
+                for (later, later_destroys) in &order[i + 1..] {
+                    if destroy != later_destroys {
+                        continue;
+                    }
+                    // Apply: nothing may run before what it depends on; destroy: the reverse.
+                    let (first, second) = if *destroy {
                         (later, component)
                     } else {
                         (component, later)
@@ -209,12 +216,19 @@ fn the_application_scope_runs_only_the_application_layer() {
     assert_eq!(choice["Choices"][0]["Variable"], "$.context.scope");
     let orders = step_orders(&up);
     assert!(
-        orders.contains(&vec![Component::App, Component::Dns]),
+        orders.contains(&vec![(Component::App, false), (Component::Dns, false)]),
         "no path runs only app and dns: {orders:?}"
     );
     assert!(
         orders.iter().any(|o| o.len() == Component::ALL.len()),
         "no path runs every component: {orders:?}"
+    );
+    // A recreate: a path tears every component down, in delete order, then applies them all.
+    assert!(
+        orders
+            .iter()
+            .any(|o| o.len() == 2 * Component::ALL.len() && o[0] == (Component::Dns, true)),
+        "no path tears everything down first: {orders:?}"
     );
 }
 

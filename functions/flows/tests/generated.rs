@@ -47,7 +47,28 @@ fn components_of_one_stage_run_in_parallel_and_a_failing_branch_fails_the_stage(
         &[Component::Network, Component::Storage, Component::Cluster],
     );
     let states = up["States"].as_object().unwrap();
-    assert_eq!(up["States"]["Begin"]["Next"], "Network + Storage");
+    // Without app and dns there is no fast path; a recreate's teardown comes first.
+    assert_eq!(up["States"]["Begin"]["Next"], "Teardown?");
+    assert_eq!(up["States"]["Teardown?"]["Default"], "Network + Storage");
+    assert_eq!(
+        up["States"]["Teardown?"]["Choices"][0]["Next"],
+        "Teardown Cluster?"
+    );
+    let teardown = &states["Teardown Network + Storage"];
+    assert_eq!(teardown["Type"], "Parallel");
+    assert_eq!(teardown["Next"], "Network + Storage");
+    assert_eq!(
+        teardown["Branches"][0]["States"]["Teardown Network?"]["Choices"][0]["Variable"],
+        "$.context.teardown.network"
+    );
+    assert_eq!(
+        up["States"]["Teardown?"]["Choices"][0]["Or"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "one question per component"
+    );
     let stage = &states["Network + Storage"];
     assert_eq!(stage["Type"], "Parallel");
     assert_eq!(stage["Next"], "Cluster");

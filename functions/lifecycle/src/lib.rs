@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
+
 use strata_core::events::{Notice, StateChange};
 use strata_core::status::{ComponentPhase, CredentialRef};
 use strata_core::{
@@ -77,6 +79,10 @@ pub struct ExecutionInput {
     /// `application`: the deploy fast path (only app and dns run); `all` by default.
     #[serde(default)]
     pub scope: Scope,
+    /// The components the plan recreates: `up` tears them down first (in delete order),
+    /// then creates everything in order.
+    #[serde(default)]
+    pub recreate: Vec<Component>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -192,6 +198,11 @@ pub async fn begin<S: Store, N: Notifier>(
             operation.name()
         )));
     }
+    if !input.recreate.is_empty() && (operation != OperationKind::Up || !input.scope.is_all()) {
+        return Err(LifecycleError::InvalidInput(
+            "input.recreate: only an up of every component recreates".to_owned(),
+        ));
+    }
     store
         .acquire(&name, execution, deadline_seconds, now)
         .await?;
@@ -236,6 +247,13 @@ pub async fn begin<S: Store, N: Notifier>(
         deadline_seconds,
         started_at: begun.unwrap_or(now),
         scope: input.scope,
+        teardown: match operation {
+            OperationKind::Up => Component::ALL
+                .into_iter()
+                .map(|c| (c, input.recreate.contains(&c)))
+                .collect(),
+            OperationKind::Down => BTreeMap::new(),
+        },
     };
     let message = started_message(&context);
     if begun.is_some() {
@@ -282,9 +300,19 @@ fn started_message(context: &OperationContext) -> String {
         context.operation.name(),
         context.generation,
         match context.scope {
-            Scope::All => "",
-            Scope::Application => " (application layer only)",
-            Scope::Rollback => " (rollback to the previous colours)",
+            Scope::All if context.teardown.values().any(|t| *t) => format!(
+                " (recreating {})",
+                context
+                    .teardown
+                    .iter()
+                    .filter(|(_, t)| **t)
+                    .map(|(c, _)| c.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Scope::All => String::new(),
+            Scope::Application => " (application layer only)".to_owned(),
+            Scope::Rollback => " (rollback to the previous colours)".to_owned(),
         }
     )
 }

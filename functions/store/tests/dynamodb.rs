@@ -170,6 +170,7 @@ async fn status_and_components_are_versioned_separately_and_read_together() {
         last_error: None,
         observed_generation: 1,
         updated_at: 11,
+        applied: None,
     };
     let c1 = store
         .put_component("staging", Component::Network, &component, None)

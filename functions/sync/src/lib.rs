@@ -833,6 +833,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                     status_version: status.version,
                 },
                 scope: Scope::All,
+                recreate: Vec::new(),
                 message: format!(
                     "repair: {}",
                     drift
@@ -860,6 +861,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                             updates: &images.updates,
                         },
                         scope: Scope::Application,
+                        recreate: Vec::new(),
                         message: format!(
                             "rollout of {}",
                             images
@@ -997,6 +999,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                     environment: name,
                     trigger: Trigger::Expiry { expires_at },
                     scope: Scope::All,
+                    recreate: Vec::new(),
                     message: format!("the TTL ran out at {expires_at}: delete"),
                 };
                 Ok(match self.start(&launch, run, now).await? {

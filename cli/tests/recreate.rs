@@ -1,0 +1,165 @@
+//! A recreate as a user runs it: `strata` against the API function on the local stack. A
+//! CIDR change replaces the network and everything above it; the database comes back from
+//! the final snapshot the recreate took; buckets and their objects stay.
+
+use std::process::Command;
+
+use serde_json::Value;
+use strata_localstack::{LocalStack, Options};
+
+struct Ran {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn strata(endpoint: &str, args: &[&str]) -> Ran {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("STRATA_STACK")
+        .env("STRATA_ENDPOINT", endpoint)
+        .output()
+        .unwrap();
+    let ran = Ran {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    // The CLI's own output, for the README and for whoever reads a failure.
+    println!("$ strata {}\n{}{}", args.join(" "), ran.out, ran.err);
+    ran
+}
+
+/// The example as `moved`, with its own DNS name and `cidr`.
+fn spec(cidr: &str) -> String {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
+    let mut env = strata_core::Environment::parse(&text).unwrap();
+    env.metadata.name = "moved".into();
+    env.spec.dns.as_mut().unwrap().name = "moved.example.com".into();
+    env.spec.network.cidr = cidr.into();
+    serde_json::to_string_pretty(&env.to_json()).unwrap()
+}
+
+async fn vpcs(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
+    let described = ec2.describe_vpcs().send().await.unwrap();
+    described
+        .vpcs()
+        .iter()
+        .filter(|v| {
+            v.tags()
+                .iter()
+                .any(|t| t.key() == Some("strata:environment") && t.value() == Some("moved"))
+        })
+        .filter_map(|v| v.cidr_block().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_keeping_buckets() {
+    let stack = LocalStack::start(Options::default()).await.unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let path = files.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let (before, after) = (
+        write("moved.json", spec("10.40.0.0/16")),
+        write("moved-2.json", spec("10.41.0.0/16")),
+    );
+    let env = strata_core::Environment::parse(&std::fs::read_to_string(&before).unwrap()).unwrap();
+    stack.stand_in_for(&env).await.unwrap();
+    let endpoint = stack.function_url("ApiFunction").unwrap();
+    let config = stack.sdk_config();
+    let regional = config
+        .to_builder()
+        .region(aws_config::Region::new(env.spec.region.clone()))
+        .build();
+    let ec2 = aws_sdk_ec2::Client::new(&regional);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&regional)
+            .force_path_style(true)
+            .build(),
+    );
+
+    let applied = strata(&endpoint, &["apply", "-f", &before, "--wait"]);
+    assert_eq!(applied.code, 0, "{}", applied.err);
+    assert_eq!(vpcs(&ec2).await, ["10.40.0.0/16"]);
+    let bucket = format!(
+        "strata-moved-{}",
+        env.spec.storage.as_ref().unwrap().buckets[0].name
+    );
+    s3.put_object()
+        .bucket(&bucket)
+        .key("kept.txt")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"still here",
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    // The plan says what goes; without the allowance the apply is refused, naming the flag.
+    let planned = strata(&endpoint, &["plan", "-f", &after]);
+    assert_eq!(planned.code, 0, "{}", planned.err);
+    assert!(planned.out.contains("spec.network.cidr"), "{}", planned.out);
+    let refused = strata(&endpoint, &["apply", "-f", &after, "--wait"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.err.contains("--allow-recreate database"),
+        "{}",
+        refused.err
+    );
+
+    let recreated = strata(
+        &endpoint,
+        &[
+            "apply",
+            "-f",
+            &after,
+            "--allow-recreate",
+            "database",
+            "--wait",
+        ],
+    );
+    assert_eq!(recreated.code, 0, "{}\n{}", recreated.out, recreated.err);
+    assert!(
+        recreated.out.contains("moved: Ready after"),
+        "{}",
+        recreated.out
+    );
+
+    // Only the new VPC; the database restored from the final snapshot the recreate took.
+    assert_eq!(vpcs(&ec2).await, ["10.41.0.0/16"]);
+    let got = strata(&endpoint, &["get", "moved", "-o", "json"]);
+    let body: Value = serde_json::from_str(&got.out).unwrap();
+    let database = &body["status"]["components"]["database"];
+    // Restored from the final snapshot this recreate (generation 2) took; the status says so.
+    let ids = &database["resourceIds"];
+    assert_eq!(ids["restoredFrom"], ids["finalSnapshotId"], "{database}");
+    let restored = ids["restoredFrom"].as_str().unwrap_or_default();
+    assert!(restored.starts_with("strata-moved-final-g2-"), "{database}");
+    let history = strata(&endpoint, &["history", "moved", "--limit", "30"]);
+    assert!(history.out.contains("recreating"), "{}", history.out);
+    // The bucket and its object were never touched.
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("kept.txt")
+        .send()
+        .await
+        .unwrap();
+    let body = object.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"still here");
+
+    // What is applied now is the new spec: applying it again changes nothing.
+    let again = strata(&endpoint, &["apply", "-f", &after]);
+    assert_eq!(again.code, 0, "{}", again.err);
+    assert!(again.out.contains("nothing to do"), "{}", again.out);
+}

@@ -37,13 +37,37 @@ fn strata(endpoint: &str, args: &[&str]) -> Ran {
 
 /// The example as `moved`, with its own DNS name and `cidr`.
 fn spec(cidr: &str) -> String {
+    spec_named(cidr, "moved.example.com")
+}
+
+fn spec_named(cidr: &str, dns: &str) -> String {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
     let mut env = strata_core::Environment::parse(&text).unwrap();
     env.metadata.name = "moved".into();
-    env.spec.dns.as_mut().unwrap().name = "moved.example.com".into();
+    env.spec.dns.as_mut().unwrap().name = dns.into();
     env.spec.network.cidr = cidr.into();
     serde_json::to_string_pretty(&env.to_json()).unwrap()
+}
+
+/// Every record name in every hosted zone.
+async fn records(route53: &aws_sdk_route53::Client) -> Vec<String> {
+    let mut names = Vec::new();
+    let zones = route53.list_hosted_zones().send().await.unwrap();
+    for zone in zones.hosted_zones() {
+        let sets = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone.id())
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            sets.resource_record_sets()
+                .iter()
+                .map(|r| r.name().to_owned()),
+        );
+    }
+    names
 }
 
 async fn vpcs(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
@@ -162,4 +186,21 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
     let again = strata(&endpoint, &["apply", "-f", &after]);
     assert_eq!(again.code, 0, "{}", again.err);
     assert!(again.out.contains("nothing to do"), "{}", again.out);
+
+    // A DNS rename: the old name's records (and owner marker) go, the new name's come.
+    let route53 = aws_sdk_route53::Client::new(&config);
+    let old = |names: &[String]| names.iter().any(|n| n.contains("moved.example.com"));
+    assert!(old(&records(&route53).await), "the name has records before");
+    let renamed = write(
+        "moved-3.json",
+        spec_named("10.41.0.0/16", "shop.example.com"),
+    );
+    let moved = strata(&endpoint, &["apply", "-f", &renamed, "--wait"]);
+    assert_eq!(moved.code, 0, "{}\n{}", moved.out, moved.err);
+    let names = records(&route53).await;
+    assert!(!old(&names), "old records left: {names:?}");
+    assert!(
+        names.iter().any(|n| n.contains("shop.example.com")),
+        "{names:?}"
+    );
 }

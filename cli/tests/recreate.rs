@@ -203,4 +203,62 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         names.iter().any(|n| n.contains("shop.example.com")),
         "{names:?}"
     );
+
+    // Cancel: a cluster that stays CREATING (AWS's ten minutes, played by a delay) is
+    // cancelled; the environment is free at once and a following apply converges.
+    stack.delay(
+        strata_localstack::fidelity::Delay::rest_json(
+            "GET /clusters/strata-moved",
+            "",
+            r#""status": "ACTIVE""#,
+            r#""status": "CREATING""#,
+        )
+        .times(1_000_000),
+    );
+    let bigger = {
+        let mut env: Value =
+            serde_json::from_str(&spec_named("10.41.0.0/16", "shop.example.com")).unwrap();
+        env["spec"]["cluster"]["nodeGroup"]["maxSize"] = 9.into();
+        write("moved-4.json", serde_json::to_string_pretty(&env).unwrap())
+    };
+    let started = strata(&endpoint, &["apply", "-f", &bigger]);
+    assert_eq!(started.code, 0, "{}", started.err);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let got = strata(&endpoint, &["get", "moved", "-o", "json"]);
+        let body: Value = serde_json::from_str(&got.out).unwrap_or_default();
+        let phase = &body["status"]["components"]["cluster"]["phase"];
+        if phase == "creating" || phase == "updating" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster never began converging"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let cancelled = strata(&endpoint, &["cancel", "moved"]);
+    assert_eq!(cancelled.code, 0, "{}", cancelled.err);
+    assert!(
+        cancelled.out.contains("cancelled (ABORTED)"),
+        "{}",
+        cancelled.out
+    );
+    assert!(
+        cancelled.out.contains("in flight: cluster"),
+        "{}",
+        cancelled.out
+    );
+    let got = strata(&endpoint, &["get", "moved", "-o", "json"]);
+    let body: Value = serde_json::from_str(&got.out).unwrap();
+    assert_eq!(body["status"]["state"], "Cancelled");
+    assert_eq!(body["runningExecution"], Value::Null);
+    stack.clear_delays();
+    let resumed = strata(&endpoint, &["apply", "-f", &bigger, "--wait"]);
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.out, resumed.err);
+    assert!(
+        resumed.out.contains("moved: Ready after"),
+        "{}",
+        resumed.out
+    );
 }

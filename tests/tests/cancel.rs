@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use strata_control::{Launch, Operations, Run, SfnFlows, Trigger};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, Environment, EnvironmentState, Scope};
+use strata_localstack::LocalStack;
 use strata_localstack::fidelity::Delay;
-use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store};
+
+mod support;
 
 type Ops = Operations<DynamoStore, SfnFlows>;
 
@@ -24,19 +26,13 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let stack = LocalStack::start(Options::default())
-        .await
-        .expect("the local stack starts");
+    let support::Started {
+        stack,
+        store,
+        up,
+        down,
+    } = support::start().await;
     let config = stack.sdk_config();
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        stack.table_name("StateTable").unwrap(),
-    );
-    let machine = |id: &str| stack.state_machine_arn(id).unwrap().to_owned();
-    let (up, down) = (
-        machine("EnvironmentUpStateMachine"),
-        machine("EnvironmentDownStateMachine"),
-    );
     let sfn = aws_sdk_sfn::Client::new(&config);
     let operations = Operations::new(store.clone(), SfnFlows::new(sfn.clone(), up.clone(), down))
         .with_poll_seconds(Some(1));

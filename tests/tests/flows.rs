@@ -9,9 +9,11 @@ use serde_json::json;
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
+use strata_localstack::LocalStack;
 use strata_localstack::fidelity::{Delay, Fault};
-use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, Store};
+
+mod support;
 
 struct Harness {
     stack: LocalStack,
@@ -29,19 +31,13 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
-    let stack = LocalStack::start(Options::default())
-        .await
-        .expect("the local stack starts");
+    let support::Started {
+        stack,
+        store,
+        up,
+        down,
+    } = support::start().await;
     let config = stack.sdk_config();
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        stack.table_name("StateTable").unwrap(),
-    );
-    let machine = |id: &str| stack.state_machine_arn(id).unwrap().to_owned();
-    let (up, down) = (
-        machine("EnvironmentUpStateMachine"),
-        machine("EnvironmentDownStateMachine"),
-    );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
@@ -359,9 +355,10 @@ fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
 }
 
 const UP: &str = "environment-up.asl.json";
-const UP_PATH: [&str; 13] = [
+const UP_PATH: [&str; 14] = [
     "Begin",
     "Scope?",
+    "Teardown?",
     "Network + Storage",
     "Cluster + Database",
     "Config",
@@ -895,10 +892,12 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     assert_eq!(database.phase, ComponentPhase::Ready);
     assert_eq!(database.resource_ids["restoredFrom"], snapshot_id);
 
-    // onDelete: delete empties every version and removes the buckets.
+    // onDelete: delete empties every version and removes the buckets, once an up applied
+    // it: a delete acts on the policy in force, not on a spec stored since.
     env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
     let previous = h.store.get_spec("staging").await.unwrap();
     h.store.put_spec(&env, previous.as_ref(), 2).await.unwrap();
+    h.up_ready("staging", "up-staging-2").await;
     h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF-2")
         .await;
     let ended = h
@@ -950,6 +949,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
         [
             "Begin",
             "Scope?",
+            "Teardown?",
             "Network + Storage",
             "FinishFailed",
             "Failed"

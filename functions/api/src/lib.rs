@@ -859,17 +859,8 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         self.store()
             .put_sync(name, &record, Some(current.version))
             .await?;
-        self.store()
-            .append_event(
-                name,
-                &Event {
-                    at: now,
-                    kind: "TtlExtended".into(),
-                    message: format!("TTL extended by {}m; expires at {expires_at}", by / 60),
-                    actor: caller.to_owned(),
-                    execution: None,
-                },
-            )
+        let message = format!("TTL extended by {}m; expires at {expires_at}", by / 60);
+        self.record(name, "TtlExtended", message, caller, now)
             .await?;
         Ok(respond(
             StatusCode::OK,
@@ -906,17 +897,8 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 requested_by: Some(caller.to_owned()),
             })
             .await?;
-        self.store()
-            .append_event(
-                name,
-                &Event {
-                    at: now,
-                    kind: "SyncRequested".into(),
-                    message: format!("sync requested (run {run})"),
-                    actor: caller.to_owned(),
-                    execution: None,
-                },
-            )
+        let message = format!("sync requested (run {run})");
+        self.record(name, "SyncRequested", message, caller, now)
             .await?;
         Ok(respond(
             StatusCode::ACCEPTED,
@@ -929,6 +911,25 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 "statusUrl": format!("/environments/{name}"),
             }),
         ))
+    }
+
+    /// A history event of a request that started no operation.
+    async fn record(
+        &self,
+        name: &str,
+        kind: &str,
+        message: String,
+        caller: &str,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let event = Event {
+            at: now,
+            kind: kind.to_owned(),
+            message,
+            actor: caller.to_owned(),
+            execution: None,
+        };
+        Ok(self.store().append_event(name, &event).await?)
     }
 
     /// Stops the running operation, fences its steps, gives the environment back and

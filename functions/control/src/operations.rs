@@ -313,25 +313,31 @@ impl<S: Store, F: Flows> Operations<S, F> {
         let cancelled = self
             .mark_cancelled(environment, holder, &format!("it ended {how}"), now)
             .await?;
-        match self.store.release(environment, holder).await {
+        let event = Event {
+            at: now,
+            kind: "LeaseRecovered".into(),
+            message: format!(
+                "{holder} ended {how} without giving the environment back; its lease was released{}",
+                in_flight_text(&cancelled)
+            ),
+            actor: "strata".into(),
+            execution: Some(holder.to_owned()),
+        };
+        self.give_back(environment, holder, &event).await
+    }
+
+    /// Releases `execution`'s lease (already gone if its Finish came first) and records why.
+    async fn give_back(
+        &self,
+        environment: &str,
+        execution: &str,
+        event: &Event,
+    ) -> Result<(), StartError> {
+        match self.store.release(environment, execution).await {
             Ok(()) | Err(StoreError::NotLockHolder { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        self.store
-            .append_event(
-                environment,
-                &Event {
-                    at: now,
-                    kind: "LeaseRecovered".into(),
-                    message: format!(
-                        "{holder} ended {how} without giving the environment back; its lease was released{}",
-                        in_flight_text(&cancelled)
-                    ),
-                    actor: "strata".into(),
-                    execution: Some(holder.to_owned()),
-                },
-            )
-            .await?;
+        self.store.append_event(environment, event).await?;
         Ok(())
     }
 
@@ -370,26 +376,17 @@ impl<S: Store, F: Flows> Operations<S, F> {
                 now,
             )
             .await?;
-        match self.store.release(environment, &execution).await {
-            // Its Finish came first (a stop that raced the end): nothing is held.
-            Ok(()) | Err(StoreError::NotLockHolder { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.store
-            .append_event(
-                environment,
-                &Event {
-                    at: now,
-                    kind: "OperationCancelled".into(),
-                    message: format!(
-                        "{execution} cancelled by {actor}{}",
-                        in_flight_text(&in_flight)
-                    ),
-                    actor: actor.to_owned(),
-                    execution: Some(execution.clone()),
-                },
-            )
-            .await?;
+        let event = Event {
+            at: now,
+            kind: "OperationCancelled".into(),
+            message: format!(
+                "{execution} cancelled by {actor}{}",
+                in_flight_text(&in_flight)
+            ),
+            actor: actor.to_owned(),
+            execution: Some(execution.clone()),
+        };
+        self.give_back(environment, &execution, &event).await?;
         Ok(Some(Cancelled {
             execution,
             run,

@@ -262,3 +262,136 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         resumed.out
     );
 }
+
+/// The status's resource ids of one component.
+fn resource_ids(endpoint: &str, environment: &str, component: &str) -> Value {
+    let got = strata(endpoint, &["get", environment, "-o", "json"]);
+    let body: Value = serde_json::from_str(&got.out).unwrap();
+    body["status"]["components"][component]["resourceIds"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_recreate_resumes_without_allowance()
+ {
+    let stack = LocalStack::start(Options::default()).await.unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, env: &strata_core::Environment| {
+        let path = files.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&env.to_json()).unwrap()).unwrap();
+        path.display().to_string()
+    };
+    let mut env =
+        strata_core::Environment::parse(&spec_named("10.50.0.0/16", "engine.example.com")).unwrap();
+    env.metadata.name = "engine".into();
+    let postgres = write("engine.json", &env);
+    env.spec.database.as_mut().unwrap().engine = strata_core::spec::DatabaseEngine::Mysql;
+    env.spec.database.as_mut().unwrap().engine_version = "8.0.39".into();
+    let mysql = write("engine-2.json", &env);
+    stack.stand_in_for(&env).await.unwrap();
+    let endpoint = stack.function_url("ApiFunction").unwrap();
+    let regional = stack
+        .sdk_config()
+        .to_builder()
+        .region(aws_config::Region::new(env.spec.region.clone()))
+        .build();
+    let rds = aws_sdk_rds::Client::new(&regional);
+
+    let applied = strata(&endpoint, &["apply", "-f", &postgres, "--wait"]);
+    assert_eq!(applied.code, 0, "{}", applied.err);
+    let kept: Vec<Value> = ["network", "cluster", "storage"]
+        .iter()
+        .map(|c| resource_ids(&endpoint, "engine", c))
+        .collect();
+    let created =
+        |instances: aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
+            instances.db_instances()[0].instance_create_time().copied()
+        };
+    let first = created(rds.describe_db_instances().send().await.unwrap());
+
+    // The plan recreates the database and what reads it, nothing below.
+    let planned = strata(&endpoint, &["plan", "-f", &mysql]);
+    assert_eq!(planned.code, 0, "{}", planned.err);
+    // `  <component> <action>[ (because of …)]`, one line per component that changes.
+    let actions: Vec<(String, String)> = planned
+        .out
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.to_owned(), words.next()?.to_owned()))
+        })
+        .collect();
+    let recreated: Vec<&str> = actions
+        .iter()
+        .filter(|(_, a)| a == "recreate")
+        .map(|(c, _)| c.as_str())
+        .collect();
+    assert_eq!(
+        recreated,
+        ["database", "config", "app", "dns"],
+        "{actions:?}"
+    );
+
+    // The recreate fails at the new database's create (a permanent error)...
+    stack.inject(strata_localstack::fidelity::Fault::query(
+        "CreateDBInstance",
+        "Engine=mysql",
+        400,
+        "InvalidParameterCombination",
+    ));
+    let failed = strata(
+        &endpoint,
+        &[
+            "apply",
+            "-f",
+            &mysql,
+            "--allow-recreate",
+            "database",
+            "--wait",
+        ],
+    );
+    assert_ne!(failed.code, 0, "{}", failed.out);
+    assert_eq!(stack.pending_faults(), 0, "the fault was hit");
+    let got = strata(&endpoint, &["get", "engine", "-o", "json"]);
+    let body: Value = serde_json::from_str(&got.out).unwrap();
+    assert_eq!(body["status"]["state"], "Failed", "{body}");
+
+    // ...and applying the same spec again is a resume: no allowance asked for.
+    let resumed = strata(&endpoint, &["apply", "-f", &mysql, "--wait"]);
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.out, resumed.err);
+    assert!(
+        resumed.out.contains("engine: Ready after"),
+        "{}",
+        resumed.out
+    );
+
+    // A MySQL instance, created empty: a PostgreSQL snapshot cannot restore it. The final
+    // snapshot the recreate took stays, named in the status, for whoever needs the data.
+    let instances = rds.describe_db_instances().send().await.unwrap();
+    assert_ne!(created(instances.clone()), first, "a new instance");
+    let engines: Vec<&str> = instances
+        .db_instances()
+        .iter()
+        .filter_map(|i| i.engine())
+        .collect();
+    assert_eq!(engines, ["mysql"]);
+    let after = resource_ids(&endpoint, "engine", "database");
+    assert_eq!(after["restoredFrom"], Value::Null, "{after}");
+    let snapshot = after["finalSnapshotId"].as_str().unwrap_or_default();
+    assert!(snapshot.starts_with("strata-engine-final-g2-"), "{after}");
+    let snapshots = rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshots.db_snapshots()[0].engine(), Some("postgres"));
+    // Network, cluster and storage were never touched.
+    for (component, ids) in ["network", "cluster", "storage"].iter().zip(&kept) {
+        assert_eq!(
+            &resource_ids(&endpoint, "engine", component),
+            ids,
+            "{component}"
+        );
+    }
+}

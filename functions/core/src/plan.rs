@@ -16,6 +16,7 @@
 //! | `spec.database.engine`                  | any                 | replace  | RDS cannot change engine |
 //! | `spec.database.engineVersion`           | up                  | in place | ModifyDBInstance (AllowMajorVersionUpgrade) |
 //! | `spec.database.engineVersion`           | down                | replace  | RDS cannot downgrade |
+//! | `spec.database.engineVersion` with a new engine | any       | replace  | it comes with the engine |
 //! | `spec.database.storageGiB`              | up                  | in place | ModifyDBInstance |
 //! | `spec.database.storageGiB`              | down                | replace  | RDS storage cannot shrink |
 //! | `spec.database.instanceClass`, `multiAz`, `backupRetentionDays`, `onDelete` | any | in place | ModifyDBInstance / policy only |
@@ -428,7 +429,9 @@ fn diff_database(d: &mut Diff, a: &DatabaseSpec, b: &DatabaseSpec) {
         Replace,
         "RDS cannot change engine",
     );
-    let (effect, why) = if numeric(&b.engine_version) >= numeric(&a.engine_version) {
+    let (effect, why) = if a.engine != b.engine {
+        (Replace, "the new engine's version, on a new instance")
+    } else if numeric(&b.engine_version) >= numeric(&a.engine_version) {
         (InPlace, "ModifyDBInstance with AllowMajorVersionUpgrade")
     } else {
         (Replace, "RDS cannot downgrade an engine")

@@ -161,6 +161,37 @@ fn shrinking_the_database_recreates_it_and_is_refused_unless_allowed() {
 }
 
 #[test]
+fn a_new_engine_replaces_the_database_and_its_version_goes_with_it() {
+    let old = staging();
+    let mut new = old.clone();
+    let db = new.spec.database.as_mut().unwrap();
+    db.engine = strata_core::spec::DatabaseEngine::Mysql;
+    db.engine_version = "8.0.39".into();
+    let p = plan(Some(&old), &new);
+    assert_eq!(
+        p.recreated(),
+        [
+            Component::Database,
+            Component::Config,
+            Component::App,
+            Component::Dns
+        ]
+    );
+    let changes = &p
+        .components
+        .iter()
+        .find(|c| c.component == Component::Database)
+        .unwrap()
+        .changes;
+    let version = changes
+        .iter()
+        .find(|c| c.field == "spec.database.engineVersion")
+        .unwrap();
+    // 16.4 -> 8.0.39 is no downgrade: a version of another engine.
+    assert!(version.why.contains("new engine"), "{}", version.why);
+}
+
+#[test]
 fn eks_upgrades_one_minor_in_place_and_recreates_otherwise() {
     let old = staging();
     for (version, expected) in [

@@ -34,6 +34,9 @@ pub enum ClientError {
     /// The API answered with an error body (see [`ApiFailure`]).
     #[error("{0}")]
     Api(Box<ApiFailure>),
+    /// The sync the API handed on reported a failure.
+    #[error("the sync failed: {0}")]
+    SyncFailed(String),
     #[error("the API answered {status} with a body that is not Strata's: {body}")]
     Unexpected { status: u16, body: String },
 }

@@ -345,6 +345,11 @@ pub async fn request_sync(client: &ApiClient, name: &str) -> Result<Started, Cli
     let actor = answer.body["resultActor"].as_str().unwrap_or_default();
     let mut execution = None;
     match synced_event(client, name, actor).await? {
+        Some(event) if event["kind"] == "SyncFailed" => {
+            return Err(ClientError::SyncFailed(
+                event["message"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
         Some(event) => {
             let body = poll(client, &format!("/environments/{name}"), SECOND).await?;
             show::sync(name, &event, &body["status"]);
@@ -364,7 +369,7 @@ pub async fn request_sync(client: &ApiClient, name: &str) -> Result<Started, Cli
 
 const SECOND: Duration = Duration::from_secs(1);
 
-/// The history's `Synced` event by `actor`, once it is there (`None` after
+/// The history's `Synced` (or `SyncFailed`) event by `actor`, once it is there (`None` after
 /// [`SYNC_RESULT_WAIT`]).
 async fn synced_event(
     client: &ApiClient,
@@ -379,11 +384,10 @@ async fn synced_event(
             SECOND,
         )
         .await?;
-        let found = page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["kind"] == "Synced" && e["actor"] == actor);
+        let found =
+            page["items"].as_array().into_iter().flatten().find(|e| {
+                (e["kind"] == "Synced" || e["kind"] == "SyncFailed") && e["actor"] == actor
+            });
         if let Some(event) = found {
             return Ok(Some(event.clone()));
         }

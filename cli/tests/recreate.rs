@@ -2,38 +2,11 @@
 //! CIDR change replaces the network and everything above it; the database comes back from
 //! the final snapshot the recreate took; buckets and their objects stay.
 
-use std::process::Command;
-
 use serde_json::Value;
 use strata_localstack::{LocalStack, Options};
 
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-fn strata(endpoint: &str, args: &[&str]) -> Ran {
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("STRATA_STACK")
-        .env("STRATA_ENDPOINT", endpoint)
-        .output()
-        .unwrap();
-    let ran = Ran {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    // The CLI's own output, for the README and for whoever reads a failure.
-    println!("$ strata {}\n{}{}", args.join(" "), ran.out, ran.err);
-    ran
-}
+mod support;
+use support::strata;
 
 /// The example as `moved`, with its own DNS name and `cidr`.
 fn spec(cidr: &str) -> String {

@@ -636,13 +636,31 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         // The lease before the spec: a spec never lands under an operation that started
         // after this request read the lease (a scheduled TTL delete, another apply).
         self.operations.reserve(&name, &execution, now).await?;
-        if let Err(e) = self
+        match self
             .store()
             .put_spec(&environment, stored.as_ref(), now)
             .await
         {
-            self.operations.unreserve(&name, &execution).await;
-            return Err(e.into());
+            Ok(_) => {}
+            // Another request wrote the spec since this one read it. Both computed this
+            // generation, so both reserved under one execution name: the lease is the
+            // other's as much as ours and stays. The same spec is the same operation;
+            // another one is refused.
+            Err(StoreError::StaleVersion { .. }) => {
+                let now_stored = self.store().get_spec(&name).await?;
+                match now_stored {
+                    Some(s) if s.environment == environment => {}
+                    Some(s) if s.generation == generation => return Err(ApiError::SpecChanged),
+                    _ => {
+                        self.operations.unreserve(&name, &execution).await;
+                        return Err(ApiError::SpecChanged);
+                    }
+                }
+            }
+            Err(e) => {
+                self.operations.unreserve(&name, &execution).await;
+                return Err(e.into());
+            }
         }
         let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
         strata_store::ensure_scheduled(self.store(), &name, now, every).await?;

@@ -453,9 +453,30 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 
     /// Syncs one environment now, whether or not it is due (the API's "sync now"), reading
     /// its live resources whether or not an observation is due.
+    /// Whoever asked waits for this run's event: one that lost the environment to another
+    /// run, or failed, says so too.
     pub async fn sync_now(&self, name: &str, now: u64, run: &str) -> Result<Outcome, SyncError> {
-        self.sync_one(name, now, run, &TagCache::default(), Observation::Now)
-            .await
+        let outcome = self
+            .sync_one(name, now, run, &TagCache::default(), Observation::Now)
+            .await;
+        let (kind, message) = match &outcome {
+            Ok(Outcome::Contended) => (
+                "Synced",
+                "another sync run took it at the same moment; what that run found stands"
+                    .to_owned(),
+            ),
+            Err(SyncError::EnvironmentNotFound(_)) | Ok(_) => return outcome,
+            Err(e) => ("SyncFailed", strata_core::error_chain(e)),
+        };
+        let event = Event {
+            at: now,
+            kind: kind.into(),
+            message,
+            actor: format!("sync/{run}"),
+            execution: None,
+        };
+        self.store().append_event(name, &event).await?;
+        outcome
     }
 
     async fn sync_one(

@@ -1,0 +1,80 @@
+//! What the CLI's end-to-end tests share: running `strata` against the local stack's API
+//! function, and the example spec under another name.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::process::Command;
+
+pub struct Ran {
+    pub code: i32,
+    pub out: String,
+    pub err: String,
+}
+
+/// `strata ARGS` against `endpoint`, with the local stack's dummy credentials; its output
+/// is printed for the README and for whoever reads a failure.
+pub fn strata(endpoint: &str, args: &[&str]) -> Ran {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("STRATA_STACK")
+        .env("STRATA_ENDPOINT", endpoint)
+        .output()
+        .unwrap();
+    let ran = Ran {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    println!("$ strata {}\n{}{}", args.join(" "), ran.out, ran.err);
+    ran
+}
+
+/// The staging example as `name`, with a DNS name of its own.
+pub fn example_as(name: &str) -> strata_core::Environment {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
+    let mut env = strata_core::Environment::parse(&text).unwrap();
+    env.metadata.name = name.into();
+    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+    env
+}
+
+/// `env` written as JSON into `dir` as `file`; its path.
+pub fn write(dir: &tempfile::TempDir, file: &str, env: &strata_core::Environment) -> String {
+    let path = dir.path().join(file);
+    std::fs::write(&path, serde_json::to_string_pretty(&env.to_json()).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+/// `strata get NAME -o json`'s body.
+pub fn get(endpoint: &str, name: &str) -> serde_json::Value {
+    let got = strata(endpoint, &["get", name, "-o", "json"]);
+    serde_json::from_str(&got.out).unwrap_or_default()
+}
+
+/// Polls until no operation runs on `name`; its body then.
+pub fn settled(endpoint: &str, name: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let body = get(endpoint, name);
+        let state = body["status"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if body["runningExecution"].is_null()
+            && !matches!(state.as_str(), "Progressing" | "Deleting" | "")
+        {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never settled: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}

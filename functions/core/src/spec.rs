@@ -366,33 +366,67 @@ impl Environment {
                 "must be a mapping with apiVersion, kind, metadata and spec",
             )]));
         }
-        let mut errors = Vec::new();
-        let mut on_unknown = |path: serde_ignored::Path<'_>| {
-            errors.push(FieldError::new(render_path(&path), "unknown field"));
-        };
-        let parsed = serde_path_to_error::deserialize::<_, Environment>(
-            serde_ignored::Deserializer::new(tree, &mut on_unknown),
-        );
-        match parsed {
-            Ok(environment) => {
-                errors.extend(crate::validate::validate(&environment));
-                if errors.is_empty() {
-                    Ok(environment)
-                } else {
-                    Err(SpecError::Invalid(errors))
+        // serde stops at the first type error. To report them all at once, each offending
+        // value is replaced by one of the expected type (or taken out) and the rest parsed
+        // again, until nothing is wrong but what that itself caused.
+        let mut tree = tree;
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut fixed: Vec<String> = Vec::new();
+        for _ in 0..MAX_TYPE_ERRORS {
+            let mut unknown = Vec::new();
+            let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(render_path(&path));
+            let parsed = serde_path_to_error::deserialize::<_, Environment>(
+                serde_ignored::Deserializer::new(tree.clone(), &mut on_unknown),
+            );
+            for path in unknown {
+                if !errors.iter().any(|e| e.path == path) {
+                    errors.push(FieldError::new(path, "unknown field"));
                 }
             }
-            Err(e) => {
-                let path = e.path().to_string();
-                let path = if path == "." {
-                    "(document)".to_owned()
-                } else {
-                    path
-                };
-                errors.push(FieldError::new(path, e.into_inner().to_string()));
-                Err(SpecError::Invalid(errors))
+            let e = match parsed {
+                Ok(environment) => {
+                    // Rules are checked on the document as written, not on what is left.
+                    if fixed.is_empty() {
+                        errors.extend(crate::validate::validate(&environment));
+                    }
+                    return if errors.is_empty() {
+                        Ok(environment)
+                    } else {
+                        Err(SpecError::Invalid(errors))
+                    };
+                }
+                Err(e) => e,
+            };
+            let path = match e.path().to_string() {
+                p if p == "." => "(document)".to_owned(),
+                p => p,
+            };
+            let message = e.inner().to_string();
+            // A field missing because an earlier error took it out is no news.
+            let caused = fixed.iter().any(|r| {
+                message.strip_prefix("missing field `").is_some_and(|m| {
+                    let field = m.trim_end_matches('`');
+                    *r == if path == "(document)" {
+                        field.to_owned()
+                    } else {
+                        format!("{path}.{field}")
+                    }
+                })
+            });
+            if caused {
+                break;
             }
+            if fixed.contains(&path) {
+                break;
+            }
+            let stand_in = stand_in_for(&message);
+            errors.push(FieldError::new(path.clone(), message));
+            if !replace(&mut tree, e.path(), stand_in) {
+                break;
+            }
+            fixed.push(path);
         }
+        Err(SpecError::Invalid(errors))
     }
 
     pub fn name(&self) -> &str {
@@ -451,6 +485,71 @@ fn flow_depth(text: &str) -> usize {
 }
 
 /// Renders serde_ignored's path as `a.b[0].c`, the same form serde_path_to_error uses.
+/// How many type errors one document reports at most.
+const MAX_TYPE_ERRORS: usize = 32;
+/// A value of the type a serde error says it expected, to parse on past it (never
+/// validated: a document with a type error is refused whatever else it holds).
+fn stand_in_for(message: &str) -> Option<serde_json::Value> {
+    let expected = message.split("expected ").nth(1)?;
+    let number = ["u8", "u16", "u32", "u64", "i32", "i64", "f64"]
+        .iter()
+        .any(|t| expected.starts_with(t));
+    if number {
+        Some(serde_json::json!(0))
+    } else if expected.starts_with("a string") || expected.starts_with("string") {
+        Some(serde_json::json!(""))
+    } else if expected.starts_with("a boolean") {
+        Some(serde_json::json!(false))
+    } else if expected.starts_with("a sequence") {
+        Some(serde_json::json!([]))
+    } else {
+        None
+    }
+}
+
+/// Puts `with` (or, without one, nothing) at `path` in `tree`; false when it cannot.
+fn replace(
+    tree: &mut serde_json::Value,
+    path: &serde_path_to_error::Path,
+    with: Option<serde_json::Value>,
+) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut node = tree;
+    for segment in parents {
+        node = match (segment, node) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(next) => next,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => {
+                match items.get_mut(*index) {
+                    Some(next) => next,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        };
+    }
+    match (last, node, with) {
+        (Segment::Map { key }, serde_json::Value::Object(map), Some(value)) => {
+            map.insert(key.clone(), value).is_some()
+        }
+        (Segment::Map { key }, serde_json::Value::Object(map), None) => map.remove(key).is_some(),
+        (Segment::Seq { index }, serde_json::Value::Array(items), Some(value))
+            if *index < items.len() =>
+        {
+            items[*index] = value;
+            true
+        }
+        // An element cannot go without shifting its siblings' paths.
+        _ => false,
+    }
+}
+
 fn render_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
     match path {

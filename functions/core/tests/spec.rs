@@ -450,3 +450,27 @@ fn hostile_documents_fail_cleanly() {
         );
     }
 }
+
+#[test]
+fn every_type_error_is_reported_at_once_with_its_path() {
+    let mut doc = staging();
+    set(&mut doc, "spec.database.storageGiB", Some(json!("big")));
+    set(&mut doc, "spec.network.azCount", Some(json!([3])));
+    set(&mut doc, "spec.app.services[1].replicas", Some(json!(-1)));
+    set(&mut doc, "spec.extra", Some(json!(1)));
+    let errors = errors_of(doc);
+    let paths: Vec<&str> = errors.iter().map(|(p, _)| p.as_str()).collect();
+    for expected in [
+        "spec.database.storageGiB",
+        "spec.network.azCount",
+        "spec.app.services[1].replicas",
+        "spec.extra",
+    ] {
+        assert!(paths.contains(&expected), "{expected} not in {errors:?}");
+    }
+    // Taking a required field out to go on finds nothing more: no "missing field" for it.
+    assert!(
+        errors.iter().all(|(_, m)| !m.contains("missing field")),
+        "{errors:?}"
+    );
+}

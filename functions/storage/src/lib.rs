@@ -45,6 +45,39 @@ impl ClientFor for RegionalClients {
 
 pub struct Storage<C: ClientFor> {
     pub clients: C,
+    /// How much of a bucket one step empties before it hands back (the step is invoked
+    /// again): a bucket of any size is deleted within Lambda's timeout.
+    pub emptying: Emptying,
+}
+
+impl<C: ClientFor> Storage<C> {
+    pub fn new(clients: C) -> Self {
+        Self {
+            clients,
+            emptying: Emptying::default(),
+        }
+    }
+}
+
+/// One step's share of emptying a bucket: at most this many listed pages of versions, and
+/// no new page once this much time has gone.
+#[derive(Debug, Clone, Copy)]
+pub struct Emptying {
+    pub page_size: i32,
+    pub pages: usize,
+    pub seconds: u64,
+}
+
+impl Default for Emptying {
+    /// 40 pages of 1,000 versions (S3's largest) in at most a minute: half the function's
+    /// 120 s timeout.
+    fn default() -> Self {
+        Self {
+            page_size: 1000,
+            pages: 40,
+            seconds: 60,
+        }
+    }
 }
 
 /// The bucket's real name.
@@ -207,14 +240,19 @@ impl<C: ClientFor> Storage<C> {
         Ok(())
     }
 
-    /// Deletes every object version and delete marker, page by page, then the bucket.
-    async fn delete_bucket(&self, client: &Client, bucket: &str) -> Result<(), ComponentError> {
+    /// Deletes object versions and delete markers page by page, within this step's share,
+    /// then the bucket once it is empty. False while versions remain (the next step goes
+    /// on: listing starts over, and what this one deleted is no longer listed).
+    async fn delete_bucket(&self, client: &Client, bucket: &str) -> Result<bool, ComponentError> {
+        let started = std::time::Instant::now();
+        let budget = std::time::Duration::from_secs(self.emptying.seconds);
         let mut key_marker = None;
         let mut version_marker = None;
-        loop {
+        for pages in 1.. {
             let page = client
                 .list_object_versions()
                 .bucket(bucket)
+                .max_keys(self.emptying.page_size)
                 .set_key_marker(key_marker.clone())
                 .set_version_id_marker(version_marker.clone())
                 .send()
@@ -251,12 +289,14 @@ impl<C: ClientFor> Storage<C> {
                     .await
                     .map_err(|e| classify(&format!("DeleteObjects {bucket}"), e))?;
             }
-            if page.is_truncated() == Some(true) {
-                key_marker = page.next_key_marker().map(str::to_owned);
-                version_marker = page.next_version_id_marker().map(str::to_owned);
-            } else {
+            if page.is_truncated() != Some(true) {
                 break;
             }
+            if pages >= self.emptying.pages || started.elapsed() >= budget {
+                return Ok(false);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
         }
         client
             .delete_bucket()
@@ -264,7 +304,7 @@ impl<C: ClientFor> Storage<C> {
             .send()
             .await
             .map_err(|e| classify(&format!("DeleteBucket {bucket}"), e))?;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -382,6 +422,7 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
             .map_or(StorageOnDelete::Retain, |s| s.on_delete);
         let client = self.clients.client(&env.spec.region);
         let mut kept = 0;
+        let mut emptying = false;
         for bucket in buckets(step) {
             match find(&client, &bucket).await? {
                 Found::Absent => {}
@@ -389,10 +430,15 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
                     check_owned(&bucket, &found, env.name())?;
                     match on_delete {
                         StorageOnDelete::Retain => kept += 1,
-                        StorageOnDelete::Delete => self.delete_bucket(&client, &bucket).await?,
+                        StorageOnDelete::Delete => {
+                            emptying |= !self.delete_bucket(&client, &bucket).await?;
+                        }
                     }
                 }
             }
+        }
+        if emptying {
+            return Ok(Progress::waiting(ComponentPhase::Deleting));
         }
         Ok(Progress::finished(if kept > 0 {
             ComponentPhase::Retained

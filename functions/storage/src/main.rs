@@ -4,8 +4,5 @@ use storage::{RegionalClients, Storage};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    strata_component::lambda::run_component(|config| Storage {
-        clients: RegionalClients(config),
-    })
-    .await
+    strata_component::lambda::run_component(|config| Storage::new(RegionalClients(config))).await
 }

@@ -38,6 +38,15 @@ async fn step_with(
     env: &Environment,
     destroy: bool,
 ) -> Result<strata_component::Progress, ComponentError> {
+    step_emptying(rules, env, destroy, Emptying::default()).await
+}
+
+async fn step_emptying(
+    rules: &[&Rule],
+    env: &Environment,
+    destroy: bool,
+    emptying: Emptying,
+) -> Result<strata_component::Progress, ComponentError> {
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| {
         c.retry_config(
             RetryConfig::standard()
@@ -47,6 +56,7 @@ async fn step_with(
     });
     let storage = Storage {
         clients: Mocked(client),
+        emptying,
     };
     let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
@@ -262,4 +272,65 @@ fn removed_tags_are_put_back_only_on_a_bucket_we_recorded_and_nobody_else_claims
     let claimed = BTreeMap::from([("strata:environment".to_owned(), "prod".to_owned())]);
     let err = check_restorable("b", &claimed, "staging", true).unwrap_err();
     assert_eq!(err.name(), "ResourceNotOwned", "another environment's tag");
+}
+
+#[tokio::test]
+async fn a_bucket_too_big_for_one_step_is_emptied_over_several_then_deleted() {
+    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
+    let version = |key: &str| ObjectVersion::builder().key(key).version_id("v1").build();
+    // Each listing starts over; what an earlier page deleted is no longer listed.
+    let pages = mock!(Client::list_object_versions)
+        .sequence()
+        .output(move || {
+            ListObjectVersionsOutput::builder()
+                .versions(version("a"))
+                .is_truncated(true)
+                .next_key_marker("a")
+                .next_version_id_marker("v1")
+                .build()
+        })
+        .output(move || {
+            ListObjectVersionsOutput::builder()
+                .versions(version("b"))
+                .is_truncated(true)
+                .next_key_marker("b")
+                .next_version_id_marker("v1")
+                .build()
+        })
+        .output(|| ListObjectVersionsOutput::builder().build())
+        .repeatedly()
+        .build();
+    let delete_objects =
+        mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
+    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let mut env = staging();
+    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    env.spec.storage.as_mut().unwrap().buckets.truncate(1);
+    let one_page = Emptying {
+        page_size: 1,
+        pages: 1,
+        seconds: 60,
+    };
+    let rules: [&Rule; 5] = [&head, &tagging, &pages, &delete_objects, &delete];
+    let mut steps = Vec::new();
+    loop {
+        let progress = step_emptying(&rules, &env, true, one_page).await.unwrap();
+        steps.push(progress.phase);
+        if progress.done {
+            break;
+        }
+        assert!(steps.len() < 5, "never finished: {steps:?}");
+    }
+    // Two steps each empty a page and hand back; the third finds it empty and deletes it.
+    assert_eq!(
+        steps,
+        [
+            Some(ComponentPhase::Deleting),
+            Some(ComponentPhase::Deleting),
+            Some(ComponentPhase::Deleted)
+        ]
+    );
+    assert_eq!(delete_objects.num_calls(), 2);
+    assert_eq!(delete.num_calls(), 1);
 }

@@ -557,8 +557,18 @@ fn render_path(path: &serde_ignored::Path<'_>) -> String {
         Path::Seq { parent, index } => format!("{}[{index}]", render_path(parent)),
         Path::Map { parent, key } => {
             let parent = render_path(parent);
-            if parent.is_empty() {
+            // A key that a path could not show as it is (empty, or with a dot) is quoted.
+            let plain = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            let key = if plain {
                 key.clone()
+            } else {
+                serde_json::Value::String(key.clone()).to_string()
+            };
+            if parent.is_empty() {
+                key
             } else {
                 format!("{parent}.{key}")
             }

@@ -1,0 +1,144 @@
+//! What the API's tests share: API Gateway events, the handler over in-memory parts, and
+//! its answers read back.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use api::{Api, MemoryFlows, MemorySyncRequests, Operations};
+use lambda_http::Body;
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+use strata_store::MemoryStore;
+
+pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+pub const NOW: u64 = 1_795_000_000;
+
+pub fn staging() -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// An API Gateway HTTP API event as Lambda receives it (IAM authorizer, `$default` stage).
+pub fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers = json!({"host": "abc123.execute-api.eu-west-1.amazonaws.com"});
+    if let Some(ct) = content_type {
+        headers["content-type"] = json!(ct);
+    }
+    // API Gateway base64-encodes bodies that are not text.
+    let (body, encoded) = match body {
+        None => (Value::Null, false),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => (json!(text), false),
+            Err(_) => (json!(aws_smithy_types::base64::encode(bytes)), true),
+        },
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "authorizer": {"iam": {
+                "accessKey": "AKIAEXAMPLE",
+                "accountId": "123456789012",
+                "callerId": "AIDAEXAMPLE",
+                "userArn": ALICE,
+                "userId": "AIDAEXAMPLE"
+            }},
+            "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "strata-cli"
+            },
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "22/Nov/2026:13:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000u64
+        },
+        "body": body,
+        "isBase64Encoded": encoded
+    })
+}
+
+pub type TestApi = Api<MemoryStore, MemoryFlows, MemorySyncRequests>;
+
+pub fn api() -> TestApi {
+    Api::new(
+        Operations::new(MemoryStore::default(), MemoryFlows::default()).with_poll_seconds(Some(1)),
+        MemorySyncRequests::default(),
+        strata_core::SecretSources {
+            account: "123456789012".into(),
+            name_prefix: "strata/".into(),
+        },
+    )
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub allow: Option<String>,
+    pub location: Option<String>,
+    pub body: Value,
+}
+
+pub async fn call(api: &TestApi, event: Value, now: u64) -> Answer {
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
+    let response = api.handle(request, now).await;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &lambda_http::http::HeaderValue| v.to_str().unwrap().to_owned())
+    };
+    let (allow, location) = (header("allow"), header("location"));
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("the body is JSON"),
+        other => panic!("not a text body: {other:?}"),
+    };
+    Answer {
+        status: response.status(),
+        allow,
+        location,
+        body,
+    }
+}
+
+pub async fn put(api: &TestApi, target: &str, spec: &str, now: u64) -> Answer {
+    call(
+        api,
+        event(
+            "PUT",
+            target,
+            Some("application/yaml"),
+            Some(spec.as_bytes()),
+        ),
+        now,
+    )
+    .await
+}
+
+pub fn error_paths(body: &Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|f| f["path"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -66,6 +66,14 @@ impl Iam {
         found
     }
 
+    /// Whether `binary` is one of the template's functions.
+    pub fn knows(&self, binary: &str) -> bool {
+        self.by_binary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(binary)
+    }
+
     /// The refusal for this request from `binary`, if its role does not allow the action.
     /// Callers that are not one of the template's functions (tests, moto, the CLI) are not
     /// checked.
@@ -133,7 +141,7 @@ pub fn peer_binary(peer: SocketAddr, local: SocketAddr) -> Option<String> {
 
 /// How a service words its errors.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Protocol {
+pub enum Protocol {
     /// awsJson (DynamoDB, Step Functions, EventBridge, ECR, Secrets Manager, Tagging) and
     /// restJson (EKS, Lambda).
     Json,
@@ -146,39 +154,60 @@ enum Protocol {
 }
 
 fn denied(protocol: Protocol, message: &str) -> Response<Full<Bytes>> {
+    error(protocol, StatusCode::FORBIDDEN, "AccessDenied", message)
+}
+
+/// An error with `code` (the JSON services' `__type` gets `Exception` appended, EC2's
+/// `AccessDenied` is `UnauthorizedOperation`) as `protocol` words it.
+pub fn error(
+    protocol: Protocol,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let json_type = if code.ends_with("Exception") {
+        code.to_owned()
+    } else {
+        format!("{code}Exception")
+    };
+    let ec2_code = if code == "AccessDenied" {
+        "UnauthorizedOperation"
+    } else {
+        code
+    };
     let (status, content_type, body) = match protocol {
         Protocol::Json => (
-            StatusCode::FORBIDDEN,
+            status,
             "application/x-amz-json-1.1",
-            serde_json::json!({"__type": "AccessDeniedException", "message": message}).to_string(),
+            serde_json::json!({"__type": json_type, "message": message}).to_string(),
         ),
         Protocol::Ec2 => (
-            StatusCode::FORBIDDEN,
+            status,
             "text/xml",
             format!(
-                "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>{message}\
-                 </Message></Error></Errors><RequestID>iam-denied</RequestID></Response>"
+                "<Response><Errors><Error><Code>{ec2_code}</Code><Message>{message}\
+                 </Message></Error></Errors><RequestID>local</RequestID></Response>"
             ),
         ),
         Protocol::QueryXml => (
-            StatusCode::FORBIDDEN,
+            status,
             "text/xml",
             format!(
-                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>\
-                 {message}</Message></Error><RequestId>iam-denied</RequestId></ErrorResponse>"
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>\
+                 {message}</Message></Error><RequestId>local</RequestId></ErrorResponse>"
             ),
         ),
         Protocol::S3 => (
-            StatusCode::FORBIDDEN,
+            status,
             "application/xml",
-            format!("<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>"),
+            format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"),
         ),
     };
     Response::builder()
         .status(status)
         .header("content-type", content_type)
-        .header("x-amzn-ErrorType", "AccessDeniedException")
-        .header("x-amzn-RequestId", "iam-denied")
+        .header("x-amzn-ErrorType", json_type.as_str())
+        .header("x-amzn-RequestId", "local")
         .body(Full::new(Bytes::from(body)))
         .expect("static headers are valid")
 }
@@ -192,7 +221,7 @@ fn signing_name(parts: &Parts) -> Option<String> {
 
 /// The IAM action of a request, and how its service words an error; or the route that could
 /// not be mapped.
-fn action(parts: &Parts, body: &[u8]) -> Result<(String, Protocol), String> {
+pub fn action(parts: &Parts, body: &[u8]) -> Result<(String, Protocol), String> {
     let service = signing_name(parts).unwrap_or_default();
     let path = parts.uri.path();
     let route = format!("{service} {} {path}", parts.method);

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use tokio::net::TcpListener;
 
+pub mod chaos;
 pub mod cluster_simulator;
 pub mod fidelity;
 pub mod iam;
@@ -289,6 +290,11 @@ impl LocalStack {
     /// [`fidelity::Fault`]), before they reach the emulator.
     pub fn inject(&self, fault: fidelity::Fault) {
         self.router.faults.inject(fault);
+    }
+
+    /// The fault matrix's layer: the calls each function made, and chaos for the next ones.
+    pub fn chaos(&self) -> &chaos::ChaosLayer {
+        &self.router.chaos
     }
 
     /// Takes `action` (e.g. `ecr:DescribeImages`) from the role of the function with this

@@ -3,7 +3,6 @@
 //! moto. moto's Step Functions interpreter sends its Lambda calls here too (MOTO_PORT).
 //! What moto lacks and the handlers need is served by the [`crate::fidelity`] layer.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::chaos::{ChaosLayer, Verdict};
 use crate::fidelity::{
     AccessEntries, Delays, DependencyCheck, Faults, deleted_nat_gateway,
     drop_kept_automated_backups, element, signed_region,
@@ -35,11 +35,25 @@ pub struct Router {
     access_entries: AccessEntries,
     /// Injected by tests through [`crate::LocalStack::inject`].
     pub faults: Faults,
+    /// The fault matrix's record of calls and its chaos ([`crate::LocalStack::chaos`]).
+    pub chaos: ChaosLayer,
     /// Added by tests through [`crate::LocalStack::delay`].
     pub delays: Delays,
     /// The functions' permissions, checked on every call they make.
     pub iam: Iam,
 }
+
+/// A connection closed on purpose, without an answer.
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fault matrix")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const INVOKE_SUFFIX: &str = "/invocations";
@@ -78,6 +92,7 @@ impl Router {
             request_ids: AtomicU64::new(1),
             access_entries: AccessEntries::default(),
             faults: Faults::default(),
+            chaos: ChaosLayer::default(),
             delays: Delays::default(),
         })
     }
@@ -98,10 +113,12 @@ impl Router {
                     .ok()
                     .flatten();
                 let caller: Arc<Option<String>> = Arc::new(caller);
+                // An error closes the connection without an answer (the fault matrix's
+                // timeouts and lost responses).
                 let service = hyper::service::service_fn(move |req| {
                     let router = router.clone();
                     let caller = caller.clone();
-                    async move { Ok::<_, Infallible>(router.route(req, caller.as_deref()).await) }
+                    async move { router.route(req, caller.as_deref()).await }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -110,15 +127,43 @@ impl Router {
         }
     }
 
-    async fn route(&self, req: Request<Incoming>, caller: Option<&str>) -> Response<Full<Bytes>> {
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        caller: Option<&str>,
+    ) -> Result<Response<Full<Bytes>>, Dropped> {
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
-            Err(e) => return plain(StatusCode::BAD_REQUEST, format!("unreadable body: {e}")),
+            Err(e) => {
+                return Ok(plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("unreadable body: {e}"),
+                ));
+            }
         };
         if let Some(refused) = caller.and_then(|binary| self.iam.check(binary, &parts, &body)) {
-            return refused;
+            return Ok(refused);
         }
+        let function = caller.filter(|binary| self.iam.knows(binary));
+        match function.and_then(|binary| self.chaos.on_call(binary, &parts, &body)) {
+            None => Ok(self.answer(parts, body).await),
+            Some(Verdict::Answer(response)) => Ok(response),
+            Some(Verdict::Drop) => Err(Dropped),
+            Some(Verdict::DropAfter) => {
+                self.answer(parts, body).await;
+                Err(Dropped)
+            }
+        }
+    }
+
+    /// Answers a request as AWS would: the tests' faults and delays, the mends of moto's
+    /// gaps, Lambda invocations, and moto for the rest.
+    async fn answer(
+        &self,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
         let invoked = (parts.method == hyper::Method::POST)
             .then(|| function_name(parts.uri.path()))
             .flatten();

@@ -1281,7 +1281,12 @@ fn extension_body(request: &Request) -> Result<u64, ApiError> {
     let mut errors: Vec<FieldError> = object
         .keys()
         .filter(|k| *k != "extendBy")
-        .map(|k| FieldError::new(k.clone(), "unknown field; the body takes extendBy"))
+        .map(|k| {
+            FieldError::new(
+                strata_core::spec::path_key(k),
+                "unknown field; the body takes extendBy",
+            )
+        })
         .collect();
     let by = match object
         .get("extendBy")

@@ -485,6 +485,20 @@ fn flow_depth(text: &str) -> usize {
 }
 
 /// Renders serde_ignored's path as `a.b[0].c`, the same form serde_path_to_error uses.
+/// A map key as a field path shows it: as it is, or quoted when a path could not show it
+/// (empty, or with a dot or a space in it).
+pub fn path_key(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        key.to_owned()
+    } else {
+        serde_json::Value::String(key.to_owned()).to_string()
+    }
+}
+
 /// How many type errors one document reports at most.
 const MAX_TYPE_ERRORS: usize = 32;
 /// A value of the type a serde error says it expected, to parse on past it (never
@@ -557,16 +571,7 @@ fn render_path(path: &serde_ignored::Path<'_>) -> String {
         Path::Seq { parent, index } => format!("{}[{index}]", render_path(parent)),
         Path::Map { parent, key } => {
             let parent = render_path(parent);
-            // A key that a path could not show as it is (empty, or with a dot) is quoted.
-            let plain = !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-            let key = if plain {
-                key.clone()
-            } else {
-                serde_json::Value::String(key.clone()).to_string()
-            };
+            let key = path_key(key);
             if parent.is_empty() {
                 key
             } else {

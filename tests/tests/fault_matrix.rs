@@ -1,0 +1,412 @@
+//! The fault matrix, generated: a clean `up` and `down` of the example on the local stack
+//! records every AWS call site they reach (function, IAM action); then, for each site and
+//! each fault (throttling, a 5xx, a timeout before the request got through, a response lost
+//! after the service carried it out), an environment of its own runs `up` and `down` with
+//! that fault at the site's first call. Each must end Ready and then Deleted (after the
+//! retries, or a re-run of the operation as a user would) with the emulator's inventory of
+//! it equal to the clean run's: nothing leaked, nothing duplicated.
+//!
+//! `STRATA_FAULT_MATRIX=full` runs every site with every fault (about 25 s a run); by
+//! default a spread of `STRATA_FAULT_RUNS` (12) runs covering every fault kind.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use strata_control::{Launch, Operations, SfnFlows, Trigger};
+use strata_core::{Environment, EnvironmentState, Scope};
+use strata_localstack::chaos::{Call, Chaos, ChaosKind};
+use strata_store::{DynamoStore, Store};
+
+mod support;
+
+struct Matrix {
+    started: support::Started,
+    operations: Operations<DynamoStore, SfnFlows>,
+    sfn: aws_sdk_sfn::Client,
+    ec2: aws_sdk_ec2::Client,
+    eks: aws_sdk_eks::Client,
+    rds: aws_sdk_rds::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn example(name: &str) -> Environment {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
+    let mut env = Environment::parse(&text).unwrap();
+    env.metadata.name = name.to_owned();
+    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+    env
+}
+
+/// How many of each kind of resource the emulator holds for one environment.
+type Inventory = BTreeMap<&'static str, usize>;
+
+impl Matrix {
+    async fn new() -> Self {
+        let started = support::start().await;
+        let config = started.stack.sdk_config();
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        let operations = Operations::new(
+            started.store.clone(),
+            SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone()),
+        )
+        .with_poll_seconds(Some(1));
+        let regional = config
+            .to_builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        Self {
+            operations,
+            sfn,
+            ec2: aws_sdk_ec2::Client::new(&regional),
+            eks: aws_sdk_eks::Client::new(&regional),
+            rds: aws_sdk_rds::Client::new(&regional),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&regional)
+                    .force_path_style(true)
+                    .build(),
+            ),
+            started,
+        }
+    }
+
+    async fn prepare(&self, name: &str) {
+        let env = example(name);
+        self.started.stack.stand_in_for(&env).await.unwrap();
+        self.started
+            .store
+            .put_spec(&env, None, now())
+            .await
+            .unwrap();
+    }
+
+    /// Runs `up` (or `down`) to its end, re-running it (as a user would) while it ends
+    /// otherwise than wanted, at most twice. Answers the state and how many runs it took.
+    async fn converge(&self, name: &str, down: bool) -> (EnvironmentState, usize) {
+        let wanted = if down {
+            EnvironmentState::Deleted
+        } else {
+            EnvironmentState::Ready
+        };
+        let mut state = EnvironmentState::Failed;
+        for attempt in 1..=3 {
+            let status_version = self
+                .started
+                .store
+                .get_status(name)
+                .await
+                .unwrap()
+                .map_or(0, |s| s.version);
+            let trigger = if down {
+                Trigger::Delete {
+                    generation: 1,
+                    status_version,
+                }
+            } else {
+                Trigger::Apply {
+                    generation: 1,
+                    status_version,
+                }
+            };
+            let launch = Launch {
+                environment: name,
+                trigger,
+                scope: Scope::All,
+                recreate: Vec::new(),
+                message: "fault matrix".into(),
+            };
+            let started = self
+                .operations
+                .start(&launch, "matrix", now())
+                .await
+                .unwrap();
+            let machine = if down {
+                &self.started.down
+            } else {
+                &self.started.up
+            };
+            self.ended(&strata_control::execution_arn(machine, &started.execution))
+                .await;
+            state = self
+                .started
+                .store
+                .get_status(name)
+                .await
+                .unwrap()
+                .map(|s| s.value.state)
+                .unwrap_or(EnvironmentState::Failed);
+            if state == wanted {
+                return (state, attempt);
+            }
+        }
+        (state, 3)
+    }
+
+    async fn ended(&self, arn: &str) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            let described = self
+                .sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            if described.status.as_str() != "RUNNING" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{arn} did not end within five minutes");
+    }
+
+    /// The environment's resources in the emulator, by kind (found by tag or by name).
+    async fn inventory(&self, name: &str) -> Inventory {
+        let ours = |tags: &[aws_sdk_ec2::types::Tag]| {
+            tags.iter()
+                .any(|t| t.key() == Some("strata:environment") && t.value() == Some(name))
+        };
+        let mut found = Inventory::new();
+        let vpcs = self.ec2.describe_vpcs().send().await.unwrap();
+        found.insert("vpc", vpcs.vpcs().iter().filter(|v| ours(v.tags())).count());
+        let subnets = self.ec2.describe_subnets().send().await.unwrap();
+        found.insert(
+            "subnet",
+            subnets.subnets().iter().filter(|v| ours(v.tags())).count(),
+        );
+        let gateways = self.ec2.describe_internet_gateways().send().await.unwrap();
+        found.insert(
+            "internet gateway",
+            gateways
+                .internet_gateways()
+                .iter()
+                .filter(|v| ours(v.tags()))
+                .count(),
+        );
+        let nats = self.ec2.describe_nat_gateways().send().await.unwrap();
+        found.insert(
+            "nat gateway",
+            nats.nat_gateways()
+                .iter()
+                .filter(|v| ours(v.tags()) && v.state().is_some_and(|s| s.as_str() != "deleted"))
+                .count(),
+        );
+        let tables = self.ec2.describe_route_tables().send().await.unwrap();
+        found.insert(
+            "route table",
+            tables
+                .route_tables()
+                .iter()
+                .filter(|v| ours(v.tags()))
+                .count(),
+        );
+        let groups = self.ec2.describe_security_groups().send().await.unwrap();
+        found.insert(
+            "security group",
+            groups
+                .security_groups()
+                .iter()
+                .filter(|v| ours(v.tags()))
+                .count(),
+        );
+        let addresses = self.ec2.describe_addresses().send().await.unwrap();
+        found.insert(
+            "elastic ip",
+            addresses
+                .addresses()
+                .iter()
+                .filter(|v| ours(v.tags()))
+                .count(),
+        );
+        let cluster = format!("strata-{name}");
+        let clusters = self.eks.list_clusters().send().await.unwrap();
+        let has_cluster = clusters.clusters().contains(&cluster);
+        found.insert("eks cluster", usize::from(has_cluster));
+        let nodegroups = if has_cluster {
+            self.eks
+                .list_nodegroups()
+                .cluster_name(&cluster)
+                .send()
+                .await
+                .map(|n| n.nodegroups().len())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        found.insert("eks node group", nodegroups);
+        let instances = self.rds.describe_db_instances().send().await.unwrap();
+        found.insert(
+            "db instance",
+            instances
+                .db_instances()
+                .iter()
+                .filter(|i| i.db_instance_identifier() == Some(cluster.as_str()))
+                .count(),
+        );
+        let snapshots = self.rds.describe_db_snapshots().send().await.unwrap();
+        found.insert(
+            "db snapshot",
+            snapshots
+                .db_snapshots()
+                .iter()
+                .filter(|s| {
+                    s.db_snapshot_identifier()
+                        .is_some_and(|id| id.starts_with(&format!("{cluster}-")))
+                })
+                .count(),
+        );
+        let buckets = self.s3.list_buckets().send().await.unwrap();
+        found.insert(
+            "bucket",
+            buckets
+                .buckets()
+                .iter()
+                .filter(|b| {
+                    b.name()
+                        .is_some_and(|n| n.starts_with(&format!("{cluster}-")))
+                })
+                .count(),
+        );
+        found
+    }
+}
+
+/// The runs to make: every (site, kind), or a spread of `runs` of them that goes through
+/// the sites in order and through the kinds in turn.
+fn plan(sites: &[(bool, Call)], full: bool, runs: usize) -> Vec<(bool, Call, ChaosKind)> {
+    let all: Vec<(bool, Call, ChaosKind)> = sites
+        .iter()
+        .flat_map(|(down, call)| ChaosKind::ALL.map(|k| (*down, call.clone(), k)))
+        .collect();
+    if full || runs >= all.len() {
+        return all;
+    }
+    (0..runs)
+        .map(|i| {
+            let site = &sites[i * sites.len() / runs];
+            (
+                site.0,
+                site.1.clone(),
+                ChaosKind::ALL[i % ChaosKind::ALL.len()],
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_site_survives_every_fault_with_nothing_leaked_or_duplicated() {
+    let m = Matrix::new().await;
+    let chaos = m.started.stack.chaos();
+
+    // The clean run: the call sites, and the inventory to compare with.
+    m.prepare("clean").await;
+    chaos.take_calls();
+    assert_eq!(
+        m.converge("clean", false).await,
+        (EnvironmentState::Ready, 1)
+    );
+    let up_calls = chaos.take_calls();
+    let ready = m.inventory("clean").await;
+    assert_eq!(
+        m.converge("clean", true).await,
+        (EnvironmentState::Deleted, 1)
+    );
+    let down_calls = chaos.take_calls();
+    let deleted = m.inventory("clean").await;
+    assert!(ready["vpc"] == 1 && ready["eks cluster"] == 1, "{ready:?}");
+    let mut sites: Vec<(bool, Call)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (down, calls) in [(false, &up_calls), (true, &down_calls)] {
+        for call in calls {
+            if seen.insert((down, call.clone())) {
+                sites.push((down, call.clone()));
+            }
+        }
+    }
+    println!(
+        "call sites: {} in up, {} in down ({} AWS calls in the clean run)",
+        sites.iter().filter(|(d, _)| !d).count(),
+        sites.iter().filter(|(d, _)| *d).count(),
+        up_calls.len() + down_calls.len()
+    );
+
+    let full = std::env::var("STRATA_FAULT_MATRIX").is_ok_and(|v| v == "full");
+    let runs: usize = std::env::var("STRATA_FAULT_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(12);
+    let planned = plan(&sites, full, runs);
+    let (mut converged, mut reruns, mut hit) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for (i, (down, call, kind)) in planned.iter().enumerate() {
+        let name = format!("m{i}");
+        m.prepare(&name).await;
+        let fault = Chaos {
+            caller: call.caller.clone(),
+            action: call.action.clone(),
+            kind: *kind,
+        };
+        let site = format!(
+            "{} {} in {} ({})",
+            call.caller,
+            call.action,
+            if *down { "down" } else { "up" },
+            kind.name()
+        );
+        if !down {
+            chaos.inject(fault.clone());
+        }
+        let (state, attempts) = m.converge(&name, false).await;
+        let after_up = m.inventory(&name).await;
+        if *down {
+            chaos.inject(fault);
+        }
+        let (end, down_attempts) = m.converge(&name, true).await;
+        let after_down = m.inventory(&name).await;
+        let met = chaos.take_hit().len();
+        hit += met;
+        reruns += attempts + down_attempts - 2;
+        let ok = state == EnvironmentState::Ready
+            && end == EnvironmentState::Deleted
+            && after_up == ready
+            && after_down == deleted;
+        println!(
+            "{site}: {state:?} after {attempts} run(s), {end:?} after {down_attempts}; fault met: {met}{}",
+            if ok { "" } else { " — WRONG" }
+        );
+        if ok {
+            converged += 1;
+        } else {
+            failures.push(format!(
+                "{site}: {state:?}/{end:?}; after up {:?}, after down {:?}",
+                diff(&ready, &after_up),
+                diff(&deleted, &after_down)
+            ));
+        }
+    }
+    println!(
+        "fault matrix: {} call sites, {} runs, {hit} faults met, {converged} converged, {} re-runs, {} with leaked or duplicated resources",
+        sites.len(),
+        planned.len(),
+        reruns,
+        failures.len()
+    );
+    assert!(hit > 0, "no fault met its call");
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The kinds whose count differs: (kind, expected, found).
+fn diff(expected: &Inventory, found: &Inventory) -> Vec<(&'static str, usize, usize)> {
+    expected
+        .iter()
+        .filter(|(k, n)| found.get(*k) != Some(n))
+        .map(|(k, n)| (*k, *n, found.get(k).copied().unwrap_or(0)))
+        .collect()
+}

@@ -328,12 +328,83 @@ pub async fn run<S: Store, H: ComponentHandler>(
     let recorded = store.get_component(name, component).await?;
     let previous = recorded.as_ref().map(|r| &r.value);
 
+    // One invocation of a component's step at a time. A duplicate (Step Functions delivers
+    // at least once; a retry may race the attempt it replaces) answers "not done yet" and
+    // is asked again, instead of racing the other to AWS, where most creates (a VPC, a
+    // subnet) have no idempotency token and two would be made.
+    let claim = StepClaim::new(name, component, &context.execution);
+    match store
+        .acquire(&claim.item, &claim.holder, STEP_CLAIM_SECONDS, now)
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::LockHeld { .. }) => {
+            return Ok(StepResult {
+                done: false,
+                phase: previous.map_or(ComponentPhase::Pending, |p| p.phase),
+                outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = run_claimed(store, handler, &request, &spec, &components, recorded, now).await;
+    if let Err(e) = store.release(&claim.item, &claim.holder).await {
+        tracing::warn!("the step claim {} stays until it expires: {e}", claim.item);
+    }
+    result
+}
+
+/// How long a step's claim holds when its invocation never gives it back (a crash): the
+/// component functions' timeout, and a margin.
+const STEP_CLAIM_SECONDS: u64 = 180;
+
+/// A lease item of its own per environment and component (environment names cannot hold
+/// `/`, so it is no environment's), held by one invocation.
+struct StepClaim {
+    item: String,
+    holder: String,
+}
+
+impl StepClaim {
+    fn new(environment: &str, component: Component, execution: &str) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        static INVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        // Unique per invocation across sandboxes: a per-process random hasher over the
+        // clock and a counter.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        hasher.write_u64(INVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Self {
+            item: format!("{environment}/step/{}", component.name()),
+            holder: format!("{execution}/{:016x}", hasher.finish()),
+        }
+    }
+}
+
+/// The step itself, under its claim: the handler's apply or destroy, recorded.
+async fn run_claimed<S: Store, H: ComponentHandler>(
+    store: &S,
+    handler: &H,
+    request: &Request,
+    spec: &strata_store::StoredSpec,
+    components: &BTreeMap<Component, ComponentStatus>,
+    recorded: Option<strata_store::Versioned<ComponentStatus>>,
+    now: u64,
+) -> Result<StepResult, ComponentError> {
+    let component = H::COMPONENT;
+    let context = &request.context;
+    let name = &context.environment;
+    let previous = recorded.as_ref().map(|r| &r.value);
     let outcome = async {
         if context.is_past_deadline(now) {
             return Err(ComponentError::DeadlineExceeded(context.deadline_seconds));
         }
         let destroying = request.action == Action::Destroy || !spec.environment.includes(component);
-        check_neighbours(component, &spec.environment, &components, destroying)?;
+        check_neighbours(component, &spec.environment, components, destroying)?;
         // A destroy acts on what the component converged to, not on a spec that has moved
         // on: a renamed DNS name's old records, the deletion policy in force.
         let standing = previous
@@ -347,7 +418,7 @@ pub async fn run<S: Store, H: ComponentHandler>(
             environment: standing.as_ref().unwrap_or(&spec.environment),
             context,
             previous,
-            dependencies: &components,
+            dependencies: components,
         };
         if destroying {
             handler.destroy(&step).await

@@ -1,6 +1,8 @@
 //! What every end-to-end test starts from: the local stack, the store over its table, and
 //! the ARNs of its two state machines.
 
+#![allow(dead_code)] // each test binary uses its own part
+
 use strata_localstack::{LocalStack, Options};
 use strata_store::DynamoStore;
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use strata_localstack::{LocalStack, Options};
+use strata_localstack::LocalStack;
 use strata_store::Store;
 
 mod support;
@@ -61,11 +61,13 @@ fn replicas(body: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untouched() {
-    let stack = LocalStack::start(Options::default()).await.unwrap();
-    let files = tempfile::tempdir().unwrap();
     let mut env = example_as("twice");
-    stack.stand_in_for(&env).await.unwrap();
-    let endpoint = stack.function_url("ApiFunction").unwrap();
+    let support::Local {
+        stack,
+        files,
+        endpoint,
+        ..
+    } = support::local(&env).await;
     let first = write(&files, "twice.json", &env);
     let applied = strata(&endpoint, &["apply", "-f", &first, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
@@ -124,29 +126,22 @@ async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untou
 
 #[tokio::test(flavor = "multi_thread")]
 async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_the_other() {
-    let stack = LocalStack::start(Options::default()).await.unwrap();
-    let files = tempfile::tempdir().unwrap();
     let mut env = example_as("racy");
     env.spec.ttl = Some("10m".into());
     env.spec.sync.every = "1m".into();
-    stack.stand_in_for(&env).await.unwrap();
-    let endpoint = stack.function_url("ApiFunction").unwrap();
+    let support::Local {
+        stack,
+        files,
+        endpoint,
+        regional,
+    } = support::local(&env).await;
     let first = write(&files, "racy.json", &env);
     let applied = strata(&endpoint, &["apply", "-f", &first, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
 
     // Drift (a bucket's ownership tags gone), then two sync runs and an API sync at once:
     // one repair.
-    let regional = stack
-        .sdk_config()
-        .to_builder()
-        .region(aws_config::Region::new(env.spec.region.clone()))
-        .build();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&regional)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = support::s3(&regional);
     s3.delete_bucket_tagging()
         .bucket("strata-racy-assets")
         .send()

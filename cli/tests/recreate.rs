@@ -6,7 +6,7 @@ use serde_json::Value;
 use strata_localstack::{LocalStack, Options};
 
 mod support;
-use support::strata;
+use support::{example_as, strata, write};
 
 /// The example as `moved`, with its own DNS name and `cidr`.
 fn spec(cidr: &str) -> String {
@@ -246,27 +246,18 @@ fn resource_ids(endpoint: &str, environment: &str, component: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_recreate_resumes_without_allowance()
  {
-    let stack = LocalStack::start(Options::default()).await.unwrap();
-    let files = tempfile::tempdir().unwrap();
-    let write = |name: &str, env: &strata_core::Environment| {
-        let path = files.path().join(name);
-        std::fs::write(&path, serde_json::to_string_pretty(&env.to_json()).unwrap()).unwrap();
-        path.display().to_string()
-    };
-    let mut env =
-        strata_core::Environment::parse(&spec_named("10.50.0.0/16", "engine.example.com")).unwrap();
-    env.metadata.name = "engine".into();
-    let postgres = write("engine.json", &env);
+    let mut env = example_as("engine");
+    env.spec.network.cidr = "10.50.0.0/16".into();
+    let support::Local {
+        stack,
+        files,
+        endpoint,
+        regional,
+    } = support::local(&env).await;
+    let postgres = write(&files, "engine.json", &env);
     env.spec.database.as_mut().unwrap().engine = strata_core::spec::DatabaseEngine::Mysql;
     env.spec.database.as_mut().unwrap().engine_version = "8.0.39".into();
-    let mysql = write("engine-2.json", &env);
-    stack.stand_in_for(&env).await.unwrap();
-    let endpoint = stack.function_url("ApiFunction").unwrap();
-    let regional = stack
-        .sdk_config()
-        .to_builder()
-        .region(aws_config::Region::new(env.spec.region.clone()))
-        .build();
+    let mysql = write(&files, "engine-2.json", &env);
     let rds = aws_sdk_rds::Client::new(&regional);
 
     let applied = strata(&endpoint, &["apply", "-f", &postgres, "--wait"]);

@@ -6,7 +6,7 @@
 //! Kubernetes encodes it (base64).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use strata_localstack::{LocalStack, Options};
+use strata_localstack::LocalStack;
 
 mod support;
 use support::{example_as, settled, strata, write};
@@ -77,17 +77,15 @@ fn hits(what: &str, haystack: &str, needles: &[(String, String)]) -> Vec<String>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event() {
-    let stack = LocalStack::start(Options::default()).await.unwrap();
-    let files = tempfile::tempdir().unwrap();
     let mut env = example_as("sealed");
-    stack.stand_in_for(&env).await.unwrap();
+    let support::Local {
+        stack,
+        files,
+        endpoint,
+        regional,
+    } = support::local(&env).await;
     let (sqs, queue) = event_queue(&stack).await;
-    let endpoint = stack.function_url("ApiFunction").unwrap();
     let config = stack.sdk_config();
-    let regional = config
-        .to_builder()
-        .region(aws_config::Region::new(env.spec.region.clone()))
-        .build();
     let secrets = aws_sdk_secretsmanager::Client::new(&regional);
     // A value of its own for the service's secret (the stand-in's is shared by all).
     let service_secret = env.spec.app.services[1].env[1].secret_arn.clone().unwrap();

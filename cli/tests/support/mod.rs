@@ -78,3 +78,40 @@ pub fn settled(endpoint: &str, name: &str) -> serde_json::Value {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
+
+/// A local stack standing in for `env`'s prerequisites, with the API function's endpoint
+/// and an SDK config for the environment's region.
+pub struct Local {
+    pub stack: strata_localstack::LocalStack,
+    pub files: tempfile::TempDir,
+    pub endpoint: String,
+    pub regional: aws_config::SdkConfig,
+}
+
+pub async fn local(env: &strata_core::Environment) -> Local {
+    let stack = strata_localstack::LocalStack::start(strata_localstack::Options::default())
+        .await
+        .unwrap();
+    stack.stand_in_for(env).await.unwrap();
+    let endpoint = stack.function_url("ApiFunction").unwrap();
+    let regional = stack
+        .sdk_config()
+        .to_builder()
+        .region(aws_config::Region::new(env.spec.region.clone()))
+        .build();
+    Local {
+        stack,
+        files: tempfile::tempdir().unwrap(),
+        endpoint,
+        regional,
+    }
+}
+
+/// S3 as the local stack serves it (path-style).
+pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}

@@ -63,6 +63,28 @@ async fn step_emptying(
     strata_component::testing::step(&storage, env, &context, None, &dependencies, destroy).await
 }
 
+/// ListObjectVersions answering a page with version `a`, then one with `b` (truncated
+/// after it or not), then empty pages.
+fn version_pages(truncated_after_b: bool) -> Rule {
+    let version = |key: &str| ObjectVersion::builder().key(key).version_id("v1").build();
+    let page = move |key: &'static str, truncated: bool| {
+        let mut page = ListObjectVersionsOutput::builder()
+            .versions(version(key))
+            .is_truncated(truncated);
+        if truncated {
+            page = page.next_key_marker(key).next_version_id_marker("v1");
+        }
+        page.build()
+    };
+    mock!(Client::list_object_versions)
+        .sequence()
+        .output(move || page("a", true))
+        .output(move || page("b", truncated_after_b))
+        .output(|| ListObjectVersionsOutput::builder().build())
+        .repeatedly()
+        .build()
+}
+
 fn owned_tags() -> GetBucketTaggingOutput {
     GetBucketTaggingOutput::builder()
         .set_tag_set(Some(
@@ -163,26 +185,7 @@ async fn a_same_named_bucket_without_our_tags_is_never_touched() {
 async fn delete_empties_every_version_page_then_deletes_the_bucket() {
     let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
     let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
-    let version = |key: &str| ObjectVersion::builder().key(key).version_id("v1").build();
-    let pages = mock!(Client::list_object_versions)
-        .sequence()
-        .output(move || {
-            ListObjectVersionsOutput::builder()
-                .versions(version("a"))
-                .is_truncated(true)
-                .next_key_marker("a")
-                .next_version_id_marker("v1")
-                .build()
-        })
-        .output(move || {
-            ListObjectVersionsOutput::builder()
-                .versions(version("b"))
-                .is_truncated(false)
-                .build()
-        })
-        .output(|| ListObjectVersionsOutput::builder().build())
-        .repeatedly()
-        .build();
+    let pages = version_pages(false);
     let delete_objects =
         mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
     let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
@@ -278,29 +281,8 @@ fn removed_tags_are_put_back_only_on_a_bucket_we_recorded_and_nobody_else_claims
 async fn a_bucket_too_big_for_one_step_is_emptied_over_several_then_deleted() {
     let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
     let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
-    let version = |key: &str| ObjectVersion::builder().key(key).version_id("v1").build();
     // Each listing starts over; what an earlier page deleted is no longer listed.
-    let pages = mock!(Client::list_object_versions)
-        .sequence()
-        .output(move || {
-            ListObjectVersionsOutput::builder()
-                .versions(version("a"))
-                .is_truncated(true)
-                .next_key_marker("a")
-                .next_version_id_marker("v1")
-                .build()
-        })
-        .output(move || {
-            ListObjectVersionsOutput::builder()
-                .versions(version("b"))
-                .is_truncated(true)
-                .next_key_marker("b")
-                .next_version_id_marker("v1")
-                .build()
-        })
-        .output(|| ListObjectVersionsOutput::builder().build())
-        .repeatedly()
-        .build();
+    let pages = version_pages(true);
     let delete_objects =
         mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
     let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());

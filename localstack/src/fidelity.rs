@@ -651,6 +651,15 @@ pub fn deleted_nat_gateway(body: &[u8]) -> Option<String> {
         .flatten()
 }
 
+/// The idempotency token of an EC2 CreateNatGateway request. AWS answers a repeated token
+/// with the NAT gateway it made the first time; moto ignores it and makes another.
+pub fn nat_gateway_token(body: &[u8]) -> Option<String> {
+    let body = std::str::from_utf8(body).ok()?;
+    (form_value(body, "Action")? == "CreateNatGateway")
+        .then(|| form_value(body, "ClientToken").map(str::to_owned))
+        .flatten()
+}
+
 /// The text of the first `<name>…</name>` in an XML answer.
 pub fn element(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use crate::chaos::{ChaosLayer, Verdict};
 use crate::fidelity::{
     AccessEntries, Delays, DependencyCheck, Faults, deleted_nat_gateway,
-    drop_kept_automated_backups, element, signed_region,
+    drop_kept_automated_backups, element, nat_gateway_token, signed_region,
 };
 use crate::iam::{Iam, peer_binary};
 
@@ -37,6 +37,8 @@ pub struct Router {
     pub faults: Faults,
     /// The fault matrix's record of calls and its chaos ([`crate::LocalStack::chaos`]).
     pub chaos: ChaosLayer,
+    /// CreateNatGateway's answers by region and idempotency token.
+    nat_tokens: std::sync::Mutex<std::collections::HashMap<String, Bytes>>,
     /// Added by tests through [`crate::LocalStack::delay`].
     pub delays: Delays,
     /// The functions' permissions, checked on every call they make.
@@ -93,6 +95,7 @@ impl Router {
             access_entries: AccessEntries::default(),
             faults: Faults::default(),
             chaos: ChaosLayer::default(),
+            nat_tokens: Default::default(),
             delays: Delays::default(),
         })
     }
@@ -191,6 +194,11 @@ impl Router {
         if let Some(nat) = deleted_nat_gateway(&body) {
             return self.delete_nat_gateway(&nat, &region, parts, body).await;
         }
+        if let Some(token) = nat_gateway_token(&body) {
+            return self
+                .create_nat_gateway(format!("{region}/{token}"), parts, body)
+                .await;
+        }
         if let Some((from, to)) = self.delays.take(&parts.method, parts.uri.path(), &body) {
             let response = self.forward(self.moto, parts, body).await;
             let (mut head, body) = response.into_parts();
@@ -272,6 +280,42 @@ impl Router {
 
     /// DeleteNatGateway as on AWS: the gateway's network interface goes with it (moto keeps
     /// it, and it would then block DeleteSubnet).
+    /// CreateNatGateway with AWS's idempotency: the first answer for a token is kept and
+    /// given again for a repeat (a retry after a lost response), which moto would answer
+    /// with a second gateway.
+    async fn create_nat_gateway(
+        &self,
+        token: String,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        let answered = |bytes: &Bytes| {
+            Response::builder()
+                .header("content-type", "text/xml")
+                .body(Full::new(bytes.clone()))
+                .expect("static headers are valid")
+        };
+        if let Some(first) = self
+            .nat_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&token)
+        {
+            return answered(first);
+        }
+        let response = self.forward(self.moto, parts, body).await;
+        if !response.status().is_success() {
+            return response;
+        }
+        let (head, body) = response.into_parts();
+        let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
+        self.nat_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token, bytes.clone());
+        Response::from_parts(head, Full::new(bytes))
+    }
+
     async fn delete_nat_gateway(
         &self,
         nat: &str,

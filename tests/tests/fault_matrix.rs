@@ -7,7 +7,8 @@
 //! it equal to the clean run's: nothing leaked, nothing duplicated.
 //!
 //! `STRATA_FAULT_MATRIX=full` runs every site with every fault (about 25 s a run); by
-//! default a spread of `STRATA_FAULT_RUNS` (12) runs covering every fault kind.
+//! default a spread of `STRATA_FAULT_RUNS` (12) runs covering every fault kind;
+//! `STRATA_FAULT_SITE=ec2:CreateVpc,ec2:CreateNatGateway` every fault at those actions' sites.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -342,7 +343,15 @@ async fn every_call_site_survives_every_fault_with_nothing_leaked_or_duplicated(
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(12);
-    let planned = plan(&sites, full, runs);
+    // One action's sites only, every fault (to look again at one that went wrong).
+    if let Ok(actions) = std::env::var("STRATA_FAULT_SITE") {
+        sites.retain(|(_, call)| actions.split(',').any(|a| call.action == a));
+    }
+    let planned = plan(
+        &sites,
+        full || std::env::var("STRATA_FAULT_SITE").is_ok(),
+        runs,
+    );
     let (mut converged, mut reruns, mut hit) = (0, 0, 0);
     let mut failures = Vec::new();
     for (i, (down, call, kind)) in planned.iter().enumerate() {

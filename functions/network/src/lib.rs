@@ -74,6 +74,15 @@ fn tag_spec(kind: ResourceType, environment: &str, role: &str) -> TagSpecificati
         .build()
 }
 
+/// For a create EC2 cannot repeat safely (no idempotency token): the SDK must not send it
+/// again after an answer was lost, or a second VPC (gateway, route table, address) is
+/// made. The step fails transient instead, and its next attempt finds by its tags what
+/// the first made.
+fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+}
+
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
@@ -225,6 +234,8 @@ async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, Compone
         .create_vpc()
         .cidr_block(cidr)
         .tag_specifications(tag_spec(ResourceType::Vpc, env, "vpc"))
+        .customize()
+        .config_override(once())
         .send()
         .await
         .map_err(|e| classify("CreateVpc", e))?;
@@ -380,6 +391,8 @@ async fn ensure_internet_gateway(
             let created = c
                 .create_internet_gateway()
                 .tag_specifications(tag_spec(ResourceType::InternetGateway, env, "igw"))
+                .customize()
+                .config_override(once())
                 .send()
                 .await
                 .map_err(|e| classify("CreateInternetGateway", e))?;
@@ -439,6 +452,8 @@ async fn ensure_route_table(
                 .create_route_table()
                 .vpc_id(vpc)
                 .tag_specifications(tag_spec(ResourceType::RouteTable, env, role))
+                .customize()
+                .config_override(once())
                 .send()
                 .await
                 .map_err(|e| classify("CreateRouteTable", e))?;
@@ -519,6 +534,8 @@ async fn ensure_nat(
             .allocate_address()
             .domain(DomainType::Vpc)
             .tag_specifications(tag_spec(ResourceType::ElasticIp, env, &eip_role))
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(|e| classify("AllocateAddress", e))?
@@ -526,10 +543,13 @@ async fn ensure_nat(
             .ok_or_else(|| rejected("AllocateAddress returned no id".into()))?
             .to_owned(),
     };
+    // The address's id is the idempotency token: a retry after a lost answer gets the
+    // gateway the first attempt made, and a later environment (a new address) a new one.
     let created = c
         .create_nat_gateway()
         .subnet_id(subnet)
-        .allocation_id(allocation)
+        .client_token(&allocation)
+        .allocation_id(&allocation)
         .tag_specifications(tag_spec(ResourceType::Natgateway, env, &role))
         .send()
         .await

@@ -588,7 +588,24 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             generation,
             status_version: status.as_ref().map_or(0, |s| s.version),
         };
-        if let Some(response) = self.running(&name, &trigger, unchanged, now).await? {
+        let running = match self.running(&name, &trigger, unchanged, now).await {
+            // Read before another request with this very spec stored it and started: that
+            // operation is this request's too.
+            Err(held @ ApiError::OperationInProgress { .. }) if !unchanged => {
+                match self.store().get_spec(&name).await? {
+                    Some(s) if s.environment == environment => {
+                        let same = Trigger::Apply {
+                            generation: s.generation,
+                            status_version: 0,
+                        };
+                        self.running(&name, &same, true, now).await?
+                    }
+                    _ => return Err(held),
+                }
+            }
+            other => other?,
+        };
+        if let Some(response) = running {
             return Ok(response);
         }
         if unchanged && converged(status.as_ref().map(|s| &s.value), generation) {

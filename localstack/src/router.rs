@@ -37,12 +37,29 @@ pub struct Router {
     pub faults: Faults,
     /// The fault matrix's record of calls and its chaos ([`crate::LocalStack::chaos`]).
     pub chaos: ChaosLayer,
+    /// Held while moto carries out a DynamoDB write.
+    dynamodb_writes: tokio::sync::Mutex<()>,
     /// CreateNatGateway's answers by region and idempotency token.
     nat_tokens: std::sync::Mutex<std::collections::HashMap<String, Bytes>>,
     /// Added by tests through [`crate::LocalStack::delay`].
     pub delays: Delays,
     /// The functions' permissions, checked on every call they make.
     pub iam: Iam,
+}
+
+/// Whether the request is a DynamoDB write (the ones a condition can guard).
+fn dynamodb_write(parts: &hyper::http::request::Parts) -> bool {
+    parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+        .is_some_and(|op| {
+            matches!(
+                op,
+                "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
+            )
+        })
 }
 
 /// A connection closed on purpose, without an answer.
@@ -96,6 +113,7 @@ impl Router {
             faults: Faults::default(),
             chaos: ChaosLayer::default(),
             nat_tokens: Default::default(),
+            dynamodb_writes: Default::default(),
             delays: Delays::default(),
         })
     }
@@ -167,6 +185,13 @@ impl Router {
         parts: hyper::http::request::Parts,
         body: Bytes,
     ) -> Response<Full<Bytes>> {
+        // DynamoDB's conditional writes are atomic; moto (a threaded server without locks)
+        // checks and writes apart, so two writes expecting one version could both land.
+        // Its writes go one at a time.
+        let _one_at_a_time = match dynamodb_write(&parts) {
+            true => Some(self.dynamodb_writes.lock().await),
+            false => None,
+        };
         let invoked = (parts.method == hyper::Method::POST)
             .then(|| function_name(parts.uri.path()))
             .flatten();

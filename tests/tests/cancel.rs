@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use strata_control::{Launch, Operations, Run, SfnFlows, Trigger};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, Environment, EnvironmentState, Scope};
+use strata_core::{Component, EnvironmentState, Scope};
 use strata_localstack::LocalStack;
 use strata_localstack::fidelity::Delay;
 use strata_store::{DynamoStore, Store};
@@ -60,11 +60,7 @@ fn now() -> u64 {
 impl Stack {
     /// The example as `name`, stored, with its cluster held CREATING.
     async fn slow(&self, name: &str) {
-        let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-        let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
-        let mut env = Environment::parse(&text).unwrap();
-        env.metadata.name = name.to_owned();
-        env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+        let env = support::example_as(name);
         self.stack.stand_in_for(&env).await.unwrap();
         self.store.put_spec(&env, None, 1).await.unwrap();
         self.stack.delay(
@@ -122,25 +118,12 @@ impl Stack {
     /// Waits for the `up` execution to end; answers its status.
     async fn ended(&self, execution: &str) -> String {
         let arn = strata_control::execution_arn(&self.up, execution);
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while Instant::now() < deadline {
-            let described = self
-                .sfn
-                .describe_execution()
-                .execution_arn(&arn)
-                .send()
-                .await
-                .unwrap();
-            if described.status.as_str() != "RUNNING" {
-                return format!(
-                    "{} {:?}",
-                    described.status.as_str(),
-                    described.cause.unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("{execution} did not end within five minutes");
+        let described = support::ended(&self.sfn, &arn).await;
+        format!(
+            "{} {:?}",
+            described.status.as_str(),
+            described.cause.unwrap_or_default()
+        )
     }
 
     async fn history_kinds(&self, name: &str) -> Vec<String> {

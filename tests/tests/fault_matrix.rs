@@ -11,10 +11,9 @@
 //! `STRATA_FAULT_SITE=ec2:CreateVpc,ec2:CreateNatGateway` every fault at those actions' sites.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 use strata_control::{Launch, Operations, SfnFlows, Trigger};
-use strata_core::{Environment, EnvironmentState, Scope};
+use strata_core::{EnvironmentState, Scope};
 use strata_localstack::chaos::{Call, Chaos, ChaosKind};
 use strata_store::{DynamoStore, Store};
 
@@ -35,15 +34,6 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-fn example(name: &str) -> Environment {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
-    let mut env = Environment::parse(&text).unwrap();
-    env.metadata.name = name.to_owned();
-    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
-    env
 }
 
 /// How many of each kind of resource the emulator holds for one environment.
@@ -79,7 +69,7 @@ impl Matrix {
     }
 
     async fn prepare(&self, name: &str) {
-        let env = example(name);
+        let env = support::example_as(name);
         self.started.stack.stand_in_for(&env).await.unwrap();
         self.started
             .store
@@ -133,8 +123,11 @@ impl Matrix {
             } else {
                 &self.started.up
             };
-            self.ended(&strata_control::execution_arn(machine, &started.execution))
-                .await;
+            support::ended(
+                &self.sfn,
+                &strata_control::execution_arn(machine, &started.execution),
+            )
+            .await;
             state = self
                 .started
                 .store
@@ -148,24 +141,6 @@ impl Matrix {
             }
         }
         (state, 3)
-    }
-
-    async fn ended(&self, arn: &str) {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while Instant::now() < deadline {
-            let described = self
-                .sfn
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .unwrap();
-            if described.status.as_str() != "RUNNING" {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("{arn} did not end within five minutes");
     }
 
     /// The environment's resources in the emulator, by kind (found by tag or by name).

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use strata_core::Environment;
 use strata_store::Store;
 
 mod support;
@@ -47,11 +46,7 @@ fn outcome(answer: Result<Value, strata_localstack::LocalStackError>) -> Option<
 #[tokio::test(flavor = "multi_thread")]
 async fn each_component_applied_twice_at_once_makes_one_of_everything() {
     let s = support::start().await;
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
-    let mut env = Environment::parse(&text).unwrap();
-    env.metadata.name = "twin".into();
-    env.spec.dns.as_mut().unwrap().name = "twin.example.com".into();
+    let env = support::example_as("twin");
     s.stack.stand_in_for(&env).await.unwrap();
     s.store.put_spec(&env, None, 1).await.unwrap();
     // Begin, as the execution's first state: the lease and the operation's context.

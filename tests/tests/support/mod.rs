@@ -34,3 +34,35 @@ pub async fn start() -> Started {
         down,
     }
 }
+
+/// The staging example as `name`, with a DNS name of its own.
+pub fn example_as(name: &str) -> strata_core::Environment {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
+    let mut env = strata_core::Environment::parse(&text).unwrap();
+    env.metadata.name = name.to_owned();
+    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+    env
+}
+
+/// The execution once it is no longer running (five minutes at most: under a loaded CI
+/// machine one flow with retry backoffs takes minutes).
+pub async fn ended(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::time::Instant::now() < deadline {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if described.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            return described;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("{arn} did not end within five minutes");
+}

@@ -28,6 +28,7 @@ pub mod policy;
 mod process;
 pub mod router;
 mod stand_in;
+pub mod stopped;
 pub mod template;
 mod tools;
 

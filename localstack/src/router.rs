@@ -22,6 +22,7 @@ use crate::fidelity::{
     drop_kept_automated_backups, element, nat_gateway_token, signed_region,
 };
 use crate::iam::{Iam, peer_binary};
+use crate::stopped::{self, Stopped};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -45,6 +46,8 @@ pub struct Router {
     pub delays: Delays,
     /// The functions' permissions, checked on every call they make.
     pub iam: Iam,
+    /// The executions StopExecution stopped: described `ABORTED`, as on AWS.
+    stopped: Stopped,
 }
 
 /// Whether the request is a DynamoDB write (the ones a condition can guard).
@@ -115,6 +118,7 @@ impl Router {
             nat_tokens: Default::default(),
             dynamodb_writes: Default::default(),
             delays: Delays::default(),
+            stopped: Stopped::default(),
         })
     }
 
@@ -251,6 +255,25 @@ impl Router {
             .headers
             .get("x-amz-invocation-type")
             .is_some_and(|v| v.as_bytes() == b"Event");
+        match stopped::operation(&parts) {
+            Some("StopExecution") => {
+                let arn = stopped::execution_arn(&body);
+                let response = self.forward(self.moto, parts, body).await;
+                if response.status() == StatusCode::OK
+                    && let Some(arn) = arn
+                {
+                    self.stopped.record(arn);
+                }
+                return response;
+            }
+            Some("DescribeExecution")
+                if stopped::execution_arn(&body).is_some_and(|a| self.stopped.contains(&a)) =>
+            {
+                let response = self.forward(self.moto, parts, body).await;
+                return rewritten(response, stopped::as_aborted).await;
+            }
+            _ => {}
+        }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) if asynchronous => self.invoke_async(lambda, &name, body),
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
@@ -546,13 +569,27 @@ fn service_error(request_id: &str, error_type: &str, message: &str) -> Response<
 /// GetBucketVersioning as S3 answers it: moto's root element is
 /// `GetBucketVersioningResponse`, which the SDK refuses; S3's is `VersioningConfiguration`.
 async fn versioning_as_aws(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    rewritten(response, |bytes| {
+        let text = String::from_utf8_lossy(bytes)
+            .replace("GetBucketVersioningResponse", "VersioningConfiguration");
+        Some(Bytes::from(text))
+    })
+    .await
+}
+
+/// The response with its body rewritten by `rewrite` (kept when it answers `None`).
+async fn rewritten(
+    response: Response<Full<Bytes>>,
+    rewrite: impl FnOnce(&[u8]) -> Option<Bytes>,
+) -> Response<Full<Bytes>> {
     let (mut head, body) = response.into_parts();
     // `forward` answers with a body already in memory: collecting it cannot fail.
     let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
-    let text = String::from_utf8_lossy(&bytes)
-        .replace("GetBucketVersioningResponse", "VersioningConfiguration");
+    let body = rewrite(&bytes).unwrap_or(bytes);
     head.headers.remove(hyper::header::CONTENT_LENGTH);
-    Response::from_parts(head, Full::new(Bytes::from(text)))
+    // moto's checksum would no longer match a rewritten body.
+    head.headers.remove("x-amz-crc32");
+    Response::from_parts(head, Full::new(body))
 }
 
 #[cfg(test)]

@@ -370,6 +370,11 @@ impl Context<'_> {
             "AWS::Region" => Ok(self.region.to_owned()),
             "AWS::AccountId" => Ok(ACCOUNT_ID.to_owned()),
             "AWS::StackName" => Ok(self.stack.to_owned()),
+            // One local stack is one control plane: its id says it is local.
+            "AWS::StackId" => Ok(format!(
+                "arn:aws:cloudformation:{}:{ACCOUNT_ID}:stack/{}/local",
+                self.region, self.stack
+            )),
             "AWS::Partition" => Ok("aws".to_owned()),
             _ if self.parameters.contains_key(name) => Ok(self.parameters[name].clone()),
             _ => match self.resource_type(name) {

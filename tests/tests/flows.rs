@@ -958,7 +958,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
     let (state, message) = h.state().await;
     assert_eq!(state, EnvironmentState::Failed);
     assert!(
-        message.contains("bucket strata-staging-uploads exists without the tags"),
+        message.contains("bucket strata-staging-uploads is not environment staging's storage"),
         "{message}"
     );
     assert_eq!(

@@ -25,10 +25,11 @@ use aws_sdk_eks::types::{
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::Component;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::ClusterSpec;
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, tags};
+use strata_core::tags::Owner;
 
 /// Makes an EKS client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -92,21 +93,27 @@ pub fn nodegroup_name(environment: &str, spec: &ClusterSpec) -> String {
 
 const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 
-fn eks_tags(environment: &str) -> HashMap<String, String> {
-    tags::for_resource(environment, Component::Cluster)
+fn eks_tags(environment: &Owner) -> HashMap<String, String> {
+    environment
+        .tags(Component::Cluster)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
 }
 
-fn is_owned(found: Option<&HashMap<String, String>>, environment: &str) -> bool {
-    found.is_some_and(|found| {
-        tags::is_owned(
+/// `Ok` when `found` (a resource's tags) says `what` is the environment's cluster's.
+fn check_owned(
+    what: &str,
+    found: Option<&HashMap<String, String>>,
+    environment: &Owner,
+) -> Result<(), ComponentError> {
+    let found = found.ok_or_else(|| not_owned(what, environment, "it has no tags"))?;
+    environment
+        .check(
             found.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            environment,
             Component::Cluster,
         )
-    })
+        .map_err(|why| not_owned(what, environment, &why))
 }
 
 /// Each tag Strata set that is gone or changed on `what`.
@@ -130,9 +137,9 @@ fn drifted_tags(
     }
 }
 
-fn not_owned(what: &str, environment: &str) -> ComponentError {
+fn not_owned(what: &str, environment: &Owner, why: &str) -> ComponentError {
     ComponentError::ResourceNotOwned(format!(
-        "{what} exists without the tags of environment {environment}'s cluster; Strata leaves it alone"
+        "{what} is not environment {environment}'s cluster: {why}; Strata leaves it alone"
     ))
 }
 
@@ -234,12 +241,12 @@ impl<C: ClientFor> Cluster<C> {
     async fn create_cluster(
         &self,
         client: &Client,
-        environment: &str,
+        environment: &Owner,
         spec: &ClusterSpec,
         subnets: &Subnets,
         token: &str,
     ) -> Result<(), ComponentError> {
-        let name = strata_core::cluster_name(environment);
+        let name = strata_core::cluster_name(&environment.environment);
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(
                 subnets
@@ -319,14 +326,14 @@ impl<C: ClientFor> Cluster<C> {
     async fn converge_nodegroup(
         &self,
         client: &Client,
-        environment: &str,
+        environment: &Owner,
         spec: &ClusterSpec,
         cluster_version: &str,
         subnets: &Subnets,
         token: &str,
     ) -> Result<bool, ComponentError> {
-        let cluster = strata_core::cluster_name(environment);
-        let name = nodegroup_name(environment, spec);
+        let cluster = strata_core::cluster_name(&environment.environment);
+        let name = nodegroup_name(&environment.environment, spec);
         let ng = &spec.node_group;
         let size = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         let scaling = NodegroupScalingConfig::builder()
@@ -353,9 +360,7 @@ impl<C: ClientFor> Cluster<C> {
                 .map_err(|e| classify(&format!("CreateNodegroup {name}"), e))?;
             return Ok(false);
         };
-        if !is_owned(group.tags(), environment) {
-            return Err(not_owned(&format!("node group {name}"), environment));
-        }
+        check_owned(&format!("node group {name}"), group.tags(), environment)?;
         match group.status() {
             Some(NodegroupStatus::Active) => {}
             Some(NodegroupStatus::Creating | NodegroupStatus::Updating) => return Ok(false),
@@ -420,10 +425,10 @@ impl<C: ClientFor> Cluster<C> {
     async fn delete_nodegroups(
         &self,
         client: &Client,
-        environment: &str,
+        environment: &Owner,
         keep: Option<&str>,
     ) -> Result<bool, ComponentError> {
-        let cluster = strata_core::cluster_name(environment);
+        let cluster = strata_core::cluster_name(&environment.environment);
         let mut gone = true;
         for name in list_nodegroups(client, &cluster).await? {
             if Some(name.as_str()) == keep {
@@ -432,9 +437,7 @@ impl<C: ClientFor> Cluster<C> {
             let Some(group) = describe_nodegroup(client, &cluster, &name).await? else {
                 continue;
             };
-            if !is_owned(group.tags(), environment) {
-                return Err(not_owned(&format!("node group {name}"), environment));
-            }
+            check_owned(&format!("node group {name}"), group.tags(), environment)?;
             gone = false;
             if group.status() == Some(&NodegroupStatus::Deleting) {
                 continue;
@@ -503,13 +506,11 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
 
         let Some(cluster) = describe_cluster(&client, &name).await? else {
             let token = request_token(&name, step.context);
-            self.create_cluster(&client, env.name(), spec, &subnets, &token)
+            self.create_cluster(&client, step.owner, spec, &subnets, &token)
                 .await?;
             return Ok(waiting);
         };
-        if !is_owned(cluster.tags(), env.name()) {
-            return Err(not_owned(&format!("EKS cluster {name}"), env.name()));
-        }
+        check_owned(&format!("EKS cluster {name}"), cluster.tags(), step.owner)?;
         match cluster.status() {
             Some(ClusterStatus::Active) => {}
             Some(ClusterStatus::Creating | ClusterStatus::Pending | ClusterStatus::Deleting) => {
@@ -553,7 +554,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
         if !self
             .converge_nodegroup(
                 &client,
-                env.name(),
+                step.owner,
                 spec,
                 &running,
                 &subnets,
@@ -565,7 +566,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
         }
         // A replaced node group goes only once its successor is active.
         if !self
-            .delete_nodegroups(&client, env.name(), Some(&nodegroup))
+            .delete_nodegroups(&client, step.owner, Some(&nodegroup))
             .await?
         {
             waiting.phase = Some(ComponentPhase::Updating);
@@ -596,7 +597,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
         }
         drifted_tags(
             &format!("cluster {name}"),
-            &eks_tags(env.name()),
+            &eks_tags(step.owner),
             cluster.tags(),
             &mut fields,
         );
@@ -644,7 +645,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
         }
         drifted_tags(
             &format!("nodegroup {nodegroup}"),
-            &eks_tags(env.name()),
+            &eks_tags(step.owner),
             group.tags(),
             &mut fields,
         );
@@ -658,14 +659,12 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
         let Some(cluster) = describe_cluster(&client, &name).await? else {
             return Ok(Progress::finished(ComponentPhase::Deleted));
         };
-        if !is_owned(cluster.tags(), env.name()) {
-            return Err(not_owned(&format!("EKS cluster {name}"), env.name()));
-        }
+        check_owned(&format!("EKS cluster {name}"), cluster.tags(), step.owner)?;
         let mut waiting = Progress::waiting(ComponentPhase::Deleting);
         waiting
             .resource_ids
             .insert("clusterName".into(), name.clone());
-        if !self.delete_nodegroups(&client, env.name(), None).await? {
+        if !self.delete_nodegroups(&client, step.owner, None).await? {
             return Ok(waiting);
         }
         if cluster.status() == Some(&ClusterStatus::Deleting) {

@@ -24,7 +24,7 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, staging};
+use strata_component::testing::{context, owner, staging};
 
 struct Mocked(Client);
 
@@ -76,7 +76,7 @@ fn fault(code: &str) -> String {
 }
 
 fn ours() -> HashMap<String, String> {
-    eks_tags("staging")
+    eks_tags(&owner("staging"))
 }
 
 fn cluster(status: ClusterStatus, version: &str) -> EksCluster {
@@ -178,7 +178,7 @@ async fn an_absent_cluster_is_created_with_api_authentication_and_tags() {
                 && r.access_config().and_then(|a| a.authentication_mode())
                     == Some(&AuthenticationMode::Api)
                 && r.resources_vpc_config().map(|v| v.subnet_ids().len()) == Some(4)
-                && is_owned(r.tags(), "staging")
+                && r.tags() == Some(&eks_tags(&owner("staging")))
         })
         .then_output(|| CreateClusterOutput::builder().build());
     let progress = step_with(

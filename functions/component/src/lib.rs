@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use strata_core::drift::{ComponentDrift, Observed};
 use strata_core::status::{ComponentError as RecordedError, ComponentPhase};
+use strata_core::tags::Owner;
 use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, OperationContext, OperationKind,
 };
@@ -172,6 +173,8 @@ pub struct Step<'a> {
     pub previous: Option<&'a ComponentStatus>,
     /// The statuses of the components this one depends on (for their outputs).
     pub dependencies: &'a BTreeMap<Component, ComponentStatus>,
+    /// Whose resources this step may touch: see [`strata_core::tags`].
+    pub owner: &'a Owner,
 }
 
 /// One component's `apply` and `destroy`. Both must be idempotent: a step may run again
@@ -244,11 +247,9 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         .get_spec(name)
         .await?
         .ok_or_else(|| ComponentError::EnvironmentNotFound(name.to_owned()))?;
-    let components = store
-        .get_status(name)
-        .await?
-        .map(|s| s.value.components)
-        .unwrap_or_default();
+    let status = store.get_status(name).await?.map(|s| s.value);
+    let owner = Owner::new(name, status.as_ref().and_then(|s| s.incarnation.as_ref()));
+    let components = status.map(|s| s.components).unwrap_or_default();
     let unchecked = |reason: String| ComponentDrift {
         component,
         observed: Observed::Unchecked { reason },
@@ -279,6 +280,7 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         context: &context,
         previous: Some(previous),
         dependencies: &components,
+        owner: &owner,
     };
     Ok(ComponentDrift {
         component,
@@ -324,6 +326,7 @@ pub async fn run<S: Store, H: ComponentHandler>(
         }
         .into());
     }
+    let owner = Owner::new(name, status.as_ref().and_then(|s| s.incarnation.as_ref()));
     let components = status.map(|s| s.components).unwrap_or_default();
     let recorded = store.get_component(name, component).await?;
     let previous = recorded.as_ref().map(|r| &r.value);
@@ -347,7 +350,12 @@ pub async fn run<S: Store, H: ComponentHandler>(
         }
         Err(e) => return Err(e.into()),
     }
-    let result = run_claimed(store, handler, &request, &spec, &components, recorded, now).await;
+    let standing = Standing {
+        spec: &spec,
+        components: &components,
+        owner: &owner,
+    };
+    let result = run_claimed(store, handler, &request, &standing, recorded, now).await;
     if let Err(e) = store.release(&claim.item, &claim.holder).await {
         tracing::warn!("the step claim {} stays until it expires: {e}", claim.item);
     }
@@ -385,16 +393,28 @@ impl StepClaim {
     }
 }
 
+/// What a step acts on: the stored spec, the components' statuses, the owner.
+#[derive(Clone, Copy)]
+struct Standing<'a> {
+    spec: &'a strata_store::StoredSpec,
+    components: &'a BTreeMap<Component, ComponentStatus>,
+    owner: &'a Owner,
+}
+
 /// The step itself, under its claim: the handler's apply or destroy, recorded.
 async fn run_claimed<S: Store, H: ComponentHandler>(
     store: &S,
     handler: &H,
     request: &Request,
-    spec: &strata_store::StoredSpec,
-    components: &BTreeMap<Component, ComponentStatus>,
+    standing: &Standing<'_>,
     recorded: Option<strata_store::Versioned<ComponentStatus>>,
     now: u64,
 ) -> Result<StepResult, ComponentError> {
+    let Standing {
+        spec,
+        components,
+        owner,
+    } = *standing;
     let component = H::COMPONENT;
     let context = &request.context;
     let name = &context.environment;
@@ -419,6 +439,7 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
             context,
             previous,
             dependencies: components,
+            owner,
         };
         if destroying {
             handler.destroy(&step).await

@@ -177,8 +177,24 @@ pub struct EnvironmentStatus {
     pub inventory: Vec<InventoryItem>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub inventory_omitted: usize,
+    /// Which control plane made this incarnation of the name, and its id: minted by the
+    /// first `up`, and again by an `up` after the environment was Deleted. Absent in
+    /// statuses written before incarnations existed; the next `up` mints one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<Incarnation>,
     /// Seconds since the Unix epoch.
     pub updated_at: u64,
+}
+
+/// One incarnation of an environment's name: see [`crate::tags`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incarnation {
+    /// The control plane's CloudFormation stack id.
+    pub control_plane: String,
+    pub id: String,
+    /// When it was minted (seconds since the epoch).
+    pub since: u64,
 }
 
 impl EnvironmentStatus {
@@ -195,6 +211,7 @@ impl EnvironmentStatus {
             drift: Vec::new(),
             inventory: Vec::new(),
             inventory_omitted: 0,
+            incarnation: None,
             updated_at: now,
         }
     }

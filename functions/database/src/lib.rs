@@ -20,7 +20,8 @@ use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, DatabaseOnDelete, DatabaseSpec};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, OperationKind, tags};
+use strata_core::tags::{self, Owner};
+use strata_core::{Component, OperationKind};
 
 /// Makes an RDS client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -82,26 +83,30 @@ const BUSY: &[&str] = &[
     "converting-to-vpc",
 ];
 
-fn rds_tags(environment: &str) -> Vec<Tag> {
-    tags::for_resource(environment, Component::Database)
+fn rds_tags(environment: &Owner) -> Vec<Tag> {
+    environment
+        .tags(Component::Database)
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-fn is_owned(found: &[Tag], environment: &str) -> bool {
-    tags::is_owned(
-        found
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-        environment,
-        Component::Database,
-    )
+fn pairs(found: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
+    found
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
 }
 
-fn not_owned(what: &str, environment: &str) -> ComponentError {
+/// `Ok` when `found` (a resource's tags) says `what` is the environment's database's.
+fn check_owned(what: &str, found: &[Tag], environment: &Owner) -> Result<(), ComponentError> {
+    environment
+        .check(pairs(found), Component::Database)
+        .map_err(|why| not_owned(what, environment, &why))
+}
+
+fn not_owned(what: &str, environment: &Owner, why: &str) -> ComponentError {
     ComponentError::ResourceNotOwned(format!(
-        "{what} exists without the tags of environment {environment}'s database; Strata leaves it alone"
+        "{what} is not environment {environment}'s database: {why}; Strata leaves it alone"
     ))
 }
 
@@ -136,10 +141,10 @@ async fn tags_of(client: &Client, arn: &str) -> Result<Vec<Tag>, ComponentError>
 /// Creates the subnet group, or checks it is ours and has the network's private subnets.
 async fn ensure_subnet_group(
     client: &Client,
-    environment: &str,
+    environment: &Owner,
     subnets: &[String],
 ) -> Result<(), ComponentError> {
-    let name = instance_name(environment);
+    let name = instance_name(&environment.environment);
     match client
         .describe_db_subnet_groups()
         .db_subnet_group_name(&name)
@@ -153,9 +158,11 @@ async fn ensure_subnet_group(
                 .cloned()
                 .unwrap_or_else(|| DbSubnetGroup::builder().build());
             let arn = group.db_subnet_group_arn().unwrap_or_default();
-            if !is_owned(&tags_of(client, arn).await?, environment) {
-                return Err(not_owned(&format!("DB subnet group {name}"), environment));
-            }
+            check_owned(
+                &format!("DB subnet group {name}"),
+                &tags_of(client, arn).await?,
+                environment,
+            )?;
             let mut have: Vec<&str> = group
                 .subnets()
                 .iter()
@@ -195,7 +202,7 @@ async fn ensure_subnet_group(
 /// of the same name, or an earlier one of this name whose record is gone) is never restored.
 async fn recorded_final_snapshot(
     client: &Client,
-    environment: &str,
+    environment: &Owner,
     engine: DatabaseEngine,
     recorded: Option<&str>,
 ) -> Result<Option<DbSnapshot>, ComponentError> {
@@ -219,9 +226,10 @@ async fn recorded_final_snapshot(
         return Ok(None);
     }
     let arn = snapshot.db_snapshot_arn().unwrap_or_default();
-    if !is_owned(&tags_of(client, arn).await?, environment) {
-        return Err(not_owned(&format!("DB snapshot {id}"), environment));
-    }
+    // Recorded by this name's status, maybe by an earlier incarnation (down, then up).
+    environment
+        .check_across_incarnations(pairs(&tags_of(client, arn).await?), Component::Database)
+        .map_err(|why| not_owned(&format!("DB snapshot {id}"), environment, &why))?;
     Ok(Some(snapshot.clone()))
 }
 
@@ -384,8 +392,8 @@ impl<C: ClientFor> Database<C> {
         spec: &DatabaseSpec,
         group: String,
     ) -> Result<Progress, ComponentError> {
-        let env = step.environment.name();
-        let id = instance_name(env);
+        let env = step.owner;
+        let id = instance_name(&env.environment);
         let mut progress = Progress::waiting(ComponentPhase::Creating);
         let recorded = recorded_snapshot(step);
         if let Some(snapshot) = recorded_final_snapshot(client, env, spec.engine, recorded).await? {
@@ -436,8 +444,12 @@ impl<C: ClientFor> Database<C> {
         Ok(progress)
     }
 
-    async fn delete_subnet_group(&self, client: &Client, env: &str) -> Result<(), ComponentError> {
-        let name = instance_name(env);
+    async fn delete_subnet_group(
+        &self,
+        client: &Client,
+        env: &Owner,
+    ) -> Result<(), ComponentError> {
+        let name = instance_name(&env.environment);
         let group = match client
             .describe_db_subnet_groups()
             .db_subnet_group_name(&name)
@@ -453,9 +465,11 @@ impl<C: ClientFor> Database<C> {
             Err(e) => return Err(classify(&format!("DescribeDBSubnetGroups {name}"), e)),
         };
         let arn = group.db_subnet_group_arn().unwrap_or_default();
-        if !is_owned(&tags_of(client, arn).await?, env) {
-            return Err(not_owned(&format!("DB subnet group {name}"), env));
-        }
+        check_owned(
+            &format!("DB subnet group {name}"),
+            &tags_of(client, arn).await?,
+            env,
+        )?;
         match client
             .delete_db_subnet_group()
             .db_subnet_group_name(&name)
@@ -513,12 +527,14 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
         let client = self.clients.client(&env.spec.region);
         let id = instance_name(env.name());
         let instance = describe_instance(&client, &id).await?;
-        if let Some(instance) = &instance
-            && !is_owned(instance.tag_list(), env.name())
-        {
-            return Err(not_owned(&format!("DB instance {id}"), env.name()));
+        if let Some(instance) = &instance {
+            check_owned(
+                &format!("DB instance {id}"),
+                instance.tag_list(),
+                step.owner,
+            )?;
         }
-        ensure_subnet_group(&client, env.name(), &subnets).await?;
+        ensure_subnet_group(&client, step.owner, &subnets).await?;
         let Some(instance) = instance else {
             return self.create(&client, step, spec, group).await;
         };
@@ -586,7 +602,7 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
         for (setting, expected, observed) in differences(&instance, spec) {
             fields.push(FieldDrift::new(path(setting.field()), expected, observed));
         }
-        for (key, expected) in tags::for_resource(env.name(), Component::Database) {
+        for (key, expected) in tags::base(env.name(), Component::Database) {
             let observed = instance
                 .tag_list()
                 .iter()
@@ -606,7 +622,7 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
-        let name = env.name();
+        let name = step.owner;
         // Without a database section, the safe default applies: snapshot before delete. A
         // recreate's teardown (inside an up) always keeps a final snapshot, whatever the
         // policy: the database comes back from it.
@@ -619,7 +635,7 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
                 .map_or(DatabaseOnDelete::Snapshot, |d| d.on_delete),
         };
         let client = self.clients.client(&env.spec.region);
-        let id = instance_name(name);
+        let id = instance_name(&name.environment);
         let Some(instance) = describe_instance(&client, &id).await? else {
             if on_delete != DatabaseOnDelete::Retain {
                 self.delete_subnet_group(&client, name).await?;
@@ -634,9 +650,7 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             }
             return Ok(gone);
         };
-        if !is_owned(instance.tag_list(), name) {
-            return Err(not_owned(&format!("DB instance {id}"), name));
-        }
+        check_owned(&format!("DB instance {id}"), instance.tag_list(), name)?;
         if on_delete == DatabaseOnDelete::Retain {
             let mut kept = ready(&instance, &id);
             kept.phase = Some(ComponentPhase::Retained);
@@ -644,8 +658,13 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
         }
         let mut waiting = Progress::waiting(ComponentPhase::Deleting);
         waiting.resource_ids.insert("instanceId".into(), id.clone());
-        let snapshot = (on_delete == DatabaseOnDelete::Snapshot)
-            .then(|| final_snapshot_name(name, step.context.generation, step.context.started_at));
+        let snapshot = (on_delete == DatabaseOnDelete::Snapshot).then(|| {
+            final_snapshot_name(
+                &name.environment,
+                step.context.generation,
+                step.context.started_at,
+            )
+        });
         if let Some(snapshot) = &snapshot {
             waiting
                 .resource_ids

@@ -23,7 +23,7 @@ use strata_core::spec::DatabaseOnDelete;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, staging};
+use strata_component::testing::{context, owner, staging};
 
 struct Mocked(Client);
 
@@ -114,7 +114,7 @@ fn fault(code: &str) -> String {
 }
 
 fn ours() -> Vec<Tag> {
-    rds_tags("staging")
+    rds_tags(&owner("staging"))
 }
 
 fn instance(status: &str) -> DbInstance {
@@ -209,7 +209,7 @@ async fn an_absent_database_is_created_encrypted_protected_with_a_managed_secret
                 && r.publicly_accessible() == Some(false)
                 && r.vpc_security_group_ids() == ["sg-db"]
                 && r.copy_tags_to_snapshot() == Some(true)
-                && is_owned(r.tags(), "staging")
+                && r.tags() == rds_tags(&owner("staging"))
         })
         .then_output(|| CreateDbInstanceOutput::builder().build());
     let progress = step_with(
@@ -620,6 +620,7 @@ async fn observe_with(rules: &[&Rule]) -> Result<Observed, ComponentError> {
         context: &context,
         previous: None,
         dependencies: &dependencies,
+        owner: &owner("staging"),
     };
     database.observe(&step).await
 }

@@ -18,6 +18,7 @@ use strata_component::aws::classify;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::status::ComponentPhase;
+use strata_core::tags::{self, Owner};
 use strata_core::{Component, Environment};
 
 /// Makes the Route 53 client (a global service).
@@ -48,9 +49,40 @@ fn owner_name(name: &str) -> String {
     fqdn(&format!("_strata-owner.{}", name.trim_end_matches('.')))
 }
 
-/// The marker's value, quoted as TXT records are.
-fn owner_value(environment: &str) -> String {
-    format!("\"strata:environment={environment}\"")
+/// The marker's value: the owner's name and incarnation, one quoted TXT string each (a
+/// string holds at most 255 characters; a stack id alone may take 240). The marker's own
+/// name says the rest of what a tag would: Strata's, the dns component's.
+fn owner_value(environment: &Owner) -> String {
+    environment
+        .tags(Component::Dns)
+        .into_iter()
+        .filter(|(k, _)| ![tags::COMPONENT, tags::MANAGED_BY].contains(k))
+        .map(|(k, v)| format!("\"{k}={v}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whose the marker says the name is: `Ok` for this owner, or why not. A marker written
+/// before incarnations names the environment only, and is still its.
+fn check_marker(marker: Option<&ResourceRecordSet>, environment: &Owner) -> Result<(), String> {
+    let marker = marker.ok_or_else(|| format!("no {} marker", tags::ENVIRONMENT))?;
+    let mut why = String::from("an empty marker");
+    for record in marker.resource_records() {
+        let mut pairs: Vec<(&str, &str)> = record
+            .value()
+            .split('"')
+            .filter_map(|s| s.split_once('='))
+            .collect();
+        pairs.extend([
+            (tags::COMPONENT, Component::Dns.name()),
+            (tags::MANAGED_BY, tags::MANAGER),
+        ]);
+        match environment.check(pairs, Component::Dns) {
+            Ok(()) => return Ok(()),
+            Err(e) => why = e,
+        }
+    }
+    Err(why)
 }
 
 fn rejected(e: impl std::fmt::Display) -> ComponentError {
@@ -111,12 +143,8 @@ async fn find_records(client: &Client, zone_id: &str, name: &str) -> Result<Foun
     Ok(found)
 }
 
-fn owned_by(owner: Option<&ResourceRecordSet>, environment: &str) -> bool {
-    owner.is_some_and(|o| {
-        o.resource_records()
-            .iter()
-            .any(|r| r.value() == owner_value(environment))
-    })
+fn owned_by(owner: Option<&ResourceRecordSet>, environment: &Owner) -> bool {
+    check_marker(owner, environment).is_ok()
 }
 
 /// The load balancer the record points at, from the app's outputs.
@@ -173,7 +201,7 @@ fn desired_target(name: &str, target: &Target) -> Result<ResourceRecordSet, Comp
     }
 }
 
-fn desired_owner(name: &str, environment: &str) -> Result<ResourceRecordSet, ComponentError> {
+fn desired_owner(name: &str, environment: &Owner) -> Result<ResourceRecordSet, ComponentError> {
     ResourceRecordSet::builder()
         .name(owner_name(name))
         .r#type(RrType::Txt)
@@ -266,9 +294,9 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
             .ok_or_else(|| zone_missing(zone))?;
         let found = find_records(&client, &zone_id, name).await?;
         let taken = found.target.is_some() || found.owner.is_some();
-        if taken && !owned_by(found.owner.as_ref(), env.name()) {
+        if taken && let Err(why) = check_marker(found.owner.as_ref(), step.owner) {
             return Err(ComponentError::ResourceNotOwned(format!(
-                "{} already has a record that environment {} did not make (no {} marker); Strata leaves it alone",
+                "{} already has a record that environment {} did not make ({} marker: {why}); Strata leaves it alone",
                 fqdn(name),
                 env.name(),
                 owner_name(name)
@@ -283,10 +311,14 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
             .target
             .as_ref()
             .is_some_and(|r| points_at(r, &desired))
-            && found.owner.is_some();
+            && found.owner.as_ref().is_some_and(|o| {
+                o.resource_records()
+                    .iter()
+                    .any(|r| r.value() == owner_value(step.owner))
+            });
         if !current {
             let mut changes = vec![
-                change(ChangeAction::Upsert, desired_owner(name, env.name())?)?,
+                change(ChangeAction::Upsert, desired_owner(name, step.owner)?)?,
                 change(ChangeAction::Upsert, desired.clone())?,
             ];
             // A CNAME and an A record cannot share a name: the old kind goes in the same batch.
@@ -376,7 +408,7 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
             )),
             Some(_) => {}
         }
-        if !owned_by(found.owner.as_ref(), env.name()) {
+        if !owned_by(found.owner.as_ref(), step.owner) {
             missing.push(format!("record {} (TXT owner marker)", owner_name(name)));
         }
         Ok(Observed::from_findings(missing, fields))
@@ -393,7 +425,7 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
             return Ok(gone);
         };
         let found = find_records(&client, &zone_id, name).await?;
-        if !owned_by(found.owner.as_ref(), env.name()) {
+        if !owned_by(found.owner.as_ref(), step.owner) {
             if found.target.is_some() {
                 return Err(ComponentError::ResourceNotOwned(format!(
                     "{} has a record without environment {}'s marker; Strata leaves it alone",

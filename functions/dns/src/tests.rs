@@ -13,7 +13,7 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, staging};
+use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with, staging};
 
 struct Mocked(Client);
 
@@ -81,7 +81,7 @@ fn ours() -> Vec<ResourceRecordSet> {
     };
     vec![
         desired_target("staging.example.com", &target).unwrap(),
-        desired_owner("staging.example.com", "staging").unwrap(),
+        desired_owner("staging.example.com", &owner("staging")).unwrap(),
     ]
 }
 
@@ -126,7 +126,10 @@ async fn the_alias_and_its_owner_marker_go_in_one_batch_then_wait_for_insync() {
                 && changes.iter().any(|c| {
                     c.resource_record_set().is_some_and(|s| {
                         s.name() == "_strata-owner.staging.example.com."
-                            && s.resource_records()[0].value() == "\"strata:environment=staging\""
+                            && s.resource_records()[0].value()
+                                == format!(
+                                    "\"strata:environment=staging\" \"strata:control-plane={CONTROL_PLANE}\" \"strata:environment-id=staging-incarnation-1\""
+                                )
                     })
                 })
         })
@@ -197,12 +200,77 @@ async fn a_record_without_our_marker_is_never_touched() {
         assert_eq!(err.name(), "ResourceNotOwned");
     }
     // Another environment's marker at the name is not ours either.
-    let theirs = desired_owner("staging.example.com", "preview").unwrap();
+    let theirs = desired_owner("staging.example.com", &owner("preview")).unwrap();
     let err = step_with(&[&zone(), &records(vec![theirs]), &change], false, None)
         .await
         .unwrap_err();
     assert_eq!(err.name(), "ResourceNotOwned");
+    // Nor is the marker of an earlier incarnation of this name, or another control plane's.
+    for (whose, marker) in [
+        (
+            "another incarnation",
+            owner_with("staging", CONTROL_PLANE, "staging-incarnation-0"),
+        ),
+        (
+            "another control plane",
+            owner_with(
+                "staging",
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/b/1",
+                "staging-incarnation-1",
+            ),
+        ),
+    ] {
+        let theirs = desired_owner("staging.example.com", &marker).unwrap();
+        let err = step_with(&[&zone(), &records(vec![theirs]), &change], false, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), "ResourceNotOwned");
+        assert!(err.to_string().contains(whose), "{err}");
+    }
     assert_eq!(change.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_marker_written_before_incarnations_is_ours_and_rewritten_with_the_incarnation() {
+    let legacy = ResourceRecordSet::builder()
+        .name("_strata-owner.staging.example.com.")
+        .r#type(RrType::Txt)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("\"strata:environment=staging\"")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let rewritten = mock!(Client::change_resource_record_sets)
+        .match_requests(|r| {
+            let changes = r.change_batch().map(|b| b.changes()).unwrap_or_default();
+            changes.iter().any(|c| {
+                c.resource_record_set().is_some_and(|s| {
+                    s.resource_records().first().is_some_and(|v| {
+                        v.value()
+                            .contains("strata:environment-id=staging-incarnation-1")
+                    })
+                })
+            })
+        })
+        .then_output(|| {
+            ChangeResourceRecordSetsOutput::builder()
+                .change_info(change_info(ChangeStatus::Pending))
+                .build()
+        });
+    let target = ours().remove(0);
+    let progress = step_with(
+        &[&zone(), &records(vec![target, legacy]), &rewritten],
+        false,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(!progress.done);
+    assert_eq!(rewritten.num_calls(), 1);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use strata_core::events::{Notice, StateChange};
-use strata_core::status::{ComponentPhase, CredentialRef};
+use strata_core::status::{ComponentPhase, CredentialRef, Incarnation};
 use strata_core::{
     Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
     OperationKind, Scope, check_environment_name,
@@ -123,6 +123,7 @@ impl CaughtError {
 pub async fn handle<S: Store, N: Notifier>(
     store: &S,
     notifier: &N,
+    control_plane: &str,
     request: Value,
     now: u64,
 ) -> Result<Value, LifecycleError> {
@@ -134,7 +135,18 @@ pub async fn handle<S: Store, N: Notifier>(
             execution,
             input,
         } => {
-            let context = begin(store, notifier, operation, &execution, input, now).await?;
+            let context = begin(
+                store,
+                notifier,
+                &Begin {
+                    control_plane,
+                    operation,
+                    execution: &execution,
+                },
+                input,
+                now,
+            )
+            .await?;
             Ok(serde_json::to_value(context).expect("a context always serialises"))
         }
         Request::Finish { context, error } => {
@@ -176,15 +188,28 @@ fn parse_input(input: Value) -> Result<ExecutionInput, LifecycleError> {
     Ok(parsed)
 }
 
-/// Validates the input, takes the lock, marks the environment as changing.
+/// Which operation begins, under which control plane.
+pub struct Begin<'a> {
+    /// The control plane's stack id: the incarnations it mints carry it.
+    pub control_plane: &'a str,
+    pub operation: OperationKind,
+    pub execution: &'a str,
+}
+
+/// Validates the input, takes the lock, marks the environment as changing; an `up` of a new
+/// name, or of one Deleted, mints its incarnation.
 pub async fn begin<S: Store, N: Notifier>(
     store: &S,
     notifier: &N,
-    operation: OperationKind,
-    execution: &str,
+    begin: &Begin<'_>,
     input: Value,
     now: u64,
 ) -> Result<OperationContext, LifecycleError> {
+    let Begin {
+        control_plane,
+        operation,
+        execution,
+    } = *begin;
     let input = parse_input(input)?;
     let name = input.environment.clone();
     let spec = store
@@ -268,6 +293,20 @@ pub async fn begin<S: Store, N: Notifier>(
             None,
         ),
     };
+    // An incarnation ends when its down left nothing: a database or bucket kept by
+    // `onDelete: retain` is still this incarnation's, and the next up takes it back.
+    let ended = status.state == EnvironmentState::Deleted
+        && !status
+            .components
+            .values()
+            .any(|c| c.phase == ComponentPhase::Retained);
+    if operation == OperationKind::Up && (ended || status.incarnation.is_none()) {
+        status.incarnation = Some(Incarnation {
+            control_plane: control_plane.to_owned(),
+            id: uuid::Uuid::new_v4().to_string(),
+            since: now,
+        });
+    }
     status.state = operation.running_state();
     status.message = message.clone();
     status.operation = Some(Operation {

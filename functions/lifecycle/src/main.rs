@@ -13,9 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = &lambda::store(&config)?;
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let events = &EventBus::new(aws_sdk_eventbridge::Client::new(&config), bus);
+    let stack: &str =
+        &std::env::var("STRATA_CONTROL_PLANE").map_err(|_| "no STRATA_CONTROL_PLANE")?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = lambda::span("lifecycle", &event.payload);
-        lifecycle::handle(store, events, event.payload, lambda::now())
+        lifecycle::handle(store, events, stack, event.payload, lambda::now())
             .instrument(span)
             .await
             .map_err(|e| lambda::diagnostic(e.name(), &e))

@@ -7,6 +7,8 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
 use strata_store::{MemoryStore, Store};
 
+const CONTROL_PLANE: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/strata/test";
+
 async fn stored() -> (MemoryStore, Environment) {
     let path = format!(
         "{}/../../examples/preview.json",
@@ -43,6 +45,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
     let first = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         10,
     )
@@ -51,6 +54,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
     let again = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         11,
     )
@@ -75,6 +79,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
     let err = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-2", json!({"environment": "pr-1234"})),
         12,
     )
@@ -90,6 +95,7 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
     let context = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         10,
     )
@@ -97,14 +103,26 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
     .unwrap();
     ready_everything(&store, &env, 1).await;
     let finish = json!({"action": "finish", "context": context});
-    let done = lifecycle::handle(&store, &MemoryNotifier::default(), finish.clone(), 20)
-        .await
-        .unwrap();
+    let done = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        CONTROL_PLANE,
+        finish.clone(),
+        20,
+    )
+    .await
+    .unwrap();
     assert_eq!(done["state"], "Ready");
     // Retried after the lock was already released: same answer, no new event.
-    let again = lifecycle::handle(&store, &MemoryNotifier::default(), finish, 21)
-        .await
-        .unwrap();
+    let again = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        CONTROL_PLANE,
+        finish,
+        21,
+    )
+    .await
+    .unwrap();
     assert_eq!(again["state"], "Ready");
     let kinds: Vec<String> = store
         .history("pr-1234", 10, None)
@@ -126,6 +144,7 @@ async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     let context = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         10,
     )
@@ -137,6 +156,7 @@ async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     let done = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         json!({"action": "finish", "context": context, "error": {"Error": "ResourceNotOwned", "Cause": cause}}),
         20,
     )
@@ -166,6 +186,7 @@ async fn components_behind_the_generation_are_not_converged() {
     lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         10,
     )
@@ -178,6 +199,7 @@ async fn components_behind_the_generation_are_not_converged() {
             lifecycle::handle(
                 &store,
                 &MemoryNotifier::default(),
+                CONTROL_PLANE,
                 begin("up-1", json!({"environment": "pr-1234"})),
                 10,
             )
@@ -202,6 +224,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let err = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-fast-1", scoped.clone()),
         10,
     )
@@ -217,7 +240,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
     let down =
         json!({"action": "begin", "operation": "down", "execution": "down-1", "input": scoped});
-    let err = lifecycle::handle(&store, &MemoryNotifier::default(), down, 10)
+    let err = lifecycle::handle(&store, &MemoryNotifier::default(), CONTROL_PLANE, down, 10)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("only up takes a scope"), "{err}");
@@ -233,6 +256,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let context = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         begin("up-fast-2", scoped),
         21,
     )
@@ -270,6 +294,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let finished = lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
+        CONTROL_PLANE,
         json!({"action": "finish", "context": context}),
         23,
     )
@@ -309,9 +334,15 @@ async fn bad_requests_name_what_is_wrong() {
             "environment pr-9 has no stored spec",
         ),
     ] {
-        let err = lifecycle::handle(&store, &MemoryNotifier::default(), request.clone(), 1)
-            .await
-            .unwrap_err();
+        let err = lifecycle::handle(
+            &store,
+            &MemoryNotifier::default(),
+            CONTROL_PLANE,
+            request.clone(),
+            1,
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains(expected), "{request}: {err}");
     }
     assert!(store.get_status("pr-1234").await.unwrap().is_none());
@@ -326,6 +357,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     let err = lifecycle::handle(
         &store,
         &events,
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         10,
     )
@@ -337,6 +369,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     let context = lifecycle::handle(
         &store,
         &events,
+        CONTROL_PLANE,
         begin("up-1", json!({"environment": "pr-1234"})),
         11,
     )
@@ -348,7 +381,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     // even once another operation holds the lease.
     events.set_refusing(true);
     let finish = json!({"action": "finish", "context": context});
-    let err = lifecycle::handle(&store, &events, finish.clone(), 20)
+    let err = lifecycle::handle(&store, &events, CONTROL_PLANE, finish.clone(), 20)
         .await
         .unwrap_err();
     assert_eq!(err.name(), "EventsUnavailable");
@@ -365,7 +398,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     );
     store.acquire("pr-1234", "down-2", 60, 20).await.unwrap();
     events.set_refusing(false);
-    lifecycle::handle(&store, &events, finish, 21)
+    lifecycle::handle(&store, &events, CONTROL_PLANE, finish, 21)
         .await
         .unwrap();
     assert_eq!(
@@ -418,4 +451,120 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
             "state"
         ]
     );
+}
+
+/// Ends the running operation by hand as `state`, with `component` in `phase`.
+async fn ended_as(
+    store: &MemoryStore,
+    state: EnvironmentState,
+    component: Component,
+    phase: ComponentPhase,
+) {
+    let current = store.get_status("pr-1234").await.unwrap().unwrap();
+    let mut status = current.value;
+    if let Some(running) = &status.operation {
+        store.release("pr-1234", &running.execution).await.unwrap();
+    }
+    status.state = state;
+    status.operation = None;
+    store
+        .put_status("pr-1234", &status, Some(current.version))
+        .await
+        .unwrap();
+    let previous = store
+        .get_component("pr-1234", component)
+        .await
+        .unwrap()
+        .map(|v| v.version);
+    store
+        .put_component(
+            "pr-1234",
+            component,
+            &ComponentStatus::new(phase, 1, 2),
+            previous,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_up_mints_the_incarnation_once_and_again_only_after_a_down_that_left_nothing() {
+    let (store, _) = stored().await;
+    let notifier = MemoryNotifier::default();
+    let incarnation = || async {
+        let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
+        status.incarnation.expect("an up records the incarnation")
+    };
+    let up = |execution: &'static str, at: u64| {
+        lifecycle::handle(
+            &store,
+            &notifier,
+            CONTROL_PLANE,
+            begin(execution, json!({"environment": "pr-1234"})),
+            at,
+        )
+    };
+    up("up-1", 10).await.unwrap();
+    let first = incarnation().await;
+    assert_eq!(first.control_plane, CONTROL_PLANE);
+    assert_eq!(first.since, 10);
+    // A retried begin, and the next up of the living environment, keep it.
+    up("up-1", 11).await.unwrap();
+    assert_eq!(incarnation().await, first);
+    ended_as(
+        &store,
+        EnvironmentState::Ready,
+        Component::Database,
+        ComponentPhase::Ready,
+    )
+    .await;
+    up("up-2", 20).await.unwrap();
+    assert_eq!(incarnation().await, first);
+
+    // A down that kept the database (onDelete: retain): the next up takes it back as the
+    // same incarnation.
+    ended_as(
+        &store,
+        EnvironmentState::Deleted,
+        Component::Database,
+        ComponentPhase::Retained,
+    )
+    .await;
+    up("up-3", 30).await.unwrap();
+    assert_eq!(incarnation().await, first);
+
+    // A down that left nothing: the name's next life is another incarnation.
+    ended_as(
+        &store,
+        EnvironmentState::Deleted,
+        Component::Database,
+        ComponentPhase::Deleted,
+    )
+    .await;
+    up("up-4", 40).await.unwrap();
+    let second = incarnation().await;
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.since, 40);
+}
+
+#[tokio::test]
+async fn a_status_written_before_incarnations_reads_and_its_next_up_mints_one() {
+    let (store, _) = stored().await;
+    // As the previous release wrote it: no `incarnation` field.
+    let old = json!({"state": "Ready", "message": "up of generation 1 succeeded",
+        "observedGeneration": 1, "updatedAt": 5});
+    let old: strata_core::EnvironmentStatus = serde_json::from_value(old).unwrap();
+    assert_eq!(old.incarnation, None);
+    store.put_status("pr-1234", &old, None).await.unwrap();
+    lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        CONTROL_PLANE,
+        begin("up-2", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap();
+    let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
+    assert_eq!(status.incarnation.unwrap().control_plane, CONTROL_PLANE);
 }

@@ -22,7 +22,8 @@ use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, NatGateways, NetworkSpec};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, subnet_cidrs, tags};
+use strata_core::tags::{self, Owner};
+use strata_core::{Component, subnet_cidrs};
 
 /// Makes EC2 and ELB clients for a region (environments live in the region their spec
 /// names).
@@ -63,9 +64,9 @@ fn tag(key: &str, value: &str) -> Tag {
 }
 
 /// The tags of one resource: Strata's, its role, and a readable Name.
-fn tag_spec(kind: ResourceType, environment: &str, role: &str) -> TagSpecification {
+fn tag_spec(kind: ResourceType, environment: &Owner, role: &str) -> TagSpecification {
     let mut builder = TagSpecification::builder().resource_type(kind);
-    for (k, v) in tags::for_resource(environment, Component::Network) {
+    for (k, v) in environment.tags(Component::Network) {
         builder = builder.tags(tag(k, &v));
     }
     builder
@@ -88,8 +89,8 @@ fn filter(name: &str, value: &str) -> Filter {
 }
 
 /// Filters that match this environment's network resources, of one role or of any.
-fn owned(environment: &str, role: Option<&str>) -> Vec<Filter> {
-    let mut filters: Vec<Filter> = tags::for_resource(environment, Component::Network)
+fn owned(environment: &Owner, role: Option<&str>) -> Vec<Filter> {
+    let mut filters: Vec<Filter> = tags::base(&environment.environment, Component::Network)
         .iter()
         .map(|(k, v)| filter(&format!("tag:{k}"), v))
         .collect();
@@ -126,17 +127,17 @@ tagged!(
 /// What a tag-filtered Describe returned that really carries this environment's network tags
 /// (and `role`'s): a filter is not a guarantee (moto ignores `tag:` filters on
 /// DescribeNatGateways, and a wrong match here would reuse or delete another's resource).
-fn ours<'a, T: Tagged>(
+fn ours<'a, 'o, T: Tagged>(
     items: &'a [T],
-    environment: &str,
-    role: Option<&str>,
-) -> impl Iterator<Item = &'a T> {
+    environment: &'o Owner,
+    role: Option<&'o str>,
+) -> impl Iterator<Item = &'a T> + use<'a, 'o, T> {
     items.iter().filter(move |item| {
         let tags = item.tags();
-        tags::for_resource(environment, Component::Network)
-            .iter()
-            .all(|(k, v)| tag_value(tags, k) == Some(v.as_str()))
-            && role.is_none_or(|role| tag_value(tags, ROLE) == Some(role))
+        environment.owns(
+            tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
+            Component::Network,
+        ) && role.is_none_or(|role| tag_value(tags, ROLE) == Some(role))
     })
 }
 
@@ -197,7 +198,7 @@ async fn zones(c: &Client, count: usize) -> Result<Vec<String>, ComponentError> 
     Ok(names)
 }
 
-async fn ensure_vpc(c: &Client, env: &str, cidr: &str) -> Result<String, ComponentError> {
+async fn ensure_vpc(c: &Client, env: &Owner, cidr: &str) -> Result<String, ComponentError> {
     let found = c
         .describe_vpcs()
         .set_filters(Some(owned(env, Some("vpc"))))
@@ -302,7 +303,7 @@ struct SubnetPlan<'a> {
 
 async fn ensure_subnet(
     c: &Client,
-    env: &str,
+    env: &Owner,
     vpc: &str,
     plan: &SubnetPlan<'_>,
 ) -> Result<String, ComponentError> {
@@ -373,7 +374,7 @@ async fn public_addresses_on_launch(c: &Client, subnet: &str) -> Result<(), Comp
 
 async fn ensure_internet_gateway(
     c: &Client,
-    env: &str,
+    env: &Owner,
     vpc: &str,
 ) -> Result<String, ComponentError> {
     let found = c
@@ -424,7 +425,7 @@ enum Target<'a> {
 
 async fn ensure_route_table(
     c: &Client,
-    env: &str,
+    env: &Owner,
     vpc: &str,
     role: &str,
     target: Target<'_>,
@@ -500,7 +501,7 @@ async fn ensure_route_table(
 /// The NAT gateway of `role` and its state, creating it (and its address) when missing.
 async fn ensure_nat(
     c: &Client,
-    env: &str,
+    env: &Owner,
     index: usize,
     subnet: &str,
 ) -> Result<(String, NatGatewayState), ComponentError> {
@@ -565,7 +566,7 @@ async fn ensure_nat(
 
 async fn ensure_database_group(
     c: &Client,
-    env: &str,
+    env: &Owner,
     vpc: &str,
     cidr: &str,
     port: Option<i32>,
@@ -610,7 +611,11 @@ async fn ensure_database_group(
 /// execution's step still running beside a resumed one) may create it between our describe
 /// and our create: AWS then answers `InvalidGroup.Duplicate`, and the group that exists is
 /// adopted if its tags say it is this environment's network's, refused otherwise.
-async fn create_database_group(c: &Client, env: &str, vpc: &str) -> Result<String, ComponentError> {
+async fn create_database_group(
+    c: &Client,
+    env: &Owner,
+    vpc: &str,
+) -> Result<String, ComponentError> {
     let name = format!("strata-{env}-database");
     let created = c
         .create_security_group()
@@ -673,8 +678,11 @@ fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 impl<C: ClientFor> Network<C> {
     /// Reads only, one describe per kind of resource, each found by this environment's
     /// network tags: what `apply` would create or put back is what is compared.
-    async fn findings(&self, env: &strata_core::Environment) -> Result<Findings, ComponentError> {
-        let name = env.name();
+    async fn findings(
+        &self,
+        env: &strata_core::Environment,
+        name: &Owner,
+    ) -> Result<Findings, ComponentError> {
         let net = &env.spec.network;
         let c = self.clients.client(&env.spec.region);
         let mut found = Findings::default();
@@ -879,13 +887,13 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
     /// The VPC and its CIDR, every subnet, the internet gateway's attachment, the NAT
     /// gateways, each route table's default route and subnets, the database group's rule.
     async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
-        let found = self.findings(step.environment).await?;
+        let found = self.findings(step.environment, step.owner).await?;
         Ok(Observed::from_findings(found.missing, found.fields))
     }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
-        let name = env.name();
+        let name = step.owner;
         let net = &env.spec.network;
         let c = self.clients.client(&env.spec.region);
         let count = usize::from(net.az_count);
@@ -958,7 +966,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
-        let name = env.name();
+        let name = step.owner;
         // A database kept by `onDelete: retain` still lives in the private subnets and the
         // database security group: the network stays with it, and says why.
         if step

@@ -22,7 +22,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_core::OperationKind;
 
 use super::*;
-use strata_component::testing::{context, staging};
+use strata_component::testing::{context, owner, staging};
 
 struct Mocked(Client);
 
@@ -256,7 +256,7 @@ async fn a_database_group_created_by_a_racing_step_is_adopted_when_it_is_ours() 
             &listed_group(network_tags("staging", "sg-database"))
         ]
     );
-    let id = create_database_group(&client, "staging", "vpc-1")
+    let id = create_database_group(&client, &owner("staging"), "vpc-1")
         .await
         .unwrap();
     assert_eq!(id, "sg-raced");
@@ -270,7 +270,7 @@ async fn a_same_named_group_without_our_tags_is_refused_not_adopted() {
         RuleMode::MatchAny,
         &[&duplicate_group(), &listed_group(foreign)]
     );
-    let err = create_database_group(&client, "staging", "vpc-1")
+    let err = create_database_group(&client, &owner("staging"), "vpc-1")
         .await
         .unwrap_err();
     assert!(
@@ -315,7 +315,8 @@ fn nat(id: &str, state: NatGatewayState, environment: &str, role: &str) -> NatGa
 }
 
 fn network_tags(environment: &str, role: &str) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = tags::for_resource(environment, Component::Network)
+    let mut tags: Vec<Tag> = owner(environment)
+        .tags(Component::Network)
         .iter()
         .map(|(k, v)| tag(k, v))
         .collect();
@@ -358,13 +359,13 @@ async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
         RuleMode::MatchAny,
         &[&unfiltered, &no_address, &allocate, &create]
     );
-    let (id, state) = ensure_nat(&client, "staging", 1, "subnet-public-1")
+    let (id, state) = ensure_nat(&client, &owner("staging"), 1, "subnet-public-1")
         .await
         .unwrap();
     assert_eq!((id.as_str(), state), ("nat-1", NatGatewayState::Pending));
     assert_eq!(create.num_calls(), 1);
     // The first AZ's is found, tags and all.
-    let (id, _) = ensure_nat(&client, "staging", 0, "subnet-public-0")
+    let (id, _) = ensure_nat(&client, &owner("staging"), 0, "subnet-public-0")
         .await
         .unwrap();
     assert_eq!(id, "nat-0");
@@ -399,7 +400,7 @@ async fn a_found_vpc_gets_the_dns_attributes_a_crash_left_off() {
         RuleMode::MatchAny,
         &[&found, &support_on, &hostnames_off, &modify]
     );
-    let id = ensure_vpc(&client, "staging", "10.40.0.0/16")
+    let id = ensure_vpc(&client, &owner("staging"), "10.40.0.0/16")
         .await
         .unwrap();
     assert_eq!(id, "vpc-1");

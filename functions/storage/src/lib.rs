@@ -18,10 +18,11 @@ use aws_sdk_s3::types::{
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::Component;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{StorageOnDelete, StorageSpec};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, tags};
+use strata_core::tags::{self, Owner};
 
 /// Makes an S3 client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -111,20 +112,18 @@ async fn find(client: &Client, bucket: &str) -> Result<Found, ComponentError> {
 fn check_owned(
     bucket: &str,
     found: &BTreeMap<String, String>,
-    environment: &str,
+    environment: &Owner,
 ) -> Result<(), ComponentError> {
-    let owned = tags::is_owned(
-        found.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        environment,
-        Component::Storage,
-    );
-    if owned {
-        Ok(())
-    } else {
-        Err(ComponentError::ResourceNotOwned(format!(
-            "bucket {bucket} exists without the tags of environment {environment}'s storage; Strata leaves it alone"
-        )))
-    }
+    environment
+        .check(
+            found.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            Component::Storage,
+        )
+        .map_err(|why| {
+            ComponentError::ResourceNotOwned(format!(
+                "bucket {bucket} is not environment {environment}'s storage: {why}; Strata leaves it alone"
+            ))
+        })
 }
 
 /// Apply puts back tags removed (drift) from a bucket this environment's status records as
@@ -133,10 +132,11 @@ fn check_owned(
 fn check_restorable(
     bucket: &str,
     found: &BTreeMap<String, String>,
-    environment: &str,
+    environment: &Owner,
     recorded: bool,
 ) -> Result<(), ComponentError> {
-    let contradicted = tags::for_resource(environment, Component::Storage)
+    let contradicted = environment
+        .tags(Component::Storage)
         .iter()
         .any(|(key, value)| found.get(*key).is_some_and(|v| v != value));
     if recorded && !contradicted {
@@ -149,7 +149,7 @@ impl<C: ClientFor> Storage<C> {
     async fn converge_bucket(
         &self,
         client: &Client,
-        environment: &str,
+        environment: &Owner,
         region: &str,
         bucket: &str,
         versioning: bool,
@@ -174,7 +174,8 @@ impl<C: ClientFor> Storage<C> {
             }
         }
         // Re-applied on every step: cheap, idempotent, and it restores drift.
-        let tag_set = tags::for_resource(environment, Component::Storage)
+        let tag_set = environment
+            .tags(Component::Storage)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
@@ -349,7 +350,7 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
                 == Some(&name);
             self.converge_bucket(
                 &client,
-                env.name(),
+                step.owner,
                 &env.spec.region,
                 &name,
                 bucket.versioning,
@@ -383,7 +384,7 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
                 }
                 Found::Present(found) => found,
             };
-            for (key, expected) in tags::for_resource(env.name(), Component::Storage) {
+            for (key, expected) in tags::base(env.name(), Component::Storage) {
                 let observed = found.get(key).map_or("absent", String::as_str);
                 if observed != expected {
                     fields.push(FieldDrift::new(
@@ -427,7 +428,7 @@ impl<C: ClientFor> ComponentHandler for Storage<C> {
             match find(&client, &bucket).await? {
                 Found::Absent => {}
                 Found::Present(found) => {
-                    check_owned(&bucket, &found, env.name())?;
+                    check_owned(&bucket, &found, step.owner)?;
                     match on_delete {
                         StorageOnDelete::Retain => kept += 1,
                         StorageOnDelete::Delete => {

@@ -23,7 +23,7 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, staging};
+use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with, staging};
 
 struct Mocked(Client);
 
@@ -88,7 +88,8 @@ fn version_pages(truncated_after_b: bool) -> Rule {
 fn owned_tags() -> GetBucketTaggingOutput {
     GetBucketTaggingOutput::builder()
         .set_tag_set(Some(
-            tags::for_resource("staging", Component::Storage)
+            owner("staging")
+                .tags(Component::Storage)
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build().unwrap())
                 .collect(),
@@ -268,13 +269,43 @@ async fn slow_down_is_retried_and_a_persistent_5xx_is_transient() {
 #[test]
 fn removed_tags_are_put_back_only_on_a_bucket_we_recorded_and_nobody_else_claims() {
     let partial = BTreeMap::from([("strata:environment".to_owned(), "staging".to_owned())]);
-    assert!(check_restorable("b", &partial, "staging", true).is_ok());
-    assert!(check_restorable("b", &BTreeMap::new(), "staging", true).is_ok());
-    let err = check_restorable("b", &partial, "staging", false).unwrap_err();
+    assert!(check_restorable("b", &partial, &owner("staging"), true).is_ok());
+    assert!(check_restorable("b", &BTreeMap::new(), &owner("staging"), true).is_ok());
+    let err = check_restorable("b", &partial, &owner("staging"), false).unwrap_err();
     assert_eq!(err.name(), "ResourceNotOwned", "not recorded: not ours");
     let claimed = BTreeMap::from([("strata:environment".to_owned(), "prod".to_owned())]);
-    let err = check_restorable("b", &claimed, "staging", true).unwrap_err();
+    let err = check_restorable("b", &claimed, &owner("staging"), true).unwrap_err();
     assert_eq!(err.name(), "ResourceNotOwned", "another environment's tag");
+}
+
+#[test]
+fn a_bucket_of_another_control_plane_or_an_earlier_incarnation_is_refused_even_if_recorded() {
+    let tagged = |owner: &strata_core::tags::Owner| -> BTreeMap<String, String> {
+        owner
+            .tags(Component::Storage)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    };
+    let ours = owner("staging");
+    assert!(check_restorable("b", &tagged(&ours), &ours, true).is_ok());
+    let earlier = owner_with("staging", CONTROL_PLANE, "staging-incarnation-0");
+    let err = check_restorable("b", &tagged(&earlier), &ours, true).unwrap_err();
+    assert_eq!(err.name(), "ResourceNotOwned", "{err}");
+    assert!(err.to_string().contains("another incarnation"), "{err}");
+    let other_stack = owner_with(
+        "staging",
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/b/1",
+        "x",
+    );
+    let err = check_restorable("b", &tagged(&other_stack), &ours, true).unwrap_err();
+    assert!(err.to_string().contains("another control plane"), "{err}");
+    // Made before incarnations (the three tags only): still this environment's.
+    let legacy: BTreeMap<String, String> = tags::base("staging", Component::Storage)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    assert!(check_restorable("b", &legacy, &ours, false).is_ok());
 }
 
 #[tokio::test]

@@ -1,0 +1,270 @@
+//! Ownership that survives two control planes and a reused name, end to end on the local
+//! stack: the real state machines and Lambda binaries, started through `strata-control` as
+//! the API starts them.
+
+use std::collections::BTreeMap;
+
+use strata_control::{Launch, Operations, SfnFlows, Trigger};
+use strata_core::spec::StorageOnDelete;
+use strata_core::status::Incarnation;
+use strata_core::{Component, Environment, EnvironmentState, Scope, tags};
+use strata_store::{DynamoStore, Store};
+
+mod support;
+
+struct Stack {
+    started: support::Started,
+    operations: Operations<DynamoStore, SfnFlows>,
+    sfn: aws_sdk_sfn::Client,
+    ec2: aws_sdk_ec2::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+async fn stack() -> Stack {
+    let started = support::start().await;
+    let config = started.stack.sdk_config();
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let flows = SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone());
+    let regional = config
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    Stack {
+        operations: Operations::new(started.store.clone(), flows).with_poll_seconds(Some(0)),
+        sfn,
+        ec2: aws_sdk_ec2::Client::new(&regional),
+        s3: aws_sdk_s3::Client::new(&regional),
+        started,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl Stack {
+    fn store(&self) -> &DynamoStore {
+        &self.started.store
+    }
+
+    async fn store_spec(&self, env: &Environment) {
+        self.started.stack.stand_in_for(env).await.unwrap();
+        let stored = self.store().get_spec(env.name()).await.unwrap();
+        self.store()
+            .put_spec(env, stored.as_ref(), now())
+            .await
+            .unwrap();
+    }
+
+    /// Runs `up` (or `down`) as the API would and answers how the execution ended.
+    async fn run(&self, name: &str, down: bool) -> String {
+        let generation = self
+            .store()
+            .get_spec(name)
+            .await
+            .unwrap()
+            .unwrap()
+            .generation;
+        let status_version = self
+            .store()
+            .get_status(name)
+            .await
+            .unwrap()
+            .map_or(0, |s| s.version);
+        let trigger = match down {
+            false => Trigger::Apply {
+                generation,
+                status_version,
+            },
+            true => Trigger::Delete {
+                generation,
+                status_version,
+            },
+        };
+        let launch = Launch {
+            environment: name,
+            trigger,
+            scope: Scope::All,
+            recreate: Vec::new(),
+            message: "test".into(),
+        };
+        let started = self
+            .operations
+            .start(&launch, "tester", now())
+            .await
+            .unwrap();
+        let machine = match down {
+            false => &self.started.up,
+            true => &self.started.down,
+        };
+        let arn = strata_control::execution_arn(machine, &started.execution);
+        let ended = support::ended(&self.sfn, &arn).await;
+        format!(
+            "{} {}",
+            ended.status.as_str(),
+            ended.cause.unwrap_or_default()
+        )
+    }
+
+    async fn status(&self, name: &str) -> strata_core::EnvironmentStatus {
+        self.store().get_status(name).await.unwrap().unwrap().value
+    }
+
+    /// The tags of the environment's VPC.
+    async fn vpc_tags(&self, name: &str) -> BTreeMap<String, String> {
+        let vpcs = self
+            .ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{}", tags::ENVIRONMENT))
+                    .values(name)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let [vpc] = vpcs.vpcs() else {
+            panic!("{name}: one VPC expected, found {:?}", vpcs.vpcs());
+        };
+        vpc.tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+            .collect()
+    }
+
+    async fn bucket_tags(&self, bucket: &str) -> BTreeMap<String, String> {
+        let out = self
+            .s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        out.tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect()
+    }
+}
+
+fn carries(tags: &BTreeMap<String, String>, incarnation: &Incarnation) -> bool {
+    tags.get(tags::CONTROL_PLANE) == Some(&incarnation.control_plane)
+        && tags.get(tags::ENVIRONMENT_ID) == Some(&incarnation.id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_same_named_bucket_of_another_control_plane_fails_up_and_keeps_its_tags() {
+    let s = stack().await;
+    let env = support::example_as("twin");
+    s.store_spec(&env).await;
+    // Another Strata stack in the account runs an environment of the same name.
+    let bucket = "strata-twin-uploads";
+    s.s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let theirs = tags::Owner::new(
+        "twin",
+        Some(&Incarnation {
+            control_plane: "arn:aws:cloudformation:eu-west-1:123456789012:stack/other/1".into(),
+            id: "theirs".into(),
+            since: 1,
+        }),
+    )
+    .tags(Component::Storage);
+    let tag_set = theirs
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_s3::types::Tag::builder()
+                .key(*k)
+                .value(v)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    s.s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(tag_set))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = s.bucket_tags(bucket).await;
+
+    let ended = s.run("twin", false).await;
+    assert!(ended.starts_with("FAILED"), "{ended}");
+    let status = s.status("twin").await;
+    assert_eq!(status.state, EnvironmentState::Failed);
+    assert!(
+        status.message.contains("another control plane"),
+        "{}",
+        status.message
+    );
+    let storage = &status.components[&Component::Storage];
+    assert_eq!(
+        storage.last_error.as_ref().unwrap().error,
+        "ResourceNotOwned"
+    );
+    assert_eq!(
+        s.bucket_tags(bucket).await,
+        before,
+        "their bucket was retagged"
+    );
+    // Our own resources carry our incarnation.
+    let ours = status.incarnation.expect("the up minted the incarnation");
+    assert!(carries(&s.vpc_tags("twin").await, &ours));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_deleted_and_applied_again_is_a_new_incarnation_restored_from_its_recorded_snapshot()
+{
+    let s = stack().await;
+    let mut env = support::example_as("reborn");
+    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    s.store_spec(&env).await;
+
+    let ended = s.run("reborn", false).await;
+    assert!(ended.starts_with("SUCCEEDED"), "{ended}");
+    let first = s.status("reborn").await.incarnation.unwrap();
+    assert!(
+        first.control_plane.starts_with("arn:aws:cloudformation:"),
+        "{first:?}"
+    );
+    assert!(carries(&s.vpc_tags("reborn").await, &first));
+    assert!(carries(
+        &s.bucket_tags("strata-reborn-uploads").await,
+        &first
+    ));
+
+    let ended = s.run("reborn", true).await;
+    assert!(ended.starts_with("SUCCEEDED"), "{ended}");
+    let deleted = s.status("reborn").await;
+    assert_eq!(deleted.state, EnvironmentState::Deleted);
+    let snapshot = deleted.components[&Component::Database].outputs["finalSnapshotId"].clone();
+
+    let ended = s.run("reborn", false).await;
+    assert!(ended.starts_with("SUCCEEDED"), "{ended}");
+    let status = s.status("reborn").await;
+    assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
+    let second = status.incarnation.unwrap();
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.control_plane, first.control_plane);
+    assert!(carries(&s.vpc_tags("reborn").await, &second));
+    // The snapshot the first life's status recorded is the second life's data.
+    let database = &status.components[&Component::Database];
+    assert_eq!(database.resource_ids["restoredFrom"], snapshot);
+}

@@ -13,7 +13,9 @@ use hyper::{Method, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use strata_contract::{ErrorBody, ErrorDetail};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -39,33 +41,25 @@ pub enum ClientError {
     SyncFailed(String),
     #[error("the API answered {status} with a body that is not Strata's: {body}")]
     Unexpected { status: u16, body: String },
+    #[error("the API's answer ({status}) does not match this CLI's contract: {reason}")]
+    Contract { status: u16, reason: String },
 }
 
-/// An error the API reported: its HTTP status, stable code, message and details.
+/// An error the API reported: its HTTP status and the typed error body.
 #[derive(Debug)]
 pub struct ApiFailure {
     pub status: u16,
-    pub code: String,
-    pub message: String,
-    pub body: Value,
+    pub error: ErrorDetail,
 }
 
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}, HTTP {})", self.message, self.code, self.status)?;
-        for field in self.body["error"]["fields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            write!(
-                f,
-                "\n  {}: {}",
-                field["path"].as_str().unwrap_or("?"),
-                field["message"].as_str().unwrap_or("?")
-            )?;
+        let e = &self.error;
+        write!(f, "{} ({:?}, HTTP {})", e.message, e.code, self.status)?;
+        for field in &e.fields {
+            write!(f, "\n  {}: {}", field.path, field.message)?;
         }
-        if let Some(execution) = self.body["error"]["execution"].as_str() {
+        if let Some(execution) = &e.execution {
             write!(f, "\n  running: {execution} (strata watch follows it)")?;
         }
         Ok(())
@@ -76,6 +70,17 @@ impl std::fmt::Display for ApiFailure {
 pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
+}
+
+impl Answer {
+    /// The body as the contract's type for this route: an answer that is not one is an
+    /// error naming what did not match (a CLI and an API of different versions).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        serde_json::from_value(self.body.clone()).map_err(|e| ClientError::Contract {
+            status: self.status.as_u16(),
+            reason: e.to_string(),
+        })
+    }
 }
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -187,14 +192,16 @@ impl ApiClient {
         let body: Option<Value> = serde_json::from_str(&text).ok();
         match body {
             Some(body) if status.is_success() => Ok(Answer { status, body }),
-            Some(body) if body["error"]["code"].is_string() => {
-                Err(ClientError::Api(Box::new(ApiFailure {
+            Some(body) => match serde_json::from_value::<ErrorBody>(body) {
+                Ok(ErrorBody { error }) => Err(ClientError::Api(Box::new(ApiFailure {
                     status: status.as_u16(),
-                    code: body["error"]["code"].as_str().unwrap_or("?").to_owned(),
-                    message: body["error"]["message"].as_str().unwrap_or("").to_owned(),
-                    body,
-                })))
-            }
+                    error,
+                }))),
+                Err(_) => Err(ClientError::Unexpected {
+                    status: status.as_u16(),
+                    body: text.chars().take(500).collect(),
+                }),
+            },
             _ => Err(ClientError::Unexpected {
                 status: status.as_u16(),
                 body: text.chars().take(500).collect(),

@@ -5,11 +5,15 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hyper::{Method, StatusCode};
-use serde_json::Value;
-use strata_core::Environment;
+use hyper::Method;
+use serde::de::DeserializeOwned;
+use strata_contract::{
+    Applied, CancelView, EnvironmentList, EnvironmentView, HistoryPage, PlanView, SyncRequested,
+    TtlExtended,
+};
+use strata_core::{Environment, EnvironmentState, Event, Scope};
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{Answer, ApiClient, ClientError};
 use crate::{Output, exit, show};
 
 /// A spec read from disk, checked offline before anything is sent.
@@ -144,31 +148,34 @@ pub async fn put_spec(
             Some((spec.content_type(), spec.text.clone().into_bytes())),
         )
         .await?;
-    Ok(started(name, answer.status, &answer.body, "applying"))
+    started(name, &answer, "applying")
 }
 
-fn started(name: &str, status: StatusCode, body: &Value, doing: &str) -> Started {
-    let execution = body["execution"].as_str().map(str::to_owned);
-    match (&execution, status) {
-        (Some(execution), StatusCode::ACCEPTED) => println!(
-            "{name}: {doing} generation {} (execution {execution}{})",
-            body["generation"],
-            if body["scope"] == "application" {
-                "; application layer only"
-            } else {
-                ""
-            }
-        ),
-        _ => println!(
-            "{name}: {}",
-            body["message"].as_str().unwrap_or("nothing to do")
-        ),
-    }
-    Started {
+fn started(name: &str, answer: &Answer, doing: &str) -> Result<Started, ClientError> {
+    let (execution, execution_arn) = match answer.parse::<Applied>()? {
+        Applied::Started(accepted) => {
+            println!(
+                "{name}: {doing} generation {} (execution {}{})",
+                accepted.generation,
+                accepted.execution,
+                if accepted.scope == Some(Scope::Application) {
+                    "; application layer only"
+                } else {
+                    ""
+                }
+            );
+            (Some(accepted.execution), accepted.execution_arn)
+        }
+        Applied::Unchanged(unchanged) => {
+            println!("{name}: {}", unchanged.message);
+            (None, None)
+        }
+    };
+    Ok(Started {
         name: name.to_owned(),
         execution,
-        execution_arn: body["executionArn"].as_str().map(str::to_owned),
-    }
+        execution_arn,
+    })
 }
 
 pub async fn apply(
@@ -220,43 +227,51 @@ pub async fn plan(client: &ApiClient, path: &Path, allow: &[String]) -> u8 {
         )
         .await
     {
-        Ok(answer) => {
-            show::plan(&answer.body);
-            exit::OK
-        }
+        Ok(answer) => match answer.parse::<PlanView>() {
+            Ok(planned) => {
+                show::plan(&planned);
+                exit::OK
+            }
+            Err(e) => report(&e),
+        },
         Err(e) => report(&e),
     }
 }
 
 pub async fn get(client: &ApiClient, name: Option<&str>, output: Output) -> u8 {
-    let body = match name {
+    let shown = match name {
         Some(name) => client
             .send(Method::GET, &format!("/environments/{name}"), None)
             .await
-            .map(|a| a.body),
-        None => list_all(client).await,
+            .and_then(|a| a.parse::<EnvironmentView>())
+            .map(|view| print(output, &view, show::environment)),
+        None => list_all(client)
+            .await
+            .map(|list| print(output, &list, show::list)),
     };
-    let body = match body {
-        Ok(body) => body,
-        Err(e) => return report(&e),
-    };
-    match (output, name) {
-        (Output::Json, _) => println!(
-            "{}",
-            serde_json::to_string_pretty(&body).expect("JSON values serialise")
-        ),
-        (Output::Yaml, _) => print!(
-            "{}",
-            serde_yaml_ng::to_string(&body).expect("JSON values serialise as YAML")
-        ),
-        (Output::Table, Some(_)) => show::environment(&body),
-        (Output::Table, None) => show::list(&body["items"]),
+    match shown {
+        Ok(()) => exit::OK,
+        Err(e) => report(&e),
     }
-    exit::OK
 }
 
-/// Every page of the listing, as one `{"items": [...]}`.
-async fn list_all(client: &ApiClient) -> Result<Value, ClientError> {
+/// A typed body as the output format asks: the API's own JSON (or YAML), or a table.
+fn print<T: serde::Serialize>(output: Output, body: &T, table: fn(&T)) {
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(body).expect("API bodies serialise")
+        ),
+        Output::Yaml => print!(
+            "{}",
+            serde_yaml_ng::to_string(body).expect("API bodies serialise as YAML")
+        ),
+        Output::Table => table(body),
+    }
+}
+
+/// Every page of the listing, as one list.
+async fn list_all(client: &ApiClient) -> Result<EnvironmentList, ClientError> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -264,11 +279,11 @@ async fn list_all(client: &ApiClient) -> Result<Value, ClientError> {
             Some(c) => format!("/environments?limit=100&cursor={c}"),
             None => "/environments?limit=100".to_owned(),
         };
-        let answer = client.send(Method::GET, &path, None).await?;
-        items.extend(answer.body["items"].as_array().cloned().unwrap_or_default());
-        match answer.body["next"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return Ok(serde_json::json!({ "items": items })),
+        let page: EnvironmentList = client.send(Method::GET, &path, None).await?.parse()?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(EnvironmentList { items, next: None }),
         }
     }
 }
@@ -277,7 +292,7 @@ pub async fn request_delete(client: &ApiClient, name: &str) -> Result<Started, C
     let answer = client
         .send(Method::DELETE, &format!("/environments/{name}"), None)
         .await?;
-    Ok(started(name, answer.status, &answer.body, "deleting"))
+    started(name, &answer, "deleting")
 }
 
 pub async fn delete(client: &ApiClient, name: &str, wait: Option<Duration>) -> u8 {
@@ -292,7 +307,7 @@ pub async fn rollback(client: &ApiClient, name: &str, wait: Option<Duration>) ->
             None,
         )
         .await;
-    let started = answer.map(|a| started(name, a.status, &a.body, "rolling back"));
+    let started = answer.and_then(|a| started(name, &a, "rolling back"));
     then_watch(client, started, wait).await
 }
 
@@ -301,10 +316,13 @@ pub async fn cancel(client: &ApiClient, name: &str) -> u8 {
         .send(Method::POST, &format!("/environments/{name}/cancel"), None)
         .await
     {
-        Ok(answer) => {
-            show::cancelled(name, &answer.body);
-            exit::OK
-        }
+        Ok(answer) => match answer.parse::<CancelView>() {
+            Ok(cancelled) => {
+                show::cancelled(name, &cancelled);
+                exit::OK
+            }
+            Err(e) => report(&e),
+        },
         Err(e) => report(&e),
     }
 }
@@ -321,13 +339,17 @@ pub async fn extend(client: &ApiClient, name: &str, by: &str) -> u8 {
         )
         .await
     {
-        Ok(answer) => {
-            println!(
-                "{name}: TTL extended by {by}; it now expires at {} (seconds since the epoch)",
-                answer.body["expiresAt"]
-            );
-            exit::OK
-        }
+        Ok(answer) => match answer.parse::<TtlExtended>() {
+            Ok(extended) => {
+                println!(
+                    "{name}: TTL extended by {by}; it now expires at {} ({})",
+                    extended.expires_at,
+                    show::utc(extended.expires_at)
+                );
+                exit::OK
+            }
+            Err(e) => report(&e),
+        },
         Err(e) => report(&e),
     }
 }
@@ -342,18 +364,18 @@ pub async fn request_sync(client: &ApiClient, name: &str) -> Result<Started, Cli
     let answer = client
         .send(Method::POST, &format!("/environments/{name}/sync"), None)
         .await?;
-    let actor = answer.body["resultActor"].as_str().unwrap_or_default();
+    let requested: SyncRequested = answer.parse()?;
+    let actor = requested.result_actor.as_str();
     let mut execution = None;
     match synced_event(client, name, actor).await? {
-        Some(event) if event["kind"] == "SyncFailed" => {
-            return Err(ClientError::SyncFailed(
-                event["message"].as_str().unwrap_or_default().to_owned(),
-            ));
+        Some(event) if event.kind == "SyncFailed" => {
+            return Err(ClientError::SyncFailed(event.message));
         }
         Some(event) => {
-            let body = poll(client, &format!("/environments/{name}"), SECOND).await?;
-            show::sync(name, &event, &body["status"]);
-            execution = event["execution"].as_str().map(str::to_owned);
+            let view: EnvironmentView =
+                poll(client, &format!("/environments/{name}"), SECOND).await?;
+            show::sync(name, &event, view.status.as_ref());
+            execution = event.execution;
         }
         None => println!(
             "{name}: the sync ({actor}) has not reported after {}s; `strata history {name}` will show it",
@@ -375,21 +397,21 @@ async fn synced_event(
     client: &ApiClient,
     name: &str,
     actor: &str,
-) -> Result<Option<Value>, ClientError> {
+) -> Result<Option<Event>, ClientError> {
     let clock = Instant::now();
     while clock.elapsed() < SYNC_RESULT_WAIT {
-        let page = poll(
+        let page: HistoryPage = poll(
             client,
             &format!("/environments/{name}/history?limit=20"),
             SECOND,
         )
         .await?;
-        let found =
-            page["items"].as_array().into_iter().flatten().find(|e| {
-                (e["kind"] == "Synced" || e["kind"] == "SyncFailed") && e["actor"] == actor
-            });
-        if let Some(event) = found {
-            return Ok(Some(event.clone()));
+        let found = page
+            .items
+            .into_iter()
+            .find(|e| (e.kind == "Synced" || e.kind == "SyncFailed") && e.actor == actor);
+        if found.is_some() {
+            return Ok(found);
         }
         tokio::time::sleep(SECOND).await;
     }
@@ -427,10 +449,13 @@ pub async fn history(client: &ApiClient, name: &str, limit: u32) -> u8 {
         )
         .await
     {
-        Ok(answer) => {
-            show::history(&answer.body["items"]);
-            exit::OK
-        }
+        Ok(answer) => match answer.parse::<HistoryPage>() {
+            Ok(page) => {
+                show::history(&page.items);
+                exit::OK
+            }
+            Err(e) => report(&e),
+        },
         Err(e) => report(&e),
     }
 }
@@ -451,12 +476,16 @@ const NOT_BEGUN: Duration = Duration::from_secs(180);
 /// A GET made while following an operation. The operation runs on whatever one poll
 /// meets: a failure of the endpoint itself (unreachable, a 5xx) is retried a few times,
 /// `every` apart, before the follow gives up; the API's own refusals are not.
-async fn poll(client: &ApiClient, path: &str, every: Duration) -> Result<Value, ClientError> {
+async fn poll<T: DeserializeOwned>(
+    client: &ApiClient,
+    path: &str,
+    every: Duration,
+) -> Result<T, ClientError> {
     const ATTEMPTS: u32 = 4;
     let mut attempt = 1;
     loop {
         let error = match client.send(Method::GET, path, None).await {
-            Ok(answer) => return Ok(answer.body),
+            Ok(answer) => return answer.parse(),
             Err(e) => e,
         };
         let transient = match &error {
@@ -491,11 +520,13 @@ pub async fn follow(
     let mut phases: Option<std::collections::BTreeMap<String, String>> = None;
     let mut tick = 0usize;
     loop {
-        let body = poll(client, &format!("/environments/{name}"), every).await?;
-        let status = &body["status"];
-        let running = body["runningExecution"].as_str();
-        let recorded = status["operation"]["execution"].as_str();
-        let state = status["state"].as_str().map(str::to_owned);
+        let view: EnvironmentView = poll(client, &format!("/environments/{name}"), every).await?;
+        let status = view.status.as_ref();
+        let running = view.running_execution.as_deref();
+        let recorded = status
+            .and_then(|s| s.operation.as_ref())
+            .map(|o| o.execution.as_str());
+        let state = status.map(|s| state_name(s.state));
         if target.is_none() {
             match running {
                 Some(running) => target = Some(running.to_owned()),
@@ -514,11 +545,10 @@ pub async fn follow(
         }
         let target_name = target.as_deref().unwrap_or_default();
         let elapsed = clock.elapsed();
-        let now: std::collections::BTreeMap<String, String> = status["components"]
-            .as_object()
+        let now: std::collections::BTreeMap<String, String> = status
             .into_iter()
-            .flatten()
-            .map(|(c, v)| (c.clone(), v["phase"].as_str().unwrap_or("?").to_owned()))
+            .flat_map(|s| &s.components)
+            .map(|(c, v)| (c.name().to_owned(), show::phase_name(v.phase)))
             .collect();
         let seen = phases.get_or_insert_with(|| now.clone());
         for component in strata_core::Component::ALL.map(|c| c.name()) {
@@ -544,7 +574,7 @@ pub async fn follow(
                 "{name}: {} after {:.1} s ({})",
                 state.as_deref().unwrap_or("?"),
                 elapsed.as_secs_f64(),
-                status["message"].as_str().unwrap_or("")
+                status.map_or("", |s| s.message.as_str())
             );
             return Ok(Followed {
                 state,
@@ -585,6 +615,14 @@ pub async fn follow(
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// A state as the API writes it (`Ready`, `Deleted`, …).
+pub fn state_name(state: EnvironmentState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The exit code for how an operation ended.
@@ -674,16 +712,21 @@ mod poll_tests {
     #[tokio::test]
     async fn a_poll_outlives_a_passing_5xx_but_not_a_lasting_one() {
         let (endpoint, calls) = flaky(2).await;
-        let body = super::poll(&client(endpoint), "/environments/staging", Duration::ZERO)
-            .await
-            .unwrap();
+        let body: serde_json::Value =
+            super::poll(&client(endpoint), "/environments/staging", Duration::ZERO)
+                .await
+                .unwrap();
         assert_eq!(body["status"]["state"], "Ready");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
 
         let (endpoint, calls) = flaky(100).await;
-        let err = super::poll(&client(endpoint), "/environments/staging", Duration::ZERO)
-            .await
-            .unwrap_err();
+        let err = super::poll::<serde_json::Value>(
+            &client(endpoint),
+            "/environments/staging",
+            Duration::ZERO,
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("500"), "{err}");
         assert_eq!(
             calls.load(Ordering::SeqCst),

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sfn::types::HistoryEventType;
 use hyper::Method;
-use serde_json::Value;
+use strata_contract::{EnvironmentView, HistoryPage};
 use strata_core::spec::{DriftPolicy, ImagePolicy};
+use strata_core::{Component, EnvironmentStatus};
 use strata_localstack::{LocalStack, Options};
 
 use crate::client::ApiClient;
@@ -127,13 +128,28 @@ impl SyncDemo<'_> {
         self.env.name()
     }
 
-    async fn status(&self) -> Result<Value, String> {
-        let answer = self
+    async fn status(&self) -> Result<EnvironmentStatus, String> {
+        let view: EnvironmentView = self
             .client
             .send(Method::GET, &format!("/environments/{}", self.name()), None)
             .await
+            .and_then(|a| a.parse())
             .map_err(|e| e.to_string())?;
-        Ok(answer.body["status"].clone())
+        view.status
+            .ok_or_else(|| format!("{} has no status yet", self.name()))
+    }
+
+    /// One output of a component, as the status recorded it.
+    fn output<'a>(
+        status: &'a EnvironmentStatus,
+        component: Component,
+        key: &str,
+    ) -> Option<&'a str> {
+        status
+            .components
+            .get(&component)
+            .and_then(|c| c.outputs.get(key))
+            .map(String::as_str)
     }
 
     /// CI pushes the next patch of the first ECR service; EventBridge delivers the push to
@@ -152,9 +168,11 @@ impl SyncDemo<'_> {
         };
         let (_, region, repository) = service.ecr_repository().unwrap_or_default();
         let status = self.status().await?;
-        let serving = status["components"]["app"]["outputs"]
-            [format!("service.{}.version", service.name)]
-        .as_str()
+        let serving = Self::output(
+            &status,
+            Component::App,
+            &format!("service.{}.version", service.name),
+        )
         .and_then(|v| semver::Version::parse(v).ok())
         .ok_or_else(|| format!("the app's status names no version of {}", service.name))?;
         let next = semver::Version::new(serving.major, serving.minor, serving.patch + 1);
@@ -178,7 +196,7 @@ impl SyncDemo<'_> {
         }
         // The sync's own event names the rollout it started (the rollout's events may
         // already be newer).
-        let history = self
+        let history: HistoryPage = self
             .client
             .send(
                 Method::GET,
@@ -186,14 +204,12 @@ impl SyncDemo<'_> {
                 None,
             )
             .await
+            .and_then(|a| a.parse())
             .map_err(|e| e.to_string())?;
-        let items = history.body["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let Some(rollout) = items
+        let Some(rollout) = history
+            .items
             .iter()
-            .filter_map(|item| item["execution"].as_str())
+            .filter_map(|item| item.execution.as_deref())
             .find(|e| e.starts_with("images-"))
         else {
             return Ok(match self.env.spec.sync.images {
@@ -217,11 +233,12 @@ impl SyncDemo<'_> {
     async fn drift_repaired(&self) -> Result<u8, String> {
         let status = self.status().await?;
         let region = &self.env.spec.region;
-        let cluster = &status["components"]["cluster"]["resourceIds"];
-        let (Some(cluster), Some(nodegroup)) = (
-            cluster["clusterName"].as_str(),
-            cluster["nodegroupName"].as_str(),
-        ) else {
+        let ids = status
+            .components
+            .get(&Component::Cluster)
+            .map(|c| &c.resource_ids);
+        let id = |key: &str| ids.and_then(|ids| ids.get(key)).map(String::as_str);
+        let (Some(cluster), Some(nodegroup)) = (id("clusterName"), id("nodegroupName")) else {
             println!("\n(no cluster: no drift to show)");
             return Ok(exit::OK);
         };
@@ -235,8 +252,12 @@ impl SyncDemo<'_> {
             .await
             .map_err(|e| e.to_string())?;
         if let Some(service) = self.env.spec.app.services.first() {
-            let outputs = &status["components"]["app"]["outputs"];
-            let deployment = match outputs[format!("service.{}.color", service.name)].as_str() {
+            let color = Self::output(
+                &status,
+                Component::App,
+                &format!("service.{}.color", service.name),
+            );
+            let deployment = match color {
                 Some(color) => format!("{}-{color}", service.name),
                 None => service.name.clone(),
             };
@@ -343,7 +364,10 @@ async fn run(
         )
         .await
     {
-        Ok(answer) => show::environment(&answer.body),
+        Ok(answer) => match answer.parse::<EnvironmentView>() {
+            Ok(view) => show::environment(&view),
+            Err(e) => eprintln!("error: {e}"),
+        },
         Err(e) => eprintln!("error: {e}"),
     }
     println!("\n$ strata history {}", started.name);
@@ -355,7 +379,10 @@ async fn run(
         )
         .await
     {
-        Ok(answer) => show::history(&answer.body["items"]),
+        Ok(answer) => match answer.parse::<HistoryPage>() {
+            Ok(page) => show::history(&page.items),
+            Err(e) => eprintln!("error: {e}"),
+        },
         Err(e) => eprintln!("error: {e}"),
     }
     match commands::ended_code(&followed) {

@@ -1,102 +1,111 @@
 //! Tables for people; `-o json|yaml` prints the API's own answer instead.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
+use strata_contract::{CancelView, EnvironmentList, EnvironmentView, PlanView};
+use strata_core::drift::Observed;
+use strata_core::status::ComponentPhase;
+use strata_core::{EnvironmentStatus, Event};
+
+/// A value as the API writes it (`ready`, `noOp`, `database`, …).
+fn name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_owned(),
     }
 }
 
-fn pairs(map: &Value) -> Vec<String> {
-    map.as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", text(v)))
-        .collect()
+pub fn phase_name(phase: ComponentPhase) -> String {
+    name(&phase)
+}
+
+fn pairs(map: &BTreeMap<String, String>) -> Vec<String> {
+    map.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 /// One environment: state, components with their resources and outputs, ingress URLs and
 /// credential references.
-pub fn environment(body: &Value) {
-    let status = &body["status"];
-    println!("environment  {}", text(&body["name"]));
-    println!("state        {}", text(&status["state"]));
-    println!("message      {}", text(&status["message"]));
+pub fn environment(view: &EnvironmentView) {
+    let status = view.status.as_ref();
+    let or_dash = |s: Option<String>| s.unwrap_or_else(|| "-".to_owned());
+    println!("environment  {}", view.name);
+    println!("state        {}", or_dash(status.map(|s| name(&s.state))));
+    println!(
+        "message      {}",
+        or_dash(status.map(|s| s.message.clone()))
+    );
     println!(
         "generation   {} (observed {})",
-        text(&body["generation"]),
-        text(&status["observedGeneration"])
+        view.generation,
+        or_dash(status.map(|s| s.observed_generation.to_string()))
     );
-    if let Some(running) = body["runningExecution"].as_str() {
+    if let Some(running) = &view.running_execution {
         println!("running      {running}");
-    } else if let Some(last) = status["operation"]["execution"].as_str() {
-        println!("last run     {last}");
+    } else if let Some(last) = status.and_then(|s| s.operation.as_ref()) {
+        println!("last run     {}", last.execution);
     }
+    let Some(status) = status else {
+        return;
+    };
     println!(
         "\n{:<10} {:<10} {:<4} resources / outputs",
         "COMPONENT", "PHASE", "GEN"
     );
     // In graph order, the order they are created in.
-    for component in strata_core::Component::ALL.map(|c| c.name()) {
-        let c = &status["components"][component];
-        if c.is_null() {
+    for component in strata_core::Component::ALL {
+        let Some(c) = status.components.get(&component) else {
             continue;
-        }
-        let ids = pairs(&c["resourceIds"]);
+        };
+        let ids = pairs(&c.resource_ids);
         println!(
-            "{component:<10} {:<10} {:<4} {}",
-            text(&c["phase"]),
-            text(&c["observedGeneration"]),
+            "{:<10} {:<10} {:<4} {}",
+            component.name(),
+            name(&c.phase),
+            c.observed_generation,
             ids.join(" ")
         );
-        for output in pairs(&c["outputs"])
-            .into_iter()
-            .filter(|o| !ids.contains(o))
-        {
+        for output in pairs(&c.outputs).into_iter().filter(|o| !ids.contains(o)) {
             println!("{:<26} {output}", "");
         }
-        if let Some(error) = c["lastError"].as_str() {
-            println!("{:<26} error: {error}", "");
+        if let Some(error) = &c.last_error {
+            println!("{:<26} error: {} ({})", "", error.cause, error.error);
         }
     }
-    for url in status["ingressUrls"].as_array().into_iter().flatten() {
-        println!("ingress      {}", text(url));
+    rest(status);
+}
+
+/// The status's lists below the components.
+fn rest(status: &EnvironmentStatus) {
+    for url in &status.ingress_urls {
+        println!("ingress      {url}");
     }
-    for credential in status["credentials"].as_array().into_iter().flatten() {
-        println!(
-            "credential   {} {}",
-            text(&credential["name"]),
-            text(&credential["arn"])
-        );
+    for credential in &status.credentials {
+        println!("credential   {} {}", credential.name(), credential.arn());
     }
-    for update in status["imageUpdates"].as_array().into_iter().flatten() {
+    for update in &status.image_updates {
         println!(
             "update       {} {} -> {}",
-            text(&update["service"]),
-            text(&update["deployed"]),
-            text(&update["available"])
+            update.service, update.deployed, update.available
         );
     }
-    for drift in status["drift"].as_array().into_iter().flatten() {
+    for drift in &status.drift {
         println!(
             "drift        {} {}",
-            text(&drift["component"]),
-            text(&drift["drift"])
+            drift.component.name(),
+            drift_name(&drift.observed)
         );
     }
-    if let Some(items) = status["inventory"].as_array() {
+    if !status.inventory.is_empty() || status.inventory_omitted > 0 {
         // By type: the whole list is in `-o json`.
-        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
-        for item in items {
-            *kinds.entry(text(&item["resourceType"])).or_default() += 1;
+        let mut kinds = BTreeMap::<&str, usize>::new();
+        for item in &status.inventory {
+            *kinds.entry(item.resource_type.as_str()).or_default() += 1;
         }
-        let omitted = status["inventoryOmitted"].as_u64().unwrap_or(0);
+        let omitted = status.inventory_omitted;
         println!(
             "inventory    {} resources{}: {}",
-            items.len() as u64 + omitted,
+            status.inventory.len() + omitted,
             if omitted > 0 {
                 format!(" ({omitted} not listed)")
             } else {
@@ -111,93 +120,106 @@ pub fn environment(body: &Value) {
     }
 }
 
-pub fn list(items: &Value) {
+fn drift_name(observed: &Observed) -> &'static str {
+    match observed {
+        Observed::InSync => "inSync",
+        Observed::Drifted { .. } => "drifted",
+        Observed::Missing { .. } => "missing",
+        Observed::Unchecked { .. } => "unchecked",
+    }
+}
+
+pub fn list(list: &EnvironmentList) {
     println!(
         "{:<26} {:<12} {:<4} {:<20} MESSAGE",
         "NAME", "STATE", "GEN", "UPDATED"
     );
-    for item in items.as_array().into_iter().flatten() {
+    for item in &list.items {
         println!(
             "{:<26} {:<12} {:<4} {:<20} {}",
-            text(&item["name"]),
-            text(&item["state"]),
-            text(&item["generation"]),
-            item["updatedAt"].as_u64().map_or("-".to_owned(), utc),
-            text(&item["message"])
+            item.name,
+            item.state.map_or("-".to_owned(), |s| name(&s)),
+            item.generation,
+            utc(item.updated_at),
+            item.message.as_deref().unwrap_or("-")
         );
     }
 }
 
-pub fn history(items: &Value) {
+pub fn history(items: &[Event]) {
     println!("{:<20} {:<18} {:<34} MESSAGE", "AT", "EVENT", "BY");
-    for event in items.as_array().into_iter().flatten() {
+    for event in items {
         println!(
             "{:<20} {:<18} {:<34} {}",
-            event["at"].as_u64().map_or("-".to_owned(), utc),
-            text(&event["kind"]),
-            text(&event["actor"]),
-            text(&event["message"])
+            utc(event.at),
+            event.kind,
+            event.actor,
+            event.message
         );
     }
 }
 
 /// What a cancel stopped.
-pub fn cancelled(name: &str, body: &Value) {
-    let Some(execution) = body["cancelled"].as_str() else {
-        println!("{name}: {}", text(&body["message"]));
+pub fn cancelled(name_: &str, body: &CancelView) {
+    let Some(execution) = &body.cancelled else {
+        println!("{name_}: {}", body.message);
         return;
     };
-    println!("{name}: {execution} cancelled ({})", text(&body["ended"]));
-    for component in body["inFlight"].as_array().into_iter().flatten() {
+    println!(
+        "{name_}: {execution} cancelled ({})",
+        body.ended.as_deref().unwrap_or("-")
+    );
+    for component in &body.in_flight {
         println!(
             "  in flight: {:<9} {}",
-            text(&component["component"]),
-            text(&component["phase"])
+            component.component.name(),
+            name(&component.phase)
         );
     }
-    println!("{name}: Cancelled; apply or delete resumes from here");
+    println!("{name_}: Cancelled; apply or delete resumes from here");
 }
 
 /// What one sync found, from its `Synced` event and the status it recorded: drift by field
 /// path, newer images, what it started, what it could not read.
-pub fn sync(name: &str, event: &Value, status: &Value) {
-    let message = text(&event["message"]);
-    let execution = event["execution"].as_str();
+pub fn sync(env: &str, event: &Event, status: Option<&EnvironmentStatus>) {
+    let message = &event.message;
+    let execution = event.execution.as_deref();
     if let Some(ttl) = execution.filter(|e| e.starts_with("ttl-")) {
-        println!("{name}: the TTL ran out; environment-down started ({ttl})");
+        println!("{env}: the TTL ran out; environment-down started ({ttl})");
         return;
     }
     if message.starts_with("skipped") {
-        println!("{name}: {message}");
+        println!("{env}: {message}");
         return;
     }
-    let drift = status["drift"].as_array().map_or(&[][..], Vec::as_slice);
-    let updates = status["imageUpdates"]
-        .as_array()
-        .map_or(&[][..], Vec::as_slice);
+    let drift = status.map_or(&[][..], |s| s.drift.as_slice());
+    let updates = status.map_or(&[][..], |s| s.image_updates.as_slice());
     if drift.is_empty() && updates.is_empty() {
-        println!("{name}: in sync");
+        println!("{env}: in sync");
     }
     for component in drift {
-        let which = text(&component["component"]);
-        for field in component["fields"].as_array().into_iter().flatten() {
-            println!(
-                "drifted   {which:<9} {}: expected {}, observed {}",
-                text(&field["path"]),
-                text(&field["expected"]),
-                text(&field["observed"])
-            );
-        }
-        for resource in component["resources"].as_array().into_iter().flatten() {
-            println!("missing   {which:<9} {}", text(resource));
+        let which = component.component.name();
+        match &component.observed {
+            Observed::Drifted { fields } => {
+                for field in fields {
+                    println!(
+                        "drifted   {which:<9} {}: expected {}, observed {}",
+                        field.path, field.expected, field.observed
+                    );
+                }
+            }
+            Observed::Missing { resources } => {
+                for resource in resources {
+                    println!("missing   {which:<9} {resource}");
+                }
+            }
+            Observed::InSync | Observed::Unchecked { .. } => {}
         }
     }
     for update in updates {
         println!(
             "update    {:<9} {} -> {}",
-            text(&update["service"]),
-            text(&update["deployed"]),
-            text(&update["available"])
+            update.service, update.deployed, update.available
         );
     }
     match execution {
@@ -214,49 +236,42 @@ pub fn sync(name: &str, event: &Value, status: &Value) {
     }
 }
 
-pub fn plan(body: &Value) {
+pub fn plan(body: &PlanView) {
     println!(
         "{}: {} (stored generation {})",
-        text(&body["environment"]),
-        text(&body["summary"]),
-        text(&body["generation"])
+        body.environment, body.summary, body.generation
     );
-    for component in body["plan"]["components"].as_array().into_iter().flatten() {
-        if component["action"] == "noOp" {
+    for component in &body.plan.components {
+        if component.action == strata_core::Action::NoOp {
             continue;
         }
-        let because: Vec<String> = component["becauseOf"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(text)
-            .collect();
+        let because: Vec<&str> = component.because_of.iter().map(|c| c.name()).collect();
         println!(
             "  {:<9} {}{}",
-            text(&component["component"]),
-            text(&component["action"]),
+            component.component.name(),
+            name(&component.action),
             if because.is_empty() {
                 String::new()
             } else {
                 format!(" (because of {})", because.join(", "))
             }
         );
-        for change in component["changes"].as_array().into_iter().flatten() {
+        for change in &component.changes {
             println!(
                 "      {}: {} -> {} ({}: {})",
-                text(&change["field"]),
-                text(&change["from"]),
-                text(&change["to"]),
-                text(&change["effect"]),
-                text(&change["why"])
+                change.field,
+                change.from,
+                change.to,
+                name(&change.effect),
+                change.why
             );
         }
     }
-    if body["deployOnly"] == true {
+    if body.deploy_only {
         println!("only the application layer changes");
     }
-    if let Some(refused) = body["refused"].as_array().filter(|r| !r.is_empty()) {
-        let names: Vec<String> = refused.iter().map(text).collect();
+    if !body.refused.is_empty() {
+        let names: Vec<&str> = body.refused.iter().map(|c| c.name()).collect();
         println!(
             "refused: {} would lose data; apply with --allow-recreate {} to go ahead",
             names.join(", "),

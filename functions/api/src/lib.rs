@@ -10,7 +10,12 @@ use std::collections::BTreeSet;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use strata_contract::{
+    Accepted, CancelView, EnvironmentList, EnvironmentListItem, EnvironmentView, ErrorBody,
+    ErrorCode, ErrorDetail, FieldProblem, HistoryPage, InFlight, NothingToDo, PlanView,
+    SyncRequested, TtlExtended,
+};
 use strata_core::{
     Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, Event, FieldError,
     OperationKind, Plan, Scope, SecretSources, check_environment_name, parse_duration, plan,
@@ -203,40 +208,49 @@ impl ApiError {
     }
 
     /// The stable code clients match on (the CLI does).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Invalid(_) => "InvalidRequest",
-            ApiError::NoRoute { .. } => "NoSuchRoute",
-            ApiError::EnvironmentNotFound(_) => "EnvironmentNotFound",
-            ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
-            ApiError::OperationInProgress { .. } => "OperationInProgress",
-            ApiError::RecreateRefused { .. } => "RecreateRefused",
-            ApiError::SpecChanged => "SpecChanged",
-            ApiError::RollbackRefused(_) => "RollbackRefused",
-            ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
-            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
-            ApiError::NoIdentity => "NoIdentity",
-            ApiError::Unavailable(_) => "ServiceUnavailable",
-            ApiError::Internal(_) => "InternalError",
+            ApiError::Invalid(_) => ErrorCode::InvalidRequest,
+            ApiError::NoRoute { .. } => ErrorCode::NoSuchRoute,
+            ApiError::EnvironmentNotFound(_) => ErrorCode::EnvironmentNotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::OperationInProgress { .. } => ErrorCode::OperationInProgress,
+            ApiError::RecreateRefused { .. } => ErrorCode::RecreateRefused,
+            ApiError::SpecChanged => ErrorCode::SpecChanged,
+            ApiError::RollbackRefused(_) => ErrorCode::RollbackRefused,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::NoIdentity => ErrorCode::NoIdentity,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
-    fn body(&self) -> Value {
-        let mut error = json!({"code": self.code(), "message": self.to_string()});
+    fn body(&self) -> ErrorBody {
+        let mut error = ErrorDetail {
+            code: self.code(),
+            message: self.to_string(),
+            fields: Vec::new(),
+            execution: None,
+            plan: None,
+        };
         match self {
             ApiError::Invalid(fields) => {
-                error["fields"] = fields
+                error.fields = fields
                     .iter()
-                    .map(|f| json!({"path": f.path, "message": f.message}))
+                    .map(|f| FieldProblem {
+                        path: f.path.clone(),
+                        message: f.message.clone(),
+                    })
                     .collect();
             }
             ApiError::OperationInProgress { execution, .. } => {
-                error["execution"] = json!(execution);
+                error.execution = Some(execution.clone());
             }
-            ApiError::RecreateRefused { plan, .. } => error["plan"] = json!(plan),
+            ApiError::RecreateRefused { plan, .. } => error.plan = Some((**plan).clone()),
             _ => {}
         }
-        json!({ "error": error })
+        ErrorBody { error }
     }
 
     fn into_response(self) -> Response<Body> {
@@ -284,8 +298,10 @@ impl From<StartError> for ApiError {
     }
 }
 
-fn respond(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+/// A contract body as JSON with `status`.
+fn respond(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("the contract's bodies serialise");
+    let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -434,9 +450,9 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         let result = self.dispatch(&request, now).await;
         let response = result.unwrap_or_else(|e| {
             if e.status().is_server_error() {
-                tracing::error!(code = e.code(), "{e}");
+                tracing::error!(code = ?e.code(), "{e}");
             } else {
-                tracing::info!(code = e.code(), "{e}");
+                tracing::info!(code = ?e.code(), "{e}");
             }
             e.into_response()
         });
@@ -509,17 +525,20 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         let mut items = Vec::with_capacity(page.items.len());
         for summary in page.items {
             let status = self.store().get_status(&summary.name).await?;
-            items.push(json!({
-                "name": summary.name,
-                "generation": summary.generation,
-                "updatedAt": summary.updated_at,
-                "state": status.as_ref().map(|s| s.value.state),
-                "message": status.as_ref().map(|s| s.value.message.clone()),
-            }));
+            items.push(EnvironmentListItem {
+                name: summary.name,
+                generation: summary.generation,
+                updated_at: summary.updated_at,
+                state: status.as_ref().map(|s| s.value.state),
+                message: status.map(|s| s.value.message),
+            });
         }
         Ok(respond(
             StatusCode::OK,
-            &json!({"items": items, "next": page.next}),
+            &EnvironmentList {
+                items,
+                next: page.next,
+            },
         ))
     }
 
@@ -533,14 +552,14 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         let lease = self.store().lease(name, now).await?;
         Ok(respond(
             StatusCode::OK,
-            &json!({
-                "name": name,
-                "generation": stored.generation,
-                "updatedAt": stored.updated_at,
-                "spec": stored.environment.to_json(),
-                "status": status,
-                "runningExecution": lease.map(|l| l.holder),
-            }),
+            &EnvironmentView {
+                name: name.to_owned(),
+                generation: stored.generation,
+                updated_at: stored.updated_at,
+                spec: stored.environment,
+                status,
+                running_execution: lease.map(|l| l.holder),
+            },
         ))
     }
 
@@ -611,12 +630,12 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         if unchanged && converged(status.as_ref().map(|s| &s.value), generation) {
             return Ok(respond(
                 StatusCode::OK,
-                &json!({
-                    "environment": name,
-                    "generation": generation,
-                    "state": EnvironmentState::Ready,
-                    "message": format!("already Ready at generation {generation}; nothing to do"),
-                }),
+                &NothingToDo {
+                    environment: name,
+                    generation,
+                    state: EnvironmentState::Ready,
+                    message: format!("already Ready at generation {generation}; nothing to do"),
+                },
             ));
         }
         // The deploy fast path: only the application layer changes and the layers below
@@ -710,23 +729,22 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         let status = self.store().get_status(environment.name()).await?;
         let standing = standing(stored.as_ref(), status.as_ref());
         let planned = plan(standing.as_ref(), &environment);
-        let refused: Vec<&str> = planned
+        let refused: Vec<Component> = planned
             .data_losing()
             .into_iter()
             .filter(|c| !query.allow_recreate.contains(c))
-            .map(|c| c.name())
             .collect();
         Ok(respond(
             StatusCode::OK,
-            &json!({
-                "environment": environment.name(),
-                "generation": stored.as_ref().map_or(0, |s| s.generation),
-                "summary": summary(&planned),
-                "noop": planned.is_noop(),
-                "deployOnly": planned.touches_only_app(),
-                "refused": refused,
-                "plan": planned,
-            }),
+            &PlanView {
+                environment: environment.name().to_owned(),
+                generation: stored.as_ref().map_or(0, |s| s.generation),
+                summary: summary(&planned),
+                noop: planned.is_noop(),
+                deploy_only: planned.touches_only_app(),
+                refused,
+                plan: planned,
+            },
         ))
     }
 
@@ -751,12 +769,12 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         {
             return Ok(respond(
                 StatusCode::OK,
-                &json!({
-                    "environment": name,
-                    "generation": stored.generation,
-                    "state": EnvironmentState::Deleted,
-                    "message": "already Deleted; nothing to do",
-                }),
+                &NothingToDo {
+                    environment: name.to_owned(),
+                    generation: stored.generation,
+                    state: EnvironmentState::Deleted,
+                    message: "already Deleted; nothing to do".to_owned(),
+                },
             ));
         }
         let launch = Launch {
@@ -899,7 +917,11 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             .await?;
         Ok(respond(
             StatusCode::OK,
-            &json!({"environment": name, "expiresAt": expires_at, "extendedBy": record.ttl_extension}),
+            &TtlExtended {
+                environment: name.to_owned(),
+                expires_at,
+                extended_by: record.ttl_extension,
+            },
         ))
     }
 
@@ -937,14 +959,14 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             .await?;
         Ok(respond(
             StatusCode::ACCEPTED,
-            &json!({
-                "environment": name,
-                "operation": "sync",
-                "run": run,
-                "resultActor": format!("sync/{run}"),
-                "historyUrl": format!("/environments/{name}/history"),
-                "statusUrl": format!("/environments/{name}"),
-            }),
+            &SyncRequested {
+                environment: name.to_owned(),
+                operation: "sync".to_owned(),
+                result_actor: format!("sync/{run}"),
+                run,
+                history_url: format!("/environments/{name}/history"),
+                status_url: format!("/environments/{name}"),
+            },
         ))
     }
 
@@ -975,29 +997,38 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             return Err(ApiError::EnvironmentNotFound(name.to_owned()));
         }
         let body = match self.operations.cancel(name, caller, now).await? {
-            None => json!({
-                "environment": name,
-                "cancelled": null,
-                "message": "no operation is running; nothing to cancel",
-            }),
+            None => CancelView {
+                environment: name.to_owned(),
+                cancelled: None,
+                ended: None,
+                in_flight: Vec::new(),
+                message: "no operation is running; nothing to cancel".to_owned(),
+                status_url: None,
+            },
             Some(cancelled) => {
                 let ended = match &cancelled.run {
                     Run::Ended(how) => how.clone(),
                     Run::Missing => "NOT_STARTED".to_owned(),
                     Run::Running => "RUNNING".to_owned(),
                 };
-                json!({
-                    "environment": name,
-                    "cancelled": cancelled.execution,
-                    "ended": ended,
-                    "inFlight": cancelled
+                CancelView {
+                    environment: name.to_owned(),
+                    message: format!(
+                        "{} cancelled; the environment is free (a following apply or delete resumes)",
+                        cancelled.execution
+                    ),
+                    cancelled: Some(cancelled.execution),
+                    ended: Some(ended),
+                    in_flight: cancelled
                         .in_flight
-                        .iter()
-                        .map(|(component, phase)| json!({"component": component, "phase": phase}))
-                        .collect::<Vec<_>>(),
-                    "message": format!("{} cancelled; the environment is free (a following apply or delete resumes)", cancelled.execution),
-                    "statusUrl": format!("/environments/{name}"),
-                })
+                        .into_iter()
+                        .filter_map(|(component, phase)| {
+                            Component::from_name(&component)
+                                .map(|component| InFlight { component, phase })
+                        })
+                        .collect(),
+                    status_url: Some(format!("/environments/{name}")),
+                }
             }
         };
         Ok(respond(StatusCode::OK, &body))
@@ -1017,7 +1048,10 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             .await?;
         Ok(respond(
             StatusCode::OK,
-            &json!({"items": page.items, "next": page.next}),
+            &HistoryPage {
+                items: page.items,
+                next: page.next,
+            },
         ))
     }
 
@@ -1142,15 +1176,15 @@ fn accepted(
     let status_url = format!("/environments/{name}");
     let mut response = respond(
         StatusCode::ACCEPTED,
-        &json!({
-            "environment": name,
-            "operation": operation.name(),
-            "generation": generation,
-            "execution": execution,
-            "executionArn": arn,
-            "scope": scope,
-            "statusUrl": status_url,
-        }),
+        &Accepted {
+            environment: name.to_owned(),
+            operation: operation.name().to_owned(),
+            generation,
+            execution: execution.clone(),
+            execution_arn: arn.cloned(),
+            scope,
+            status_url: status_url.clone(),
+        },
     );
     if let Ok(value) = HeaderValue::from_str(&status_url) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -1287,7 +1321,7 @@ fn extension_body(request: &Request) -> Result<u64, ApiError> {
     }
     let invalid =
         |field: &str, message: &str| ApiError::Invalid(vec![FieldError::new(field, message)]);
-    let body: Value = serde_json::from_slice(bytes)
+    let body: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| invalid("(body)", &format!("is not JSON: {e}")))?;
     let object = body.as_object().ok_or_else(|| {
         invalid(

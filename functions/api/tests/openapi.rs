@@ -75,3 +75,89 @@ fn the_template_routes_exactly_the_served_routes_to_the_api_function() {
         "every route is IAM-authorised"
     );
 }
+
+/// Where the generated part of `openapi.yaml` begins: everything after it is written from
+/// the contract's types.
+const MARKER: &str = "  # Generated from strata-contract's types";
+
+fn document_path() -> String {
+    format!(
+        "{}/openapi.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    )
+}
+
+/// `components.schemas`, as the document holds it.
+fn generated_schemas() -> String {
+    let schemas = serde_json::json!({ "schemas": strata_contract::schema::components() });
+    let yaml = serde_yaml_ng::to_string(&schemas).expect("schemas serialise as YAML");
+    let indented: String = yaml.lines().map(|l| format!("  {l}\n")).collect();
+    format!(
+        "{MARKER}; do not edit below by hand (STRATA_WRITE_OPENAPI=1 cargo test -p api --test openapi).\n{indented}"
+    )
+}
+
+#[test]
+fn the_document_s_schemas_are_the_ones_generated_from_the_contract_types() {
+    let path = document_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text
+        .find(MARKER)
+        .expect("openapi.yaml ends with the generated schemas");
+    let (written, checked_in) = text.split_at(at);
+    let generated = generated_schemas();
+    if std::env::var_os("STRATA_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, format!("{written}{generated}")).unwrap();
+    }
+    assert!(
+        checked_in == generated,
+        "{path}: its schemas differ from the contract's types; run STRATA_WRITE_OPENAPI=1 cargo test -p api --test openapi"
+    );
+}
+
+/// The schema a JSON content names, through `components.responses` references.
+fn json_schema_ref<'a>(doc: &'a Value, response: &'a Value) -> Option<&'a str> {
+    let response = match response["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.strip_prefix("#/components/responses/")?;
+            &doc["components"]["responses"][name]
+        }
+        None => response,
+    };
+    response["content"]["application/json"]["schema"]["$ref"].as_str()
+}
+
+#[test]
+fn every_json_answer_and_body_is_a_type_of_the_contract() {
+    let doc = read("openapi.yaml");
+    let schemas = strata_contract::schema::components();
+    let mut answers = 0;
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, operation) in item.as_mapping().unwrap() {
+            if method.as_str() == Some("parameters") {
+                continue;
+            }
+            for (status, response) in operation["responses"].as_mapping().unwrap() {
+                let at = format!("{method:?} {path:?} {status:?}");
+                let reference = json_schema_ref(&doc, response)
+                    .unwrap_or_else(|| panic!("{at}: its JSON is not a $ref to a contract type"));
+                let name = reference
+                    .strip_prefix("#/components/schemas/")
+                    .unwrap_or_else(|| panic!("{at}: {reference}"));
+                assert!(
+                    strata_contract::schema::BODIES.contains(&name) && schemas.contains_key(name),
+                    "{at}: {name} is not a body of the contract"
+                );
+                answers += 1;
+            }
+        }
+    }
+    assert!(answers > 30, "{answers}");
+    // A spec sent as JSON is described by the spec's own type.
+    assert_eq!(
+        doc["components"]["requestBodies"]["Spec"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str(),
+        Some("#/components/schemas/Environment")
+    );
+}

@@ -8,6 +8,7 @@ use crate::graph::Component;
 
 /// One managed field whose live value differs from what Strata set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FieldDrift {
     /// Where, e.g. `nodegroup strata-staging-a1b2/scalingConfig.desiredSize`.
@@ -28,6 +29,7 @@ impl FieldDrift {
 
 /// What observing one component found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(
     rename_all = "camelCase",
     rename_all_fields = "camelCase",
@@ -69,6 +71,7 @@ impl Observed {
 
 /// One component's observation, as recorded in the status and put on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentDrift {
     pub component: Component,

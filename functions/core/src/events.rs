@@ -14,6 +14,7 @@ pub const STATE_CHANGE: &str = "Strata Environment State Change";
 /// An environment entered `state` (Progressing, Ready, Failed, Deleting, Deleted). Delivered
 /// at least once: a retried step publishes again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StateChange {
     pub environment: String,
@@ -34,6 +35,7 @@ pub const TTL_WARNING: &str = "Strata Environment TTL Warning";
 /// An environment with a `ttl` will be destroyed at `expires_at`: put on the bus once per
 /// lead time (a day, then an hour before), so the owners can extend it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TtlWarning {
     pub environment: String,
@@ -52,6 +54,7 @@ pub const UPDATE_AVAILABLE: &str = "Strata Environment Update Available";
 /// the bus once per version found; under `sync.images: deploy` `execution` names the
 /// app-only `up` that rolls it out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateAvailable {
     pub environment: String,
@@ -71,6 +74,7 @@ pub const DRIFTED: &str = "Strata Environment Drifted";
 /// Sync found live resources that differ from the spec (or are gone). Put on the bus when the
 /// drift found changes; under `sync.drift: repair` `repair` names the `up` that restores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Drifted {
     pub environment: String,

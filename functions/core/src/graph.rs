@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One part of an environment, handled by one step of the state machines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Component {
     Network,
@@ -21,6 +22,7 @@ pub enum Component {
 
 /// The design's layers, bottom (provisioned infrastructure) to top (application).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Layer {
     Provisioned = 3,

@@ -14,6 +14,7 @@ use crate::graph::Component;
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Environment {
     pub api_version: String,
@@ -23,6 +24,7 @@ pub struct Environment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     pub name: String,
@@ -31,6 +33,7 @@ pub struct Metadata {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentSpec {
     pub region: String,
@@ -51,6 +54,7 @@ pub struct EnvironmentSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkSpec {
     /// The VPC's IPv4 CIDR, `/16` to `/24`.
@@ -67,6 +71,7 @@ fn default_az_count() -> u8 {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum NatGateways {
     None,
@@ -76,6 +81,7 @@ pub enum NatGateways {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSpec {
     /// Kubernetes `MAJOR.MINOR`, e.g. `"1.31"`.
@@ -84,6 +90,7 @@ pub struct ClusterSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeGroupSpec {
     pub instance_types: Vec<String>,
@@ -99,6 +106,7 @@ fn default_disk_gib() -> u32 {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseSpec {
     pub engine: DatabaseEngine,
@@ -119,6 +127,7 @@ fn default_backup_retention_days() -> u8 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DatabaseEngine {
     Postgres,
@@ -127,6 +136,7 @@ pub enum DatabaseEngine {
 
 /// What happens to the database when the environment is deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DatabaseOnDelete {
     /// Take a final snapshot, then delete the instance.
@@ -139,6 +149,7 @@ pub enum DatabaseOnDelete {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StorageSpec {
     pub buckets: Vec<BucketSpec>,
@@ -147,6 +158,7 @@ pub struct StorageSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BucketSpec {
     /// Short name; the bucket is `strata-<environment>-<name>`.
@@ -161,6 +173,7 @@ fn default_true() -> bool {
 
 /// What happens to the buckets when the environment is deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum StorageOnDelete {
     /// Keep the buckets and their objects (untagged from the environment's lifecycle).
@@ -171,12 +184,14 @@ pub enum StorageOnDelete {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AppSpec {
     pub services: Vec<ServiceSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     pub name: String,
@@ -216,6 +231,7 @@ fn default_replicas() -> u32 {
 /// An environment variable: a plain value, or a reference to a secret. Secret values never
 /// appear in a spec, so they never reach DynamoDB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
@@ -227,6 +243,7 @@ pub struct EnvVar {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Strategy {
     #[default]
@@ -235,6 +252,7 @@ pub enum Strategy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DnsSpec {
     /// The Route 53 hosted zone's domain, e.g. `example.com`.
@@ -244,6 +262,7 @@ pub struct DnsSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncSpec {
     #[serde(default = "default_sync_every")]
@@ -269,6 +288,7 @@ fn default_sync_every() -> String {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DriftPolicy {
     #[default]
@@ -277,6 +297,7 @@ pub enum DriftPolicy {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ImagePolicy {
     #[default]
@@ -287,6 +308,7 @@ pub enum ImagePolicy {
 /// One problem with a document, at a field path such as `spec.database.storageGiB` or
 /// `spec.app.services[1].port`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FieldError {
     pub path: String,
     pub message: String,

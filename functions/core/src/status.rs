@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::Component;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EnvironmentState {
     Progressing,
     Ready,
@@ -30,6 +31,7 @@ impl EnvironmentState {
 
 /// The flows that change an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum OperationKind {
     Up,
@@ -65,6 +67,7 @@ impl OperationKind {
 /// the deploy fast path, for a spec change the plan shows touches nothing below — or the
 /// application layer switching every blue-green service back to its previous colour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Scope {
     #[default]
@@ -98,6 +101,7 @@ impl Scope {
 
 /// What `begin` hands to every later step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OperationContext {
     pub environment: String,
@@ -127,6 +131,7 @@ impl OperationContext {
 
 /// A service whose repository has a newer tag within its constraint than the one serving.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImageUpdate {
     pub service: String,
@@ -138,6 +143,7 @@ pub struct ImageUpdate {
 
 /// The operation that last ran (or runs) on an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
     pub kind: OperationKind,
@@ -148,6 +154,7 @@ pub struct Operation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentStatus {
     pub state: EnvironmentState,
@@ -188,6 +195,7 @@ pub struct EnvironmentStatus {
 
 /// One incarnation of an environment's name: see [`crate::tags`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Incarnation {
     /// The control plane's CloudFormation stack id.
@@ -218,6 +226,7 @@ impl EnvironmentStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ComponentPhase {
     Pending,
@@ -232,6 +241,7 @@ pub enum ComponentPhase {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatus {
     pub phase: ComponentPhase,
@@ -267,6 +277,7 @@ impl ComponentStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentError {
     /// The handler's stable error name, as matched by the state machines.
@@ -276,6 +287,7 @@ pub struct ComponentError {
 
 /// A reference to a credential: an ARN, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", try_from = "RawCredentialRef")]
 pub struct CredentialRef {
     /// What the credential is for, e.g. `database-master`.
@@ -284,6 +296,7 @@ pub struct CredentialRef {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 struct RawCredentialRef {
     name: String,
     arn: String,
@@ -332,6 +345,7 @@ fn is_zero(n: &usize) -> bool {
 
 /// One tagged resource of the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryItem {
     /// The resource's own id (a VPC id, a bucket name, a record name).
@@ -350,6 +364,7 @@ pub struct InventoryItem {
 
 /// One entry of an environment's history: who did what, when, with which execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub at: u64,

@@ -22,6 +22,7 @@ pub const ENVIRONMENT_ID: &str = "strata:environment-id";
 
 /// The owner of an environment's resources: its name, and (once minted) the incarnation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Owner {
     pub environment: String,

@@ -1,0 +1,225 @@
+//! The API's request and response bodies: one set of Rust types that the api function
+//! writes and the CLI (and the console) read, so a renamed field breaks the build on both
+//! sides. `functions/api/openapi.yaml`'s `components.schemas` are generated from them
+//! (feature `schema`; `tests/openapi.rs` keeps the document and the types in step).
+
+use serde::{Deserialize, Serialize};
+use strata_core::status::ComponentPhase;
+use strata_core::{
+    Component, Environment, EnvironmentState, EnvironmentStatus, Event, Plan, Scope,
+};
+
+#[cfg(feature = "schema")]
+pub mod schema;
+
+/// `GET /environments`: one page, by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvironmentList {
+    pub items: Vec<EnvironmentListItem>,
+    /// The cursor of the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvironmentListItem {
+    pub name: String,
+    pub generation: u64,
+    /// When the spec was last stored (seconds since the epoch).
+    pub updated_at: u64,
+    /// Absent before the first operation began.
+    pub state: Option<EnvironmentState>,
+    pub message: Option<String>,
+}
+
+/// `GET /environments/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvironmentView {
+    pub name: String,
+    pub generation: u64,
+    pub updated_at: u64,
+    /// The stored spec.
+    pub spec: Environment,
+    /// Absent before the first operation began.
+    pub status: Option<EnvironmentStatus>,
+    /// The execution holding the environment's lease, if one does.
+    pub running_execution: Option<String>,
+}
+
+/// 202: an operation was started (or this same request's operation already runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Accepted {
+    pub environment: String,
+    /// `up` or `down`.
+    pub operation: String,
+    pub generation: u64,
+    /// The execution's name, e.g. `up-staging-1-0`.
+    pub execution: String,
+    /// Absent when the request found its operation already running.
+    pub execution_arn: Option<String>,
+    /// `application` is the deploy fast path (app and dns only); absent when found running.
+    pub scope: Option<Scope>,
+    /// Where the operation's progress shows, e.g. `/environments/staging`.
+    pub status_url: String,
+}
+
+/// 200: already in the requested state; nothing was started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NothingToDo {
+    pub environment: String,
+    pub generation: u64,
+    pub state: EnvironmentState,
+    pub message: String,
+}
+
+/// `PUT /environments/{name}`: 202 [`Accepted`], or 200 [`NothingToDo`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Applied {
+    Started(Accepted),
+    Unchanged(NothingToDo),
+}
+
+/// `POST /environments/{name}/plan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanView {
+    pub environment: String,
+    /// The stored generation (0 for none).
+    pub generation: u64,
+    /// One line: which components change, and how.
+    pub summary: String,
+    pub noop: bool,
+    /// Only the application layer changes.
+    pub deploy_only: bool,
+    /// Stateful components it would recreate or delete that were not allowed.
+    pub refused: Vec<Component>,
+    pub plan: Plan,
+}
+
+/// `POST /environments/{name}/ttl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TtlExtended {
+    pub environment: String,
+    /// When the TTL now expires (seconds since the epoch).
+    pub expires_at: u64,
+    /// Every extension so far, in seconds.
+    pub extended_by: u64,
+}
+
+/// `POST /environments/{name}/sync`: 202, handed to the sync function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncRequested {
+    pub environment: String,
+    /// Always `sync`.
+    pub operation: String,
+    pub run: String,
+    /// The actor of the history event (`Synced` or `SyncFailed`) that gives the result.
+    pub result_actor: String,
+    pub history_url: String,
+    pub status_url: String,
+}
+
+/// `POST /environments/{name}/cancel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelView {
+    pub environment: String,
+    /// The execution cancelled; absent when nothing was running.
+    pub cancelled: Option<String>,
+    /// How Step Functions says it ended: `ABORTED`, how it had ended already,
+    /// `NOT_STARTED` or `RUNNING` (the stop did not take yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    /// The components it was still working on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight: Vec<InFlight>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InFlight {
+    pub component: Component,
+    pub phase: ComponentPhase,
+}
+
+/// `GET /environments/{name}/history`: newest first, a page at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistoryPage {
+    pub items: Vec<Event>,
+    pub next: Option<String>,
+}
+
+/// Every 4xx and 5xx.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Every field error (InvalidRequest), each with its path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+    /// The running execution (OperationInProgress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    /// The refused plan (RecreateRefused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldProblem {
+    /// e.g. `spec.network.cidr`.
+    pub path: String,
+    pub message: String,
+}
+
+/// The stable codes clients match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ErrorCode {
+    InvalidRequest,
+    NoSuchRoute,
+    EnvironmentNotFound,
+    MethodNotAllowed,
+    OperationInProgress,
+    RecreateRefused,
+    SpecChanged,
+    RollbackRefused,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    NoIdentity,
+    ServiceUnavailable,
+    InternalError,
+}

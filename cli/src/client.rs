@@ -144,6 +144,7 @@ impl ApiClient {
         })
     }
 
+    #[cfg_attr(not(feature = "local-stack"), allow(dead_code))]
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

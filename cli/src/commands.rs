@@ -131,6 +131,7 @@ fn allow_query(allow: &[String]) -> String {
 pub struct Started {
     pub name: String,
     pub execution: Option<String>,
+    #[cfg_attr(not(feature = "local-stack"), allow(dead_code))]
     pub execution_arn: Option<String>,
 }
 
@@ -464,6 +465,7 @@ pub async fn history(client: &ApiClient, name: &str, limit: u32) -> u8 {
 pub struct Followed {
     pub state: Option<String>,
     pub timed_out: bool,
+    #[cfg_attr(not(feature = "local-stack"), allow(dead_code))]
     pub seconds: f64,
 }
 

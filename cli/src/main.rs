@@ -4,14 +4,18 @@
 
 mod client;
 mod commands;
+mod context;
+#[cfg(feature = "local-stack")]
 mod local;
+#[cfg(feature = "local-stack")]
+mod local_stack;
 mod show;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Exit codes: what a script can tell apart.
 pub mod exit {
@@ -46,6 +50,9 @@ struct Cli {
     /// The deployed stack whose ApiEndpoint output is the API's URL (else STRATA_STACK).
     #[arg(long, global = true, value_name = "NAME")]
     stack: Option<String>,
+    /// Use the local stack `strata local start` runs (its API, its dummy credentials).
+    #[arg(long, global = true, conflicts_with_all = ["endpoint", "stack"])]
+    local: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,7 +66,10 @@ enum Command {
     },
     /// Print the component graph (Mermaid).
     Graph,
+    /// Print a shell completion script, e.g. `strata completions bash > ~/.local/share/bash-completion/completions/strata`.
+    Completions { shell: clap_complete::Shell },
     /// The local stack (moto, cargo-lambda, the cluster simulator) on 127.0.0.1.
+    #[cfg(feature = "local-stack")]
     Local {
         #[command(subcommand)]
         command: LocalCommand,
@@ -146,8 +156,22 @@ enum Remote {
     },
 }
 
+/// Without the local stack linked in, there is no local command.
+#[cfg(not(feature = "local-stack"))]
+type LocalCommand = std::convert::Infallible;
+
+#[cfg(feature = "local-stack")]
 #[derive(Subcommand)]
 enum LocalCommand {
+    /// Run the local stack until stopped: every other command reaches it with `--local`.
+    /// Images, secrets and the DNS zone of each spec applied to it are stood in for first.
+    Start {
+        /// Run in the background (output in local.log next to the context file).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Stop the local stack `strata local start` runs (its state goes with it).
+    Stop,
     /// Start the local stack, apply the spec through the API function's URL, watch it until
     /// it ends and show it; with --sync, then show the sync (a pushed image rolled out,
     /// drift found and repaired); with --down, then delete it and show what is kept.
@@ -168,14 +192,29 @@ pub enum Output {
     Yaml,
 }
 
+/// Output piped into `head` and closed early ends the program quietly, as for any Unix
+/// tool: Rust ignores SIGPIPE, so `println!` would panic on the closed pipe instead.
+fn default_sigpipe() {
+    // SAFETY: called first in `main`, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
-    let remote = match cli.command {
+    let remote: Result<Remote, LocalCommand> = match cli.command {
         Command::Validate { file } => return ExitCode::from(commands::validate(&file)),
         Command::Graph => {
             print!("{}", strata_core::graph::mermaid());
             return ExitCode::SUCCESS;
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "strata", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        #[cfg(feature = "local-stack")]
         Command::Local { command } => Err(command),
         Command::Remote(remote) => Ok(remote),
     };
@@ -188,10 +227,36 @@ fn main() -> ExitCode {
     };
     ExitCode::from(runtime.block_on(async {
         match remote {
+            #[cfg(feature = "local-stack")]
             Err(LocalCommand::Up { file, sync, down }) => local::up(&file, sync, down).await,
+            #[cfg(feature = "local-stack")]
+            Err(LocalCommand::Start { detach }) => local_stack::start(detach).await,
+            #[cfg(feature = "local-stack")]
+            Err(LocalCommand::Stop) => local_stack::stop().await,
+            #[cfg(not(feature = "local-stack"))]
+            Err(never) => match never {},
+            Ok(remote) if cli.local => run_local(remote).await,
             Ok(remote) => run(cli.endpoint, cli.stack, remote).await,
         }
     }))
+}
+
+/// A command against the local stack `strata local start` runs.
+async fn run_local(command: Remote) -> u8 {
+    let Some(local) = context::LocalContext::read() else {
+        eprintln!(
+            "error: no local stack runs ({} names none that is alive); start one with `strata local start --detach`",
+            context::path().display()
+        );
+        return exit::USAGE;
+    };
+    match client::ApiClient::new(Some(local.api.clone()), &local.sdk_config()) {
+        Ok(client) => dispatch(&client, command).await,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::USAGE
+        }
+    }
 }
 
 async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -> u8 {
@@ -217,6 +282,10 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             return exit::USAGE;
         }
     };
+    dispatch(&client, command).await
+}
+
+async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
     let limit = Duration::from_secs;
     match command {
         Remote::Apply {
@@ -224,40 +293,32 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             allow_recreate,
             wait,
             timeout,
-        } => {
-            commands::apply(
-                &client,
-                &file,
-                &allow_recreate,
-                wait.then(|| limit(timeout)),
-            )
-            .await
-        }
+        } => commands::apply(client, &file, &allow_recreate, wait.then(|| limit(timeout))).await,
         Remote::Plan {
             file,
             allow_recreate,
-        } => commands::plan(&client, &file, &allow_recreate).await,
-        Remote::Get { name, output } => commands::get(&client, name.as_deref(), output).await,
+        } => commands::plan(client, &file, &allow_recreate).await,
+        Remote::Get { name, output } => commands::get(client, name.as_deref(), output).await,
         Remote::Delete {
             name,
             wait,
             timeout,
-        } => commands::delete(&client, &name, wait.then(|| limit(timeout))).await,
+        } => commands::delete(client, &name, wait.then(|| limit(timeout))).await,
         Remote::Watch { name, timeout } => {
-            commands::watch(&client, &name, None, limit(timeout)).await
+            commands::watch(client, &name, None, limit(timeout)).await
         }
         Remote::Rollback {
             name,
             wait,
             timeout,
-        } => commands::rollback(&client, &name, wait.then(|| limit(timeout))).await,
-        Remote::Extend { name, by } => commands::extend(&client, &name, &by).await,
+        } => commands::rollback(client, &name, wait.then(|| limit(timeout))).await,
+        Remote::Extend { name, by } => commands::extend(client, &name, &by).await,
         Remote::Sync {
             name,
             wait,
             timeout,
-        } => commands::sync(&client, &name, wait.then(|| limit(timeout))).await,
-        Remote::History { name, limit } => commands::history(&client, &name, limit).await,
-        Remote::Cancel { name } => commands::cancel(&client, &name).await,
+        } => commands::sync(client, &name, wait.then(|| limit(timeout))).await,
+        Remote::History { name, limit } => commands::history(client, &name, limit).await,
+        Remote::Cancel { name } => commands::cancel(client, &name).await,
     }
 }

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use tokio::net::TcpListener;
 
+mod api_front;
 pub mod chaos;
 pub mod cluster_simulator;
 pub mod fidelity;
@@ -100,8 +101,10 @@ pub struct LocalStack {
     router: std::sync::Arc<router::Router>,
     serving: tokio::task::JoinHandle<()>,
     simulator: std::sync::Arc<cluster_simulator::ClusterSimulator>,
-    stand_in: stand_in::StandIn,
+    stand_in: std::sync::Arc<stand_in::StandIn>,
     simulating: tokio::task::JoinHandle<()>,
+    /// The API's front door, once [`LocalStack::serve_api`] started it.
+    api_front: Option<tokio::task::JoinHandle<()>>,
     // Dropped (stopped) in reverse order of start.
     lambda: Option<ProcessGroup>,
     lambda_addr: Option<SocketAddr>,
@@ -275,10 +278,11 @@ impl LocalStack {
             serving,
             simulator,
             simulating,
-            stand_in: stand_in::StandIn {
+            stand_in: std::sync::Arc::new(stand_in::StandIn {
                 moto: moto_addr,
                 made: Default::default(),
-            },
+            }),
+            api_front: None,
             lambda,
             lambda_addr,
             moto,
@@ -322,6 +326,33 @@ impl LocalStack {
             .iter()
             .find(|f| f.logical_id == logical_id)?;
         Some(format!("http://{addr}/lambda-url/{}", function.binary))
+    }
+
+    /// Serves the API's front door on a free loopback port until the stack is dropped: the
+    /// api function's URL behind a proxy that stands in for every applied spec's images,
+    /// secrets and zone first (`localstack/src/api_front.rs`). Answers the URL the CLI uses
+    /// as the API's endpoint (`…/lambda-url/<api binary>`, so requests are signed as for a
+    /// function URL).
+    pub async fn serve_api(&mut self) -> Result<String, LocalStackError> {
+        let lambda = self.lambda_addr.ok_or_else(|| LocalStackError::Spawn {
+            what: "the API's front door".into(),
+            reason: "the local stack runs no functions".into(),
+        })?;
+        let path = self
+            .function_url("ApiFunction")
+            .and_then(|url| url.split_once("/lambda-url/").map(|(_, p)| p.to_owned()))
+            .ok_or_else(|| LocalStackError::Template("no ApiFunction".into()))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
+        let front = std::sync::Arc::new(api_front::ApiFront::new(self.stand_in.clone(), lambda));
+        if let Some(old) = self.api_front.replace(tokio::spawn(front.serve(listener))) {
+            old.abort();
+        }
+        Ok(format!("http://{addr}/lambda-url/{path}"))
     }
 
     /// Stands in for the template's `AWS::Scheduler::Schedule` (moto never fires one): invokes
@@ -624,6 +655,9 @@ impl Drop for LocalStack {
     fn drop(&mut self) {
         self.serving.abort();
         self.simulating.abort();
+        if let Some(front) = &self.api_front {
+            front.abort();
+        }
         if let Some(lambda) = self.lambda.as_mut() {
             lambda.stop();
         }

@@ -155,8 +155,7 @@ fn every_json_answer_and_body_is_a_type_of_the_contract() {
     assert!(answers > 30, "{answers}");
     // A spec sent as JSON is described by the spec's own type.
     assert_eq!(
-        doc["components"]["requestBodies"]["Spec"]["content"]["application/json"]["schema"]
-            ["$ref"]
+        doc["components"]["requestBodies"]["Spec"]["content"]["application/json"]["schema"]["$ref"]
             .as_str(),
         Some("#/components/schemas/Environment")
     );

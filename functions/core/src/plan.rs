@@ -76,7 +76,7 @@ pub struct ComponentPlan {
     pub action: Action,
     pub changes: Vec<FieldChange>,
     /// Components whose recreate (or creation/deletion) forces this component's action.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub because_of: Vec<Component>,
 }
 

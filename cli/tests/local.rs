@@ -1,0 +1,91 @@
+//! `strata local start --detach`, then the ordinary commands with `--local`, then `strata
+//! local stop`: the local stack as a place to live in, driven only through the CLI. The
+//! spec applied is the staging example as it is: the local stack's front door stands in
+//! for its images, secrets and zone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use strata_contract::EnvironmentView;
+use strata_core::EnvironmentState;
+
+struct Local {
+    state: PathBuf,
+}
+
+impl Local {
+    fn strata(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .env("STRATA_LOCAL_STATE", &self.state)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("STRATA_ENDPOINT")
+            .env_remove("STRATA_STACK")
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        let (out, err) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        println!("$ strata {}\n{out}{err}", args.join(" "));
+        (code, out, err)
+    }
+}
+
+impl Drop for Local {
+    /// A failed test still stops what it started.
+    fn drop(&mut self) {
+        if self.state.exists() {
+            let _ = self.strata(&["local", "stop"]);
+        }
+    }
+}
+
+fn example() -> String {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    Path::new(&dir)
+        .join("../examples/staging.yaml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_detached_local_stack_serves_every_command_until_it_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local {
+        state: dir.path().join("local.json"),
+    };
+    let (code, out, _) = local.strata(&["local", "start", "--detach"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("API") && local.state.exists(), "{out}");
+    // A second start finds the first.
+    let (code, out, _) = local.strata(&["local", "start", "--detach"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("already runs"), "{out}");
+
+    let spec = example();
+    let (code, _, err) = local.strata(&["--local", "apply", "-f", &spec, "--wait"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = local.strata(&["--local", "get", "staging", "-o", "json"]);
+    assert_eq!(code, 0);
+    let view: EnvironmentView = serde_json::from_str(&out).unwrap();
+    let status = view.status.unwrap();
+    assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
+    let (_, out, _) = local.strata(&["--local", "get"]);
+    assert!(out.lines().any(|l| l.starts_with("staging ")), "{out}");
+    let (code, out, _) = local.strata(&["--local", "plan", "-f", &spec]);
+    assert_eq!(code, 0);
+    assert!(out.contains("no changes"), "{out}");
+    let (_, out, _) = local.strata(&["--local", "history", "staging"]);
+    assert!(out.contains("Ready"), "{out}");
+
+    let (code, out, _) = local.strata(&["local", "stop"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("stopped"), "{out}");
+    assert!(!local.state.exists());
+    let (code, _, err) = local.strata(&["--local", "get"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no local stack runs"), "{err}");
+}

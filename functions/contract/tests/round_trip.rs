@@ -1,0 +1,85 @@
+//! What the API writes, the CLI reads back: every body survives JSON unchanged.
+
+use strata_contract::{
+    Accepted, Applied, EnvironmentView, ErrorBody, ErrorCode, ErrorDetail, NothingToDo, PlanView,
+};
+use strata_core::{Environment, EnvironmentState, EnvironmentStatus, Scope, plan};
+
+fn staging() -> Environment {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{dir}/../../examples/staging.yaml")).unwrap();
+    Environment::parse(&text).unwrap()
+}
+
+fn round_trip<T>(value: &T)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let json = serde_json::to_string(value).unwrap();
+    let back: T = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(&back, value);
+}
+
+#[test]
+fn every_body_reads_back_as_it_was_written() {
+    let env = staging();
+    let planned = plan(None, &env);
+    round_trip(&PlanView {
+        environment: "staging".into(),
+        generation: 0,
+        summary: "everything created".into(),
+        noop: false,
+        deploy_only: false,
+        refused: Vec::new(),
+        plan: planned.clone(),
+    });
+    round_trip(&EnvironmentView {
+        name: "staging".into(),
+        generation: 3,
+        updated_at: 10,
+        spec: env,
+        status: Some(EnvironmentStatus::new(
+            EnvironmentState::Ready,
+            "up succeeded",
+            11,
+        )),
+        running_execution: None,
+    });
+    round_trip(&ErrorBody {
+        error: ErrorDetail {
+            code: ErrorCode::RecreateRefused,
+            message: "no".into(),
+            fields: Vec::new(),
+            execution: None,
+            plan: Some(planned),
+        },
+    });
+}
+
+#[test]
+fn an_apply_answer_is_told_apart_by_its_shape() {
+    let started = Accepted {
+        environment: "staging".into(),
+        operation: "up".into(),
+        generation: 2,
+        execution: "up-staging-2-5".into(),
+        execution_arn: None,
+        scope: Some(Scope::Application),
+        status_url: "/environments/staging".into(),
+    };
+    let unchanged = NothingToDo {
+        environment: "staging".into(),
+        generation: 2,
+        state: EnvironmentState::Ready,
+        message: "nothing to do".into(),
+    };
+    let read = |json: String| serde_json::from_str::<Applied>(&json).unwrap();
+    assert_eq!(
+        read(serde_json::to_string(&started).unwrap()),
+        Applied::Started(started)
+    );
+    assert_eq!(
+        read(serde_json::to_string(&unchanged).unwrap()),
+        Applied::Unchanged(unchanged)
+    );
+}

@@ -1,0 +1,131 @@
+//! The API's front door on a local stack that keeps running (`strata local start`): the
+//! part API Gateway plays on AWS. It forwards every request to the api function's URL
+//! (cargo-lambda) unchanged, and before an apply (`PUT …/environments/{name}` with a valid
+//! spec) stands in for what the spec reads from outside Strata — its images, secrets and
+//! DNS zone — as a CI pipeline and a person would have made them on AWS. A spec that does
+//! not parse is forwarded as it is: the API refuses it with its own field errors.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+use crate::stand_in::StandIn;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub(crate) struct ApiFront {
+    pub stand_in: Arc<StandIn>,
+    /// cargo-lambda's address, which serves the function URLs.
+    pub lambda: SocketAddr,
+    pub client: HttpClient,
+}
+
+/// Whether the request applies a spec: `PUT /lambda-url/<api>/environments/<name>`.
+fn applies(method: &hyper::Method, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    method == hyper::Method::PUT
+        && matches!(segments.as_slice(), ["lambda-url", _, "environments", name] if !name.is_empty())
+}
+
+impl ApiFront {
+    pub(crate) fn new(stand_in: Arc<StandIn>, lambda: SocketAddr) -> Self {
+        Self {
+            stand_in,
+            lambda,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Serves until the task is aborted.
+    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let front = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let front = front.clone();
+                    async move { Ok::<_, std::convert::Infallible>(front.answer(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => return plain(StatusCode::BAD_REQUEST, format!("unreadable body: {e}")),
+        };
+        if applies(&parts.method, parts.uri.path())
+            && let Ok(text) = std::str::from_utf8(&body)
+            && let Ok(env) = strata_core::Environment::parse(text)
+        {
+            match self.stand_in.stand_in_for(&env).await {
+                Ok(made) => {
+                    for what in made {
+                        tracing::info!("stand-in: {what} (on AWS it exists before Strata runs)");
+                    }
+                }
+                Err(e) => tracing::warn!("no stand-in for {}: {e}", env.name()),
+            }
+        }
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut request = Request::builder()
+            .method(parts.method.clone())
+            .uri(format!("http://{}{path}", self.lambda));
+        for (k, v) in &parts.headers {
+            request = request.header(k, v);
+        }
+        let request = match request.body(Full::new(body)) {
+            Ok(r) => r,
+            Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
+        };
+        match self.client.request(request).await {
+            Ok(response) => {
+                let (head, body) = response.into_parts();
+                match body.collect().await {
+                    Ok(b) => Response::from_parts(head, Full::new(b.to_bytes())),
+                    Err(e) => plain(StatusCode::BAD_GATEWAY, e.to_string()),
+                }
+            }
+            Err(e) => plain(StatusCode::BAD_GATEWAY, format!("the api function: {e}")),
+        }
+    }
+}
+
+fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_a_put_of_one_environment_is_an_apply() {
+        let put = hyper::Method::PUT;
+        assert!(super::applies(&put, "/lambda-url/api/environments/staging"));
+        assert!(!super::applies(
+            &put,
+            "/lambda-url/api/environments/staging/plan"
+        ));
+        assert!(!super::applies(&put, "/lambda-url/api/environments/"));
+        assert!(!super::applies(
+            &hyper::Method::GET,
+            "/lambda-url/api/environments/staging"
+        ));
+    }
+}

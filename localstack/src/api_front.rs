@@ -4,6 +4,11 @@
 //! spec) stands in for what the spec reads from outside Strata — its images, secrets and
 //! DNS zone — as a CI pipeline and a person would have made them on AWS. A spec that does
 //! not parse is forwarded as it is: the API refuses it with its own field errors.
+//!
+//! A body that is not UTF-8 is what API Gateway hands on base64-encoded (`isBase64Encoded`);
+//! cargo-lambda's function URL cannot (it answers 500 itself for a text content type), so
+//! the front door sends that request to the function as the payload v2 event API Gateway
+//! would make, through the Invoke API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,6 +87,9 @@ impl ApiFront {
                 Err(e) => tracing::warn!("no stand-in for {}: {e}", env.name()),
             }
         }
+        if std::str::from_utf8(&body).is_err() {
+            return self.invoke_binary(&parts, &body).await;
+        }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let mut request = Request::builder()
             .method(parts.method.clone())
@@ -103,6 +111,77 @@ impl ApiFront {
             }
             Err(e) => plain(StatusCode::BAD_GATEWAY, format!("the api function: {e}")),
         }
+    }
+}
+
+impl ApiFront {
+    /// The request as API Gateway's payload v2 event with the body base64-encoded, invoked on
+    /// the function the path names; its answer (`statusCode`, `headers`, `body`) as HTTP.
+    async fn invoke_binary(
+        &self,
+        parts: &hyper::http::request::Parts,
+        body: &[u8],
+    ) -> Response<Full<Bytes>> {
+        let path = parts.uri.path();
+        let Some((function, route)) = path
+            .strip_prefix("/lambda-url/")
+            .and_then(|rest| rest.split_once('/').or(Some((rest, ""))))
+        else {
+            return plain(StatusCode::NOT_FOUND, format!("no function URL at {path}"));
+        };
+        let headers: serde_json::Map<String, serde_json::Value> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.into())))
+            .collect();
+        let raw_path = format!("/{route}");
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": raw_path,
+            "rawQueryString": parts.uri.query().unwrap_or(""),
+            "headers": headers,
+            "requestContext": {
+                "http": {"method": parts.method.as_str(), "path": raw_path,
+                         "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": ""},
+                "requestId": "strata-local-front", "routeKey": "$default", "stage": "$default",
+                "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+                "domainPrefix": "localhost", "time": "", "timeEpoch": 0
+            },
+            "body": aws_smithy_types::base64::encode(body),
+            "isBase64Encoded": true,
+        });
+        let request = Request::post(format!(
+            "http://{}/2015-03-31/functions/{function}/invocations",
+            self.lambda
+        ))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(event.to_string())))
+        .expect("a static request is well-formed");
+        let answer = match self.client.request(request).await {
+            Ok(response) => match response.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
+            },
+            Err(e) => return plain(StatusCode::BAD_GATEWAY, format!("the api function: {e}")),
+        };
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+        let status = answer["statusCode"]
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::BAD_GATEWAY);
+        let text = answer["body"].as_str().unwrap_or_default().to_owned();
+        let mut response = plain(status, text);
+        for (k, v) in answer["headers"].as_object().into_iter().flatten() {
+            if let (Ok(name), Some(value)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                v.as_str().and_then(|v| hyper::header::HeaderValue::from_str(v).ok()),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 

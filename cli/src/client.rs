@@ -85,6 +85,7 @@ impl Answer {
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
+#[derive(Clone)]
 pub struct ApiClient {
     endpoint: String,
     host: String,

@@ -4,6 +4,7 @@
 
 mod client;
 mod commands;
+mod console;
 mod context;
 #[cfg(feature = "local-stack")]
 mod local;
@@ -147,6 +148,13 @@ enum Remote {
         /// How much longer it may live: 10m to 30d, such as 24h.
         #[arg(long, value_name = "DURATION")]
         by: String,
+    },
+    /// Serve the web console on 127.0.0.1 for the API this command is configured for
+    /// (requests signed with your credentials, as every command's are).
+    Console {
+        /// The port; 0 picks a free one.
+        #[arg(long, default_value_t = 8470)]
+        port: u16,
     },
     /// The environment's events, newest first.
     History {
@@ -320,5 +328,6 @@ async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
         } => commands::sync(client, &name, wait.then(|| limit(timeout))).await,
         Remote::History { name, limit } => commands::history(client, &name, limit).await,
         Remote::Cancel { name } => commands::cancel(client, &name).await,
+        Remote::Console { port } => console::serve(client.clone(), port).await,
     }
 }

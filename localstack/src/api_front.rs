@@ -176,7 +176,8 @@ impl ApiFront {
         for (k, v) in answer["headers"].as_object().into_iter().flatten() {
             if let (Ok(name), Some(value)) = (
                 hyper::header::HeaderName::from_bytes(k.as_bytes()),
-                v.as_str().and_then(|v| hyper::header::HeaderValue::from_str(v).ok()),
+                v.as_str()
+                    .and_then(|v| hyper::header::HeaderValue::from_str(v).ok()),
             ) {
                 response.headers_mut().insert(name, value);
             }

@@ -223,3 +223,43 @@ pub enum ErrorCode {
     ServiceUnavailable,
     InternalError,
 }
+
+/// The component graph as the console draws it: the create stages in order (each stage's
+/// components run in parallel), each component with its layer and what it depends on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GraphView {
+    pub stages: Vec<Vec<GraphNode>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GraphNode {
+    pub component: Component,
+    pub layer: strata_core::graph::Layer,
+    pub depends_on: Vec<Component>,
+    /// Recreating or deleting it loses data.
+    pub stateful: bool,
+}
+
+impl GraphView {
+    /// Strata's component graph.
+    pub fn of_strata() -> Self {
+        let stages = Component::graph()
+            .create_stages()
+            .into_iter()
+            .map(|stage| {
+                stage
+                    .into_iter()
+                    .map(|component| GraphNode {
+                        component,
+                        layer: component.layer(),
+                        depends_on: component.depends_on().to_vec(),
+                        stateful: component.is_stateful(),
+                    })
+                    .collect()
+            })
+            .collect();
+        Self { stages }
+    }
+}

@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+mod support;
+
 struct Local {
     state: PathBuf,
     console: Option<Child>,
@@ -14,14 +16,7 @@ struct Local {
 
 impl Local {
     fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
-        command
-            .env("STRATA_LOCAL_STATE", &self.state)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env_remove("STRATA_ENDPOINT")
-            .env_remove("STRATA_STACK");
-        command
+        support::local_command(&self.state)
     }
 
     fn strata(&self, args: &[&str]) -> (i32, String) {
@@ -115,14 +110,6 @@ fn phases(dom: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn example() -> String {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    Path::new(&dir)
-        .join("../examples/staging.yaml")
-        .display()
-        .to_string()
-}
-
 /// A raw HTTP/1.1 request to the console; answers the status line and body.
 fn raw(addr: &str, request: &str) -> String {
     use std::io::{Read, Write};
@@ -146,7 +133,12 @@ fn the_console_shows_the_list_and_an_environment_during_and_after_its_up() {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
 
     // During the up: the environment Progressing, its graph drawn with every component.
-    assert_eq!(local.strata(&["--local", "apply", "-f", &example()]).0, 0);
+    assert_eq!(
+        local
+            .strata(&["--local", "apply", "-f", &support::example_path()])
+            .0,
+        0
+    );
     let page = format!("{url}#/env/staging");
     // Begin records the operation a moment after the API accepted it.
     let during = (0..20)
@@ -183,7 +175,7 @@ fn the_console_shows_the_list_and_an_environment_during_and_after_its_up() {
 
     // The proxy: a plan through it is the API's typed answer; without the token, or under
     // another host, nothing is forwarded.
-    let spec = std::fs::read_to_string(example()).unwrap();
+    let spec = std::fs::read_to_string(support::example_path()).unwrap();
     let planned = raw(
         addr,
         &format!(

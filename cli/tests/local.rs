@@ -3,11 +3,12 @@
 //! spec applied is the staging example as it is: the local stack's front door stands in
 //! for its images, secrets and zone.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use strata_contract::EnvironmentView;
 use strata_core::EnvironmentState;
+
+mod support;
 
 struct Local {
     state: PathBuf,
@@ -15,13 +16,8 @@ struct Local {
 
 impl Local {
     fn strata(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        let out = support::local_command(&self.state)
             .args(args)
-            .env("STRATA_LOCAL_STATE", &self.state)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env_remove("STRATA_ENDPOINT")
-            .env_remove("STRATA_STACK")
             .output()
             .unwrap();
         let code = out.status.code().unwrap_or(-1);
@@ -43,14 +39,6 @@ impl Drop for Local {
     }
 }
 
-fn example() -> String {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    Path::new(&dir)
-        .join("../examples/staging.yaml")
-        .display()
-        .to_string()
-}
-
 #[test]
 fn a_detached_local_stack_serves_every_command_until_it_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +53,7 @@ fn a_detached_local_stack_serves_every_command_until_it_is_stopped() {
     assert_eq!(code, 0);
     assert!(out.contains("already runs"), "{out}");
 
-    let spec = example();
+    let spec = support::example_path();
     let (code, _, err) = local.strata(&["--local", "apply", "-f", &spec, "--wait"]);
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = local.strata(&["--local", "get", "staging", "-o", "json"]);

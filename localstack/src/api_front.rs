@@ -18,13 +18,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::stand_in::StandIn;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+use crate::router::HttpClient;
 
 pub(crate) struct ApiFront {
     pub stand_in: Arc<StandIn>,
@@ -90,27 +89,7 @@ impl ApiFront {
         if std::str::from_utf8(&body).is_err() {
             return self.invoke_binary(&parts, &body).await;
         }
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut request = Request::builder()
-            .method(parts.method.clone())
-            .uri(format!("http://{}{path}", self.lambda));
-        for (k, v) in &parts.headers {
-            request = request.header(k, v);
-        }
-        let request = match request.body(Full::new(body)) {
-            Ok(r) => r,
-            Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
-        };
-        match self.client.request(request).await {
-            Ok(response) => {
-                let (head, body) = response.into_parts();
-                match body.collect().await {
-                    Ok(b) => Response::from_parts(head, Full::new(b.to_bytes())),
-                    Err(e) => plain(StatusCode::BAD_GATEWAY, e.to_string()),
-                }
-            }
-            Err(e) => plain(StatusCode::BAD_GATEWAY, format!("the api function: {e}")),
-        }
+        crate::router::forward(&self.client, self.lambda, parts, body).await
     }
 }
 

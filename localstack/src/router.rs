@@ -24,7 +24,7 @@ use crate::fidelity::{
 use crate::iam::{Iam, peer_binary};
 use crate::stopped::{self, Stopped};
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 pub struct Router {
     moto: SocketAddr,
@@ -63,6 +63,41 @@ fn dynamodb_write(parts: &hyper::http::request::Parts) -> bool {
                 "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
             )
         })
+}
+
+/// `parts` and `body` sent on to `to` as they are (the headers but the length, as the body
+/// may have been rewritten); its answer, or 502.
+pub(crate) async fn forward(
+    client: &HttpClient,
+    to: SocketAddr,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = Request::builder()
+        .method(parts.method)
+        .uri(format!("http://{to}{path}"));
+    for (k, v) in parts
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != hyper::header::CONTENT_LENGTH)
+    {
+        request = request.header(k, v);
+    }
+    let request = match request.body(Full::new(body)) {
+        Ok(r) => r,
+        Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
+    };
+    match client.request(request).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            match body.collect().await {
+                Ok(b) => Response::from_parts(parts, Full::new(b.to_bytes())),
+                Err(e) => plain(StatusCode::BAD_GATEWAY, e.to_string()),
+            }
+        }
+        Err(e) => plain(StatusCode::BAD_GATEWAY, format!("{to}: {e}")),
+    }
 }
 
 /// A connection closed on purpose, without an answer.
@@ -419,32 +454,7 @@ impl Router {
         parts: hyper::http::request::Parts,
         body: Bytes,
     ) -> Response<Full<Bytes>> {
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut request = Request::builder()
-            .method(parts.method)
-            .uri(format!("http://{to}{path}"));
-        // The body may have been rewritten: its length is the body's, not the header's.
-        for (k, v) in parts
-            .headers
-            .iter()
-            .filter(|(k, _)| *k != hyper::header::CONTENT_LENGTH)
-        {
-            request = request.header(k, v);
-        }
-        let request = match request.body(Full::new(body)) {
-            Ok(r) => r,
-            Err(e) => return plain(StatusCode::BAD_GATEWAY, e.to_string()),
-        };
-        match self.client.request(request).await {
-            Ok(response) => {
-                let (parts, body) = response.into_parts();
-                match body.collect().await {
-                    Ok(b) => Response::from_parts(parts, Full::new(b.to_bytes())),
-                    Err(e) => plain(StatusCode::BAD_GATEWAY, e.to_string()),
-                }
-            }
-            Err(e) => plain(StatusCode::BAD_GATEWAY, format!("{to}: {e}")),
-        }
+        forward(&self.client, to, parts, body).await
     }
 
     fn request_id(&self) -> String {

@@ -50,12 +50,7 @@ async fn stack() -> Stack {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use support::now;
 
 impl Stack {
     /// The example as `name`, stored, with its cluster held CREATING.

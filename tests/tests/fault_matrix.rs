@@ -12,8 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use strata_control::{Launch, Operations, SfnFlows, Trigger};
-use strata_core::{EnvironmentState, Scope};
+use strata_control::{Operations, SfnFlows};
+use strata_core::EnvironmentState;
 use strata_localstack::chaos::{Call, Chaos, ChaosKind};
 use strata_store::{DynamoStore, Store};
 
@@ -29,12 +29,7 @@ struct Matrix {
     s3: aws_sdk_s3::Client,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use support::now;
 
 /// How many of each kind of resource the emulator holds for one environment.
 type Inventory = BTreeMap<&'static str, usize>;
@@ -88,46 +83,9 @@ impl Matrix {
         };
         let mut state = EnvironmentState::Failed;
         for attempt in 1..=3 {
-            let status_version = self
-                .started
-                .store
-                .get_status(name)
-                .await
-                .unwrap()
-                .map_or(0, |s| s.version);
-            let trigger = if down {
-                Trigger::Delete {
-                    generation: 1,
-                    status_version,
-                }
-            } else {
-                Trigger::Apply {
-                    generation: 1,
-                    status_version,
-                }
-            };
-            let launch = Launch {
-                environment: name,
-                trigger,
-                scope: Scope::All,
-                recreate: Vec::new(),
-                message: "fault matrix".into(),
-            };
-            let started = self
-                .operations
-                .start(&launch, "matrix", now())
-                .await
-                .unwrap();
-            let machine = if down {
-                &self.started.down
-            } else {
-                &self.started.up
-            };
-            support::ended(
-                &self.sfn,
-                &strata_control::execution_arn(machine, &started.execution),
-            )
-            .await;
+            self.started
+                .run(&self.operations, &self.sfn, name, down, "matrix")
+                .await;
             state = self
                 .started
                 .store

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use strata_control::{Launch, Operations, SfnFlows, Trigger};
+use strata_control::{Operations, SfnFlows};
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::Incarnation;
-use strata_core::{Component, Environment, EnvironmentState, Scope, tags};
+use strata_core::{Component, Environment, EnvironmentState, tags};
 use strata_store::{DynamoStore, Store};
 
 mod support;
@@ -38,12 +38,7 @@ async fn stack() -> Stack {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use support::now;
 
 impl Stack {
     fn store(&self) -> &DynamoStore {
@@ -61,47 +56,10 @@ impl Stack {
 
     /// Runs `up` (or `down`) as the API would and answers how the execution ended.
     async fn run(&self, name: &str, down: bool) -> String {
-        let generation = self
-            .store()
-            .get_spec(name)
-            .await
-            .unwrap()
-            .unwrap()
-            .generation;
-        let status_version = self
-            .store()
-            .get_status(name)
-            .await
-            .unwrap()
-            .map_or(0, |s| s.version);
-        let trigger = match down {
-            false => Trigger::Apply {
-                generation,
-                status_version,
-            },
-            true => Trigger::Delete {
-                generation,
-                status_version,
-            },
-        };
-        let launch = Launch {
-            environment: name,
-            trigger,
-            scope: Scope::All,
-            recreate: Vec::new(),
-            message: "test".into(),
-        };
-        let started = self
-            .operations
-            .start(&launch, "tester", now())
-            .await
-            .unwrap();
-        let machine = match down {
-            false => &self.started.up,
-            true => &self.started.down,
-        };
-        let arn = strata_control::execution_arn(machine, &started.execution);
-        let ended = support::ended(&self.sfn, &arn).await;
+        let ended = self
+            .started
+            .run(&self.operations, &self.sfn, name, down, "tester")
+            .await;
         format!(
             "{} {}",
             ended.status.as_str(),

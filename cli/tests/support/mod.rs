@@ -115,3 +115,25 @@ pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
             .build(),
     )
 }
+
+/// `examples/staging.yaml`'s path.
+pub fn example_path() -> String {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    std::path::Path::new(&dir)
+        .join("../examples/staging.yaml")
+        .display()
+        .to_string()
+}
+
+/// `strata` for the local stack whose context is `state` (`strata local start` writes it,
+/// `--local` reads it), with no other endpoint or profile in reach.
+pub fn local_command(state: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command
+        .env("STRATA_LOCAL_STATE", state)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("STRATA_ENDPOINT")
+        .env_remove("STRATA_STACK");
+    command
+}

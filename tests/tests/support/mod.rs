@@ -66,3 +66,62 @@ pub async fn ended(
     }
     panic!("{arn} did not end within five minutes");
 }
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl Started {
+    /// Starts `up` (or `down`) of the stored generation as the API does, through
+    /// `operations` in `actor`'s name, and waits for its execution to end.
+    pub async fn run(
+        &self,
+        operations: &strata_control::Operations<DynamoStore, strata_control::SfnFlows>,
+        sfn: &aws_sdk_sfn::Client,
+        name: &str,
+        down: bool,
+        actor: &str,
+    ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+        use strata_store::Store;
+        let generation = self
+            .store
+            .get_spec(name)
+            .await
+            .unwrap()
+            .map_or(1, |s| s.generation);
+        let status_version = self
+            .store
+            .get_status(name)
+            .await
+            .unwrap()
+            .map_or(0, |s| s.version);
+        let trigger = match down {
+            false => strata_control::Trigger::Apply {
+                generation,
+                status_version,
+            },
+            true => strata_control::Trigger::Delete {
+                generation,
+                status_version,
+            },
+        };
+        let launch = strata_control::Launch {
+            environment: name,
+            trigger,
+            scope: strata_core::Scope::All,
+            recreate: Vec::new(),
+            message: format!("requested by {actor}"),
+        };
+        let started = operations.start(&launch, actor, now()).await.unwrap();
+        let machine = if down { &self.down } else { &self.up };
+        ended(
+            sfn,
+            &strata_control::execution_arn(machine, &started.execution),
+        )
+        .await
+    }
+}

@@ -29,6 +29,11 @@ pub use strata_control::{
 };
 use strata_control::{Launch, Run, StartError, Started, Trigger};
 
+/// How long an apply waits for a twin request that reserved the lease to store the spec:
+/// between its two writes, a few milliseconds (3 s at most, well inside API Gateway's 30).
+const TWIN_WAITS: u32 = 30;
+const TWIN_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a route does; its name is the OpenAPI `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -611,16 +616,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             // Read before another request with this very spec stored it and started: that
             // operation is this request's too.
             Err(held @ ApiError::OperationInProgress { .. }) if !unchanged => {
-                match self.store().get_spec(&name).await? {
-                    Some(s) if s.environment == environment => {
-                        let same = Trigger::Apply {
-                            generation: s.generation,
-                            status_version: 0,
-                        };
-                        self.running(&name, &same, true, now).await?
-                    }
-                    _ => return Err(held),
-                }
+                self.twin(&name, &environment, &trigger, held, now).await?
             }
             other => other?,
         };
@@ -1053,6 +1049,44 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 next: page.next,
             },
         ))
+    }
+
+    /// The operation of another request with this very spec, which read what this one read
+    /// and reserved the lease first: answered as this request's own. The holder may not have
+    /// stored the spec yet (it reserves, then stores): while the lease is held under the
+    /// execution this request would start and the stored spec is still the older one, wait
+    /// a moment for it. Any other spec stored, or another holder: `held` (409).
+    async fn twin(
+        &self,
+        name: &str,
+        environment: &Environment,
+        trigger: &Trigger<'_>,
+        held: ApiError,
+        now: u64,
+    ) -> Result<Option<Response<Body>>, ApiError> {
+        let ApiError::OperationInProgress { execution, .. } = &held else {
+            return Err(held);
+        };
+        let pending = trigger.started(name, execution);
+        let Trigger::Apply { generation, .. } = *trigger else {
+            return Err(held);
+        };
+        for _ in 0..TWIN_WAITS {
+            match self.store().get_spec(name).await? {
+                Some(s) if s.environment == *environment => {
+                    let same = Trigger::Apply {
+                        generation: s.generation,
+                        status_version: 0,
+                    };
+                    return self.running(name, &same, true, now).await;
+                }
+                Some(s) if pending && s.generation < generation => {}
+                None if pending => {}
+                _ => return Err(held),
+            }
+            tokio::time::sleep(TWIN_WAIT).await;
+        }
+        Err(held)
     }
 
     /// An environment that must exist for the request, and whether this same request's

@@ -87,9 +87,26 @@ fn document_path() -> String {
     )
 }
 
+/// `value` with every object's keys in order: the same text whether or not serde_json's
+/// `preserve_order` is on (another crate of the workspace turns it on for everyone).
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
 /// `components.schemas`, as the document holds it.
 fn generated_schemas() -> String {
-    let schemas = serde_json::json!({ "schemas": strata_contract::schema::components() });
+    let schemas = serde_json::Value::Object(strata_contract::schema::components());
+    let schemas = serde_json::json!({ "schemas": sorted(schemas) });
     let yaml = serde_yaml_ng::to_string(&schemas).expect("schemas serialise as YAML");
     let indented: String = yaml.lines().map(|l| format!("  {l}\n")).collect();
     format!(

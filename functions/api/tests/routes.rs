@@ -1249,3 +1249,40 @@ async fn cancel_stops_the_running_operation_and_the_next_apply_gets_a_new_execut
     assert_eq!(again.status, 202, "{}", again.body);
     assert_ne!(again.body["execution"], execution.as_str());
 }
+
+/// Two identical applies at once: the second read the lease after the first reserved it
+/// but before the first stored the spec. It waits for the spec and is told about the
+/// running operation (202); a different spec stored meanwhile is refused (409).
+#[tokio::test]
+async fn an_identical_apply_that_finds_the_lease_before_the_spec_is_the_same_operation() {
+    for (stored, wanted) in [
+        (staging(), StatusCode::ACCEPTED),
+        (
+            staging().replace("replicas: 2", "replicas: 3"),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let api = api();
+        let store = api.store();
+        // The first request, between its two writes: the lease reserved, the spec not yet.
+        store
+            .acquire("staging", "up-staging-1-0", 3600, NOW)
+            .await
+            .unwrap();
+        let first = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let env = strata_core::Environment::parse(&stored).unwrap();
+            store.put_spec(&env, None, NOW).await.unwrap();
+        };
+        let spec = staging();
+        let second = put(&api, "/environments/staging", &spec, NOW);
+        let ((), second) = tokio::join!(first, second);
+        assert_eq!(second.status, wanted, "{}", second.body);
+        if wanted == StatusCode::ACCEPTED {
+            assert_eq!(second.body["execution"], "up-staging-1-0");
+            assert!(api.flows().started().is_empty(), "nothing started twice");
+        } else {
+            assert_eq!(second.body["error"]["code"], "OperationInProgress");
+        }
+    }
+}

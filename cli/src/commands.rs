@@ -11,7 +11,7 @@ use strata_contract::{
     Applied, CancelView, EnvironmentList, EnvironmentView, HistoryPage, PlanView, SyncRequested,
     TtlExtended,
 };
-use strata_core::{Environment, EnvironmentState, Event, Scope};
+use strata_core::{Environment, Event, Scope};
 
 use crate::client::{Answer, ApiClient, ClientError};
 use crate::{Output, exit, show};
@@ -528,7 +528,7 @@ pub async fn follow(
         let recorded = status
             .and_then(|s| s.operation.as_ref())
             .map(|o| o.execution.as_str());
-        let state = status.map(|s| state_name(s.state));
+        let state = status.map(|s| show::name(&s.state));
         if target.is_none() {
             match running {
                 Some(running) => target = Some(running.to_owned()),
@@ -550,7 +550,7 @@ pub async fn follow(
         let now: std::collections::BTreeMap<String, String> = status
             .into_iter()
             .flat_map(|s| &s.components)
-            .map(|(c, v)| (c.name().to_owned(), show::phase_name(v.phase)))
+            .map(|(c, v)| (c.name().to_owned(), show::name(&v.phase)))
             .collect();
         let seen = phases.get_or_insert_with(|| now.clone());
         for component in strata_core::Component::ALL.map(|c| c.name()) {
@@ -617,14 +617,6 @@ pub async fn follow(
         }
         tokio::time::sleep(every).await;
     }
-}
-
-/// A state as the API writes it (`Ready`, `Deleted`, …).
-pub fn state_name(state: EnvironmentState) -> String {
-    serde_json::to_value(state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// The exit code for how an operation ended.

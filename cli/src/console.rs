@@ -34,23 +34,6 @@ struct Console {
     host: String,
 }
 
-/// A token no other page can guess: random per process (std's hasher keys are random).
-fn session_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut token = String::new();
-    for part in 0..2u64 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(part);
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        token.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    token
-}
-
 pub async fn serve(client: ApiClient, port: u16) -> u8 {
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(listener) => listener,
@@ -63,7 +46,8 @@ pub async fn serve(client: ApiClient, port: u16) -> u8 {
         return exit::ERROR;
     };
     let console = Arc::new(Console {
-        token: session_token(),
+        // No other page can guess it: random (the OS's generator), new for each start.
+        token: uuid::Uuid::new_v4().simple().to_string(),
         host: addr.to_string(),
         client,
     });

@@ -4,20 +4,15 @@ use std::collections::BTreeMap;
 
 use strata_contract::{CancelView, EnvironmentList, EnvironmentView, PlanView};
 use strata_core::drift::Observed;
-use strata_core::status::ComponentPhase;
 use strata_core::{EnvironmentStatus, Event};
 
-/// A value as the API writes it (`ready`, `noOp`, `database`, …).
-fn name<T: serde::Serialize>(value: &T) -> String {
+/// A value as the API writes it (`Ready`, `ready`, `noOp`, `database`, …).
+pub fn name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),
         Err(_) => "?".to_owned(),
     }
-}
-
-pub fn phase_name(phase: ComponentPhase) -> String {
-    name(&phase)
 }
 
 fn pairs(map: &BTreeMap<String, String>) -> Vec<String> {

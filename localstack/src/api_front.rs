@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::stand_in::StandIn;
 
-use crate::router::HttpClient;
+use crate::router::{HttpClient, invocation, plain};
 
 pub(crate) struct ApiFront {
     pub stand_in: Arc<StandIn>,
@@ -130,13 +130,7 @@ impl ApiFront {
             "body": aws_smithy_types::base64::encode(body),
             "isBase64Encoded": true,
         });
-        let request = Request::post(format!(
-            "http://{}/2015-03-31/functions/{function}/invocations",
-            self.lambda
-        ))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(event.to_string())))
-        .expect("a static request is well-formed");
+        let request = invocation(self.lambda, function, Bytes::from(event.to_string()));
         let answer = match self.client.request(request).await {
             Ok(response) => match response.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
@@ -163,12 +157,6 @@ impl ApiFront {
         }
         response
     }
-}
-
-fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(text)));
-    *response.status_mut() = status;
-    response
 }
 
 #[cfg(test)]

@@ -50,19 +50,24 @@ pub struct Router {
     stopped: Stopped,
 }
 
-/// Whether the request is a DynamoDB write (the ones a condition can guard).
-fn dynamodb_write(parts: &hyper::http::request::Parts) -> bool {
+/// The operation a JSON-protocol request names in `x-amz-target`, if it is `service`'s
+/// (`DynamoDB_20120810`, `AWSStepFunctions`).
+pub(crate) fn target<'a>(parts: &'a hyper::http::request::Parts, service: &str) -> Option<&'a str> {
     parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
-        .is_some_and(|op| {
-            matches!(
-                op,
-                "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
-            )
-        })
+        .and_then(|t| t.strip_prefix(service)?.strip_prefix('.'))
+}
+
+/// Whether the request is a DynamoDB write (the ones a condition can guard).
+fn dynamodb_write(parts: &hyper::http::request::Parts) -> bool {
+    target(parts, "DynamoDB_20120810").is_some_and(|op| {
+        matches!(
+            op,
+            "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
+        )
+    })
 }
 
 /// `parts` and `body` sent on to `to` as they are (the headers but the length, as the body
@@ -290,7 +295,7 @@ impl Router {
             .headers
             .get("x-amz-invocation-type")
             .is_some_and(|v| v.as_bytes() == b"Event");
-        match stopped::operation(&parts) {
+        match target(&parts, "AWSStepFunctions") {
             Some("StopExecution") => {
                 let arn = stopped::execution_arn(&body);
                 let response = self.forward(self.moto, parts, body).await;
@@ -537,7 +542,7 @@ impl Router {
 }
 
 /// `POST` to cargo-lambda's invoke endpoint for `name`.
-fn invocation(lambda: SocketAddr, name: &str, body: Bytes) -> Request<Full<Bytes>> {
+pub(crate) fn invocation(lambda: SocketAddr, name: &str, body: Bytes) -> Request<Full<Bytes>> {
     Request::post(format!(
         "http://{lambda}{INVOKE_PREFIX}{name}{INVOKE_SUFFIX}"
     ))
@@ -552,7 +557,7 @@ fn described_cluster(path: &str) -> Option<String> {
     (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
 }
 
-fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+pub(crate) fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
     response
@@ -604,7 +609,19 @@ async fn rewritten(
 
 #[cfg(test)]
 mod tests {
-    use super::function_name;
+    use super::{function_name, target};
+
+    #[test]
+    fn the_target_header_names_the_operation_of_its_service_only() {
+        let (parts, ()) = hyper::Request::post("/")
+            .header("x-amz-target", "AWSStepFunctions.StopExecution")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert_eq!(target(&parts, "AWSStepFunctions"), Some("StopExecution"));
+        assert_eq!(target(&parts, "DynamoDB_20120810"), None);
+        assert_eq!(target(&parts, "AWSStep"), None);
+    }
 
     #[test]
     fn invoke_paths_name_the_function() {

@@ -10,17 +10,6 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use serde_json::Value;
 
-const TARGET: &str = "AWSStepFunctions.";
-
-/// The Step Functions operation a request names, if any.
-pub fn operation(parts: &hyper::http::request::Parts) -> Option<&str> {
-    parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(TARGET))
-}
-
 /// The `executionArn` of a StopExecution or DescribeExecution body.
 pub fn execution_arn(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;

@@ -131,8 +131,6 @@ fn allow_query(allow: &[String]) -> String {
 pub struct Started {
     pub name: String,
     pub execution: Option<String>,
-    #[cfg_attr(not(feature = "local-stack"), allow(dead_code))]
-    pub execution_arn: Option<String>,
 }
 
 /// PUTs one spec; prints what the API did.
@@ -153,7 +151,7 @@ pub async fn put_spec(
 }
 
 fn started(name: &str, answer: &Answer, doing: &str) -> Result<Started, ClientError> {
-    let (execution, execution_arn) = match answer.parse::<Applied>()? {
+    let execution = match answer.parse::<Applied>()? {
         Applied::Started(accepted) => {
             println!(
                 "{name}: {doing} generation {} (execution {}{})",
@@ -165,17 +163,16 @@ fn started(name: &str, answer: &Answer, doing: &str) -> Result<Started, ClientEr
                     ""
                 }
             );
-            (Some(accepted.execution), accepted.execution_arn)
+            Some(accepted.execution)
         }
         Applied::Unchanged(unchanged) => {
             println!("{name}: {}", unchanged.message);
-            (None, None)
+            None
         }
     };
     Ok(Started {
         name: name.to_owned(),
         execution,
-        execution_arn,
     })
 }
 
@@ -386,7 +383,6 @@ pub async fn request_sync(client: &ApiClient, name: &str) -> Result<Started, Cli
     Ok(Started {
         name: name.to_owned(),
         execution,
-        execution_arn: None,
     })
 }
 
@@ -465,8 +461,6 @@ pub async fn history(client: &ApiClient, name: &str, limit: u32) -> u8 {
 pub struct Followed {
     pub state: Option<String>,
     pub timed_out: bool,
-    #[cfg_attr(not(feature = "local-stack"), allow(dead_code))]
-    pub seconds: f64,
 }
 
 /// An execution not begun after this long was most likely rejected by Begin (a lock taken
@@ -540,7 +534,6 @@ pub async fn follow(
                     return Ok(Followed {
                         state,
                         timed_out: false,
-                        seconds: 0.0,
                     });
                 }
             }
@@ -581,7 +574,6 @@ pub async fn follow(
             return Ok(Followed {
                 state,
                 timed_out: false,
-                seconds: elapsed.as_secs_f64(),
             });
         }
         let not_begun = running.is_none() && recorded != Some(target_name) && elapsed > NOT_BEGUN;
@@ -601,7 +593,6 @@ pub async fn follow(
             return Ok(Followed {
                 state,
                 timed_out: true,
-                seconds: elapsed.as_secs_f64(),
             });
         }
         if spinner {

@@ -21,6 +21,10 @@ pub struct LocalContext {
     pub region: String,
     /// The directory with moto's and cargo-lambda's logs.
     pub logs: PathBuf,
+    /// What only the holding process can do (`cli/src/local_control.rs`); absent in a
+    /// context written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
 }
 
 /// `$STRATA_LOCAL_STATE`, else `$XDG_STATE_HOME/strata/local.json`, else

@@ -49,6 +49,14 @@ pub async fn start(detach: bool) -> u8 {
             return exit::ERROR;
         }
     };
+    let stack = std::sync::Arc::new(stack);
+    let control = match crate::local_control::serve(std::sync::Arc::downgrade(&stack)).await {
+        Ok(control) => control,
+        Err(e) => {
+            eprintln!("the local stack's control port did not open: {e}");
+            return exit::ERROR;
+        }
+    };
     let config = stack.sdk_config();
     let context = LocalContext {
         pid: std::process::id(),
@@ -58,6 +66,7 @@ pub async fn start(detach: bool) -> u8 {
             .region()
             .map_or_else(|| "us-east-1".to_owned(), ToString::to_string),
         logs: stack.logs().to_owned(),
+        control: Some(control),
     };
     if let Err(e) = context.write() {
         eprintln!("{}: {e}", context::path().display());

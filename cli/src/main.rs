@@ -1,6 +1,6 @@
 //! `strata`: drive Strata through its API (apply, plan, get, delete, watch, history), check
-//! a spec offline (validate), print the component graph, or run the main job on the local
-//! stack (`local up`).
+//! a spec offline (validate), print the component graph, or run a local stack to use them
+//! against (`local start`, with `--local`).
 
 mod client;
 mod commands;
@@ -8,6 +8,8 @@ mod console;
 mod context;
 #[cfg(feature = "local-stack")]
 mod local;
+#[cfg(feature = "local-stack")]
+mod local_control;
 #[cfg(feature = "local-stack")]
 mod local_stack;
 mod show;
@@ -180,17 +182,28 @@ enum LocalCommand {
     },
     /// Stop the local stack `strata local start` runs (its state goes with it).
     Stop,
-    /// Start the local stack, apply the spec through the API function's URL, watch it until
-    /// it ends and show it; with --sync, then show the sync (a pushed image rolled out,
-    /// drift found and repaired); with --down, then delete it and show what is kept.
-    Up {
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: PathBuf,
+    /// Stand in for CI: push an image of a service (else the first in ECR) tagged TAG (else
+    /// the next patch of the version it serves), and deliver ECR's push event to the
+    /// functions EventBridge would (the sync function).
+    Push {
+        name: String,
         #[arg(long)]
-        sync: bool,
+        service: Option<String>,
         #[arg(long)]
-        down: bool,
+        tag: Option<String>,
     },
+    /// Change the environment behind Strata's back, as a person with console access would:
+    /// its node group scaled (default: one node more than the spec says) and the first
+    /// service's Deployment (default: three replicas more).
+    Drift {
+        name: String,
+        #[arg(long)]
+        nodes: Option<u32>,
+        #[arg(long)]
+        replicas: Option<u32>,
+    },
+    /// States entered, Lambda invocations and wall time of the environment's last execution.
+    Figures { name: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -236,7 +249,17 @@ fn main() -> ExitCode {
     ExitCode::from(runtime.block_on(async {
         match remote {
             #[cfg(feature = "local-stack")]
-            Err(LocalCommand::Up { file, sync, down }) => local::up(&file, sync, down).await,
+            Err(LocalCommand::Push { name, service, tag }) => {
+                local::push(&name, service.as_deref(), tag.as_deref()).await
+            }
+            #[cfg(feature = "local-stack")]
+            Err(LocalCommand::Drift {
+                name,
+                nodes,
+                replicas,
+            }) => local::drift(&name, nodes, replicas).await,
+            #[cfg(feature = "local-stack")]
+            Err(LocalCommand::Figures { name }) => local::figures(&name).await,
             #[cfg(feature = "local-stack")]
             Err(LocalCommand::Start { detach }) => local_stack::start(detach).await,
             #[cfg(feature = "local-stack")]

@@ -68,6 +68,28 @@ fn a_detached_local_stack_serves_every_command_until_it_is_stopped() {
     assert!(out.contains("no changes"), "{out}");
     let (_, out, _) = local.strata(&["--local", "history", "staging"]);
     assert!(out.contains("Ready"), "{out}");
+    let (code, out, _) = local.strata(&["local", "figures", "staging"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("up-staging-1-0 ") && out.contains("Lambda invocations"),
+        "{out}"
+    );
+
+    // Another process changes the environment behind Strata's back through the holding
+    // process; the sync sees exactly that.
+    let (code, out, err) = local.strata(&["local", "drift", "staging", "--nodes", "4"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("scaled from 2 to 4 nodes"), "{out}");
+    let (code, out, _) = local.strata(&["--local", "sync", "staging", "--wait"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("scalingConfig.desiredSize: expected 2, observed 4")
+            && out.contains("spec.replicas: expected 2, observed 5"),
+        "{out}"
+    );
+    let (code, _, err) = local.strata(&["local", "push", "staging", "--service", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no service nope"), "{err}");
 
     let (code, out, _) = local.strata(&["local", "stop"]);
     assert_eq!(code, 0);

@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod console;
 mod context;
+mod cost;
 #[cfg(feature = "local-stack")]
 mod local;
 #[cfg(feature = "local-stack")]

@@ -68,6 +68,9 @@ pub fn environment(view: &EnvironmentView) {
         }
     }
     rest(status);
+    if let Some(cost) = &view.cost {
+        crate::cost::running(cost);
+    }
 }
 
 /// The status's lists below the components.
@@ -273,6 +276,7 @@ pub fn plan(body: &PlanView) {
             names.join(",")
         );
     }
+    crate::cost::plan(&body.cost);
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (civil-from-days, proleptic Gregorian).

@@ -13,12 +13,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use strata_contract::{
     Accepted, CancelView, EnvironmentList, EnvironmentListItem, EnvironmentView, ErrorBody,
-    ErrorCode, ErrorDetail, FieldProblem, HistoryPage, InFlight, NothingToDo, PlanView,
+    ErrorCode, ErrorDetail, FieldProblem, HistoryPage, InFlight, NothingToDo, PlanCost, PlanView,
     SyncRequested, TtlExtended,
 };
 use strata_core::{
     Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, Event, FieldError,
-    OperationKind, Plan, Scope, SecretSources, check_environment_name, parse_duration, plan,
+    OperationKind, Plan, Scope, SecretSources, check_environment_name, cost, parse_duration, plan,
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
@@ -168,6 +168,8 @@ pub enum ApiError {
     },
     #[error("{message}")]
     RecreateRefused { message: String, plan: Box<Plan> },
+    #[error(transparent)]
+    BudgetExceeded(#[from] strata_core::cost::BudgetError),
     #[error("the stored spec changed while this request ran; read it again and retry")]
     SpecChanged,
     #[error("{0}")]
@@ -202,6 +204,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::OperationInProgress { .. }
             | ApiError::RecreateRefused { .. }
+            | ApiError::BudgetExceeded(_)
             | ApiError::SpecChanged
             | ApiError::RollbackRefused(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -221,6 +224,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::OperationInProgress { .. } => ErrorCode::OperationInProgress,
             ApiError::RecreateRefused { .. } => ErrorCode::RecreateRefused,
+            ApiError::BudgetExceeded(_) => ErrorCode::BudgetExceeded,
             ApiError::SpecChanged => ErrorCode::SpecChanged,
             ApiError::RollbackRefused(_) => ErrorCode::RollbackRefused,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
@@ -253,6 +257,12 @@ impl ApiError {
                 error.execution = Some(execution.clone());
             }
             ApiError::RecreateRefused { plan, .. } => error.plan = Some((**plan).clone()),
+            ApiError::BudgetExceeded(refused) => {
+                error.fields = vec![FieldProblem {
+                    path: strata_core::cost::BudgetError::PATH.to_owned(),
+                    message: refused.to_string(),
+                }];
+            }
             _ => {}
         }
         ErrorBody { error }
@@ -555,6 +565,9 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
         let status = self.store().get_status(name).await?.map(|s| s.value);
         let lease = self.store().lease(name, now).await?;
+        let cost = status
+            .as_ref()
+            .map(|s| cost::estimate_running(&stored.environment, s));
         Ok(respond(
             StatusCode::OK,
             &EnvironmentView {
@@ -564,6 +577,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 spec: stored.environment,
                 status,
                 running_execution: lease.map(|l| l.holder),
+                cost,
             },
         ))
     }
@@ -600,6 +614,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 plan: Box::new(planned),
             });
         }
+        cost::check_budget(&environment, &cost::estimate(&environment))?;
         let unchanged = stored
             .as_ref()
             .is_some_and(|s| s.environment == environment);
@@ -730,6 +745,19 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             .into_iter()
             .filter(|c| !query.allow_recreate.contains(c))
             .collect();
+        let before = match (standing.as_ref(), status.as_ref()) {
+            (Some(standing), Some(status)) => Some(cost::estimate_running(standing, &status.value)),
+            _ => None,
+        };
+        let after = cost::estimate(&environment);
+        let cost = PlanCost {
+            change_usd: cost::change(before.as_ref(), &after),
+            over_budget: cost::check_budget(&environment, &after)
+                .err()
+                .map(|e| e.to_string()),
+            before,
+            after,
+        };
         Ok(respond(
             StatusCode::OK,
             &PlanView {
@@ -740,6 +768,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 deploy_only: planned.touches_only_app(),
                 refused,
                 plan: planned,
+                cost,
             },
         ))
     }

@@ -680,25 +680,6 @@ async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
     );
 }
 
-/// The components of `spec` recorded Ready at what they converged to, as the runner does.
-async fn converged(api: &TestApi, spec: &str) {
-    let env = strata_core::Environment::parse(spec).unwrap();
-    for component in strata_core::Component::ALL {
-        let mut status =
-            strata_core::ComponentStatus::new(strata_core::status::ComponentPhase::Ready, 1, NOW);
-        status.applied = Some(env.section(component));
-        let previous = api
-            .store()
-            .get_component("staging", component)
-            .await
-            .unwrap();
-        api.store()
-            .put_component("staging", component, &status, previous.map(|p| p.version))
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
     let api = api();

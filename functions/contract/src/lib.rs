@@ -4,6 +4,7 @@
 //! (feature `schema`; `tests/openapi.rs` keeps the document and the types in step).
 
 use serde::{Deserialize, Serialize};
+use strata_core::cost::Estimate;
 use strata_core::status::ComponentPhase;
 use strata_core::{
     Component, Environment, EnvironmentState, EnvironmentStatus, Event, Plan, Scope,
@@ -49,6 +50,9 @@ pub struct EnvironmentView {
     pub status: Option<EnvironmentStatus>,
     /// The execution holding the environment's lease, if one does.
     pub running_execution: Option<String>,
+    /// What runs now costs a month (the components neither never made nor deleted);
+    /// absent before the first operation began.
+    pub cost: Option<Estimate>,
 }
 
 /// 202: an operation was started (or this same request's operation already runs).
@@ -105,6 +109,22 @@ pub struct PlanView {
     /// Stateful components it would recreate or delete that were not allowed.
     pub refused: Vec<Component>,
     pub plan: Plan,
+    pub cost: PlanCost,
+}
+
+/// What a plan does to the monthly bill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanCost {
+    /// What runs now; absent before the first operation.
+    pub before: Option<Estimate>,
+    /// The spec once applied.
+    pub after: Estimate,
+    /// `after` less `before`, in dollars a month.
+    pub change_usd: f64,
+    /// Why an apply would be refused by `spec.budget.monthlyUSD` (BudgetExceeded).
+    pub over_budget: Option<String>,
 }
 
 /// `POST /environments/{name}/ttl`.
@@ -215,6 +235,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     OperationInProgress,
     RecreateRefused,
+    /// The plan's estimate is above `spec.budget.monthlyUSD` (or cannot be priced).
+    BudgetExceeded,
     SpecChanged,
     RollbackRefused,
     PayloadTooLarge,

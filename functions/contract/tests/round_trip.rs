@@ -1,7 +1,8 @@
 //! What the API writes, the CLI reads back: every body survives JSON unchanged.
 
 use strata_contract::{
-    Accepted, Applied, EnvironmentView, ErrorBody, ErrorCode, ErrorDetail, NothingToDo, PlanView,
+    Accepted, Applied, EnvironmentView, ErrorBody, ErrorCode, ErrorDetail, NothingToDo, PlanCost,
+    PlanView,
 };
 use strata_core::{Environment, EnvironmentState, EnvironmentStatus, Scope, plan};
 
@@ -24,6 +25,7 @@ where
 fn every_body_reads_back_as_it_was_written() {
     let env = staging();
     let planned = plan(None, &env);
+    let estimate = strata_core::cost::estimate(&env);
     round_trip(&PlanView {
         environment: "staging".into(),
         generation: 0,
@@ -32,6 +34,12 @@ fn every_body_reads_back_as_it_was_written() {
         deploy_only: false,
         refused: Vec::new(),
         plan: planned.clone(),
+        cost: PlanCost {
+            before: None,
+            change_usd: estimate.monthly_usd,
+            after: estimate.clone(),
+            over_budget: Some("above".into()),
+        },
     });
     round_trip(&EnvironmentView {
         name: "staging".into(),
@@ -44,6 +52,7 @@ fn every_body_reads_back_as_it_was_written() {
             11,
         )),
         running_execution: None,
+        cost: Some(estimate),
     });
     round_trip(&ErrorBody {
         error: ErrorDetail {

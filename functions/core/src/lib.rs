@@ -3,6 +3,7 @@
 //! status). No AWS types and no I/O live here, so every rule is testable in memory.
 
 mod applied;
+pub mod cost;
 pub mod drift;
 pub mod events;
 pub mod graph;

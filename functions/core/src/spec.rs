@@ -51,6 +51,18 @@ pub struct EnvironmentSpec {
     /// Lifetime of an ephemeral environment (`72h`, `7d`); absent means it lives until deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<String>,
+    /// A monthly ceiling: an apply whose estimate ([`crate::cost`]) is above it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetSpec {
+    /// Whole US dollars a month, at the shipped price table's list prices.
+    #[serde(rename = "monthlyUSD")]
+    pub monthly_usd: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

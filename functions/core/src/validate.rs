@@ -263,6 +263,12 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             ),
         }
     }
+    if spec.budget.as_ref().is_some_and(|b| b.monthly_usd == 0) {
+        v.push(
+            "spec.budget.monthlyUSD",
+            "must be a whole number of dollars above 0, such as 300",
+        );
+    }
     v.0
 }
 

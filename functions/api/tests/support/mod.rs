@@ -142,3 +142,23 @@ pub fn error_paths(body: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The components of `spec` recorded Ready at what they converged to, as the runner does.
+pub async fn converged(api: &TestApi, spec: &str) {
+    use strata_store::Store;
+    let env = strata_core::Environment::parse(spec).unwrap();
+    for component in strata_core::Component::ALL {
+        let mut status =
+            strata_core::ComponentStatus::new(strata_core::status::ComponentPhase::Ready, 1, NOW);
+        status.applied = Some(env.section(component));
+        let previous = api
+            .store()
+            .get_component("staging", component)
+            .await
+            .unwrap();
+        api.store()
+            .put_component("staging", component, &status, previous.map(|p| p.version))
+            .await
+            .unwrap();
+    }
+}

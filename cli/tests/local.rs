@@ -66,6 +66,12 @@ fn a_detached_local_stack_serves_every_command_until_it_is_stopped() {
     let (code, out, _) = local.strata(&["--local", "plan", "-f", &spec]);
     assert_eq!(code, 0);
     assert!(out.contains("no changes"), "{out}");
+    // The plan's cost: what runs and what is planned, the same $224.50 a month.
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("total") && l.matches("224.50").count() == 2),
+        "{out}"
+    );
     let (_, out, _) = local.strata(&["--local", "history", "staging"]);
     assert!(out.contains("Ready"), "{out}");
     let (code, out, _) = local.strata(&["local", "figures", "staging"]);

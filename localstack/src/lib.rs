@@ -111,6 +111,10 @@ pub struct LocalStack {
     moto: ProcessGroup,
 }
 
+/// The value of every secret the local stack stands in for (a spec's `secretArn`): what
+/// the secret search of the end-to-end tests looks for.
+pub const STAND_IN_SECRET_VALUE: &str = "local-stand-in-value";
+
 /// The dummy credentials of everything on the local stack; the cluster simulator checks
 /// EKS tokens against them.
 pub(crate) const ACCESS_KEY: &str = "testing";

@@ -58,7 +58,7 @@ impl StandIn {
                 };
                 let what = format!("secret {name} in {region}");
                 if self.first(&what) {
-                    self.put_secret(region, name, "local-stand-in-value")
+                    self.put_secret(region, name, crate::STAND_IN_SECRET_VALUE)
                         .await?;
                     made.push(what);
                 }

@@ -213,6 +213,21 @@ impl Harness {
     }
 }
 
+/// The database's master password, from the RDS-managed secret.
+async fn master_password(h: &Harness, master_secret: &str) -> String {
+    let text = h
+        .secrets
+        .get_secret_value()
+        .secret_id(master_secret)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["password"].as_str().unwrap().to_owned()
+}
+
 /// What `up` leaves in the cluster and in Route 53 for `examples/staging.yaml`.
 async fn kubernetes_layers_are_up(h: &Harness, env: &Environment, master_secret: &str) {
     let sim = h.stack.cluster_simulator();
@@ -224,17 +239,8 @@ async fn kubernetes_layers_are_up(h: &Harness, env: &Environment, master_secret:
     let secret = sim
         .object(cluster, "v1", "secrets", "staging", "database")
         .expect("the database Secret");
-    let password = h
-        .secrets
-        .get_secret_value()
-        .secret_id(master_secret)
-        .send()
-        .await
-        .unwrap()
-        .secret_string
-        .unwrap();
-    let password: serde_json::Value = serde_json::from_str(&password).unwrap();
-    let password = password["password"].as_str().unwrap();
+    let password = master_password(h, master_secret).await;
+    let password = password.as_str();
     let stored = secret["data"]["DATABASE_PASSWORD"].as_str().unwrap();
     assert_eq!(stored, base64(password));
     // No trace of it in the state table: statuses, outputs, history.
@@ -468,6 +474,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     let env = h.store_staging().await;
     // A user's rule on the stack's bus, delivering Strata's events to a queue.
     let queue = state_change_queue(&h).await;
+    let search = support::secrets::SecretSearch::start(&h.stack).await;
 
     let ended = h
         .run(
@@ -678,6 +685,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     // with the password from the RDS-managed secret (which Strata itself never records),
     // both services, the public one behind a load balancer the dns record points at.
     kubernetes_layers_are_up(&h, &env, secret).await;
+    let master_secret = secret.to_owned();
     let versions_before = h.component(Component::Config).await.resource_ids;
 
     // A second up changes nothing: every server-side apply is a no-op.
@@ -765,6 +773,38 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     assert_eq!(
         kinds,
         ["Ready", "OperationStarted", "Ready", "OperationStarted"]
+    );
+
+    // The database's password and the api's secret (which config copied into the cluster)
+    // are nowhere Strata writes: the table, the executions, the logs, the bus.
+    let password = master_password(&h, &master_secret).await;
+    // The execution's name is everywhere: the control that the search can find at all.
+    let (hits, searched) = search
+        .hits(
+            &h.stack,
+            &[
+                &password,
+                strata_localstack::STAND_IN_SECRET_VALUE,
+                "up-staging-1-a",
+            ],
+        )
+        .await;
+    let (control, leaks): (Vec<&String>, Vec<&String>) =
+        hits.iter().partition(|h| h.contains("secret #2 "));
+    println!("secret search: {searched:?}; {} hits", leaks.len());
+    assert!(leaks.is_empty(), "{leaks:#?}");
+    for kind in ["table ", "execution ", "log ", "bus event"] {
+        assert!(
+            control.iter().any(|h| h.starts_with(kind)),
+            "the search cannot see into {kind}: {control:#?}"
+        );
+    }
+    assert!(
+        searched.items > 10
+            && searched.executions >= 2
+            && searched.log_lines > 100
+            && searched.events >= 4,
+        "the search read too little to mean anything: {searched:?}"
     );
 }
 
@@ -2115,6 +2155,7 @@ async fn public_route(h: &Harness) -> (String, Option<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secrets_never_shown() {
     let h = harness().await;
+    let search = support::secrets::SecretSearch::start(&h.stack).await;
     h.store_staging().await;
     strata_store::ensure_scheduled(&h.store, "staging", 1, 900)
         .await
@@ -2231,7 +2272,7 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
     let status = h.store.get_status("staging").await.unwrap().unwrap().value;
     for shown in [outcome.to_string(), serde_json::to_string(&status).unwrap()] {
         for secret in [
-            "local-stand-in-value",
+            strata_localstack::STAND_IN_SECRET_VALUE,
             "typed-by-hand",
             &strata_kubernetes::base64(b"typed-by-hand"),
         ] {
@@ -2265,6 +2306,20 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
         .await
         .unwrap();
     assert!(outcome.get("drift").is_none(), "{outcome}");
+
+    // After two syncs and a repair: neither secret value is anywhere Strata writes.
+    let (hits, searched) = search
+        .hits(
+            &h.stack,
+            &[strata_localstack::STAND_IN_SECRET_VALUE, "typed-by-hand"],
+        )
+        .await;
+    println!("secret search: {searched:?}; {} hits", hits.len());
+    assert!(hits.is_empty(), "{hits:#?}");
+    assert!(
+        searched.executions >= 2 && searched.events >= 4,
+        "{searched:?}"
+    );
 }
 
 /// IAM is enforced on the local stack: with `ecr:DescribeImages` taken from the app step's

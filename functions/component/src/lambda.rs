@@ -66,6 +66,32 @@ pub fn diagnostic(name: &str, error: &dyn std::fmt::Display) -> Diagnostic {
     }
 }
 
+/// One invocation run in `span`: a log line when it answers, the error under its stable
+/// name when it fails — both inside the span, so both carry the environment and execution.
+pub async fn answer<T, E, F>(
+    span: tracing::Span,
+    handled: F,
+    name: impl Fn(&E) -> &'static str,
+) -> Result<T, Diagnostic>
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    // Boxed: a handler's future nests deep, too deep to lay out inline in `main`'s.
+    let handled = Box::pin(handled);
+    async move {
+        match handled.await {
+            Ok(value) => {
+                tracing::info!("answered");
+                Ok(value)
+            }
+            Err(e) => Err(diagnostic(name(&e), &e)),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
 /// The whole `main` of a component Lambda: logs, one SDK config, the store, and the handler
 /// built from the config, served until the runtime stops.
 pub async fn run_component<H, F>(handler: F) -> Result<(), lambda_runtime::Error>
@@ -88,10 +114,8 @@ pub async fn serve<H: ComponentHandler>(
     let (store, handler) = (&store, &handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = span(H::COMPONENT.name(), &event.payload);
-        crate::handle(store, handler, event.payload, now())
-            .instrument(span)
-            .await
-            .map_err(|e| diagnostic(e.name(), &e))
+        let handled = crate::handle(store, handler, event.payload, now());
+        answer(span, handled, |e| e.name()).await
     }))
     .await
 }

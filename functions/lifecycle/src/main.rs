@@ -4,7 +4,6 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use lifecycle::EventBus;
 use serde_json::Value;
 use strata_component::lambda;
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,10 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &std::env::var("STRATA_CONTROL_PLANE").map_err(|_| "no STRATA_CONTROL_PLANE")?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = lambda::span("lifecycle", &event.payload);
-        lifecycle::handle(store, events, stack, event.payload, lambda::now())
-            .instrument(span)
-            .await
-            .map_err(|e| lambda::diagnostic(e.name(), &e))
+        let handled = lifecycle::handle(store, events, stack, event.payload, lambda::now());
+        lambda::answer(span, handled, |e| e.name()).await
     }))
     .await
 }

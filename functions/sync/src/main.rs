@@ -3,7 +3,6 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use strata_component::lambda;
-use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,10 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             environment = event.payload["environment"].as_str().unwrap_or("*"),
             execution = %event.context.request_id,
         );
-        sync::handle(syncer, event.payload, lambda::now())
-            .instrument(span)
-            .await
-            .map_err(|e| lambda::diagnostic(e.name(), &e))
+        let handled = sync::handle(syncer, event.payload, lambda::now());
+        lambda::answer(span, handled, |e| e.name()).await
     }))
     .await
 }

@@ -102,7 +102,7 @@ async fn pushed(
             Some(wanted) => format!("{name} has no service {wanted} with its image in ECR"),
             None => format!("{name} has no service with its image in ECR"),
         })?;
-    let (_, region, repository) = chosen.ecr_repository().unwrap_or_default();
+    let (registry, region, repository) = chosen.ecr_repository().unwrap_or_default();
     let tag = match tag {
         Some(tag) => tag.to_owned(),
         None => {
@@ -118,6 +118,7 @@ async fn pushed(
     };
     let done = stack
         .control(&Control::PushImage {
+            registry: registry.to_owned(),
             region: region.to_owned(),
             repository: repository.to_owned(),
             tag: tag.clone(),

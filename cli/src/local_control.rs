@@ -25,6 +25,8 @@ pub enum Control {
     /// whose rule matches it.
     #[serde(rename_all = "camelCase")]
     PushImage {
+        /// The registry's account id.
+        registry: String,
         region: String,
         repository: String,
         tag: String,
@@ -135,11 +137,14 @@ async fn carry_out(
 ) -> Result<Done, strata_localstack::LocalStackError> {
     match control {
         Control::PushImage {
+            registry,
             region,
             repository,
             tag,
         } => {
-            stack.push_image(&region, &repository, &tag).await?;
+            stack
+                .push_image_to(&registry, &region, &repository, &tag)
+                .await?;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());

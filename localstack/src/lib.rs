@@ -480,14 +480,29 @@ impl LocalStack {
         self.stand_in.stand_in_for(env).await
     }
 
-    /// Stands in for a CI pipeline: an image with `tag` in the ECR repository.
+    /// Stands in for a CI pipeline: an image with `tag` in the ECR repository of this
+    /// account.
     pub async fn push_image(
         &self,
         region: &str,
         repository: &str,
         tag: &str,
     ) -> Result<(), LocalStackError> {
-        self.stand_in.push_image(region, repository, tag).await
+        self.push_image_to(template::ACCOUNT_ID, region, repository, tag)
+            .await
+    }
+
+    /// The same in the registry of another account (`registry`, its account id).
+    pub async fn push_image_to(
+        &self,
+        registry: &str,
+        region: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<(), LocalStackError> {
+        self.stand_in
+            .push_image(registry, region, repository, tag)
+            .await
     }
 
     /// Drift for the demo and the tests: the node group's desired size changed in EKS, as a

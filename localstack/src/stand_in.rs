@@ -39,13 +39,13 @@ impl StandIn {
     pub async fn stand_in_for(&self, env: &Environment) -> Result<Vec<String>, LocalStackError> {
         let mut made = Vec::new();
         for service in &env.spec.app.services {
-            if let Some((_, region, repository)) = service.ecr_repository() {
+            if let Some((registry, region, repository)) = service.ecr_repository() {
                 let tag = lowest_named(&service.version).ok_or_else(|| {
                     failed(&service.name, format!("no version in {}", service.version))
                 })?;
-                let what = format!("image {repository}:{tag} in {region}");
+                let what = format!("image {registry}/{repository}:{tag} in {region}");
                 if self.first(&what) {
-                    self.push_image(region, repository, &tag).await?;
+                    self.push_image(registry, region, repository, &tag).await?;
                     made.push(what);
                 }
             }
@@ -132,21 +132,24 @@ impl StandIn {
         serde_json::from_str(&text).map_err(|e| failed(what, e.to_string()))
     }
 
-    /// An image with `tag` in the ECR repository (created when missing).
+    /// An image with `tag` in the ECR repository of the `registry` account (created when
+    /// missing): moto keeps a repository made with a `registryId` under that registry, as
+    /// an image in another account of one's organisation is on AWS.
     pub(crate) async fn push_image(
         &self,
+        registry: &str,
         region: &str,
         repository: &str,
         tag: &str,
     ) -> Result<(), LocalStackError> {
         const ECR: &str = "AmazonEC2ContainerRegistry_V20150921";
-        let what = format!("ECR {repository}:{tag}");
+        let what = format!("ECR {registry}/{repository}:{tag}");
         let exists = self
             .json(
                 &format!("{ECR}.DescribeRepositories"),
                 "ecr",
                 region,
-                json!({"repositoryNames": [repository]}),
+                json!({"registryId": registry, "repositoryNames": [repository]}),
                 &what,
             )
             .await
@@ -156,7 +159,7 @@ impl StandIn {
                 &format!("{ECR}.CreateRepository"),
                 "ecr",
                 region,
-                json!({"repositoryName": repository}),
+                json!({"registryId": registry, "repositoryName": repository}),
                 &what,
             )
             .await?;
@@ -172,7 +175,7 @@ impl StandIn {
             &format!("{ECR}.PutImage"),
             "ecr",
             region,
-            json!({"repositoryName": repository, "imageTag": tag, "imageManifest": manifest.to_string()}),
+            json!({"registryId": registry, "repositoryName": repository, "imageTag": tag, "imageManifest": manifest.to_string()}),
             &what,
         )
         .await?;

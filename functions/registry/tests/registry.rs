@@ -103,6 +103,22 @@ async fn the_newest_matching_tag_comes_from_ecr_and_from_an_oci_registry_alike()
     assert_eq!(from_oci, expected);
     check_picks("OCI", &from_oci);
 
+    // An image in another account's registry (a shared tooling account, as organisations
+    // keep them): the stand-in puts it there, and only there.
+    stack
+        .push_image_to("210987654321", "us-east-1", "shop/tools", "0.9.0")
+        .await
+        .expect("pushed to the other account's ECR");
+    let other = registries
+        .tags("210987654321.dkr.ecr.us-east-1.amazonaws.com/shop/tools")
+        .await
+        .expect("the other account's registry lists it");
+    assert_eq!(other, ["0.9.0"]);
+    let ours = registries
+        .tags("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/tools")
+        .await;
+    assert!(matches!(ours, Err(RegistryError::NotFound(_))), "{ours:?}");
+
     let missing = registries
         .tags(&format!("{}/shop/nothing", registry.host()))
         .await;

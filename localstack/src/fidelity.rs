@@ -380,7 +380,7 @@ impl Fault {
         self.response_with(&format!("injected by the local stack: {}", self.code))
     }
 
-    fn response_with(&self, message: &str) -> Response<Full<Bytes>> {
+    pub(crate) fn response_with(&self, message: &str) -> Response<Full<Bytes>> {
         let (content_type, body) = match self.protocol {
             Protocol::Ec2 => (
                 "text/xml",

@@ -24,6 +24,7 @@ pub mod chaos;
 pub mod cluster_simulator;
 pub mod fidelity;
 pub mod iam;
+pub mod lag;
 pub mod oci;
 pub mod policy;
 mod process;
@@ -293,6 +294,15 @@ impl LocalStack {
         };
         stack.provision().await?;
         Ok(stack)
+    }
+
+    /// EC2's eventual consistency: from now on, the first `calls` EC2 requests naming each
+    /// VPC, subnet, security group, route table or internet gateway a `Create*` made are
+    /// answered with its `*.NotFound` ([`lag`]). Answers how many such answers were given
+    /// so far.
+    pub fn lag(&self, calls: u32) -> u32 {
+        self.router.lag.set(calls);
+        self.router.lag.given()
     }
 
     /// Makes the router answer the next matching requests with an AWS error (see

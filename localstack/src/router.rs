@@ -48,6 +48,8 @@ pub struct Router {
     pub iam: Iam,
     /// The executions StopExecution stopped: described `ABORTED`, as on AWS.
     stopped: Stopped,
+    /// EC2's eventual consistency, set by tests through [`crate::LocalStack::lag`].
+    pub lag: crate::lag::Lag,
 }
 
 /// The operation a JSON-protocol request names in `x-amz-target`, if it is `service`'s
@@ -159,6 +161,7 @@ impl Router {
             dynamodb_writes: Default::default(),
             delays: Delays::default(),
             stopped: Stopped::default(),
+            lag: Default::default(),
         })
     }
 
@@ -247,6 +250,17 @@ impl Router {
         );
         if let Some(response) = self.faults.take(&parts.method, parts.uri.path(), &body) {
             return response;
+        }
+        if let Some(response) = self.lag.refuse(&body) {
+            return response;
+        }
+        if self.lag.watches(&body) {
+            let response = self.forward(self.moto, parts, body).await;
+            let (head, body) = response.into_parts();
+            // `forward` answers with a body already in memory: collecting it cannot fail.
+            let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
+            self.lag.record(&String::from_utf8_lossy(&bytes));
+            return Response::from_parts(head, Full::new(bytes));
         }
         if let Some(response) =
             self.access_entries

@@ -245,8 +245,44 @@ async fn ensure_vpc(c: &Client, env: &Owner, cidr: &str) -> Result<String, Compo
         .and_then(|v| v.vpc_id())
         .ok_or_else(|| rejected("CreateVpc returned no id".into()))?
         .to_owned();
+    until_known(&format!("DescribeVpcs {id}"), || async {
+        c.describe_vpcs().vpc_ids(&id).send().await.map(|_| ())
+    })
+    .await?;
     converge_vpc_dns(c, &id).await?;
     Ok(id)
+}
+
+/// EC2 is eventually consistent: an id a `Create*` just answered may be unknown to the
+/// next calls for a moment (the EC2 API reference: "wait and retry"). Waits until a
+/// describe by the id finds it — 100 ms doubling to 2 s, about 7 s in all — so the calls
+/// that follow in this step name something EC2 knows. Still unknown then: transient, and
+/// the state machine's retry finds the resource by its tags.
+async fn until_known<F, Fut, E>(what: &str, describe: F) -> Result<(), ComponentError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<
+                (),
+                aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
+            >,
+        >,
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut wait = std::time::Duration::from_millis(100);
+    for _ in 0..7 {
+        match describe().await {
+            Ok(()) => return Ok(()),
+            Err(e) if code(&e).is_some_and(|c| c.ends_with(".NotFound")) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(classify(what, e)),
+        }
+    }
+    Err(ComponentError::AwsTransient(format!(
+        "{what}: still unknown to EC2 after its create"
+    )))
 }
 
 /// The VPC's DNS attributes (EKS and RDS endpoints need DNS inside the VPC), by their names
@@ -355,6 +391,14 @@ async fn ensure_subnet(
         .and_then(|s| s.subnet_id())
         .ok_or_else(|| rejected("CreateSubnet returned no id".into()))?
         .to_owned();
+    until_known(&format!("DescribeSubnets {id}"), || async {
+        c.describe_subnets()
+            .subnet_ids(&id)
+            .send()
+            .await
+            .map(|_| ())
+    })
+    .await?;
     if plan.public {
         public_addresses_on_launch(c, &id).await?;
     }
@@ -402,6 +446,14 @@ async fn ensure_internet_gateway(
                 .and_then(|g| g.internet_gateway_id())
                 .ok_or_else(|| rejected("CreateInternetGateway returned no id".into()))?
                 .to_owned();
+            until_known(&format!("DescribeInternetGateways {id}"), || async {
+                c.describe_internet_gateways()
+                    .internet_gateway_ids(&id)
+                    .send()
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
             (id, false)
         }
     };
@@ -463,6 +515,14 @@ async fn ensure_route_table(
                 .and_then(|r| r.route_table_id())
                 .ok_or_else(|| rejected("CreateRouteTable returned no id".into()))?
                 .to_owned();
+            until_known(&format!("DescribeRouteTables {id}"), || async {
+                c.describe_route_tables()
+                    .route_table_ids(&id)
+                    .send()
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
             (id, false, Vec::new())
         }
     };
@@ -628,10 +688,21 @@ async fn create_database_group(
         .send()
         .await;
     match created {
-        Ok(out) => out
-            .group_id()
-            .map(str::to_owned)
-            .ok_or_else(|| rejected("CreateSecurityGroup returned no id".into())),
+        Ok(out) => {
+            let id = out
+                .group_id()
+                .map(str::to_owned)
+                .ok_or_else(|| rejected("CreateSecurityGroup returned no id".into()))?;
+            until_known(&format!("DescribeSecurityGroups {id}"), || async {
+                c.describe_security_groups()
+                    .group_ids(&id)
+                    .send()
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
+            Ok(id)
+        }
         Err(e) if code(&e) == Some("InvalidGroup.Duplicate") => {
             let existing = c
                 .describe_security_groups()

@@ -142,6 +142,8 @@ function sections(view, history) {
     drift.length ? el("table", { id: "drift" }, drift) : el("p", { class: "muted", id: "drift" }, "None recorded."),
     el("h2", {}, "Image updates"),
     el("ul", { id: "updates" }, (status.imageUpdates || []).map((u) => el("li", {}, u.service + ": " + u.deployed + " → " + u.available))),
+    el("h2", {}, "Cost of what runs"),
+    costTable(view.cost, "cost"),
     el("h2", {}, "Inventory"),
     el("p", { id: "inventory" }, ((status.inventory || []).length + (status.inventoryOmitted || 0)) + " resources: " +
       Object.entries(kinds).map(([k, n]) => k + " " + n).join(", ")),
@@ -149,6 +151,19 @@ function sections(view, history) {
     el("table", { id: "history" }, el("tr", {}, ["At", "Event", "By", "Message"].map((h) => el("th", {}, h))),
       (history.items || []).map((e) => el("tr", {}, el("td", {}, when(e.at)), el("td", {}, e.kind), el("td", { class: "mono" }, e.actor), el("td", {}, e.message)))),
   ];
+}
+
+// An estimate as a table: each component's monthly figure and what it is made of.
+function costTable(estimate, id) {
+  if (!estimate) return el("p", { class: "muted", id }, "Nothing runs yet.");
+  const money = (usd) => "$" + usd.toFixed(2);
+  return el("table", { id },
+    el("tr", {}, ["Component", "USD a month", "Priced"].map((h) => el("th", {}, h))),
+    estimate.components.map((c) => el("tr", {}, el("td", {}, c.component), el("td", { class: "money" }, money(c.monthlyUsd)),
+      el("td", {}, c.lines.map((l) => l.quantity + (l.unit === "hour" ? " × " : " GiB ") + l.item + " at $" + l.unitUsd + (l.unit === "hour" ? "/h" : "/GiB-month")).join("; ")))),
+    el("tr", {}, el("th", {}, "total"), el("th", { class: "money", "data-total": "" }, money(estimate.monthlyUsd)),
+      el("td", { class: "muted" }, "list prices of " + estimate.pricesOf + ", " + estimate.region +
+        ((estimate.unpriced || []).length ? "; not priced: " + estimate.unpriced.join(", ") : ""))));
 }
 
 function planSection(view) {
@@ -174,7 +189,11 @@ function planSection(view) {
       p.refused.length
         ? el("p", { class: "refused", id: "refused" }, "Refused: applying would recreate or delete " + p.refused.join(", ") +
             " and lose its data; apply with --allow-recreate " + p.refused.join(",") + " to go ahead.")
-        : null);
+        : null,
+      el("p", { id: "cost-change" }, "Cost: $" + (p.cost.before ? p.cost.before.monthlyUsd : 0).toFixed(2) + " → $" +
+        p.cost.after.monthlyUsd.toFixed(2) + " a month (" + (p.cost.changeUsd >= 0 ? "+" : "") + p.cost.changeUsd.toFixed(2) + ")"),
+      p.cost.overBudget ? el("p", { class: "refused", id: "over-budget" }, "Refused: " + p.cost.overBudget) : null,
+      costTable(p.cost.after, "plan-cost"));
   } }, "Plan");
   return [el("h2", {}, "Plan an edited or uploaded spec"), text, el("div", { class: "actions" }, file, run), result];
 }

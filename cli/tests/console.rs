@@ -162,6 +162,8 @@ fn the_console_shows_the_list_and_an_environment_during_and_after_its_up() {
         "arn:aws:secretsmanager:",
         "OperationStarted",
         "data-action=\"delete\"",
+        // What runs costs, at the shipped list prices (strata_core::cost pins the figure).
+        "data-total=\"\">$224.50",
     ] {
         assert!(after.contains(shown), "{shown} not shown");
     }

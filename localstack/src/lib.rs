@@ -29,6 +29,7 @@ pub mod oci;
 pub mod policy;
 mod process;
 pub mod router;
+pub mod secrets;
 mod stand_in;
 pub mod stopped;
 pub mod template;

@@ -378,54 +378,9 @@ const UP_PATH: [&str; 14] = [
     "Ready",
 ];
 
-/// An SQS queue fed by a rule on the stack's event bus matching every Strata event (moto
-/// delivers to SQS targets).
+/// A user's queue of every Strata event on the stack's bus.
 async fn state_change_queue(h: &Harness) -> String {
-    let config = h.stack.sdk_config();
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .create_queue()
-        .queue_name("strata-events")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let bus = h.stack.event_bus_name("EventBus").unwrap();
-    events
-        .put_rule()
-        .name("strata-to-queue")
-        .event_bus_name(bus)
-        .event_pattern(r#"{"source": ["strata"]}"#)
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule("strata-to-queue")
-        .event_bus_name(bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    url
+    strata_localstack::secrets::bus_queue(&h.stack, "strata-events").await
 }
 
 /// At least `count` events from the queue, oldest first.
@@ -474,7 +429,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     let env = h.store_staging().await;
     // A user's rule on the stack's bus, delivering Strata's events to a queue.
     let queue = state_change_queue(&h).await;
-    let search = support::secrets::SecretSearch::start(&h.stack).await;
+    let search = strata_localstack::secrets::SecretSearch::start(&h.stack).await;
 
     let ended = h
         .run(
@@ -2155,7 +2110,7 @@ async fn public_route(h: &Harness) -> (String, Option<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secrets_never_shown() {
     let h = harness().await;
-    let search = support::secrets::SecretSearch::start(&h.stack).await;
+    let search = strata_localstack::secrets::SecretSearch::start(&h.stack).await;
     h.store_staging().await;
     strata_store::ensure_scheduled(&h.store, "staging", 1, 900)
         .await

@@ -3,8 +3,6 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-pub mod secrets;
-
 use strata_localstack::{LocalStack, Options};
 use strata_store::DynamoStore;
 

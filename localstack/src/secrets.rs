@@ -2,14 +2,70 @@
 //! every DynamoDB table, every execution history of every state machine (inputs, outputs,
 //! causes), every line the functions and moto logged, and every event on Strata's bus
 //! (caught from the moment the search is set up). A value is looked for as it is, as JSON
-//! and Rust's debug output escape it, and base64-encoded.
+//! and Rust's debug output escape it, and base64-encoded (as a Kubernetes Secret holds it).
+//! Test infrastructure, for the end-to-end tests of both the e2e crate and the CLI.
 
 use std::time::Duration;
 
-use strata_localstack::LocalStack;
+use crate::LocalStack;
 
 pub struct SecretSearch {
     queue: String,
+}
+
+/// An SQS queue named `name`, fed by a rule on the stack's bus matching every Strata event
+/// (moto delivers to SQS targets): its URL.
+pub async fn bus_queue(stack: &LocalStack, name: &str) -> String {
+    let config = stack.sdk_config();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let bus = stack.event_bus_name("EventBus").unwrap();
+    events
+        .put_rule()
+        .name(name)
+        .event_bus_name(bus)
+        .event_pattern(r#"{"source": ["strata"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(name)
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    queue
+}
+
+/// A value as a Kubernetes Secret's `data` holds it.
+pub fn base64(value: &str) -> String {
+    strata_kubernetes::base64(value.as_bytes())
 }
 
 /// The forms a value may take where it leaked.
@@ -20,7 +76,7 @@ fn forms(value: &str) -> Vec<String> {
         value.to_owned(),
         debug.trim_matches('"').to_owned(),
         json.trim_matches('"').to_owned(),
-        strata_kubernetes::base64(value.as_bytes()),
+        base64(value),
     ];
     forms.sort();
     forms.dedup();
@@ -30,51 +86,9 @@ fn forms(value: &str) -> Vec<String> {
 impl SecretSearch {
     /// Set up before the operations: a rule sending every Strata event to a queue of its own.
     pub async fn start(stack: &LocalStack) -> Self {
-        let config = stack.sdk_config();
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let queue = sqs
-            .create_queue()
-            .queue_name("secret-search")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        let bus = stack.event_bus_name("EventBus").unwrap();
-        events
-            .put_rule()
-            .name("secret-search")
-            .event_bus_name(bus)
-            .event_pattern(r#"{"source": ["strata"]}"#)
-            .send()
-            .await
-            .unwrap();
-        events
-            .put_targets()
-            .rule("secret-search")
-            .event_bus_name(bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("queue")
-                    .arn(arn)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        Self { queue }
+        Self {
+            queue: bus_queue(stack, "secret-search").await,
+        }
     }
 
     /// Where any of `secrets` shows, as `place: which secret (form)`; and how many places

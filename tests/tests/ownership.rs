@@ -237,4 +237,26 @@ async fn a_name_deleted_and_applied_again_is_a_new_incarnation_restored_from_its
     // The snapshot the first life's status recorded is the second life's data.
     let database = &status.components[&Component::Database];
     assert_eq!(database.resource_ids["restoredFrom"], snapshot);
+
+    // Down again (a second final snapshot), then back on purpose from the first one:
+    // `restoreFrom` names it, and both stay on record.
+    let ended = s.run("reborn", true).await;
+    assert!(ended.starts_with("SUCCEEDED"), "{ended}");
+    let newer =
+        s.status("reborn").await.components[&Component::Database].outputs["finalSnapshotId"]
+            .clone();
+    assert_ne!(newer, snapshot);
+    env.spec.database.as_mut().unwrap().restore_from = Some(snapshot.clone());
+    s.store_spec(&env).await;
+    let ended = s.run("reborn", false).await;
+    assert!(ended.starts_with("SUCCEEDED"), "{ended}");
+    let status = s.status("reborn").await;
+    assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
+    let database = &status.components[&Component::Database];
+    assert_eq!(database.resource_ids["restoredFrom"], snapshot);
+    assert_eq!(strata_core::snapshots::recorded(database), {
+        let mut both = vec![snapshot.as_str(), newer.as_str()];
+        both.sort_unstable();
+        both
+    });
 }

@@ -615,6 +615,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             });
         }
         cost::check_budget(&environment, &cost::estimate(&environment))?;
+        self.check_restore(&environment, &planned).await?;
         let unchanged = stored
             .as_ref()
             .is_some_and(|s| s.environment == environment);
@@ -729,6 +730,38 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             &started,
             Some(scope),
         ))
+    }
+
+    /// `spec.database.restoreFrom` names a snapshot recorded for this environment (or
+    /// `latest` with one recorded), when the plan makes the database; else 400 naming it.
+    async fn check_restore(
+        &self,
+        environment: &Environment,
+        planned: &Plan,
+    ) -> Result<(), ApiError> {
+        let Some(from) = environment
+            .spec
+            .database
+            .as_ref()
+            .and_then(|d| d.restore_from.as_deref())
+        else {
+            return Ok(());
+        };
+        match planned.action(Component::Database) {
+            strata_core::Action::Create => {}
+            // A recreate's teardown takes a final snapshot first: that is `latest` then.
+            strata_core::Action::Recreate if from != strata_core::snapshots::LATEST => {}
+            _ => return Ok(()),
+        }
+        let record = self
+            .store()
+            .get_component(environment.name(), Component::Database)
+            .await?;
+        strata_core::snapshots::chosen(from, record.as_ref().map(|r| &r.value))
+            .map(|_| ())
+            .map_err(|why| {
+                ApiError::Invalid(vec![FieldError::new("spec.database.restoreFrom", why)])
+            })
     }
 
     async fn plan(

@@ -9,6 +9,7 @@ pub mod events;
 pub mod graph;
 pub mod plan;
 pub mod secrets;
+pub mod snapshots;
 pub mod spec;
 pub mod status;
 pub mod tags;

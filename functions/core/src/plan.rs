@@ -488,6 +488,13 @@ fn diff_database(d: &mut Diff, a: &DatabaseSpec, b: &DatabaseSpec) {
         InPlace,
         "a policy, not a resource",
     );
+    d.field(
+        "spec.database.restoreFrom",
+        &a.restore_from,
+        &b.restore_from,
+        Replace,
+        "a database is restored only when it is made: a new instance from the snapshot",
+    );
 }
 
 fn diff_storage(d: &mut Diff, a: &StorageSpec, b: &StorageSpec) {

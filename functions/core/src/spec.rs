@@ -132,6 +132,12 @@ pub struct DatabaseSpec {
     pub backup_retention_days: u8,
     #[serde(default)]
     pub on_delete: DatabaseOnDelete,
+    /// Restore from a snapshot when the database is made (created, or recreated):
+    /// `latest` (this environment's newest final snapshot) or the id of a final snapshot
+    /// this control plane recorded for it ([`crate::snapshots`]). Absent: the newest
+    /// recorded one if there is one, else a new, empty database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<String>,
 }
 
 fn default_backup_retention_days() -> u8 {

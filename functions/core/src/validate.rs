@@ -133,6 +133,15 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
                 "must be between 0 and 35",
             );
         }
+        if let Some(from) = &db.restore_from
+            && from != crate::snapshots::LATEST
+            && !crate::snapshots::is_snapshot_id(from)
+        {
+            v.push(
+                "spec.database.restoreFrom",
+                "must be `latest` or a DB snapshot identifier (a letter, then letters, digits and single hyphens; at most 255)",
+            );
+        }
     }
 
     if let Some(storage) = &spec.storage {

@@ -161,6 +161,23 @@ fn shrinking_the_database_recreates_it_and_is_refused_unless_allowed() {
 }
 
 #[test]
+fn restoring_another_snapshot_is_a_recreate_that_must_be_allowed() {
+    let old = staging();
+    let mut new = old.clone();
+    new.spec.database.as_mut().unwrap().restore_from = Some("strata-staging-final-g1-5".into());
+    let planned = plan(Some(&old), &new);
+    assert_eq!(planned.action(Component::Database), Action::Recreate);
+    assert_eq!(
+        planned.check_allowed(&BTreeSet::new()),
+        Err(PlanError::StatefulChangeNotAllowed(vec![
+            Component::Database
+        ]))
+    );
+    // A new environment restoring from a snapshot simply creates it.
+    assert_eq!(plan(None, &new).action(Component::Database), Action::Create);
+}
+
+#[test]
 fn a_new_engine_replaces_the_database_and_its_version_goes_with_it() {
     let old = staging();
     let mut new = old.clone();

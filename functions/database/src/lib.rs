@@ -5,7 +5,8 @@
 //! secret's ARN, which is the credential reference in the status.
 //!
 //! `apply` creates what is absent (restoring from this environment's newest final snapshot
-//! when there is one of the same engine, so `down` then `up` keeps the data), waits while
+//! when there is one of the same engine, so `down` then `up` keeps the data; or from the one
+//! `restoreFrom` names, which must be recorded and usable), waits while
 //! RDS works, and modifies in place what the spec changed (class, storage, engine version,
 //! multi-AZ, backups, deletion protection). `destroy` honours `onDelete`: `snapshot` (the
 //! default) takes a final snapshot named from the environment, the generation and the
@@ -21,7 +22,7 @@ use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, DatabaseOnDelete, DatabaseSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::{self, Owner};
-use strata_core::{Component, OperationKind};
+use strata_core::{Component, OperationKind, snapshots};
 
 /// Makes an RDS client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -233,14 +234,20 @@ async fn recorded_final_snapshot(
     Ok(Some(snapshot.clone()))
 }
 
-/// The final snapshot the previous status of this component names.
-fn recorded_snapshot<'a>(step: &'a Step<'_>) -> Option<&'a str> {
-    let previous = step.previous?;
-    previous
-        .outputs
-        .get("finalSnapshotId")
-        .or(previous.resource_ids.get("finalSnapshotId"))
-        .map(String::as_str)
+/// The snapshot a new instance is restored from: the one `restoreFrom` names (it must be
+/// recorded), else the newest recorded one, else none.
+fn snapshot_to_restore<'a>(
+    step: &'a Step<'_>,
+    spec: &'a DatabaseSpec,
+) -> Result<Option<&'a str>, ComponentError> {
+    match spec.restore_from.as_deref() {
+        None => Ok(step.previous.and_then(snapshots::newest)),
+        Some(from) => snapshots::chosen(from, step.previous)
+            .map(Some)
+            .map_err(|why| {
+                ComponentError::InvalidInput(format!("spec.database.restoreFrom: {why}"))
+            }),
+    }
 }
 
 /// The network outputs the database needs: private subnets and the security group.
@@ -395,8 +402,17 @@ impl<C: ClientFor> Database<C> {
         let env = step.owner;
         let id = instance_name(&env.environment);
         let mut progress = Progress::waiting(ComponentPhase::Creating);
-        let recorded = recorded_snapshot(step);
-        if let Some(snapshot) = recorded_final_snapshot(client, env, spec.engine, recorded).await? {
+        let recorded = snapshot_to_restore(step, spec)?;
+        let found = recorded_final_snapshot(client, env, spec.engine, recorded).await?;
+        if found.is_none()
+            && let (Some(_), Some(wanted)) = (&spec.restore_from, recorded)
+        {
+            // Asked for on purpose: never a silent empty database instead.
+            return Err(ComponentError::InvalidInput(format!(
+                "spec.database.restoreFrom: snapshot {wanted} is gone, not available, not this environment's, or of another engine"
+            )));
+        }
+        if let Some(snapshot) = found {
             let from = snapshot.db_snapshot_identifier().unwrap_or_default();
             client
                 .restore_db_instance_from_db_snapshot()
@@ -669,6 +685,11 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             waiting
                 .resource_ids
                 .insert("finalSnapshotId".into(), snapshot.clone());
+            // Every final snapshot stays on record (restoreFrom may name an older one).
+            waiting.resource_ids.insert(
+                snapshots::record_key(snapshot),
+                step.context.started_at.to_string(),
+            );
         }
         match instance.db_instance_status().unwrap_or_default() {
             "deleting" => return Ok(waiting),

@@ -372,6 +372,12 @@ async fn down_lifts_protection_then_deletes_with_a_final_snapshot_named_for_the_
         progress.resource_ids["finalSnapshotId"],
         "strata-staging-final-g3-1700000000"
     );
+    // Kept on record for restoreFrom, with when its operation began.
+    assert_eq!(
+        progress.resource_ids
+            [&strata_core::snapshots::record_key("strata-staging-final-g3-1700000000")],
+        "1700000000"
+    );
 
     let deleting = describe(instance("deleting"));
     let again =
@@ -558,6 +564,108 @@ async fn a_recorded_snapshot_of_another_engine_gives_a_new_database() {
     .await
     .unwrap();
     assert_eq!(create.num_calls(), 1);
+}
+
+/// An apply step of `env` over a status that recorded two final snapshots (g1, then g2).
+async fn apply_over_record(
+    rules: &[&Rule],
+    env: &Environment,
+) -> Result<strata_component::Progress, ComponentError> {
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
+    let database = Database {
+        clients: Mocked(client),
+    };
+    let context = context(OperationKind::Up, 5, 1_700_000_000);
+    let mut previous = strata_core::ComponentStatus::new(ComponentPhase::Deleted, 4, 0);
+    for (id, at) in [
+        ("strata-staging-final-g1-100", "100"),
+        ("strata-staging-final-g2-200", "200"),
+    ] {
+        previous
+            .resource_ids
+            .insert(strata_core::snapshots::record_key(id), at.into());
+    }
+    previous.outputs.insert(
+        "finalSnapshotId".into(),
+        "strata-staging-final-g2-200".into(),
+    );
+    strata_component::testing::step(
+        &database,
+        env,
+        &context,
+        Some(&previous),
+        &network_ready(),
+        false,
+    )
+    .await
+}
+
+fn restoring_from(from: &str) -> Environment {
+    let mut env = staging();
+    env.spec.database.as_mut().unwrap().restore_from = Some(from.into());
+    env
+}
+
+#[tokio::test]
+async fn restore_from_names_an_older_recorded_snapshot_and_gets_it() {
+    let [groups, tags] = subnet_group_present();
+    let snapshots = snapshots_named(vec![snapshot("strata-staging-final-g1-100", "postgres")]);
+    let restore = mock!(Client::restore_db_instance_from_db_snapshot)
+        .match_requests(|r| r.db_snapshot_identifier() == Some("strata-staging-final-g1-100"))
+        .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
+    let progress = apply_over_record(
+        &[&absent(), &groups, &tags, &snapshots, &restore],
+        &restoring_from("strata-staging-final-g1-100"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(restore.num_calls(), 1);
+    assert_eq!(
+        progress.resource_ids["restoredFrom"],
+        "strata-staging-final-g1-100"
+    );
+}
+
+/// A snapshot this control plane never recorded for the environment, or `latest` with none
+/// recorded, or a recorded one that is gone: the step fails naming the field, and no empty
+/// database is made in its place.
+#[tokio::test]
+async fn restore_from_refuses_what_was_not_recorded_or_is_gone() {
+    let [groups, tags] = subnet_group_present();
+    let create =
+        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    let restore = mock!(Client::restore_db_instance_from_db_snapshot)
+        .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
+    let none = snapshots_named(Vec::new());
+    let rules: [&Rule; 6] = [&absent(), &groups, &tags, &none, &create, &restore];
+
+    let err = apply_over_record(&rules, &restoring_from("someone-elses-snapshot"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "InvalidInput");
+    assert!(
+        err.to_string()
+            .starts_with("spec.database.restoreFrom: someone-elses-snapshot is not"),
+        "{err}"
+    );
+
+    let err = step_with(&rules, &restoring_from("latest"), false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("latest: no final snapshot"),
+        "{err}"
+    );
+
+    let err = apply_over_record(&rules, &restoring_from("latest"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("snapshot strata-staging-final-g2-200 is gone"),
+        "{err}"
+    );
+    assert_eq!((create.num_calls(), restore.num_calls()), (0, 0));
 }
 
 #[tokio::test]

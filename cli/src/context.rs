@@ -94,6 +94,25 @@ impl LocalContext {
         }
     }
 
+    /// The running local stack and a client of its API; else the error said and the exit
+    /// code (usage: start one first).
+    pub fn attach() -> Result<(Self, crate::client::ApiClient), u8> {
+        let Some(local) = Self::read() else {
+            eprintln!(
+                "error: no local stack runs ({} names none that is alive); start one with `strata local start --detach`",
+                path().display()
+            );
+            return Err(crate::exit::USAGE);
+        };
+        match crate::client::ApiClient::new(Some(local.api.clone()), &local.sdk_config()) {
+            Ok(client) => Ok((local, client)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(crate::exit::USAGE)
+            }
+        }
+    }
+
     /// An SDK config that signs for the local stack: its region, the dummy credentials.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
         let credentials = aws_credential_types::Credentials::new(

@@ -26,17 +26,7 @@ struct Attached {
 
 impl Attached {
     fn new() -> Result<Self, u8> {
-        let Some(context) = LocalContext::read() else {
-            eprintln!("error: no local stack runs; start one with `strata local start --detach`");
-            return Err(exit::USAGE);
-        };
-        match ApiClient::new(Some(context.api.clone()), &context.sdk_config()) {
-            Ok(client) => Ok(Self { context, client }),
-            Err(e) => {
-                eprintln!("error: {e}");
-                Err(exit::USAGE)
-            }
-        }
+        LocalContext::attach().map(|(context, client)| Self { context, client })
     }
 
     async fn view(&self, name: &str) -> Result<(EnvironmentView, EnvironmentStatus), String> {

@@ -275,19 +275,9 @@ fn main() -> ExitCode {
 
 /// A command against the local stack `strata local start` runs.
 async fn run_local(command: Remote) -> u8 {
-    let Some(local) = context::LocalContext::read() else {
-        eprintln!(
-            "error: no local stack runs ({} names none that is alive); start one with `strata local start --detach`",
-            context::path().display()
-        );
-        return exit::USAGE;
-    };
-    match client::ApiClient::new(Some(local.api.clone()), &local.sdk_config()) {
-        Ok(client) => dispatch(&client, command).await,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::USAGE
-        }
+    match context::LocalContext::attach() {
+        Ok((_, client)) => dispatch(&client, command).await,
+        Err(code) => code,
     }
 }
 

@@ -82,19 +82,9 @@ async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event()
 
     // The environment's name is in every kind of place searched: the control that the search
     // sees into each.
-    let (hits, searched) = search
-        .hits(&stack, &[&password, &service_value, "sealed"])
+    let searched = search
+        .assert_clean(&stack, &[&password, &service_value], "sealed")
         .await;
-    let (control, leaks): (Vec<&String>, Vec<&String>) =
-        hits.iter().partition(|h| h.contains("secret #2 "));
-    println!("secret search: {searched:?}; {} hits", leaks.len());
-    assert!(leaks.is_empty(), "{leaks:#?}");
-    for kind in ["table ", "execution ", "log ", "bus event"] {
-        assert!(
-            control.iter().any(|h| h.starts_with(kind)),
-            "the search cannot see into {kind}: {control:#?}"
-        );
-    }
     assert!(
         searched.executions >= 3
             && searched.log_lines > 100

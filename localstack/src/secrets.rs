@@ -91,6 +91,32 @@ impl SecretSearch {
         }
     }
 
+    /// The search after the operations, as a test asserts it: none of `secrets` anywhere,
+    /// and `control` (a value Strata writes everywhere, such as an execution's name) found in
+    /// every kind of place, so a search that cannot see into one fails. Answers what it read.
+    pub async fn assert_clean(
+        &self,
+        stack: &LocalStack,
+        secrets: &[&str],
+        control: &str,
+    ) -> Searched {
+        let mut needles = secrets.to_vec();
+        needles.push(control);
+        let (hits, searched) = self.hits(stack, &needles).await;
+        let marker = format!("secret #{} ", secrets.len());
+        let (seen, leaks): (Vec<&String>, Vec<&String>) =
+            hits.iter().partition(|h| h.contains(&marker));
+        println!("secret search: {searched:?}; {} hits", leaks.len());
+        assert!(leaks.is_empty(), "{leaks:#?}");
+        for kind in ["table ", "execution ", "log ", "bus event"] {
+            assert!(
+                seen.iter().any(|h| h.starts_with(kind)),
+                "the search cannot see into {kind}: {seen:#?}"
+            );
+        }
+        searched
+    }
+
     /// Where any of `secrets` shows, as `place: which secret (form)`; and how many places
     /// were searched, by kind (so a search that found nothing to search fails the caller's
     /// check, not passes it).

@@ -760,7 +760,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         strata_core::snapshots::chosen(from, record.as_ref().map(|r| &r.value))
             .map(|_| ())
             .map_err(|why| {
-                ApiError::Invalid(vec![FieldError::new("spec.database.restoreFrom", why)])
+                ApiError::Invalid(vec![FieldError::new(strata_core::snapshots::FIELD, why)])
             })
     }
 

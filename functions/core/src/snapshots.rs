@@ -6,6 +6,9 @@
 
 use crate::status::ComponentStatus;
 
+/// The spec field this module judges, as errors name it.
+pub const FIELD: &str = "spec.database.restoreFrom";
+
 /// `spec.database.restoreFrom: latest`.
 pub const LATEST: &str = "latest";
 

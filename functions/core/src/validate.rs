@@ -138,7 +138,7 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             && !crate::snapshots::is_snapshot_id(from)
         {
             v.push(
-                "spec.database.restoreFrom",
+                crate::snapshots::FIELD,
                 "must be `latest` or a DB snapshot identifier (a letter, then letters, digits and single hyphens; at most 255)",
             );
         }

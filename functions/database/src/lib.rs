@@ -244,9 +244,7 @@ fn snapshot_to_restore<'a>(
         None => Ok(step.previous.and_then(snapshots::newest)),
         Some(from) => snapshots::chosen(from, step.previous)
             .map(Some)
-            .map_err(|why| {
-                ComponentError::InvalidInput(format!("spec.database.restoreFrom: {why}"))
-            }),
+            .map_err(|why| ComponentError::InvalidInput(format!("{}: {why}", snapshots::FIELD))),
     }
 }
 
@@ -409,7 +407,8 @@ impl<C: ClientFor> Database<C> {
         {
             // Asked for on purpose: never a silent empty database instead.
             return Err(ComponentError::InvalidInput(format!(
-                "spec.database.restoreFrom: snapshot {wanted} is gone, not available, not this environment's, or of another engine"
+                "{}: snapshot {wanted} is gone, not available, not this environment's, or of another engine",
+                snapshots::FIELD
             )));
         }
         if let Some(snapshot) = found {

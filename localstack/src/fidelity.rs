@@ -326,6 +326,8 @@ enum Protocol {
     Query,
     RestJson,
     RestXml,
+    /// awsJson (DynamoDB, EventBridge): the operation is the `X-Amz-Target` header.
+    Json,
 }
 
 impl Fault {
@@ -355,6 +357,12 @@ impl Fault {
         Self::new(Protocol::RestJson, operation, containing, status, code)
     }
 
+    /// An awsJson error (`{"__type": …}`, DynamoDB, EventBridge) for the `X-Amz-Target`
+    /// operation, e.g. `AWSEvents.PutEvents`.
+    pub fn json(target: &str, containing: &str, status: u16, code: &str) -> Self {
+        Self::new(Protocol::Json, target, containing, status, code)
+    }
+
     /// An S3 error (`<Error><Code>…`) for `METHOD /path`.
     pub fn s3(operation: &str, containing: &str, status: u16, code: &str) -> Self {
         Self::new(Protocol::RestXml, operation, containing, status, code)
@@ -365,15 +373,20 @@ impl Fault {
         self
     }
 
-    fn matches(&self, method: &Method, path: &str, body: &str) -> bool {
-        request_matches(
-            self.protocol,
-            &self.operation,
-            &self.containing,
-            method,
-            path,
-            body,
-        )
+    fn matches(&self, method: &Method, path: &str, target: Option<&str>, body: &str) -> bool {
+        match self.protocol {
+            Protocol::Json => {
+                target == Some(self.operation.as_str()) && body.contains(&self.containing)
+            }
+            _ => request_matches(
+                self.protocol,
+                &self.operation,
+                &self.containing,
+                method,
+                path,
+                body,
+            ),
+        }
     }
 
     fn response(&self) -> Response<Full<Bytes>> {
@@ -407,6 +420,10 @@ impl Fault {
                 "application/json",
                 json!({ "message": message }).to_string(),
             ),
+            Protocol::Json => (
+                "application/x-amz-json-1.1",
+                json!({ "__type": self.code, "message": message }).to_string(),
+            ),
         };
         Response::builder()
             .status(self.status)
@@ -432,7 +449,7 @@ fn request_matches(
             .split('&')
             .any(|pair| pair == format!("Action={operation}")),
         // S3 addresses a bucket as `/bucket/` as well as `/bucket`.
-        Protocol::RestJson | Protocol::RestXml => {
+        Protocol::RestJson | Protocol::RestXml | Protocol::Json => {
             let path = match path.trim_end_matches('/') {
                 "" => "/",
                 trimmed => trimmed,
@@ -533,10 +550,18 @@ impl Faults {
     }
 
     /// The injected answer for this request, if a fault matches (and is used up by it).
-    pub fn take(&self, method: &Method, path: &str, body: &[u8]) -> Option<Response<Full<Bytes>>> {
+    pub fn take(
+        &self,
+        method: &Method,
+        path: &str,
+        target: Option<&str>,
+        body: &[u8],
+    ) -> Option<Response<Full<Bytes>>> {
         let mut faults = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let body = String::from_utf8_lossy(body);
-        let i = faults.iter().position(|f| f.matches(method, path, &body))?;
+        let i = faults
+            .iter()
+            .position(|f| f.matches(method, path, target, &body))?;
         let response = faults[i].response();
         faults[i].times -= 1;
         if faults[i].times == 0 {
@@ -573,29 +598,59 @@ mod fault_tests {
         let vpc = b"Action=CreateVpc&TagSpecification.1.Tag.1.Value=f-network";
         assert!(
             faults
-                .take(&Method::POST, "/", b"Action=CreateVpc&x=other")
+                .take(&Method::POST, "/", None, b"Action=CreateVpc&x=other")
                 .is_none()
         );
         assert!(
             faults
-                .take(&Method::POST, "/", b"Action=CreateVpcEndpoint&f-network")
+                .take(
+                    &Method::POST,
+                    "/",
+                    None,
+                    b"Action=CreateVpcEndpoint&f-network"
+                )
                 .is_none()
         );
-        let hit = faults.take(&Method::POST, "/", vpc).unwrap();
+        let hit = faults.take(&Method::POST, "/", None, vpc).unwrap();
         assert_eq!(hit.status(), 400);
-        assert!(faults.take(&Method::POST, "/", vpc).is_some());
-        assert!(faults.take(&Method::POST, "/", vpc).is_none(), "used up");
+        assert!(faults.take(&Method::POST, "/", None, vpc).is_some());
+        assert!(
+            faults.take(&Method::POST, "/", None, vpc).is_none(),
+            "used up"
+        );
         assert!(
             faults
-                .take(&Method::PUT, "/strata-f-storage-assets/key", b"")
+                .take(&Method::PUT, "/strata-f-storage-assets/key", None, b"")
                 .is_none()
         );
         assert_eq!(faults.pending(), 1);
         let slow = faults
-            .take(&Method::PUT, "/strata-f-storage-assets", b"")
+            .take(&Method::PUT, "/strata-f-storage-assets", None, b"")
             .unwrap();
         assert_eq!(slow.status(), 503);
         assert_eq!(faults.pending(), 0);
+        faults.inject(Fault::json(
+            "AWSEvents.PutEvents",
+            "Ready",
+            400,
+            "AccessDeniedException",
+        ));
+        let put = Some("AWSEvents.PutEvents");
+        assert!(
+            faults
+                .take(&Method::POST, "/", put, b"Progressing")
+                .is_none()
+        );
+        assert!(
+            faults
+                .take(&Method::POST, "/", Some("X.Other"), b"Ready")
+                .is_none()
+        );
+        let denied = faults.take(&Method::POST, "/", put, b"Ready").unwrap();
+        assert_eq!(
+            denied.headers()["x-amzn-ErrorType"],
+            "AccessDeniedException"
+        );
     }
 }
 

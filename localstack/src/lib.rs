@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 mod api_front;
 pub mod chaos;
 pub mod cluster_simulator;
+pub mod crash;
 pub mod fidelity;
 pub mod iam;
 pub mod lag;
@@ -310,6 +311,13 @@ impl LocalStack {
     /// [`fidelity::Fault`]), before they reach the emulator.
     pub fn inject(&self, fault: fidelity::Fault) {
         self.router.faults.inject(fault);
+    }
+
+    /// From now on (or no longer), every distinct Lambda invocation dies once after doing
+    /// its work, before it answers ([`crash`]). Answers how many died so far.
+    pub fn crash_every_step(&self, on: bool) -> u32 {
+        self.router.crashes.set(on);
+        self.router.crashes.given()
     }
 
     /// The fault matrix's layer: the calls each function made, and chaos for the next ones.

@@ -50,6 +50,8 @@ pub struct Router {
     stopped: Stopped,
     /// EC2's eventual consistency, set by tests through [`crate::LocalStack::lag`].
     pub lag: crate::lag::Lag,
+    /// Lambdas dying after their work ([`crate::LocalStack::crash_every_step`]).
+    pub crashes: crate::crash::Crashes,
 }
 
 /// The operation a JSON-protocol request names in `x-amz-target`, if it is `service`'s
@@ -162,6 +164,7 @@ impl Router {
             delays: Delays::default(),
             stopped: Stopped::default(),
             lag: Default::default(),
+            crashes: Default::default(),
         })
     }
 
@@ -248,7 +251,14 @@ impl Router {
                 .get(hyper::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok()),
         );
-        if let Some(response) = self.faults.take(&parts.method, parts.uri.path(), &body) {
+        let json_target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok());
+        if let Some(response) =
+            self.faults
+                .take(&parts.method, parts.uri.path(), json_target, &body)
+        {
             return response;
         }
         if let Some(response) = self.lag.refuse(&body) {
@@ -512,6 +522,7 @@ impl Router {
     /// HTTP 200 with `X-Amz-Function-Error: Unhandled` and the handler's own errorType.
     async fn invoke(&self, lambda: SocketAddr, name: &str, body: Bytes) -> Response<Full<Bytes>> {
         let request_id = self.request_id();
+        let dies = self.crashes.dies(name, &body);
         let (status, payload) = match self.client.request(invocation(lambda, name, body)).await {
             Ok(response) => {
                 let status = response.status();
@@ -528,6 +539,14 @@ impl Router {
             .header("content-type", "application/json")
             .header("x-amzn-RequestId", &request_id)
             .header("X-Amz-Executed-Version", "$LATEST");
+        if dies && status != StatusCode::NOT_FOUND {
+            let lost = crate::crash::Crashes::answer(&request_id).to_string();
+            return builder
+                .status(StatusCode::OK)
+                .header("X-Amz-Function-Error", "Unhandled")
+                .body(Full::new(Bytes::from(lost)))
+                .expect("static headers are valid");
+        }
         match status {
             StatusCode::OK => builder.status(StatusCode::OK).body(Full::new(payload)),
             StatusCode::NOT_FOUND => {

@@ -14,14 +14,17 @@ use strata_core::{Component, OperationKind, Scope};
 
 /// Lambda's own transient errors, retried like the handlers' transient ones: the service's
 /// 5xx and throttling, the client-side failures Step Functions reports for an invoke it could
-/// not complete, and a function that ran out of time (each step is idempotent, so running it
-/// again is safe).
+/// not complete, a function that ran out of time, and one whose process died (killed, out of
+/// memory: `Runtime.ExitError`, or `Lambda.Unknown` when Lambda names no cause). Each step is
+/// idempotent, so running it again after its work was done is safe.
 const LAMBDA_TRANSIENT: &[&str] = &[
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Sandbox.Timedout",
+    "Runtime.ExitError",
+    "Lambda.Unknown",
 ];
 
 pub fn file_name(operation: OperationKind) -> String {
@@ -308,15 +311,19 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
         add_stage(&mut states, stage, &entry(stage), &next, kind);
     }
     let done = format!("{:?}", operation.done_state());
-    states.insert(
-        "Finish".into(),
-        lifecycle_task(
-            &format!("Record the outcome ({done} only if every component converged) and release the lock."),
-            json!({ "action": "finish", "context.$": "$.context" }),
-            "$.finished",
-            "Converged?",
+    let mut finish = lifecycle_task(
+        &format!(
+            "Record the outcome ({done} only if every component converged) and release the lock."
         ),
+        json!({ "action": "finish", "context.$": "$.context" }),
+        "$.finished",
+        "Converged?",
     );
+    // A state table or event bus that stays down past the retries: FinishFailed records
+    // that (or, when the outcome was recorded, publishes it again) and releases the lock.
+    finish["Catch"] =
+        json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }]);
+    states.insert("Finish".into(), finish);
     states.insert(
         "Converged?".into(),
         json!({
@@ -335,14 +342,37 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
             "CausePath": "$.finished.message",
         }),
     );
+    let mut finish_failed = lifecycle_task(
+        "A step failed: record it as the environment's cause and release the lock; everything stays resumable.",
+        json!({ "action": "finish", "context.$": "$.context", "error.$": "$.error" }),
+        "$.finished",
+        "Failed",
+    );
+    finish_failed["Catch"] =
+        json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.unrecorded", "Next": "Release" }]);
+    states.insert("FinishFailed".into(), finish_failed);
+    // The last resort: the outcome could not be recorded, but the lease must not stay held
+    // until its deadline. Retried for minutes, since the state table was just unavailable.
     states.insert(
-        "FinishFailed".into(),
-        lifecycle_task(
-            "A step failed: record it as the environment's cause and release the lock; everything stays resumable.",
-            json!({ "action": "finish", "context.$": "$.context", "error.$": "$.error" }),
-            "$.finished",
-            "Failed",
-        ),
+        "Release".into(),
+        json!({
+            "Type": "Task",
+            "Comment": "The outcome could not be recorded: only give the lease back.",
+            "Resource": "${LifecycleFunctionArn}",
+            "Parameters": { "action": "release", "context.$": "$.context" },
+            "ResultPath": "$.released",
+            "Retry": retry(&["StoreUnavailable"], 5, 6),
+            "Next": "Unrecorded",
+        }),
+    );
+    states.insert(
+        "Unrecorded".into(),
+        json!({
+            "Type": "Fail",
+            "Comment": "The state table or the event bus stayed unavailable; the lease was given back, so the operation can be run again.",
+            "Error": "Unrecorded",
+            "Cause": "the operation's outcome could not be recorded (the state table or the event bus stayed unavailable); the lease was given back: run the operation again",
+        }),
     );
     states.insert(
         "Failed".into(),

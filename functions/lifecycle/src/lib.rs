@@ -98,6 +98,9 @@ enum Request {
         #[serde(default)]
         error: Option<CaughtError>,
     },
+    /// The last resort when the outcome could not be recorded: give the lease back, so the
+    /// environment is not held until the lease's deadline.
+    Release { context: OperationContext },
 }
 
 /// What a state machine's `Catch` puts at its `ResultPath`.
@@ -157,6 +160,24 @@ pub async fn handle<S: Store, N: Notifier>(
                 "message": status.message,
             }))
         }
+        Request::Release { context } => {
+            release(store, &context).await?;
+            Ok(serde_json::json!({ "environment": context.environment, "released": true }))
+        }
+    }
+}
+
+/// Gives the operation's lease back; a lease already given back (or taken over) is fine.
+pub async fn release<S: Store>(
+    store: &S,
+    context: &OperationContext,
+) -> Result<(), LifecycleError> {
+    match store
+        .release(&context.environment, &context.execution)
+        .await
+    {
+        Ok(()) | Err(StoreError::NotLockHolder { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,0 +1,211 @@
+//! The end of an operation when the state table or the event bus stays down past every
+//! retry: `Finish` is caught by `FinishFailed`, and `FinishFailed` by `Release`. Whatever
+//! fails, the lease is given back at once (never held until its deadline), the outcome that
+//! was recorded is kept, and the operation can be run again.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use strata_control::{Operations, SfnFlows};
+use strata_core::EnvironmentState;
+use strata_localstack::fidelity::Fault;
+use strata_store::{DynamoStore, Store};
+
+mod support;
+
+/// Both finishes make 4 attempts each (one and three retries).
+const ATTEMPTS: u32 = 4;
+
+struct Finish {
+    started: support::Started,
+    operations: Operations<DynamoStore, SfnFlows>,
+    sfn: aws_sdk_sfn::Client,
+}
+
+impl Finish {
+    async fn new() -> Self {
+        let started = support::start().await;
+        let sfn = aws_sdk_sfn::Client::new(&started.stack.sdk_config());
+        let operations = Operations::new(
+            started.store.clone(),
+            SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone()),
+        )
+        .with_poll_seconds(Some(1));
+        Self {
+            started,
+            operations,
+            sfn,
+        }
+    }
+
+    async fn prepare(&self, name: &str) {
+        let env = support::example_as(name);
+        self.started.stack.stand_in_for(&env).await.unwrap();
+        self.started
+            .store
+            .put_spec(&env, None, support::now())
+            .await
+            .unwrap();
+    }
+
+    /// Runs `up`; answers the execution's status and error, and the states it entered.
+    async fn up(&self, name: &str) -> (ExecutionStatus, Option<String>, Vec<String>) {
+        let ended = self
+            .started
+            .run(&self.operations, &self.sfn, name, false, "finish test")
+            .await;
+        let history = self
+            .sfn
+            .get_execution_history()
+            .execution_arn(ended.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        let entered = history
+            .events()
+            .iter()
+            .filter_map(|e| e.state_entered_event_details())
+            .map(|d| d.name().to_owned())
+            .collect();
+        (
+            ended.status().clone(),
+            ended.error().map(str::to_owned),
+            entered,
+        )
+    }
+
+    async fn state(&self, name: &str) -> (EnvironmentState, String) {
+        let status = self.started.store.get_status(name).await.unwrap().unwrap();
+        (status.value.state, status.value.message)
+    }
+
+    /// The lease is free: anyone may take it (and give it back).
+    async fn lease_is_free(&self, name: &str) {
+        let store = &self.started.store;
+        store
+            .acquire(name, "probe", 60, support::now())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the lease is still held: {e}"));
+        store.release(name, "probe").await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_table_or_event_bus_down_at_the_end_gives_the_lease_back_and_keeps_what_was_recorded()
+ {
+    let f = Finish::new().await;
+    let stack = &f.started.stack;
+    let done = "up of generation 1 done";
+
+    // The bus refuses the Ready event past Finish's retries: the Ready status Finish wrote
+    // stays, FinishFailed publishes it, and the execution names the bus's error.
+    f.prepare("bus").await;
+    let queue = strata_localstack::secrets::bus_queue(stack, "finish-events").await;
+    stack.inject(
+        Fault::json("AWSEvents.PutEvents", done, 400, "AccessDeniedException").times(ATTEMPTS),
+    );
+    let (status, error, entered) = f.up("bus").await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("EventsUnavailable"), "{entered:?}");
+    assert!(
+        entered.ends_with(&["Finish".into(), "FinishFailed".into(), "Failed".into()]),
+        "{entered:?}"
+    );
+    assert_eq!(f.state("bus").await, (EnvironmentState::Ready, done.into()));
+    f.lease_is_free("bus").await;
+    let events = received(stack, &queue).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail"]["environment"] == "bus" && e["detail"]["state"] == "Ready"),
+        "the Ready event was published after all: {events:?}"
+    );
+    assert_eq!(stack.pending_faults(), 0);
+
+    // The table refuses Finish's status write: FinishFailed records why, gives the lease
+    // back, and the next up converges.
+    f.prepare("table").await;
+    stack.inject(
+        Fault::json(
+            "DynamoDB_20120810.PutItem",
+            done,
+            400,
+            "AccessDeniedException",
+        )
+        .times(ATTEMPTS),
+    );
+    let (status, error, entered) = f.up("table").await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("StoreUnavailable"), "{entered:?}");
+    let (state, message) = f.state("table").await;
+    assert_eq!(state, EnvironmentState::Failed);
+    assert!(
+        message.starts_with("up failed: StoreUnavailable"),
+        "{message}"
+    );
+    f.lease_is_free("table").await;
+    assert_eq!(f.up("table").await.0, ExecutionStatus::Succeeded);
+    assert_eq!(f.state("table").await.0, EnvironmentState::Ready);
+
+    // The table refuses both finishes: Release gives the lease back all the same, and the
+    // execution says the outcome is unrecorded.
+    f.prepare("gone").await;
+    stack.inject(
+        Fault::json(
+            "DynamoDB_20120810.PutItem",
+            done,
+            400,
+            "AccessDeniedException",
+        )
+        .times(ATTEMPTS),
+    );
+    stack.inject(
+        Fault::json(
+            "DynamoDB_20120810.PutItem",
+            "up failed: StoreUnavailable",
+            400,
+            "AccessDeniedException",
+        )
+        .times(ATTEMPTS),
+    );
+    let (status, error, entered) = f.up("gone").await;
+    assert_eq!(status, ExecutionStatus::Failed);
+    assert_eq!(error.as_deref(), Some("Unrecorded"), "{entered:?}");
+    assert!(
+        entered.ends_with(&[
+            "Finish".into(),
+            "FinishFailed".into(),
+            "Release".into(),
+            "Unrecorded".into()
+        ]),
+        "{entered:?}"
+    );
+    assert_eq!(stack.pending_faults(), 0);
+    f.lease_is_free("gone").await;
+    assert_eq!(f.up("gone").await.0, ExecutionStatus::Succeeded);
+    assert_eq!(f.state("gone").await.0, EnvironmentState::Ready);
+}
+
+/// The events delivered to `queue` so far (waiting a few seconds for the first).
+async fn received(stack: &strata_localstack::LocalStack, queue: &str) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk_config());
+    let mut events = Vec::new();
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for message in out.messages() {
+            events.push(serde_json::from_str(message.body().unwrap()).unwrap());
+        }
+        if events
+            .iter()
+            .any(|e: &serde_json::Value| e["detail"]["state"] == "Ready")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    events
+}

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
 use strata_localstack::chaos::{Call, Chaos, ChaosKind};
+use strata_localstack::fidelity::{Delay, Fault};
 use strata_store::{DynamoStore, Store};
 
 mod support;
@@ -350,5 +351,131 @@ fn diff(expected: &Inventory, found: &Inventory) -> Vec<(&'static str, usize, us
         .iter()
         .filter(|(k, n)| found.get(*k) != Some(n))
         .map(|(k, n)| (*k, *n, found.get(k).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// A Lambda that dies after its side effect and before it answers, at every step: each
+/// distinct invocation of `up` and `down` (every function, every action, every poll) has
+/// its answer lost once after its work was done, and Step Functions retries it. Each
+/// operation ends as wanted in one run, with the emulator holding exactly what a clean run
+/// leaves.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_to_the_same_inventory()
+ {
+    let m = Matrix::new().await;
+    let stack = &m.started.stack;
+    m.prepare("calm").await;
+    assert_eq!(
+        m.converge("calm", false).await,
+        (EnvironmentState::Ready, 1)
+    );
+    let ready = m.inventory("calm").await;
+    assert_eq!(
+        m.converge("calm", true).await,
+        (EnvironmentState::Deleted, 1)
+    );
+    let deleted = m.inventory("calm").await;
+
+    m.prepare("dies").await;
+    stack.crash_every_step(true);
+    let up = m.converge("dies", false).await;
+    let after_up = m.inventory("dies").await;
+    let died_in_up = stack.crash_every_step(true);
+    let down = m.converge("dies", true).await;
+    let after_down = m.inventory("dies").await;
+    let died = stack.crash_every_step(false);
+    println!(
+        "a step dying after its work: {died_in_up} invocations died in up, {} in down; up {up:?}, down {down:?}",
+        died - died_in_up
+    );
+    assert_eq!(up, (EnvironmentState::Ready, 1));
+    assert_eq!(down, (EnvironmentState::Deleted, 1));
+    assert!(died_in_up >= 8 && died > died_in_up, "{died_in_up}/{died}");
+    assert_eq!(diff(&ready, &after_up), vec![], "after up");
+    assert_eq!(diff(&deleted, &after_down), vec![], "after down");
+
+    // A Parallel branch failing while its sibling is still polling: the database is refused
+    // while the cluster still says CREATING. Step Functions stops the cluster's loop; the
+    // environment is Failed with the lease free, and the next up picks the cluster up where
+    // it was, making nothing twice.
+    m.prepare("branch").await;
+    stack.delay(
+        Delay::rest_json(
+            "GET /clusters/strata-branch",
+            "",
+            r#""status": "ACTIVE""#,
+            r#""status": "CREATING""#,
+        )
+        .times(5),
+    );
+    stack.inject(Fault::query(
+        "CreateDBInstance",
+        "strata-branch",
+        400,
+        "InvalidParameterCombination",
+    ));
+    let failed = m
+        .started
+        .run(&m.operations, &m.sfn, "branch", false, "matrix")
+        .await;
+    let entered = states_entered(&m.sfn, failed.execution_arn()).await;
+    assert_eq!(failed.error(), Some("AwsRejected"), "{entered:?}");
+    assert!(
+        entered.iter().any(|s| s == "Cluster wait")
+            && entered.ends_with(&["FinishFailed".into(), "Failed".into()]),
+        "the cluster was polling when the database failed: {entered:?}"
+    );
+    let status = m
+        .started
+        .store
+        .get_status("branch")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    println!(
+        "a branch failing while its sibling polls: {:?}; cluster {:?}, database {:?}",
+        status.state,
+        status
+            .components
+            .get(&strata_core::Component::Cluster)
+            .map(|c| c.phase),
+        status
+            .components
+            .get(&strata_core::Component::Database)
+            .map(|c| c.phase),
+    );
+    assert_eq!(status.state, EnvironmentState::Failed);
+    assert_eq!(
+        m.converge("branch", false).await,
+        (EnvironmentState::Ready, 1)
+    );
+    assert_eq!(
+        diff(&ready, &m.inventory("branch").await),
+        vec![],
+        "after the resumed up"
+    );
+    assert_eq!(
+        m.converge("branch", true).await,
+        (EnvironmentState::Deleted, 1)
+    );
+    assert_eq!(
+        diff(&deleted, &m.inventory("branch").await),
+        vec![],
+        "after down"
+    );
+}
+
+/// The names of the states an execution entered, in order.
+async fn states_entered(sfn: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
+    sfn.get_execution_history()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details())
+        .map(|d| d.name().to_owned())
         .collect()
 }

@@ -522,7 +522,7 @@ impl Router {
     /// HTTP 200 with `X-Amz-Function-Error: Unhandled` and the handler's own errorType.
     async fn invoke(&self, lambda: SocketAddr, name: &str, body: Bytes) -> Response<Full<Bytes>> {
         let request_id = self.request_id();
-        let dies = self.crashes.dies(name, &body);
+        let dies = self.crashes.dies(name, &body, &request_id);
         let (status, payload) = match self.client.request(invocation(lambda, name, body)).await {
             Ok(response) => {
                 let status = response.status();
@@ -539,8 +539,7 @@ impl Router {
             .header("content-type", "application/json")
             .header("x-amzn-RequestId", &request_id)
             .header("X-Amz-Executed-Version", "$LATEST");
-        if dies && status != StatusCode::NOT_FOUND {
-            let lost = crate::crash::Crashes::answer(&request_id).to_string();
+        if let Some(lost) = dies.filter(|_| status != StatusCode::NOT_FOUND) {
             return builder
                 .status(StatusCode::OK)
                 .header("X-Amz-Function-Error", "Unhandled")

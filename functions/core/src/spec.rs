@@ -54,6 +54,26 @@ pub struct EnvironmentSpec {
     /// A monthly ceiling: an apply whose estimate ([`crate::cost`]) is above it is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetSpec>,
+    /// When the environment sleeps and wakes ([`crate::schedule`]), driven by the sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleSpec {
+    /// When to sleep: a five-field cron expression, such as `0 20 * * 1-5`.
+    pub sleep: String,
+    /// When to wake, such as `0 7 * * 1-5`.
+    pub wake: String,
+    /// The IANA time zone both are read in, such as `Europe/Berlin`.
+    #[serde(default = "utc")]
+    pub time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

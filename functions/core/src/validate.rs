@@ -272,6 +272,11 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             ),
         }
     }
+    if let Some(schedule) = &spec.schedule
+        && let Err((field, message)) = crate::schedule::Schedule::new(schedule)
+    {
+        v.push(format!("spec.schedule.{field}"), message);
+    }
     if spec.budget.as_ref().is_some_and(|b| b.monthly_usd == 0) {
         v.push(
             "spec.budget.monthlyUSD",

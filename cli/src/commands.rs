@@ -309,6 +309,20 @@ pub async fn rollback(client: &ApiClient, name: &str, wait: Option<Duration>) ->
     then_watch(client, started, wait).await
 }
 
+/// `strata sleep` (`asleep`) or `strata wake`.
+pub async fn sleep(client: &ApiClient, name: &str, asleep: bool, wait: Option<Duration>) -> u8 {
+    let (word, doing) = if asleep {
+        ("sleep", "putting to sleep")
+    } else {
+        ("wake", "waking")
+    };
+    let answer = client
+        .send(Method::POST, &format!("/environments/{name}/{word}"), None)
+        .await;
+    let started = answer.and_then(|a| started(name, &a, doing));
+    then_watch(client, started, wait).await
+}
+
 pub async fn cancel(client: &ApiClient, name: &str) -> u8 {
     match client
         .send(Method::POST, &format!("/environments/{name}/cancel"), None)

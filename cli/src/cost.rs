@@ -78,6 +78,27 @@ pub fn plan(cost: &PlanCost) {
 }
 
 /// One line for `get`: what runs now costs a month, by component.
+/// The sleeping condition and what sleep saves.
+pub fn sleep(sleep: &strata_contract::SleepView) {
+    let now = match sleep.asleep_since {
+        Some(since) => format!("asleep since {}", crate::show::utc(since)),
+        None => "awake".to_owned(),
+    };
+    let schedule = match (
+        sleep.scheduled_asleep_percent,
+        sleep.schedule_saves_monthly_usd,
+    ) {
+        (Some(percent), Some(saves)) => {
+            format!("; its schedule sleeps {percent:.1}% of the week, saving ${saves:.2} a month")
+        }
+        _ => String::new(),
+    };
+    println!(
+        "sleep        {now}; asleep it saves ${:.2} a month{schedule}",
+        sleep.saves_per_month_asleep_usd
+    );
+}
+
 pub fn running(estimate: &Estimate) {
     let parts: Vec<String> = estimate
         .components

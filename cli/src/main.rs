@@ -133,6 +133,23 @@ enum Remote {
         #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
         timeout: u64,
     },
+    /// Put the environment to sleep: nodes and replicas to 0, the database stopped, NAT
+    /// gateways removed (their addresses kept); data, DNS and resource ids stay.
+    Sleep {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
+        timeout: u64,
+    },
+    /// Wake a sleeping environment to exactly what its spec says.
+    Wake {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
+        timeout: u64,
+    },
     /// Stop the running operation and give the environment back: it shows Cancelled with
     /// what was in flight, and a following apply or delete resumes.
     Cancel { name: String },
@@ -334,6 +351,16 @@ async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
             wait,
             timeout,
         } => commands::rollback(client, &name, wait.then(|| limit(timeout))).await,
+        Remote::Sleep {
+            name,
+            wait,
+            timeout,
+        } => commands::sleep(client, &name, true, wait.then(|| limit(timeout))).await,
+        Remote::Wake {
+            name,
+            wait,
+            timeout,
+        } => commands::sleep(client, &name, false, wait.then(|| limit(timeout))).await,
         Remote::Extend { name, by } => commands::extend(client, &name, &by).await,
         Remote::Sync {
             name,

@@ -71,6 +71,9 @@ pub fn environment(view: &EnvironmentView) {
     if let Some(cost) = &view.cost {
         crate::cost::running(cost);
     }
+    if let Some(sleep) = &view.sleep {
+        crate::cost::sleep(sleep);
+    }
 }
 
 /// The status's lists below the components.

@@ -29,6 +29,8 @@ pub use strata_control::{
 };
 use strata_control::{Launch, Run, StartError, Started, Trigger};
 
+mod sleep;
+
 /// How long an apply waits for a twin request that reserved the lease to store the spec:
 /// between its two writes, a few milliseconds (3 s at most, well inside API Gateway's 30).
 const TWIN_WAITS: u32 = 30;
@@ -47,6 +49,8 @@ pub enum Endpoint {
     ExtendTtl,
     Sync,
     Cancel,
+    Sleep,
+    Wake,
 }
 
 impl Endpoint {
@@ -62,6 +66,8 @@ impl Endpoint {
             Endpoint::ExtendTtl => "extendTtl",
             Endpoint::Sync => "syncEnvironment",
             Endpoint::Cancel => "cancelOperation",
+            Endpoint::Sleep => "sleepEnvironment",
+            Endpoint::Wake => "wakeEnvironment",
         }
     }
 }
@@ -125,6 +131,16 @@ pub const ROUTES: &[Route] = &[
         path: "/environments/{name}/cancel",
         endpoint: Endpoint::Cancel,
     },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/sleep",
+        endpoint: Endpoint::Sleep,
+    },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/wake",
+        endpoint: Endpoint::Wake,
+    },
 ];
 
 /// Page sizes for listings.
@@ -174,6 +190,8 @@ pub enum ApiError {
     SpecChanged,
     #[error("{0}")]
     RollbackRefused(String),
+    #[error("{0}")]
+    SleepRefused(String),
     #[error("the body is {size} bytes; the limit is {limit}")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
@@ -206,7 +224,8 @@ impl ApiError {
             | ApiError::RecreateRefused { .. }
             | ApiError::BudgetExceeded(_)
             | ApiError::SpecChanged
-            | ApiError::RollbackRefused(_) => StatusCode::CONFLICT,
+            | ApiError::RollbackRefused(_)
+            | ApiError::SleepRefused(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoIdentity => StatusCode::FORBIDDEN,
@@ -227,6 +246,7 @@ impl ApiError {
             ApiError::BudgetExceeded(_) => ErrorCode::BudgetExceeded,
             ApiError::SpecChanged => ErrorCode::SpecChanged,
             ApiError::RollbackRefused(_) => ErrorCode::RollbackRefused,
+            ApiError::SleepRefused(_) => ErrorCode::SleepRefused,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::NoIdentity => ErrorCode::NoIdentity,
@@ -526,6 +546,8 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 self.sync_now(&name, caller, &id, now).await
             }
             Endpoint::Cancel => self.cancel(&name, caller, now).await,
+            Endpoint::Sleep => self.sleep_or_wake(&name, true, caller, now).await,
+            Endpoint::Wake => self.sleep_or_wake(&name, false, caller, now).await,
         }
     }
 
@@ -574,10 +596,13 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 name: name.to_owned(),
                 generation: stored.generation,
                 updated_at: stored.updated_at,
-                spec: stored.environment,
-                status,
+                sleep: status
+                    .as_ref()
+                    .map(|s| sleep::view(&stored.environment, s, now)),
                 running_execution: lease.map(|l| l.holder),
                 cost,
+                spec: stored.environment,
+                status,
             },
         ))
     }
@@ -1197,7 +1222,9 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             | Trigger::Delete { generation, .. }
             | Trigger::Rollback { generation, .. }
             | Trigger::Repair { generation, .. }
-            | Trigger::Rollout { generation, .. } => generation,
+            | Trigger::Rollout { generation, .. }
+            | Trigger::Sleep { generation, .. }
+            | Trigger::Wake { generation, .. } => generation,
             Trigger::Expiry { .. } => 0,
         };
         // Found running: its ARN is not at hand (the status URL tells how it goes).
@@ -1313,7 +1340,9 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
         | Endpoint::Rollback
         | Endpoint::ExtendTtl
         | Endpoint::Sync
-        | Endpoint::Cancel => &[],
+        | Endpoint::Cancel
+        | Endpoint::Sleep
+        | Endpoint::Wake => &[],
     };
     let mut errors = Vec::new();
     let mut query = Query::default();

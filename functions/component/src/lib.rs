@@ -274,6 +274,7 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         started_at: now,
         scope: Default::default(),
         teardown: Default::default(),
+        asleep: false,
     };
     let step = Step {
         environment: &spec.environment,
@@ -433,7 +434,10 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
             .map(|section| {
                 spec.environment
                     .with_applied(&BTreeMap::from([(component, section)]))
-            });
+            })
+            // An up of a sleeping environment converges to its sleeping shape; what it
+            // records as applied stays the spec's (a wake is no change of spec).
+            .or_else(|| (!destroying && context.asleep).then(|| spec.environment.asleep()));
         let step = Step {
             environment: standing.as_ref().unwrap_or(&spec.environment),
             context,

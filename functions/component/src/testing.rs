@@ -31,6 +31,7 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         started_at,
         scope: Default::default(),
         teardown: Default::default(),
+        asleep: false,
     }
 }
 

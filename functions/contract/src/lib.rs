@@ -53,6 +53,29 @@ pub struct EnvironmentView {
     /// What runs now costs a month (the components neither never made nor deleted);
     /// absent before the first operation began.
     pub cost: Option<Estimate>,
+    /// Sleep: whether the environment sleeps now and what sleeping saves. Absent before the
+    /// first operation began.
+    #[serde(default)]
+    pub sleep: Option<SleepView>,
+}
+
+/// The `sleeping` condition (the state stays Ready) and what sleep saves, at the shipped
+/// price table's list prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SleepView {
+    /// Since when it sleeps (seconds since the epoch); absent while awake.
+    pub asleep_since: Option<u64>,
+    /// What a whole month asleep saves: nodes, NAT gateway hours and database instance
+    /// hours stop; the control plane, load balancers, kept addresses and storage go on.
+    #[serde(rename = "savesPerMonthAsleepUSD")]
+    pub saves_per_month_asleep_usd: f64,
+    /// With `spec.schedule`: the share of a week it sleeps, in percent.
+    pub scheduled_asleep_percent: Option<f64>,
+    /// With `spec.schedule`: what the schedule saves a month.
+    #[serde(rename = "scheduleSavesMonthlyUSD")]
+    pub schedule_saves_monthly_usd: Option<f64>,
 }
 
 /// 202: an operation was started (or this same request's operation already runs).
@@ -239,6 +262,8 @@ pub enum ErrorCode {
     BudgetExceeded,
     SpecChanged,
     RollbackRefused,
+    /// Sleep or wake of an environment that is not Ready.
+    SleepRefused,
     PayloadTooLarge,
     UnsupportedMediaType,
     NoIdentity,

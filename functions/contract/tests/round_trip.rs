@@ -53,6 +53,12 @@ fn every_body_reads_back_as_it_was_written() {
         )),
         running_execution: None,
         cost: Some(estimate),
+        sleep: Some(strata_contract::SleepView {
+            asleep_since: Some(12),
+            saves_per_month_asleep_usd: 119.16,
+            scheduled_asleep_percent: Some(61.3),
+            schedule_saves_monthly_usd: Some(73.05),
+        }),
     });
     round_trip(&ErrorBody {
         error: ErrorDetail {

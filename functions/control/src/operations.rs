@@ -45,6 +45,16 @@ pub enum Trigger<'a> {
     },
     /// The sync found the TTL run out at `expires_at`.
     Expiry { expires_at: u64 },
+    /// `POST …/sleep`, or the schedule: `up` to the sleeping shape.
+    Sleep {
+        generation: u64,
+        status_version: u64,
+    },
+    /// `POST …/wake`, or the schedule: `up` back to the spec.
+    Wake {
+        generation: u64,
+        status_version: u64,
+    },
 }
 
 impl Trigger<'_> {
@@ -64,6 +74,18 @@ impl Trigger<'_> {
             Trigger::Repair { .. } => "repair",
             Trigger::Rollout { .. } => "images",
             Trigger::Expiry { .. } => "ttl",
+            Trigger::Sleep { .. } => "sleep",
+            Trigger::Wake { .. } => "wake",
+        }
+    }
+
+    /// What the execution's input says of sleep: `Some(true)` sleeps, `Some(false)` wakes,
+    /// `None` keeps the environment as it is.
+    pub fn asleep(&self) -> Option<bool> {
+        match self {
+            Trigger::Sleep { .. } => Some(true),
+            Trigger::Wake { .. } => Some(false),
+            _ => None,
         }
     }
 
@@ -90,6 +112,14 @@ impl Trigger<'_> {
             | Trigger::Repair {
                 generation,
                 status_version,
+            }
+            | Trigger::Sleep {
+                generation,
+                status_version,
+            }
+            | Trigger::Wake {
+                generation,
+                status_version,
             } => format!("{word}-{environment}-{generation}-{status_version}"),
             Trigger::Rollout {
                 generation,
@@ -109,7 +139,9 @@ impl Trigger<'_> {
             Trigger::Apply { generation, .. }
             | Trigger::Delete { generation, .. }
             | Trigger::Rollback { generation, .. }
-            | Trigger::Repair { generation, .. } => {
+            | Trigger::Repair { generation, .. }
+            | Trigger::Sleep { generation, .. }
+            | Trigger::Wake { generation, .. } => {
                 holder.starts_with(&format!("{}-{environment}-{generation}-", self.word()))
             }
             _ => holder == self.execution(environment),
@@ -125,6 +157,8 @@ impl Trigger<'_> {
             Trigger::Repair { .. } => "RepairRequested",
             Trigger::Rollout { .. } => "RolloutRequested",
             Trigger::Expiry { .. } => "ExpiryDeleteRequested",
+            Trigger::Sleep { .. } => "SleepRequested",
+            Trigger::Wake { .. } => "WakeRequested",
         }
     }
 }
@@ -256,7 +290,13 @@ impl<S: Store, F: Flows> Operations<S, F> {
     }
 
     /// The input of an execution for `environment`.
-    pub fn input(&self, environment: &str, scope: Scope, recreate: &[Component]) -> String {
+    pub fn input(
+        &self,
+        environment: &str,
+        scope: Scope,
+        recreate: &[Component],
+        asleep: Option<bool>,
+    ) -> String {
         let mut input = serde_json::Map::new();
         input.insert("environment".into(), environment.into());
         if scope != Scope::All {
@@ -264,6 +304,9 @@ impl<S: Store, F: Flows> Operations<S, F> {
         }
         if !recreate.is_empty() {
             input.insert("recreate".into(), serde_json::json!(recreate));
+        }
+        if let Some(asleep) = asleep {
+            input.insert("asleep".into(), asleep.into());
         }
         if let Some(poll) = self.poll_seconds {
             input.insert("pollSeconds".into(), poll.into());
@@ -485,7 +528,12 @@ impl<S: Store, F: Flows> Operations<S, F> {
         now: u64,
     ) -> Result<Started, StartError> {
         let execution = launch.execution();
-        let input = self.input(launch.environment, launch.scope, &launch.recreate);
+        let input = self.input(
+            launch.environment,
+            launch.scope,
+            &launch.recreate,
+            launch.trigger.asleep(),
+        );
         let arn = match self
             .flows
             .start(launch.trigger.operation(), &execution, &input)

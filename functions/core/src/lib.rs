@@ -10,6 +10,7 @@ pub mod graph;
 pub mod plan;
 pub mod schedule;
 pub mod secrets;
+pub mod sleep;
 pub mod snapshots;
 pub mod spec;
 pub mod status;

@@ -120,6 +120,11 @@ pub struct OperationContext {
     /// fails on a missing path even under `IsPresent`).
     #[serde(default)]
     pub teardown: BTreeMap<Component, bool>,
+    /// Whether this `up` converges the environment to its sleeping shape
+    /// ([`crate::sleep`]): a sleep sets it, a wake clears it, any other `up` keeps what the
+    /// environment was.
+    #[serde(default)]
+    pub asleep: bool,
 }
 
 impl OperationContext {
@@ -189,8 +194,24 @@ pub struct EnvironmentStatus {
     /// statuses written before incarnations existed; the next `up` mints one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incarnation: Option<Incarnation>,
+    /// The sleeping condition: present while the environment is asleep (its state stays
+    /// Ready). Absent in statuses written before sleep existed: awake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleeping: Option<Sleeping>,
     /// Seconds since the Unix epoch.
     pub updated_at: u64,
+}
+
+/// Since when an environment sleeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Sleeping {
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+    /// When the sleep was last carried out (the sync re-asserts it: AWS starts a stopped
+    /// database again after seven days).
+    pub asserted_at: u64,
 }
 
 /// One incarnation of an environment's name: see [`crate::tags`].
@@ -220,6 +241,7 @@ impl EnvironmentStatus {
             inventory: Vec::new(),
             inventory_omitted: 0,
             incarnation: None,
+            sleeping: None,
             updated_at: now,
         }
     }

@@ -563,7 +563,30 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
         let status = instance.db_instance_status().unwrap_or_default();
         let mut waiting = Progress::waiting(ComponentPhase::Updating);
         waiting.resource_ids.insert("instanceId".into(), id.clone());
+        // Sleep stops the instance (its storage, endpoint and id stay); a wake, or any up
+        // of an awake environment, starts it again.
+        let asleep = step.context.asleep;
         match status {
+            "available" if asleep => {
+                client
+                    .stop_db_instance()
+                    .db_instance_identifier(&id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("StopDBInstance {id}"), e))?;
+                return Ok(waiting);
+            }
+            "stopped" if asleep => return Ok(ready(&instance, &id)),
+            "stopped" => {
+                client
+                    .start_db_instance()
+                    .db_instance_identifier(&id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&format!("StartDBInstance {id}"), e))?;
+                return Ok(waiting);
+            }
+            "stopping" => return Ok(waiting),
             "available" => {}
             "deleting" => {
                 // A delete from an earlier `down` is finishing; create again once it is gone.

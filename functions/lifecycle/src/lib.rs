@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use strata_core::events::{Notice, StateChange};
-use strata_core::status::{ComponentPhase, CredentialRef, Incarnation};
+use strata_core::status::{ComponentPhase, CredentialRef, Incarnation, Sleeping};
 use strata_core::{
     Component, EnvironmentState, EnvironmentStatus, Event, Operation, OperationContext,
     OperationKind, Scope, check_environment_name,
@@ -83,6 +83,9 @@ pub struct ExecutionInput {
     /// then creates everything in order.
     #[serde(default)]
     pub recreate: Vec<Component>,
+    /// `true`: a sleep, `false`: a wake; absent, an `up` keeps the environment as it is.
+    #[serde(default)]
+    pub asleep: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -249,6 +252,11 @@ pub async fn begin<S: Store, N: Notifier>(
             "input.recreate: only an up of every component recreates".to_owned(),
         ));
     }
+    if input.asleep.is_some() && (operation != OperationKind::Up || !input.scope.is_all()) {
+        return Err(LifecycleError::InvalidInput(
+            "input.asleep: only an up of every component sleeps or wakes".to_owned(),
+        ));
+    }
     store
         .acquire(&name, execution, deadline_seconds, now)
         .await?;
@@ -300,6 +308,10 @@ pub async fn begin<S: Store, N: Notifier>(
                 .collect(),
             OperationKind::Down => BTreeMap::new(),
         },
+        asleep: operation == OperationKind::Up
+            && input
+                .asleep
+                .unwrap_or_else(|| current.as_ref().is_some_and(|s| s.value.sleeping.is_some())),
     };
     let message = started_message(&context);
     if begun.is_some() {
@@ -510,14 +522,23 @@ pub async fn finish<S: Store, N: Notifier>(
             (None, true) => (
                 context.operation.done_state(),
                 format!(
-                    "{} of generation {} done",
+                    "{} of generation {} done{}",
                     context.operation.name(),
-                    context.generation
+                    context.generation,
+                    if context.asleep { ", asleep" } else { "" }
                 ),
             ),
         };
         if state == EnvironmentState::Ready {
             status.observed_generation = context.generation;
+            // The sleeping condition follows what this up converged to.
+            status.sleeping = context.asleep.then(|| Sleeping {
+                since: status.sleeping.map_or(now, |s| s.since),
+                asserted_at: now,
+            });
+        }
+        if state == EnvironmentState::Deleted {
+            status.sleeping = None;
         }
         status.state = state;
         status.message = message;

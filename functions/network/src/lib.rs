@@ -14,8 +14,8 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, Filter, IpPermission, IpRange, NatGatewayState,
-    ResourceType, Tag, TagSpecification, VpcAttributeName,
+    AttributeBooleanValue, Filter, IpPermission, IpRange, NatGatewayState, ResourceType, Tag,
+    TagSpecification, VpcAttributeName,
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
@@ -489,12 +489,13 @@ async fn ensure_route_table(
         .send()
         .await
         .map_err(|e| classify("DescribeRouteTables", e))?;
-    let (id, has_default, associated) = match ours(found.route_tables(), env, Some(role)).next() {
+    let (id, default, associated) = match ours(found.route_tables(), env, Some(role)).next() {
         Some(rt) => (
             rt.route_table_id().unwrap_or_default().to_owned(),
             rt.routes()
                 .iter()
-                .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")),
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .map(|r| r.nat_gateway_id().or(r.gateway_id()).map(str::to_owned)),
             rt.associations()
                 .iter()
                 .filter_map(|a| a.subnet_id().map(str::to_owned))
@@ -523,10 +524,33 @@ async fn ensure_route_table(
                     .map(|_| ())
             })
             .await?;
-            (id, false, Vec::new())
+            (id, None, Vec::new())
         }
     };
-    if !has_default {
+    let wanted = match target {
+        Target::Gateway(igw) => Some(igw),
+        Target::Nat(nat) => Some(nat),
+        Target::Nowhere => None,
+    };
+    // A default route to a gateway that is no more (a NAT gateway a sleep removed, now
+    // back with a new id) is pointed at the one wanted.
+    if let (Some(Some(current)), Some(wanted)) = (&default, wanted)
+        && current != wanted
+    {
+        let replace = c
+            .replace_route()
+            .route_table_id(&id)
+            .destination_cidr_block("0.0.0.0/0");
+        let replace = match target {
+            Target::Gateway(igw) => replace.gateway_id(igw),
+            _ => replace.nat_gateway_id(wanted),
+        };
+        replace
+            .send()
+            .await
+            .map_err(|e| classify(&format!("ReplaceRoute {role}"), e))?;
+    }
+    if default.is_none() {
         let route = c
             .create_route()
             .route_table_id(&id)
@@ -556,72 +580,6 @@ async fn ensure_route_table(
             .map_err(|e| classify(&format!("AssociateRouteTable {role}"), e))?;
     }
     Ok(id)
-}
-
-/// The NAT gateway of `role` and its state, creating it (and its address) when missing.
-async fn ensure_nat(
-    c: &Client,
-    env: &Owner,
-    index: usize,
-    subnet: &str,
-) -> Result<(String, NatGatewayState), ComponentError> {
-    let role = format!("nat-{index}");
-    let found = c
-        .describe_nat_gateways()
-        .set_filter(Some(owned(env, Some(&role))))
-        .filter(live_nat())
-        .send()
-        .await
-        .map_err(|e| classify("DescribeNatGateways", e))?;
-    if let Some(nat) = ours(found.nat_gateways(), env, Some(&role)).next() {
-        return Ok((
-            nat.nat_gateway_id().unwrap_or_default().to_owned(),
-            nat.state().cloned().unwrap_or(NatGatewayState::Pending),
-        ));
-    }
-    let eip_role = format!("eip-{index}");
-    let addresses = c
-        .describe_addresses()
-        .set_filters(Some(owned(env, Some(&eip_role))))
-        .send()
-        .await
-        .map_err(|e| classify("DescribeAddresses", e))?;
-    let allocation = match ours(addresses.addresses(), env, Some(&eip_role))
-        .next()
-        .and_then(|a| a.allocation_id())
-    {
-        Some(id) => id.to_owned(),
-        None => c
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(tag_spec(ResourceType::ElasticIp, env, &eip_role))
-            .customize()
-            .config_override(once())
-            .send()
-            .await
-            .map_err(|e| classify("AllocateAddress", e))?
-            .allocation_id()
-            .ok_or_else(|| rejected("AllocateAddress returned no id".into()))?
-            .to_owned(),
-    };
-    // The address's id is the idempotency token: a retry after a lost answer gets the
-    // gateway the first attempt made, and a later environment (a new address) a new one.
-    let created = c
-        .create_nat_gateway()
-        .subnet_id(subnet)
-        .client_token(&allocation)
-        .allocation_id(&allocation)
-        .tag_specifications(tag_spec(ResourceType::Natgateway, env, &role))
-        .send()
-        .await
-        .map_err(|e| classify("CreateNatGateway", e))?;
-    let nat = created
-        .nat_gateway()
-        .ok_or_else(|| rejected("CreateNatGateway returned nothing".into()))?;
-    Ok((
-        nat.nat_gateway_id().unwrap_or_default().to_owned(),
-        nat.state().cloned().unwrap_or(NatGatewayState::Pending),
-    ))
 }
 
 async fn ensure_database_group(
@@ -997,7 +955,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
         let nat_count = nat_count(net);
         let mut nats = Vec::new();
         for (j, subnet) in public.iter().enumerate().take(nat_count) {
-            let (id, state) = ensure_nat(&c, name, j, subnet).await?;
+            let (id, state) = nat::ensure(&c, name, j, subnet, &step.context.execution).await?;
             if state == NatGatewayState::Failed {
                 return Err(rejected(format!("NAT gateway {id} failed")));
             }
@@ -1006,7 +964,10 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
                 .insert(format!("natGatewayId.{j}"), id.clone());
             nats.push((id, state));
         }
-        if nats.iter().any(|(_, s)| *s != NatGatewayState::Available) {
+        // Gateways beyond the count (a smaller `natGateways`, or sleep, which keeps their
+        // addresses) go.
+        let extra_gone = nat::remove_beyond(&c, name, nat_count, step.context.asleep).await?;
+        if !extra_gone || nats.iter().any(|(_, s)| *s != NatGatewayState::Available) {
             return Ok(progress); // The state machine polls until the NAT gateways are up.
         }
         for (i, subnet) in private.iter().enumerate() {
@@ -1211,6 +1172,7 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
     }
 }
 
+mod nat;
 pub mod sweep;
 
 #[cfg(test)]

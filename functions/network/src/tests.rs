@@ -140,6 +140,8 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
     });
     let groups = mock!(Client::describe_security_groups)
         .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let addresses = mock!(Client::describe_addresses)
+        .then_output(|| DescribeAddressesOutput::builder().build());
     let dns = dns_on();
     let progress = step(
         &[
@@ -152,6 +154,7 @@ async fn a_pending_nat_gateway_means_not_done_yet() {
             &associate,
             &pending,
             &groups,
+            &addresses,
         ],
         false,
     )
@@ -359,15 +362,27 @@ async fn a_nat_gateway_the_filter_let_through_is_not_taken_for_another_role() {
         RuleMode::MatchAny,
         &[&unfiltered, &no_address, &allocate, &create]
     );
-    let (id, state) = ensure_nat(&client, &owner("staging"), 1, "subnet-public-1")
-        .await
-        .unwrap();
+    let (id, state) = nat::ensure(
+        &client,
+        &owner("staging"),
+        1,
+        "subnet-public-1",
+        "up-staging-1-0",
+    )
+    .await
+    .unwrap();
     assert_eq!((id.as_str(), state), ("nat-1", NatGatewayState::Pending));
     assert_eq!(create.num_calls(), 1);
     // The first AZ's is found, tags and all.
-    let (id, _) = ensure_nat(&client, &owner("staging"), 0, "subnet-public-0")
-        .await
-        .unwrap();
+    let (id, _) = nat::ensure(
+        &client,
+        &owner("staging"),
+        0,
+        "subnet-public-0",
+        "up-staging-1-0",
+    )
+    .await
+    .unwrap();
     assert_eq!(id, "nat-0");
 }
 

@@ -137,6 +137,8 @@ pub enum Outcome {
     Skipped { holder: String },
     /// The TTL ran out: `environment-down` was started.
     Expired { execution: String },
+    /// The sleep schedule (or a sleep's re-assertion) started a sleep (`asleep`) or a wake.
+    Scheduled { execution: String, asleep: bool },
     /// Deleted (or its spec is gone): its schedule was removed.
     Unscheduled,
     /// Another run claimed it first.
@@ -151,6 +153,9 @@ pub struct RunReport {
     pub synced: usize,
     pub skipped: usize,
     pub expired: usize,
+    /// Sleeps and wakes the schedule started.
+    #[serde(default)]
+    pub scheduled: usize,
     pub unscheduled: usize,
     pub contended: usize,
     /// `environment: error` for each that failed; its claim lapses and it is retried.
@@ -165,6 +170,7 @@ impl RunReport {
             Ok(Outcome::Synced { .. }) => self.synced += 1,
             Ok(Outcome::Skipped { .. }) => self.skipped += 1,
             Ok(Outcome::Expired { .. }) => self.expired += 1,
+            Ok(Outcome::Scheduled { .. }) => self.scheduled += 1,
             Ok(Outcome::Unscheduled) => self.unscheduled += 1,
             Ok(Outcome::Contended) => self.contended += 1,
             Err(e) => self.failed.push(format!("{name}: {}: {e}", e.name())),
@@ -553,8 +559,46 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 }
             } else {
                 let ttl = ttl_check(&spec, &record.value, now);
-                let observe = observation == Observation::Now
-                    || observation_due(record.value.observed_at, &view, now);
+                let status = view.status.as_ref().map(|s| &s.value);
+                // The schedule's sleep or wake (an expiry goes first: it deletes).
+                if !matches!(ttl, TtlCheck::Expired { .. })
+                    && let Some(asleep) =
+                        status.and_then(|s| strata_core::sleep::due(&spec.environment, s, now))
+                {
+                    let (generation, status_version) = (
+                        spec.generation,
+                        view.status.as_ref().map_or(0, |s| s.version),
+                    );
+                    let (trigger, word) = if asleep {
+                        let t = Trigger::Sleep {
+                            generation,
+                            status_version,
+                        };
+                        (t, "sleep")
+                    } else {
+                        let t = Trigger::Wake {
+                            generation,
+                            status_version,
+                        };
+                        (t, "wake")
+                    };
+                    let launch = Launch {
+                        environment: name,
+                        trigger,
+                        scope: Scope::All,
+                        recreate: Vec::new(),
+                        message: format!("the sleep schedule: {word}"),
+                    };
+                    break 'found match self.start(&launch, run, now).await? {
+                        Ok(execution) => Outcome::Scheduled { execution, asleep },
+                        Err(holder) => Outcome::Skipped { holder },
+                    };
+                }
+                // Asleep, everything scaled to zero is as meant: no drift to look for.
+                let asleep = status.is_some_and(|s| s.sleeping.is_some());
+                let observe = !asleep
+                    && (observation == Observation::Now
+                        || observation_due(record.value.observed_at, &view, now));
                 let (images, (drift, inventory)) = match ttl {
                     TtlCheck::Expired { .. } => Default::default(),
                     _ => tokio::join!(self.image_findings(&spec, &view, tags, now), async {
@@ -676,7 +720,9 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             message: describe(&outcome, now),
             actor: format!("sync/{run}"),
             execution: match &outcome {
-                Outcome::Expired { execution } => Some(execution.clone()),
+                Outcome::Expired { execution } | Outcome::Scheduled { execution, .. } => {
+                    Some(execution.clone())
+                }
                 Outcome::Synced {
                     repair: Some(execution),
                     ..
@@ -1130,6 +1176,10 @@ fn describe(outcome: &Outcome, now: u64) -> String {
         Outcome::Expired { execution } => {
             format!("TTL expired: environment-down started ({execution})")
         }
+        Outcome::Scheduled { execution, asleep } => format!(
+            "the sleep schedule: {} started ({execution})",
+            if *asleep { "sleep" } else { "wake" }
+        ),
         Outcome::Unscheduled | Outcome::Contended => String::new(),
     }
 }

@@ -443,6 +443,19 @@ impl Router {
             .await
             .unwrap_or_default();
         let response = self.forward(self.moto, parts, body).await;
+        // AWS frees the gateway's Elastic IP with it; moto keeps it associated, so a new
+        // gateway on the same address (a wake) would be refused.
+        if response.status().is_success()
+            && let Some(association) = element(&described, "associationId")
+        {
+            self.ec2_query(
+                region,
+                format!(
+                    "Action=DisassociateAddress&Version=2016-11-15&AssociationId={association}"
+                ),
+            )
+            .await;
+        }
         if response.status().is_success()
             && let Some(eni) = element(&described, "networkInterfaceId")
         {

@@ -309,6 +309,53 @@ pub async fn rollback(client: &ApiClient, name: &str, wait: Option<Duration>) ->
     then_watch(client, started, wait).await
 }
 
+/// `strata apply --from BASE`: what the preview is to be.
+pub struct PreviewArgs {
+    pub name: String,
+    pub ttl: String,
+    /// `PATH=VALUE` overrides.
+    pub set: Vec<String>,
+    pub share: strata_core::spec::Share,
+    pub database: strata_core::spec::PreviewDatabase,
+}
+
+/// Makes a preview of `base` and brings it up.
+pub async fn preview(
+    client: &ApiClient,
+    base: &str,
+    args: PreviewArgs,
+    wait: Option<Duration>,
+) -> u8 {
+    let mut set = std::collections::BTreeMap::new();
+    for pair in &args.set {
+        let Some((path, value)) = pair.split_once('=') else {
+            eprintln!(
+                "--set {pair}: must be PATH=VALUE, such as spec.app.services[api].version=2.4.0"
+            );
+            return exit::USAGE;
+        };
+        set.insert(path.to_owned(), value.to_owned());
+    }
+    let request = strata_contract::PreviewRequest {
+        name: args.name.clone(),
+        ttl: args.ttl,
+        share: args.share,
+        database: args.database,
+        set,
+    };
+    let body = serde_json::to_vec(&request).expect("a request always serialises");
+    let answer = client
+        .send(
+            Method::POST,
+            &format!("/environments/{base}/previews"),
+            Some(("application/json", body)),
+        )
+        .await;
+    let doing = format!("applying (a preview of {base})");
+    let started = answer.and_then(|a| started(&args.name, &a, &doing));
+    then_watch(client, started, wait).await
+}
+
 /// `strata sleep` (`asleep`) or `strata wake`.
 pub async fn sleep(client: &ApiClient, name: &str, asleep: bool, wait: Option<Duration>) -> u8 {
     let (word, doing) = if asleep {

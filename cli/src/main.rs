@@ -87,8 +87,32 @@ enum Command {
 enum Remote {
     /// Create an environment or converge it to the spec (a file, or every spec in a directory).
     Apply {
-        #[arg(short = 'f', long = "file", value_name = "FILE|DIR")]
-        file: PathBuf,
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE|DIR",
+            required_unless_present = "from",
+            conflicts_with = "from"
+        )]
+        file: Option<PathBuf>,
+        /// Make a preview of this environment instead (with --name and --ttl).
+        #[arg(long, value_name = "BASE", requires_all = ["name", "ttl"])]
+        from: Option<String>,
+        /// The preview's name.
+        #[arg(long, requires = "from")]
+        name: Option<String>,
+        /// The preview's time to live, e.g. 4h.
+        #[arg(long, requires = "from")]
+        ttl: Option<String>,
+        /// An override of the base's spec, e.g. spec.app.services[api].version=2.4.0-pr.42.
+        #[arg(long = "set", value_name = "PATH=VALUE", requires = "from")]
+        set: Vec<String>,
+        /// cluster: a namespace on the base's cluster; none: a full copy.
+        #[arg(long, value_enum, default_value_t = ShareArg::Cluster, requires = "from")]
+        share: ShareArg,
+        /// snapshot: restored from the base's database; empty: a new one.
+        #[arg(long, value_enum, default_value_t = DatabaseArg::Snapshot, requires = "from")]
+        database: DatabaseArg,
         /// Stateful components the plan may recreate or delete (database, storage).
         #[arg(long, value_name = "COMPONENTS", value_delimiter = ',')]
         allow_recreate: Vec<String>,
@@ -329,10 +353,31 @@ async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
     match command {
         Remote::Apply {
             file,
+            from,
+            name,
+            ttl,
+            set,
+            share,
+            database,
             allow_recreate,
             wait,
             timeout,
-        } => commands::apply(client, &file, &allow_recreate, wait.then(|| limit(timeout))).await,
+        } => match (file, from) {
+            (Some(file), _) => {
+                commands::apply(client, &file, &allow_recreate, wait.then(|| limit(timeout))).await
+            }
+            (None, Some(base)) => {
+                let request = commands::PreviewArgs {
+                    name: name.unwrap_or_default(),
+                    ttl: ttl.unwrap_or_default(),
+                    set,
+                    share: share.into(),
+                    database: database.into(),
+                };
+                commands::preview(client, &base, request, wait.then(|| limit(timeout))).await
+            }
+            (None, None) => unreachable!("clap requires --file or --from"),
+        },
         Remote::Plan {
             file,
             allow_recreate,
@@ -370,5 +415,37 @@ async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
         Remote::History { name, limit } => commands::history(client, &name, limit).await,
         Remote::Cancel { name } => commands::cancel(client, &name).await,
         Remote::Console { port } => console::serve(client.clone(), port).await,
+    }
+}
+
+/// `--share`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ShareArg {
+    Cluster,
+    None,
+}
+
+impl From<ShareArg> for strata_core::spec::Share {
+    fn from(share: ShareArg) -> Self {
+        match share {
+            ShareArg::Cluster => strata_core::spec::Share::Cluster,
+            ShareArg::None => strata_core::spec::Share::None,
+        }
+    }
+}
+
+/// `--database`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DatabaseArg {
+    Snapshot,
+    Empty,
+}
+
+impl From<DatabaseArg> for strata_core::spec::PreviewDatabase {
+    fn from(database: DatabaseArg) -> Self {
+        match database {
+            DatabaseArg::Snapshot => strata_core::spec::PreviewDatabase::Snapshot,
+            DatabaseArg::Empty => strata_core::spec::PreviewDatabase::Empty,
+        }
     }
 }

@@ -25,6 +25,13 @@ pub fn environment(view: &EnvironmentView) {
     let status = view.status.as_ref();
     let or_dash = |s: Option<String>| s.unwrap_or_else(|| "-".to_owned());
     println!("environment  {}", view.name);
+    if let Some(preview) = &view.spec.spec.preview {
+        let share = match preview.share {
+            strata_core::spec::Share::Cluster => "runs on its network and cluster",
+            strata_core::spec::Share::None => "a full copy",
+        };
+        println!("preview      of {} ({share})", preview.base);
+    }
     println!("state        {}", or_dash(status.map(|s| name(&s.state))));
     println!(
         "message      {}",

@@ -29,6 +29,7 @@ pub use strata_control::{
 };
 use strata_control::{Launch, Run, StartError, Started, Trigger};
 
+mod previews;
 mod sleep;
 
 /// How long an apply waits for a twin request that reserved the lease to store the spec:
@@ -51,6 +52,7 @@ pub enum Endpoint {
     Cancel,
     Sleep,
     Wake,
+    Preview,
 }
 
 impl Endpoint {
@@ -68,6 +70,7 @@ impl Endpoint {
             Endpoint::Cancel => "cancelOperation",
             Endpoint::Sleep => "sleepEnvironment",
             Endpoint::Wake => "wakeEnvironment",
+            Endpoint::Preview => "createPreview",
         }
     }
 }
@@ -141,6 +144,11 @@ pub const ROUTES: &[Route] = &[
         path: "/environments/{name}/wake",
         endpoint: Endpoint::Wake,
     },
+    Route {
+        method: Method::POST,
+        path: "/environments/{name}/previews",
+        endpoint: Endpoint::Preview,
+    },
 ];
 
 /// Page sizes for listings.
@@ -192,6 +200,8 @@ pub enum ApiError {
     RollbackRefused(String),
     #[error("{0}")]
     SleepRefused(String),
+    #[error("{0}")]
+    PreviewsDepend(String),
     #[error("the body is {size} bytes; the limit is {limit}")]
     PayloadTooLarge { size: usize, limit: usize },
     #[error("content type {0:?} is not accepted; send application/json or application/yaml")]
@@ -225,7 +235,8 @@ impl ApiError {
             | ApiError::BudgetExceeded(_)
             | ApiError::SpecChanged
             | ApiError::RollbackRefused(_)
-            | ApiError::SleepRefused(_) => StatusCode::CONFLICT,
+            | ApiError::SleepRefused(_)
+            | ApiError::PreviewsDepend(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NoIdentity => StatusCode::FORBIDDEN,
@@ -247,6 +258,7 @@ impl ApiError {
             ApiError::SpecChanged => ErrorCode::SpecChanged,
             ApiError::RollbackRefused(_) => ErrorCode::RollbackRefused,
             ApiError::SleepRefused(_) => ErrorCode::SleepRefused,
+            ApiError::PreviewsDepend(_) => ErrorCode::PreviewsDepend,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::NoIdentity => ErrorCode::NoIdentity,
@@ -548,6 +560,10 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             Endpoint::Cancel => self.cancel(&name, caller, now).await,
             Endpoint::Sleep => self.sleep_or_wake(&name, true, caller, now).await,
             Endpoint::Wake => self.sleep_or_wake(&name, false, caller, now).await,
+            Endpoint::Preview => {
+                let body = previews::preview_body(request)?;
+                self.preview(&name, body, caller, now).await
+            }
         }
     }
 
@@ -619,6 +635,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         let status = self.store().get_status(&name).await?;
         let standing = standing(stored.as_ref(), status.as_ref());
         let planned = plan(standing.as_ref(), &environment);
+        self.check_dependents(&name, &planned).await?;
         if let Err(refused) = planned.check_allowed(&query.allow_recreate) {
             let allow = planned
                 .data_losing()
@@ -827,6 +844,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 refused,
                 plan: planned,
                 cost,
+                dependents: self.dependents(environment.name()).await?,
             },
         ))
     }
@@ -859,6 +877,13 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                     message: "already Deleted; nothing to do".to_owned(),
                 },
             ));
+        }
+        let dependents = self.dependents(name).await?;
+        if !dependents.is_empty() {
+            return Err(ApiError::PreviewsDepend(format!(
+                "previews run on environment {name}'s cluster: {}; delete them first",
+                dependents.join(", ")
+            )));
         }
         let launch = Launch {
             environment: name,
@@ -1342,7 +1367,8 @@ fn query(request: &Request, endpoint: Endpoint) -> Result<Query, ApiError> {
         | Endpoint::Sync
         | Endpoint::Cancel
         | Endpoint::Sleep
-        | Endpoint::Wake => &[],
+        | Endpoint::Wake
+        | Endpoint::Preview => &[],
     };
     let mut errors = Vec::new();
     let mut query = Query::default();

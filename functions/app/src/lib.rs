@@ -323,7 +323,7 @@ impl App {
 
     async fn connect(&self, env: &Environment) -> Result<Option<kube::Client>, ComponentError> {
         ClusterAccess(self.aws.clone())
-            .connect(&env.spec.region, &strata_core::cluster_name(env.name()))
+            .connect(&env.spec.region, &env.cluster_name())
             .await
     }
 

@@ -328,7 +328,20 @@ pub async fn run<S: Store, H: ComponentHandler>(
         .into());
     }
     let owner = Owner::new(name, status.as_ref().and_then(|s| s.incarnation.as_ref()));
-    let components = status.map(|s| s.components).unwrap_or_default();
+    let mut components = status.map(|s| s.components).unwrap_or_default();
+    // A preview sharing its base's cluster depends on the base's network and cluster: their
+    // statuses (outputs, phase) stand in for its own, which it never makes.
+    if let Some(base) = spec.environment.shared_from()
+        && !matches!(component, Component::Network | Component::Cluster)
+    {
+        let base_status = store.get_status(base).await?.map(|s| s.value);
+        for shared in [Component::Network, Component::Cluster] {
+            match base_status.as_ref().and_then(|s| s.components.get(&shared)) {
+                Some(found) => components.insert(shared, found.clone()),
+                None => components.remove(&shared),
+            };
+        }
+    }
     let recorded = store.get_component(name, component).await?;
     let previous = recorded.as_ref().map(|r| &r.value);
 
@@ -423,6 +436,14 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
     let outcome = async {
         if context.is_past_deadline(now) {
             return Err(ComponentError::DeadlineExceeded(context.deadline_seconds));
+        }
+        // A layer a preview shares with its base is the base's: never touched from here.
+        if let Some(base) = spec.environment.shared_from()
+            && matches!(component, Component::Network | Component::Cluster)
+        {
+            let mut shared = Progress::finished(ComponentPhase::Pending);
+            shared.outputs.insert("sharedFrom".into(), base.to_owned());
+            return Ok(shared);
         }
         let destroying = request.action == Action::Destroy || !spec.environment.includes(component);
         check_neighbours(component, &spec.environment, components, destroying)?;
@@ -522,7 +543,9 @@ fn check_neighbours(
             let ready = components
                 .get(&dependency)
                 .is_some_and(|s| s.phase == ComponentPhase::Ready);
-            if environment.includes(dependency) && !ready {
+            let shared = environment.shared_from().is_some()
+                && matches!(dependency, Component::Network | Component::Cluster);
+            if (environment.includes(dependency) || shared) && !ready {
                 return Err(ComponentError::DependencyNotReady {
                     component,
                     dependency,

@@ -447,7 +447,7 @@ impl ComponentHandler for Config {
     async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
         let env = step.environment;
         let client = ClusterAccess(self.aws.clone())
-            .connect(&env.spec.region, &strata_core::cluster_name(env.name()))
+            .connect(&env.spec.region, &env.cluster_name())
             .await?
             .ok_or(ComponentError::DependencyNotReady {
                 component: Component::Config,
@@ -469,7 +469,7 @@ impl ComponentHandler for Config {
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
-        let cluster = strata_core::cluster_name(env.name());
+        let cluster = env.cluster_name();
         let client = ClusterAccess(self.aws.clone())
             .connect(&env.spec.region, &cluster)
             .await?
@@ -504,7 +504,7 @@ impl ComponentHandler for Config {
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
         let Some(client) = ClusterAccess(self.aws.clone())
-            .connect(&env.spec.region, &strata_core::cluster_name(env.name()))
+            .connect(&env.spec.region, &env.cluster_name())
             .await?
         else {
             // No cluster, nothing of this component left in it.

@@ -133,6 +133,31 @@ pub struct PlanView {
     pub refused: Vec<Component>,
     pub plan: Plan,
     pub cost: PlanCost,
+    /// Previews that share this environment's cluster: its `down`, and a plan that
+    /// recreates its network or cluster, are refused while they exist.
+    #[serde(default)]
+    pub dependents: Vec<String>,
+}
+
+/// `POST /environments/{base}/previews`: a preview of `base` (`strata apply --from`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// The preview's name (a new environment).
+    pub name: String,
+    /// Required: a preview is destroyed when it runs out, e.g. `4h`.
+    pub ttl: String,
+    /// `cluster` (default): a namespace on the base's cluster; `none`: a full copy.
+    #[serde(default)]
+    pub share: strata_core::spec::Share,
+    /// `snapshot` (default): restored from a snapshot of the base's database; `empty`.
+    #[serde(default)]
+    pub database: strata_core::spec::PreviewDatabase,
+    /// Overrides of the base's spec by field path, e.g.
+    /// `spec.app.services[api].version` → `2.4.0-pr.42`.
+    #[serde(default)]
+    pub set: std::collections::BTreeMap<String, String>,
 }
 
 /// What a plan does to the monthly bill.
@@ -264,6 +289,9 @@ pub enum ErrorCode {
     RollbackRefused,
     /// Sleep or wake of an environment that is not Ready.
     SleepRefused,
+    /// A delete (or a network or cluster recreate) of a base while previews run on it; or
+    /// a preview that cannot be made from this base.
+    PreviewsDepend,
     PayloadTooLarge,
     UnsupportedMediaType,
     NoIdentity,

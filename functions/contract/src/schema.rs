@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     Accepted, CancelView, EnvironmentList, EnvironmentView, ErrorBody, HistoryPage, NothingToDo,
-    PlanView, SyncRequested, TtlExtended,
+    PlanView, PreviewRequest, SyncRequested, TtlExtended,
 };
 
 /// Every schema a response of the API refers to, by name (each body, and what they use).
@@ -18,6 +18,7 @@ pub fn components() -> Map<String, Value> {
     generator.subschema_for::<NothingToDo>();
     generator.subschema_for::<PlanView>();
     generator.subschema_for::<TtlExtended>();
+    generator.subschema_for::<PreviewRequest>();
     generator.subschema_for::<SyncRequested>();
     generator.subschema_for::<CancelView>();
     generator.subschema_for::<HistoryPage>();

@@ -40,6 +40,18 @@ fn every_body_reads_back_as_it_was_written() {
             after: estimate.clone(),
             over_budget: Some("above".into()),
         },
+        dependents: vec!["pr-42".into()],
+    });
+    round_trip(&strata_contract::PreviewRequest {
+        name: "pr-42".into(),
+        ttl: "4h".into(),
+        share: strata_core::spec::Share::Cluster,
+        database: strata_core::spec::PreviewDatabase::Empty,
+        set: [(
+            "spec.app.services[api].version".into(),
+            "2.4.0-pr.42".into(),
+        )]
+        .into(),
     });
     round_trip(&EnvironmentView {
         name: "staging".into(),

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod events;
 pub mod graph;
 pub mod plan;
+pub mod preview;
 pub mod schedule;
 pub mod secrets;
 pub mod sleep;

@@ -57,6 +57,45 @@ pub struct EnvironmentSpec {
     /// When the environment sleeps and wakes ([`crate::schedule`]), driven by the sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSpec>,
+    /// Set on a preview made from a base environment ([`crate::preview`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<PreviewSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewSpec {
+    /// The environment this preview was made from.
+    pub base: String,
+    /// What it shares with its base.
+    #[serde(default)]
+    pub share: Share,
+    /// Its own database: restored from a snapshot of the base's taken for it, or empty.
+    #[serde(default)]
+    pub database: PreviewDatabase,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum Share {
+    /// The base's network and cluster: the preview is a namespace on it (no EKS cost).
+    #[default]
+    Cluster,
+    /// Nothing: a full copy of the base's layers.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum PreviewDatabase {
+    /// Restored from a snapshot of the base's database taken when the preview is made.
+    #[default]
+    Snapshot,
+    /// A new, empty database.
+    Empty,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -513,8 +552,25 @@ impl Environment {
             Component::Database => self.spec.database.is_some(),
             Component::Storage => self.spec.storage.is_some(),
             Component::Dns => self.spec.dns.is_some(),
-            Component::Network | Component::Cluster | Component::Config | Component::App => true,
+            // A preview sharing its base's cluster runs on the base's network and cluster.
+            Component::Network | Component::Cluster => self.shared_from().is_none(),
+            Component::Config | Component::App => true,
         }
+    }
+
+    /// The base whose network and cluster this environment runs on (a preview with
+    /// `share: cluster`).
+    pub fn shared_from(&self) -> Option<&str> {
+        self.spec
+            .preview
+            .as_ref()
+            .filter(|p| p.share == Share::Cluster)
+            .map(|p| p.base.as_str())
+    }
+
+    /// The EKS cluster this environment's Kubernetes objects live on.
+    pub fn cluster_name(&self) -> String {
+        crate::cluster_name(self.shared_from().unwrap_or(self.name()))
     }
 
     pub fn to_json(&self) -> serde_json::Value {

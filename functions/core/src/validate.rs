@@ -272,6 +272,17 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             ),
         }
     }
+    if let Some(preview) = &spec.preview {
+        if spec.ttl.is_none() {
+            v.push("spec.ttl", "a preview must have a TTL, such as 4h");
+        }
+        if let Err(m) = crate::check_environment_name(&preview.base) {
+            v.push("spec.preview.base", m);
+        }
+        if preview.base == env.metadata.name {
+            v.push("spec.preview.base", "a preview cannot be its own base");
+        }
+    }
     if let Some(schedule) = &spec.schedule
         && let Err((field, message)) = crate::schedule::Schedule::new(schedule)
     {

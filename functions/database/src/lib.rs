@@ -400,8 +400,16 @@ impl<C: ClientFor> Database<C> {
         let env = step.owner;
         let id = instance_name(&env.environment);
         let mut progress = Progress::waiting(ComponentPhase::Creating);
+        let seed = match seed::ensure(client, step).await? {
+            seed::Seed::Taking => return Ok(progress),
+            seed::Seed::Ready(id) => Some(id),
+            seed::Seed::NotSeeded => None,
+        };
         let recorded = snapshot_to_restore(step, spec)?;
-        let found = recorded_final_snapshot(client, env, spec.engine, recorded).await?;
+        let found = match &seed {
+            Some(_) => None,
+            None => recorded_final_snapshot(client, env, spec.engine, recorded).await?,
+        };
         if found.is_none()
             && let (Some(_), Some(wanted)) = (&spec.restore_from, recorded)
         {
@@ -411,8 +419,13 @@ impl<C: ClientFor> Database<C> {
                 snapshots::FIELD
             )));
         }
-        if let Some(snapshot) = found {
-            let from = snapshot.db_snapshot_identifier().unwrap_or_default();
+        let from = seed.or_else(|| {
+            found
+                .as_ref()
+                .and_then(|s| s.db_snapshot_identifier())
+                .map(str::to_owned)
+        });
+        if let Some(from) = from.as_deref() {
             client
                 .restore_db_instance_from_db_snapshot()
                 .db_instance_identifier(&id)
@@ -678,6 +691,9 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             if on_delete != DatabaseOnDelete::Retain {
                 self.delete_subnet_group(&client, name).await?;
             }
+            if step.context.operation == OperationKind::Down {
+                seed::remove(&client, step).await?;
+            }
             let mut gone = Progress::finished(ComponentPhase::Deleted);
             if let Some(snapshot) = step
                 .previous
@@ -754,5 +770,6 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
     }
 }
 
+mod seed;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,118 @@
+//! A preview's database starts from its base's data (DESIGN.md: "its base's newest" snapshot
+//! for a preview): a snapshot of the base's instance taken for the preview when it is made,
+//! tagged as the preview's (so only the preview restores from it) and deleted with it.
+
+use aws_sdk_rds::Client;
+use strata_component::aws::{classify, code};
+use strata_component::{ComponentError, Step};
+use strata_core::spec::PreviewDatabase;
+
+use crate::{check_owned, instance_name, rds_tags, tags_of};
+
+/// Where a new instance of a preview starts from.
+pub(crate) enum Seed {
+    /// Not a preview restored from its base (or one with `database: empty`).
+    NotSeeded,
+    /// The base's snapshot is being taken.
+    Taking,
+    /// Restore from this snapshot.
+    Ready(String),
+}
+
+/// The snapshot's id: the base's and the preview's names.
+fn seed_id(base: &str, preview: &str) -> String {
+    format!("strata-{base}-seed-{preview}")
+}
+
+/// The preview's seed snapshot: taken from the base's instance when missing.
+pub(crate) async fn ensure(client: &Client, step: &Step<'_>) -> Result<Seed, ComponentError> {
+    let env = step.environment;
+    let Some(preview) = env
+        .spec
+        .preview
+        .as_ref()
+        .filter(|p| p.database == PreviewDatabase::Snapshot)
+    else {
+        return Ok(Seed::NotSeeded);
+    };
+    let id = seed_id(&preview.base, env.name());
+    match client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&id)
+        .send()
+        .await
+    {
+        Ok(found) => {
+            let Some(snapshot) = found.db_snapshots().first() else {
+                return Ok(Seed::Taking);
+            };
+            let arn = snapshot.db_snapshot_arn().unwrap_or_default();
+            check_owned(
+                &format!("DB snapshot {id}"),
+                &tags_of(client, arn).await?,
+                step.owner,
+            )?;
+            Ok(match snapshot.status() {
+                Some("available") => Seed::Ready(id),
+                _ => Seed::Taking,
+            })
+        }
+        Err(e) if code(&e) == Some("DBSnapshotNotFound") => {
+            let base = instance_name(&preview.base);
+            client
+                .create_db_snapshot()
+                .db_instance_identifier(&base)
+                .db_snapshot_identifier(&id)
+                .set_tags(Some(rds_tags(step.owner)))
+                .send()
+                .await
+                .map_err(|e| match code(&e) {
+                    Some("DBInstanceNotFound") => ComponentError::InvalidInput(format!(
+                        "spec.preview.database: the base {} has no database instance {base} to snapshot (make the preview with database: empty)",
+                        preview.base
+                    )),
+                    _ => classify(&format!("CreateDBSnapshot {id}"), e),
+                })?;
+            Ok(Seed::Taking)
+        }
+        Err(e) => Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
+    }
+}
+
+/// Deletes the preview's seed snapshot, if it has one (its data went with the preview).
+pub(crate) async fn remove(client: &Client, step: &Step<'_>) -> Result<(), ComponentError> {
+    let env = step.environment;
+    let Some(preview) = &env.spec.preview else {
+        return Ok(());
+    };
+    let id = seed_id(&preview.base, env.name());
+    let found = match client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&id)
+        .send()
+        .await
+    {
+        Ok(found) => found,
+        Err(e) if code(&e) == Some("DBSnapshotNotFound") => return Ok(()),
+        Err(e) => return Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
+    };
+    let Some(snapshot) = found.db_snapshots().first() else {
+        return Ok(());
+    };
+    let arn = snapshot.db_snapshot_arn().unwrap_or_default();
+    check_owned(
+        &format!("DB snapshot {id}"),
+        &tags_of(client, arn).await?,
+        step.owner,
+    )?;
+    match client
+        .delete_db_snapshot()
+        .db_snapshot_identifier(&id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("DBSnapshotNotFound") => Ok(()),
+        Err(e) => Err(classify(&format!("DeleteDBSnapshot {id}"), e)),
+    }
+}

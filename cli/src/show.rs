@@ -249,6 +249,12 @@ pub fn plan(body: &PlanView) {
         "{}: {} (stored generation {})",
         body.environment, body.summary, body.generation
     );
+    if !body.dependents.is_empty() {
+        println!(
+            "  previews on its cluster: {} (its delete, and a recreate of its network or cluster, wait for them)",
+            body.dependents.join(", ")
+        );
+    }
     for component in &body.plan.components {
         if component.action == strata_core::Action::NoOp {
             continue;

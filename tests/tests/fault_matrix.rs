@@ -38,17 +38,8 @@ type Inventory = BTreeMap<&'static str, usize>;
 impl Matrix {
     async fn new() -> Self {
         let started = support::start().await;
-        let config = started.stack.sdk_config();
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let operations = Operations::new(
-            started.store.clone(),
-            SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone()),
-        )
-        .with_poll_seconds(Some(1));
-        let regional = config
-            .to_builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .build();
+        let (operations, sfn) = started.operations();
+        let regional = started.regional("eu-west-1");
         Self {
             operations,
             sfn,

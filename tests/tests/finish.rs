@@ -23,12 +23,7 @@ struct Finish {
 impl Finish {
     async fn new() -> Self {
         let started = support::start().await;
-        let sfn = aws_sdk_sfn::Client::new(&started.stack.sdk_config());
-        let operations = Operations::new(
-            started.store.clone(),
-            SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone()),
-        )
-        .with_poll_seconds(Some(1));
+        let (operations, sfn) = started.operations();
         Self {
             started,
             operations,

@@ -31,24 +31,15 @@ type Shape = BTreeMap<String, String>;
 impl Sleepy {
     async fn new() -> Self {
         let started = support::start().await;
-        let config = started.stack.sdk_config();
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        let operations = Operations::new(
-            started.store.clone(),
-            SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone()),
-        )
-        .with_poll_seconds(Some(1));
-        let regional = config
-            .to_builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .build();
+        let (operations, sfn) = started.operations();
+        let regional = started.regional("eu-west-1");
         Self {
             operations,
             sfn,
             ec2: aws_sdk_ec2::Client::new(&regional),
             eks: aws_sdk_eks::Client::new(&regional),
             rds: aws_sdk_rds::Client::new(&regional),
-            route53: aws_sdk_route53::Client::new(&config),
+            route53: aws_sdk_route53::Client::new(&started.stack.sdk_config()),
             started,
         }
     }

@@ -3,6 +3,7 @@
 //! tagged as the preview's (so only the preview restores from it) and deleted with it.
 
 use aws_sdk_rds::Client;
+use aws_sdk_rds::types::DbSnapshot;
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, Step};
 use strata_core::spec::PreviewDatabase;
@@ -36,47 +37,56 @@ pub(crate) async fn ensure(client: &Client, step: &Step<'_>) -> Result<Seed, Com
         return Ok(Seed::NotSeeded);
     };
     let id = seed_id(&preview.base, env.name());
-    match client
-        .describe_db_snapshots()
+    if let Some(snapshot) = find(client, &id, step).await? {
+        return Ok(match snapshot.status() {
+            Some("available") => Seed::Ready(id),
+            _ => Seed::Taking,
+        });
+    }
+    let base = instance_name(&preview.base);
+    client
+        .create_db_snapshot()
+        .db_instance_identifier(&base)
         .db_snapshot_identifier(&id)
+        .set_tags(Some(rds_tags(step.owner)))
+        .send()
+        .await
+        .map_err(|e| match code(&e) {
+            Some("DBInstanceNotFound") => ComponentError::InvalidInput(format!(
+                "spec.preview.database: the base {} has no database instance {base} to snapshot (make the preview with database: empty)",
+                preview.base
+            )),
+            _ => classify(&format!("CreateDBSnapshot {id}"), e),
+        })?;
+    Ok(Seed::Taking)
+}
+
+/// The snapshot `id`, if it exists; one that is not the environment's is refused.
+async fn find(
+    client: &Client,
+    id: &str,
+    step: &Step<'_>,
+) -> Result<Option<DbSnapshot>, ComponentError> {
+    let found = match client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
         .send()
         .await
     {
-        Ok(found) => {
-            let Some(snapshot) = found.db_snapshots().first() else {
-                return Ok(Seed::Taking);
-            };
-            let arn = snapshot.db_snapshot_arn().unwrap_or_default();
-            check_owned(
-                &format!("DB snapshot {id}"),
-                &tags_of(client, arn).await?,
-                step.owner,
-            )?;
-            Ok(match snapshot.status() {
-                Some("available") => Seed::Ready(id),
-                _ => Seed::Taking,
-            })
-        }
-        Err(e) if code(&e) == Some("DBSnapshotNotFound") => {
-            let base = instance_name(&preview.base);
-            client
-                .create_db_snapshot()
-                .db_instance_identifier(&base)
-                .db_snapshot_identifier(&id)
-                .set_tags(Some(rds_tags(step.owner)))
-                .send()
-                .await
-                .map_err(|e| match code(&e) {
-                    Some("DBInstanceNotFound") => ComponentError::InvalidInput(format!(
-                        "spec.preview.database: the base {} has no database instance {base} to snapshot (make the preview with database: empty)",
-                        preview.base
-                    )),
-                    _ => classify(&format!("CreateDBSnapshot {id}"), e),
-                })?;
-            Ok(Seed::Taking)
-        }
-        Err(e) => Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
-    }
+        Ok(found) => found,
+        Err(e) if code(&e) == Some("DBSnapshotNotFound") => return Ok(None),
+        Err(e) => return Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
+    };
+    let Some(snapshot) = found.db_snapshots().first() else {
+        return Ok(None);
+    };
+    let arn = snapshot.db_snapshot_arn().unwrap_or_default();
+    check_owned(
+        &format!("DB snapshot {id}"),
+        &tags_of(client, arn).await?,
+        step.owner,
+    )?;
+    Ok(Some(snapshot.clone()))
 }
 
 /// Deletes the preview's seed snapshot, if it has one (its data went with the preview).
@@ -86,25 +96,9 @@ pub(crate) async fn remove(client: &Client, step: &Step<'_>) -> Result<(), Compo
         return Ok(());
     };
     let id = seed_id(&preview.base, env.name());
-    let found = match client
-        .describe_db_snapshots()
-        .db_snapshot_identifier(&id)
-        .send()
-        .await
-    {
-        Ok(found) => found,
-        Err(e) if code(&e) == Some("DBSnapshotNotFound") => return Ok(()),
-        Err(e) => return Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
-    };
-    let Some(snapshot) = found.db_snapshots().first() else {
+    if find(client, &id, step).await?.is_none() {
         return Ok(());
-    };
-    let arn = snapshot.db_snapshot_arn().unwrap_or_default();
-    check_owned(
-        &format!("DB snapshot {id}"),
-        &tags_of(client, arn).await?,
-        step.owner,
-    )?;
+    }
     match client
         .delete_db_snapshot()
         .db_snapshot_identifier(&id)

@@ -1030,56 +1030,10 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             }
         }
 
-        // NAT gateways next: they hold addresses and ENIs in the public subnets.
-        let nats = c
-            .describe_nat_gateways()
-            .set_filter(Some(all()))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeNatGateways", e))?;
-        let mut waiting = false;
-        for nat in ours(nats.nat_gateways(), name, None) {
-            let id = nat.nat_gateway_id().unwrap_or_default();
-            match nat.state() {
-                Some(NatGatewayState::Deleted) => {}
-                Some(NatGatewayState::Deleting) => waiting = true,
-                _ => {
-                    c.delete_nat_gateway()
-                        .nat_gateway_id(id)
-                        .send()
-                        .await
-                        .map_err(|e| classify(&format!("DeleteNatGateway {id}"), e))?;
-                    waiting = true;
-                }
-            }
-        }
-        if waiting {
-            let still = c
-                .describe_nat_gateways()
-                .set_filter(Some(all()))
-                .send()
-                .await
-                .map_err(|e| classify("DescribeNatGateways", e))?;
-            if ours(still.nat_gateways(), name, None)
-                .any(|n| n.state() != Some(&NatGatewayState::Deleted))
-            {
-                return Ok(Progress::waiting(ComponentPhase::Deleting));
-            }
-        }
-        let addresses = c
-            .describe_addresses()
-            .set_filters(Some(all()))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeAddresses", e))?;
-        for address in ours(addresses.addresses(), name, None) {
-            if let Some(id) = address.allocation_id() {
-                c.release_address()
-                    .allocation_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| classify(&format!("ReleaseAddress {id}"), e))?;
-            }
+        // NAT gateways next: they hold addresses and ENIs in the public subnets; their
+        // addresses go once they are gone.
+        if !nat::remove_beyond(&c, name, 0, false).await? {
+            return Ok(Progress::waiting(ComponentPhase::Deleting));
         }
         let igws = c
             .describe_internet_gateways()

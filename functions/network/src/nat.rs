@@ -88,34 +88,33 @@ pub(crate) async fn ensure(
     ))
 }
 
-/// Deletes this environment's NAT gateways from index `keep` on, and (unless `keep_addresses`)
-/// releases their addresses once they are gone. Answers whether none of them is left.
+/// Deletes this environment's NAT gateways from index `keep` on (`keep` 0: every one, its
+/// role tag or not) and, unless `keep_addresses`, releases their addresses once the gateways
+/// are gone (AWS refuses while one still holds its address). Answers whether none is left.
 pub(crate) async fn remove_beyond(
     c: &Client,
     env: &Owner,
     keep: usize,
     keep_addresses: bool,
 ) -> Result<bool, ComponentError> {
-    let index = |tags: &[aws_sdk_ec2::types::Tag], prefix: &str| {
-        tag_value(tags, ROLE)
+    let beyond = |tags: &[aws_sdk_ec2::types::Tag], prefix: &str| {
+        let index = tag_value(tags, ROLE)
             .and_then(|r| r.strip_prefix(prefix))
-            .and_then(|i| i.parse::<usize>().ok())
+            .and_then(|i| i.parse::<usize>().ok());
+        keep == 0 || index.is_some_and(|i| i >= keep)
     };
+    // Deleted gateways stay listed for an hour; deleting ones are still going.
     let found = c
         .describe_nat_gateways()
         .set_filter(Some(owned(env, None)))
-        .filter(live_nat())
         .send()
         .await
         .map_err(|e| classify("DescribeNatGateways", e))?;
     let mut left = false;
-    for nat in ours(found.nat_gateways(), env, None) {
-        if index(nat.tags(), "nat-").is_none_or(|i| i < keep) {
-            continue;
-        }
+    for nat in ours(found.nat_gateways(), env, None).filter(|n| beyond(n.tags(), "nat-")) {
         let id = nat.nat_gateway_id().unwrap_or_default();
         match nat.state() {
-            Some(NatGatewayState::Deleted) => {}
+            Some(NatGatewayState::Deleted) | Some(NatGatewayState::Failed) => {}
             Some(NatGatewayState::Deleting) => left = true,
             _ => {
                 c.delete_nat_gateway()
@@ -136,10 +135,7 @@ pub(crate) async fn remove_beyond(
         .send()
         .await
         .map_err(|e| classify("DescribeAddresses", e))?;
-    for address in ours(addresses.addresses(), env, None) {
-        if index(address.tags(), "eip-").is_none_or(|i| i < keep) {
-            continue;
-        }
+    for address in ours(addresses.addresses(), env, None).filter(|a| beyond(a.tags(), "eip-")) {
         if let Some(id) = address.allocation_id() {
             c.release_address()
                 .allocation_id(id)

@@ -125,3 +125,31 @@ impl Started {
         .await
     }
 }
+
+impl Started {
+    /// Operations as the API starts them (polling every second), and the Step Functions
+    /// client they start executions with.
+    pub fn operations(
+        &self,
+    ) -> (
+        strata_control::Operations<DynamoStore, strata_control::SfnFlows>,
+        aws_sdk_sfn::Client,
+    ) {
+        let sfn = aws_sdk_sfn::Client::new(&self.stack.sdk_config());
+        let operations = strata_control::Operations::new(
+            self.store.clone(),
+            strata_control::SfnFlows::new(sfn.clone(), self.up.clone(), self.down.clone()),
+        )
+        .with_poll_seconds(Some(1));
+        (operations, sfn)
+    }
+
+    /// The local stack's SDK config in `region` (the example's is eu-west-1).
+    pub fn regional(&self, region: &str) -> aws_config::SdkConfig {
+        self.stack
+            .sdk_config()
+            .to_builder()
+            .region(aws_config::Region::new(region.to_owned()))
+            .build()
+    }
+}

@@ -294,6 +294,12 @@ async fn sleep_then_wake_returns_every_resource_to_the_same_ids_and_sizes() {
     );
     let status = s.status().await;
     assert!(status.sleeping.is_some(), "the sleeping condition");
+    let network = &status.components[&strata_core::Component::Network];
+    assert!(
+        !network.resource_ids.contains_key("natGatewayId.0"),
+        "the removed gateway's id left the status: {:?}",
+        network.resource_ids
+    );
     assert!(status.message.ends_with("asleep"), "{}", status.message);
     let asleep = s.shape().await;
     let differences = changed(&awake, &asleep);
@@ -339,7 +345,8 @@ async fn sleep_then_wake_returns_every_resource_to_the_same_ids_and_sizes() {
         .await,
         EnvironmentState::Ready
     );
-    assert!(s.status().await.sleeping.is_none());
+    let status = s.status().await;
+    assert!(status.sleeping.is_none());
     let woken = s.shape().await;
     let differences = changed(&awake, &woken);
     println!(
@@ -347,6 +354,10 @@ async fn sleep_then_wake_returns_every_resource_to_the_same_ids_and_sizes() {
         differences.join("\n  ")
     );
     let new_nat = woken["nat-0"].split(' ').next().unwrap().to_owned();
+    assert_eq!(
+        status.components[&strata_core::Component::Network].resource_ids["natGatewayId.0"],
+        new_nat
+    );
     assert_ne!(woken["nat-0"], awake["nat-0"], "a new NAT gateway");
     assert!(
         woken["nat-0"].ends_with(awake["eip-0"].split(' ').next().unwrap()),

@@ -166,10 +166,17 @@ pub(crate) fn preview_body(request: &Request) -> Result<PreviewRequest, ApiError
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = match e.path().to_string() {
-            p if p == "." => "(body)".to_owned(),
-            p => p,
+        let message = e.inner().to_string();
+        // A missing field is reported at the object holding it: name the field.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+            .map(str::to_owned);
+        let path = match (e.path().to_string(), missing) {
+            (p, Some(field)) if p == "." => field,
+            (p, _) if p == "." => "(body)".to_owned(),
+            (p, _) => p,
         };
-        ApiError::Invalid(vec![FieldError::new(path, e.inner().to_string())])
+        ApiError::Invalid(vec![FieldError::new(path, message)])
     })
 }

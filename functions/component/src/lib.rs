@@ -136,6 +136,9 @@ pub struct Progress {
     pub phase: Option<ComponentPhase>,
     pub resource_ids: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
+    /// Resource ids recorded before that name nothing any more (a NAT gateway a sleep
+    /// removed): taken out of the status, where ids otherwise accumulate.
+    pub gone_ids: Vec<String>,
 }
 
 impl Progress {
@@ -483,6 +486,9 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
             let phase = progress.phase.unwrap_or(record.phase);
             record.phase = phase;
             record.resource_ids.extend(progress.resource_ids.clone());
+            for gone in &progress.gone_ids {
+                record.resource_ids.remove(gone);
+            }
             record.outputs = progress.outputs.clone();
             record.last_error = None;
             if progress.done && phase == ComponentPhase::Ready {

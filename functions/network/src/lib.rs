@@ -59,6 +59,10 @@ pub struct Network<C: ClientFor> {
 
 const ROLE: &str = "strata:role";
 
+/// The most availability zones a spec may name (`validate` allows 2 to 6): the most NAT
+/// gateways an environment can have had.
+const MAX_AZ_COUNT: usize = 6;
+
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
@@ -965,7 +969,10 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
             nats.push((id, state));
         }
         // Gateways beyond the count (a smaller `natGateways`, or sleep, which keeps their
-        // addresses) go.
+        // addresses) go, and so do their ids from the status.
+        progress.gone_ids = (nat_count..MAX_AZ_COUNT)
+            .map(|j| format!("natGatewayId.{j}"))
+            .collect();
         let extra_gone = nat::remove_beyond(&c, name, nat_count, step.context.asleep).await?;
         if !extra_gone || nats.iter().any(|(_, s)| *s != NatGatewayState::Available) {
             return Ok(progress); // The state machine polls until the NAT gateways are up.

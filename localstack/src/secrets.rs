@@ -63,6 +63,34 @@ pub async fn bus_queue(stack: &LocalStack, name: &str) -> String {
     queue
 }
 
+/// The events delivered to a [`bus_queue`] so far, oldest first, polling (about 5 s at the
+/// most) until `enough` says they will do: delivery to the queue is asynchronous.
+pub async fn bus_events(
+    stack: &LocalStack,
+    queue: &str,
+    enough: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk_config());
+    let mut events = Vec::new();
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for message in out.messages() {
+            events.push(serde_json::from_str(message.body().unwrap_or("null")).unwrap());
+        }
+        if enough(&events) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    events
+}
+
 /// A value as a Kubernetes Secret's `data` holds it.
 pub fn base64(value: &str) -> String {
     strata_kubernetes::base64(value.as_bytes())

@@ -106,7 +106,10 @@ async fn a_state_table_or_event_bus_down_at_the_end_gives_the_lease_back_and_kee
     );
     assert_eq!(f.state("bus").await, (EnvironmentState::Ready, done.into()));
     f.lease_is_free("bus").await;
-    let events = received(stack, &queue).await;
+    let events = strata_localstack::secrets::bus_events(stack, &queue, |events| {
+        events.iter().any(|e| e["detail"]["state"] == "Ready")
+    })
+    .await;
     assert!(
         events
             .iter()
@@ -177,30 +180,4 @@ async fn a_state_table_or_event_bus_down_at_the_end_gives_the_lease_back_and_kee
     f.lease_is_free("gone").await;
     assert_eq!(f.up("gone").await.0, ExecutionStatus::Succeeded);
     assert_eq!(f.state("gone").await.0, EnvironmentState::Ready);
-}
-
-/// The events delivered to `queue` so far (waiting a few seconds for the first).
-async fn received(stack: &strata_localstack::LocalStack, queue: &str) -> Vec<serde_json::Value> {
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk_config());
-    let mut events = Vec::new();
-    for _ in 0..20 {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        for message in out.messages() {
-            events.push(serde_json::from_str(message.body().unwrap()).unwrap());
-        }
-        if events
-            .iter()
-            .any(|e: &serde_json::Value| e["detail"]["state"] == "Ready")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    events
 }

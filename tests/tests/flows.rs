@@ -385,25 +385,7 @@ async fn state_change_queue(h: &Harness) -> String {
 
 /// At least `count` events from the queue, oldest first.
 async fn received(h: &Harness, queue: &str, count: usize) -> Vec<serde_json::Value> {
-    let sqs = aws_sdk_sqs::Client::new(&h.stack.sdk_config());
-    let mut events = Vec::new();
-    for _ in 0..20 {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        for message in out.messages() {
-            events.push(serde_json::from_str(message.body().unwrap()).unwrap());
-        }
-        if events.len() >= count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    events
+    strata_localstack::secrets::bus_events(&h.stack, queue, |events| events.len() >= count).await
 }
 
 /// This environment's VPCs, found by their tags.

@@ -11,17 +11,7 @@ mod support;
 use support::*;
 
 async fn planned(api: &TestApi, spec: &str) -> Value {
-    let answer = call(
-        api,
-        event(
-            "POST",
-            "/environments/staging/plan",
-            Some("application/yaml"),
-            Some(spec.as_bytes()),
-        ),
-        NOW,
-    )
-    .await;
+    let answer = plan(api, "staging", spec, NOW).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body["cost"].clone()
 }

@@ -157,17 +157,7 @@ async fn a_preview_is_made_from_a_ready_base_and_holds_it_while_it_runs() {
         1,
         "nothing stored"
     );
-    let planned = call(
-        &api,
-        event(
-            "POST",
-            "/environments/staging/plan",
-            Some("application/yaml"),
-            Some(spec.as_bytes()),
-        ),
-        NOW,
-    )
-    .await;
+    let planned = plan(&api, "staging", &spec, NOW).await;
     assert_eq!(
         planned.body["dependents"],
         json!(["pr-42"]),

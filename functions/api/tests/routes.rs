@@ -616,17 +616,7 @@ async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
         .replace("engine: postgres", "engine: mysql")
         .replace("engineVersion: \"16.4\"", "engineVersion: \"8.0.39\"");
 
-    let planned = call(
-        &api,
-        event(
-            "POST",
-            "/environments/staging/plan",
-            Some("application/yaml"),
-            Some(mysql.as_bytes()),
-        ),
-        NOW,
-    )
-    .await;
+    let planned = plan(&api, "staging", &mysql, NOW).await;
     assert_eq!(planned.status, StatusCode::OK, "{}", planned.body);
     assert_eq!(planned.body["refused"], json!(["database"]));
     let database = planned.body["plan"]["components"]

@@ -210,17 +210,7 @@ async fn recorded_final_snapshot(
     let Some(id) = recorded else {
         return Ok(None);
     };
-    let found = match client
-        .describe_db_snapshots()
-        .db_snapshot_identifier(id)
-        .send()
-        .await
-    {
-        Ok(found) => found,
-        Err(e) if code(&e) == Some("DBSnapshotNotFound") => return Ok(None),
-        Err(e) => return Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
-    };
-    let Some(snapshot) = found.db_snapshots().first() else {
+    let Some(snapshot) = describe_snapshot(client, id).await? else {
         return Ok(None);
     };
     if snapshot.status() != Some("available") || snapshot.engine() != Some(engine_name(engine)) {
@@ -231,7 +221,24 @@ async fn recorded_final_snapshot(
     environment
         .check_across_incarnations(pairs(&tags_of(client, arn).await?), Component::Database)
         .map_err(|why| not_owned(&format!("DB snapshot {id}"), environment, &why))?;
-    Ok(Some(snapshot.clone()))
+    Ok(Some(snapshot))
+}
+
+/// The DB snapshot `id`, or none if there is no such snapshot.
+pub(crate) async fn describe_snapshot(
+    client: &Client,
+    id: &str,
+) -> Result<Option<DbSnapshot>, ComponentError> {
+    match client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(found.db_snapshots().first().cloned()),
+        Err(e) if code(&e) == Some("DBSnapshotNotFound") => Ok(None),
+        Err(e) => Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
+    }
 }
 
 /// The snapshot a new instance is restored from: the one `restoreFrom` names (it must be

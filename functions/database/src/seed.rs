@@ -8,7 +8,7 @@ use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, Step};
 use strata_core::spec::PreviewDatabase;
 
-use crate::{check_owned, instance_name, rds_tags, tags_of};
+use crate::{check_owned, describe_snapshot, instance_name, rds_tags, tags_of};
 
 /// Where a new instance of a preview starts from.
 pub(crate) enum Seed {
@@ -67,17 +67,7 @@ async fn find(
     id: &str,
     step: &Step<'_>,
 ) -> Result<Option<DbSnapshot>, ComponentError> {
-    let found = match client
-        .describe_db_snapshots()
-        .db_snapshot_identifier(id)
-        .send()
-        .await
-    {
-        Ok(found) => found,
-        Err(e) if code(&e) == Some("DBSnapshotNotFound") => return Ok(None),
-        Err(e) => return Err(classify(&format!("DescribeDBSnapshots {id}"), e)),
-    };
-    let Some(snapshot) = found.db_snapshots().first() else {
+    let Some(snapshot) = describe_snapshot(client, id).await? else {
         return Ok(None);
     };
     let arn = snapshot.db_snapshot_arn().unwrap_or_default();
@@ -86,7 +76,7 @@ async fn find(
         &tags_of(client, arn).await?,
         step.owner,
     )?;
-    Ok(Some(snapshot.clone()))
+    Ok(Some(snapshot))
 }
 
 /// Deletes the preview's seed snapshot, if it has one (its data went with the preview).

@@ -131,6 +131,21 @@ pub async fn put(api: &TestApi, target: &str, spec: &str, now: u64) -> Answer {
     .await
 }
 
+/// `POST /environments/{name}/plan` of a YAML spec.
+pub async fn plan(api: &TestApi, name: &str, spec: &str, now: u64) -> Answer {
+    call(
+        api,
+        event(
+            "POST",
+            &format!("/environments/{name}/plan"),
+            Some("application/yaml"),
+            Some(spec.as_bytes()),
+        ),
+        now,
+    )
+    .await
+}
+
 pub fn error_paths(body: &Value) -> Vec<String> {
     body["error"]["fields"]
         .as_array()

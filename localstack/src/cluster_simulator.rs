@@ -59,6 +59,22 @@ struct Stored {
     reads_left: u32,
     /// The AWS resources made for a `LoadBalancer` Service: (region, ARNs and group id).
     load_balancer: Option<(String, LoadBalancer)>,
+    /// Until when the load balancer is still being made (its hostname not yet published).
+    load_balancer_ready: Option<std::time::Instant>,
+}
+
+impl Stored {
+    /// The object as a client reads it: a load balancer still being made has no hostname.
+    fn presented(&self) -> Value {
+        let mut object = self.object.clone();
+        if self
+            .load_balancer_ready
+            .is_some_and(|ready| std::time::Instant::now() < ready)
+        {
+            object["status"] = json!({"loadBalancer": {}});
+        }
+        object
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +98,8 @@ struct State {
     job_failures: Vec<JobFailure>,
     /// What the simulated controllers did, in order, for tests to assert on.
     events: Vec<String>,
+    /// How long a new load balancer takes ([`crate::LocalStack::pace`]).
+    load_balancer_time: std::time::Duration,
 }
 
 pub struct ClusterSimulator {
@@ -256,6 +274,11 @@ impl ClusterSimulator {
             secret_key: secret_key.to_owned(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         })
+    }
+
+    /// How long a new load balancer takes before its hostname is published (default: none).
+    pub fn set_load_balancer_time(&self, time: std::time::Duration) {
+        self.lock().load_balancer_time = time;
     }
 
     /// How many reads a changed Deployment answers as not yet available (default 1).
@@ -459,7 +482,7 @@ impl ClusterSimulator {
                 state.job_failures = settle(stored, failures);
             }
         }
-        respond(StatusCode::OK, &stored.object)
+        respond(StatusCode::OK, &stored.presented())
     }
 
     fn list(&self, cluster: &str, key: &Key, query: &str) -> Response<Full<Bytes>> {
@@ -481,7 +504,7 @@ impl ClusterSimulator {
                     && k.plural == key.plural
                     && (key.namespace.is_empty() || k.namespace == key.namespace)
                 {
-                    items.push(s.object.clone());
+                    items.push(s.presented());
                 }
             }
         }
@@ -536,6 +559,7 @@ impl ClusterSimulator {
                 applied: None,
                 reads_left: 0,
                 load_balancer: None,
+                load_balancer_ready: None,
             });
             let before = stored.object.clone();
             let mut object = before.clone();
@@ -610,7 +634,7 @@ impl ClusterSimulator {
         if needs_load_balancer {
             self.provision_load_balancer(cluster, region, key).await;
         }
-        let object = self.lock().clusters[cluster][key].object.clone();
+        let object = self.lock().clusters[cluster][key].presented();
         respond(StatusCode::OK, &object)
     }
 
@@ -777,10 +801,12 @@ impl ClusterSimulator {
         state
             .events
             .push(format!("service {stack}: load balancer {name} created"));
+        let ready = std::time::Instant::now() + state.load_balancer_time;
         if let Some(stored) = state.clusters.get_mut(cluster).and_then(|c| c.get_mut(key)) {
             stored.object["status"] =
                 json!({"loadBalancer": {"ingress": [{"hostname": hostname}]}});
             stored.load_balancer = Some((region.to_owned(), lb));
+            stored.load_balancer_ready = Some(ready);
         }
     }
 

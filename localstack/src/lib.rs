@@ -27,6 +27,7 @@ pub mod fidelity;
 pub mod iam;
 pub mod lag;
 pub mod oci;
+pub mod pace;
 pub mod policy;
 mod process;
 pub mod router;
@@ -330,6 +331,16 @@ impl LocalStack {
     /// whether the role had it.
     pub fn revoke(&self, function: &str, action: &str) -> bool {
         self.router.iam.revoke(function, action)
+    }
+
+    /// Plays AWS's create durations (or no longer): each EKS cluster, node group, RDS
+    /// instance, NAT gateway, load balancer and Route 53 change made from now on is described
+    /// as still being made until its duration has passed ([`pace`]).
+    pub fn pace(&self, durations: Option<pace::Durations>) {
+        self.router.pace.set(durations);
+        self.cluster_simulator().set_load_balancer_time(
+            durations.map_or(std::time::Duration::ZERO, |d| d.load_balancer),
+        );
     }
 
     /// Makes the next matching answers say a resource is still being worked on (see

@@ -52,6 +52,8 @@ pub struct Router {
     pub lag: crate::lag::Lag,
     /// Lambdas dying after their work ([`crate::LocalStack::crash_every_step`]).
     pub crashes: crate::crash::Crashes,
+    /// AWS's create durations ([`crate::LocalStack::pace`]).
+    pub pace: crate::pace::Pace,
 }
 
 /// The operation a JSON-protocol request names in `x-amz-target`, if it is `service`'s
@@ -165,6 +167,7 @@ impl Router {
             stopped: Stopped::default(),
             lag: Default::default(),
             crashes: Default::default(),
+            pace: Default::default(),
         })
     }
 
@@ -228,9 +231,24 @@ impl Router {
         }
     }
 
-    /// Answers a request as AWS would: the tests' faults and delays, the mends of moto's
-    /// gaps, Lambda invocations, and moto for the rest.
+    /// Answers a request as AWS would, at AWS's pace when one is set.
     async fn answer(
+        &self,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        match self.pace.hook(&parts.method, parts.uri.path(), &body) {
+            None => self.answer_at_once(parts, body).await,
+            Some(hook) => {
+                let response = self.answer_at_once(parts, body).await;
+                self.pace.answer(hook, response).await
+            }
+        }
+    }
+
+    /// Answers a request: the tests' faults and delays, the mends of moto's gaps, Lambda
+    /// invocations, and moto for the rest.
+    async fn answer_at_once(
         &self,
         parts: hyper::http::request::Parts,
         body: Bytes,

@@ -1,0 +1,221 @@
+//! `up` and `down` of the staging example with AWS's create durations played by the local
+//! stack on a clock scaled by 15 (`strata_localstack::pace`), polling at the deployed
+//! interval on the same clock (15 s plays as 1 s). Prints, and writes as JSON to
+//! `<target>/bench/pace.json`: states entered, state transitions, Lambda invocations, the
+//! Step Functions bill at the Standard price, and the makespan against the critical path the
+//! component graph gives with the same durations.
+//!
+//! `cargo bench -p strata-e2e --bench pace` (the Lambda binaries built first, as
+//! `scripts/bench` does).
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::HistoryEventType;
+use strata_core::Component;
+use strata_localstack::pace::Durations;
+use strata_store::Store;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+/// The scale of the clock: AWS's durations and the poll interval are divided by it.
+const FACTOR: u32 = 15;
+/// The deployed poll interval (`lifecycle::DEFAULT_POLL_SECONDS`).
+const DEPLOYED_POLL_SECONDS: u64 = 15;
+/// Step Functions Standard, us-east-1: $0.025 per 1,000 state transitions.
+const USD_PER_TRANSITION: f64 = 0.000_025;
+
+/// How long AWS takes for a component's create, with these durations.
+fn create_time(component: Component, d: &Durations) -> Duration {
+    match component {
+        Component::Network => d.nat_gateway,
+        // The node group is made once the control plane is active.
+        Component::Cluster => d.cluster + d.node_group,
+        Component::Database => d.database,
+        Component::App => d.load_balancer,
+        Component::Dns => d.dns_change,
+        Component::Storage | Component::Config => Duration::ZERO,
+    }
+}
+
+/// The longest chain of creates through the component graph.
+fn critical_path(d: &Durations) -> Duration {
+    let graph = Component::graph();
+    let mut finish = std::collections::BTreeMap::new();
+    for stage in graph.create_stages() {
+        for component in stage {
+            let start = graph
+                .dependencies(component)
+                .map(|c| finish[&c])
+                .max()
+                .unwrap_or(Duration::ZERO);
+            finish.insert(component, start + create_time(component, d));
+        }
+    }
+    finish.into_values().max().unwrap_or_default()
+}
+
+struct Figures {
+    operation: &'static str,
+    states: usize,
+    transitions: usize,
+    invocations: usize,
+    seconds: f64,
+}
+
+impl Figures {
+    fn usd(&self) -> f64 {
+        self.transitions as f64 * USD_PER_TRANSITION
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "statesEntered": self.states,
+            "stateTransitions": self.transitions,
+            "lambdaInvocations": self.invocations,
+            "stepFunctionsUSD": self.usd(),
+            "seconds": self.seconds,
+            "awsSeconds": self.seconds * f64::from(FACTOR),
+        })
+    }
+}
+
+/// The figures of one execution, from its history.
+async fn figures(sfn: &aws_sdk_sfn::Client, arn: &str, operation: &'static str) -> Figures {
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .set_next_token(token)
+            .max_results(1000)
+            .send()
+            .await
+            .unwrap();
+        events.extend(page.events().iter().cloned());
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let states = events
+        .iter()
+        .filter(|e| e.state_entered_event_details().is_some())
+        .count();
+    let invocations = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.r#type,
+                HistoryEventType::LambdaFunctionScheduled | HistoryEventType::TaskScheduled
+            )
+        })
+        .count();
+    let task_states = events
+        .iter()
+        .filter(|e| e.r#type == HistoryEventType::TaskStateEntered)
+        .count();
+    let described = sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let seconds = described.stop_date().map_or(f64::NAN, |s| s.as_secs_f64())
+        - described.start_date().as_secs_f64();
+    Figures {
+        operation,
+        states,
+        // Each state entered is a transition, and so is each retry of a task.
+        transitions: states + invocations.saturating_sub(task_states),
+        invocations,
+        seconds,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let durations = Durations::aws();
+    let scaled = durations.scaled(FACTOR);
+    let started = support::start().await;
+    started.stack.pace(Some(scaled));
+    let (operations, sfn) = started.operations();
+    let operations = operations.with_poll_seconds(Some(DEPLOYED_POLL_SECONDS / u64::from(FACTOR)));
+    let name = "bench";
+    let env = support::example_as(name);
+    started.stack.stand_in_for(&env).await.unwrap();
+    started
+        .store
+        .put_spec(&env, None, support::now())
+        .await
+        .unwrap();
+
+    let mut rows = Vec::new();
+    for (down, operation) in [(false, "up"), (true, "down")] {
+        let described = started.run(&operations, &sfn, name, down, "bench").await;
+        assert_eq!(
+            described.status,
+            aws_sdk_sfn::types::ExecutionStatus::Succeeded,
+            "{operation}: {:?}",
+            described.error
+        );
+        rows.push(figures(&sfn, &described.execution_arn, operation).await);
+    }
+
+    let path = critical_path(&durations);
+    let up = &rows[0];
+    let makespan = up.seconds * f64::from(FACTOR);
+    // Not a speed limit: an `up` faster than the physical floor means the pace was not played.
+    assert!(
+        makespan >= path.as_secs_f64(),
+        "up took {makespan:.0} s on the scaled clock, under the {} s critical path",
+        path.as_secs()
+    );
+    println!(
+        "AWS's create durations on a clock scaled by {FACTOR} (EKS {} s, node group {} s, RDS {} s, NAT {} s, load balancer {} s, Route 53 {} s; deletes are not paced), polling every {DEPLOYED_POLL_SECONDS} s:",
+        durations.cluster.as_secs(),
+        durations.node_group.as_secs(),
+        durations.database.as_secs(),
+        durations.nat_gateway.as_secs(),
+        durations.load_balancer.as_secs(),
+        durations.dns_change.as_secs(),
+    );
+    println!(
+        "| operation | states entered | transitions | Lambda invocations | Step Functions $ | wall (scaled) | as on AWS |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {} | {} | {:.5} | {:.1} s | {:.0} s |",
+            row.operation,
+            row.states,
+            row.transitions,
+            row.invocations,
+            row.usd(),
+            row.seconds,
+            row.seconds * f64::from(FACTOR)
+        );
+    }
+    println!(
+        "makespan of up: {makespan:.0} s against a critical path of {} s: {:.3}x",
+        path.as_secs(),
+        makespan / path.as_secs_f64()
+    );
+
+    let report = serde_json::json!({
+        "scale": FACTOR,
+        "pollSeconds": DEPLOYED_POLL_SECONDS,
+        "up": up.json(),
+        "down": rows[1].json(),
+        "criticalPathSeconds": path.as_secs(),
+        "makespanRatio": makespan / path.as_secs_f64(),
+    });
+    let dir = std::path::Path::new(
+        &std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned()),
+    )
+    .join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("pace.json"), format!("{report:#}\n")).unwrap();
+    println!("written to {}", dir.join("pace.json").display());
+}

@@ -596,13 +596,12 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
     }
 
     async fn get(&self, name: &str, now: u64) -> Result<Response<Body>, ApiError> {
-        let stored = self
-            .store()
-            .get_spec(name)
-            .await?
+        let read = self.store().read(name, now).await?;
+        let stored = read
+            .spec
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let status = self.store().get_status(name).await?.map(|s| s.value);
-        let lease = self.store().lease(name, now).await?;
+        let status = read.status.map(|s| s.value);
+        let lease = read.lease;
         let cost = status
             .as_ref()
             .map(|s| cost::estimate_running(&stored.environment, s));

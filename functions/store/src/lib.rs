@@ -229,10 +229,35 @@ fn spec_put<'a>(previous: Option<&'a StoredSpec>, environment: &Environment) -> 
     }
 }
 
+/// An environment's spec, status and lease, read together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentRead {
+    pub spec: Option<StoredSpec>,
+    pub status: Option<Versioned<EnvironmentStatus>>,
+    pub lease: Option<Lease>,
+}
+
 /// What Strata stores about environments. Time is passed in (seconds since the epoch) so
 /// that leases and history are testable.
 pub trait Store: Send + Sync {
     fn get_spec(&self, name: &str) -> impl Future<Output = Result<Option<StoredSpec>>> + Send;
+
+    /// The spec, the status and the lease held at `now`, for a reader that wants all three
+    /// (`GET /environments/{name}`). DynamoDB reads them in one query.
+    fn read(&self, name: &str, now: u64) -> impl Future<Output = Result<EnvironmentRead>> + Send {
+        async move {
+            let (spec, status, lease) = tokio::try_join!(
+                self.get_spec(name),
+                self.get_status(name),
+                self.lease(name, now)
+            )?;
+            Ok(EnvironmentRead {
+                spec,
+                status,
+                lease,
+            })
+        }
+    }
 
     /// Writes `environment` over `previous` (what the caller read; `None` for a new one).
     /// The generation goes up only when the content changes; an unchanged spec writes nothing.
@@ -425,6 +450,31 @@ fn body<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T> {
 
 fn to_body<T: Serialize>(value: &T) -> AttributeValue {
     s(serde_json::to_string(value).expect("domain types always serialise"))
+}
+
+/// The status, with its components, from the items of a query (others are passed over).
+fn status_from_items(name: &str, items: &[Item]) -> Result<Option<Versioned<EnvironmentStatus>>> {
+    let mut status: Option<Versioned<EnvironmentStatus>> = None;
+    let mut components = Vec::new();
+    for item in items {
+        let sk = get_s(item, "sk", name)?;
+        let what = format!("{name}/{sk}");
+        if sk == "STATUS" {
+            status = Some(Versioned {
+                value: body(item, &what)?,
+                version: get_n(item, "version", &what)?,
+            });
+        } else if let Some(component) = sk
+            .strip_prefix("STATUS#COMPONENT#")
+            .and_then(Component::from_name)
+        {
+            components.push((component, body::<ComponentStatus>(item, &what)?));
+        }
+    }
+    Ok(status.map(|mut s| {
+        s.value.components = components.into_iter().collect();
+        s
+    }))
 }
 
 fn spec_from_item(name: &str, item: &Item) -> Result<StoredSpec> {
@@ -625,27 +675,51 @@ impl Store for DynamoStore {
                 break;
             }
         }
-        let mut status: Option<Versioned<EnvironmentStatus>> = None;
-        let mut components = Vec::new();
-        for item in &items {
-            let sk = get_s(item, "sk", name)?;
-            let what = format!("{name}/{sk}");
-            if sk == "STATUS" {
-                status = Some(Versioned {
-                    value: body(item, &what)?,
-                    version: get_n(item, "version", &what)?,
-                });
-            } else if let Some(component) = sk
-                .strip_prefix("STATUS#COMPONENT#")
-                .and_then(Component::from_name)
-            {
-                components.push((component, body::<ComponentStatus>(item, &what)?));
+        status_from_items(name, &items)
+    }
+
+    async fn read(&self, name: &str, now: u64) -> Result<EnvironmentRead> {
+        // The sort keys from LOCK to STATUS#…: LOCK, SPEC, STATUS and the components'
+        // STATUS#COMPONENT#… (not the EVENT#… history before them, nor SYNC after).
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", pk(name))
+                .expression_attribute_values(":from", s("LOCK"))
+                .expression_attribute_values(":to", s("STATUS$"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(aws)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
             }
         }
-        Ok(status.map(|mut s| {
-            s.value.components = components.into_iter().collect();
-            s
-        }))
+        let find = |sk: &str| {
+            items.iter().find(|i| {
+                i.get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|v| v == sk)
+            })
+        };
+        let spec = find("SPEC").map(|i| spec_from_item(name, i)).transpose()?;
+        let lease = match find("LOCK") {
+            Some(item) => lease_from_item(name, item, now)?,
+            None => None,
+        };
+        Ok(EnvironmentRead {
+            spec,
+            status: status_from_items(name, &items)?,
+            lease,
+        })
     }
 
     async fn put_status(

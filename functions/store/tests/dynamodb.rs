@@ -409,3 +409,59 @@ async fn the_image_index_names_the_environments_using_a_repository() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn one_read_gives_the_spec_the_status_with_its_components_and_the_lease() {
+    let (_stack, store) = store().await;
+    let env = environment("staging");
+    store.put_spec(&env, None, 5).await.unwrap();
+    let status = EnvironmentStatus::new(EnvironmentState::Progressing, "up started", 10);
+    store.put_status("staging", &status, None).await.unwrap();
+    let component = ComponentStatus {
+        phase: ComponentPhase::Ready,
+        resource_ids: [("vpcId".to_owned(), "vpc-123".to_owned())].into(),
+        outputs: Default::default(),
+        last_error: None,
+        observed_generation: 1,
+        updated_at: 11,
+        applied: None,
+    };
+    store
+        .put_component("staging", Component::Network, &component, None)
+        .await
+        .unwrap();
+    // Items on either side of the range the read queries: history before, sync after.
+    store
+        .append_event(
+            "staging",
+            &Event {
+                at: 12,
+                kind: "SpecApplied".into(),
+                message: "applied".into(),
+                actor: "test".into(),
+                execution: None,
+            },
+        )
+        .await
+        .unwrap();
+    strata_store::ensure_scheduled(&store, "staging", 12, 3600)
+        .await
+        .unwrap();
+    let lease = store.acquire("staging", "up-1", 60, 20).await.unwrap();
+
+    let read = store.read("staging", 30).await.unwrap();
+    assert_eq!(read.spec, store.get_spec("staging").await.unwrap());
+    assert_eq!(read.status, store.get_status("staging").await.unwrap());
+    assert_eq!(
+        read.status.unwrap().value.components[&Component::Network].resource_ids["vpcId"],
+        "vpc-123"
+    );
+    assert_eq!(read.lease, Some(lease));
+    // The lease has expired by 100: no holder.
+    assert_eq!(store.read("staging", 100).await.unwrap().lease, None);
+    let nobody = store.read("nobody", 30).await.unwrap();
+    assert_eq!(
+        (nobody.spec, nobody.status, nobody.lease),
+        (None, None, None)
+    );
+}

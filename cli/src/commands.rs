@@ -236,12 +236,13 @@ pub async fn plan(client: &ApiClient, path: &Path, allow: &[String]) -> u8 {
     }
 }
 
+/// How long a single read waits between its attempts.
+const ONCE: Duration = Duration::from_secs(1);
+
 pub async fn get(client: &ApiClient, name: Option<&str>, output: Output) -> u8 {
     let shown = match name {
-        Some(name) => client
-            .send(Method::GET, &format!("/environments/{name}"), None)
+        Some(name) => poll::<EnvironmentView>(client, &format!("/environments/{name}"), ONCE)
             .await
-            .and_then(|a| a.parse::<EnvironmentView>())
             .map(|view| print(output, &view, show::environment)),
         None => list_all(client)
             .await
@@ -277,7 +278,7 @@ async fn list_all(client: &ApiClient) -> Result<EnvironmentList, ClientError> {
             Some(c) => format!("/environments?limit=100&cursor={c}"),
             None => "/environments?limit=100".to_owned(),
         };
-        let page: EnvironmentList = client.send(Method::GET, &path, None).await?.parse()?;
+        let page: EnvironmentList = poll(client, &path, ONCE).await?;
         items.extend(page.items);
         match page.next {
             Some(next) => cursor = Some(next),
@@ -528,11 +529,10 @@ pub struct Followed {
 /// meanwhile); following it further would wait for nothing.
 const NOT_BEGUN: Duration = Duration::from_secs(180);
 
-/// Polls the environment and prints each component's phase as it changes, until
-/// `execution` (or the operation running now) has ended.
-/// A GET made while following an operation. The operation runs on whatever one poll
-/// meets: a failure of the endpoint itself (unreachable, a 5xx) is retried a few times,
-/// `every` apart, before the follow gives up; the API's own refusals are not.
+/// A GET, which is safe to repeat: a failure of the endpoint itself (unreachable, a 5xx, as
+/// API Gateway gives when a Lambda is throttled or slow to start) is retried a few times,
+/// `every` apart (at least a second), before the command gives up; the API's own refusals
+/// are not. A follow uses it for every poll, `get` for its reads.
 async fn poll<T: DeserializeOwned>(
     client: &ApiClient,
     path: &str,
@@ -555,7 +555,7 @@ async fn poll<T: DeserializeOwned>(
             return Err(error);
         }
         eprintln!(
-            "warning: {error}; polling again (attempt {} of {ATTEMPTS})",
+            "warning: {error}; trying again (attempt {} of {ATTEMPTS})",
             attempt + 1
         );
         attempt += 1;
@@ -563,6 +563,8 @@ async fn poll<T: DeserializeOwned>(
     }
 }
 
+/// Polls the environment and prints each component's phase as it changes, until
+/// `execution` (or the operation running now) has ended.
 pub async fn follow(
     client: &ApiClient,
     name: &str,

@@ -385,10 +385,10 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
     assert_eq!(diff(&ready, &after_up), vec![], "after up");
     assert_eq!(diff(&deleted, &after_down), vec![], "after down");
 
-    // A Parallel branch failing while its sibling is still polling: the database is refused
-    // while the cluster still says CREATING. Step Functions stops the cluster's loop; the
-    // environment is Failed with the lease free, and the next up picks the cluster up where
-    // it was, making nothing twice.
+    // A Parallel branch failing while its sibling is still polling: both branches poll
+    // (the cluster says CREATING, the database creating), then the database is refused.
+    // Step Functions stops the cluster's loop; the environment is Failed with the lease
+    // free, and the next up picks the cluster up where it was, making nothing twice.
     m.prepare("branch").await;
     stack.delay(
         Delay::rest_json(
@@ -397,18 +397,45 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
             r#""status": "ACTIVE""#,
             r#""status": "CREATING""#,
         )
-        .times(5),
+        .times(1000),
     );
+    stack.delay(
+        Delay::query(
+            "DescribeDBInstances",
+            "strata-branch",
+            "<DBInstanceStatus>available</DBInstanceStatus>",
+            "<DBInstanceStatus>creating</DBInstanceStatus>",
+        )
+        .times(1000),
+    );
+    let arn = m
+        .started
+        .launch(&m.operations, "branch", false, "matrix")
+        .await;
+    // Only once both loops are waiting is the database refused, whatever the machine's load.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let entered = states_entered(&m.sfn, &arn).await;
+        if ["Cluster wait", "Database wait"]
+            .iter()
+            .all(|w| entered.iter().any(|s| s == w))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both branches should poll: {entered:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     stack.inject(Fault::query(
-        "CreateDBInstance",
+        "DescribeDBInstances",
         "strata-branch",
         400,
         "InvalidParameterCombination",
     ));
-    let failed = m
-        .started
-        .run(&m.operations, &m.sfn, "branch", false, "matrix")
-        .await;
+    let failed = support::ended(&m.sfn, &arn).await;
+    stack.clear_delays();
     let entered = states_entered(&m.sfn, failed.execution_arn()).await;
     assert_eq!(failed.error(), Some("AwsRejected"), "{entered:?}");
     assert!(
@@ -437,6 +464,11 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
             .map(|c| c.phase),
     );
     assert_eq!(status.state, EnvironmentState::Failed);
+    assert_eq!(
+        status.components[&strata_core::Component::Cluster].phase,
+        strata_core::status::ComponentPhase::Creating,
+        "the cluster's loop was stopped mid-create"
+    );
     assert_eq!(
         m.converge("branch", false).await,
         (EnvironmentState::Ready, 1)

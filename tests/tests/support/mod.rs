@@ -86,6 +86,18 @@ impl Started {
         down: bool,
         actor: &str,
     ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+        let arn = self.launch(operations, name, down, actor).await;
+        ended(sfn, &arn).await
+    }
+
+    /// Starts `up` (or `down`) as [`Started::run`] does; answers the execution's ARN at once.
+    pub async fn launch(
+        &self,
+        operations: &strata_control::Operations<DynamoStore, strata_control::SfnFlows>,
+        name: &str,
+        down: bool,
+        actor: &str,
+    ) -> String {
         use strata_store::Store;
         let generation = self
             .store
@@ -118,11 +130,7 @@ impl Started {
         };
         let started = operations.start(&launch, actor, now()).await.unwrap();
         let machine = if down { &self.down } else { &self.up };
-        ended(
-            sfn,
-            &strata_control::execution_arn(machine, &started.execution),
-        )
-        .await
+        strata_control::execution_arn(machine, &started.execution)
     }
 }
 

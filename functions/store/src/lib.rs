@@ -594,6 +594,40 @@ impl DynamoStore {
         }
     }
 
+    /// Every item of `name`'s partition whose sort key meets `condition` (with its
+    /// `values`), read consistently, through every page.
+    async fn query_partition(
+        &self,
+        name: &str,
+        condition: &str,
+        values: &[(&str, &str)],
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(format!("pk = :pk AND {condition}"))
+                .expression_attribute_values(":pk", pk(name));
+            for &(key, value) in values {
+                query = query.expression_attribute_values(key, s(value));
+            }
+            let out = query
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(aws)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     async fn get_item(&self, name: &str, sk: &str) -> Result<Option<Item>> {
         let out = self
             .client
@@ -654,55 +688,22 @@ impl Store for DynamoStore {
     }
 
     async fn get_status(&self, name: &str) -> Result<Option<Versioned<EnvironmentStatus>>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :status)")
-                .expression_attribute_values(":pk", pk(name))
-                .expression_attribute_values(":status", s("STATUS"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(aws)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .query_partition(name, "begins_with(sk, :status)", &[(":status", "STATUS")])
+            .await?;
         status_from_items(name, &items)
     }
 
     async fn read(&self, name: &str, now: u64) -> Result<EnvironmentRead> {
         // The sort keys from LOCK to STATUS#…: LOCK, SPEC, STATUS and the components'
         // STATUS#COMPONENT#… (not the EVENT#… history before them, nor SYNC after).
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", pk(name))
-                .expression_attribute_values(":from", s("LOCK"))
-                .expression_attribute_values(":to", s("STATUS$"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(aws)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .query_partition(
+                name,
+                "sk BETWEEN :from AND :to",
+                &[(":from", "LOCK"), (":to", "STATUS$")],
+            )
+            .await?;
         let find = |sk: &str| {
             items.iter().find(|i| {
                 i.get("sk")

@@ -86,6 +86,9 @@ pub struct Options {
     pub lambdas: bool,
     /// The SAM template to wire from.
     pub template: PathBuf,
+    /// Run the functions as released (`--release`: the profile they deploy with), for the
+    /// bench's memory figures; tests run debug builds.
+    pub release: bool,
 }
 
 impl Default for Options {
@@ -93,6 +96,7 @@ impl Default for Options {
         Self {
             lambdas: true,
             template: workspace_root().join("infra/template.yaml"),
+            release: false,
         }
     }
 }
@@ -233,13 +237,14 @@ impl LocalStack {
         let mut lambda = None;
         let mut lambda_addr = None;
         if options.lambdas && !template.functions.is_empty() {
-            build_functions(&template, &logs).await?;
+            build_functions(&template, &logs, options.release).await?;
             let port = free_port()?;
             let mut command = Command::new("cargo");
             command
                 .current_dir(workspace_root())
                 .env("PATH", tools.path_env())
                 .args(["lambda", "watch", "--ignore-changes"])
+                .args(options.release.then_some("--release"))
                 .args(["-A", "127.0.0.1", "-P", &port.to_string()])
                 // Parallel state-machine branches call the same function at once.
                 .args(["--concurrency", "8"]);
@@ -616,6 +621,19 @@ impl LocalStack {
             .collect()
     }
 
+    /// The peak resident memory (KiB) of each function's process so far, by binary: the
+    /// largest where cargo-lambda runs more than one. Empty without functions.
+    pub fn function_peak_rss_kib(&self) -> BTreeMap<String, u64> {
+        let mut peaks = BTreeMap::new();
+        for (comm, kib) in self.lambda.iter().flat_map(ProcessGroup::peak_rss_kib) {
+            if let Some(function) = self.template.functions.iter().find(|f| f.binary == comm) {
+                let peak = peaks.entry(function.binary.clone()).or_insert(0);
+                *peak = kib.max(*peak);
+            }
+        }
+        peaks
+    }
+
     /// Where the processes' logs are.
     pub fn logs(&self) -> &Path {
         &self.logs
@@ -717,7 +735,11 @@ impl Drop for LocalStack {
 /// Builds each function exactly as `cargo lambda watch` will run it (`cargo run --bin X`
 /// resolves features for that one package, unlike a multi-package build), so that no
 /// invocation waits for a compile.
-async fn build_functions(template: &Template, logs: &Path) -> Result<(), LocalStackError> {
+async fn build_functions(
+    template: &Template,
+    logs: &Path,
+    release: bool,
+) -> Result<(), LocalStackError> {
     for function in &template.functions {
         let log = logs.join(format!("build-{}.log", function.binary));
         let file = std::fs::File::create(&log).map_err(|e| LocalStackError::io(&log, e))?;
@@ -730,6 +752,7 @@ async fn build_functions(template: &Template, logs: &Path) -> Result<(), LocalSt
                 "--bin",
                 &function.binary,
             ])
+            .args(release.then_some("--release"))
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .status()
@@ -763,6 +786,7 @@ fn lambda_environment(endpoint: &str) -> BTreeMap<String, String> {
         ("STRATA_LOCAL_STACK", "true"),
         // moto makes everything at once: the state machines the API starts poll each second.
         ("STRATA_POLL_SECONDS", "1"),
+        ("STRATA_CLOCK_SCALE", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Response};
+use strata_core::Awaited;
 
 /// How long AWS takes to make each slow resource.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,16 +28,17 @@ pub struct Durations {
 }
 
 impl Durations {
-    /// Typical creates on AWS: an EKS control plane about 12 minutes, a managed node group 3,
-    /// an RDS instance 6, a NAT gateway 2, a network load balancer 3, a Route 53 change 60 s.
+    /// Typical creates on AWS, as the handlers expect them ([`strata_core::Awaited`]): an
+    /// EKS control plane about 12 minutes, a managed node group 3, an RDS instance 6, a NAT
+    /// gateway 2, a network load balancer 3, a Route 53 change 60 s.
     pub fn aws() -> Self {
         Self {
-            cluster: Duration::from_secs(12 * 60),
-            node_group: Duration::from_secs(3 * 60),
-            database: Duration::from_secs(6 * 60),
-            nat_gateway: Duration::from_secs(2 * 60),
-            load_balancer: Duration::from_secs(3 * 60),
-            dns_change: Duration::from_secs(60),
+            cluster: Awaited::ClusterCreate.typical(),
+            node_group: Awaited::NodeGroupCreate.typical(),
+            database: Awaited::DatabaseCreate.typical(),
+            nat_gateway: Awaited::NatGatewayCreate.typical(),
+            load_balancer: Awaited::LoadBalancerCreate.typical(),
+            dns_change: Awaited::DnsChange.typical(),
         }
     }
 
@@ -221,7 +223,11 @@ impl Pace {
                         }
                     }
                 }
-                None
+                // moto's answer says the new gateway is available already; AWS's, pending.
+                match kind {
+                    Kind::NatGateway => self.describe(kind, "", &text),
+                    _ => None,
+                }
             }
             Hook::Describe(kind, id) => self.describe(kind, &id, &text),
         };
@@ -360,8 +366,10 @@ mod tests {
         let other = answered(&pace, Hook::Describe(Kind::Cluster, "b".into()), active).await;
         assert_eq!(other, active);
 
-        let created = "<CreateNatGatewayResponse><natGateway><natGatewayId>nat-2</natGatewayId><state>pending</state></natGateway></CreateNatGatewayResponse>";
-        answered(&pace, Hook::CreateAnswered(Kind::NatGateway), created).await;
+        // moto answers a new gateway available; AWS, pending.
+        let created = "<CreateNatGatewayResponse><natGateway><natGatewayId>nat-2</natGatewayId><state>available</state></natGateway></CreateNatGatewayResponse>";
+        let answer = answered(&pace, Hook::CreateAnswered(Kind::NatGateway), created).await;
+        assert_eq!(answer, created.replace("available", "pending"));
         let listed = "<natGatewaySet><item><natGatewayId>nat-1</natGatewayId><state>available</state></item><item><natGatewayAddressSet><item><status>succeeded</status></item></natGatewayAddressSet><natGatewayId>nat-2</natGatewayId><state>available</state><tagSet><item><key>k</key></item></tagSet></item></natGatewaySet>";
         let described = answered(
             &pace,

@@ -45,6 +45,48 @@ impl ProcessGroup {
         })
     }
 
+    /// The peak resident memory (VmHWM, KiB) of each live descendant of the leader, by its
+    /// command name (the executable's first 15 bytes, as Linux keeps it). Descendants, not
+    /// the group: cargo-lambda starts each function in a process group of its own.
+    pub fn peak_rss_kib(&self) -> Vec<(String, u64)> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        // pid → (parent, command name, VmHWM)
+        let processes: std::collections::HashMap<u32, (u32, String, Option<u64>)> = entries
+            .filter_map(|entry| {
+                let dir = entry.ok()?.path();
+                let pid = dir.file_name()?.to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+                // pid (comm) state ppid …: comm may hold spaces, so split after its ')'.
+                let (head, rest) = stat.rsplit_once(')')?;
+                let comm = head.split_once('(')?.1.to_owned();
+                let parent = rest.split_whitespace().nth(1)?.parse().ok()?;
+                let status = std::fs::read_to_string(dir.join("status")).ok()?;
+                let peak = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+                Some((pid, (parent, comm, peak)))
+            })
+            .collect();
+        let leader = self.group_id();
+        let descends = |mut pid: u32| {
+            while pid > 1 {
+                if pid == leader {
+                    return true;
+                }
+                pid = processes.get(&pid).map_or(0, |p| p.0);
+            }
+            false
+        };
+        processes
+            .iter()
+            .filter(|(pid, _)| **pid != leader && descends(**pid))
+            .filter_map(|(_, (_, comm, peak))| Some((comm.clone(), (*peak)?)))
+            .collect()
+    }
+
     /// The process group's id (the leader's pid).
     pub fn group_id(&self) -> u32 {
         self.child.id()

@@ -1,6 +1,7 @@
 //! `up` and `down` of the staging example with AWS's create durations played by the local
-//! stack on a clock scaled by 15 (`strata_localstack::pace`), polling at the deployed
-//! interval on the same clock (15 s plays as 1 s). Prints, and writes as JSON to
+//! stack on a clock scaled by 5 (`strata_localstack::pace`), polling at the deployed
+//! interval on the same clock (5 s plays as 1 s), each wait as long as the step answers
+//! (`strata_core::waits`, told the clock's scale). Prints, and writes as JSON to
 //! `<target>/bench/pace.json`: states entered, state transitions, Lambda invocations, the
 //! Step Functions bill at the Standard price, and the makespan against the critical path the
 //! component graph gives with the same durations.
@@ -18,10 +19,11 @@ use strata_store::Store;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-/// The scale of the clock: AWS's durations and the poll interval are divided by it.
-const FACTOR: u32 = 15;
+/// The scale of the clock: AWS's durations and the poll interval are divided by it. The
+/// deployed interval is the step answers' unit, so it must play as a whole second.
+const FACTOR: u32 = 5;
 /// The deployed poll interval (`lifecycle::DEFAULT_POLL_SECONDS`).
-const DEPLOYED_POLL_SECONDS: u64 = 15;
+const DEPLOYED_POLL_SECONDS: u64 = 5;
 /// Step Functions Standard, us-east-1: $0.025 per 1,000 state transitions.
 const USD_PER_TRANSITION: f64 = 0.000_025;
 
@@ -61,6 +63,8 @@ struct Figures {
     transitions: usize,
     invocations: usize,
     seconds: f64,
+    /// Per Task state: first entered and last exited, seconds after the execution began.
+    spans: std::collections::BTreeMap<String, (f64, f64)>,
 }
 
 impl Figures {
@@ -116,6 +120,22 @@ async fn figures(sfn: &aws_sdk_sfn::Client, arn: &str, operation: &'static str) 
         .iter()
         .filter(|e| e.r#type == HistoryEventType::TaskStateEntered)
         .count();
+    // Each loop's span: from the first time its Task is entered to the last time it exits.
+    let start = events.first().map_or(0.0, |e| e.timestamp().as_secs_f64());
+    let mut spans: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for e in &events {
+        let at = e.timestamp().as_secs_f64() - start;
+        if let Some(name) = e.state_entered_event_details().map(|d| d.name())
+            && e.r#type == HistoryEventType::TaskStateEntered
+        {
+            spans.entry(name.to_owned()).or_insert((at, at));
+        }
+        if let Some(name) = e.state_exited_event_details().map(|d| d.name())
+            && let Some(span) = spans.get_mut(name)
+        {
+            span.1 = at;
+        }
+    }
     let described = sfn
         .describe_execution()
         .execution_arn(arn)
@@ -131,6 +151,7 @@ async fn figures(sfn: &aws_sdk_sfn::Client, arn: &str, operation: &'static str) 
         transitions: states + invocations.saturating_sub(task_states),
         invocations,
         seconds,
+        spans,
     }
 }
 
@@ -138,10 +159,18 @@ async fn figures(sfn: &aws_sdk_sfn::Client, arn: &str, operation: &'static str) 
 async fn main() {
     let durations = Durations::aws();
     let scaled = durations.scaled(FACTOR);
-    let started = support::start().await;
+    // `--release-functions`: the functions run as deployed, for their memory figures.
+    let release = std::env::args().any(|a| a == "--release-functions");
+    let started = support::start_with(strata_localstack::Options {
+        release,
+        ..Default::default()
+    })
+    .await;
     started.stack.pace(Some(scaled));
     let (operations, sfn) = started.operations();
-    let operations = operations.with_poll_seconds(Some(DEPLOYED_POLL_SECONDS / u64::from(FACTOR)));
+    let operations = operations
+        .with_poll_seconds(Some(DEPLOYED_POLL_SECONDS / u64::from(FACTOR)))
+        .with_clock_scale(Some(FACTOR));
     let name = "bench";
     let env = support::example_as(name);
     started.stack.stand_in_for(&env).await.unwrap();
@@ -165,6 +194,18 @@ async fn main() {
 
     let path = critical_path(&durations);
     let up = &rows[0];
+    println!("up, each step loop on AWS's clock (first entered, last left, seconds):");
+    let mut spans: Vec<_> = up.spans.iter().collect();
+    spans.sort_by(|a, b| a.1.0.total_cmp(&b.1.0));
+    for (state, (from, to)) in spans {
+        let aws = |s: f64| s * f64::from(FACTOR);
+        println!(
+            "  {state:<12} {:>7.0} {:>7.0} {:>7.0}",
+            aws(*from),
+            aws(*to),
+            aws(to - from)
+        );
+    }
     let makespan = up.seconds * f64::from(FACTOR);
     // Not a speed limit: an `up` faster than the physical floor means the pace was not played.
     assert!(
@@ -203,7 +244,21 @@ async fn main() {
         makespan / path.as_secs_f64()
     );
 
+    // Each function process served every invocation of both runs: its peak is the
+    // largest of them.
+    let rss = started.stack.function_peak_rss_kib();
+    let build = if release { "release" } else { "debug" };
+    println!("peak RSS of each function over up and down ({build} build):");
+    for (function, kib) in &rss {
+        println!("  {function:<10} {:5.1} MiB", *kib as f64 / 1024.0);
+    }
+    let rss: serde_json::Map<_, _> = rss
+        .into_iter()
+        .map(|(f, kib)| (f, serde_json::json!(kib as f64 / 1024.0)))
+        .collect();
     let report = serde_json::json!({
+        "peakRssMiB": rss,
+        "build": build,
         "scale": FACTOR,
         "pollSeconds": DEPLOYED_POLL_SECONDS,
         "up": up.json(),

@@ -35,7 +35,8 @@ async fn stack() -> Stack {
     let config = stack.sdk_config();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let operations = Operations::new(store.clone(), SfnFlows::new(sfn.clone(), up.clone(), down))
-        .with_poll_seconds(Some(1));
+        .with_poll_seconds(Some(1))
+        .with_clock_scale(Some(0));
     let regional = config
         .to_builder()
         .region(aws_config::Region::new("eu-west-1"))

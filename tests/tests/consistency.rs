@@ -14,7 +14,9 @@ async fn ids_unknown_for_a_moment_after_their_create_are_waited_for_not_made_aga
     let config = started.stack.sdk_config();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let flows = SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone());
-    let operations = Operations::new(started.store.clone(), flows).with_poll_seconds(Some(0));
+    let operations = Operations::new(started.store.clone(), flows)
+        .with_poll_seconds(Some(0))
+        .with_clock_scale(Some(0));
     let ec2 = aws_sdk_ec2::Client::new(
         &config
             .to_builder()

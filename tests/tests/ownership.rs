@@ -30,7 +30,9 @@ async fn stack() -> Stack {
         .region(aws_config::Region::new("eu-west-1"))
         .build();
     Stack {
-        operations: Operations::new(started.store.clone(), flows).with_poll_seconds(Some(0)),
+        operations: Operations::new(started.store.clone(), flows)
+            .with_poll_seconds(Some(0))
+            .with_clock_scale(Some(0)),
         sfn,
         ec2: aws_sdk_ec2::Client::new(&regional),
         s3: aws_sdk_s3::Client::new(&regional),

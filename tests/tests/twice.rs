@@ -58,7 +58,7 @@ async fn each_component_applied_twice_at_once_makes_one_of_everything() {
                 "action": "begin",
                 "operation": "up",
                 "execution": "up-twin-1-0",
-                "input": {"environment": "twin", "pollSeconds": 1}
+                "input": {"environment": "twin", "pollSeconds": 1, "clockScale": 0}
             })
             .to_string(),
         )

@@ -32,7 +32,7 @@ use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{ServiceSpec, Strategy};
 use strata_core::status::ComponentPhase;
 use strata_core::versions::newest_satisfying;
-use strata_core::{Component, Environment, Scope};
+use strata_core::{Awaited, Component, Environment, Scope};
 use strata_kubernetes::{ClusterAccess, apply, classify_kube, delete, get, namespaced};
 use strata_registry::{Registries, RegistryError, TagSource};
 
@@ -239,7 +239,8 @@ pub fn migration_job(
 
 /// Where one service's rollout stands.
 enum Rollout {
-    Waiting,
+    /// Not serving yet; on what AWS is still doing, if that is the wait.
+    Waiting(Option<Awaited>),
     Serving {
         color: Option<String>,
         previous: Option<String>,
@@ -453,7 +454,7 @@ impl App {
                 .migrated(client, env, service, tag, wiring, serving_image.as_deref())
                 .await?
         {
-            return Ok(Rollout::Waiting);
+            return Ok(Rollout::Waiting(None));
         }
         let applied = apply(
             &deployments,
@@ -464,7 +465,7 @@ impl App {
         // Read back: availability is what the controller reports, not what was written.
         let current = get(&deployments, &name).await?.unwrap_or(applied);
         if !available(&current) {
-            return Ok(Rollout::Waiting);
+            return Ok(Rollout::Waiting(None));
         }
         let live_service = apply(
             &services,
@@ -473,7 +474,7 @@ impl App {
         )
         .await?;
         if service.public && load_balancer_hostname(&live_service).is_none() {
-            return Ok(Rollout::Waiting);
+            return Ok(Rollout::Waiting(Some(Awaited::LoadBalancerCreate)));
         }
         // The previous colour counts only if it exists.
         let previous = previous.filter(|_| previous_deployment.is_some());
@@ -693,9 +694,10 @@ impl ComponentHandler for App {
             let key = |what: &str| format!("service.{}.{what}", service.name);
             progress.outputs.insert(key("version"), tag.clone());
             match self.roll_out(&client, env, service, &tag, wiring).await? {
-                Rollout::Waiting => {
+                Rollout::Waiting(on) => {
                     progress.done = false;
                     progress.phase = Some(ComponentPhase::Updating);
+                    progress.awaiting = progress.awaiting.or(on);
                 }
                 Rollout::Serving { color, previous } => {
                     if let Some(color) = color {

@@ -25,11 +25,11 @@ use aws_sdk_eks::types::{
 };
 use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
-use strata_core::Component;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::ClusterSpec;
 use strata_core::status::ComponentPhase;
 use strata_core::tags::Owner;
+use strata_core::{Awaited, Component};
 
 /// Makes an EKS client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -508,14 +508,15 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
             let token = request_token(&name, step.context);
             self.create_cluster(&client, step.owner, spec, &subnets, &token)
                 .await?;
-            return Ok(waiting);
+            return Ok(waiting.awaiting(Awaited::ClusterCreate));
         };
         check_owned(&format!("EKS cluster {name}"), cluster.tags(), step.owner)?;
         match cluster.status() {
             Some(ClusterStatus::Active) => {}
-            Some(ClusterStatus::Creating | ClusterStatus::Pending | ClusterStatus::Deleting) => {
-                return Ok(waiting);
+            Some(ClusterStatus::Creating | ClusterStatus::Pending) => {
+                return Ok(waiting.awaiting(Awaited::ClusterCreate));
             }
+            Some(ClusterStatus::Deleting) => return Ok(waiting.awaiting(Awaited::ClusterDelete)),
             Some(ClusterStatus::Updating) => {
                 waiting.phase = Some(ComponentPhase::Updating);
                 return Ok(waiting);
@@ -562,7 +563,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
             )
             .await?
         {
-            return Ok(waiting);
+            return Ok(waiting.awaiting(Awaited::NodeGroupCreate));
         }
         // A replaced node group goes only once its successor is active.
         if !self
@@ -570,7 +571,7 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
             .await?
         {
             waiting.phase = Some(ComponentPhase::Updating);
-            return Ok(waiting);
+            return Ok(waiting.awaiting(Awaited::NodeGroupDelete));
         }
         Ok(ready(&cluster, &nodegroup))
     }
@@ -665,8 +666,9 @@ impl<C: ClientFor> ComponentHandler for Cluster<C> {
             .resource_ids
             .insert("clusterName".into(), name.clone());
         if !self.delete_nodegroups(&client, step.owner, None).await? {
-            return Ok(waiting);
+            return Ok(waiting.awaiting(Awaited::NodeGroupDelete));
         }
+        let waiting = waiting.awaiting(Awaited::ClusterDelete);
         if cluster.status() == Some(&ClusterStatus::Deleting) {
             return Ok(waiting);
         }

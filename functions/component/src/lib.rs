@@ -14,7 +14,8 @@ use strata_core::drift::{ComponentDrift, Observed};
 use strata_core::status::{ComponentError as RecordedError, ComponentPhase};
 use strata_core::tags::Owner;
 use strata_core::{
-    Component, ComponentStatus, Environment, EnvironmentState, OperationContext, OperationKind,
+    Awaited, Component, ComponentStatus, Environment, EnvironmentState, OperationContext,
+    OperationKind,
 };
 use strata_store::{Store, StoreError};
 
@@ -139,6 +140,9 @@ pub struct Progress {
     /// Resource ids recorded before that name nothing any more (a NAT gateway a sleep
     /// removed): taken out of the status, where ids otherwise accumulate.
     pub gone_ids: Vec<String>,
+    /// What AWS is still doing that this step waits on: its typical duration sets how long
+    /// the state machine waits before the next step ([`strata_core::waits`]).
+    pub awaiting: Option<Awaited>,
 }
 
 impl Progress {
@@ -157,6 +161,13 @@ impl Progress {
             ..Self::default()
         }
     }
+
+    /// Not done, waiting on `on`.
+    pub fn awaiting(mut self, on: Awaited) -> Self {
+        self.done = false;
+        self.awaiting = Some(on);
+        self
+    }
 }
 
 /// The answer the state machine loops on.
@@ -166,6 +177,8 @@ pub struct StepResult {
     pub done: bool,
     pub phase: ComponentPhase,
     pub outputs: BTreeMap<String, String>,
+    /// How long the state machine waits before the next step (its `Wait` reads it).
+    pub wait_seconds: u64,
 }
 
 /// Everything a handler may read for one step.
@@ -273,6 +286,7 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         execution: format!("observe-{now}"),
         generation: spec.generation,
         poll_seconds: 0,
+        clock_scale: 0,
         deadline_seconds: 0,
         started_at: now,
         scope: Default::default(),
@@ -363,6 +377,7 @@ pub async fn run<S: Store, H: ComponentHandler>(
                 done: false,
                 phase: previous.map_or(ComponentPhase::Pending, |p| p.phase),
                 outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
+                wait_seconds: context.poll_seconds,
             });
         }
         Err(e) => return Err(e.into()),
@@ -498,10 +513,24 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
             if progress.done && phase == ComponentPhase::Deleted {
                 record.applied = None;
             }
+            let clock = context.clock();
+            let waited = record
+                .waiting
+                .filter(|w| Some(w.on) == progress.awaiting)
+                .map_or(0, |w| w.waited_seconds);
+            let wait_seconds = match progress.done {
+                true => 0,
+                false => clock.next_wait(progress.awaiting, waited),
+            };
+            record.waiting = progress
+                .awaiting
+                .filter(|_| !progress.done)
+                .map(|on| clock.after(record.waiting, on, wait_seconds));
             Ok(StepResult {
                 done: progress.done,
                 phase,
                 outputs: record.outputs.clone(),
+                wait_seconds,
             })
         }
         Err(e) => {

@@ -27,6 +27,7 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         execution: format!("{}-staging-{generation}", operation.name()),
         generation,
         poll_seconds: 0,
+        clock_scale: 0,
         deadline_seconds: 600,
         started_at,
         scope: Default::default(),

@@ -6,8 +6,8 @@ use serde_json::json;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step, run};
 use strata_core::status::ComponentPhase;
 use strata_core::{
-    Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Operation,
-    OperationKind,
+    Awaited, Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus,
+    Operation, OperationKind,
 };
 use strata_store::{MemoryStore, Store};
 
@@ -257,4 +257,46 @@ async fn a_step_of_an_ended_or_other_operation_touches_nothing() {
             .is_none(),
         "nothing was recorded"
     );
+}
+
+#[tokio::test]
+async fn the_step_answers_how_long_to_wait_from_what_it_waits_on() {
+    let store = environment(Some(ComponentPhase::Ready)).await;
+    let creating = || Progress::waiting(ComponentPhase::Creating);
+    let handler = Scripted::new(vec![
+        Ok(creating().awaiting(Awaited::ClusterCreate)),
+        Ok(creating().awaiting(Awaited::ClusterCreate)),
+        Ok(creating().awaiting(Awaited::NodeGroupCreate)),
+        Ok(creating()),
+        Ok(Progress::finished(ComponentPhase::Ready)),
+    ]);
+    // An execution begun before clockScale existed runs on AWS's clock (scale 1).
+    let mut step = request("apply", 100);
+    step["context"]["pollSeconds"] = json!(5);
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        let result = run(&store, &handler, step.clone(), 100).await.unwrap();
+        let recorded = store.get_component("staging", Component::Cluster).await;
+        let waiting = recorded.unwrap().unwrap().value.waiting;
+        waits.push((result.wait_seconds, waiting.map(|w| w.waited_seconds)));
+    }
+    assert_eq!(
+        waits,
+        [
+            // Half of EKS's typical 12 minutes, then half of what is left.
+            (360, Some(360)),
+            (180, Some(540)),
+            // Something new to wait on starts over: half of a node group's 3 minutes.
+            (90, Some(90)),
+            // Waiting on nothing named: one poll interval.
+            (5, None),
+            (0, None),
+        ]
+    );
+
+    // The plain local stack (clockScale 0) makes everything at once: one interval each.
+    let handler = Scripted::new(vec![Ok(creating().awaiting(Awaited::ClusterCreate))]);
+    step["context"]["clockScale"] = json!(0);
+    let result = run(&store, &handler, step, 100).await.unwrap();
+    assert_eq!(result.wait_seconds, 5);
 }

@@ -255,6 +255,7 @@ pub struct Operations<S, F> {
     store: S,
     flows: F,
     poll_seconds: Option<u64>,
+    clock_scale: Option<u32>,
 }
 
 impl<S: Store, F: Flows> Operations<S, F> {
@@ -263,6 +264,7 @@ impl<S: Store, F: Flows> Operations<S, F> {
             store,
             flows,
             poll_seconds: None,
+            clock_scale: None,
         }
     }
 
@@ -272,13 +274,21 @@ impl<S: Store, F: Flows> Operations<S, F> {
         self
     }
 
-    /// `pollSeconds` from `STRATA_POLL_SECONDS`, which only the local stack sets: moto makes
-    /// everything at once, so polls can be quick.
+    /// The `clockScale` of the executions it starts: AWS's seconds per second of theirs
+    /// (`strata_core::Clock`; 0 where everything is made at once, as on the plain local stack).
+    pub fn with_clock_scale(mut self, clock_scale: Option<u32>) -> Self {
+        self.clock_scale = clock_scale;
+        self
+    }
+
+    /// `pollSeconds` and `clockScale` from `STRATA_POLL_SECONDS` and `STRATA_CLOCK_SCALE`,
+    /// which only the local stack sets: moto makes everything at once, so polls can be quick
+    /// and nothing is worth a longer wait.
     pub fn with_poll_seconds_from_env(self) -> Self {
-        let poll = std::env::var("STRATA_POLL_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok());
-        self.with_poll_seconds(poll)
+        let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse().ok());
+        let poll = var("STRATA_POLL_SECONDS");
+        let scale = var("STRATA_CLOCK_SCALE").and_then(|s: u64| u32::try_from(s).ok());
+        self.with_poll_seconds(poll).with_clock_scale(scale)
     }
 
     pub fn store(&self) -> &S {
@@ -310,6 +320,9 @@ impl<S: Store, F: Flows> Operations<S, F> {
         }
         if let Some(poll) = self.poll_seconds {
             input.insert("pollSeconds".into(), poll.into());
+        }
+        if let Some(scale) = self.clock_scale {
+            input.insert("clockScale".into(), scale.into());
         }
         Value::Object(input).to_string()
     }

@@ -18,6 +18,7 @@ pub mod status;
 pub mod tags;
 mod validate;
 pub mod versions;
+pub mod waits;
 
 pub use validate::{check_environment_name, is_dns_label, parse_duration, subnet_cidrs};
 
@@ -29,6 +30,7 @@ pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
     ImageUpdate, InventoryItem, Operation, OperationContext, OperationKind, Scope,
 };
+pub use waits::{Awaited, Clock, Waiting};
 
 /// An error and its sources on one line, by their Display only (a client's own Display
 /// often says no more than "client error"; the SDK's Debug form carries raw responses).

@@ -109,6 +109,10 @@ pub struct OperationContext {
     pub execution: String,
     pub generation: u64,
     pub poll_seconds: u64,
+    /// How many of AWS's seconds one second of this execution stands for: 1 on AWS (and for
+    /// executions begun before it existed), 0 on the plain local stack ([`crate::Clock`]).
+    #[serde(default = "one")]
+    pub clock_scale: u32,
     pub deadline_seconds: u64,
     /// When the operation began (seconds since the epoch); deadlines count from here.
     pub started_at: u64,
@@ -127,7 +131,19 @@ pub struct OperationContext {
     pub asleep: bool,
 }
 
+fn one() -> u32 {
+    1
+}
+
 impl OperationContext {
+    /// The clock its waits run on.
+    pub fn clock(&self) -> crate::Clock {
+        crate::Clock {
+            poll_seconds: self.poll_seconds,
+            scale: self.clock_scale,
+        }
+    }
+
     /// Whether the operation has run past its deadline.
     pub fn is_past_deadline(&self, now: u64) -> bool {
         now > self.started_at.saturating_add(self.deadline_seconds)
@@ -281,6 +297,10 @@ pub struct ComponentStatus {
     /// compares a new spec with, and what a destroy acts on. Gone once it is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<serde_json::Value>,
+    /// What its steps wait on while AWS works, and for how long so far: what the next
+    /// wait is computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<crate::Waiting>,
 }
 
 impl ComponentStatus {
@@ -294,6 +314,7 @@ impl ComponentStatus {
             observed_generation,
             updated_at: now,
             applied: None,
+            waiting: None,
         }
     }
 }

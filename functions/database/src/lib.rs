@@ -22,7 +22,7 @@ use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, DatabaseOnDelete, DatabaseSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::{self, Owner};
-use strata_core::{Component, OperationKind, snapshots};
+use strata_core::{Awaited, Component, OperationKind, snapshots};
 
 /// Makes an RDS client for a region (environments live in the region their spec names).
 pub trait ClientFor: Send + Sync {
@@ -476,7 +476,7 @@ impl<C: ClientFor> Database<C> {
                 .map_err(|e| classify(&format!("CreateDBInstance {id}"), e))?;
         }
         progress.resource_ids.insert("instanceId".into(), id);
-        Ok(progress)
+        Ok(progress.awaiting(Awaited::DatabaseCreate))
     }
 
     async fn delete_subnet_group(
@@ -611,11 +611,12 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             "deleting" => {
                 // A delete from an earlier `down` is finishing; create again once it is gone.
                 waiting.phase = Some(ComponentPhase::Creating);
-                return Ok(waiting);
+                return Ok(waiting.awaiting(Awaited::DatabaseDelete));
             }
             s if BUSY.contains(&s) => {
                 if s == "creating" {
                     waiting.phase = Some(ComponentPhase::Creating);
+                    return Ok(waiting.awaiting(Awaited::DatabaseCreate));
                 }
                 return Ok(waiting);
             }
@@ -737,7 +738,7 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             );
         }
         match instance.db_instance_status().unwrap_or_default() {
-            "deleting" => return Ok(waiting),
+            "deleting" => return Ok(waiting.awaiting(Awaited::DatabaseDelete)),
             "available"
             | "stopped"
             | "failed"
@@ -773,7 +774,7 @@ impl<C: ClientFor> ComponentHandler for Database<C> {
             Err(e) if code(&e) == Some("DBInstanceNotFound") => {}
             Err(e) => return Err(classify(&format!("DeleteDBInstance {id}"), e)),
         }
-        Ok(waiting)
+        Ok(waiting.awaiting(Awaited::DatabaseDelete))
     }
 }
 

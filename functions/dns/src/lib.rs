@@ -19,7 +19,7 @@ use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::{self, Owner};
-use strata_core::{Component, Environment};
+use strata_core::{Awaited, Component, Environment};
 
 /// Makes the Route 53 client (a global service).
 pub trait ClientFor: Send + Sync {
@@ -338,7 +338,7 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
             )
             .await?;
             progress.resource_ids.insert("changeId".into(), id);
-            return Ok(progress);
+            return Ok(progress.awaiting(Awaited::DnsChange));
         }
         // Ready once the last change we made has reached every Route 53 server.
         if let Some(id) = step
@@ -353,7 +353,7 @@ impl<C: ClientFor> ComponentHandler for Dns<C> {
                 .await
                 .map_err(|e| classify(&format!("GetChange {id}"), e))?;
             if status.change_info().map(|c| c.status()) != Some(&ChangeStatus::Insync) {
-                return Ok(progress);
+                return Ok(progress.awaiting(Awaited::DnsChange));
             }
         }
         let mut ready = Progress::finished(ComponentPhase::Ready);

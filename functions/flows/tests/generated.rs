@@ -116,7 +116,7 @@ fn every_component_has_its_own_function_and_loop() {
     // The last create stage is dns alone, and it leads to Finish.
     assert_eq!(all["States"]["DNS done?"]["Choices"][0]["Next"], "Finish");
     assert_eq!(
-        all["States"]["DNS wait"]["SecondsPath"],
-        "$.context.pollSeconds"
+        all["States"]["DNS wait"]["SecondsPath"], "$.steps.dns.waitSeconds",
+        "the step answers how long to wait"
     );
 }

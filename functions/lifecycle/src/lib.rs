@@ -20,7 +20,9 @@ use strata_store::{Store, StoreError};
 pub use strata_notify::{EventBus, MemoryNotifier, Notifier};
 
 /// Seconds between polls of a long AWS operation, unless the input says otherwise.
-pub const DEFAULT_POLL_SECONDS: u64 = 15;
+/// The smallest: a handler answers longer waits while AWS is expected to still be working
+/// (`strata_core::waits`), so this is how finely the end of a create is caught.
+pub const DEFAULT_POLL_SECONDS: u64 = 5;
 /// How long an operation may run before the lease expires and another may take over.
 pub const DEFAULT_DEADLINE_SECONDS: u64 = 3 * 3600;
 
@@ -74,6 +76,10 @@ pub struct ExecutionInput {
     pub environment: String,
     #[serde(default)]
     pub poll_seconds: Option<u64>,
+    /// AWS's seconds per second of this execution: 1 (AWS) unless a local stack says
+    /// otherwise ([`strata_core::Clock`]).
+    #[serde(default)]
+    pub clock_scale: Option<u32>,
     #[serde(default)]
     pub deadline_seconds: Option<u64>,
     /// `application`: the deploy fast path (only app and dns run); `all` by default.
@@ -201,6 +207,11 @@ fn parse_input(input: Value) -> Result<ExecutionInput, LifecycleError> {
             "input.pollSeconds: must be between 0 and 300".to_owned(),
         ));
     }
+    if parsed.clock_scale.is_some_and(|s| s > 3600) {
+        return Err(invalid(
+            "input.clockScale: must be between 0 and 3600".to_owned(),
+        ));
+    }
     if parsed
         .deadline_seconds
         .is_some_and(|s| !(60..=86_400).contains(&s))
@@ -298,6 +309,7 @@ pub async fn begin<S: Store, N: Notifier>(
         execution: execution.to_owned(),
         generation: spec.generation,
         poll_seconds: input.poll_seconds.unwrap_or(DEFAULT_POLL_SECONDS),
+        clock_scale: input.clock_scale.unwrap_or(1),
         deadline_seconds,
         started_at: begun.unwrap_or(now),
         scope: input.scope,

@@ -23,7 +23,7 @@ use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{DatabaseEngine, NatGateways, NetworkSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::{self, Owner};
-use strata_core::{Component, subnet_cidrs};
+use strata_core::{Awaited, Component, subnet_cidrs};
 
 /// Makes EC2 and ELB clients for a region (environments live in the region their spec
 /// names).
@@ -339,6 +339,24 @@ struct SubnetPlan<'a> {
     cidr: &'a str,
     zone: &'a str,
     public: bool,
+}
+
+/// The `kind-i` subnet (`public-0`, `private-1`, …), made when missing.
+async fn subnet(
+    c: &Client,
+    env: &Owner,
+    vpc: &str,
+    (kind, i): (&str, usize),
+    cidr: &str,
+    zone: &str,
+) -> Result<String, ComponentError> {
+    let plan = SubnetPlan {
+        role: format!("{kind}-{i}"),
+        cidr,
+        zone,
+        public: kind == "public",
+    };
+    ensure_subnet(c, env, vpc, &plan).await
 }
 
 async fn ensure_subnet(
@@ -937,24 +955,13 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
         let mut progress = Progress::waiting(ComponentPhase::Creating);
         let vpc = ensure_vpc(&c, name, &net.cidr).await?;
         progress.resource_ids.insert("vpcId".into(), vpc.clone());
+        // The NAT gateways are the slow part (minutes): they start as soon as the public
+        // subnets and the internet gateway they need exist; the rest is made meanwhile.
         let mut public = Vec::new();
-        let mut private = Vec::new();
         for i in 0..count {
-            for (ids, cidrs, kind, is_public) in [
-                (&mut public, &public_cidrs, "public", true),
-                (&mut private, &private_cidrs, "private", false),
-            ] {
-                let plan = SubnetPlan {
-                    role: format!("{kind}-{i}"),
-                    cidr: &cidrs[i],
-                    zone: &zones[i],
-                    public: is_public,
-                };
-                ids.push(ensure_subnet(&c, name, &vpc, &plan).await?);
-            }
+            public.push(subnet(&c, name, &vpc, ("public", i), &public_cidrs[i], &zones[i]).await?);
         }
         let igw = ensure_internet_gateway(&c, name, &vpc).await?;
-        ensure_route_table(&c, name, &vpc, "rt-public", Target::Gateway(&igw), &public).await?;
 
         let nat_count = nat_count(net);
         let mut nats = Vec::new();
@@ -968,14 +975,24 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
                 .insert(format!("natGatewayId.{j}"), id.clone());
             nats.push((id, state));
         }
+        let mut private = Vec::new();
+        for i in 0..count {
+            private
+                .push(subnet(&c, name, &vpc, ("private", i), &private_cidrs[i], &zones[i]).await?);
+        }
+        ensure_route_table(&c, name, &vpc, "rt-public", Target::Gateway(&igw), &public).await?;
         // Gateways beyond the count (a smaller `natGateways`, or sleep, which keeps their
         // addresses) go, and so do their ids from the status.
         progress.gone_ids = (nat_count..MAX_AZ_COUNT)
             .map(|j| format!("natGatewayId.{j}"))
             .collect();
         let extra_gone = nat::remove_beyond(&c, name, nat_count, step.context.asleep).await?;
-        if !extra_gone || nats.iter().any(|(_, s)| *s != NatGatewayState::Available) {
-            return Ok(progress); // The state machine polls until the NAT gateways are up.
+        if nats.iter().any(|(_, s)| *s != NatGatewayState::Available) {
+            // The state machine polls until the NAT gateways are up.
+            return Ok(progress.awaiting(Awaited::NatGatewayCreate));
+        }
+        if !extra_gone {
+            return Ok(progress.awaiting(Awaited::NatGatewayDelete));
         }
         for (i, subnet) in private.iter().enumerate() {
             let target = match nats.get(i).or(nats.first()) {
@@ -1040,7 +1057,9 @@ impl<C: ClientFor> ComponentHandler for Network<C> {
         // NAT gateways next: they hold addresses and ENIs in the public subnets; their
         // addresses go once they are gone.
         if !nat::remove_beyond(&c, name, 0, false).await? {
-            return Ok(Progress::waiting(ComponentPhase::Deleting));
+            return Ok(
+                Progress::waiting(ComponentPhase::Deleting).awaiting(Awaited::NatGatewayDelete)
+            );
         }
         let igws = c
             .describe_internet_gateways()

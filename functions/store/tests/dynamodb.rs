@@ -171,6 +171,7 @@ async fn status_and_components_are_versioned_separately_and_read_together() {
         observed_generation: 1,
         updated_at: 11,
         applied: None,
+        waiting: None,
     };
     let c1 = store
         .put_component("staging", Component::Network, &component, None)
@@ -425,6 +426,7 @@ async fn one_read_gives_the_spec_the_status_with_its_components_and_the_lease() 
         observed_generation: 1,
         updated_at: 11,
         applied: None,
+        waiting: None,
     };
     store
         .put_component("staging", Component::Network, &component, None)

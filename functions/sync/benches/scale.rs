@@ -259,19 +259,27 @@ async fn main() {
         println!("  DynamoDB writes per env:     {:.2}", per_env(writes));
         println!("  registry listings (run):     {listings}");
         println!("  peak memory (VmHWM):         {} MiB", peak_kib / 1024);
+        serde_json::json!({
+            "seconds": secs,
+            "environmentsPerSecond": count as f64 / secs.max(1e-9),
+            "awsCallsPerEnvironment": per_env(dynamodb + invokes + inventory + listings),
+            "dynamodbReadsPerEnvironment": per_env(reads),
+            "dynamodbWritesPerEnvironment": per_env(writes),
+            "peakRssMiB": peak_kib as f64 / 1024.0,
+        })
     };
     println!("environments:                  {count} (Ready, serving the newest tags, in sync)");
     println!(
         "(Lambda Invoke: one observe per component; inventory: {INVENTORY_CALLS} calls per taking; both in memory here, counted)"
     );
-    figures(
+    let single = figures(
         "one run, every environment due and unchanged (live resources never read: read now):",
         single_secs,
         &single_calls,
         single_other,
         single_peak,
     );
-    figures(
+    let overlap = figures(
         "two overlapping runs within the hour (no live reading; the loser of an environment spends a read and a write on it):",
         overlap_secs,
         &overlap_calls,
@@ -287,4 +295,14 @@ async fn main() {
     assert_eq!(a.synced + b.synced, count, "each environment synced once");
     assert!(a.failed.is_empty() && b.failed.is_empty(), "{a:?} {b:?}");
     assert_eq!(left_due, 0, "an environment was skipped");
+
+    let report =
+        serde_json::json!({ "environments": count, "oneRun": single, "overlappingRuns": overlap });
+    let dir = std::path::Path::new(
+        &std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned()),
+    )
+    .join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sync.json"), format!("{report:#}\n")).unwrap();
+    println!("written to {}", dir.join("sync.json").display());
 }

@@ -14,7 +14,12 @@ pub struct Started {
 }
 
 pub async fn start() -> Started {
-    let stack = LocalStack::start(Options::default())
+    start_with(Options::default()).await
+}
+
+/// The local stack started with `options`, the store and the state machines' ARNs.
+pub async fn start_with(options: Options) -> Started {
+    let stack = LocalStack::start(options)
         .await
         .expect("the local stack starts");
     let config = stack.sdk_config();
@@ -148,7 +153,8 @@ impl Started {
             self.store.clone(),
             strata_control::SfnFlows::new(sfn.clone(), self.up.clone(), self.down.clone()),
         )
-        .with_poll_seconds(Some(1));
+        .with_poll_seconds(Some(1))
+        .with_clock_scale(Some(0));
         (operations, sfn)
     }
 

@@ -39,6 +39,7 @@ mod tools;
 
 pub use process::ProcessGroup;
 pub use template::Template;
+pub mod bench;
 pub use tools::{state_dir, workspace_root};
 
 /// A command of the local stack's Python venv (installed first if need be), e.g.

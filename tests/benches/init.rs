@@ -215,10 +215,5 @@ async fn main() {
             }),
         );
     }
-    let out = Path::new(&std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("bench");
-    std::fs::create_dir_all(&out).unwrap();
-    let report = serde_json::Value::Object(report);
-    std::fs::write(out.join("init.json"), format!("{report:#}\n")).unwrap();
-    println!("written to {}", out.join("init.json").display());
+    strata_localstack::bench::write_report("init", &serde_json::Value::Object(report));
 }

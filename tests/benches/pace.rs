@@ -266,11 +266,5 @@ async fn main() {
         "criticalPathSeconds": path.as_secs(),
         "makespanRatio": makespan / path.as_secs_f64(),
     });
-    let dir = std::path::Path::new(
-        &std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned()),
-    )
-    .join("bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("pace.json"), format!("{report:#}\n")).unwrap();
-    println!("written to {}", dir.join("pace.json").display());
+    strata_localstack::bench::write_report("pace", &report);
 }

@@ -298,11 +298,5 @@ async fn main() {
 
     let report =
         serde_json::json!({ "environments": count, "oneRun": single, "overlappingRuns": overlap });
-    let dir = std::path::Path::new(
-        &std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned()),
-    )
-    .join("bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sync.json"), format!("{report:#}\n")).unwrap();
-    println!("written to {}", dir.join("sync.json").display());
+    strata_localstack::bench::write_report("sync", &report);
 }

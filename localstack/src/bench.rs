@@ -1,0 +1,18 @@
+//! Where the benches put their figures: `<target>/bench/<part>.json`, which
+//! `scripts/bench-report` gathers into one table and `report.json`.
+
+use std::path::PathBuf;
+
+/// Writes `report` as `<target>/bench/<part>.json` (the workspace's `target` unless
+/// `CARGO_TARGET_DIR` says otherwise) and says where.
+pub fn write_report(part: &str, report: &serde_json::Value) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::workspace_root().join("target"), PathBuf::from);
+    let dir = target.join("bench");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let path = dir.join(format!("{part}.json"));
+    std::fs::write(&path, format!("{report:#}\n"))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    println!("written to {}", path.display());
+    path
+}

@@ -1,7 +1,8 @@
 //! Cold start of each function against two baselines built with the same profile, same run:
 //! `hello`, the smallest `lambda_runtime` function, and `hello_sdk`, which also loads the
 //! SDK's config and makes a DynamoDB client as every Strata function does (the floor of a
-//! function that talks to AWS; `tests/baselines`). Each binary is spawned against a stub
+//! function that talks to AWS), and `hello_kube`, which also links a kube client (the floor
+//! of the app and config functions; all three in `tests/baselines`). Each binary is spawned against a stub
 //! Runtime API with its template environment; its init is the time from the spawn to its
 //! first `GET /2018-06-01/runtime/invocation/next`, and its RSS (VmHWM) is read then.
 //! Prints median and p90 of each and the ratios to both baselines' medians, and writes them
@@ -159,7 +160,7 @@ async fn main() {
     tokio::spawn(serve(listener, tx));
 
     let mut rows = vec![];
-    for baseline in ["hello", "hello_sdk"] {
+    for baseline in ["hello", "hello_sdk", "hello_kube"] {
         let environment = [("TABLE_NAME".to_owned(), "hello".to_owned())];
         let binary = dir.join(baseline);
         rows.push(

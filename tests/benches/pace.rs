@@ -182,7 +182,9 @@ async fn main() {
 
     let mut rows = Vec::new();
     for (down, operation) in [(false, "up"), (true, "down")] {
-        let described = started.run(&operations, &sfn, name, down, "bench").await;
+        // A create plays 21 minutes of AWS's time: over four minutes here.
+        let arn = started.launch(&operations, name, down, "bench").await;
+        let described = support::ended_within(&sfn, &arn, Duration::from_secs(900)).await;
         assert_eq!(
             described.status,
             aws_sdk_sfn::types::ExecutionStatus::Succeeded,

@@ -260,8 +260,10 @@ type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 /// A client of the OCI distribution API's tag listing.
 #[derive(Clone)]
 pub struct OciClient {
-    /// Err when this host has no trusted TLS roots: each request then fails saying so.
-    http: Result<HttpClient<Https, Empty<Bytes>>, String>,
+    /// Made on first use: loading the host's trusted roots costs milliseconds at every cold
+    /// start, and most invocations never list an OCI registry. Err when this host has no
+    /// trusted TLS roots: each request then fails saying so.
+    http: std::sync::OnceLock<Result<HttpClient<Https, Empty<Bytes>>, String>>,
 }
 
 impl Default for OciClient {
@@ -290,14 +292,24 @@ struct Answer {
 
 impl OciClient {
     pub fn new() -> Self {
-        let http = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map(|builder| {
-                let https = builder.https_or_http().enable_http1().build();
-                HttpClient::builder(TokioExecutor::new()).build(https)
+        Self {
+            http: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn http(&self) -> Result<&HttpClient<Https, Empty<Bytes>>, RegistryError> {
+        self.http
+            .get_or_init(|| {
+                hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_native_roots()
+                    .map(|builder| {
+                        let https = builder.https_or_http().enable_http1().build();
+                        HttpClient::builder(TokioExecutor::new()).build(https)
+                    })
+                    .map_err(|e| format!("no trusted TLS roots on this host: {e}"))
             })
-            .map_err(|e| format!("no trusted TLS roots on this host: {e}"));
-        Self { http }
+            .as_ref()
+            .map_err(|e| RegistryError::Rejected(e.clone()))
     }
 
     /// Every tag of `name` on the registry at `base` (`scheme://host[:port]`).
@@ -364,10 +376,7 @@ impl OciClient {
             .body(Empty::new())
             .map_err(|e| RegistryError::Rejected(format!("{url}: {e}")))?;
         let exchange = async {
-            let http = self
-                .http
-                .as_ref()
-                .map_err(|e| RegistryError::Rejected(e.clone()))?;
+            let http = self.http()?;
             let response = http
                 .request(request)
                 .await

@@ -56,7 +56,16 @@ pub async fn ended(
     sfn: &aws_sdk_sfn::Client,
     arn: &str,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    ended_within(sfn, arn, std::time::Duration::from_secs(300)).await
+}
+
+/// The execution once it is no longer running, `within` at most.
+pub async fn ended_within(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    within: std::time::Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = std::time::Instant::now() + within;
     while std::time::Instant::now() < deadline {
         let described = sfn
             .describe_execution()
@@ -69,7 +78,7 @@ pub async fn ended(
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("{arn} did not end within five minutes");
+    panic!("{arn} did not end within {} s", within.as_secs());
 }
 
 /// Seconds since the epoch.

@@ -1,5 +1,6 @@
-//! Where the benches put their figures: `<target>/bench/<part>.json`, which
-//! `scripts/bench-report` gathers into one table and `report.json`.
+//! What the benches share: where they put their figures (`<target>/bench/<part>.json`, which
+//! `scripts/bench-report` gathers into one table and `report.json`), and how they read a
+//! process's peak memory.
 
 use std::path::PathBuf;
 
@@ -15,4 +16,18 @@ pub fn write_report(part: &str, report: &serde_json::Value) -> PathBuf {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     println!("written to {}", path.display());
     path
+}
+
+/// The peak resident memory (VmHWM) of the process whose `/proc` directory is `proc_dir`
+/// (`/proc/self`, `/proc/<pid>`), in KiB; None when it is gone (Linux only).
+pub fn peak_rss_kib(proc_dir: &std::path::Path) -> Option<u64> {
+    let status = std::fs::read_to_string(proc_dir.join("status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }

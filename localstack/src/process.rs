@@ -62,11 +62,7 @@ impl ProcessGroup {
                 let (head, rest) = stat.rsplit_once(')')?;
                 let comm = head.split_once('(')?.1.to_owned();
                 let parent = rest.split_whitespace().nth(1)?.parse().ok()?;
-                let status = std::fs::read_to_string(dir.join("status")).ok()?;
-                let peak = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+                let peak = crate::bench::peak_rss_kib(&dir);
                 Some((pid, (parent, comm, peak)))
             })
             .collect();

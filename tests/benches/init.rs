@@ -49,19 +49,6 @@ async fn serve(listener: TcpListener, asked: mpsc::UnboundedSender<Instant>) {
     }
 }
 
-/// VmHWM of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
 struct Measured {
     name: String,
     inits: Vec<Duration>,
@@ -120,7 +107,10 @@ async fn measure(
             }
         };
         inits.push(at.duration_since(spawned));
-        peak_kib = peak_kib.max(peak_rss_kib(child.id()).unwrap_or(0));
+        peak_kib = peak_kib.max(
+            strata_localstack::bench::peak_rss_kib(&PathBuf::from(format!("/proc/{}", child.id())))
+                .unwrap_or(0),
+        );
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -513,19 +513,11 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
             if progress.done && phase == ComponentPhase::Deleted {
                 record.applied = None;
             }
-            let clock = context.clock();
-            let waited = record
-                .waiting
-                .filter(|w| Some(w.on) == progress.awaiting)
-                .map_or(0, |w| w.waited_seconds);
-            let wait_seconds = match progress.done {
-                true => 0,
-                false => clock.next_wait(progress.awaiting, waited),
+            let (wait_seconds, waiting) = match progress.done {
+                true => (0, None),
+                false => context.clock().next(record.waiting, progress.awaiting),
             };
-            record.waiting = progress
-                .awaiting
-                .filter(|_| !progress.done)
-                .map(|on| clock.after(record.waiting, on, wait_seconds));
+            record.waiting = waiting;
             Ok(StepResult {
                 done: progress.done,
                 phase,

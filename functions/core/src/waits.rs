@@ -1,7 +1,7 @@
 //! How long a step waits before it looks again (DESIGN, "Poll intervals"). A handler names
 //! what it waits on; AWS's typical duration for that thing sets the schedule: half of the
-//! expected time left, in whole poll intervals, so a 12-minute EKS create polls about eight
-//! times and the last looks come one interval apart near its expected end. Past the
+//! expected time left, in whole poll intervals, so a 12-minute EKS create polls nine times
+//! and the last looks come one interval apart near its expected end. Past the
 //! expected end it polls every interval, backing off to four once it runs long.
 
 use std::time::Duration;
@@ -64,30 +64,36 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// The next wait, in the execution's seconds, for a step waiting on `on` after
-    /// `waited` of AWS's seconds; one poll interval when it names nothing.
-    pub fn next_wait(self, on: Option<Awaited>, waited_seconds: u64) -> u64 {
-        let unit = self.poll_seconds * u64::from(self.scale);
-        let (Some(on), true) = (on, unit > 0) else {
-            return self.poll_seconds;
+    /// The next wait, in the execution's seconds, of a step waiting on `on` (one poll
+    /// interval when it names nothing), and what its status keeps for the step after:
+    /// `previous` counts only while it names the same thing.
+    pub fn next(self, previous: Option<Waiting>, on: Option<Awaited>) -> (u64, Option<Waiting>) {
+        let Some(on) = on else {
+            return (self.poll_seconds, None);
         };
+        let waited = previous
+            .filter(|w| w.on == on)
+            .map_or(0, |w| w.waited_seconds);
+        let wait = self.wait(on, waited);
+        let waiting = Waiting {
+            on,
+            waited_seconds: waited + wait * u64::from(self.scale),
+        };
+        (wait, Some(waiting))
+    }
+
+    /// The wait, in the execution's seconds, after `waited_seconds` of AWS's on `on`.
+    fn wait(self, on: Awaited, waited_seconds: u64) -> u64 {
+        let unit = self.poll_seconds * u64::from(self.scale);
+        if unit == 0 {
+            return self.poll_seconds;
+        }
         let expected = on.typical().as_secs();
         let units = match expected.checked_sub(waited_seconds) {
             Some(left) if left > 0 => (left / 2 / unit).max(1),
             _ => (1 + 3 * (waited_seconds - expected) / expected.max(1)).min(4),
         };
         units * self.poll_seconds
-    }
-
-    /// `waiting` after a step that answered `wait` seconds on `on` (reset when `on` is new).
-    pub fn after(self, previous: Option<Waiting>, on: Awaited, wait: u64) -> Waiting {
-        let before = previous
-            .filter(|w| w.on == on)
-            .map_or(0, |w| w.waited_seconds);
-        Waiting {
-            on,
-            waited_seconds: before + wait * u64::from(self.scale),
-        }
     }
 }
 
@@ -108,9 +114,9 @@ mod tests {
             if waited >= ready {
                 return waits;
             }
-            let wait = clock.next_wait(Some(on), waited);
+            let (wait, next) = clock.next(waiting, Some(on));
             waits.push(wait);
-            waiting = Some(clock.after(waiting, on, wait));
+            waiting = next;
         }
     }
 
@@ -139,17 +145,17 @@ mod tests {
 
     #[test]
     fn nothing_awaited_or_nothing_to_wait_for_is_one_interval() {
-        assert_eq!(AWS.next_wait(None, 0), 5);
+        assert_eq!(AWS.next(None, None), (5, None));
         let local = Clock {
             poll_seconds: 1,
             scale: 0,
         };
-        assert_eq!(local.next_wait(Some(Awaited::ClusterCreate), 0), 1);
+        assert_eq!(local.next(None, Some(Awaited::ClusterCreate)).0, 1);
         let busy = Clock {
             poll_seconds: 0,
             scale: 1,
         };
-        assert_eq!(busy.next_wait(Some(Awaited::ClusterCreate), 0), 0);
+        assert_eq!(busy.next(None, Some(Awaited::ClusterCreate)).0, 0);
     }
 
     #[test]
@@ -165,9 +171,9 @@ mod tests {
 
     #[test]
     fn waiting_on_something_new_starts_over() {
-        let first = AWS.after(None, Awaited::ClusterCreate, 360);
-        assert_eq!(first.waited_seconds, 360);
-        let next = AWS.after(Some(first), Awaited::NodeGroupCreate, 90);
-        assert_eq!(next.waited_seconds, 90);
+        let (wait, first) = AWS.next(None, Some(Awaited::ClusterCreate));
+        assert_eq!((wait, first.unwrap().waited_seconds), (360, 360));
+        let (wait, next) = AWS.next(first, Some(Awaited::NodeGroupCreate));
+        assert_eq!((wait, next.unwrap().waited_seconds), (90, 90));
     }
 }

@@ -75,12 +75,7 @@ impl Calls {
 
 /// The peak resident memory since the last reset, in KiB (Linux).
 fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    strata_localstack::bench::peak_rss_kib(std::path::Path::new("/proc/self")).unwrap_or(0)
 }
 
 /// Starts the peak memory over from the current use (Linux: clear_refs 5).

@@ -609,7 +609,13 @@ pub async fn follow(
             .map(|(c, v)| (c.name().to_owned(), show::name(&v.phase)))
             .collect();
         let seen = phases.get_or_insert_with(|| now.clone());
-        for component in strata_core::Component::ALL.map(|c| c.name()) {
+        // In the status's order: Strata's own components, then the spec's.
+        let order: Vec<String> = status
+            .into_iter()
+            .flat_map(|s| s.components.keys())
+            .map(|c| c.name().to_owned())
+            .collect();
+        for component in order.iter().map(String::as_str) {
             match now.get(component) {
                 Some(phase) if seen.get(component) != Some(phase) => {
                     if spinner {

@@ -46,7 +46,8 @@ pub fn plan(cost: &PlanCost) {
     );
     let before = by_component(cost.before.as_ref());
     let planned = by_component(Some(after));
-    for component in Component::ALL {
+    // Custom components are not estimated (strata_core::cost).
+    for component in Component::BUILT_IN {
         let (was, is) = (before.get(&component), planned.get(&component));
         if was.is_none() && is.is_none() {
             continue;

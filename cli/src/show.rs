@@ -54,11 +54,9 @@ pub fn environment(view: &EnvironmentView) {
         "\n{:<10} {:<10} {:<4} resources / outputs",
         "COMPONENT", "PHASE", "GEN"
     );
-    // In graph order, the order they are created in.
-    for component in strata_core::Component::ALL {
-        let Some(c) = status.components.get(&component) else {
-            continue;
-        };
+    // Strata's own components in graph order (the order they are created in), then the
+    // spec's own: the map's order.
+    for (component, c) in &status.components {
         let ids = pairs(&c.resource_ids);
         println!(
             "{:<10} {:<10} {:<4} {}",

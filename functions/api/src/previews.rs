@@ -120,11 +120,11 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
     /// previews run on it.
     pub(crate) async fn check_dependents(&self, base: &str, plan: &Plan) -> Result<(), ApiError> {
         let shared = [Component::Network, Component::Cluster];
-        let touched: Vec<&str> = plan
+        let touched: Vec<String> = plan
             .recreated()
             .into_iter()
             .filter(|c| shared.contains(c))
-            .map(|c| c.name())
+            .map(|c| c.name().to_owned())
             .collect();
         if touched.is_empty() {
             return Ok(());

@@ -1257,3 +1257,27 @@ async fn an_identical_apply_that_finds_the_lease_before_the_spec_is_the_same_ope
         }
     }
 }
+
+#[tokio::test]
+async fn custom_components_are_planned_but_an_apply_of_them_is_refused_and_stores_nothing() {
+    use strata_store::Store;
+    let api = api();
+    let spec = format!(
+        "{}  components:\n    - name: queue\n      dependsOn: [network]\n      cloudFormation:\n        template: \"Resources: {{Q: {{Type: AWS::SQS::Queue}}}}\"\n",
+        staging()
+    );
+    let planned = plan(&api, "staging", &spec, NOW).await;
+    assert_eq!(planned.status, StatusCode::OK, "{}", planned.body);
+    let queue = planned.body["plan"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "queue")
+        .expect("the plan lists the custom component");
+    assert_eq!(queue["action"], "create");
+
+    let answer = put(&api, "/environments/staging", &spec, NOW).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_paths(&answer.body), ["spec.components"]);
+    assert!(api.store().get_spec("staging").await.unwrap().is_none());
+}

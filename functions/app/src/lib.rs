@@ -630,7 +630,9 @@ fn blue_green(env: &Environment) -> impl Iterator<Item = &ServiceSpec> {
 }
 
 impl ComponentHandler for App {
-    const COMPONENT: Component = Component::App;
+    fn component(&self) -> Component {
+        Component::App
+    }
 
     /// Each service's serving Deployment: present, its replicas, and its image at the
     /// version the last step recorded.

@@ -491,7 +491,9 @@ fn ready(cluster: &EksCluster, nodegroup: &str) -> Progress {
 }
 
 impl<C: ClientFor> ComponentHandler for Cluster<C> {
-    const COMPONENT: Component = Component::Cluster;
+    fn component(&self) -> Component {
+        Component::Cluster
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

@@ -38,7 +38,7 @@ pub fn now() -> u64 {
 }
 
 /// A span naming the environment and execution a request is about (never its payload).
-pub fn span(function: &'static str, request: &Value) -> tracing::Span {
+pub fn span(function: &str, request: &Value) -> tracing::Span {
     let context = &request["context"];
     let environment = request["input"]["environment"]
         .as_str()
@@ -113,7 +113,7 @@ pub async fn serve<H: ComponentHandler>(
 ) -> Result<(), lambda_runtime::Error> {
     let (store, handler) = (&store, &handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let span = span(H::COMPONENT.name(), &event.payload);
+        let span = span(handler.component().name(), &event.payload);
         let handled = crate::handle(store, handler, event.payload, now());
         answer(span, handled, |e| e.name()).await
     }))

@@ -196,7 +196,8 @@ pub struct Step<'a> {
 /// One component's `apply` and `destroy`. Both must be idempotent: a step may run again
 /// after a crash, a retry, or a poll, and must converge.
 pub trait ComponentHandler: Send + Sync {
-    const COMPONENT: Component;
+    /// The component it runs: fixed for Strata's own, the request's for a custom one.
+    fn component(&self) -> Component;
 
     fn apply(
         &self,
@@ -216,11 +217,8 @@ pub trait ComponentHandler: Send + Sync {
         &self,
         _step: &Step<'_>,
     ) -> impl Future<Output = Result<Observed, ComponentError>> + Send {
-        async {
-            Ok(Observed::Unchecked {
-                reason: format!("{} has no drift check yet", Self::COMPONENT.name()),
-            })
-        }
+        let reason = format!("{} has no drift check yet", self.component().name());
+        async { Ok(Observed::Unchecked { reason }) }
     }
 }
 
@@ -258,7 +256,7 @@ pub async fn observe<S: Store, H: ComponentHandler>(
     name: &str,
     now: u64,
 ) -> Result<ComponentDrift, ComponentError> {
-    let component = H::COMPONENT;
+    let component = handler.component();
     let spec = store
         .get_spec(name)
         .await?
@@ -313,7 +311,7 @@ pub async fn run<S: Store, H: ComponentHandler>(
     request: Value,
     now: u64,
 ) -> Result<StepResult, ComponentError> {
-    let component = H::COMPONENT;
+    let component = handler.component();
     let request: Request = serde_json::from_value(request)
         .map_err(|e| ComponentError::InvalidInput(format!("request: {e}")))?;
     let context = &request.context;
@@ -447,7 +445,7 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
         components,
         owner,
     } = *standing;
-    let component = H::COMPONENT;
+    let component = handler.component();
     let context = &request.context;
     let name = &context.environment;
     let previous = recorded.as_ref().map(|r| &r.value);
@@ -550,7 +548,7 @@ fn check_neighbours(
     destroying: bool,
 ) -> Result<(), ComponentError> {
     if destroying {
-        let graph = Component::graph();
+        let graph = environment.graph().unwrap_or_else(|_| Component::graph());
         for dependent in graph.blast_radius(component) {
             let gone = components.get(&dependent).is_none_or(|s| {
                 matches!(
@@ -566,7 +564,7 @@ fn check_neighbours(
             }
         }
     } else {
-        for &dependency in component.depends_on() {
+        for dependency in environment.dependencies(component) {
             let ready = components
                 .get(&dependency)
                 .is_some_and(|s| s.phase == ComponentPhase::Ready);

@@ -38,7 +38,9 @@ impl Scripted {
 }
 
 impl ComponentHandler for Scripted {
-    const COMPONENT: Component = Component::Cluster;
+    fn component(&self) -> Component {
+        Component::Cluster
+    }
 
     async fn apply(&self, _: &Step<'_>) -> Result<Progress, ComponentError> {
         self.next()

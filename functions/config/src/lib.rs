@@ -440,7 +440,9 @@ async fn live(client: &kube::Client, manifest: &Value) -> Result<Option<Value>, 
 }
 
 impl ComponentHandler for Config {
-    const COMPONENT: Component = Component::Config;
+    fn component(&self) -> Component {
+        Component::Config
+    }
 
     /// Every object `apply` writes: present, and each field Strata sets (labels, data, the
     /// IngressClass's controller) as the spec and the other components' outputs make it.

@@ -22,6 +22,8 @@ impl Environment {
             Component::Config => json!({}),
             Component::App => json!({"app": spec.app}),
             Component::Dns => json!({"dns": spec.dns}),
+            // One element of `spec.components`, put back by name.
+            Component::Custom(_) => json!({"component": self.custom_component(component)}),
         }
     }
 
@@ -34,12 +36,34 @@ impl Environment {
             .iter()
             .filter(|(c, _)| **c != Component::Network)
             .chain(applied.iter().filter(|(c, _)| **c == Component::Network));
-        for (_, section) in ordered {
+        for (component, section) in ordered {
+            if component.is_custom() {
+                put_back_custom(&mut tree, component.name(), &section["component"]);
+                continue;
+            }
             for (key, value) in section.as_object().into_iter().flatten() {
                 tree["spec"][key] = value.clone();
             }
         }
         serde_json::from_value(tree).unwrap_or_else(|_| self.clone())
+    }
+}
+
+/// A custom component's recorded spec in place of the one of that name, or added when the
+/// spec no longer has it (what its destroy acts on); a recorded `null` (never converged)
+/// changes nothing.
+fn put_back_custom(tree: &mut Value, name: &str, recorded: &Value) {
+    if recorded.is_null() {
+        return;
+    }
+    let list = &mut tree["spec"]["components"];
+    if !list.is_array() {
+        *list = Value::Array(Vec::new());
+    }
+    let items = list.as_array_mut().expect("made an array above");
+    match items.iter_mut().find(|c| c["name"] == name) {
+        Some(item) => *item = recorded.clone(),
+        None => items.push(recorded.clone()),
     }
 }
 
@@ -56,7 +80,8 @@ mod tests {
     #[test]
     fn a_spec_with_its_own_sections_put_back_is_itself() {
         let env = staging();
-        let all: BTreeMap<Component, Value> = Component::ALL
+        let all: BTreeMap<Component, Value> = env
+            .components()
             .into_iter()
             .map(|c| (c, env.section(c)))
             .collect();

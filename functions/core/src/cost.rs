@@ -16,6 +16,8 @@
 //!   balancer controller makes of a `LoadBalancer` Service) and its public IPv4 address in
 //!   each AZ;
 //! - config and dns: nothing (the hosted zone exists before Strata; queries are usage).
+//! - custom components (`spec.components`): nothing. What a team's template or function
+//!   makes is not known from the spec, so the estimate and the budget leave them out.
 //!
 //! Left out: data transfer, LCUs, requests and queries, snapshots, taxes, discounts.
 
@@ -341,7 +343,7 @@ fn component_lines(env: &Environment, component: Component, asleep: bool, lines:
                 lines.price(|p| Some(p.public_ipv4_hour)),
             );
         }
-        Component::Config | Component::Dns => {}
+        Component::Config | Component::Dns | Component::Custom(_) => {}
     }
 }
 
@@ -518,7 +520,7 @@ mod tests {
     fn what_runs_counts_neither_deleted_nor_never_made_components() {
         let env = staging();
         let mut status = EnvironmentStatus::new(crate::EnvironmentState::Deleted, "down done", 0);
-        for component in Component::ALL {
+        for component in Component::BUILT_IN {
             status.components.insert(
                 component,
                 crate::status::ComponentStatus::new(ComponentPhase::Deleted, 1, 0),

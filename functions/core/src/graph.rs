@@ -1,15 +1,16 @@
 //! The component graph, as data. Create order, delete order and blast radius are all derived
-//! from [`Component::depends_on`]; nothing else in Strata hard-codes an order.
+//! from [`Component::depends_on`] and, for an environment's own components, from its spec
+//! ([`crate::custom`]); nothing else in Strata hard-codes an order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One part of an environment, handled by one step of the state machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
+/// One part of an environment, handled by one step of the state machines: one of Strata's
+/// own, or one the environment's spec defines (`spec.components`, [`crate::custom`]).
+/// `Copy`, like the built-in names, because it keys every status map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {
     Network,
     Cluster,
@@ -18,6 +19,58 @@ pub enum Component {
     Config,
     App,
     Dns,
+    Custom(CustomName),
+}
+
+/// The name of a custom component: a DNS label of at most [`CustomName::MAX`] characters
+/// that is not a built-in component's name. Held inline so that [`Component`] stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomName {
+    len: u8,
+    bytes: [u8; CustomName::MAX],
+}
+
+impl CustomName {
+    /// Long enough for a readable name; short enough that `strata-<env>-<name>` (a
+    /// CloudFormation stack) stays well inside AWS's limits.
+    pub const MAX: usize = 24;
+
+    pub fn new(name: &str) -> Result<Self, String> {
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes.len() > Self::MAX {
+            return Err(format!("must be 1 to {} characters", Self::MAX));
+        }
+        let label = bytes[0].is_ascii_lowercase()
+            && bytes[bytes.len() - 1] != b'-'
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        if !label {
+            return Err(
+                "must be lowercase letters, digits and '-', start with a letter and not end with '-'"
+                    .into(),
+            );
+        }
+        if Component::BUILT_IN.iter().any(|c| c.name() == name) {
+            return Err(format!("{name} is one of Strata's own components"));
+        }
+        let mut inline = [0u8; Self::MAX];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        Ok(Self {
+            len: bytes.len() as u8,
+            bytes: inline,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).expect("checked on construction")
+    }
+}
+
+impl fmt::Debug for CustomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
 }
 
 /// The design's layers, bottom (provisioned infrastructure) to top (application).
@@ -31,7 +84,8 @@ pub enum Layer {
 }
 
 impl Component {
-    pub const ALL: [Component; 7] = [
+    /// Strata's own components, each a Lambda of the template.
+    pub const BUILT_IN: [Component; 7] = [
         Component::Network,
         Component::Cluster,
         Component::Database,
@@ -41,10 +95,13 @@ impl Component {
         Component::Dns,
     ];
 
-    /// The edges of the graph: what must exist before this component can.
+    /// The built-in edges of the graph: what must exist before this component can. A custom
+    /// component's come from the spec: ask the environment ([`crate::Environment::dependencies`]),
+    /// which also adds the custom components a built-in one reads.
     pub const fn depends_on(self) -> &'static [Component] {
         use Component::*;
         match self {
+            Custom(_) => &[],
             Network | Storage => &[],
             Cluster | Database => &[Network],
             // The config layer writes the DB connection secret and the bucket names into the
@@ -58,7 +115,8 @@ impl Component {
     pub const fn layer(self) -> Layer {
         use Component::*;
         match self {
-            Network | Cluster | Database | Storage => Layer::Provisioned,
+            // A team's own piece of infrastructure: a queue, a cache, a vendor's stack.
+            Network | Cluster | Database | Storage | Custom(_) => Layer::Provisioned,
             Config => Layer::Configured,
             App | Dns => Layer::Application,
         }
@@ -69,9 +127,14 @@ impl Component {
         matches!(self, Component::Database | Component::Storage)
     }
 
-    pub const fn name(self) -> &'static str {
+    pub fn is_custom(self) -> bool {
+        matches!(self, Component::Custom(_))
+    }
+
+    pub fn name(&self) -> &str {
         use Component::*;
         match self {
+            Custom(name) => name.as_str(),
             Network => "network",
             Cluster => "cluster",
             Database => "database",
@@ -82,15 +145,24 @@ impl Component {
         }
     }
 
+    /// A built-in component by name.
     pub fn from_name(name: &str) -> Option<Component> {
-        Component::ALL.into_iter().find(|c| c.name() == name)
+        Component::BUILT_IN.into_iter().find(|c| c.name() == name)
     }
 
-    /// The graph of all components.
+    /// A built-in component, or else a custom one if the name is valid for one.
+    pub fn parse(name: &str) -> Result<Component, String> {
+        match Component::from_name(name) {
+            Some(c) => Ok(c),
+            None => CustomName::new(name).map(Component::Custom),
+        }
+    }
+
+    /// The graph of the built-in components.
     pub fn graph() -> Graph<Component> {
         Graph::new(
-            Component::ALL,
-            Component::ALL
+            Component::BUILT_IN,
+            Component::BUILT_IN
                 .into_iter()
                 .flat_map(|c| c.depends_on().iter().map(move |d| (c, *d))),
         )
@@ -108,12 +180,15 @@ pub fn mermaid() -> String {
         (Layer::Provisioned, "3 provisioned infrastructure"),
     ] {
         out.push_str(&format!("  subgraph layer{} [\"{title}\"]\n", layer as u8));
-        for c in Component::ALL.into_iter().filter(|c| c.layer() == layer) {
+        for c in Component::BUILT_IN
+            .into_iter()
+            .filter(|c| c.layer() == layer)
+        {
             out.push_str(&format!("    {c}\n"));
         }
         out.push_str("  end\n");
     }
-    for c in Component::ALL {
+    for c in Component::BUILT_IN {
         for d in c.depends_on() {
             out.push_str(&format!("  {c} --> {d}\n"));
         }
@@ -124,6 +199,35 @@ pub fn mermaid() -> String {
 impl fmt::Display for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl Serialize for Component {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Component {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Component::parse(&name)
+            .map_err(|why| serde::de::Error::custom(format!("component {name:?}: {why}")))
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Component {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Component".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One of Strata's components (network, cluster, database, storage, config, app, dns) or one the spec defines in `spec.components`.",
+            "type": "string",
+            "pattern": "^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$"
+        })
     }
 }
 
@@ -281,9 +385,35 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for c in Component::ALL {
+        for c in Component::BUILT_IN {
             assert_eq!(Component::from_name(c.name()), Some(c));
             assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+            assert_eq!(
+                serde_json::from_value::<Component>(c.name().into()).unwrap(),
+                c
+            );
         }
+        let queue: Component = serde_json::from_value("queue".into()).unwrap();
+        assert_eq!(queue, Component::Custom(CustomName::new("queue").unwrap()));
+        assert_eq!(serde_json::to_value(queue).unwrap(), "queue");
+        assert!(queue > Component::Dns, "built-in components sort first");
+    }
+
+    #[test]
+    fn custom_names_are_dns_labels_apart_from_the_built_in_ones() {
+        for bad in [
+            "",
+            "Queue",
+            "9lives",
+            "queue-",
+            "a_b",
+            "network",
+            &"q".repeat(25),
+        ] {
+            assert!(CustomName::new(bad).is_err(), "{bad:?} was accepted");
+            assert!(serde_json::from_value::<Component>(bad.into()).is_ok() == (bad == "network"));
+        }
+        assert_eq!(CustomName::new(&"q".repeat(24)).unwrap().as_str().len(), 24);
+        assert_eq!(CustomName::new("search-2").unwrap().as_str(), "search-2");
     }
 }

@@ -4,6 +4,7 @@
 
 mod applied;
 pub mod cost;
+pub mod custom;
 pub mod drift;
 pub mod events;
 pub mod graph;
@@ -22,7 +23,7 @@ pub mod waits;
 
 pub use validate::{check_environment_name, is_dns_label, parse_duration, subnet_cidrs};
 
-pub use graph::{Component, Graph, Layer};
+pub use graph::{Component, CustomName, Graph, Layer};
 pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan};
 pub use secrets::SecretSources;
 pub use spec::{Environment, FieldError, SpecError};

@@ -25,6 +25,8 @@
 //! | `spec.storage.buckets[name].versioning`, `onDelete` | any     | in place | PutBucketVersioning / policy only |
 //! | `spec.app.services…`                    | any                 | in place | a rollout (Deployment, Job, Service) |
 //! | `spec.dns.zone`, `spec.dns.name`        | any                 | replace  | the old record is deleted, a new one made |
+//! | `spec.components[name]` kind, `lambda.functionArn` | any      | replace  | another kind or function owns other resources |
+//! | `spec.components[name]` template, inputs, `dependsOn` | any   | in place | a stack update (its change set tells replacements) or the function's own update |
 //!
 //! A component that is recreated drags its whole blast radius (transitive dependents) along.
 //! Recreating or deleting a stateful component (database, storage) is refused unless the
@@ -34,7 +36,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::Component;
+use crate::custom::{CustomComponentSpec, Kind};
+use crate::graph::{Component, Graph};
 use crate::spec::{DatabaseSpec, Environment, StorageSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +171,7 @@ impl Plan {
 
 /// Plans the move from `old` (the stored spec, if any) to `new`.
 pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
-    let graph = Component::graph();
+    let graph = graph_of(old, new);
     let order: Vec<Component> = graph.create_stages().into_iter().flatten().collect();
     let mut plans: BTreeMap<Component, ComponentPlan> = order
         .iter()
@@ -214,7 +217,7 @@ pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
                 }
                 // A direct dependent reads the outputs of a component that comes or goes.
                 (Action::Create | Action::Delete, Action::NoOp)
-                    if dependent.depends_on().contains(&component) =>
+                    if new.dependencies(dependent).contains(&component) =>
                 {
                     Some(Action::Update)
                 }
@@ -232,6 +235,36 @@ pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
             .map(|c| plans.remove(&c).unwrap())
             .collect(),
     }
+}
+
+/// The graph over both specs' components: a custom component that goes is ordered by the
+/// old spec's edges, the others by the new one's. Validation refuses a cycle in either; if one
+/// got through anyway, the built-in graph still orders Strata's own components.
+fn graph_of(old: Option<&Environment>, new: &Environment) -> Graph<Component> {
+    let gone: Vec<Component> = old
+        .map(|o| {
+            o.custom_components()
+                .map(|(c, _)| c)
+                .filter(|c| !new.includes(*c))
+                .collect()
+        })
+        .unwrap_or_default();
+    let nodes: Vec<Component> = Component::BUILT_IN
+        .into_iter()
+        .chain(new.custom_components().map(|(c, _)| c))
+        .chain(gone.iter().copied())
+        .collect();
+    let edges: Vec<(Component, Component)> = nodes
+        .iter()
+        .flat_map(|&c| {
+            let by = match old {
+                Some(o) if gone.contains(&c) => o,
+                _ => new,
+            };
+            by.dependencies(c).into_iter().map(move |d| (c, d))
+        })
+        .collect();
+    Graph::new(nodes, edges).unwrap_or_else(|_| Component::graph())
 }
 
 fn action_for(changes: &[FieldChange]) -> Action {
@@ -421,8 +454,78 @@ fn diff(component: Component, old: &Environment, new: &Environment) -> Vec<Field
                 d.field("spec.dns.name", &a.name, &b.name, Replace, why);
             }
         }
+        Component::Custom(_) => {
+            if let (Some(a), Some(b)) = (
+                old.custom_component(component),
+                new.custom_component(component),
+            ) {
+                diff_custom(&mut d, a, b);
+            }
+        }
     }
     d.0
+}
+
+/// What the spec says of a custom component. Whether a CloudFormation change replaces
+/// resources is the stack's own answer (its change set), not the spec's.
+fn diff_custom(d: &mut Diff, a: &CustomComponentSpec, b: &CustomComponentSpec) {
+    use Effect::*;
+    let at = format!("spec.components[{}]", b.name);
+    let kind = |c: &CustomComponentSpec| match c.kind() {
+        Some(Kind::CloudFormation(_)) => "cloudFormation",
+        Some(Kind::Lambda(_)) => "lambda",
+        None => "none",
+    };
+    d.field(
+        &format!("{at}.kind"),
+        &kind(a),
+        &kind(b),
+        Replace,
+        "the old kind's resources are destroyed and the new kind's made",
+    );
+    if let (Some(Kind::Lambda(x)), Some(Kind::Lambda(y))) = (a.kind(), b.kind()) {
+        d.field(
+            &format!("{at}.lambda.functionArn"),
+            &x.function_arn,
+            &y.function_arn,
+            Replace,
+            "another function owns other resources",
+        );
+    }
+    if let (Some(Kind::CloudFormation(x)), Some(Kind::CloudFormation(y))) = (a.kind(), b.kind()) {
+        let why = "a stack update (its change set says what it replaces)";
+        d.field(
+            &format!("{at}.cloudFormation.template"),
+            &x.template,
+            &y.template,
+            InPlace,
+            why,
+        );
+        d.field(
+            &format!("{at}.cloudFormation.templateUrl"),
+            &x.template_url,
+            &y.template_url,
+            InPlace,
+            why,
+        );
+    }
+    let names: BTreeSet<&String> = a.inputs.keys().chain(b.inputs.keys()).collect();
+    for name in names {
+        d.field(
+            &format!("{at}.inputs.{}", crate::spec::path_key(name)),
+            &a.inputs.get(name),
+            &b.inputs.get(name),
+            InPlace,
+            "new inputs, applied by the component's own update",
+        );
+    }
+    d.field(
+        &format!("{at}.dependsOn"),
+        &a.depends_on,
+        &b.depends_on,
+        InPlace,
+        "only the order of the steps changes",
+    );
 }
 
 fn diff_database(d: &mut Diff, a: &DatabaseSpec, b: &DatabaseSpec) {

@@ -46,6 +46,9 @@ pub struct EnvironmentSpec {
     pub app: AppSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsSpec>,
+    /// The environment's own components ([`crate::custom`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<crate::custom::CustomComponentSpec>,
     #[serde(default)]
     pub sync: SyncSpec,
     /// Lifetime of an ephemeral environment (`72h`, `7d`); absent means it lives until deleted.
@@ -555,6 +558,7 @@ impl Environment {
             // A preview sharing its base's cluster runs on the base's network and cluster.
             Component::Network | Component::Cluster => self.shared_from().is_none(),
             Component::Config | Component::App => true,
+            Component::Custom(name) => self.spec.components.iter().any(|c| c.name == name.as_str()),
         }
     }
 

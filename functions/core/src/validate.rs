@@ -294,6 +294,7 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             "must be a whole number of dollars above 0, such as 300",
         );
     }
+    crate::custom::validate(env, &mut v.0);
     v.0
 }
 

@@ -551,7 +551,9 @@ fn ready(instance: &DbInstance, id: &str) -> Progress {
 }
 
 impl<C: ClientFor> ComponentHandler for Database<C> {
-    const COMPONENT: Component = Component::Database;
+    fn component(&self) -> Component {
+        Component::Database
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

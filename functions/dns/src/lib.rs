@@ -280,7 +280,9 @@ fn zone_missing(zone: &str) -> ComponentError {
 }
 
 impl<C: ClientFor> ComponentHandler for Dns<C> {
-    const COMPONENT: Component = Component::Dns;
+    fn component(&self) -> Component {
+        Component::Dns
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

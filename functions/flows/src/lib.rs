@@ -404,7 +404,9 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
     );
 
     let names = |cs: &mut dyn Iterator<Item = Component>| {
-        cs.map(|c| c.name()).collect::<Vec<_>>().join(", ")
+        cs.map(|c| c.name().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let present = names(&mut stages.iter().flatten().copied());
     let purpose = match operation {
@@ -426,7 +428,7 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
 
 /// The file's text: the definition, pretty-printed, with a final newline.
 pub fn render(operation: OperationKind) -> String {
-    let mut text = serde_json::to_string_pretty(&definition(operation, &Component::ALL))
+    let mut text = serde_json::to_string_pretty(&definition(operation, &Component::BUILT_IN))
         .expect("a definition always serialises");
     text.push('\n');
     text

@@ -33,7 +33,7 @@ fn definitions() -> Vec<(String, Value)> {
     for operation in [OperationKind::Up, OperationKind::Down] {
         all.push((
             format!("(all components) {}", strata_flows::file_name(operation)),
-            strata_flows::definition(operation, &Component::ALL),
+            strata_flows::definition(operation, &Component::BUILT_IN),
         ));
     }
     all
@@ -220,14 +220,14 @@ fn the_application_scope_runs_only_the_application_layer() {
         "no path runs only app and dns: {orders:?}"
     );
     assert!(
-        orders.iter().any(|o| o.len() == Component::ALL.len()),
+        orders.iter().any(|o| o.len() == Component::BUILT_IN.len()),
         "no path runs every component: {orders:?}"
     );
     // A recreate: a path tears every component down, in delete order, then applies them all.
     assert!(
         orders
             .iter()
-            .any(|o| o.len() == 2 * Component::ALL.len() && o[0] == (Component::Dns, true)),
+            .any(|o| o.len() == 2 * Component::BUILT_IN.len() && o[0] == (Component::Dns, true)),
         "no path tears everything down first: {orders:?}"
     );
 }

@@ -29,7 +29,7 @@ fn the_template_has_a_function_for_every_component() {
         std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    for component in Component::ALL {
+    for component in Component::BUILT_IN {
         let substitution = strata_flows::function_arn(component);
         let key = substitution.trim_start_matches("${").trim_end_matches('}');
         assert!(
@@ -105,9 +105,9 @@ fn components_of_one_stage_run_in_parallel_and_a_failing_branch_fails_the_stage(
 
 #[test]
 fn every_component_has_its_own_function_and_loop() {
-    let all = definition(OperationKind::Up, &Component::ALL);
+    let all = definition(OperationKind::Up, &Component::BUILT_IN);
     let text = all.to_string();
-    for component in Component::ALL {
+    for component in Component::BUILT_IN {
         assert!(
             text.contains(&strata_flows::function_arn(component)),
             "{component}"

@@ -275,16 +275,18 @@ pub async fn begin<S: Store, N: Notifier>(
     let current = store.get_status(&name).await?;
     if !input.scope.is_all() {
         // The fast path skips the layers below; they must stand as the last up left them.
-        let below_not_ready: Vec<&str> = Component::ALL
+        let below_not_ready: Vec<String> = spec
+            .environment
+            .components()
             .into_iter()
-            .filter(|c| spec.environment.includes(*c) && !input.scope.includes(*c))
+            .filter(|c| !input.scope.includes(*c))
             .filter(|c| {
                 current
                     .as_ref()
                     .and_then(|s| s.value.components.get(c))
                     .is_none_or(|cs| cs.phase != ComponentPhase::Ready)
             })
-            .map(|c| c.name())
+            .map(|c| c.name().to_owned())
             .collect();
         if !below_not_ready.is_empty() {
             store.release(&name, execution).await?;
@@ -314,7 +316,7 @@ pub async fn begin<S: Store, N: Notifier>(
         started_at: begun.unwrap_or(now),
         scope: input.scope,
         teardown: match operation {
-            OperationKind::Up => Component::ALL
+            OperationKind::Up => Component::BUILT_IN
                 .into_iter()
                 .map(|c| (c, input.recreate.contains(&c)))
                 .collect(),
@@ -504,10 +506,7 @@ pub async fn finish<S: Store, N: Notifier>(
             .get_spec(name)
             .await?
             .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
-        let expected: Vec<Component> = Component::ALL
-            .into_iter()
-            .filter(|c| spec.environment.includes(*c))
-            .collect();
+        let expected: Vec<Component> = spec.environment.components();
         let missing = unconverged(&status, context, &expected);
         let (state, message) = match (error, missing.is_empty()) {
             (Some(e), _) => (

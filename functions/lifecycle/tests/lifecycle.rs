@@ -25,7 +25,7 @@ fn begin(execution: &str, input: Value) -> Value {
 }
 
 async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u64) {
-    for component in Component::ALL.into_iter().filter(|c| env.includes(*c)) {
+    for component in Component::BUILT_IN.into_iter().filter(|c| env.includes(*c)) {
         let status = ComponentStatus::new(ComponentPhase::Ready, generation, 2);
         let previous = store
             .get_component(env.name(), component)

@@ -933,7 +933,9 @@ impl<C: ClientFor> Network<C> {
 }
 
 impl<C: ClientFor> ComponentHandler for Network<C> {
-    const COMPONENT: Component = Component::Network;
+    fn component(&self) -> Component {
+        Component::Network
+    }
 
     /// The VPC and its CIDR, every subnet, the internet gateway's attachment, the NAT
     /// gateways, each route table's default route and subnets, the database group's rule.

@@ -333,7 +333,9 @@ fn buckets(step: &Step<'_>) -> Vec<String> {
 }
 
 impl<C: ClientFor> ComponentHandler for Storage<C> {
-    const COMPONENT: Component = Component::Storage;
+    fn component(&self) -> Component {
+        Component::Storage
+    }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

@@ -466,7 +466,7 @@ fn status_from_items(name: &str, items: &[Item]) -> Result<Option<Versioned<Envi
             });
         } else if let Some(component) = sk
             .strip_prefix("STATUS#COMPONENT#")
-            .and_then(Component::from_name)
+            .and_then(|name| Component::parse(name).ok())
         {
             components.push((component, body::<ComponentStatus>(item, &what)?));
         }

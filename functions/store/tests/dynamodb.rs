@@ -181,6 +181,12 @@ async fn status_and_components_are_versioned_separately_and_read_together() {
         .put_component("staging", Component::Storage, &component, None)
         .await
         .unwrap();
+    // A custom component's status is an item like the others, read back by its name.
+    let queue = Component::parse("queue").unwrap();
+    store
+        .put_component("staging", queue, &component, None)
+        .await
+        .unwrap();
     // Parallel branches write their own items: a status write does not conflict with them.
     let mut ready = status.clone();
     ready.state = EnvironmentState::Ready;
@@ -192,7 +198,7 @@ async fn status_and_components_are_versioned_separately_and_read_together() {
     assert_eq!(read.value.state, EnvironmentState::Ready);
     assert_eq!(
         read.value.components.keys().copied().collect::<Vec<_>>(),
-        vec![Component::Network, Component::Storage]
+        vec![Component::Network, Component::Storage, queue]
     );
     assert_eq!(
         read.value.components[&Component::Network].resource_ids["vpcId"],

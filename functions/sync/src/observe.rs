@@ -29,7 +29,7 @@ pub struct LambdaObserver {
 impl LambdaObserver {
     /// The functions from `<COMPONENT>_FUNCTION` (`NETWORK_FUNCTION`, …), names or ARNs.
     pub fn from_env(client: aws_sdk_lambda::Client) -> Result<Self, String> {
-        let functions = Component::ALL
+        let functions = Component::BUILT_IN
             .into_iter()
             .map(|component| {
                 let var = format!("{}_FUNCTION", component.name().to_uppercase());

@@ -162,7 +162,7 @@ pub fn error_paths(body: &Value) -> Vec<String> {
 pub async fn converged(api: &TestApi, spec: &str) {
     use strata_store::Store;
     let env = strata_core::Environment::parse(spec).unwrap();
-    for component in strata_core::Component::ALL {
+    for component in strata_core::Component::BUILT_IN {
         let mut status =
             strata_core::ComponentStatus::new(strata_core::status::ComponentPhase::Ready, 1, NOW);
         status.applied = Some(env.section(component));

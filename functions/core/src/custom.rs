@@ -1,0 +1,371 @@
+//! The environment's own components (`spec.components`): a team's queue, cache or vendor
+//! stack, deployed as a CloudFormation stack or by a Lambda the team owns that follows the
+//! component contract. They join the graph like Strata's own: their dependencies are the
+//! components they name in `dependsOn` and the ones whose outputs their inputs read.
+//!
+//! **Stages.** The state machines are generated once for every environment, so Strata's own
+//! components keep their fixed stages (network and storage first, dns fifth) and a custom
+//! component runs in the earliest stage after everything it depends on: stage
+//! `1 + max(stage of each dependency)`, 0 with none. Stages beyond dns are the custom
+//! components' alone, up to [`STAGES`] in all: a longer chain of dependencies is refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{Component, CustomName, Graph};
+use crate::spec::{Environment, FieldError};
+
+/// How many create stages the state machines have: the five of Strata's own components and
+/// three more after dns for custom components that depend on it.
+pub const STAGES: usize = 8;
+
+/// CloudFormation's limit on a template passed in the request (TemplateBody).
+pub const MAX_TEMPLATE_BYTES: usize = 51_200;
+
+/// One custom component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CustomComponentSpec {
+    /// A DNS label of at most 24 characters, not one of Strata's own components' names.
+    pub name: String,
+    /// Components (Strata's own or custom) that must be ready before this one. Those its
+    /// inputs read outputs from are dependencies too without being listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Parameters (CloudFormation) or input values (Lambda), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, Input>,
+    /// Deployed as one stack per environment and component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_formation: Option<CloudFormationSpec>,
+    /// Deployed by the team's own function, which follows the component contract
+    /// (`contracts/custom-component.schema.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CloudFormationSpec {
+    /// The template itself (YAML or JSON), at most 51,200 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Or an `https://` URL of a template in S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaSpec {
+    /// `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
+    pub function_arn: String,
+}
+
+/// An input: a literal, or another component's output
+/// (`components.<component>.outputs.<key>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Input {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_output: Option<String>,
+}
+
+/// How a custom component is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    CloudFormation(&'a CloudFormationSpec),
+    Lambda(&'a LambdaSpec),
+}
+
+impl CustomComponentSpec {
+    pub fn kind(&self) -> Option<Kind<'_>> {
+        match (&self.cloud_formation, &self.lambda) {
+            (Some(cf), None) => Some(Kind::CloudFormation(cf)),
+            (None, Some(l)) => Some(Kind::Lambda(l)),
+            _ => None,
+        }
+    }
+
+    /// The components whose outputs its inputs read.
+    pub fn reads(&self) -> impl Iterator<Item = Component> + '_ {
+        self.inputs
+            .values()
+            .filter_map(|i| i.from_output.as_deref())
+            .filter_map(|r| OutputRef::parse(r).ok())
+            .map(|r| r.component)
+    }
+}
+
+/// `components.<component>.outputs.<key>`: one output of one component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRef {
+    pub component: Component,
+    pub key: String,
+}
+
+impl OutputRef {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let shape = "must read components.<component>.outputs.<key>";
+        let rest = text.strip_prefix("components.").ok_or(shape)?;
+        let (component, key) = rest.split_once(".outputs.").ok_or(shape)?;
+        if key.is_empty() {
+            return Err(shape.into());
+        }
+        let component =
+            Component::parse(component).map_err(|why| format!("component {component}: {why}"))?;
+        Ok(Self {
+            component,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Environment {
+    /// The spec's custom components, each with its name as a component. Names that are not
+    /// valid are left out: [`Environment::parse`] refuses them, so only a spec built in code
+    /// without validation has any.
+    pub fn custom_components(&self) -> impl Iterator<Item = (Component, &CustomComponentSpec)> {
+        self.spec.components.iter().filter_map(|c| {
+            CustomName::new(&c.name)
+                .ok()
+                .map(|n| (Component::Custom(n), c))
+        })
+    }
+
+    pub fn custom_component(&self, component: Component) -> Option<&CustomComponentSpec> {
+        self.custom_components()
+            .find(|(c, _)| *c == component)
+            .map(|(_, spec)| spec)
+    }
+
+    /// Every component this spec has, Strata's own first.
+    pub fn components(&self) -> Vec<Component> {
+        Component::BUILT_IN
+            .into_iter()
+            .filter(|c| self.includes(*c))
+            .chain(self.custom_components().map(|(c, _)| c))
+            .collect()
+    }
+
+    /// What must be ready before `component` can be: the graph's edges for Strata's own,
+    /// `dependsOn` and the components its inputs read for a custom one.
+    pub fn dependencies(&self, component: Component) -> Vec<Component> {
+        match self.custom_component(component) {
+            None => component.depends_on().to_vec(),
+            Some(spec) => {
+                let mut found: BTreeSet<Component> = spec
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| Component::parse(d).ok())
+                    .collect();
+                found.extend(spec.reads());
+                found.into_iter().collect()
+            }
+        }
+    }
+
+    /// This environment's graph: Strata's own components (all of them, as the state
+    /// machines run them all) and the spec's. Fails on a cycle or an unknown dependency.
+    pub fn graph(&self) -> Result<Graph<Component>, crate::graph::GraphError> {
+        let nodes: Vec<Component> = Component::BUILT_IN
+            .into_iter()
+            .chain(self.custom_components().map(|(c, _)| c))
+            .collect();
+        let edges: Vec<(Component, Component)> = nodes
+            .iter()
+            .flat_map(|c| self.dependencies(*c).into_iter().map(move |d| (*c, d)))
+            .collect();
+        Graph::new(nodes, edges)
+    }
+
+    /// The create stage each component runs in (see the module doc): Strata's own at their
+    /// fixed stage, custom ones after their dependencies. `None` on a cycle.
+    pub fn stages(&self) -> Option<BTreeMap<Component, usize>> {
+        let graph = self.graph().ok()?;
+        let built_in: BTreeMap<Component, usize> = Component::graph()
+            .create_stages()
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, stage)| stage.into_iter().map(move |c| (c, i)))
+            .collect();
+        let mut placed = built_in.clone();
+        // The graph's own order visits every dependency before its dependents.
+        for component in graph.create_stages().into_iter().flatten() {
+            if component.is_custom() {
+                let stage = graph
+                    .dependencies(component)
+                    .map(|d| placed[&d] + 1)
+                    .max()
+                    .unwrap_or(0);
+                placed.insert(component, stage);
+            }
+        }
+        Some(placed)
+    }
+
+    /// The custom components of each create stage, [`STAGES`] lists (empty where a stage
+    /// has none): what Begin hands the state machines' custom-component maps.
+    pub fn custom_stages(&self) -> Vec<Vec<Component>> {
+        let mut stages = vec![Vec::new(); STAGES];
+        for (component, stage) in self.stages().unwrap_or_default() {
+            if component.is_custom() && stage < STAGES {
+                stages[stage].push(component);
+            }
+        }
+        stages
+    }
+}
+
+/// The rules of `spec.components`, every broken one reported with its field path.
+pub(crate) fn validate(env: &Environment, errors: &mut Vec<FieldError>) {
+    let mut push = |path: String, message: String| errors.push(FieldError::new(path, message));
+    let mut seen = BTreeSet::new();
+    let defined: BTreeSet<&str> = env
+        .spec
+        .components
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let has = |name: &str| match Component::from_name(name) {
+        Some(c) => env.includes(c),
+        None => defined.contains(name),
+    };
+    for (i, c) in env.spec.components.iter().enumerate() {
+        let at = format!("spec.components[{i}]");
+        if let Err(why) = CustomName::new(&c.name) {
+            push(format!("{at}.name"), why);
+        } else if !seen.insert(c.name.as_str()) {
+            push(format!("{at}.name"), format!("{} is defined twice", c.name));
+        }
+        for (j, d) in c.depends_on.iter().enumerate() {
+            if d == &c.name {
+                push(
+                    format!("{at}.dependsOn[{j}]"),
+                    "a component cannot depend on itself".into(),
+                );
+            } else if !has(d) {
+                push(
+                    format!("{at}.dependsOn[{j}]"),
+                    format!("{d} is not a component of this environment"),
+                );
+            }
+        }
+        for (key, input) in &c.inputs {
+            let path = format!("{at}.inputs.{}", crate::spec::path_key(key));
+            if !is_input_name(key) {
+                push(
+                    path.clone(),
+                    "input names are letters and digits, starting with a letter (CloudFormation's parameter names)".into(),
+                );
+            }
+            match (&input.value, &input.from_output) {
+                (Some(_), None) => {}
+                (None, Some(reference)) => match OutputRef::parse(reference) {
+                    Err(why) => push(format!("{path}.fromOutput"), why),
+                    Ok(r) if r.component.name() == c.name => push(
+                        format!("{path}.fromOutput"),
+                        "a component cannot read its own outputs".into(),
+                    ),
+                    Ok(r) if !has(r.component.name()) => push(
+                        format!("{path}.fromOutput"),
+                        format!("{} is not a component of this environment", r.component),
+                    ),
+                    Ok(_) => {}
+                },
+                _ => push(path, "must have exactly one of value and fromOutput".into()),
+            }
+        }
+        match (&c.cloud_formation, &c.lambda) {
+            (Some(cf), None) => match (&cf.template, &cf.template_url) {
+                (Some(body), None) => {
+                    if body.trim().is_empty() || body.len() > MAX_TEMPLATE_BYTES {
+                        push(
+                            format!("{at}.cloudFormation.template"),
+                            format!("must be a template of 1 to {MAX_TEMPLATE_BYTES} bytes"),
+                        );
+                    }
+                }
+                (None, Some(url)) => {
+                    if !is_s3_url(url) {
+                        push(
+                            format!("{at}.cloudFormation.templateUrl"),
+                            "must be an https:// URL of an object in S3".into(),
+                        );
+                    }
+                }
+                _ => push(
+                    format!("{at}.cloudFormation"),
+                    "must have exactly one of template and templateUrl".into(),
+                ),
+            },
+            (None, Some(l)) => {
+                if !is_function_arn(&l.function_arn) {
+                    push(
+                        format!("{at}.lambda.functionArn"),
+                        "must be arn:aws:lambda:<region>:<account>:function:<name>".into(),
+                    );
+                }
+            }
+            _ => push(
+                at.clone(),
+                "must have exactly one of cloudFormation and lambda".into(),
+            ),
+        }
+    }
+    if env.graph().is_err() {
+        push(
+            "spec.components".into(),
+            "the components' dependencies form a cycle".into(),
+        );
+    } else if let Some(stages) = env.stages() {
+        for (i, c) in env.spec.components.iter().enumerate() {
+            let deep = CustomName::new(&c.name)
+                .ok()
+                .and_then(|n| stages.get(&Component::Custom(n)))
+                .is_some_and(|s| *s >= STAGES);
+            if deep {
+                push(
+                    format!("spec.components[{i}].dependsOn"),
+                    format!(
+                        "its chain of dependencies is too deep: the state machines have {STAGES} stages"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn is_input_name(text: &str) -> bool {
+    text.len() <= 255
+        && text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn is_s3_url(text: &str) -> bool {
+    text.strip_prefix("https://")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(host, key)| {
+            !key.is_empty()
+                && host.ends_with(".amazonaws.com")
+                && (host.starts_with("s3.") || host.contains(".s3.") || host.contains(".s3-"))
+        })
+}
+
+fn is_function_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "lambda", region, account, "function", name, rest @ ..]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12
+            && account.chars().all(|c| c.is_ascii_digit())
+            && !name.is_empty()
+            && rest.len() <= 1)
+}

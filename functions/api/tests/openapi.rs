@@ -177,3 +177,23 @@ fn every_json_answer_and_body_is_a_type_of_the_contract() {
         Some("#/components/schemas/Environment")
     );
 }
+
+#[test]
+fn the_custom_component_contract_s_schema_is_generated_from_its_types() {
+    let path = format!(
+        "{}/../../contracts/custom-component.schema.json",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap()
+    );
+    let generated = serde_json::to_string_pretty(&strata_contract::schema::component_contract())
+        .unwrap()
+        + "\n";
+    if std::env::var_os("STRATA_WRITE_OPENAPI").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{path}: differs from strata_core::component_contract; run STRATA_WRITE_OPENAPI=1 cargo test -p api --test openapi"
+    );
+}

@@ -64,6 +64,9 @@ pub enum ComponentError {
     /// A service's migration Job failed; the version already serving keeps serving.
     #[error("{0}")]
     MigrationFailed(String),
+    /// A custom component's own function failed, or answered outside the contract.
+    #[error("{0}")]
+    FunctionFailed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,6 +85,7 @@ impl ComponentError {
         "KubernetesRejected",
         "ImageNotFound",
         "MigrationFailed",
+        "FunctionFailed",
         "LockHeld",
         "NotLockHolder",
         "StaleVersion",
@@ -111,6 +115,7 @@ impl ComponentError {
             ComponentError::KubernetesRejected(_) => "KubernetesRejected",
             ComponentError::ImageNotFound(_) => "ImageNotFound",
             ComponentError::MigrationFailed(_) => "MigrationFailed",
+            ComponentError::FunctionFailed(_) => "FunctionFailed",
             ComponentError::Store(e) => e.name(),
         }
     }

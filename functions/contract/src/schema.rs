@@ -39,3 +39,26 @@ pub const BODIES: &[&str] = &[
     "HistoryPage",
     "ErrorBody",
 ];
+
+/// `contracts/custom-component.schema.json`: what Strata sends a custom component's function
+/// and what it answers ([`strata_core::component_contract`]), as JSON Schema (2020-12).
+pub fn component_contract() -> Value {
+    use strata_core::component_contract::{ObserveAnswer, StepAnswer, StepRequest};
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    generator.subschema_for::<StepRequest>();
+    generator.subschema_for::<StepAnswer>();
+    generator.subschema_for::<ObserveAnswer>();
+    let definitions = generator.take_definitions(true);
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://strata.dev/contracts/custom-component.schema.json",
+        "title": "Strata's custom component contract",
+        "description": "A custom component of kind lambda is a function that takes a StepRequest and answers a StepAnswer to apply and destroy (both idempotent; done: false means \"ask again after a wait\") and an ObserveAnswer to observe. A function error fails the step (FunctionFailed) with its errorType and errorMessage.",
+        "oneOf": [
+            { "$ref": "#/$defs/StepRequest" },
+            { "$ref": "#/$defs/StepAnswer" },
+            { "$ref": "#/$defs/ObserveAnswer" }
+        ],
+        "$defs": definitions,
+    })
+}

@@ -3,6 +3,7 @@
 //! status). No AWS types and no I/O live here, so every rule is testable in memory.
 
 mod applied;
+pub mod component_contract;
 pub mod cost;
 pub mod custom;
 pub mod drift;

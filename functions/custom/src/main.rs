@@ -1,0 +1,20 @@
+//! Lambda entry point for the custom components: wiring only.
+
+use custom::FromConfig;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use strata_component::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda::init_tracing();
+    let config = aws_config::load_from_env().await;
+    let store = lambda::store(&config)?;
+    let (store, clients) = (&store, &FromConfig(config));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = lambda::span("custom", &event.payload);
+        let handled = custom::handle(store, clients, event.payload, lambda::now());
+        lambda::answer(span, handled, |e| e.name()).await
+    }))
+    .await
+}

@@ -1,0 +1,269 @@
+//! The custom handler with a scripted Lambda: what the team's function is sent, and what
+//! becomes of its answers, its failures and answers outside the contract.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_lambda::operation::invoke::{InvokeInput, InvokeOutput};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use strata_component::testing::{context, staging};
+use strata_core::custom::{CustomComponentSpec, Input, LambdaSpec};
+use strata_core::{ComponentPhase, Environment, OperationKind};
+
+use super::*;
+
+const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:strata-component-topic";
+
+struct Mocked(Client);
+
+impl ClientFor for Mocked {
+    fn client(&self) -> Client {
+        self.0.clone()
+    }
+}
+
+fn topic() -> Component {
+    Component::parse("topic").unwrap()
+}
+
+fn with_topic(spec: impl FnOnce(&mut CustomComponentSpec)) -> Environment {
+    let mut env = staging();
+    let mut topic = CustomComponentSpec {
+        name: "topic".into(),
+        depends_on: vec!["network".into()],
+        inputs: BTreeMap::from([
+            (
+                "Retention".into(),
+                Input {
+                    value: Some("7".into()),
+                    from_output: None,
+                },
+            ),
+            (
+                "Vpc".into(),
+                Input {
+                    value: None,
+                    from_output: Some("components.network.outputs.vpcId".into()),
+                },
+            ),
+        ]),
+        cloud_formation: None,
+        lambda: Some(LambdaSpec {
+            function_arn: FUNCTION.into(),
+        }),
+    };
+    spec(&mut topic);
+    env.spec.components.push(topic);
+    env
+}
+
+fn network() -> BTreeMap<Component, ComponentStatus> {
+    let mut network = ComponentStatus::new(ComponentPhase::Ready, 1, 0);
+    network.outputs.insert("vpcId".into(), "vpc-0abc".into());
+    BTreeMap::from([(Component::Network, network)])
+}
+
+fn sent(input: &InvokeInput) -> StepRequest {
+    serde_json::from_slice(input.payload().unwrap().as_ref()).unwrap()
+}
+
+fn answers(body: &'static str) -> Rule {
+    mock!(Client::invoke)
+        .match_requests(|r| r.function_name() == Some(FUNCTION))
+        .then_output(move || {
+            InvokeOutput::builder()
+                .status_code(200)
+                .payload(Blob::new(body))
+                .build()
+        })
+}
+
+async fn step_with(
+    rules: &[&Rule],
+    env: &Environment,
+    previous: Option<&ComponentStatus>,
+    destroy: bool,
+) -> Result<Progress, ComponentError> {
+    let clients = Mocked(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules));
+    let handler = Custom {
+        component: topic(),
+        clients: &clients,
+    };
+    let context = context(OperationKind::Up, 3, 0);
+    strata_component::testing::step(&handler, env, &context, previous, &network(), destroy).await
+}
+
+#[tokio::test]
+async fn the_function_gets_its_inputs_resolved_the_tags_and_what_was_recorded() {
+    let rule = mock!(Client::invoke)
+        .match_requests(|r| {
+            let request = sent(r);
+            request.action == StepAction::Apply
+                && request.environment == "staging"
+                && request.component == "topic"
+                && request.region == "eu-west-1"
+                && request.inputs
+                    == BTreeMap::from([
+                        ("Retention".to_owned(), "7".to_owned()),
+                        ("Vpc".to_owned(), "vpc-0abc".to_owned()),
+                    ])
+                && request.tags["strata:environment"] == "staging"
+                && request.tags["strata:component"] == "topic"
+                && request.tags["strata:managed-by"] == "strata"
+                && request.execution == "up-staging-3"
+                && request.previous.resource_ids["topicArn"] == "arn:aws:sns:eu-west-1:1:t"
+        })
+        .then_output(|| {
+            InvokeOutput::builder()
+                .status_code(200)
+                .payload(Blob::new(
+                    r#"{"done": true, "resourceIds": {"topicArn": "arn:aws:sns:eu-west-1:1:t"}, "outputs": {"topicArn": "arn:aws:sns:eu-west-1:1:t"}}"#,
+                ))
+                .build()
+        });
+    let mut previous = ComponentStatus::new(ComponentPhase::Creating, 0, 0);
+    previous
+        .resource_ids
+        .insert("topicArn".into(), "arn:aws:sns:eu-west-1:1:t".into());
+    let progress = step_with(&[&rule], &with_topic(|_| {}), Some(&previous), false)
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 1, "the request was as expected");
+    assert!(progress.done);
+    assert_eq!(progress.phase, Some(ComponentPhase::Ready));
+    assert_eq!(progress.outputs["topicArn"], "arn:aws:sns:eu-west-1:1:t");
+}
+
+#[tokio::test]
+async fn not_done_is_asked_again_and_destroy_answers_deleting_then_deleted() {
+    let env = with_topic(|_| {});
+    let waiting = answers(r#"{"done": false}"#);
+    let progress = step_with(&[&waiting], &env, None, false).await.unwrap();
+    assert!(!progress.done);
+    assert_eq!(progress.phase, Some(ComponentPhase::Creating));
+
+    let deleting = mock!(Client::invoke)
+        .match_requests(|r| sent(r).action == StepAction::Destroy)
+        .then_output(|| {
+            InvokeOutput::builder()
+                .status_code(200)
+                .payload(Blob::new(r#"{"done": true}"#))
+                .build()
+        });
+    let progress = step_with(&[&deleting], &env, None, true).await.unwrap();
+    assert_eq!(deleting.num_calls(), 1);
+    assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
+}
+
+#[tokio::test]
+async fn a_failing_function_or_one_outside_the_contract_fails_the_step_saying_which() {
+    let env = with_topic(|_| {});
+    let failing = mock!(Client::invoke).then_output(|| {
+        InvokeOutput::builder()
+            .status_code(200)
+            .function_error("Unhandled")
+            .payload(Blob::new(
+                r#"{"errorType": "TopicLimit", "errorMessage": "too many topics"}"#,
+            ))
+            .build()
+    });
+    let error = step_with(&[&failing], &env, None, false).await.unwrap_err();
+    assert_eq!(error.name(), "FunctionFailed");
+    assert_eq!(
+        error.to_string(),
+        format!("{FUNCTION} failed (Unhandled): TopicLimit: too many topics")
+    );
+
+    let odd = answers(r#"{"done": "yes"}"#);
+    let error = step_with(&[&odd], &env, None, false).await.unwrap_err();
+    assert_eq!(error.name(), "FunctionFailed");
+    assert!(
+        error.to_string().contains("broke the component contract"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_output_not_there_or_a_kind_not_run_yet_is_refused_before_any_call() {
+    let never = answers(r#"{"done": true}"#);
+    let env = with_topic(|t| {
+        t.inputs.get_mut("Vpc").unwrap().from_output =
+            Some("components.network.outputs.subnetIds".into());
+    });
+    let error = step_with(&[&never], &env, None, false).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "spec.components[topic].inputs.Vpc.fromOutput: network has no output subnetIds"
+    );
+    let env = with_topic(|t| {
+        t.lambda = None;
+        t.cloud_formation = Some(strata_core::custom::CloudFormationSpec {
+            template: Some("Resources: {}".into()),
+            template_url: None,
+        });
+    });
+    let error = step_with(&[&never], &env, None, false).await.unwrap_err();
+    assert_eq!(error.name(), "InvalidInput");
+    assert!(
+        error
+            .to_string()
+            .starts_with("spec.components[topic].cloudFormation:")
+    );
+    assert_eq!(never.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_request_must_name_a_custom_component() {
+    let clients = Mocked(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]));
+    let store = strata_store::MemoryStore::default();
+    for (request, why) in [
+        (
+            serde_json::json!({"action": "apply"}),
+            "request.component: missing",
+        ),
+        (
+            serde_json::json!({"action": "apply", "component": "network"}),
+            "request.component: \"network\" is not a custom component's name",
+        ),
+        (
+            serde_json::json!({"action": "apply", "component": 7}),
+            "request.component: must be a string",
+        ),
+    ] {
+        let error = handle(&store, &clients, request, 0).await.unwrap_err();
+        assert_eq!(error.to_string(), why);
+    }
+}
+
+#[tokio::test]
+async fn observe_reports_what_the_function_found() {
+    let env = with_topic(|_| {});
+    let drifted = answers(
+        r#"{"drift": "drifted", "fields": [{"path": "topic/displayName", "expected": "shop", "observed": "x"}]}"#,
+    );
+    let clients = Mocked(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&drifted]));
+    let handler = Custom {
+        component: topic(),
+        clients: &clients,
+    };
+    let context = context(OperationKind::Up, 3, 0);
+    let owner = strata_component::testing::owner("staging");
+    let dependencies = network();
+    let step = Step {
+        environment: &env,
+        context: &context,
+        previous: None,
+        dependencies: &dependencies,
+        owner: &owner,
+    };
+    let observed = handler.observe(&step).await.unwrap();
+    assert_eq!(
+        observed,
+        Observed::Drifted {
+            fields: vec![FieldDrift {
+                path: "topic/displayName".into(),
+                expected: "shop".into(),
+                observed: "x".into(),
+            }]
+        }
+    );
+}

@@ -733,6 +733,12 @@ impl Drop for LocalStack {
     }
 }
 
+/// Functions a team would own, which the local stack serves beside the template's (cargo
+/// lambda serves any binary of the workspace by name): the example custom component
+/// (`examples/custom-component`), named in a spec as
+/// `arn:aws:lambda:us-east-1:123456789012:function:strata-component-example`.
+pub const TEAM_FUNCTIONS: &[&str] = &["strata-component-example"];
+
 /// Builds each function exactly as `cargo lambda watch` will run it (`cargo run --bin X`
 /// resolves features for that one package, unlike a multi-package build), so that no
 /// invocation waits for a compile.
@@ -741,30 +747,29 @@ async fn build_functions(
     logs: &Path,
     release: bool,
 ) -> Result<(), LocalStackError> {
-    for function in &template.functions {
-        let log = logs.join(format!("build-{}.log", function.binary));
+    let binaries = template
+        .functions
+        .iter()
+        .map(|f| f.binary.as_str())
+        .chain(TEAM_FUNCTIONS.iter().copied());
+    for binary in binaries {
+        let log = logs.join(format!("build-{}.log", binary));
         let file = std::fs::File::create(&log).map_err(|e| LocalStackError::io(&log, e))?;
         let status = tokio::process::Command::new("cargo")
             .current_dir(workspace_root())
-            .args([
-                "build",
-                "--manifest-path",
-                "Cargo.toml",
-                "--bin",
-                &function.binary,
-            ])
+            .args(["build", "--manifest-path", "Cargo.toml", "--bin", binary])
             .args(release.then_some("--release"))
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .status()
             .await
             .map_err(|e| LocalStackError::Spawn {
-                what: format!("cargo build --bin {}", function.binary),
+                what: format!("cargo build --bin {}", binary),
                 reason: e.to_string(),
             })?;
         if !status.success() {
             return Err(LocalStackError::Spawn {
-                what: format!("cargo build --bin {}", function.binary),
+                what: format!("cargo build --bin {}", binary),
                 reason: format!("{status}; see {}", log.display()),
             });
         }

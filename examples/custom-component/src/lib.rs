@@ -55,8 +55,17 @@ fn queue_name(request: &StepRequest) -> String {
     format!("strata-{}-{}", request.environment, request.component)
 }
 
-/// One request of the contract, answered as JSON.
-pub async fn handle(client: &Client, request: StepRequest) -> Result<serde_json::Value, Failure> {
+/// One request of the contract, answered as JSON. The queue lives in the environment's
+/// region.
+pub async fn handle(
+    config: &aws_config::SdkConfig,
+    request: StepRequest,
+) -> Result<serde_json::Value, Failure> {
+    let client = &Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(config)
+            .region(aws_config::Region::new(request.region.clone()))
+            .build(),
+    );
     let answer = match request.action {
         StepAction::Apply => serde_json::to_value(apply(client, &request).await?),
         StepAction::Destroy => serde_json::to_value(destroy(client, &request).await?),

@@ -6,11 +6,10 @@ use strata_core::component_contract::StepRequest;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = aws_config::load_from_env().await;
-    let client = &aws_sdk_sqs::Client::new(&config);
+    let config = &aws_config::load_from_env().await;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<StepRequest>| async move {
-            strata_example_component::handle(client, event.payload).await
+            strata_example_component::handle(config, event.payload).await
         },
     ))
     .await

@@ -25,6 +25,17 @@ fn request(action: StepAction, environment_id: &str) -> StepRequest {
     }
 }
 
+/// Every queue's URL.
+async fn queues(client: &aws_sdk_sqs::Client) -> Vec<String> {
+    client
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_queue_is_made_once_kept_to_its_inputs_and_deleted_only_if_ours() {
     let stack = LocalStack::start(Options {
@@ -33,9 +44,10 @@ async fn a_queue_is_made_once_kept_to_its_inputs_and_deleted_only_if_ours() {
     })
     .await
     .expect("the local stack starts");
-    let client = aws_sdk_sqs::Client::new(&stack.sdk_config());
+    let config = stack.sdk_config();
+    let client = aws_sdk_sqs::Client::new(&config);
 
-    let first = handle(&client, request(StepAction::Apply, "e-1"))
+    let first = handle(&config, request(StepAction::Apply, "e-1"))
         .await
         .unwrap();
     assert_eq!(first["done"], true);
@@ -47,20 +59,14 @@ async fn a_queue_is_made_once_kept_to_its_inputs_and_deleted_only_if_ours() {
             .unwrap()
             .ends_with(":strata-staging-jobs")
     );
-    let again = handle(&client, request(StepAction::Apply, "e-1"))
+    let again = handle(&config, request(StepAction::Apply, "e-1"))
         .await
         .unwrap();
     assert_eq!(again, first, "a second apply converges on the same queue");
-    let queues = client
-        .list_queues()
-        .send()
-        .await
-        .unwrap()
-        .queue_urls
-        .unwrap_or_default();
-    assert_eq!(queues, vec![url.clone()]);
+    let urls = queues(&client).await;
+    assert_eq!(urls, vec![url.clone()]);
 
-    let observed = handle(&client, request(StepAction::Observe, "e-1"))
+    let observed = handle(&config, request(StepAction::Observe, "e-1"))
         .await
         .unwrap();
     assert_eq!(observed["drift"], "inSync");
@@ -74,7 +80,7 @@ async fn a_queue_is_made_once_kept_to_its_inputs_and_deleted_only_if_ours() {
         .send()
         .await
         .unwrap();
-    let observed = handle(&client, request(StepAction::Observe, "e-1"))
+    let observed = handle(&config, request(StepAction::Observe, "e-1"))
         .await
         .unwrap();
     assert_eq!(observed["drift"], "drifted");
@@ -82,42 +88,24 @@ async fn a_queue_is_made_once_kept_to_its_inputs_and_deleted_only_if_ours() {
 
     // Another incarnation of the name must not adopt or delete it.
     for action in [StepAction::Apply, StepAction::Destroy] {
-        let refused = handle(&client, request(action, "e-2")).await.unwrap_err();
+        let refused = handle(&config, request(action, "e-2")).await.unwrap_err();
         assert!(
             refused.to_string().contains("is not this environment's"),
             "{refused}"
         );
     }
-    assert_eq!(
-        client
-            .list_queues()
-            .send()
-            .await
-            .unwrap()
-            .queue_urls
-            .unwrap_or_default(),
-        vec![url.clone()]
-    );
+    assert_eq!(queues(&client).await, vec![url.clone()]);
 
-    let gone = handle(&client, request(StepAction::Destroy, "e-1"))
+    let gone = handle(&config, request(StepAction::Destroy, "e-1"))
         .await
         .unwrap();
     assert_eq!(gone["done"], true);
-    assert!(
-        client
-            .list_queues()
-            .send()
-            .await
-            .unwrap()
-            .queue_urls
-            .unwrap_or_default()
-            .is_empty()
-    );
-    let again = handle(&client, request(StepAction::Destroy, "e-1"))
+    assert!(queues(&client).await.is_empty());
+    let again = handle(&config, request(StepAction::Destroy, "e-1"))
         .await
         .unwrap();
     assert_eq!(again["done"], true, "a queue already gone is done");
-    let observed = handle(&client, request(StepAction::Observe, "e-1"))
+    let observed = handle(&config, request(StepAction::Observe, "e-1"))
         .await
         .unwrap();
     assert_eq!(observed["drift"], "missing");

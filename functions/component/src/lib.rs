@@ -295,6 +295,7 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         scope: Default::default(),
         teardown: Default::default(),
         asleep: false,
+        custom: Default::default(),
     };
     let step = Step {
         environment: &spec.environment,

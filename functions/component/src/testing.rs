@@ -33,6 +33,7 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         scope: Default::default(),
         teardown: Default::default(),
         asleep: false,
+        custom: Default::default(),
     }
 }
 

@@ -224,6 +224,57 @@ impl Environment {
     }
 }
 
+/// What the state machines' custom-component maps run, by create stage (`s0` … `s7`, each
+/// always written: moto's interpreter fails on a missing path), as Begin hands it over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CustomSteps {
+    /// The custom components applied (up) or destroyed (down) in each stage.
+    pub stages: BTreeMap<String, Vec<Component>>,
+    /// For a recreate: those torn down first, by the stage they are created in.
+    pub teardown: BTreeMap<String, Vec<Component>>,
+    /// Whether `teardown` names any.
+    pub tearing_down: bool,
+}
+
+impl Default for CustomSteps {
+    fn default() -> Self {
+        let empty: BTreeMap<String, Vec<Component>> =
+            (0..STAGES).map(|i| (stage_key(i), Vec::new())).collect();
+        Self {
+            stages: empty.clone(),
+            teardown: empty,
+            tearing_down: false,
+        }
+    }
+}
+
+/// The key of create stage `i` in [`CustomSteps`]: `s0` … `s7`.
+pub fn stage_key(i: usize) -> String {
+    format!("s{i}")
+}
+
+impl CustomSteps {
+    /// The steps of `standing` (the spec, with any custom component it dropped but whose
+    /// resources stand put back from what it applied, so that an `up` destroys it), of which
+    /// `recreate` are torn down first.
+    pub fn of(standing: &Environment, recreate: &BTreeSet<Component>) -> Self {
+        let mut steps = Self::default();
+        for (i, stage) in standing.custom_stages().into_iter().enumerate() {
+            let torn: Vec<Component> = stage
+                .iter()
+                .copied()
+                .filter(|c| recreate.contains(c))
+                .collect();
+            steps.tearing_down |= !torn.is_empty();
+            steps.teardown.insert(stage_key(i), torn);
+            steps.stages.insert(stage_key(i), stage);
+        }
+        steps
+    }
+}
+
 /// The rules of `spec.components`, every broken one reported with its field path.
 pub(crate) fn validate(env: &Environment, errors: &mut Vec<FieldError>) {
     let mut push = |path: String, message: String| errors.push(FieldError::new(path, message));

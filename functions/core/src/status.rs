@@ -129,6 +129,9 @@ pub struct OperationContext {
     /// environment was.
     #[serde(default)]
     pub asleep: bool,
+    /// The custom components each stage's map runs ([`crate::custom`]).
+    #[serde(default)]
+    pub custom: crate::custom::CustomSteps,
 }
 
 fn one() -> u32 {

@@ -10,6 +10,7 @@
 
 use serde_json::{Map, Value, json};
 use strata_component::ComponentError;
+use strata_core::custom::STAGES;
 use strata_core::{Component, OperationKind, Scope};
 
 /// Lambda's own transient errors, retried like the handlers' transient ones: the service's
@@ -108,10 +109,68 @@ fn step_loop(
     );
 }
 
+/// The name of create stage `i`'s custom-component map.
+pub fn custom_map_name(i: usize, kind: Teardown) -> String {
+    match kind {
+        Teardown::No(_) => format!("Custom components {i}"),
+        Teardown::Recreated => format!("Teardown custom components {i}"),
+    }
+}
+
+/// A stage's custom components ([`strata_core::custom`]): a Map over the list Begin wrote
+/// for it (`context.custom.stages.s<i>`, or `teardown.s<i>` for a recreate), each item one
+/// poll loop of the custom function, side by side. Empty for most environments: the Map
+/// then runs nothing.
+fn custom_map(i: usize, kind: Teardown) -> Value {
+    let (list, action) = match kind {
+        Teardown::No(action) => ("stages", action),
+        Teardown::Recreated => ("teardown", "destroy"),
+    };
+    let task = "Custom component";
+    let mut states = Map::new();
+    states.insert(
+        task.into(),
+        json!({
+            "Type": "Task",
+            "Comment": format!("One {action} step of the custom component this iteration runs; it answers done=false while its work goes on."),
+            "Resource": "${CustomFunctionArn}",
+            "Parameters": { "action": action, "component.$": "$.component", "context.$": "$.context" },
+            "ResultPath": "$.step",
+            "Retry": retry(ComponentError::RETRYABLE, 2, 4),
+            "Next": format!("{task} done?"),
+        }),
+    );
+    states.insert(
+        format!("{task} done?"),
+        json!({
+            "Type": "Choice",
+            "Choices": [{ "Variable": "$.step.done", "BooleanEquals": true, "Next": format!("{task} done") }],
+            "Default": format!("{task} wait"),
+        }),
+    );
+    states.insert(
+        format!("{task} wait"),
+        json!({ "Type": "Wait", "SecondsPath": "$.step.waitSeconds", "Next": task }),
+    );
+    states.insert(format!("{task} done"), json!({ "Type": "Succeed" }));
+    json!({
+        "Type": "Map",
+        "Comment": format!("The custom components of create stage {i} (spec.components), side by side."),
+        "ItemsPath": format!("$.context.custom.{list}.s{i}"),
+        "ItemSelector": { "component.$": "$$.Map.Item.Value", "context.$": "$.context" },
+        "ItemProcessor": {
+            "ProcessorConfig": { "Mode": "INLINE" },
+            "StartAt": task,
+            "States": states,
+        },
+        "ResultPath": null,
+    })
+}
+
 /// What a stage's steps do: apply or destroy every component, or destroy those a recreate
 /// names (`context.teardown`).
 #[derive(Clone, Copy)]
-enum Teardown {
+pub enum Teardown {
     No(&'static str),
     Recreated,
 }
@@ -120,7 +179,7 @@ enum Teardown {
 /// stage asks first, per component, whether `context.teardown` names it.
 fn add_stage(
     states: &mut Map<String, Value>,
-    stage: &[Component],
+    (stage, custom): (&[Component], usize),
     entry: &str,
     next: &str,
     kind: Teardown,
@@ -156,13 +215,19 @@ fn add_stage(
         Teardown::No(_) => state_name(c),
         Teardown::Recreated => format!("{}?", label(c)),
     };
-    if let [component] = stage {
-        // The stage's entry is the component's first state.
-        component_states(states, *component, &start_of(*component), next, true);
+    let catch =
+        json!([{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }]);
+    if stage.is_empty() {
+        // A stage of custom components only: its map is the stage.
+        let mut map = custom_map(custom, kind);
+        map["Catch"] = catch;
+        map["Next"] = json!(next);
+        states.insert(entry.to_owned(), map);
         return;
     }
-    // Independent components run side by side; a failing branch fails the stage.
-    let branches: Vec<Value> = stage
+    // Independent components run side by side, the stage's custom components beside them;
+    // a failing branch fails the stage.
+    let mut branches: Vec<Value> = stage
         .iter()
         .map(|c| {
             let mut branch = Map::new();
@@ -172,6 +237,10 @@ fn add_stage(
             json!({ "StartAt": start_of(*c), "States": branch })
         })
         .collect();
+    let mut map = custom_map(custom, kind);
+    map["End"] = json!(true);
+    let name = custom_map_name(custom, kind);
+    branches.push(json!({ "StartAt": name, "States": { name.clone(): map } }));
     states.insert(
         entry.to_owned(),
         json!({
@@ -182,7 +251,7 @@ fn add_stage(
             },
             "Branches": branches,
             "ResultPath": null,
-            "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }],
+            "Catch": catch,
             "Next": next,
         }),
     );
@@ -191,81 +260,86 @@ fn add_stage(
 /// The definition of `environment-up` or `environment-down` over the given components (all
 /// of them for the checked-in files; a subset keeps a test's definition small).
 pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
-    let graph = Component::graph();
-    let (stages, kind) = match operation {
-        OperationKind::Up => (graph.create_stages(), Teardown::No("apply")),
-        OperationKind::Down => (graph.delete_stages(), Teardown::No("destroy")),
-    };
-    let stages: Vec<Vec<Component>> = stages
-        .into_iter()
-        .map(|s| {
-            s.into_iter()
-                .filter(|c| components.contains(c))
-                .collect::<Vec<_>>()
+    // Create stage i: Strata's own components of that stage (those given) and the custom
+    // components Begin places there. Stages past dns hold custom components only.
+    let built_in = Component::graph().create_stages();
+    let create: Vec<(Vec<Component>, usize)> = (0..STAGES)
+        .map(|i| {
+            let own = built_in.get(i).cloned().unwrap_or_default();
+            (
+                own.into_iter().filter(|c| components.contains(c)).collect(),
+                i,
+            )
         })
-        .filter(|s| !s.is_empty())
         .collect();
-    let entry = |stage: &[Component]| -> String {
-        match stage {
-            [one] => state_name(*one),
-            many => many
+    let mut delete = create.clone();
+    delete.reverse();
+    let (stages, kind) = match operation {
+        OperationKind::Up => (create, Teardown::No("apply")),
+        OperationKind::Down => (delete.clone(), Teardown::No("destroy")),
+    };
+    let entry_of = |(stage, custom): &(Vec<Component>, usize), kind: Teardown| -> String {
+        match kind {
+            Teardown::No(_) if stage.is_empty() => custom_map_name(*custom, kind),
+            Teardown::No(_) => stage
                 .iter()
                 .map(|c| state_name(*c))
+                .chain([custom_map_name(*custom, kind)])
                 .collect::<Vec<_>>()
                 .join(" + "),
+            Teardown::Recreated if stage.is_empty() => custom_map_name(*custom, kind),
+            Teardown::Recreated => format!(
+                "Teardown {}",
+                stage
+                    .iter()
+                    .map(|c| state_name(*c))
+                    .chain([format!("custom components {custom}")])
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
         }
     };
+    let entry = |stage: &(Vec<Component>, usize)| entry_of(stage, kind);
 
     let mut states = Map::new();
-    let mut first = stages.first().map_or("Finish".to_owned(), |s| entry(s));
+    let mut first = stages.first().map_or("Finish".to_owned(), entry);
     let application = stages
         .iter()
-        .find(|s| s.iter().any(|c| Scope::Application.includes(*c)))
-        .map(|s| entry(s));
+        .find(|(s, _)| s.iter().any(|c| Scope::Application.includes(*c)))
+        .map(entry);
     if operation == OperationKind::Up {
         // A recreate: the components the plan replaces go first, in delete order, each
-        // skipped unless `context.teardown` names it.
-        let teardown: Vec<Vec<Component>> = graph
-            .delete_stages()
-            .into_iter()
-            .map(|s| s.into_iter().filter(|c| components.contains(c)).collect())
-            .filter(|s: &Vec<Component>| !s.is_empty())
-            .collect();
-        if let Some(start) = teardown.first() {
-            // A one-component stage starts at its question; a Parallel at the Parallel.
-            let teardown_entry = |stage: &[Component]| match stage {
-                [one] => format!("Teardown {}?", state_name(*one)),
-                many => format!("Teardown {}", entry(many)),
-            };
-            states.insert(
-                "Teardown?".into(),
-                json!({
-                    "Type": "Choice",
-                    "Comment": "Begin marks in context.teardown the components the plan recreates: tear those down first.",
-                    "Choices": [{
-                        "Or": components
-                            .iter()
-                            .map(|c| json!({ "Variable": format!("$.context.teardown.{}", c.name()), "BooleanEquals": true }))
-                            .collect::<Vec<_>>(),
-                        "Next": teardown_entry(start),
-                    }],
-                    "Default": first,
-                }),
+        // skipped unless `context.teardown` (Strata's own) or `context.custom.teardown`
+        // names it.
+        let teardown = &delete;
+        let teardown_entry = |stage: &(Vec<Component>, usize)| entry_of(stage, Teardown::Recreated);
+        states.insert(
+            "Teardown?".into(),
+            json!({
+                "Type": "Choice",
+                "Comment": "Begin marks in context.teardown (and context.custom.teardown) the components the plan recreates: tear those down first.",
+                "Choices": [{
+                    "Or": components
+                        .iter()
+                        .map(|c| json!({ "Variable": format!("$.context.teardown.{}", c.name()), "BooleanEquals": true }))
+                        .chain([json!({ "Variable": "$.context.custom.tearingDown", "BooleanEquals": true })])
+                        .collect::<Vec<_>>(),
+                    "Next": teardown_entry(&teardown[0]),
+                }],
+                "Default": first,
+            }),
+        );
+        for (i, stage) in teardown.iter().enumerate() {
+            let next = teardown.get(i + 1).map_or(first.clone(), teardown_entry);
+            add_stage(
+                &mut states,
+                (&stage.0, stage.1),
+                &teardown_entry(stage),
+                &next,
+                Teardown::Recreated,
             );
-            for (i, stage) in teardown.iter().enumerate() {
-                let next = teardown
-                    .get(i + 1)
-                    .map_or(first.clone(), |s| teardown_entry(s));
-                add_stage(
-                    &mut states,
-                    stage,
-                    &teardown_entry(stage),
-                    &next,
-                    Teardown::Recreated,
-                );
-            }
-            first = "Teardown?".to_owned();
         }
+        first = "Teardown?".to_owned();
     }
     // The deploy fast path: an `up` scoped to the application layer starts at its stage.
     if let (OperationKind::Up, Some(application)) = (operation, application) {
@@ -308,8 +382,8 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
         }),
     );
     for (i, stage) in stages.iter().enumerate() {
-        let next = stages.get(i + 1).map_or("Finish".to_owned(), |s| entry(s));
-        add_stage(&mut states, stage, &entry(stage), &next, kind);
+        let next = stages.get(i + 1).map_or("Finish".to_owned(), entry);
+        add_stage(&mut states, (&stage.0, stage.1), &entry(stage), &next, kind);
     }
     let done = format!("{:?}", operation.done_state());
     let mut finish = lifecycle_task(
@@ -408,7 +482,7 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let present = names(&mut stages.iter().flatten().copied());
+    let present = names(&mut stages.iter().flat_map(|(s, _)| s.iter().copied()));
     let purpose = match operation {
         OperationKind::Up => "converge an environment to its stored spec",
         OperationKind::Down => {
@@ -416,7 +490,7 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
         }
     };
     let comment = format!(
-        "environment-{}: {purpose}. Start it with {{\"environment\": \"<name>\"}} (optional: pollSeconds, clockScale, deadlineSeconds{}). Generated by strata-flows from the component graph. Component steps: {present}.",
+        "environment-{}: {purpose}. Start it with {{\"environment\": \"<name>\"}} (optional: pollSeconds, clockScale, deadlineSeconds{}). Generated by strata-flows from the component graph. Component steps: {present}, and the spec's custom components in each stage's map.",
         operation.name(),
         match operation {
             OperationKind::Up => ", scope: all | application | rollback",

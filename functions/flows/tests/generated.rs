@@ -47,31 +47,40 @@ fn components_of_one_stage_run_in_parallel_and_a_failing_branch_fails_the_stage(
         &[Component::Network, Component::Storage, Component::Cluster],
     );
     let states = up["States"].as_object().unwrap();
-    // Without app and dns there is no fast path; a recreate's teardown comes first.
+    let (first, second) = (
+        "Network + Storage + Custom components 0",
+        "Cluster + Custom components 1",
+    );
+    // Without app and dns there is no fast path; a recreate's teardown comes first, from the
+    // last stage (custom components only) down.
     assert_eq!(up["States"]["Begin"]["Next"], "Teardown?");
-    assert_eq!(up["States"]["Teardown?"]["Default"], "Network + Storage");
+    assert_eq!(up["States"]["Teardown?"]["Default"], first);
     assert_eq!(
         up["States"]["Teardown?"]["Choices"][0]["Next"],
-        "Teardown Cluster?"
+        "Teardown custom components 7"
     );
-    let teardown = &states["Teardown Network + Storage"];
+    let teardown = &states["Teardown Network + Storage + custom components 0"];
     assert_eq!(teardown["Type"], "Parallel");
-    assert_eq!(teardown["Next"], "Network + Storage");
+    assert_eq!(teardown["Next"], first);
     assert_eq!(
         teardown["Branches"][0]["States"]["Teardown Network?"]["Choices"][0]["Variable"],
         "$.context.teardown.network"
+    );
+    assert_eq!(
+        teardown["Branches"][2]["States"]["Teardown custom components 0"]["ItemsPath"],
+        "$.context.custom.teardown.s0"
     );
     assert_eq!(
         up["States"]["Teardown?"]["Choices"][0]["Or"]
             .as_array()
             .unwrap()
             .len(),
-        3,
-        "one question per component"
+        4,
+        "one question per component, and one for the custom ones"
     );
-    let stage = &states["Network + Storage"];
+    let stage = &states[first];
     assert_eq!(stage["Type"], "Parallel");
-    assert_eq!(stage["Next"], "Cluster");
+    assert_eq!(stage["Next"], second);
     assert_eq!(
         stage["ResultPath"],
         Value::Null,
@@ -84,18 +93,21 @@ fn components_of_one_stage_run_in_parallel_and_a_failing_branch_fails_the_stage(
         .iter()
         .map(|b| b["StartAt"].as_str().unwrap())
         .collect();
-    assert_eq!(branches, ["Network", "Storage"]);
-    assert_eq!(states["Cluster done?"]["Choices"][0]["Next"], "Finish");
+    assert_eq!(branches, ["Network", "Storage", "Custom components 0"]);
+    assert_eq!(states[second]["Next"], "Custom components 2");
+    // A stage of custom components only is its map, caught like a Parallel.
+    let only = &states["Custom components 7"];
+    assert_eq!(only["Type"], "Map");
+    assert_eq!(only["Next"], "Finish");
+    assert_eq!(only["Catch"][0]["Next"], "FinishFailed");
 
     let down = definition(
         OperationKind::Down,
         &[Component::Network, Component::Storage, Component::Cluster],
     );
-    assert_eq!(down["States"]["Begin"]["Next"], "Cluster");
-    assert_eq!(
-        down["States"]["Cluster done?"]["Choices"][0]["Next"],
-        "Network + Storage"
-    );
+    assert_eq!(down["States"]["Begin"]["Next"], "Custom components 7");
+    assert_eq!(down["States"]["Custom components 2"]["Next"], second);
+    assert_eq!(down["States"][second]["Next"], first);
     assert_eq!(
         down["States"]["Network"],
         Value::Null,
@@ -113,10 +125,36 @@ fn every_component_has_its_own_function_and_loop() {
             "{component}"
         );
     }
-    // The last create stage is dns alone, and it leads to Finish.
-    assert_eq!(all["States"]["DNS done?"]["Choices"][0]["Next"], "Finish");
+    assert!(text.contains("${CustomFunctionArn}"));
+    let dns = &all["States"]["DNS + Custom components 4"];
+    assert_eq!(dns["Next"], "Custom components 5");
     assert_eq!(
-        all["States"]["DNS wait"]["SecondsPath"], "$.steps.dns.waitSeconds",
+        dns["Branches"][0]["States"]["DNS wait"]["SecondsPath"], "$.steps.dns.waitSeconds",
         "the step answers how long to wait"
+    );
+}
+
+#[test]
+fn a_custom_component_map_runs_one_poll_loop_per_item_of_its_stage() {
+    let up = definition(OperationKind::Up, &Component::BUILT_IN);
+    let map = &up["States"]["Custom components 5"];
+    assert_eq!(map["ItemsPath"], "$.context.custom.stages.s5");
+    assert_eq!(map["ItemSelector"]["component.$"], "$$.Map.Item.Value");
+    assert_eq!(map["ResultPath"], Value::Null);
+    let inner = &map["ItemProcessor"]["States"];
+    assert_eq!(inner["Custom component"]["Parameters"]["action"], "apply");
+    assert_eq!(
+        inner["Custom component"]["Parameters"]["component.$"],
+        "$.component"
+    );
+    assert_eq!(
+        inner["Custom component wait"]["SecondsPath"],
+        "$.step.waitSeconds"
+    );
+    let down = definition(OperationKind::Down, &Component::BUILT_IN);
+    assert_eq!(
+        down["States"]["Custom components 5"]["ItemProcessor"]["States"]["Custom component"]["Parameters"]
+            ["action"],
+        "destroy"
     );
 }

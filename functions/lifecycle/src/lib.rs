@@ -231,6 +231,27 @@ pub struct Begin<'a> {
     pub execution: &'a str,
 }
 
+/// The custom components each stage runs: the spec's, and those it dropped whose resources
+/// still stand (placed by what they applied), which an `up` destroys and a `down` too.
+fn custom_steps(
+    spec: &strata_core::Environment,
+    status: Option<&strata_core::EnvironmentStatus>,
+    recreate: &[Component],
+) -> strata_core::custom::CustomSteps {
+    let dropped: BTreeMap<Component, Value> = status
+        .into_iter()
+        .flat_map(|s| &s.components)
+        .filter(|(c, cs)| {
+            c.is_custom()
+                && !spec.includes(**c)
+                && !matches!(cs.phase, ComponentPhase::Deleted | ComponentPhase::Pending)
+        })
+        .filter_map(|(c, cs)| cs.applied.clone().map(|a| (*c, a)))
+        .collect();
+    let standing = spec.with_applied(&dropped);
+    strata_core::custom::CustomSteps::of(&standing, &recreate.iter().copied().collect())
+}
+
 /// Validates the input, takes the lock, marks the environment as changing; an `up` of a new
 /// name, or of one Deleted, mints its incarnation.
 pub async fn begin<S: Store, N: Notifier>(
@@ -326,6 +347,15 @@ pub async fn begin<S: Store, N: Notifier>(
             && input
                 .asleep
                 .unwrap_or_else(|| current.as_ref().is_some_and(|s| s.value.sleeping.is_some())),
+        // The fast path runs the application layer only, none of the custom components.
+        custom: match input.scope.is_all() {
+            true => custom_steps(
+                &spec.environment,
+                current.as_ref().map(|s| &s.value),
+                &input.recreate,
+            ),
+            false => Default::default(),
+        },
     };
     let message = started_message(&context);
     if begun.is_some() {

@@ -25,7 +25,7 @@ fn begin(execution: &str, input: Value) -> Value {
 }
 
 async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u64) {
-    for component in Component::BUILT_IN.into_iter().filter(|c| env.includes(*c)) {
+    for component in env.components() {
         let status = ComponentStatus::new(ComponentPhase::Ready, generation, 2);
         let previous = store
             .get_component(env.name(), component)
@@ -567,4 +567,76 @@ async fn a_status_written_before_incarnations_reads_and_its_next_up_mints_one() 
     .unwrap();
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
     assert_eq!(status.incarnation.unwrap().control_plane, CONTROL_PLANE);
+}
+
+#[tokio::test]
+async fn begin_places_the_custom_components_and_one_dropped_whose_resources_stand() {
+    let path = format!(
+        "{}/../../examples/staging.yaml",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
+    let base = std::fs::read_to_string(path).unwrap();
+    let lambda = "lambda: {functionArn: \"arn:aws:lambda:eu-west-1:123456789012:function:strata-component-x\"}";
+    let with = |components: &str| {
+        Environment::parse(&format!("{base}  components:\n{components}")).unwrap()
+    };
+    let old = with(&format!(
+        "    - {{name: queue, dependsOn: [network], {lambda}}}\n    - {{name: smoke, dependsOn: [dns], {lambda}}}\n"
+    ));
+    let new = with(&format!(
+        "    - {{name: queue, dependsOn: [network], {lambda}}}\n"
+    ));
+    let store = MemoryStore::default();
+    store.put_spec(&new, None, 1).await.unwrap();
+    // smoke was applied by an earlier up and still stands.
+    let smoke = Component::parse("smoke").unwrap();
+    let mut standing = ComponentStatus::new(ComponentPhase::Ready, 1, 2);
+    standing.applied = Some(old.section(smoke));
+    store
+        .put_component("staging", smoke, &standing, None)
+        .await
+        .unwrap();
+    let ready = strata_core::EnvironmentStatus::new(EnvironmentState::Ready, "up done", 2);
+    store.put_status("staging", &ready, None).await.unwrap();
+
+    let context = |input: Value| {
+        let store = &store;
+        async move {
+            let answer = lifecycle::handle(
+                store,
+                &MemoryNotifier::default(),
+                CONTROL_PLANE,
+                begin(
+                    &format!("up-{}", input["recreate"].as_array().map_or(0, Vec::len)),
+                    input,
+                ),
+                10,
+            )
+            .await
+            .unwrap();
+            store
+                .release("staging", answer["execution"].as_str().unwrap())
+                .await
+                .unwrap();
+            answer
+        }
+    };
+    let plain = context(json!({"environment": "staging"})).await;
+    let custom = &plain["custom"];
+    assert_eq!(custom["stages"]["s1"], json!(["queue"]));
+    assert_eq!(
+        custom["stages"]["s5"],
+        json!(["smoke"]),
+        "placed by what it applied, after dns"
+    );
+    assert_eq!(
+        custom["stages"].as_object().unwrap().len(),
+        8,
+        "every stage is written"
+    );
+    assert_eq!(custom["tearingDown"], false);
+
+    let recreate = context(json!({"environment": "staging", "recreate": ["queue"]})).await;
+    assert_eq!(recreate["custom"]["teardown"]["s1"], json!(["queue"]));
+    assert_eq!(recreate["custom"]["tearingDown"], true);
 }

@@ -184,9 +184,11 @@ fn the_custom_component_contract_s_schema_is_generated_from_its_types() {
         "{}/../../contracts/custom-component.schema.json",
         std::env::var("CARGO_MANIFEST_DIR").unwrap()
     );
-    let generated = serde_json::to_string_pretty(&strata_contract::schema::component_contract())
-        .unwrap()
-        + "\n";
+    // Sorted: serde_json keeps insertion order when a crate of the workspace asks for it.
+    let generated =
+        serde_json::to_string_pretty(&sorted(strata_contract::schema::component_contract()))
+            .unwrap()
+            + "\n";
     if std::env::var_os("STRATA_WRITE_OPENAPI").is_some() {
         std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
         std::fs::write(&path, &generated).unwrap();

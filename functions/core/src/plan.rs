@@ -241,30 +241,16 @@ pub fn plan(old: Option<&Environment>, new: &Environment) -> Plan {
 /// old spec's edges, the others by the new one's. Validation refuses a cycle in either; if one
 /// got through anyway, the built-in graph still orders Strata's own components.
 fn graph_of(old: Option<&Environment>, new: &Environment) -> Graph<Component> {
-    let gone: Vec<Component> = old
-        .map(|o| {
-            o.custom_components()
-                .map(|(c, _)| c)
-                .filter(|c| !new.includes(*c))
-                .collect()
-        })
-        .unwrap_or_default();
-    let nodes: Vec<Component> = Component::BUILT_IN
-        .into_iter()
-        .chain(new.custom_components().map(|(c, _)| c))
-        .chain(gone.iter().copied())
-        .collect();
-    let edges: Vec<(Component, Component)> = nodes
-        .iter()
-        .flat_map(|&c| {
-            let by = match old {
-                Some(o) if gone.contains(&c) => o,
-                _ => new,
-            };
-            by.dependencies(c).into_iter().map(move |d| (c, d))
-        })
-        .collect();
-    Graph::new(nodes, edges).unwrap_or_else(|_| Component::graph())
+    // The new spec with the old one's dropped custom components beside its own: the
+    // environment's own graph over both.
+    let mut both = new.clone();
+    both.spec.components.extend(
+        old.into_iter()
+            .flat_map(|o| o.custom_components())
+            .filter(|(c, _)| !new.includes(*c))
+            .map(|(_, spec)| spec.clone()),
+    );
+    both.graph().unwrap_or_else(|_| Component::graph())
 }
 
 fn action_for(changes: &[FieldChange]) -> Action {

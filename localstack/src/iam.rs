@@ -89,11 +89,27 @@ impl Iam {
             Some(denied(protocol, &message))
         };
         match action(parts, body) {
+            // AWS checks iam:PassRole when a call hands CloudFormation a role to deploy with.
+            Ok((action, protocol))
+                if permissions.allows(&action)
+                    && action.starts_with("cloudformation:")
+                    && form_has(body, "RoleARN")
+                    && !permissions.allows("iam:PassRole") =>
+            {
+                refused("iam:PassRole", protocol)
+            }
             Ok((action, _)) if permissions.allows(&action) => None,
             Ok((action, protocol)) => refused(&action, protocol),
             Err(route) => refused(&format!("(unknown action: {route})"), Protocol::Json),
         }
     }
+}
+
+/// Whether a form-encoded body has the parameter `key`.
+fn form_has(body: &[u8], key: &str) -> bool {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some(key))
 }
 
 /// `/proc/net/tcp`'s spelling of an IPv4 address and port.

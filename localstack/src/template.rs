@@ -1,7 +1,8 @@
 //! Reads `infra/template.yaml` (SAM), the one source of truth for function names, their
 //! environment variables, tables and state-machine definitions with their substitutions.
-//! The local stack resolves the intrinsics it needs (`Ref`, `Fn::GetAtt … .Arn`, `Fn::Sub`)
-//! the way CloudFormation would, with local account, region and stack name.
+//! The local stack resolves the intrinsics it needs (`Ref`, `Fn::GetAtt … .Arn`, `Fn::Sub`,
+//! and `Fn::If` over conditions of `Fn::Equals` and `Fn::Not`) the way CloudFormation would,
+//! with local account, region, stack name and the parameters' defaults.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,7 @@ pub(crate) struct Context<'a> {
     stack: &'a str,
     pub(crate) resources: &'a serde_yaml_ng::Mapping,
     parameters: BTreeMap<String, String>,
+    conditions: Option<&'a serde_yaml_ng::Mapping>,
 }
 
 impl Template {
@@ -113,6 +115,7 @@ impl Template {
             stack,
             resources,
             parameters,
+            conditions: doc.get("Conditions").and_then(Value::as_mapping),
         };
         let global_env = doc
             .get("Globals")
@@ -439,7 +442,49 @@ impl Context<'_> {
                 self.get_att(&format!("{id}.{att}"), at)
             }
             ("Sub" | "Fn::Sub", Value::String(text)) => self.sub(text, at),
+            ("If" | "Fn::If", Value::Sequence(parts)) if parts.len() == 3 => {
+                let condition = parts[0].as_str().unwrap_or_default();
+                let chosen = if self.condition(condition, at)? {
+                    &parts[1]
+                } else {
+                    &parts[2]
+                };
+                self.resolve(chosen, at)
+            }
             _ => Err(bad(format!("{at}: unsupported intrinsic {function}"))),
+        }
+    }
+
+    /// A named condition of the template's `Conditions`.
+    fn condition(&self, name: &str, at: &str) -> Result<bool, LocalStackError> {
+        let body = self
+            .conditions
+            .and_then(|c| c.get(name))
+            .ok_or_else(|| bad(format!("{at}: unknown condition {name}")))?;
+        self.evaluate(body, at)
+    }
+
+    /// `Fn::Equals [a, b]`, `Fn::Not [c]`, or `{Condition: name}`.
+    fn evaluate(&self, v: &Value, at: &str) -> Result<bool, LocalStackError> {
+        let (function, arg) = match v {
+            Value::Tagged(tagged) => (tagged.tag.to_string(), tagged.value.clone()),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                (k.as_str().unwrap_or_default().to_owned(), v.clone())
+            }
+            _ => return Err(bad(format!("{at}: cannot evaluate condition {v:?}"))),
+        };
+        match (function.trim_start_matches('!'), &arg) {
+            ("Equals" | "Fn::Equals", Value::Sequence(p)) if p.len() == 2 => {
+                Ok(self.resolve(&p[0], at)? == self.resolve(&p[1], at)?)
+            }
+            ("Not" | "Fn::Not", Value::Sequence(p)) if p.len() == 1 => {
+                Ok(!self.evaluate(&p[0], at)?)
+            }
+            ("Condition", Value::String(name)) => self.condition(name, at),
+            _ => Err(bad(format!(
+                "{at}: unsupported condition function {function}"
+            ))),
         }
     }
 
@@ -571,6 +616,28 @@ Resources:
         assert_eq!(
             m.definition,
             r#"{"a": "arn:aws:lambda:eu-west-1:123456789012:function:worker", "b": "arn:aws:dynamodb:eu-west-1:123456789012:table/stack-state", "c": "$.path"}"#
+        );
+    }
+
+    #[test]
+    fn if_chooses_by_the_condition_over_the_parameters_defaults() {
+        let conditional = BASE
+            .replace(
+                "Globals:",
+                "Conditions:\n  IsDebug: !Equals [!Ref Level, debug]\n  NotDebug: { \"Fn::Not\": [{ Condition: IsDebug }] }\nGlobals:",
+            )
+            .replace(
+                "          LEVEL: !Ref Level",
+                "          LEVEL: !If [IsDebug, verbose, quiet]\n          OTHER: { \"Fn::If\": [NotDebug, yes, !Ref Level] }",
+            );
+        let t = load(&conditional, r#"{"a": "${FnArn}", "b": "${TableArn}"}"#).unwrap();
+        assert_eq!(t.functions[0].environment["LEVEL"], "verbose");
+        assert_eq!(t.functions[0].environment["OTHER"], "debug");
+        let unknown = conditional.replace("!If [IsDebug", "!If [Nowhere");
+        let err = load(&unknown, "{}").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown condition Nowhere"),
+            "{err}"
         );
     }
 

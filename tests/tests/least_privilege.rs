@@ -134,6 +134,13 @@ fn implied() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
                 "kms:DescribeKey",
             ],
         ),
+        // CloudFormation deploys with the role it is passed.
+        ("cloudformation:CreateStack", "role_arn", &["iam:PassRole"]),
+        (
+            "cloudformation:CreateChangeSet",
+            "role_arn",
+            &["iam:PassRole"],
+        ),
         // A delete that leaves a final snapshot creates it as the caller.
         (
             "rds:DeleteDBInstance",

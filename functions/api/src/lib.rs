@@ -629,24 +629,6 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         caller: &str,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
-        // The kind cloudFormation is not run yet: refused before anything is written, rather
-        // than an up that ends Failed on it. A plan shows it.
-        let not_run: Vec<FieldError> = environment
-            .spec
-            .components
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.cloud_formation.is_some())
-            .map(|(i, _)| {
-                FieldError::new(
-                    format!("spec.components[{i}].cloudFormation"),
-                    "custom components of kind cloudFormation are planned but not yet run by this release of Strata",
-                )
-            })
-            .collect();
-        if !not_run.is_empty() {
-            return Err(ApiError::Invalid(not_run));
-        }
         let name = environment.name().to_owned();
         let stored = self.store().get_spec(&name).await?;
         let status = self.store().get_status(&name).await?;

@@ -1259,8 +1259,7 @@ async fn an_identical_apply_that_finds_the_lease_before_the_spec_is_the_same_ope
 }
 
 #[tokio::test]
-async fn cloud_formation_components_are_planned_but_an_apply_of_them_is_refused_and_stores_nothing()
-{
+async fn custom_components_of_kind_cloud_formation_are_planned_and_applied() {
     use strata_store::Store;
     let api = api();
     let spec = format!(
@@ -1278,20 +1277,11 @@ async fn cloud_formation_components_are_planned_but_an_apply_of_them_is_refused_
     assert_eq!(queue["action"], "create");
 
     let answer = put(&api, "/environments/staging", &spec, NOW).await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        error_paths(&answer.body),
-        ["spec.components[0].cloudFormation"]
-    );
-    assert!(api.store().get_spec("staging").await.unwrap().is_none());
-
-    // Kind lambda runs: applied like any spec.
-    let lambda = format!(
-        "{}  components:\n    - name: queue\n      dependsOn: [network]\n      lambda: {{functionArn: \"arn:aws:lambda:eu-west-1:123456789012:function:strata-component-queue\"}}\n",
-        staging()
-    );
-    let answer = put(&api, "/environments/staging", &lambda, NOW).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
     let stored = api.store().get_spec("staging").await.unwrap().unwrap();
-    assert_eq!(stored.environment.spec.components[0].name, "queue");
+    assert!(
+        stored.environment.spec.components[0]
+            .cloud_formation
+            .is_some()
+    );
 }

@@ -4,34 +4,60 @@
 //! built-in component's, so the fence, the step claim, the deadline, the dependency checks
 //! and the recorded status are the same.
 //!
-//! Kind `lambda`: the team's function follows the component contract
-//! ([`strata_core::component_contract`]); each step invokes it once (RequestResponse) with the
-//! resolved inputs, the ownership tags and what was recorded, and records its answer.
-//! Kind `cloudFormation` is not run yet: its step fails `InvalidInput` naming the field.
+//! - Kind `lambda` ([`function`]): the team's function follows the component contract
+//!   ([`strata_core::component_contract`]); each step invokes it once.
+//! - Kind `cloudFormation` ([`stack`]): one stack per environment and component, deployed
+//!   with the control plane's stack role.
 
-use aws_sdk_lambda::Client;
-use aws_sdk_lambda::primitives::Blob;
+pub mod function;
+pub mod stack;
+
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
-use strata_core::component_contract::{
-    ObserveAnswer, ObservedDrift, Recorded, StepAction, StepAnswer, StepRequest,
-};
-use strata_core::custom::{Kind, OutputRef};
-use strata_core::drift::{FieldDrift, Observed};
+use strata_core::custom::{CustomComponentSpec, Kind, OutputRef};
+use strata_core::drift::Observed;
 use strata_core::{Component, ComponentStatus};
 use strata_store::Store;
 
-/// Something that hands out the Lambda client (the SDK's, or a scripted one in tests).
+/// Something that hands out the AWS clients (the SDK's, or scripted ones in tests).
 pub trait ClientFor: Send + Sync {
-    fn client(&self) -> Client;
+    fn lambda(&self) -> aws_sdk_lambda::Client;
+    /// CloudFormation in `region` (the environment's).
+    fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client;
 }
 
 /// The deployed function's clients, from its SDK configuration.
 pub struct FromConfig(pub aws_config::SdkConfig);
 
 impl ClientFor for FromConfig {
-    fn client(&self) -> Client {
-        Client::new(&self.0)
+    fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.0)
+    }
+
+    fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        let config = aws_sdk_cloudformation::config::Builder::from(&self.0).region(
+            aws_sdk_cloudformation::config::Region::new(region.to_owned()),
+        );
+        aws_sdk_cloudformation::Client::from_conf(config.build())
+    }
+}
+
+/// The control plane's settings for custom components (the function's environment).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The role CloudFormation deploys the custom stacks with (`STACK_ROLE_ARN`).
+    pub stack_role_arn: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        Self {
+            stack_role_arn: std::env::var("STACK_ROLE_ARN")
+                .ok()
+                .filter(|arn| !arn.is_empty()),
+        }
     }
 }
 
@@ -39,6 +65,7 @@ impl ClientFor for FromConfig {
 pub struct Custom<'a, C> {
     pub component: Component,
     pub clients: &'a C,
+    pub settings: &'a Settings,
 }
 
 /// The function's input: a step (`{action, component, context}`) or sync's drift check
@@ -46,6 +73,7 @@ pub struct Custom<'a, C> {
 pub async fn handle<S: Store, C: ClientFor>(
     store: &S,
     clients: &C,
+    settings: &Settings,
     mut request: Value,
     now: u64,
 ) -> Result<Value, ComponentError> {
@@ -66,115 +94,85 @@ pub async fn handle<S: Store, C: ClientFor>(
                     ))
                 })
         })?;
-    let handler = Custom { component, clients };
+    let handler = Custom {
+        component,
+        clients,
+        settings,
+    };
     strata_component::handle(store, &handler, request, now).await
 }
 
+/// How the step deploys this component.
+enum Deployed<'a> {
+    Function(function::Function<'a>),
+    Stack(stack::Stack<'a>),
+}
+
 impl<C: ClientFor> Custom<'_, C> {
-    /// The request to the team's function for this step, or why it cannot be made.
-    fn request(
-        &self,
-        step: &Step<'_>,
-        action: StepAction,
-    ) -> Result<(String, StepRequest), ComponentError> {
+    fn spec<'s>(&self, step: &'s Step<'_>) -> Result<&'s CustomComponentSpec, ComponentError> {
         let name = self.component.name();
-        let spec = step
-            .environment
+        step.environment
             .custom_component(self.component)
             .ok_or_else(|| {
                 ComponentError::InvalidInput(format!("spec.components: no component named {name}"))
-            })?;
-        let function = match spec.kind() {
-            Some(Kind::Lambda(lambda)) => lambda.function_arn.clone(),
-            Some(Kind::CloudFormation(_)) => {
-                return Err(ComponentError::InvalidInput(format!(
-                    "spec.components[{name}].cloudFormation: custom components of kind cloudFormation are not run by this release yet"
-                )));
+            })
+    }
+
+    fn deployed<'s>(&'s self, step: &'s Step<'s>) -> Result<Deployed<'s>, ComponentError> {
+        let name = self.component.name();
+        let spec = self.spec(step)?;
+        let inputs = inputs(step, spec)?;
+        match spec.kind() {
+            Some(Kind::Lambda(lambda)) => Ok(Deployed::Function(function::Function {
+                client: self.clients.lambda(),
+                function_arn: &lambda.function_arn,
+                step,
+                component: self.component,
+                inputs,
+            })),
+            Some(Kind::CloudFormation(cloud_formation)) => {
+                let role_arn = self.settings.stack_role_arn.as_deref().ok_or_else(|| {
+                    ComponentError::InvalidInput(format!(
+                        "spec.components[{name}].cloudFormation: this control plane has no stack role to deploy with (its template's CustomComponentStackRoleArn)"
+                    ))
+                })?;
+                Ok(Deployed::Stack(stack::Stack {
+                    client: self.clients.cloudformation(&step.environment.spec.region),
+                    step,
+                    component: self.component,
+                    spec: cloud_formation,
+                    parameters: inputs,
+                    role_arn,
+                }))
             }
-            None => {
+            None => Err(ComponentError::InvalidInput(format!(
+                "spec.components[{name}]: must have exactly one of cloudFormation and lambda"
+            ))),
+        }
+    }
+}
+
+/// The component's inputs, each a literal or another component's output read from the
+/// statuses of its dependencies.
+fn inputs(
+    step: &Step<'_>,
+    spec: &CustomComponentSpec,
+) -> Result<BTreeMap<String, String>, ComponentError> {
+    let name = &spec.name;
+    let mut inputs = BTreeMap::new();
+    for (key, input) in &spec.inputs {
+        let value = match (&input.value, &input.from_output) {
+            (Some(value), _) => value.clone(),
+            (None, Some(reference)) => resolve(step, name, key, reference)?,
+            (None, None) => {
                 return Err(ComponentError::InvalidInput(format!(
-                    "spec.components[{name}]: must have exactly one of cloudFormation and lambda"
+                    "spec.components[{name}].inputs.{key}: must have exactly one of value and fromOutput"
                 )));
             }
         };
-        let mut inputs = std::collections::BTreeMap::new();
-        for (key, input) in &spec.inputs {
-            let value = match (&input.value, &input.from_output) {
-                (Some(value), _) => value.clone(),
-                (None, Some(reference)) => resolve(step, name, key, reference)?,
-                (None, None) => {
-                    return Err(ComponentError::InvalidInput(format!(
-                        "spec.components[{name}].inputs.{key}: must have exactly one of value and fromOutput"
-                    )));
-                }
-            };
-            inputs.insert(key.clone(), value);
-        }
-        let previous = step.previous.map(recorded).unwrap_or_default();
-        Ok((
-            function,
-            StepRequest {
-                action,
-                environment: step.context.environment.clone(),
-                component: name.to_owned(),
-                region: step.environment.spec.region.clone(),
-                inputs,
-                tags: step
-                    .owner
-                    .tags(self.component)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect(),
-                execution: step.context.execution.clone(),
-                previous,
-            },
-        ))
+        inputs.insert(key.clone(), value);
     }
-
-    /// Invokes the team's function and answers its bytes; a function error is the step's.
-    async fn invoke(
-        &self,
-        function: &str,
-        request: &StepRequest,
-    ) -> Result<Vec<u8>, ComponentError> {
-        let payload = serde_json::to_vec(request).expect("a step request serialises");
-        let out = self
-            .clients
-            .client()
-            .invoke()
-            .function_name(function)
-            .payload(Blob::new(payload))
-            .send()
-            .await
-            .map_err(|e| strata_component::aws::classify(&format!("Invoke {function}"), e))?;
-        let body = out.payload.map(Blob::into_inner).unwrap_or_default();
-        if let Some(kind) = out.function_error {
-            let reported: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            return Err(ComponentError::FunctionFailed(format!(
-                "{function} failed ({kind}): {}: {}",
-                reported["errorType"].as_str().unwrap_or("an unnamed error"),
-                reported["errorMessage"].as_str().unwrap_or("no message")
-            )));
-        }
-        Ok(body)
-    }
-
-    async fn step(&self, step: &Step<'_>, action: StepAction) -> Result<Progress, ComponentError> {
-        let (function, request) = self.request(step, action)?;
-        let body = self.invoke(&function, &request).await?;
-        let answer = StepAnswer::parse(&body, action).map_err(|why| {
-            ComponentError::FunctionFailed(format!(
-                "{function} broke the component contract: {why}"
-            ))
-        })?;
-        Ok(Progress {
-            done: answer.done,
-            phase: Some(answer.phase_for(action)),
-            resource_ids: answer.resource_ids,
-            outputs: answer.outputs,
-            ..Progress::default()
-        })
-    }
+    Ok(inputs)
 }
 
 /// `components.<c>.outputs.<key>` from the statuses of the dependencies.
@@ -196,54 +194,44 @@ fn resolve(
         })
 }
 
-fn recorded(status: &ComponentStatus) -> Recorded {
-    Recorded {
-        resource_ids: status.resource_ids.clone(),
-        outputs: status.outputs.clone(),
-    }
-}
-
 impl<C: ClientFor> ComponentHandler for Custom<'_, C> {
     fn component(&self) -> Component {
         self.component
     }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.step(step, StepAction::Apply).await
+        match self.deployed(step)? {
+            Deployed::Function(f) => {
+                f.step(strata_core::component_contract::StepAction::Apply)
+                    .await
+            }
+            Deployed::Stack(s) => s.apply().await,
+        }
     }
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.step(step, StepAction::Destroy).await
+        match self.deployed(step)? {
+            Deployed::Function(f) => {
+                f.step(strata_core::component_contract::StepAction::Destroy)
+                    .await
+            }
+            Deployed::Stack(s) => s.destroy().await,
+        }
     }
 
     async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
-        let (function, request) = self.request(step, StepAction::Observe)?;
-        let body = self.invoke(&function, &request).await?;
-        let answer: ObserveAnswer = serde_json::from_slice(&body).map_err(|e| {
-            ComponentError::FunctionFailed(format!(
-                "{function} broke the component contract: the answer to observe is not an observation: {e}"
-            ))
-        })?;
-        Ok(match answer.drift {
-            ObservedDrift::InSync => Observed::InSync,
-            ObservedDrift::Missing => Observed::Missing {
-                resources: step
-                    .previous
-                    .map(|p| p.resource_ids.values().cloned().collect())
-                    .unwrap_or_default(),
-            },
-            ObservedDrift::Drifted => Observed::Drifted {
-                fields: answer
-                    .fields
-                    .into_iter()
-                    .map(|f| FieldDrift {
-                        path: f.path,
-                        expected: f.expected,
-                        observed: f.observed,
-                    })
-                    .collect(),
-            },
-        })
+        match self.deployed(step)? {
+            Deployed::Function(f) => f.observe().await,
+            Deployed::Stack(s) => s.observe().await,
+        }
+    }
+}
+
+/// What a status recorded, as the contract hands it back.
+fn recorded(status: &ComponentStatus) -> strata_core::component_contract::Recorded {
+    strata_core::component_contract::Recorded {
+        resource_ids: status.resource_ids.clone(),
+        outputs: status.outputs.clone(),
     }
 }
 

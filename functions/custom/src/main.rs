@@ -1,6 +1,6 @@
 //! Lambda entry point for the custom components: wiring only.
 
-use custom::FromConfig;
+use custom::{FromConfig, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use strata_component::lambda;
@@ -10,10 +10,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let config = aws_config::load_from_env().await;
     let store = lambda::store(&config)?;
-    let (store, clients) = (&store, &FromConfig(config));
+    let settings = Settings::from_env();
+    let (store, clients, settings) = (&store, &FromConfig(config), &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = lambda::span("custom", &event.payload);
-        let handled = custom::handle(store, clients, event.payload, lambda::now());
+        let handled = custom::handle(store, clients, settings, event.payload, lambda::now());
         lambda::answer(span, handled, |e| e.name()).await
     }))
     .await

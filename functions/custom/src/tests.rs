@@ -13,11 +13,34 @@ use super::*;
 
 const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:strata-component-topic";
 
-struct Mocked(Client);
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::primitives::Blob;
+use strata_component::Step;
+use strata_core::component_contract::{StepAction, StepRequest};
+use strata_core::drift::FieldDrift;
+
+/// Scripted clients: Lambda answers `rules`; CloudFormation answers nothing.
+pub(crate) struct Mocked {
+    pub lambda: Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+}
+
+impl Mocked {
+    pub fn lambda(rules: &[&Rule]) -> Self {
+        Self {
+            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules),
+            cloudformation: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
+        }
+    }
+}
 
 impl ClientFor for Mocked {
-    fn client(&self) -> Client {
-        self.0.clone()
+    fn lambda(&self) -> Client {
+        self.lambda.clone()
+    }
+
+    fn cloudformation(&self, _region: &str) -> aws_sdk_cloudformation::Client {
+        self.cloudformation.clone()
     }
 }
 
@@ -83,10 +106,11 @@ async fn step_with(
     previous: Option<&ComponentStatus>,
     destroy: bool,
 ) -> Result<Progress, ComponentError> {
-    let clients = Mocked(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules));
+    let clients = Mocked::lambda(rules);
     let handler = Custom {
         component: topic(),
         clients: &clients,
+        settings: &Settings::default(),
     };
     let context = context(OperationKind::Up, 3, 0);
     strata_component::testing::step(&handler, env, &context, previous, &network(), destroy).await
@@ -183,7 +207,7 @@ async fn a_failing_function_or_one_outside_the_contract_fails_the_step_saying_wh
 }
 
 #[tokio::test]
-async fn an_output_not_there_or_a_kind_not_run_yet_is_refused_before_any_call() {
+async fn an_output_not_there_or_a_stack_without_a_role_is_refused_before_any_call() {
     let never = answers(r#"{"done": true}"#);
     let env = with_topic(|t| {
         t.inputs.get_mut("Vpc").unwrap().from_output =
@@ -213,7 +237,7 @@ async fn an_output_not_there_or_a_kind_not_run_yet_is_refused_before_any_call() 
 
 #[tokio::test]
 async fn a_request_must_name_a_custom_component() {
-    let clients = Mocked(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]));
+    let clients = Mocked::lambda(&[]);
     let store = strata_store::MemoryStore::default();
     for (request, why) in [
         (
@@ -229,7 +253,9 @@ async fn a_request_must_name_a_custom_component() {
             "request.component: must be a string",
         ),
     ] {
-        let error = handle(&store, &clients, request, 0).await.unwrap_err();
+        let error = handle(&store, &clients, &Settings::default(), request, 0)
+            .await
+            .unwrap_err();
         assert_eq!(error.to_string(), why);
     }
 }
@@ -240,10 +266,11 @@ async fn observe_reports_what_the_function_found() {
     let drifted = answers(
         r#"{"drift": "drifted", "fields": [{"path": "topic/displayName", "expected": "shop", "observed": "x"}]}"#,
     );
-    let clients = Mocked(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&drifted]));
+    let clients = Mocked::lambda(&[&drifted]);
     let handler = Custom {
         component: topic(),
         clients: &clients,
+        settings: &Settings::default(),
     };
     let context = context(OperationKind::Up, 3, 0);
     let owner = strata_component::testing::owner("staging");

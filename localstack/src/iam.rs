@@ -229,7 +229,7 @@ pub fn error(
 }
 
 /// The SigV4 signing name: `…/Credential=AKID/20261204/eu-west-1/ec2/aws4_request…`.
-fn signing_name(parts: &Parts) -> Option<String> {
+pub(crate) fn signing_name(parts: &Parts) -> Option<String> {
     let auth = parts.headers.get("authorization")?.to_str().ok()?;
     let credential = auth.split("Credential=").nth(1)?;
     credential.split('/').nth(3).map(str::to_owned)

@@ -32,6 +32,7 @@ pub mod policy;
 mod process;
 pub mod router;
 pub mod secrets;
+pub mod stacks;
 mod stand_in;
 pub mod stopped;
 pub mod template;

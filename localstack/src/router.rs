@@ -356,6 +356,10 @@ impl Router {
             }
             _ => {}
         }
+        if crate::stacks::describes_change_set(&parts, &body) {
+            let response = self.forward(self.moto, parts, body).await;
+            return rewritten(response, crate::stacks::change_set_not_found).await;
+        }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) if asynchronous => self.invoke_async(lambda, &name, body),
             (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,

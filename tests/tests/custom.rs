@@ -179,6 +179,20 @@ fn with_stack_and_function(name: &str, visibility: &str) -> strata_core::Environ
             function_arn: EXAMPLE.into(),
         }),
     });
+    // The api's environment gets the stack's queue.
+    let api = env
+        .spec
+        .app
+        .services
+        .iter_mut()
+        .find(|s| s.name == "api")
+        .unwrap();
+    api.env.push(strata_core::spec::EnvVar {
+        name: "JOBS_QUEUE_URL".into(),
+        value: None,
+        secret_arn: None,
+        from_output: Some("components.queue.outputs.QueueUrl".into()),
+    });
     strata_core::Environment::from_value(env.to_json()).expect("the spec is valid")
 }
 
@@ -249,6 +263,21 @@ async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_se
             .tags()
             .iter()
             .any(|t| t.key() == Some("strata:component") && t.value() == Some("queue"))
+    );
+    // The api's Deployment has the queue's URL in its environment.
+    let deployment = s
+        .stack
+        .cluster_simulator()
+        .object("strata-teamcf", "apps/v1", "deployments", "teamcf", "api")
+        .expect("the api's Deployment");
+    let variables = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    assert!(
+        variables
+            .iter()
+            .any(|v| v["name"] == "JOBS_QUEUE_URL" && v["value"] == queue_url.as_str()),
+        "{variables:?}"
     );
     // The function's component, which reads the stack's queue URL, came after the stack.
     let jobs_status = &status.components[&jobs];

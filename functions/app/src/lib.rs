@@ -28,6 +28,7 @@ use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 use strata_component::aws::classify;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
+use strata_core::custom::read_output;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::{ServiceSpec, Strategy};
 use strata_core::status::ComponentPhase;
@@ -621,6 +622,28 @@ impl App {
     }
 }
 
+/// The service with each variable that reads another component's output set to its value,
+/// from the statuses of the components the app depends on.
+pub fn with_outputs(
+    index: usize,
+    service: &ServiceSpec,
+    statuses: &BTreeMap<Component, strata_core::ComponentStatus>,
+) -> Result<ServiceSpec, ComponentError> {
+    let mut service = service.clone();
+    for (j, var) in service.env.iter_mut().enumerate() {
+        let Some(reference) = var.from_output.take() else {
+            continue;
+        };
+        let value = read_output(&reference, statuses).map_err(|why| {
+            ComponentError::InvalidInput(format!(
+                "spec.app.services[{index}].env[{j}].fromOutput: {why}"
+            ))
+        })?;
+        var.value = Some(value);
+    }
+    Ok(service)
+}
+
 fn blue_green(env: &Environment) -> impl Iterator<Item = &ServiceSpec> {
     env.spec
         .app
@@ -692,6 +715,7 @@ impl ComponentHandler for App {
             .outputs
             .insert("namespace".into(), env.name().to_owned());
         for (index, service) in env.spec.app.services.iter().enumerate() {
+            let service = &with_outputs(index, service, step.dependencies)?;
             let tag = self.resolve_tag(index, service).await?;
             let key = |what: &str| format!("service.{}.{what}", service.name);
             progress.outputs.insert(key("version"), tag.clone());

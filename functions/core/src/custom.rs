@@ -104,6 +104,20 @@ impl CustomComponentSpec {
     }
 }
 
+/// The value `reference` (`components.<c>.outputs.<key>`) names among the components'
+/// statuses, or why there is none.
+pub fn read_output(
+    reference: &str,
+    statuses: &BTreeMap<Component, crate::ComponentStatus>,
+) -> Result<String, String> {
+    let r = OutputRef::parse(reference)?;
+    statuses
+        .get(&r.component)
+        .and_then(|s| s.outputs.get(&r.key))
+        .cloned()
+        .ok_or_else(|| format!("{} has no output {}", r.component, r.key))
+}
+
 /// `components.<component>.outputs.<key>`: one output of one component.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputRef {
@@ -159,6 +173,22 @@ impl Environment {
     /// `dependsOn` and the components its inputs read for a custom one.
     pub fn dependencies(&self, component: Component) -> Vec<Component> {
         match self.custom_component(component) {
+            None if component == Component::App => {
+                let mut found: BTreeSet<Component> =
+                    component.depends_on().iter().copied().collect();
+                // Reading the app's or dns's outputs, or a component the environment does
+                // not have, is refused by validation, not reported as a cycle too.
+                found.extend(
+                    self.app_reads()
+                        .map(|(_, _, r)| r.component)
+                        .filter(|c| !matches!(c, Component::App | Component::Dns))
+                        .filter(|c| match c {
+                            Component::Custom(_) => self.custom_component(*c).is_some(),
+                            _ => self.includes(*c),
+                        }),
+                );
+                found.into_iter().collect()
+            }
             None => component.depends_on().to_vec(),
             Some(spec) => {
                 let mut found: BTreeSet<Component> = spec
@@ -170,6 +200,22 @@ impl Environment {
                 found.into_iter().collect()
             }
         }
+    }
+
+    /// The outputs the app's services read into their environment:
+    /// (service index, variable index, reference), the well-formed ones.
+    pub fn app_reads(&self) -> impl Iterator<Item = (usize, usize, OutputRef)> + '_ {
+        self.spec
+            .app
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(i, service)| {
+                service.env.iter().enumerate().filter_map(move |(j, var)| {
+                    let r = OutputRef::parse(var.from_output.as_deref()?).ok()?;
+                    Some((i, j, r))
+                })
+            })
     }
 
     /// This environment's graph: Strata's own components (all of them, as the state
@@ -371,12 +417,48 @@ pub(crate) fn validate(env: &Environment, errors: &mut Vec<FieldError>) {
             ),
         }
     }
+    for (i, service) in env.spec.app.services.iter().enumerate() {
+        for (j, var) in service.env.iter().enumerate() {
+            let Some(reference) = &var.from_output else {
+                continue;
+            };
+            let path = format!("spec.app.services[{i}].env[{j}].fromOutput");
+            match OutputRef::parse(reference) {
+                Err(why) => push(path, why),
+                Ok(r) if matches!(r.component, Component::App | Component::Dns) => push(
+                    path,
+                    format!(
+                        "the app cannot read {}'s outputs: it comes after the app",
+                        r.component
+                    ),
+                ),
+                Ok(r) if !has(r.component.name()) => push(
+                    path,
+                    format!("{} is not a component of this environment", r.component),
+                ),
+                Ok(_) => {}
+            }
+        }
+    }
     if env.graph().is_err() {
         push(
             "spec.components".into(),
             "the components' dependencies form a cycle".into(),
         );
     } else if let Some(stages) = env.stages() {
+        // The app's stage is fixed: what it reads must be ready in an earlier one.
+        let app = stages[&Component::App];
+        for (i, j, r) in env.app_reads() {
+            if r.component.is_custom() && stages.get(&r.component).is_some_and(|s| *s >= app) {
+                push(
+                    format!("spec.app.services[{i}].env[{j}].fromOutput"),
+                    format!(
+                        "{} runs in create stage {}, not before the app's ({app}): it may depend on network, storage, cluster, database and config only",
+                        r.component, stages[&r.component]
+                    ),
+                );
+            }
+        }
         for (i, c) in env.spec.components.iter().enumerate() {
             let deep = CustomName::new(&c.name)
                 .ok()

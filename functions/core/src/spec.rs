@@ -320,6 +320,10 @@ pub struct EnvVar {
     /// A Secrets Manager ARN (optionally `arn#jsonKey`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_arn: Option<String>,
+    /// Another component's output, `components.<component>.outputs.<key>` (a custom
+    /// component's queue URL, say): that component must be ready before the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_output: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -211,15 +211,17 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             if !env_names.insert(&var.name) {
                 v.push(at("name"), "is set twice");
             }
-            match (&var.value, &var.secret_arn) {
-                (Some(_), Some(_)) | (None, None) => {
-                    v.push(at("value"), "set exactly one of value and secretArn")
-                }
-                (None, Some(arn)) if !is_secret_arn(arn) => v.push(
+            match (&var.value, &var.secret_arn, &var.from_output) {
+                (Some(_), None, None) | (None, None, Some(_)) => {}
+                (None, Some(arn), None) if !is_secret_arn(arn) => v.push(
                     at("secretArn"),
                     "must be a Secrets Manager ARN (arn:aws:secretsmanager:...)",
                 ),
-                _ => {}
+                (None, Some(_), None) => {}
+                _ => v.push(
+                    at("value"),
+                    "set exactly one of value, secretArn and fromOutput",
+                ),
             }
         }
         if let Some(command) = &svc.migrate {

@@ -260,3 +260,62 @@ fn a_removed_custom_component_is_put_back_from_what_it_applied() {
     // Put back in place, not added twice.
     assert_eq!(old.with_applied(&applied), old);
 }
+
+/// `staging_with(components)` whose api service also reads `reference` into `QUEUE_URL`.
+fn api_reading(components: &str, reference: &str) -> Result<Environment, Vec<String>> {
+    let env = staging_with(components)?;
+    let mut value = env.to_json();
+    value["spec"]["app"]["services"][1]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "QUEUE_URL", "fromOutput": reference}));
+    Environment::from_value(value).map_err(|e| {
+        e.field_errors()
+            .into_iter()
+            .map(|f| format!("{}: {}", f.path, f.message))
+            .collect()
+    })
+}
+
+#[test]
+fn the_app_reads_a_custom_components_output_which_then_comes_first() {
+    let env = api_reading(QUEUE_AND_WORKER, "components.queue.outputs.QueueUrl").unwrap();
+    assert_eq!(
+        env.dependencies(Component::App),
+        vec![Component::Config, custom("queue")]
+    );
+    assert!(
+        env.graph()
+            .unwrap()
+            .blast_radius(custom("queue"))
+            .contains(&Component::App)
+    );
+    // A built-in component's output too.
+    api_reading(QUEUE_AND_WORKER, "components.database.outputs.endpoint").unwrap();
+
+    let late = "- name: late\n  dependsOn: [config]\n  lambda: {functionArn: \"arn:aws:lambda:eu-west-1:123456789012:function:team-late\"}\n";
+    for (components, reference, why) in [
+        (
+            QUEUE_AND_WORKER,
+            "queue.QueueUrl",
+            "spec.app.services[1].env[2].fromOutput: must read components.<component>.outputs.<key>",
+        ),
+        (
+            QUEUE_AND_WORKER,
+            "components.dns.outputs.fqdn",
+            "spec.app.services[1].env[2].fromOutput: the app cannot read dns's outputs: it comes after the app",
+        ),
+        (
+            QUEUE_AND_WORKER,
+            "components.cache.outputs.endpoint",
+            "spec.app.services[1].env[2].fromOutput: cache is not a component of this environment",
+        ),
+        (
+            late,
+            "components.late.outputs.url",
+            "spec.app.services[1].env[2].fromOutput: late runs in create stage 3, not before the app's (3): it may depend on network, storage, cluster, database and config only",
+        ),
+    ] {
+        assert_eq!(api_reading(components, reference).unwrap_err(), vec![why]);
+    }
+}

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
-use strata_core::custom::{CustomComponentSpec, Kind, OutputRef};
+use strata_core::custom::{CustomComponentSpec, Kind, read_output};
 use strata_core::drift::Observed;
 use strata_core::{Component, ComponentStatus};
 use strata_store::Store;
@@ -163,7 +163,13 @@ fn inputs(
     for (key, input) in &spec.inputs {
         let value = match (&input.value, &input.from_output) {
             (Some(value), _) => value.clone(),
-            (None, Some(reference)) => resolve(step, name, key, reference)?,
+            (None, Some(reference)) => {
+                read_output(reference, step.dependencies).map_err(|why| {
+                    ComponentError::InvalidInput(format!(
+                        "spec.components[{name}].inputs.{key}.fromOutput: {why}"
+                    ))
+                })?
+            }
             (None, None) => {
                 return Err(ComponentError::InvalidInput(format!(
                     "spec.components[{name}].inputs.{key}: must have exactly one of value and fromOutput"
@@ -173,25 +179,6 @@ fn inputs(
         inputs.insert(key.clone(), value);
     }
     Ok(inputs)
-}
-
-/// `components.<c>.outputs.<key>` from the statuses of the dependencies.
-fn resolve(
-    step: &Step<'_>,
-    name: &str,
-    input: &str,
-    reference: &str,
-) -> Result<String, ComponentError> {
-    let at = format!("spec.components[{name}].inputs.{input}.fromOutput");
-    let r = OutputRef::parse(reference)
-        .map_err(|why| ComponentError::InvalidInput(format!("{at}: {why}")))?;
-    step.dependencies
-        .get(&r.component)
-        .and_then(|s| s.outputs.get(&r.key))
-        .cloned()
-        .ok_or_else(|| {
-            ComponentError::InvalidInput(format!("{at}: {} has no output {}", r.component, r.key))
-        })
 }
 
 impl<C: ClientFor> ComponentHandler for Custom<'_, C> {

@@ -95,6 +95,12 @@ fn rest(status: &EnvironmentStatus) {
             update.service, update.deployed, update.available
         );
     }
+    if let Some(output) = &status.post_deploy_output {
+        println!("post-deploy  {output}");
+    }
+    if let Some(warning) = &status.post_deploy_warning {
+        println!("post-deploy  warning: {warning}");
+    }
     for drift in &status.drift {
         println!(
             "drift        {} {}",

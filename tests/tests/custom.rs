@@ -179,6 +179,13 @@ fn with_stack_and_function(name: &str, visibility: &str) -> strata_core::Environ
             function_arn: EXAMPLE.into(),
         }),
     });
+    // After every up, the example function checks the queues the outputs name.
+    env.spec.post_deploy = Some(strata_core::post_deploy::PostDeploySpec {
+        lambda: LambdaSpec {
+            function_arn: EXAMPLE.into(),
+        },
+        required: true,
+    });
     // The api's environment gets the stack's queue.
     let api = env
         .spec
@@ -263,6 +270,16 @@ async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_se
             .tags()
             .iter()
             .any(|t| t.key() == Some("strata:component") && t.value() == Some("queue"))
+    );
+    // The post-deploy step ran last, and its answer is kept.
+    assert_eq!(
+        status.post_deploy_output,
+        Some(serde_json::json!({
+            "environment": "teamcf",
+            "queues": {"jobs.queueUrl": "answers", "queue.QueueUrl": "answers"},
+        })),
+        "{:?}",
+        status.post_deploy_warning
     );
     // The api's Deployment has the queue's URL in its environment.
     let deployment = s

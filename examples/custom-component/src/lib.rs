@@ -10,6 +10,10 @@
 //! - **ownership**: a queue of that name whose tags are not the ones Strata handed over is
 //!   someone else's, and the step fails rather than adopt or delete it;
 //! - **answers at once**: SQS makes a queue in one call, so every step is `done`.
+//!
+//! It is also an example of a post-deploy function (`spec.postDeploy`,
+//! [`strata_core::post_deploy`]): given the environment's outputs, it checks that every
+//! queue they name answers, and reports what it checked.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use strata_core::component_contract::{
     ObserveAnswer, ObservedDrift, ObservedField, StepAction, StepAnswer, StepRequest,
 };
+use strata_core::post_deploy::PostDeployRequest;
 
 /// Why a step failed: the function's error, which Strata reports as `FunctionFailed` with
 /// this text.
@@ -72,6 +77,36 @@ pub async fn handle(
         StepAction::Observe => serde_json::to_value(observe(client, &request).await?),
     };
     Ok(answer.expect("answers serialise"))
+}
+
+/// The post-deploy check: every output that is a queue URL (`…QueueUrl`, `queueUrl`) names
+/// a queue that answers. The answer is what Strata keeps as `postDeployOutput`.
+pub async fn smoke(
+    config: &aws_config::SdkConfig,
+    request: PostDeployRequest,
+) -> Result<serde_json::Value, Failure> {
+    let client = &Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(config)
+            .region(aws_config::Region::new(request.region.clone()))
+            .build(),
+    );
+    let mut checked = BTreeMap::new();
+    for (component, outputs) in &request.outputs {
+        for (key, url) in outputs {
+            if !key.to_ascii_lowercase().ends_with("queueurl") {
+                continue;
+            }
+            client
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .map_err(|e| failed(&format!("{component}.{key}"), e.into_service_error()))?;
+            checked.insert(format!("{component}.{key}"), "answers");
+        }
+    }
+    Ok(serde_json::json!({ "environment": request.environment, "queues": checked }))
 }
 
 /// The queue's URL if it exists.

@@ -296,6 +296,8 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         teardown: Default::default(),
         asleep: false,
         custom: Default::default(),
+        post_deploy: false,
+        post_deployed: None,
     };
     let step = Step {
         environment: &spec.environment,

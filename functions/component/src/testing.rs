@@ -34,6 +34,8 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         teardown: Default::default(),
         asleep: false,
         custom: Default::default(),
+        post_deploy: false,
+        post_deployed: None,
     }
 }
 

@@ -22,7 +22,6 @@ use k8s_openapi::api::networking::v1::IngressClass;
 use kube::Api;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
-use strata_component::aws::classify;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::DatabaseEngine;
@@ -171,34 +170,7 @@ impl Config {
         default_region: &str,
         field: &str,
     ) -> Result<String, ComponentError> {
-        let (arn, key) = match reference.split_once('#') {
-            Some((arn, key)) => (arn, Some(key)),
-            None => (reference, None),
-        };
-        let region = arn
-            .split(':')
-            .nth(3)
-            .filter(|r| !r.is_empty())
-            .unwrap_or(default_region);
-        let answer = self
-            .secrets(region)
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| classify(&format!("GetSecretValue for {field}"), e))?;
-        let text = answer.secret_string().ok_or_else(|| {
-            ComponentError::InvalidInput(format!("{field}: the secret {arn} holds no string"))
-        })?;
-        let Some(key) = key else {
-            return Ok(text.to_owned());
-        };
-        let parsed: Value = serde_json::from_str(text).map_err(|_| {
-            ComponentError::InvalidInput(format!("{field}: the secret {arn} is not JSON"))
-        })?;
-        parsed[key].as_str().map(str::to_owned).ok_or_else(|| {
-            ComponentError::InvalidInput(format!("{field}: the secret {arn} has no key {key}"))
-        })
+        strata_secret_values::value(|r| self.secrets(r), reference, default_region, field).await
     }
 
     /// Every manifest of this step, in the order they are applied (namespace first).

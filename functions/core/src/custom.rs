@@ -492,7 +492,7 @@ fn is_s3_url(text: &str) -> bool {
         })
 }
 
-fn is_function_arn(text: &str) -> bool {
+pub(crate) fn is_function_arn(text: &str) -> bool {
     let parts: Vec<&str> = text.split(':').collect();
     matches!(parts.as_slice(), ["arn", partition, "lambda", region, account, "function", name, rest @ ..]
         if partition.starts_with("aws")

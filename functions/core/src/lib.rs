@@ -10,6 +10,7 @@ pub mod drift;
 pub mod events;
 pub mod graph;
 pub mod plan;
+pub mod post_deploy;
 pub mod preview;
 pub mod schedule;
 pub mod secrets;

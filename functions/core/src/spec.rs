@@ -49,6 +49,9 @@ pub struct EnvironmentSpec {
     /// The environment's own components ([`crate::custom`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<crate::custom::CustomComponentSpec>,
+    /// Run after every `up` that converged ([`crate::post_deploy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_deploy: Option<crate::post_deploy::PostDeploySpec>,
     #[serde(default)]
     pub sync: SyncSpec,
     /// Lifetime of an ephemeral environment (`72h`, `7d`); absent means it lives until deleted.

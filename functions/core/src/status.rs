@@ -132,6 +132,13 @@ pub struct OperationContext {
     /// The custom components each stage's map runs ([`crate::custom`]).
     #[serde(default)]
     pub custom: crate::custom::CustomSteps,
+    /// Whether this `up` ends with the post-deploy step (always written: the state
+    /// machine's Choice reads it).
+    #[serde(default)]
+    pub post_deploy: bool,
+    /// How the post-deploy step went: its Task's result, for `finish`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_deployed: Option<crate::post_deploy::PostDeployOutcome>,
 }
 
 fn one() -> u32 {
@@ -217,6 +224,12 @@ pub struct EnvironmentStatus {
     /// Ready). Absent in statuses written before sleep existed: awake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sleeping: Option<Sleeping>,
+    /// The post-deploy step's answer from the last `up` that ran it and succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_deploy_output: Option<serde_json::Value>,
+    /// Why the last `up`'s post-deploy step failed, when it is not required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_deploy_warning: Option<String>,
     /// Seconds since the Unix epoch.
     pub updated_at: u64,
 }
@@ -261,6 +274,8 @@ impl EnvironmentStatus {
             inventory_omitted: 0,
             incarnation: None,
             sleeping: None,
+            post_deploy_output: None,
+            post_deploy_warning: None,
             updated_at: now,
         }
     }

@@ -297,6 +297,7 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
         );
     }
     crate::custom::validate(env, &mut v.0);
+    crate::post_deploy::validate(env, &mut v.0);
     v.0
 }
 

@@ -10,6 +10,7 @@
 //!   with the control plane's stack role.
 
 pub mod function;
+pub mod post_deploy;
 pub mod stack;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub trait ClientFor: Send + Sync {
     fn lambda(&self) -> aws_sdk_lambda::Client;
     /// CloudFormation in `region` (the environment's).
     fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client;
+    /// Secrets Manager in `region`: what the post-deploy answer is checked against.
+    fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client;
 }
 
 /// The deployed function's clients, from its SDK configuration.
@@ -41,6 +44,13 @@ impl ClientFor for FromConfig {
             aws_sdk_cloudformation::config::Region::new(region.to_owned()),
         );
         aws_sdk_cloudformation::Client::from_conf(config.build())
+    }
+
+    fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client {
+        let config = aws_sdk_secretsmanager::config::Builder::from(&self.0).region(
+            aws_sdk_secretsmanager::config::Region::new(region.to_owned()),
+        );
+        aws_sdk_secretsmanager::Client::from_conf(config.build())
     }
 }
 
@@ -68,8 +78,9 @@ pub struct Custom<'a, C> {
     pub settings: &'a Settings,
 }
 
-/// The function's input: a step (`{action, component, context}`) or sync's drift check
-/// (`{action: observe, environment, component}`). `component` names the custom component.
+/// The function's input: a step (`{action, component, context}`), sync's drift check
+/// (`{action: observe, environment, component}`), where `component` names the custom
+/// component; or the post-deploy step (`{action: postDeploy, context}`).
 pub async fn handle<S: Store, C: ClientFor>(
     store: &S,
     clients: &C,
@@ -77,6 +88,13 @@ pub async fn handle<S: Store, C: ClientFor>(
     mut request: Value,
     now: u64,
 ) -> Result<Value, ComponentError> {
+    if request["action"] == "postDeploy" {
+        let context: strata_core::OperationContext =
+            serde_json::from_value(request["context"].take())
+                .map_err(|e| ComponentError::InvalidInput(format!("request.context: {e}")))?;
+        let outcome = post_deploy::run(store, clients, &context).await?;
+        return Ok(serde_json::to_value(outcome).expect("an outcome serialises"));
+    }
     let component = request
         .as_object_mut()
         .and_then(|o| o.remove("component"))
@@ -223,4 +241,4 @@ fn recorded(status: &ComponentStatus) -> strata_core::component_contract::Record
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

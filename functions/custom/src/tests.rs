@@ -23,6 +23,7 @@ use strata_core::drift::FieldDrift;
 pub(crate) struct Mocked {
     pub lambda: Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Mocked {
@@ -30,6 +31,7 @@ impl Mocked {
         Self {
             lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules),
             cloudformation: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
+            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[]),
         }
     }
 }
@@ -41,6 +43,10 @@ impl ClientFor for Mocked {
 
     fn cloudformation(&self, _region: &str) -> aws_sdk_cloudformation::Client {
         self.cloudformation.clone()
+    }
+
+    fn secrets(&self, _region: &str) -> aws_sdk_secretsmanager::Client {
+        self.secrets.clone()
     }
 }
 

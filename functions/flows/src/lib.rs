@@ -381,9 +381,38 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
             "Next": first,
         }),
     );
+    // An up ends with the post-deploy step when the spec has one.
+    let after_stages = match operation {
+        OperationKind::Up => "Post-deploy?",
+        OperationKind::Down => "Finish",
+    };
     for (i, stage) in stages.iter().enumerate() {
-        let next = stages.get(i + 1).map_or("Finish".to_owned(), entry);
+        let next = stages.get(i + 1).map_or(after_stages.to_owned(), entry);
         add_stage(&mut states, (&stage.0, stage.1), &entry(stage), &next, kind);
+    }
+    if operation == OperationKind::Up {
+        states.insert(
+            "Post-deploy?".into(),
+            json!({
+                "Type": "Choice",
+                "Comment": "Begin sets context.postDeploy when the spec names a post-deploy function (and the environment is awake).",
+                "Choices": [{ "Variable": "$.context.postDeploy", "BooleanEquals": true, "Next": "Post-deploy" }],
+                "Default": "Finish",
+            }),
+        );
+        states.insert(
+            "Post-deploy".into(),
+            json!({
+                "Type": "Task",
+                "Comment": "The team's post-deploy function, given the environment's outputs; its checked answer (or why it failed) goes to finish, which decides Ready with a warning or Failed (required).",
+                "Resource": "${CustomFunctionArn}",
+                "Parameters": { "action": "postDeploy", "context.$": "$.context" },
+                "ResultPath": "$.context.postDeployed",
+                "Retry": retry(ComponentError::RETRYABLE, 2, 4),
+                "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }],
+                "Next": "Finish",
+            }),
+        );
     }
     let done = format!("{:?}", operation.done_state());
     let mut finish = lifecycle_task(

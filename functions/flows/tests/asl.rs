@@ -39,13 +39,17 @@ fn definitions() -> Vec<(String, Value)> {
     all
 }
 
-/// Every `States` map: the top level's and, recursively, each Parallel branch's.
+/// Every `States` map: the top level's and, recursively, each Parallel branch's and each
+/// Map's item processor's.
 fn state_maps(machine: &Value) -> Vec<&serde_json::Map<String, Value>> {
     let states = machine["States"].as_object().unwrap();
     let mut maps = vec![states];
     for body in states.values() {
         for branch in body["Branches"].as_array().into_iter().flatten() {
             maps.extend(state_maps(branch));
+        }
+        if body["ItemProcessor"].is_object() {
+            maps.extend(state_maps(&body["ItemProcessor"]));
         }
     }
     maps
@@ -70,6 +74,8 @@ fn matched_errors(definition: &Value) -> Vec<(String, &'static str, String)> {
 fn names_of(resource: &str) -> &'static [&'static str] {
     match resource {
         "${LifecycleFunctionArn}" => lifecycle::LifecycleError::NAMES,
+        // The custom components' steps and the post-deploy step.
+        "${CustomFunctionArn}" => strata_component::ComponentError::NAMES,
         other if component_of(other).is_some() => strata_component::ComponentError::NAMES,
         other => panic!("no error names known for {other}"),
     }

@@ -98,7 +98,7 @@ fn components_of_one_stage_run_in_parallel_and_a_failing_branch_fails_the_stage(
     // A stage of custom components only is its map, caught like a Parallel.
     let only = &states["Custom components 7"];
     assert_eq!(only["Type"], "Map");
-    assert_eq!(only["Next"], "Finish");
+    assert_eq!(only["Next"], "Post-deploy?");
     assert_eq!(only["Catch"][0]["Next"], "FinishFailed");
 
     let down = definition(

@@ -326,6 +326,10 @@ pub async fn begin<S: Store, N: Notifier>(
             .filter(|o| s.value.state == operation.running_state() && o.execution == execution)
             .map(|o| o.started_at)
     });
+    let asleep = operation == OperationKind::Up
+        && input
+            .asleep
+            .unwrap_or_else(|| current.as_ref().is_some_and(|s| s.value.sleeping.is_some()));
     let context = OperationContext {
         environment: name.clone(),
         operation,
@@ -343,10 +347,7 @@ pub async fn begin<S: Store, N: Notifier>(
                 .collect(),
             OperationKind::Down => BTreeMap::new(),
         },
-        asleep: operation == OperationKind::Up
-            && input
-                .asleep
-                .unwrap_or_else(|| current.as_ref().is_some_and(|s| s.value.sleeping.is_some())),
+        asleep,
         // The fast path runs the application layer only, none of the custom components.
         custom: match input.scope.is_all() {
             true => custom_steps(
@@ -356,6 +357,11 @@ pub async fn begin<S: Store, N: Notifier>(
             ),
             false => Default::default(),
         },
+        // A sleeping environment serves nothing to check.
+        post_deploy: operation == OperationKind::Up
+            && spec.environment.spec.post_deploy.is_some()
+            && !asleep,
+        post_deployed: None,
     };
     let message = started_message(&context);
     if begun.is_some() {
@@ -497,6 +503,23 @@ fn credentials(status: &EnvironmentStatus) -> Vec<CredentialRef> {
         .collect()
 }
 
+/// Why this up's post-deploy step failed, and whether that fails the up (`required`).
+fn post_deploy_failure(
+    context: &OperationContext,
+    env: &strata_core::Environment,
+) -> Option<(String, bool)> {
+    let outcome = context.post_deployed.as_ref().filter(|o| !o.succeeded)?;
+    let required = env.spec.post_deploy.as_ref().is_some_and(|p| p.required);
+    Some((
+        format!(
+            "post-deploy {} failed: {}",
+            outcome.function_arn,
+            outcome.error.as_deref().unwrap_or("no reason given")
+        ),
+        required,
+    ))
+}
+
 /// Where the environment answers: its DNS name, then the app's load balancer.
 fn ingress_urls(status: &EnvironmentStatus) -> Vec<String> {
     [(Component::Dns, "url"), (Component::App, "ingressUrl")]
@@ -560,16 +583,30 @@ pub async fn finish<S: Store, N: Notifier>(
                         .join(", ")
                 ),
             ),
-            (None, true) => (
-                context.operation.done_state(),
-                format!(
-                    "{} of generation {} done{}",
-                    context.operation.name(),
-                    context.generation,
-                    if context.asleep { ", asleep" } else { "" }
+            (None, true) => match post_deploy_failure(context, &spec.environment) {
+                Some((why, true)) => (
+                    EnvironmentState::Failed,
+                    format!("{} failed: {why}", context.operation.name()),
                 ),
-            ),
+                warning => (
+                    context.operation.done_state(),
+                    format!(
+                        "{} of generation {} done{}{}",
+                        context.operation.name(),
+                        context.generation,
+                        if context.asleep { ", asleep" } else { "" },
+                        warning.map_or(String::new(), |(why, _)| format!("; warning: {why}"))
+                    ),
+                ),
+            },
         };
+        if error.is_none() && missing.is_empty() {
+            // What this up's post-deploy step answered, or why it failed; an up without
+            // one leaves nothing of an earlier one's.
+            let outcome = context.post_deployed.as_ref();
+            status.post_deploy_output = outcome.and_then(|o| o.output.clone());
+            status.post_deploy_warning = outcome.and_then(|o| o.error.clone());
+        }
         if state == EnvironmentState::Ready {
             status.observed_generation = context.generation;
             // The sleeping condition follows what this up converged to.

@@ -640,3 +640,83 @@ async fn begin_places_the_custom_components_and_one_dropped_whose_resources_stan
     assert_eq!(recreate["custom"]["teardown"]["s1"], json!(["queue"]));
     assert_eq!(recreate["custom"]["tearingDown"], true);
 }
+
+/// An up of pr-1234 with a post-deploy step (`required` or not) whose outcome is `outcome`,
+/// finished: the status it ends with.
+async fn finished_with_post_deploy(
+    required: bool,
+    outcome: Value,
+) -> strata_core::EnvironmentStatus {
+    let (store, env) = stored().await;
+    let mut spec = env.to_json();
+    spec["spec"]["postDeploy"] = json!({
+        "lambda": {"functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:strata-component-smoke"},
+        "required": required,
+    });
+    let env = Environment::from_value(spec).unwrap();
+    let stored = store.get_spec(env.name()).await.unwrap();
+    store.put_spec(&env, stored.as_ref(), 2).await.unwrap();
+    let mut context = lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        CONTROL_PLANE,
+        begin("up-1", json!({"environment": "pr-1234"})),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        context["postDeploy"], true,
+        "the state machine's Choice reads it"
+    );
+    ready_everything(&store, &env, 2).await;
+    context["postDeployed"] = outcome;
+    lifecycle::handle(
+        &store,
+        &MemoryNotifier::default(),
+        CONTROL_PLANE,
+        json!({"action": "finish", "context": context}),
+        20,
+    )
+    .await
+    .unwrap();
+    store.get_status("pr-1234").await.unwrap().unwrap().value
+}
+
+#[tokio::test]
+async fn the_post_deploy_answer_is_kept_and_its_failure_warns_or_fails_as_required() {
+    let function = "arn:aws:lambda:eu-west-1:123456789012:function:strata-component-smoke";
+    let status = finished_with_post_deploy(
+        false,
+        json!({"functionArn": function, "succeeded": true, "output": {"smoke": "passed"}}),
+    )
+    .await;
+    assert_eq!(status.state, EnvironmentState::Ready);
+    assert_eq!(status.post_deploy_output, Some(json!({"smoke": "passed"})));
+    assert_eq!(status.post_deploy_warning, None);
+
+    let failed = json!({"functionArn": function, "succeeded": false, "error": "Unhandled: SmokeFailed: /health answered 503"});
+    let status = finished_with_post_deploy(false, failed.clone()).await;
+    assert_eq!(status.state, EnvironmentState::Ready);
+    assert!(
+        status.message.ends_with(&format!(
+            "; warning: post-deploy {function} failed: Unhandled: SmokeFailed: /health answered 503"
+        )),
+        "{}",
+        status.message
+    );
+    assert_eq!(
+        status.post_deploy_warning.as_deref(),
+        Some("Unhandled: SmokeFailed: /health answered 503")
+    );
+    assert_eq!(status.post_deploy_output, None);
+
+    let status = finished_with_post_deploy(true, failed).await;
+    assert_eq!(status.state, EnvironmentState::Failed);
+    assert_eq!(
+        status.message,
+        format!(
+            "up failed: post-deploy {function} failed: Unhandled: SmokeFailed: /health answered 503"
+        )
+    );
+}

@@ -248,6 +248,26 @@ pub fn sync(env: &str, event: &Event, status: Option<&EnvironmentStatus>) {
     }
 }
 
+/// What a change set made for the plan says of a stack's resources.
+fn change_set(preview: &strata_core::custom::StackPreview) {
+    if let Some(why) = &preview.unavailable {
+        println!("      change set: not shown ({why})");
+    } else if preview.changes.is_empty() {
+        println!("      change set: no resource changes");
+    }
+    for change in &preview.changes {
+        let replacement = match change.replacement.as_deref() {
+            Some("True") => " (REPLACED: what it holds is lost)",
+            Some("Conditional") => " (may be replaced)",
+            _ => "",
+        };
+        println!(
+            "      change set: {} {} {}{replacement}",
+            change.action, change.logical_id, change.resource_type
+        );
+    }
+}
+
 pub fn plan(body: &PlanView) {
     println!(
         "{}: {} (stored generation {})",
@@ -283,6 +303,9 @@ pub fn plan(body: &PlanView) {
                 name(&change.effect),
                 change.why
             );
+        }
+        if let Some(preview) = body.change_sets.get(component.component.name()) {
+            change_set(preview);
         }
     }
     if body.deploy_only {

@@ -54,6 +54,8 @@ pub struct Router {
     pub crashes: crate::crash::Crashes,
     /// AWS's create durations ([`crate::LocalStack::pace`]).
     pub pace: crate::pace::Pace,
+    /// The changes of UPDATE change sets, which moto does not list ([`crate::stacks`]).
+    change_sets: crate::stacks::ChangeSets,
 }
 
 /// The operation a JSON-protocol request names in `x-amz-target`, if it is `service`'s
@@ -168,6 +170,7 @@ impl Router {
             lag: Default::default(),
             crashes: Default::default(),
             pace: Default::default(),
+            change_sets: Default::default(),
         })
     }
 
@@ -356,9 +359,19 @@ impl Router {
             }
             _ => {}
         }
-        if crate::stacks::describes_change_set(&parts, &body) {
+        if crate::stacks::is_action(&parts, &body, "CreateChangeSet") {
+            return self.create_change_set(&region, parts, body).await;
+        }
+        if crate::stacks::is_action(&parts, &body, "DescribeChangeSet") {
+            let form = crate::stacks::form(&body);
+            let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+            let key = (region.clone(), field("StackName"), field("ChangeSetName"));
             let response = self.forward(self.moto, parts, body).await;
-            return rewritten(response, crate::stacks::change_set_not_found).await;
+            return rewritten(response, |answer| {
+                crate::stacks::change_set_not_found(answer)
+                    .or_else(|| self.change_sets.describe(&key, answer))
+            })
+            .await;
         }
         match (invoked, self.lambda) {
             (Some(name), Some(lambda)) if asynchronous => self.invoke_async(lambda, &name, body),
@@ -369,6 +382,62 @@ impl Router {
             }
             _ => self.forward(self.moto, parts, body).await,
         }
+    }
+
+    /// CreateChangeSet, with the changes of an UPDATE change set worked out from the stack's
+    /// template and parameters as they stand (read from moto first) and the change set's.
+    async fn create_change_set(
+        &self,
+        region: &str,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        let form = crate::stacks::form(&body);
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let stack = field("StackName");
+        let update = form.get("ChangeSetType").is_none_or(|t| t == "UPDATE");
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(&stack, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        let before = match update {
+            true => {
+                let template = self
+                    .moto_query(
+                        "cloudformation",
+                        region,
+                        format!("Action=GetTemplate&Version=2010-05-15&StackName={encoded}&TemplateStage=Original"),
+                    )
+                    .await
+                    .and_then(|xml| crate::stacks::xml_texts(&xml, "TemplateBody").pop());
+                let described = self
+                    .moto_query(
+                        "cloudformation",
+                        region,
+                        format!("Action=DescribeStacks&Version=2010-05-15&StackName={encoded}"),
+                    )
+                    .await
+                    .unwrap_or_default();
+                let parameters: std::collections::BTreeMap<String, String> =
+                    crate::stacks::xml_texts(&described, "ParameterKey")
+                        .into_iter()
+                        .zip(crate::stacks::xml_texts(&described, "ParameterValue"))
+                        .collect();
+                template.map(|t| (t, parameters))
+            }
+            false => None,
+        };
+        let response = self.forward(self.moto, parts, body).await;
+        if response.status() == StatusCode::OK
+            && let (Some((template, parameters)), Some(new)) = (before, form.get("TemplateBody"))
+        {
+            let changes = crate::stacks::changes(
+                (&template, &parameters),
+                (new, &crate::stacks::form_parameters(&form)),
+            );
+            self.change_sets
+                .record((region.to_owned(), stack, field("ChangeSetName")), changes);
+        }
+        response
     }
 
     /// DescribeCluster with the cluster's API server at the simulator: moto's endpoint is

@@ -22,6 +22,7 @@ use strata_core::{
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
+pub use change_sets::{ChangeSets, LambdaChangeSets, NoChangeSets};
 pub use strata_control::SyncRequest;
 pub use strata_control::{
     FlowError, Flows, LambdaSyncRequests, MemoryFlows, MemorySyncRequests, Operations, SfnFlows,
@@ -29,6 +30,7 @@ pub use strata_control::{
 };
 use strata_control::{Launch, Run, StartError, Started, Trigger};
 
+mod change_sets;
 mod previews;
 mod sleep;
 
@@ -399,11 +401,27 @@ pub fn route(method: &Method, path: &str) -> Result<(Endpoint, Option<String>), 
 
 /// The API over a store and the state machines ([`Operations`] starts every operation),
 /// and the sync function, to which `POST …/sync` hands its work.
-pub struct Api<S, F, Q> {
+pub struct Api<S, F, Q, C = NoChangeSets> {
     operations: Operations<S, F>,
     syncs: Q,
     secrets: SecretSources,
     callers: Callers,
+    /// What a plan shows of a standing stack's change.
+    change_sets: C,
+}
+
+/// The deployed function's API: the state table, the state machines, the sync function and
+/// the custom function, each from the function's environment.
+pub type Deployed = Api<strata_store::DynamoStore, SfnFlows, LambdaSyncRequests, LambdaChangeSets>;
+
+/// [`Deployed`], from the SDK's configuration and the function's environment.
+pub fn deployed(config: &aws_config::SdkConfig) -> Result<Deployed, lambda_http::Error> {
+    let flows = SfnFlows::from_env(aws_sdk_sfn::Client::new(config))?;
+    let store = strata_component::lambda::store(config)?;
+    let operations = Operations::new(store, flows).with_poll_seconds_from_env();
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let syncs = LambdaSyncRequests::from_env(lambda.clone())?;
+    Ok(Api::from_env(operations, syncs)?.with_change_sets(LambdaChangeSets::from_env(lambda)?))
 }
 
 /// The secrets specs may name, from the function's environment (the template sets both from
@@ -426,13 +444,25 @@ struct Query {
 
 impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
     /// The API starting operations through `operations`, handing syncs to `syncs`, and
-    /// accepting specs whose secrets `secrets` allows.
+    /// accepting specs whose secrets `secrets` allows; its plans make no change sets.
     pub fn new(operations: Operations<S, F>, syncs: Q, secrets: SecretSources) -> Self {
         Self {
             operations,
             syncs,
             secrets,
             callers: Callers::Iam,
+            change_sets: NoChangeSets,
+        }
+    }
+
+    /// Its plans preview standing stacks' changes through `change_sets`.
+    pub fn with_change_sets<C: ChangeSets>(self, change_sets: C) -> Api<S, F, Q, C> {
+        Api {
+            operations: self.operations,
+            syncs: self.syncs,
+            secrets: self.secrets,
+            callers: self.callers,
+            change_sets,
         }
     }
 
@@ -447,7 +477,9 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
         };
         Ok(Self::new(operations, syncs, secret_sources_from_env()?).with_callers(callers))
     }
+}
 
+impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     pub fn with_callers(mut self, callers: Callers) -> Self {
         self.callers = callers;
         self
@@ -823,6 +855,9 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             (Some(standing), Some(status)) => Some(cost::estimate_running(standing, &status.value)),
             _ => None,
         };
+        let change_sets = self
+            .change_sets(&environment, &planned, status.as_ref())
+            .await;
         let after = cost::estimate(&environment);
         let cost = PlanCost {
             change_usd: cost::change(before.as_ref(), &after),
@@ -844,8 +879,38 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
                 plan: planned,
                 cost,
                 dependents: self.dependents(environment.name()).await?,
+                change_sets,
             },
         ))
+    }
+
+    /// A change set's look at each cloudFormation component the plan changes in place and
+    /// whose stack stands.
+    async fn change_sets(
+        &self,
+        environment: &Environment,
+        planned: &strata_core::Plan,
+        status: Option<&Versioned<EnvironmentStatus>>,
+    ) -> std::collections::BTreeMap<String, strata_core::custom::StackPreview> {
+        let mut previews = std::collections::BTreeMap::new();
+        for change in &planned.components {
+            let standing = status
+                .and_then(|s| s.value.components.get(&change.component))
+                .is_some_and(|s| {
+                    !matches!(s.phase, ComponentPhase::Deleted | ComponentPhase::Pending)
+                });
+            let Some(spec) = environment
+                .custom_component(change.component)
+                .filter(|s| s.cloud_formation.is_some())
+            else {
+                continue;
+            };
+            if change.action == strata_core::Action::Update && standing {
+                let preview = self.change_sets.preview(environment.name(), spec).await;
+                previews.insert(spec.name.clone(), preview);
+            }
+        }
+        previews
     }
 
     async fn delete(&self, name: &str, caller: &str, now: u64) -> Result<Response<Body>, ApiError> {

@@ -14,7 +14,9 @@ use crate::{Api, ApiError, Query};
 /// The largest preview request body.
 const PREVIEW_BODY_LIMIT: usize = 16 * 1024;
 
-impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
+use crate::ChangeSets;
+
+impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     pub(crate) async fn preview(
         &self,
         base: &str,

@@ -11,7 +11,9 @@ use strata_store::Store;
 
 use crate::{Api, ApiError, Existing, accepted, respond};
 
-impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
+use crate::ChangeSets;
+
+impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     /// Puts a Ready environment to sleep (`asleep`) or wakes it. One already so answers 200
     /// with nothing started.
     pub(crate) async fn sleep_or_wake(

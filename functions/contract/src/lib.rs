@@ -137,6 +137,10 @@ pub struct PlanView {
     /// recreates its network or cluster, are refused while they exist.
     #[serde(default)]
     pub dependents: Vec<String>,
+    /// For each cloudFormation component changed in place on a standing stack: what a change
+    /// set made for the change (and deleted) says, replacements included.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub change_sets: std::collections::BTreeMap<String, strata_core::custom::StackPreview>,
 }
 
 /// `POST /environments/{base}/previews`: a preview of `base` (`strata apply --from`).

@@ -41,6 +41,19 @@ fn every_body_reads_back_as_it_was_written() {
             over_budget: Some("above".into()),
         },
         dependents: vec!["pr-42".into()],
+        change_sets: [(
+            "queue".to_owned(),
+            strata_core::custom::StackPreview {
+                changes: vec![strata_core::custom::StackChange {
+                    logical_id: "Queue".into(),
+                    resource_type: "AWS::SQS::Queue".into(),
+                    action: "Modify".into(),
+                    replacement: Some("True".into()),
+                }],
+                unavailable: None,
+            },
+        )]
+        .into(),
     });
     round_trip(&strata_contract::PreviewRequest {
         name: "pr-42".into(),

@@ -78,6 +78,49 @@ pub struct Input {
     pub from_output: Option<String>,
 }
 
+/// One resource change of a CloudFormation change set, as a plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StackChange {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `Add`, `Modify`, `Remove` (AWS's words).
+    pub action: String,
+    /// For `Modify`: `True`, `False` or `Conditional` (AWS's words): whether CloudFormation
+    /// replaces the resource, losing what it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+/// What a plan learned of an in-place change to a standing stack from a change set made
+/// for it (and deleted): its changes, or why there are none to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StackPreview {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<StackChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+impl StackPreview {
+    pub fn unavailable(why: impl Into<String>) -> Self {
+        Self {
+            changes: Vec::new(),
+            unavailable: Some(why.into()),
+        }
+    }
+
+    /// The resources it would replace.
+    pub fn replaced(&self) -> impl Iterator<Item = &StackChange> {
+        self.changes
+            .iter()
+            .filter(|c| c.replacement.as_deref() == Some("True"))
+    }
+}
+
 /// How a custom component is deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind<'a> {

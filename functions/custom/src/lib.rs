@@ -88,6 +88,9 @@ pub async fn handle<S: Store, C: ClientFor>(
     mut request: Value,
     now: u64,
 ) -> Result<Value, ComponentError> {
+    if request["action"] == "preview" {
+        return preview(store, clients, request).await;
+    }
     if request["action"] == "postDeploy" {
         let context: strata_core::OperationContext =
             serde_json::from_value(request["context"].take())
@@ -118,6 +121,70 @@ pub async fn handle<S: Store, C: ClientFor>(
         settings,
     };
     strata_component::handle(store, &handler, request, now).await
+}
+
+/// A plan's look at an in-place change of a cloudFormation component
+/// (`{action: preview, environment, component: <its spec element>}`): the change set's
+/// changes, or why there are none to show ([`strata_core::custom::StackPreview`]).
+async fn preview<S: Store, C: ClientFor>(
+    store: &S,
+    clients: &C,
+    mut request: Value,
+) -> Result<Value, ComponentError> {
+    let environment = request["environment"]
+        .as_str()
+        .ok_or_else(|| ComponentError::InvalidInput("request.environment: missing".into()))?
+        .to_owned();
+    let spec: CustomComponentSpec = serde_json::from_value(request["component"].take())
+        .map_err(|e| ComponentError::InvalidInput(format!("request.component: {e}")))?;
+    let Some(Kind::CloudFormation(template)) = spec.kind() else {
+        return Err(ComponentError::InvalidInput(format!(
+            "request.component: {} is not of kind cloudFormation",
+            spec.name
+        )));
+    };
+    let component = Component::parse(&spec.name)
+        .map_err(|e| ComponentError::InvalidInput(format!("request.component.name: {e}")))?;
+    let stored = store.get_status(&environment).await?;
+    let statuses = stored.map(|s| s.value.components).unwrap_or_default();
+    let region = store
+        .get_spec(&environment)
+        .await?
+        .map(|s| s.environment.spec.region)
+        .ok_or_else(|| ComponentError::EnvironmentNotFound(environment.clone()))?;
+    let mut parameters = BTreeMap::new();
+    for (key, input) in &spec.inputs {
+        let value = match (&input.value, &input.from_output) {
+            (Some(value), _) => value.clone(),
+            (None, Some(reference)) => match read_output(reference, &statuses) {
+                Ok(value) => value,
+                Err(why) => {
+                    let why = format!("inputs.{key}: {why} yet");
+                    let preview = strata_core::custom::StackPreview::unavailable(why);
+                    return Ok(serde_json::to_value(preview).expect("a preview serialises"));
+                }
+            },
+            (None, None) => continue,
+        };
+        parameters.insert(key.clone(), value);
+    }
+    let name = stack::stack_name(&environment, component);
+    // Each plan its own change set: two plans may run at once.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let set = stack::operation_token("strata-plan", &nanos.to_string());
+    let client = clients.cloudformation(&region);
+    let preview = match stack::preview(&client, &name, template, &parameters, &set).await? {
+        Some(changes) => strata_core::custom::StackPreview {
+            changes,
+            unavailable: None,
+        },
+        None => strata_core::custom::StackPreview::unavailable(format!(
+            "there is no stack {name} yet: it is created"
+        )),
+    };
+    Ok(serde_json::to_value(preview).expect("a preview serialises"))
 }
 
 /// How the step deploys this component.

@@ -434,6 +434,104 @@ impl Stack<'_> {
     }
 }
 
+/// How long a plan waits for CloudFormation to work out a change set.
+const PREVIEW_POLLS: u32 = 20;
+
+/// What the plan shows for an in-place change of a standing stack: a change set made with
+/// the new template and parameters (the stack's own role and tags), read, and deleted.
+/// `None` when there is no stack by the name (it will be created).
+pub async fn preview(
+    client: &Client,
+    name: &str,
+    spec: &CloudFormationSpec,
+    parameters: &BTreeMap<String, String>,
+    set: &str,
+) -> Result<Option<Vec<strata_core::custom::StackChange>>, ComponentError> {
+    match client.describe_stacks().stack_name(name).send().await {
+        Ok(_) => {}
+        Err(e)
+            if strata_component::aws::code(&e) == Some("ValidationError")
+                && e.as_service_error()
+                    .and_then(|s| s.meta().message())
+                    .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(classify(&format!("DescribeStacks {name}"), e)),
+    }
+    client
+        .create_change_set()
+        .stack_name(name)
+        .change_set_name(set)
+        .change_set_type(ChangeSetType::Update)
+        .set_template_body(spec.template.clone())
+        .set_template_url(spec.template_url.clone())
+        .set_parameters(Some(
+            parameters
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(k)
+                        .parameter_value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| classify(&format!("CreateChangeSet {set} of {name}"), e))?;
+    let mut result = Err(ComponentError::AwsTransient(format!(
+        "change set {set} of {name} was not ready in {PREVIEW_POLLS} s"
+    )));
+    for _ in 0..PREVIEW_POLLS {
+        let described = client
+            .describe_change_set()
+            .stack_name(name)
+            .change_set_name(set)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("DescribeChangeSet {set}"), e))?;
+        let reason = described.status_reason().unwrap_or_default();
+        match described.status() {
+            Some(ChangeSetStatus::CreateComplete) => {
+                result = Ok(Some(
+                    described
+                        .changes()
+                        .iter()
+                        .filter_map(|c| c.resource_change())
+                        .map(|c| strata_core::custom::StackChange {
+                            logical_id: c.logical_resource_id().unwrap_or_default().to_owned(),
+                            resource_type: c.resource_type().unwrap_or_default().to_owned(),
+                            action: c.action().map_or("", |a| a.as_str()).to_owned(),
+                            replacement: c.replacement().map(|r| r.as_str().to_owned()),
+                        })
+                        .collect(),
+                ));
+                break;
+            }
+            Some(ChangeSetStatus::Failed) if empty_change_set(reason) => {
+                result = Ok(Some(Vec::new()));
+                break;
+            }
+            Some(ChangeSetStatus::Failed) => {
+                result = Err(ComponentError::AwsRejected(format!(
+                    "change set {set} of {name} failed: {reason}"
+                )));
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+        }
+    }
+    // A plan leaves nothing behind, whatever it found.
+    let _ = client
+        .delete_change_set()
+        .stack_name(name)
+        .change_set_name(set)
+        .send()
+        .await;
+    result
+}
+
 fn status_of(stack: &Described) -> &str {
     stack.stack_status().map_or("", |s| s.as_str())
 }

@@ -359,6 +359,9 @@ impl Router {
             }
             _ => {}
         }
+        if crate::stacks::is_action(&parts, &body, "DetectStackDrift") {
+            return crate::stacks::drift_detection_started();
+        }
         if crate::stacks::is_action(&parts, &body, "CreateChangeSet") {
             return self.create_change_set(&region, parts, body).await;
         }

@@ -8,6 +8,9 @@
 //!   the stack's template and parameters and the change set's ([`changes`]), and puts them
 //!   in DescribeChangeSet's answer. A property change of a type not known here is
 //!   `Conditional`, as AWS says when it depends.
+//! - DetectStackDrift: moto does not serve it (an HTML page). The router answers that a
+//!   detection started, and none ever finishes: a stack's drift stays `NOT_CHECKED`, so
+//!   Strata reports it unchecked rather than in sync.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -235,6 +238,17 @@ fn changes_xml(changes: &[Change]) -> String {
         })
         .collect();
     format!("<Changes>{members}</Changes>")
+}
+
+/// DetectStackDrift's answer: a detection started (it never finishes here).
+pub fn drift_detection_started() -> hyper::Response<http_body_util::Full<Bytes>> {
+    hyper::Response::builder()
+        .status(hyper::StatusCode::OK)
+        .header("content-type", "text/xml")
+        .body(http_body_util::Full::new(Bytes::from_static(
+            b"<DetectStackDriftResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><DetectStackDriftResult><StackDriftDetectionId>local-never-finishes</StackDriftDetectionId></DetectStackDriftResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></DetectStackDriftResponse>",
+        )))
+        .expect("static headers are valid")
 }
 
 /// Whether a request is CloudFormation's `action` (query protocol).

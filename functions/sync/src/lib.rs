@@ -36,7 +36,7 @@ use strata_core::events::{Drifted, Notice, TtlWarning, UpdateAvailable};
 use strata_core::spec::{DriftPolicy, ImagePolicy};
 use strata_core::versions::{is_newer, newest_satisfying};
 use strata_core::{
-    Component, EnvironmentState, EnvironmentStatus, Event, ImageUpdate, InventoryItem, Scope,
+    EnvironmentState, EnvironmentStatus, Event, ImageUpdate, InventoryItem, Scope,
     check_environment_name, parse_duration,
 };
 
@@ -812,10 +812,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
         findings.checked = true;
         let env = &spec.environment;
         let observed = futures_util::future::join_all(
-            // Custom components have no observer yet: their drift is not read.
-            Component::BUILT_IN
+            env.components()
                 .into_iter()
-                .filter(|c| env.includes(*c))
                 .map(|c| async move { (c, self.observer.observe(env.name(), c).await) }),
         )
         .await;

@@ -24,10 +24,13 @@ pub trait Observer: Send + Sync {
 pub struct LambdaObserver {
     client: aws_sdk_lambda::Client,
     functions: BTreeMap<Component, String>,
+    /// The one function of every custom component: the request names which.
+    custom: String,
 }
 
 impl LambdaObserver {
-    /// The functions from `<COMPONENT>_FUNCTION` (`NETWORK_FUNCTION`, …), names or ARNs.
+    /// The functions from `<COMPONENT>_FUNCTION` (`NETWORK_FUNCTION`, …), and
+    /// `CUSTOM_FUNCTION` for the spec's own components; names or ARNs.
     pub fn from_env(client: aws_sdk_lambda::Client) -> Result<Self, String> {
         let functions = Component::BUILT_IN
             .into_iter()
@@ -38,7 +41,12 @@ impl LambdaObserver {
                     .map_err(|_| format!("{var} is not set"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { client, functions })
+        let custom = std::env::var("CUSTOM_FUNCTION").map_err(|_| "CUSTOM_FUNCTION is not set")?;
+        Ok(Self {
+            client,
+            functions,
+            custom,
+        })
     }
 }
 
@@ -48,8 +56,16 @@ impl Observer for LambdaObserver {
         environment: &str,
         component: Component,
     ) -> Result<ComponentDrift, String> {
-        let function = &self.functions[&component];
-        let payload = serde_json::json!({"action": "observe", "environment": environment});
+        let (function, payload) = match component {
+            Component::Custom(_) => (
+                &self.custom,
+                serde_json::json!({"action": "observe", "environment": environment, "component": component}),
+            ),
+            _ => (
+                &self.functions[&component],
+                serde_json::json!({"action": "observe", "environment": environment}),
+            ),
+        };
         let out = self
             .client
             .invoke()

@@ -1077,3 +1077,39 @@ async fn the_schedule_reads_live_resources_hourly_after_an_operation_and_while_d
         "cleared, then quiet for an hour"
     );
 }
+
+#[tokio::test]
+async fn a_custom_components_drift_is_read_through_the_custom_function_like_the_others() {
+    let syncer = reporting_drift().await;
+    let stored = syncer.store().get_spec("staging").await.unwrap().unwrap();
+    let mut env = stored.environment.to_json();
+    env["spec"]["components"] = serde_json::json!([{
+        "name": "queue",
+        "dependsOn": ["network"],
+        "cloudFormation": {"template": "Resources: {Q: {Type: AWS::SQS::Queue}}"},
+    }]);
+    let env = strata_core::Environment::from_value(env).unwrap();
+    syncer
+        .store()
+        .put_spec(&env, Some(&stored), T0)
+        .await
+        .unwrap();
+    let queue = Component::parse("queue").unwrap();
+    syncer.observer().set(
+        "staging",
+        queue,
+        Ok(Observed::Drifted {
+            fields: vec![strata_core::drift::FieldDrift {
+                path: "Queue/VisibilityTimeout".into(),
+                expected: "45".into(),
+                observed: "10".into(),
+            }],
+        }),
+    );
+    let outcome = syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
+    let Outcome::Synced { drift, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(drift.iter().map(|d| d.component).collect::<Vec<_>>(), [queue]);
+    assert_eq!(syncer.observer().calls(), 8, "the seven and the custom one");
+}

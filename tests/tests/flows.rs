@@ -361,7 +361,7 @@ fn top_level(ended: &Ended, machine: &str) -> Vec<String> {
 }
 
 const UP: &str = "environment-up.asl.json";
-const UP_PATH: [&str; 14] = [
+const UP_PATH: [&str; 15] = [
     "Begin",
     "Scope?",
     "Teardown?",
@@ -373,6 +373,7 @@ const UP_PATH: [&str; 14] = [
     "Custom components 5",
     "Custom components 6",
     "Custom components 7",
+    "Post-deploy?",
     "Finish",
     "Converged?",
     "Ready",

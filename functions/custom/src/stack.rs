@@ -81,32 +81,11 @@ impl Stack<'_> {
     }
 
     fn parameters(&self) -> Vec<Parameter> {
-        self.parameters
-            .iter()
-            .map(|(k, v)| {
-                Parameter::builder()
-                    .parameter_key(k)
-                    .parameter_value(v)
-                    .build()
-            })
-            .collect()
+        parameters(&self.parameters)
     }
 
-    /// The stack by name, or None when there is none (deleted stacks are not found by name).
     async fn describe(&self) -> Result<Option<Described>, ComponentError> {
-        let name = self.name();
-        match self.client.describe_stacks().stack_name(&name).send().await {
-            Ok(out) => Ok(out.stacks.unwrap_or_default().into_iter().next()),
-            Err(e)
-                if strata_component::aws::code(&e) == Some("ValidationError")
-                    && e.as_service_error()
-                        .and_then(|s| s.meta().message())
-                        .is_some_and(|m| m.contains("does not exist")) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(classify(&format!("DescribeStacks {name}"), e)),
-        }
+        describe(&self.client, &self.name()).await
     }
 
     /// Refuses a stack by this name that is not this environment's component.
@@ -447,17 +426,8 @@ pub async fn preview(
     parameters: &BTreeMap<String, String>,
     set: &str,
 ) -> Result<Option<Vec<strata_core::custom::StackChange>>, ComponentError> {
-    match client.describe_stacks().stack_name(name).send().await {
-        Ok(_) => {}
-        Err(e)
-            if strata_component::aws::code(&e) == Some("ValidationError")
-                && e.as_service_error()
-                    .and_then(|s| s.meta().message())
-                    .is_some_and(|m| m.contains("does not exist")) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(classify(&format!("DescribeStacks {name}"), e)),
+    if describe(client, name).await?.is_none() {
+        return Ok(None);
     }
     client
         .create_change_set()
@@ -466,17 +436,7 @@ pub async fn preview(
         .change_set_type(ChangeSetType::Update)
         .set_template_body(spec.template.clone())
         .set_template_url(spec.template_url.clone())
-        .set_parameters(Some(
-            parameters
-                .iter()
-                .map(|(k, v)| {
-                    Parameter::builder()
-                        .parameter_key(k)
-                        .parameter_value(v)
-                        .build()
-                })
-                .collect(),
-        ))
+        .set_parameters(Some(self::parameters(parameters)))
         .send()
         .await
         .map_err(|e| classify(&format!("CreateChangeSet {set} of {name}"), e))?;
@@ -530,6 +490,35 @@ pub async fn preview(
         .send()
         .await;
     result
+}
+
+/// The stack by name, or None when there is none (deleted stacks are not found by name).
+async fn describe(client: &Client, name: &str) -> Result<Option<Described>, ComponentError> {
+    match client.describe_stacks().stack_name(name).send().await {
+        Ok(out) => Ok(out.stacks.unwrap_or_default().into_iter().next()),
+        Err(e)
+            if strata_component::aws::code(&e) == Some("ValidationError")
+                && e.as_service_error()
+                    .and_then(|s| s.meta().message())
+                    .is_some_and(|m| m.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(classify(&format!("DescribeStacks {name}"), e)),
+    }
+}
+
+/// The inputs as CloudFormation parameters.
+fn parameters(inputs: &BTreeMap<String, String>) -> Vec<Parameter> {
+    inputs
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
 }
 
 fn status_of(stack: &Described) -> &str {

@@ -1110,6 +1110,9 @@ async fn a_custom_components_drift_is_read_through_the_custom_function_like_the_
     let Outcome::Synced { drift, .. } = &outcome else {
         panic!("{outcome:?}");
     };
-    assert_eq!(drift.iter().map(|d| d.component).collect::<Vec<_>>(), [queue]);
+    assert_eq!(
+        drift.iter().map(|d| d.component).collect::<Vec<_>>(),
+        [queue]
+    );
     assert_eq!(syncer.observer().calls(), 8, "the seven and the custom one");
 }

@@ -72,34 +72,12 @@ pub enum ComponentError {
 }
 
 impl ComponentError {
-    pub const NAMES: &[&str] = &[
-        "InvalidInput",
-        "EnvironmentNotFound",
-        "DependencyNotReady",
-        "DependentsRemain",
-        "ResourceNotOwned",
-        "DeadlineExceeded",
-        "AwsTransient",
-        "AwsRejected",
-        "KubernetesTransient",
-        "KubernetesRejected",
-        "ImageNotFound",
-        "MigrationFailed",
-        "FunctionFailed",
-        "LockHeld",
-        "NotLockHolder",
-        "StaleVersion",
-        "CorruptState",
-        "StoreUnavailable",
-    ];
+    /// Every error type a component function can report (strata-runtime's list, which the
+    /// generated ASL matches).
+    pub const NAMES: &[&str] = strata_runtime::errors::component::NAMES;
 
     /// The errors a state machine retries with backoff; everything else fails the step.
-    pub const RETRYABLE: &[&str] = &[
-        "AwsTransient",
-        "KubernetesTransient",
-        "StaleVersion",
-        "StoreUnavailable",
-    ];
+    pub const RETRYABLE: &[&str] = strata_runtime::errors::component::RETRYABLE;
 
     pub fn name(&self) -> &'static str {
         match self {

@@ -9,9 +9,9 @@
 //! Regenerate with `STRATA_WRITE_ASL=1 cargo test -p strata-flows`.
 
 use serde_json::{Map, Value, json};
-use strata_component::ComponentError;
 use strata_core::custom::STAGES;
 use strata_core::{Component, OperationKind, Scope};
+use strata_runtime::errors;
 
 /// Lambda's own transient errors, retried like the handlers' transient ones: the service's
 /// 5xx and throttling, the client-side failures Step Functions reports for an invoke it could
@@ -65,7 +65,7 @@ fn lifecycle_task(comment: &str, parameters: Value, result_path: &str, next: &st
         "Resource": "${LifecycleFunctionArn}",
         "Parameters": parameters,
         "ResultPath": result_path,
-        "Retry": retry(lifecycle::LifecycleError::RETRYABLE, 1, 3),
+        "Retry": retry(errors::lifecycle::RETRYABLE, 1, 3),
         "Next": next,
     })
 }
@@ -87,7 +87,7 @@ fn step_loop(
         "Resource": function_arn(component),
         "Parameters": { "action": action, "context.$": "$.context" },
         "ResultPath": format!("$.steps.{key}"),
-        "Retry": retry(ComponentError::RETRYABLE, 2, 4),
+        "Retry": retry(errors::component::RETRYABLE, 2, 4),
         "Next": format!("{name} done?"),
     });
     if catch {
@@ -136,7 +136,7 @@ fn custom_map(i: usize, kind: Teardown) -> Value {
             "Resource": "${CustomFunctionArn}",
             "Parameters": { "action": action, "component.$": "$.component", "context.$": "$.context" },
             "ResultPath": "$.step",
-            "Retry": retry(ComponentError::RETRYABLE, 2, 4),
+            "Retry": retry(errors::component::RETRYABLE, 2, 4),
             "Next": format!("{task} done?"),
         }),
     );
@@ -373,9 +373,9 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
                 "input.$": "$",
             },
             "ResultPath": "$.context",
-            "Retry": retry(lifecycle::LifecycleError::RETRYABLE, 1, 3),
+            "Retry": retry(errors::lifecycle::RETRYABLE, 1, 3),
             "Catch": [
-                { "ErrorEquals": lifecycle::LifecycleError::REJECTING, "Next": "Rejected" },
+                { "ErrorEquals": errors::lifecycle::REJECTING, "Next": "Rejected" },
                 { "ErrorEquals": ["LockHeld"], "Next": "Locked" },
             ],
             "Next": first,
@@ -408,7 +408,7 @@ pub fn definition(operation: OperationKind, components: &[Component]) -> Value {
                 "Resource": "${CustomFunctionArn}",
                 "Parameters": { "action": "postDeploy", "context.$": "$.context" },
                 "ResultPath": "$.context.postDeployed",
-                "Retry": retry(ComponentError::RETRYABLE, 2, 4),
+                "Retry": retry(errors::component::RETRYABLE, 2, 4),
                 "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FinishFailed" }],
                 "Next": "Finish",
             }),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use strata_localstack::LocalStack;
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 use support::{example_as, get, settled, strata, write};

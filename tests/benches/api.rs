@@ -16,7 +16,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use strata_core::{EnvironmentState, EnvironmentStatus};
-use strata_store::Store;
+use strata_store::prelude::*;
 
 #[path = "../tests/support/mod.rs"]
 mod support;

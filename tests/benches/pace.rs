@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_sfn::types::HistoryEventType;
 use strata_core::Component;
 use strata_localstack::pace::Durations;
-use strata_store::Store;
+use strata_store::prelude::*;
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -10,7 +10,7 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Component, EnvironmentState, Scope};
 use strata_localstack::LocalStack;
 use strata_localstack::fidelity::Delay;
-use strata_store::{DynamoStore, Store};
+use strata_store::{DynamoStore, prelude::*};
 
 mod support;
 

@@ -4,7 +4,7 @@
 
 use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 

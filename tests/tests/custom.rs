@@ -6,7 +6,7 @@
 use aws_sdk_sfn::types::ExecutionStatus;
 use strata_core::custom::{CloudFormationSpec, CustomComponentSpec, Input, LambdaSpec};
 use strata_core::{Component, ComponentPhase, EnvironmentState};
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 

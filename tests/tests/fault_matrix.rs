@@ -16,7 +16,7 @@ use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
 use strata_localstack::chaos::{Call, Chaos, ChaosKind};
 use strata_localstack::fidelity::{Delay, Fault};
-use strata_store::{DynamoStore, Store};
+use strata_store::{DynamoStore, prelude::*};
 
 mod support;
 

@@ -7,7 +7,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
 use strata_localstack::fidelity::Fault;
-use strata_store::{DynamoStore, Store};
+use strata_store::{DynamoStore, prelude::*};
 
 mod support;
 

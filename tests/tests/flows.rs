@@ -11,7 +11,7 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
 use strata_localstack::LocalStack;
 use strata_localstack::fidelity::{Delay, Fault};
-use strata_store::{DynamoStore, Store};
+use strata_store::{DynamoStore, prelude::*};
 
 mod support;
 

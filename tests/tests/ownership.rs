@@ -8,7 +8,7 @@ use strata_control::{Operations, SfnFlows};
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::Incarnation;
 use strata_core::{Component, Environment, EnvironmentState, tags};
-use strata_store::{DynamoStore, Store};
+use strata_store::{DynamoStore, prelude::*};
 
 mod support;
 

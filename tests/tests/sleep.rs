@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use strata_control::{Launch, Operations, SfnFlows, Trigger};
 use strata_core::{EnvironmentState, Scope};
-use strata_store::{DynamoStore, Store};
+use strata_store::{DynamoStore, prelude::*};
 
 mod support;
 

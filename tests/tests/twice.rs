@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 

@@ -5,7 +5,7 @@
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 use strata_core::{EnvironmentState, EnvironmentStatus};
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 use support::*;

@@ -3,7 +3,7 @@
 //! methods, paths, queries, content types and bodies over the in-memory parts). Neither may
 //! panic; every refusal of a spec names a field, every refusal of a request is a 4xx, and a
 //! 400 names the field at fault. `STRATA_FUZZ_INPUTS` sets how many inputs of each kind
-//! (CI's default is small; the README's fuzz command runs a million).
+//! (CI's default is small; docs/testing.md's fuzz command runs a million).
 
 use serde_json::{Value, json};
 use strata_core::{Environment, SpecError};

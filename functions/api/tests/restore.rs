@@ -3,7 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use strata_core::Component;
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 use support::*;

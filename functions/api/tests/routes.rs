@@ -5,7 +5,7 @@ use api::SyncRequest;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use strata_core::{EnvironmentState, EnvironmentStatus, OperationKind};
-use strata_store::Store;
+use strata_store::prelude::*;
 
 mod support;
 use support::*;
@@ -1045,7 +1045,7 @@ async fn an_apply_keeps_the_image_index_an_ecr_push_reads() {
 
 #[tokio::test]
 async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stores_nothing() {
-    use strata_store::Store;
+    use strata_store::prelude::*;
     let api = api();
     let ours = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:strata/shop/payments-AbCdEf";
     // Another environment's RDS master secret, and a secret of another account.
@@ -1091,7 +1091,7 @@ async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stor
 
 #[tokio::test]
 async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack() {
-    use strata_store::Store;
+    use strata_store::prelude::*;
     let anonymous = |method: &str, target: &str, body: Option<&[u8]>| {
         let mut e = event(method, target, Some("application/yaml"), body);
         e["requestContext"]
@@ -1159,7 +1159,7 @@ async fn a_cursor_no_listing_gave_out_is_a_400_naming_it() {
         assert_eq!(error_paths(&answer.body), ["query.cursor"], "{target}");
     }
     // A cursor a page gave out is taken.
-    use strata_store::Store;
+    use strata_store::prelude::*;
     let event_at = |at| strata_core::Event {
         at,
         kind: "Note".into(),
@@ -1260,7 +1260,7 @@ async fn an_identical_apply_that_finds_the_lease_before_the_spec_is_the_same_ope
 
 #[tokio::test]
 async fn custom_components_of_kind_cloud_formation_are_planned_and_applied() {
-    use strata_store::Store;
+    use strata_store::prelude::*;
     let api = api();
     let spec = format!(
         "{}  components:\n    - name: queue\n      dependsOn: [network]\n      cloudFormation:\n        template: \"Resources: {{Q: {{Type: AWS::SQS::Queue}}}}\"\n",

@@ -9,7 +9,7 @@ use strata_core::{
     Awaited, Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus,
     Operation, OperationKind,
 };
-use strata_store::{MemoryStore, Store};
+use strata_store::{MemoryStore, prelude::*};
 
 /// Answers each call with the next scripted outcome and counts the calls.
 struct Scripted {

@@ -591,7 +591,7 @@ fn in_flight_text(in_flight: &[(String, ComponentPhase)]) -> String {
 mod tests {
     use super::*;
     use crate::MemoryFlows;
-    use strata_store::MemoryStore;
+    use strata_store::{MemoryStore, prelude::*};
 
     fn update(service: &str, available: &str) -> ImageUpdate {
         ImageUpdate {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use strata_core::events::{Notice, StateChange};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
-use strata_store::{MemoryStore, Store};
+use strata_store::{MemoryStore, prelude::*};
 
 const CONTROL_PLANE: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/strata/test";
 

@@ -1,14 +1,17 @@
-//! An in-memory [`Store`] with the same semantics as DynamoDB's, for domain and handler
-//! tests that do not need the emulator.
+//! An in-memory [`Store`](crate::Store) with the same semantics as DynamoDB's, for domain and
+//! handler tests that do not need the emulator.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
 
+use crate::keys::due_sort_key;
+use crate::records::{SpecPut, spec_put};
 use crate::{
-    DueSync, EnvironmentSummary, Lease, Page, Result, SpecPut, Store, StoreError, StoredSpec,
-    SyncRecord, SyncView, Versioned, due_sort_key, spec_put,
+    DueSync, EnvironmentSummary, HistoryStore, ImageIndexStore, Lease, LeaseStore, Page, Result,
+    SpecStore, StatusStore, StoreError, StoredSpec, SyncRecord, SyncStore, SyncView, Versioned,
+    ViewStore,
 };
 
 #[derive(Debug, Default)]
@@ -53,7 +56,7 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl SpecStore for MemoryStore {
     async fn get_spec(&self, name: &str) -> Result<Option<StoredSpec>> {
         Ok(self.state().specs.get(name).cloned())
     }
@@ -82,6 +85,31 @@ impl Store for MemoryStore {
         Ok(stored)
     }
 
+    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
+        let state = self.state();
+        let limit = limit.clamp(1, 1000) as usize;
+        let items: Vec<EnvironmentSummary> = state
+            .specs
+            .values()
+            .filter(|s| cursor.is_none_or(|c| s.environment.name() > c))
+            .take(limit)
+            .map(|s| EnvironmentSummary {
+                name: s.environment.name().to_owned(),
+                generation: s.generation,
+                updated_at: s.updated_at,
+            })
+            .collect();
+        let next = match items.last() {
+            Some(last) if state.specs.keys().any(|k| k.as_str() > last.name.as_str()) => {
+                Some(last.name.clone())
+            }
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+}
+
+impl StatusStore for MemoryStore {
     async fn get_status(&self, name: &str) -> Result<Option<Versioned<EnvironmentStatus>>> {
         let state = self.state();
         Ok(state.statuses.get(name).cloned().map(|mut s| {
@@ -144,7 +172,24 @@ impl Store for MemoryStore {
         );
         Ok(version)
     }
+}
 
+impl ViewStore for MemoryStore {
+    async fn sync_view(&self, name: &str, now: u64) -> Result<SyncView> {
+        let state = self.state();
+        Ok(SyncView {
+            spec: state.specs.get(name).cloned(),
+            status: state.statuses.get(name).cloned(),
+            app: state
+                .components
+                .get(&(name.to_owned(), Component::App))
+                .map(|c| c.value.clone()),
+            lease: held(&state, name, now),
+        })
+    }
+}
+
+impl HistoryStore for MemoryStore {
     async fn append_event(&self, name: &str, event: &Event) -> Result<()> {
         self.state()
             .events
@@ -169,30 +214,9 @@ impl Store for MemoryStore {
             .then(|| format!("EVENT#{:020}", skip + items.len()));
         Ok(Page { items, next })
     }
+}
 
-    async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
-        let state = self.state();
-        let limit = limit.clamp(1, 1000) as usize;
-        let items: Vec<EnvironmentSummary> = state
-            .specs
-            .values()
-            .filter(|s| cursor.is_none_or(|c| s.environment.name() > c))
-            .take(limit)
-            .map(|s| EnvironmentSummary {
-                name: s.environment.name().to_owned(),
-                generation: s.generation,
-                updated_at: s.updated_at,
-            })
-            .collect();
-        let next = match items.last() {
-            Some(last) if state.specs.keys().any(|k| k.as_str() > last.name.as_str()) => {
-                Some(last.name.clone())
-            }
-            _ => None,
-        };
-        Ok(Page { items, next })
-    }
-
+impl LeaseStore for MemoryStore {
     async fn acquire(&self, name: &str, holder: &str, ttl_secs: u64, now: u64) -> Result<Lease> {
         let mut state = self.state();
         if let Some(held) = state.leases.get(name) {
@@ -231,7 +255,9 @@ impl Store for MemoryStore {
             }
         }
     }
+}
 
+impl SyncStore for MemoryStore {
     async fn get_sync(&self, name: &str) -> Result<Option<Versioned<SyncRecord>>> {
         Ok(self.state().syncs.get(name).cloned())
     }
@@ -260,40 +286,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn sync_view(&self, name: &str, now: u64) -> Result<SyncView> {
-        let state = self.state();
-        Ok(SyncView {
-            spec: state.specs.get(name).cloned(),
-            status: state.statuses.get(name).cloned(),
-            app: state
-                .components
-                .get(&(name.to_owned(), Component::App))
-                .map(|c| c.value.clone()),
-            lease: held(&state, name, now),
-        })
-    }
-
-    async fn index_images(&self, name: &str, images: &[&str], dropped: &[&str]) -> Result<()> {
-        let mut state = self.state();
-        for image in images {
-            state.images.insert(((*image).to_owned(), name.to_owned()));
-        }
-        for image in dropped {
-            state.images.remove(&((*image).to_owned(), name.to_owned()));
-        }
-        Ok(())
-    }
-
-    async fn environments_using(&self, image: &str) -> Result<Vec<String>> {
-        Ok(self
-            .state()
-            .images
-            .iter()
-            .filter(|(i, _)| i == image)
-            .map(|(_, name)| name.clone())
-            .collect())
-    }
-
     async fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> Result<Page<DueSync>> {
         let state = self.state();
         let mut due: Vec<(String, DueSync)> = state
@@ -317,5 +309,28 @@ impl Store for MemoryStore {
             items: due.into_iter().take(limit).map(|(_, d)| d).collect(),
             next,
         })
+    }
+}
+
+impl ImageIndexStore for MemoryStore {
+    async fn index_images(&self, name: &str, images: &[&str], dropped: &[&str]) -> Result<()> {
+        let mut state = self.state();
+        for image in images {
+            state.images.insert(((*image).to_owned(), name.to_owned()));
+        }
+        for image in dropped {
+            state.images.remove(&((*image).to_owned(), name.to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn environments_using(&self, image: &str) -> Result<Vec<String>> {
+        Ok(self
+            .state()
+            .images
+            .iter()
+            .filter(|(i, _)| i == image)
+            .map(|(_, name)| name.clone())
+            .collect())
     }
 }

@@ -7,7 +7,7 @@ use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Event,
 };
 use strata_localstack::{LocalStack, Options};
-use strata_store::{DynamoStore, Store, StoreError};
+use strata_store::{DynamoStore, StoreError, prelude::*};
 
 async fn store() -> (LocalStack, DynamoStore) {
     let stack = LocalStack::start(Options {

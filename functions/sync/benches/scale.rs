@@ -21,7 +21,7 @@ use futures_util::{StreamExt, stream};
 use strata_core::status::{ComponentPhase, ComponentStatus, EnvironmentState, EnvironmentStatus};
 use strata_core::{Component, Environment};
 use strata_localstack::{LocalStack, Options};
-use strata_store::{DynamoStore, Store, SyncRecord, ensure_scheduled};
+use strata_store::{DynamoStore, SyncRecord, ensure_scheduled, prelude::*};
 use sync::{
     MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer,
 };

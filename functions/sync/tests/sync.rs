@@ -14,7 +14,7 @@ use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, ImageUpdate,
     OperationKind,
 };
-use strata_store::{MemoryStore, Store, ensure_scheduled};
+use strata_store::{MemoryStore, ensure_scheduled, prelude::*};
 use sync::{
     MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Observation, Outcome,
     RegistryError, Request, RunReport, SyncError, SyncRequest, Syncer, TagCache, parse_request,

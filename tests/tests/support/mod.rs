@@ -112,7 +112,7 @@ impl Started {
         down: bool,
         actor: &str,
     ) -> String {
-        use strata_store::Store;
+        use strata_store::prelude::*;
         let generation = self
             .store
             .get_spec(name)

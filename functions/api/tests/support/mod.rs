@@ -160,7 +160,7 @@ pub fn error_paths(body: &Value) -> Vec<String> {
 
 /// The components of `spec` recorded Ready at what they converged to, as the runner does.
 pub async fn converged(api: &TestApi, spec: &str) {
-    use strata_store::Store;
+    use strata_store::prelude::*;
     let env = strata_core::Environment::parse(spec).unwrap();
     for component in strata_core::Component::BUILT_IN {
         let mut status =

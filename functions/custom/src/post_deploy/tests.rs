@@ -8,7 +8,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_component::testing::{context, staging};
 use strata_core::post_deploy::PostDeployRequest;
 use strata_core::{Component, ComponentPhase, ComponentStatus, OperationKind};
-use strata_store::{MemoryStore, Store};
+use strata_store::{MemoryStore, prelude::*};
 
 use super::*;
 use crate::tests::Mocked;

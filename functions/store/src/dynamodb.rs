@@ -1,0 +1,147 @@
+//! The [`Store`](crate::Store) on DynamoDB: the client and table, the primitive reads and
+//! versioned writes every part builds on, and the SDK's errors as [`StoreError`]s.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::codec::{Item, n, s};
+use crate::keys::pk;
+use crate::{Result, StoreError};
+
+mod environment;
+mod history;
+mod images;
+mod lease;
+mod schedule;
+
+/// The [`Store`](crate::Store) on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// The error's code and message, or its chain of causes; never the SDK's Debug form, which
+/// carries the raw HTTP response.
+fn aws<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(e) = &err {
+        let meta = e.err();
+        return StoreError::Aws(format!(
+            "{}: {}",
+            meta.code().unwrap_or("UnknownError"),
+            meta.message().unwrap_or("no message")
+        ));
+    }
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    StoreError::Aws(text)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A versioned put of one item: `expected` None means the item must not exist.
+    async fn put_versioned(
+        &self,
+        name: &str,
+        sk: &str,
+        mut item: Item,
+        expected: Option<u64>,
+    ) -> Result<u64> {
+        let version = expected.map_or(1, |v| v + 1);
+        item.insert("pk".into(), pk(name));
+        item.insert("sk".into(), s(sk));
+        item.insert("version".into(), n(version));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(version),
+            Err(e) if is_condition_failure_put(&e) => Err(StoreError::StaleVersion {
+                item: format!("{name}/{sk}"),
+                expected,
+            }),
+            Err(e) => Err(aws(e)),
+        }
+    }
+
+    /// Every item of `name`'s partition whose sort key meets `condition` (with its
+    /// `values`), read consistently, through every page.
+    async fn query_partition(
+        &self,
+        name: &str,
+        condition: &str,
+        values: &[(&str, &str)],
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(format!("pk = :pk AND {condition}"))
+                .expression_attribute_values(":pk", pk(name));
+            for &(key, value) in values {
+                query = query.expression_attribute_values(key, s(value));
+            }
+            let out = query
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(aws)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn get_item(&self, name: &str, sk: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(name))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(out.item)
+    }
+}
+
+fn is_condition_failure_put(
+    e: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, impl std::fmt::Debug>,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|e| e.is_conditional_check_failed_exception())
+}

@@ -1,0 +1,209 @@
+//! What Strata stores about environments, as one narrow trait per kind of item, combined
+//! into [`Store`]: handlers bound on `Store`, a backend implements each part.
+
+use std::future::Future;
+
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
+
+use crate::{
+    DueSync, EnvironmentRead, EnvironmentSummary, Lease, Page, Result, StoreError, StoredSpec,
+    SyncRecord, SyncView, Versioned,
+};
+
+/// What Strata stores about environments. Time is passed in (seconds since the epoch) so
+/// that leases and history are testable.
+pub trait Store:
+    Send
+    + Sync
+    + SpecStore
+    + StatusStore
+    + ViewStore
+    + HistoryStore
+    + LeaseStore
+    + SyncStore
+    + ImageIndexStore
+{
+}
+
+impl<T> Store for T where
+    T: SpecStore
+        + StatusStore
+        + ViewStore
+        + HistoryStore
+        + LeaseStore
+        + SyncStore
+        + ImageIndexStore
+{
+}
+
+/// The specs, and the listing of environments by name.
+pub trait SpecStore: Send + Sync {
+    fn get_spec(&self, name: &str) -> impl Future<Output = Result<Option<StoredSpec>>> + Send;
+
+    /// Writes `environment` over `previous` (what the caller read; `None` for a new one).
+    /// The generation goes up only when the content changes; an unchanged spec writes nothing.
+    fn put_spec(
+        &self,
+        environment: &Environment,
+        previous: Option<&StoredSpec>,
+        now: u64,
+    ) -> impl Future<Output = Result<StoredSpec>> + Send;
+
+    /// By name.
+    fn list(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<EnvironmentSummary>>> + Send;
+}
+
+/// The environment's status and each component's.
+pub trait StatusStore: Send + Sync {
+    /// The status with every component's status assembled in.
+    fn get_status(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<EnvironmentStatus>>>> + Send;
+
+    /// Writes the environment-level status; its `components` are stored by
+    /// [`StatusStore::put_component`] and ignored here.
+    fn put_status(
+        &self,
+        name: &str,
+        status: &EnvironmentStatus,
+        previous_version: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    fn get_component(
+        &self,
+        name: &str,
+        component: Component,
+    ) -> impl Future<Output = Result<Option<Versioned<ComponentStatus>>>> + Send;
+
+    fn put_component(
+        &self,
+        name: &str,
+        component: Component,
+        status: &ComponentStatus,
+        previous_version: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// Reads of several items at once, for the readers that want them together.
+pub trait ViewStore: SpecStore + StatusStore + LeaseStore {
+    /// The spec, the status and the lease held at `now`, for a reader that wants all three
+    /// (`GET /environments/{name}`). DynamoDB reads them in one query.
+    fn read(&self, name: &str, now: u64) -> impl Future<Output = Result<EnvironmentRead>> + Send {
+        async move {
+            let (spec, status, lease) = tokio::try_join!(
+                self.get_spec(name),
+                self.get_status(name),
+                self.lease(name, now)
+            )?;
+            Ok(EnvironmentRead {
+                spec,
+                status,
+                lease,
+            })
+        }
+    }
+
+    /// The spec, state and lease of `name` in one call (a sync's whole view of an unchanged
+    /// environment).
+    fn sync_view(&self, name: &str, now: u64) -> impl Future<Output = Result<SyncView>> + Send;
+}
+
+/// The environment's history, append-only.
+pub trait HistoryStore: Send + Sync {
+    fn append_event(&self, name: &str, event: &Event) -> impl Future<Output = Result<()>> + Send;
+
+    /// Newest first.
+    fn history(
+        &self,
+        name: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<Event>>> + Send;
+}
+
+/// The lease lock: who runs an operation on an environment, until when.
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease when it is free, expired, or already `holder`'s (a retried step).
+    fn acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_secs: u64,
+        now: u64,
+    ) -> impl Future<Output = Result<Lease>> + Send;
+
+    /// The lease held now (unexpired at `now`), if any: who runs an operation on `name`.
+    fn lease(&self, name: &str, now: u64) -> impl Future<Output = Result<Option<Lease>>> + Send;
+
+    /// Gives the lease back; only its holder may. Releasing a lease nobody holds is a no-op,
+    /// so a retried release converges.
+    fn release(&self, name: &str, holder: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The sync schedule of each environment, and what is due.
+pub trait SyncStore: Send + Sync {
+    fn get_sync(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<SyncRecord>>>> + Send;
+
+    /// A versioned write of the schedule (`None`: it must not exist yet). A sync run claims an
+    /// environment by writing its record over the version it found due: of two overlapping
+    /// runs, exactly one wins.
+    fn put_sync(
+        &self,
+        name: &str,
+        record: &SyncRecord,
+        previous_version: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    fn delete_sync(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// The environments whose sync is due at `now`, earliest first; the cursor is opaque.
+    fn due(
+        &self,
+        now: u64,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<DueSync>>> + Send;
+}
+
+/// Which environments use which image (the index an ECR push reads).
+pub trait ImageIndexStore: Send + Sync {
+    /// Points the image index at `name` for each of `images` and away from each of
+    /// `dropped` (images its previous spec used and this one does not). Idempotent.
+    fn index_images(
+        &self,
+        name: &str,
+        images: &[&str],
+        dropped: &[&str],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The environments whose spec uses `image` (the index an ECR push reads), by name.
+    fn environments_using(&self, image: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+/// Makes `name`'s sync schedule unless it has one: created now (the TTL's origin), first due
+/// one `every_secs` later. A concurrent maker wins harmlessly.
+pub async fn ensure_scheduled<S: Store>(
+    store: &S,
+    name: &str,
+    now: u64,
+    every_secs: u64,
+) -> Result<()> {
+    if store.get_sync(name).await?.is_some() {
+        return Ok(());
+    }
+    match store
+        .put_sync(name, &SyncRecord::new(now, now + every_secs), None)
+        .await
+    {
+        Ok(_) | Err(StoreError::StaleVersion { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

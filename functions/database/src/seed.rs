@@ -8,7 +8,7 @@ use strata_component::aws::{classify, code};
 use strata_component::{ComponentError, Step};
 use strata_core::spec::PreviewDatabase;
 
-use crate::{check_owned, describe_snapshot, instance_name, rds_tags, tags_of};
+use crate::resources::{check_owned, describe_snapshot, instance_name, rds_tags, tags_of};
 
 /// Where a new instance of a preview starts from.
 pub(crate) enum Seed {

@@ -1,16 +1,36 @@
-//! The NAT gateways: made one per address (`nat-<i>` on `eip-<i>`), and removed beyond the
-//! count the spec asks for — a smaller `natGateways`, or sleep, which keeps the addresses so a
-//! wake puts new gateways on the same public IPs.
+//! The NAT gateways: how many the spec asks for, made one per address (`nat-<i>` on
+//! `eip-<i>`), and removed beyond that count — a smaller `natGateways`, or sleep, which keeps
+//! the addresses so a wake puts new gateways on the same public IPs.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{DomainType, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{DomainType, Filter, NatGatewayState, ResourceType};
 use strata_component::ComponentError;
 use strata_component::aws::classify;
+use strata_core::spec::{NatGateways, NetworkSpec};
 use strata_core::tags::Owner;
 
-use crate::{ROLE, live_nat, once, ours, owned, rejected, tag_spec, tag_value};
+use crate::ec2::{once, rejected};
+use crate::tagging::{ROLE, ours, owned, tag_spec, tag_value};
+
+/// How many NAT gateways the spec asks for.
+pub(crate) fn nat_count(net: &NetworkSpec) -> usize {
+    match net.nat_gateways {
+        NatGateways::None => 0,
+        NatGateways::Single => 1,
+        NatGateways::PerAz => usize::from(net.az_count),
+    }
+}
+
+/// NAT gateways that are up or coming up (deleted ones stay listed for an hour).
+pub(crate) fn live_nat() -> Filter {
+    Filter::builder()
+        .name("state")
+        .values("pending")
+        .values("available")
+        .build()
+}
 
 /// CreateNatGateway's client token: the address's id and a hash of the operation (64
 /// characters at most, as EC2 allows).

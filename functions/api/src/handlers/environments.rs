@@ -1,0 +1,132 @@
+//! `GET /environments`, `GET /environments/{name}` and `DELETE /environments/{name}`: the
+//! listing, one environment as it stands, and its teardown (`PUT` is the apply, in `apply.rs`).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use strata_contract::{EnvironmentList, EnvironmentListItem, EnvironmentView, NothingToDo};
+use strata_control::{Flows, Launch, SyncRequests, Trigger};
+use strata_core::{EnvironmentState, OperationKind, Scope, cost};
+use strata_store::Store;
+
+use super::Existing;
+use crate::request::{DEFAULT_LIMIT, Query};
+use crate::response::{accepted, respond};
+use crate::{Api, ApiError, ChangeSets, sleep};
+
+impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
+    pub(crate) async fn list(&self, query: &Query) -> Result<Response<Body>, ApiError> {
+        let page = self
+            .store()
+            .list(
+                query.limit.unwrap_or(DEFAULT_LIMIT),
+                query.cursor.as_deref(),
+            )
+            .await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for summary in page.items {
+            let status = self.store().get_status(&summary.name).await?;
+            items.push(EnvironmentListItem {
+                name: summary.name,
+                generation: summary.generation,
+                updated_at: summary.updated_at,
+                state: status.as_ref().map(|s| s.value.state),
+                message: status.map(|s| s.value.message),
+            });
+        }
+        Ok(respond(
+            StatusCode::OK,
+            &EnvironmentList {
+                items,
+                next: page.next,
+            },
+        ))
+    }
+
+    pub(crate) async fn get(&self, name: &str, now: u64) -> Result<Response<Body>, ApiError> {
+        let read = self.store().read(name, now).await?;
+        let stored = read
+            .spec
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let status = read.status.map(|s| s.value);
+        let lease = read.lease;
+        let cost = status
+            .as_ref()
+            .map(|s| cost::estimate_running(&stored.environment, s));
+        Ok(respond(
+            StatusCode::OK,
+            &EnvironmentView {
+                name: name.to_owned(),
+                generation: stored.generation,
+                updated_at: stored.updated_at,
+                sleep: status
+                    .as_ref()
+                    .map(|s| sleep::view(&stored.environment, s, now)),
+                running_execution: lease.map(|l| l.holder),
+                cost,
+                spec: stored.environment,
+                status,
+            },
+        ))
+    }
+
+    pub(crate) async fn delete(
+        &self,
+        name: &str,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        let (stored, status) = match self
+            .existing(
+                name,
+                |generation, status_version| Trigger::Delete {
+                    generation,
+                    status_version,
+                },
+                now,
+            )
+            .await?
+        {
+            Existing::Idle(found) => *found,
+            Existing::Running(response) => return Ok(response),
+        };
+        if status
+            .as_ref()
+            .is_some_and(|s| s.value.state == EnvironmentState::Deleted)
+        {
+            return Ok(respond(
+                StatusCode::OK,
+                &NothingToDo {
+                    environment: name.to_owned(),
+                    generation: stored.generation,
+                    state: EnvironmentState::Deleted,
+                    message: "already Deleted; nothing to do".to_owned(),
+                },
+            ));
+        }
+        let dependents = self.dependents(name).await?;
+        if !dependents.is_empty() {
+            return Err(ApiError::PreviewsDepend(format!(
+                "previews run on environment {name}'s cluster: {}; delete them first",
+                dependents.join(", ")
+            )));
+        }
+        let launch = Launch {
+            environment: name,
+            trigger: Trigger::Delete {
+                generation: stored.generation,
+                status_version: status.map_or(0, |s| s.version),
+            },
+            scope: Scope::All,
+            recreate: Vec::new(),
+            message: format!("delete requested (generation {})", stored.generation),
+        };
+        let started = self.operations.start(&launch, caller, now).await?;
+        Ok(accepted(
+            name,
+            OperationKind::Down,
+            stored.generation,
+            &started,
+            Some(Scope::All),
+        ))
+    }
+}

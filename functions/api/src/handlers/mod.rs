@@ -1,0 +1,187 @@
+//! Answering one request (who called, which route, its query and body, then the endpoint's
+//! handler: one module per resource) and what handlers share: the lease check, history events.
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use strata_control::{Flows, Started, SyncRequests, Trigger};
+use strata_core::{EnvironmentStatus, Event, FieldError, check_environment_name};
+use strata_store::{Store, StoredSpec, Versioned};
+
+use crate::request::{extension_body, query};
+use crate::response::accepted;
+use crate::{Api, ApiError, ChangeSets, Endpoint, previews, route};
+
+mod cancel;
+mod environments;
+mod history;
+mod plan;
+mod rollback;
+mod sync;
+mod ttl;
+
+impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
+    /// Answers one request; every failure is a response with an error body, never a panic.
+    pub async fn handle(&self, request: Request, now: u64) -> Response<Body> {
+        let result = self.dispatch(&request, now).await;
+        let response = result.unwrap_or_else(|e| {
+            if e.status().is_server_error() {
+                tracing::error!(code = ?e.code(), "{e}");
+            } else {
+                tracing::info!(code = ?e.code(), "{e}");
+            }
+            e.into_response()
+        });
+        tracing::info!(
+            method = %request.method(),
+            path = request.raw_http_path(),
+            status = response.status().as_u16(),
+            "answered"
+        );
+        response
+    }
+
+    async fn dispatch(&self, request: &Request, now: u64) -> Result<Response<Body>, ApiError> {
+        let caller = self.caller(request)?;
+        let caller = caller.as_str();
+        let (endpoint, name) = route(request.method(), request.raw_http_path())?;
+        let query = query(request, endpoint)?;
+        let name = match name {
+            Some(name) => {
+                check_environment_name(&name)
+                    .map_err(|m| ApiError::Invalid(vec![FieldError::new("name", m)]))?;
+                name
+            }
+            None => String::new(),
+        };
+        match endpoint {
+            Endpoint::List => self.list(&query).await,
+            Endpoint::Get => self.get(&name, now).await,
+            Endpoint::Apply => {
+                let environment = self.allowed_spec(request, &name)?;
+                self.apply(environment, &query, caller, now).await
+            }
+            Endpoint::Plan => {
+                let environment = self.allowed_spec(request, &name)?;
+                self.plan(environment, &query).await
+            }
+            Endpoint::Delete => self.delete(&name, caller, now).await,
+            Endpoint::History => self.history(&name, &query).await,
+            Endpoint::Rollback => self.rollback(&name, caller, now).await,
+            Endpoint::ExtendTtl => {
+                let by = extension_body(request)?;
+                self.extend_ttl(&name, by, caller, now).await
+            }
+            Endpoint::Sync => {
+                // API Gateway's request id names the run; a request without one (a test) the
+                // clock does.
+                let id = request
+                    .request_context_ref()
+                    .and_then(|c| match c {
+                        lambda_http::request::RequestContext::ApiGatewayV2(c) => {
+                            c.request_id.clone()
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| now.to_string());
+                self.sync_now(&name, caller, &id, now).await
+            }
+            Endpoint::Cancel => self.cancel(&name, caller, now).await,
+            Endpoint::Sleep => self.sleep_or_wake(&name, true, caller, now).await,
+            Endpoint::Wake => self.sleep_or_wake(&name, false, caller, now).await,
+            Endpoint::Preview => {
+                let body = previews::preview_body(request)?;
+                self.preview(&name, body, caller, now).await
+            }
+        }
+    }
+
+    /// A history event of a request that started no operation.
+    async fn record(
+        &self,
+        name: &str,
+        kind: &str,
+        message: String,
+        caller: &str,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let event = Event {
+            at: now,
+            kind: kind.to_owned(),
+            message,
+            actor: caller.to_owned(),
+            execution: None,
+        };
+        Ok(self.store().append_event(name, &event).await?)
+    }
+
+    /// An environment that must exist for the request, and whether this same request's
+    /// operation already runs (answered as such). `trigger` makes the request's trigger from
+    /// the stored generation and the status version.
+    pub(crate) async fn existing(
+        &self,
+        name: &str,
+        trigger: fn(u64, u64) -> Trigger<'static>,
+        now: u64,
+    ) -> Result<Existing, ApiError> {
+        let stored = self
+            .store()
+            .get_spec(name)
+            .await?
+            .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
+        let status = self.store().get_status(name).await?;
+        let request = trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
+        match self.running(name, &request, true, now).await? {
+            Some(response) => Ok(Existing::Running(response)),
+            None => Ok(Existing::Idle(Box::new((stored, status)))),
+        }
+    }
+
+    /// While an operation holds the lease: the same request again (the execution this one
+    /// would start is already running) is answered with it; anything else is refused.
+    pub(crate) async fn running(
+        &self,
+        name: &str,
+        trigger: &Trigger<'_>,
+        unchanged: bool,
+        now: u64,
+    ) -> Result<Option<Response<Body>>, ApiError> {
+        let Some(lease) = self.store().lease(name, now).await? else {
+            return Ok(None);
+        };
+        if !(unchanged && trigger.started(name, &lease.holder)) {
+            return Err(ApiError::OperationInProgress {
+                environment: name.to_owned(),
+                execution: lease.holder,
+                expires_at: lease.expires_at,
+            });
+        }
+        let generation = match *trigger {
+            Trigger::Apply { generation, .. }
+            | Trigger::Delete { generation, .. }
+            | Trigger::Rollback { generation, .. }
+            | Trigger::Repair { generation, .. }
+            | Trigger::Rollout { generation, .. }
+            | Trigger::Sleep { generation, .. }
+            | Trigger::Wake { generation, .. } => generation,
+            Trigger::Expiry { .. } => 0,
+        };
+        // Found running: its ARN is not at hand (the status URL tells how it goes).
+        let started = Started {
+            execution: lease.holder,
+            arn: String::new(),
+        };
+        Ok(Some(accepted(
+            name,
+            trigger.operation(),
+            generation,
+            &started,
+            None,
+        )))
+    }
+}
+
+/// An environment a request acts on: idle (its spec and status), or already running this
+/// request's operation.
+pub(crate) enum Existing {
+    Idle(Box<(StoredSpec, Option<Versioned<EnvironmentStatus>>)>),
+    Running(Response<Body>),
+}

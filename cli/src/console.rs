@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
-use strata_contract::{ErrorBody, ErrorCode, ErrorDetail, GraphView};
+use strata_api_types::{ErrorBody, ErrorCode, ErrorDetail, GraphView};
 use tokio::net::TcpListener;
 
 use crate::client::{ApiClient, ClientError};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use strata_contract::PlanCost;
+use strata_api_types::PlanCost;
 use strata_core::Component;
 use strata_core::cost::{ComponentCost, CostLine, Estimate, Unit};
 
@@ -80,7 +80,7 @@ pub fn plan(cost: &PlanCost) {
 
 /// One line for `get`: what runs now costs a month, by component.
 /// The sleeping condition and what sleep saves.
-pub fn sleep(sleep: &strata_contract::SleepView) {
+pub fn sleep(sleep: &strata_api_types::SleepView) {
     let now = match sleep.asleep_since {
         Some(since) => format!("asleep since {}", crate::show::utc(since)),
         None => "awake".to_owned(),

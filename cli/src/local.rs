@@ -10,7 +10,7 @@
 //!   execution, from the local Step Functions history.
 
 use hyper::Method;
-use strata_contract::EnvironmentView;
+use strata_api_types::EnvironmentView;
 use strata_core::{Component, EnvironmentStatus};
 
 use crate::client::ApiClient;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use strata_contract::{CancelView, EnvironmentList, EnvironmentView, PlanView};
+use strata_api_types::{CancelView, EnvironmentList, EnvironmentView, PlanView};
 use strata_core::drift::Observed;
 use strata_core::{EnvironmentStatus, Event};
 

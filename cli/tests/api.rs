@@ -47,13 +47,6 @@ impl Cli {
     }
 }
 
-fn example(name: &str) -> String {
-    format!(
-        "{}/../examples/{name}",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    )
-}
-
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
@@ -64,7 +57,7 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
 async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() {
     let stack = LocalStack::start(Options::default()).await.unwrap();
     let files = tempfile::tempdir().unwrap();
-    let staging = std::fs::read_to_string(example("staging.yaml")).unwrap();
+    let staging = strata_testkit::examples::staging_text();
     let env = strata_core::Environment::parse(&staging).unwrap();
     stack.stand_in_for(&env).await.unwrap();
     let cli = Cli {
@@ -72,7 +65,10 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     };
 
     // apply --wait follows the execution component by component and ends Ready.
-    let applied = cli.run(&["apply", "-f", &example("staging.yaml"), "--wait"]);
+    let spec = strata_testkit::examples::path("staging.yaml")
+        .display()
+        .to_string();
+    let applied = cli.run(&["apply", "-f", &spec, "--wait"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
     assert!(
         applied
@@ -126,7 +122,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
     );
 
     // The same spec again starts nothing.
-    let again = cli.run(&["apply", "-f", &example("staging.yaml")]);
+    let again = cli.run(&["apply", "-f", &spec]);
     assert_eq!(again.code, 0, "{}", again.err);
     assert!(again.out.contains("nothing to do"), "{}", again.out);
 

@@ -133,12 +133,10 @@ fn the_console_shows_the_list_and_an_environment_during_and_after_its_up() {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
 
     // During the up: the environment Progressing, its graph drawn with every component.
-    assert_eq!(
-        local
-            .strata(&["--local", "apply", "-f", &support::example_path()])
-            .0,
-        0
-    );
+    let example = strata_testkit::examples::path("staging.yaml")
+        .display()
+        .to_string();
+    assert_eq!(local.strata(&["--local", "apply", "-f", &example]).0, 0);
     let page = format!("{url}#/env/staging");
     // Begin records the operation a moment after the API accepted it.
     let during = (0..20)
@@ -177,7 +175,7 @@ fn the_console_shows_the_list_and_an_environment_during_and_after_its_up() {
 
     // The proxy: a plan through it is the API's typed answer; without the token, or under
     // another host, nothing is forwarded.
-    let spec = std::fs::read_to_string(support::example_path()).unwrap();
+    let spec = strata_testkit::examples::staging_text();
     let planned = raw(
         addr,
         &format!(
@@ -187,7 +185,7 @@ fn the_console_shows_the_list_and_an_environment_during_and_after_its_up() {
     );
     assert!(planned.starts_with("HTTP/1.1 200"), "{planned}");
     let body = planned.split("\r\n\r\n").nth(1).unwrap();
-    let plan: strata_contract::PlanView = serde_json::from_str(body).unwrap();
+    let plan: strata_api_types::PlanView = serde_json::from_str(body).unwrap();
     assert!(plan.noop, "{body}");
     let tokenless = raw(
         addr,

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use strata_contract::EnvironmentView;
+use strata_api_types::EnvironmentView;
 use strata_core::EnvironmentState;
 
 mod support;
@@ -53,7 +53,9 @@ fn a_detached_local_stack_serves_every_command_until_it_is_stopped() {
     assert_eq!(code, 0);
     assert!(out.contains("already runs"), "{out}");
 
-    let spec = support::example_path();
+    let spec = strata_testkit::examples::path("staging.yaml")
+        .display()
+        .to_string();
     let (code, _, err) = local.strata(&["--local", "apply", "-f", &spec, "--wait"]);
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = local.strata(&["--local", "get", "staging", "-o", "json"]);

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{example_path, get, local, settled, strata};
+use support::{get, local, settled, strata};
 
 const DAY: u64 = 86_400;
 
@@ -33,11 +33,13 @@ fn objects_in(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl() {
-    let env =
-        strata_core::Environment::parse(&std::fs::read_to_string(example_path()).unwrap()).unwrap();
+    let env = strata_testkit::staging();
+    let example = strata_testkit::examples::path("staging.yaml")
+        .display()
+        .to_string();
     let l = local(&env).await;
     let endpoint = l.endpoint.as_str();
-    let applied = strata(endpoint, &["apply", "-f", &example_path(), "--wait"]);
+    let applied = strata(endpoint, &["apply", "-f", &example, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
     let made_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -150,7 +152,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         "{}",
         refused.err
     );
-    let planned = strata(endpoint, &["plan", "-f", &example_path()]);
+    let planned = strata(endpoint, &["plan", "-f", &example]);
     assert!(
         planned.out.contains("previews on its cluster: pr-42"),
         "{}",

@@ -14,9 +14,7 @@ fn spec(cidr: &str) -> String {
 }
 
 fn spec_named(cidr: &str, dns: &str) -> String {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
-    let mut env = strata_core::Environment::parse(&text).unwrap();
+    let mut env = strata_testkit::staging();
     env.metadata.name = "moved".into();
     env.spec.dns.as_mut().unwrap().name = dns.into();
     env.spec.network.cidr = cidr.into();

@@ -24,10 +24,9 @@ fn write(dir: &std::path::Path, name: &str, content: &[u8]) -> String {
 #[test]
 fn valid_examples_pass() {
     for example in ["staging.yaml", "preview.json"] {
-        let path = format!(
-            "{}/../examples/{example}",
-            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-        );
+        let path = strata_testkit::examples::path(example)
+            .display()
+            .to_string();
         let (code, out, _) = strata(&["validate", "-f", &path]);
         assert_eq!(code, 0, "{example}");
         assert!(out.contains("is valid"), "{out}");
@@ -37,11 +36,7 @@ fn valid_examples_pass() {
 #[test]
 fn every_error_is_printed_with_its_field_path() {
     let dir = tempfile::tempdir().unwrap();
-    let staging = std::fs::read_to_string(format!(
-        "{}/../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let staging = strata_testkit::examples::staging_text();
     let broken = staging
         .replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8")
         .replace("storageGiB: 20", "storageGiB: 10");

@@ -78,11 +78,7 @@ struct Ended {
 
 impl Harness {
     async fn store_staging(&self) -> Environment {
-        let path = format!(
-            "{}/../examples/staging.yaml",
-            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-        );
-        let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let env = strata_testkit::staging();
         self.stack.stand_in_for(&env).await.unwrap();
         self.store.put_spec(&env, None, 1).await.unwrap();
         env
@@ -1096,11 +1092,7 @@ async fn store_as(h: &Harness, name: &str) {
 
 /// The example stored as `name`, after `change`.
 async fn store_with(h: &Harness, name: &str, change: impl FnOnce(&mut Environment)) {
-    let path = format!(
-        "{}/../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut env = strata_testkit::staging();
     env.metadata.name = name.to_owned();
     // Side by side, each environment needs its own DNS name.
     env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
@@ -1439,7 +1431,7 @@ async fn new_versions_roll_out_a_failed_migration_keeps_the_old_one_and_blue_gre
     assert_eq!(workload(&h, "api").1, 2, "the drifted field was restored");
 
     // Rollback is instant: the selector goes back to the colour still running.
-    let app = app::App::new(h.stack.sdk_config());
+    let app = strata_app::App::new(h.stack.sdk_config());
     let switched = app.rollback(&env).await.unwrap();
     assert_eq!(switched["ui"], "blue");
     assert_eq!(serving_color(&h, "ui"), "blue");
@@ -1495,11 +1487,7 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
     let h = harness().await;
     let queue = state_change_queue(&h).await;
     let created = lifecycle_now();
-    let path = format!(
-        "{}/../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = strata_testkit::examples::staging_text();
     for name in ["pr-7", "pr-8", "pr-9"] {
         let mut env = Environment::parse(&text).unwrap();
         env.metadata.name = name.to_owned();
@@ -1620,11 +1608,7 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     let h = harness().await;
     let queue = state_change_queue(&h).await;
     let created = lifecycle_now();
-    let path = format!(
-        "{}/../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = strata_testkit::examples::staging_text();
     // img-1 deploys new images (the example's `sync.images: deploy`); img-2 runs the same
     // images under `report`; img-3 runs other repositories.
     for name in ["img-1", "img-2", "img-3"] {

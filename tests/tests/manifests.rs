@@ -4,18 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use app::Wiring;
-use config::DatabaseConnection;
-use strata_core::Environment;
+use strata_app::Wiring;
+use strata_config::DatabaseConnection;
 use strata_core::spec::DatabaseEngine;
-
-fn staging() -> Environment {
-    let path = format!(
-        "{}/../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use strata_testkit::staging;
 
 #[test]
 fn generated_manifests_validate_against_the_kubernetes_schemas() {
@@ -25,9 +17,9 @@ fn generated_manifests_validate_against_the_kubernetes_schemas() {
     let buckets: BTreeMap<String, String> =
         [("assets".to_owned(), "strata-staging-assets".to_owned())].into();
     let mut manifests = vec![
-        config::namespace(ns),
-        config::ingress_class(ns),
-        config::database_secret(
+        strata_config::namespace(ns),
+        strata_config::ingress_class(ns),
+        strata_config::database_secret(
             ns,
             &DatabaseConnection {
                 engine: DatabaseEngine::Postgres,
@@ -37,20 +29,20 @@ fn generated_manifests_validate_against_the_kubernetes_schemas() {
                 password: "p@ss word",
             },
         ),
-        config::service_env_secret(ns, "api", &values),
-        config::storage_config_map(ns, &buckets),
+        strata_config::service_env_secret(ns, "api", &values),
+        strata_config::storage_config_map(ns, &buckets),
     ];
     let wiring = Wiring {
         database: true,
         storage: true,
     };
     for service in &env.spec.app.services {
-        manifests.push(config::service_account(ns, &service.name));
+        manifests.push(strata_config::service_account(ns, &service.name));
         for color in [None, Some("blue")] {
-            manifests.push(app::deployment(ns, service, color, "1.4.0", wiring));
-            manifests.push(app::service(ns, service, color));
+            manifests.push(strata_app::deployment(ns, service, color, "1.4.0", wiring));
+            manifests.push(strata_app::service(ns, service, color));
         }
-        manifests.extend(app::migration_job(ns, service, "2.3.0", wiring));
+        manifests.extend(strata_app::migration_job(ns, service, "2.3.0", wiring));
     }
     assert_eq!(manifests.len(), 5 + 2 * 5 + 1);
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hyper::Method;
-use strata_contract::PlanView;
+use strata_api_types::PlanView;
 
 use super::follow::watch;
 use super::report;

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use strata_contract::EnvironmentView;
+use strata_api_types::EnvironmentView;
 
 use super::poll::poll;
 use super::report;

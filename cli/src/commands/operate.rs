@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hyper::Method;
-use strata_contract::{CancelView, TtlExtended};
+use strata_api_types::{CancelView, TtlExtended};
 
 use super::report;
 use super::started::{Started, started, then_watch};
@@ -61,7 +61,7 @@ pub async fn preview(
         };
         set.insert(path.to_owned(), value.to_owned());
     }
-    let request = strata_contract::PreviewRequest {
+    let request = strata_api_types::PreviewRequest {
         name: args.name.clone(),
         ttl: args.ttl,
         share: args.share,

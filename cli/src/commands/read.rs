@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hyper::Method;
-use strata_contract::{EnvironmentList, EnvironmentView, HistoryPage};
+use strata_api_types::{EnvironmentList, EnvironmentView, HistoryPage};
 
 use super::poll::poll;
 use super::report;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use strata_contract::Applied;
+use strata_api_types::Applied;
 use strata_core::Scope;
 
 use super::follow::watch;

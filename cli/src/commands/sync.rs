@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use hyper::Method;
-use strata_contract::{EnvironmentView, HistoryPage, SyncRequested};
+use strata_api_types::{EnvironmentView, HistoryPage, SyncRequested};
 use strata_core::Event;
 
 use super::poll::poll;

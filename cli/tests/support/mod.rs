@@ -36,9 +36,7 @@ pub fn strata(endpoint: &str, args: &[&str]) -> Ran {
 
 /// The staging example as `name`, with a DNS name of its own.
 pub fn example_as(name: &str) -> strata_core::Environment {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
-    let mut env = strata_core::Environment::parse(&text).unwrap();
+    let mut env = strata_testkit::staging();
     env.metadata.name = name.into();
     env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
     env
@@ -114,15 +112,6 @@ pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
-}
-
-/// `examples/staging.yaml`'s path.
-pub fn example_path() -> String {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    std::path::Path::new(&dir)
-        .join("../examples/staging.yaml")
-        .display()
-        .to_string()
 }
 
 /// `strata` for the local stack whose context is `state` (`strata local start` writes it,

@@ -3,11 +3,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::NothingToDo;
+use strata_api_types::NothingToDo;
 use strata_control::{Flows, Launch, SyncRequests, Trigger};
 use strata_core::{
-    Component, ComponentPhase, Environment, EnvironmentState, EnvironmentStatus, FieldError,
-    OperationKind, Plan, Scope, cost, parse_duration, plan,
+    Component, Environment, EnvironmentState, EnvironmentStatus, FieldError, OperationKind, Plan,
+    Scope, cost, plan,
 };
 use strata_store::{Store, StoreError, StoredSpec, Versioned};
 
@@ -59,11 +59,8 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         let unchanged = stored
             .as_ref()
             .is_some_and(|s| s.environment == environment);
-        let generation = match &stored {
-            Some(s) if unchanged => s.generation,
-            Some(s) => s.generation + 1,
-            None => 1,
-        };
+        let generation =
+            environment.next_generation(stored.as_ref().map(|s| (&s.environment, s.generation)));
         let trigger = Trigger::Apply {
             generation,
             status_version: status.as_ref().map_or(0, |s| s.version),
@@ -94,7 +91,9 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         // stand Ready, so only app and dns run.
         let scope = if !unchanged
             && planned.touches_only_app()
-            && below_ready(status.as_ref().map(|s| &s.value), &environment)
+            && Scope::Application
+                .not_ready_outside(&environment, status.as_ref().map(|s| &s.value))
+                .is_empty()
         {
             Scope::Application
         } else {
@@ -150,7 +149,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 return Err(e.into());
             }
         }
-        let every = parse_duration(&environment.spec.sync.every).unwrap_or(900);
+        let every = environment.spec.sync.every_seconds();
         strata_store::ensure_scheduled(self.store(), &name, now, every).await?;
         // An ECR push syncs the environments using its repository: keep that index true.
         let images = environment.images();
@@ -261,19 +260,6 @@ pub(crate) fn standing(
         })
         .unwrap_or_default();
     Some(stored.environment.with_applied(&sections))
-}
-
-/// Every component of the spec outside the application layer is Ready.
-fn below_ready(status: Option<&EnvironmentStatus>, environment: &Environment) -> bool {
-    environment
-        .components()
-        .into_iter()
-        .filter(|c| !Scope::Application.includes(*c))
-        .all(|c| {
-            status
-                .and_then(|s| s.components.get(&c))
-                .is_some_and(|cs| cs.phase == ComponentPhase::Ready)
-        })
 }
 
 /// Ready at this generation (the lease, checked before, says nothing runs).

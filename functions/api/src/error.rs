@@ -3,7 +3,7 @@
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
-use strata_contract::{ErrorBody, ErrorCode, ErrorDetail, FieldProblem};
+use strata_api_types::{ErrorBody, ErrorCode, ErrorDetail, FieldProblem};
 use strata_control::{FlowError, StartError};
 use strata_core::{FieldError, Plan};
 use strata_store::StoreError;

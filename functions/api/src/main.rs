@@ -7,7 +7,7 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_tracing();
-    let api = &api::deployed(&aws_config::load_from_env().await)?;
+    let api = &strata_api::deployed(&aws_config::load_from_env().await)?;
     lambda_http::run(service_fn(move |request: Request| async move {
         let span = tracing::info_span!(
             "request",

@@ -4,7 +4,7 @@
 
 use lambda_http::http::header;
 use lambda_http::{Body, Request, Response};
-use strata_contract::PreviewRequest;
+use strata_api_types::PreviewRequest;
 use strata_control::{Flows, SyncRequests};
 use strata_core::{Component, Environment, EnvironmentState, FieldError, Plan, SpecError};
 use strata_store::Store;

@@ -4,7 +4,7 @@
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use strata_contract::Accepted;
+use strata_api_types::Accepted;
 use strata_control::Started;
 use strata_core::{OperationKind, Scope};
 

@@ -4,7 +4,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::{NothingToDo, SleepView};
+use strata_api_types::{NothingToDo, SleepView};
 use strata_control::{Flows, Launch, SyncRequests, Trigger};
 use strata_core::{Environment, EnvironmentState, EnvironmentStatus, OperationKind, Scope};
 use strata_store::Store;

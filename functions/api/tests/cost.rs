@@ -23,7 +23,7 @@ fn with_budget(spec: &str, dollars: u32) -> String {
 #[tokio::test]
 async fn a_new_environment_plans_its_whole_estimate_and_the_budget_refuses_above_it() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     let cost = planned(&api, &spec).await;
     assert_eq!(cost["before"], Value::Null);
     assert_eq!(cost["after"]["monthlyUsd"], 224.5);
@@ -53,7 +53,7 @@ async fn a_new_environment_plans_its_whole_estimate_and_the_budget_refuses_above
 #[tokio::test]
 async fn what_runs_is_priced_and_a_plan_shows_the_change_per_component() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     put(&api, "/environments/staging", &spec, NOW).await;
     let before = call(&api, event("GET", "/environments/staging", None, None), NOW).await;
     assert_eq!(before.body["cost"], Value::Null, "nothing has run yet");

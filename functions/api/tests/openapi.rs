@@ -15,7 +15,7 @@ fn read(relative: &str) -> Value {
 }
 
 fn served() -> BTreeSet<(String, String, String)> {
-    api::ROUTES
+    strata_api::ROUTES
         .iter()
         .map(|r| {
             (
@@ -78,7 +78,7 @@ fn the_template_routes_exactly_the_served_routes_to_the_api_function() {
 
 /// Where the generated part of `openapi.yaml` begins: everything after it is written from
 /// the contract's types.
-const MARKER: &str = "  # Generated from strata-contract's types";
+const MARKER: &str = "  # Generated from strata-api-types' types";
 
 fn document_path() -> String {
     format!(
@@ -105,12 +105,12 @@ fn sorted(value: serde_json::Value) -> serde_json::Value {
 
 /// `components.schemas`, as the document holds it.
 fn generated_schemas() -> String {
-    let schemas = serde_json::Value::Object(strata_contract::schema::components());
+    let schemas = serde_json::Value::Object(strata_api_types::schema::components());
     let schemas = serde_json::json!({ "schemas": sorted(schemas) });
     let yaml = serde_yaml_ng::to_string(&schemas).expect("schemas serialise as YAML");
     let indented: String = yaml.lines().map(|l| format!("  {l}\n")).collect();
     format!(
-        "{MARKER}; do not edit below by hand (STRATA_WRITE_OPENAPI=1 cargo test -p api --test openapi).\n{indented}"
+        "{MARKER}; do not edit below by hand (STRATA_WRITE_OPENAPI=1 cargo test -p strata-api --test openapi).\n{indented}"
     )
 }
 
@@ -128,7 +128,7 @@ fn the_document_s_schemas_are_the_ones_generated_from_the_contract_types() {
     }
     assert!(
         checked_in == generated,
-        "{path}: its schemas differ from the contract's types; run STRATA_WRITE_OPENAPI=1 cargo test -p api --test openapi"
+        "{path}: its schemas differ from the contract's types; run STRATA_WRITE_OPENAPI=1 cargo test -p strata-api --test openapi"
     );
 }
 
@@ -147,7 +147,7 @@ fn json_schema_ref<'a>(doc: &'a Value, response: &'a Value) -> Option<&'a str> {
 #[test]
 fn every_json_answer_and_body_is_a_type_of_the_contract() {
     let doc = read("openapi.yaml");
-    let schemas = strata_contract::schema::components();
+    let schemas = strata_api_types::schema::components();
     let mut answers = 0;
     for (path, item) in doc["paths"].as_mapping().unwrap() {
         for (method, operation) in item.as_mapping().unwrap() {
@@ -162,7 +162,7 @@ fn every_json_answer_and_body_is_a_type_of_the_contract() {
                     .strip_prefix("#/components/schemas/")
                     .unwrap_or_else(|| panic!("{at}: {reference}"));
                 assert!(
-                    strata_contract::schema::BODIES.contains(&name) && schemas.contains_key(name),
+                    strata_api_types::schema::BODIES.contains(&name) && schemas.contains_key(name),
                     "{at}: {name} is not a body of the contract"
                 );
                 answers += 1;
@@ -186,7 +186,7 @@ fn the_custom_component_contract_s_schema_is_generated_from_its_types() {
     );
     // Sorted: serde_json keeps insertion order when a crate of the workspace asks for it.
     let generated =
-        serde_json::to_string_pretty(&sorted(strata_contract::schema::component_contract()))
+        serde_json::to_string_pretty(&sorted(strata_api_types::schema::component_contract()))
             .unwrap()
             + "\n";
     if std::env::var_os("STRATA_WRITE_OPENAPI").is_some() {
@@ -196,6 +196,6 @@ fn the_custom_component_contract_s_schema_is_generated_from_its_types() {
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "{path}: differs from strata_core::component_contract; run STRATA_WRITE_OPENAPI=1 cargo test -p api --test openapi"
+        "{path}: differs from strata_core::component_contract; run STRATA_WRITE_OPENAPI=1 cargo test -p strata-api --test openapi"
     );
 }

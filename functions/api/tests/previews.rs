@@ -48,7 +48,7 @@ async fn release(api: &TestApi, name: &str, answer: &Answer) {
 #[tokio::test]
 async fn a_preview_is_made_from_a_ready_base_and_holds_it_while_it_runs() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     let applied = put(&api, "/environments/staging", &spec, NOW).await;
     assert_eq!(applied.status, StatusCode::ACCEPTED, "{}", applied.body);
     release(&api, "staging", &applied).await;

@@ -18,7 +18,7 @@ fn restoring(spec: &str, from: &str) -> String {
 #[tokio::test]
 async fn a_new_database_is_restored_only_from_a_snapshot_recorded_for_it() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     assert!(restoring(&spec, "latest").contains("restoreFrom: latest"));
 
     // Nothing recorded yet: neither latest nor a named snapshot; nothing is stored.

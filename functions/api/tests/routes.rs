@@ -1,9 +1,9 @@
 //! The API handler, driven by real API Gateway HTTP API (payload v2) events, over the
 //! in-memory store and flows: every route, every error class, and what each writes.
 
-use api::SyncRequest;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
+use strata_api::SyncRequest;
 use strata_core::{EnvironmentState, EnvironmentStatus, OperationKind};
 use strata_store::prelude::*;
 
@@ -13,7 +13,7 @@ use support::*;
 #[tokio::test]
 async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
     let api = api();
-    let short = staging().replace("spec:\n", "spec:\n  ttl: 72h\n");
+    let short = staging_text().replace("spec:\n", "spec:\n  ttl: 72h\n");
     assert!(short.contains("ttl: 72h"), "the example gains a TTL");
     assert_eq!(
         put(&api, "/environments/staging", &short, NOW).await.status,
@@ -54,7 +54,7 @@ async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
         put(
             &api,
             "/environments/forever",
-            &staging().replace("name: staging", "name: forever"),
+            &staging_text().replace("name: staging", "name: forever"),
             NOW
         )
         .await
@@ -89,7 +89,7 @@ async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
 #[tokio::test]
 async fn sync_now_is_refused_while_an_operation_runs_and_otherwise_handed_to_the_sync_function() {
     let api = api();
-    let two_hours = staging().replace("spec:\n", "spec:\n  ttl: 2h\n");
+    let two_hours = staging_text().replace("spec:\n", "spec:\n  ttl: 2h\n");
     assert_eq!(
         put(&api, "/environments/staging", &two_hours, NOW)
             .await
@@ -135,7 +135,7 @@ async fn sync_now_is_refused_while_an_operation_runs_and_otherwise_handed_to_the
 
 #[tokio::test]
 async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
-    let spec = staging();
+    let spec = staging_text();
     let alias_bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
     let broken = spec
         .replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8")
@@ -485,7 +485,7 @@ async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
 #[tokio::test]
 async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
 
     let first = put(&api, "/environments/staging", &spec, NOW).await;
     assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
@@ -583,7 +583,7 @@ async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
 #[tokio::test]
 async fn a_failed_operation_is_retried_under_a_new_name_and_an_unavailable_start_loses_nothing() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     api.flows().set_unavailable(true);
     let unavailable = put(&api, "/environments/staging", &spec, NOW).await;
     assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -610,7 +610,7 @@ async fn a_failed_operation_is_retried_under_a_new_name_and_an_unavailable_start
 #[tokio::test]
 async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     put(&api, "/environments/staging", &spec, NOW).await;
     let mysql = spec
         .replace("engine: postgres", "engine: mysql")
@@ -674,20 +674,20 @@ async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
 async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
     let api = api();
     assert_eq!(
-        put(&api, "/environments/staging", &staging(), NOW)
+        put(&api, "/environments/staging", &staging_text(), NOW)
             .await
             .status,
         202
     );
-    converged(&api, &staging()).await;
+    converged(&api, &staging_text()).await;
     api.store()
         .release("staging", "up-staging-1-0")
         .await
         .unwrap();
 
     // A CIDR change, allowed: stored as generation 2; its up fails before anything moved.
-    let moved = staging().replace("10.40.0.0/16", "10.41.0.0/16");
-    assert_ne!(moved, staging(), "the example's CIDR changed");
+    let moved = staging_text().replace("10.40.0.0/16", "10.41.0.0/16");
+    assert_ne!(moved, staging_text(), "the example's CIDR changed");
     let allowed = put(
         &api,
         "/environments/staging?allowRecreate=database",
@@ -711,7 +711,7 @@ async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
         .unwrap();
 
     // The spec that is really running again: nothing to recreate, nothing to allow.
-    let back = put(&api, "/environments/staging", &staging(), NOW + 3).await;
+    let back = put(&api, "/environments/staging", &staging_text(), NOW + 3).await;
     assert_eq!(back.status, 202, "{}", back.body);
     let input: Value = serde_json::from_str(&api.flows().started().last().unwrap().2).unwrap();
     assert_eq!(input.get("recreate"), None, "{input}");
@@ -721,7 +721,7 @@ async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
 async fn switching_a_database_to_delete_on_delete_needs_the_same_allowance() {
     let api = api();
     assert_eq!(
-        put(&api, "/environments/staging", &staging(), NOW)
+        put(&api, "/environments/staging", &staging_text(), NOW)
             .await
             .status,
         202
@@ -730,10 +730,10 @@ async fn switching_a_database_to_delete_on_delete_needs_the_same_allowance() {
         .release("staging", "up-staging-1-0")
         .await
         .unwrap();
-    let careless = staging().replace("onDelete: snapshot", "onDelete: delete");
+    let careless = staging_text().replace("onDelete: snapshot", "onDelete: delete");
     assert_ne!(
         careless,
-        staging(),
+        staging_text(),
         "the example's database snapshots on delete"
     );
     let refused = put(&api, "/environments/staging", &careless, NOW + 1).await;
@@ -745,7 +745,7 @@ async fn switching_a_database_to_delete_on_delete_needs_the_same_allowance() {
 #[tokio::test]
 async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
     let api = api();
-    put(&api, "/environments/staging", &staging(), NOW).await;
+    put(&api, "/environments/staging", &staging_text(), NOW).await;
     let refused = call(
         &api,
         event("DELETE", "/environments/staging", None, None),
@@ -796,7 +796,7 @@ async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
     .await;
     assert_eq!(again.status, StatusCode::ACCEPTED);
     assert_eq!(again.body["execution"], "down-staging-1-0");
-    let apply = put(&api, "/environments/staging", &staging(), NOW + 3).await;
+    let apply = put(&api, "/environments/staging", &staging_text(), NOW + 3).await;
     assert_eq!(apply.status, StatusCode::CONFLICT, "an up while down runs");
 
     store.release("staging", "down-staging-1-0").await.unwrap();
@@ -825,7 +825,7 @@ async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
 async fn listing_pages_through_environments_with_their_state() {
     let api = api();
     for name in ["alpha", "beta", "gamma"] {
-        let spec = staging()
+        let spec = staging_text()
             .replace("name: staging\n", &format!("name: {name}\n"))
             .replace(
                 "name: staging.example.com",
@@ -862,7 +862,7 @@ async fn listing_pages_through_environments_with_their_state() {
 async fn an_app_only_change_over_ready_layers_takes_the_deploy_fast_path() {
     use strata_core::{Component, ComponentPhase, ComponentStatus};
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     put(&api, "/environments/staging", &spec, NOW).await;
     let store = api.store();
     store.release("staging", "up-staging-1-0").await.unwrap();
@@ -940,7 +940,7 @@ async fn rollback_needs_a_ready_environment_with_a_previous_colour() {
     let missing = call(&api, rollback(), NOW).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
-    put(&api, "/environments/staging", &staging(), NOW).await;
+    put(&api, "/environments/staging", &staging_text(), NOW).await;
     let store = api.store();
     // While up runs: refused, naming it.
     let locked = call(&api, rollback(), NOW + 1).await;
@@ -1018,7 +1018,7 @@ async fn an_apply_keeps_the_image_index_an_ecr_push_reads() {
     const UI: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/ui";
     const WEB: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/web";
     let api = api();
-    let spec = staging();
+    let spec = staging_text();
     put(&api, "/environments/staging", &spec, NOW).await;
     let store = api.store();
     assert_eq!(store.environments_using(UI).await.unwrap(), ["staging"]);
@@ -1053,7 +1053,7 @@ async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stor
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c-Xy12",
         "arn:aws:secretsmanager:eu-west-1:210987654321:secret:strata/shop/payments-AbCdEf",
     ] {
-        let spec = staging().replace(ours, foreign);
+        let spec = staging_text().replace(ours, foreign);
         for (method, target) in [
             ("PUT", "/environments/staging"),
             ("POST", "/environments/staging/plan"),
@@ -1082,7 +1082,7 @@ async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stor
     assert!(api.store().get_spec("staging").await.unwrap().is_none());
     // The allowed one is accepted.
     assert_eq!(
-        put(&api, "/environments/staging", &staging(), NOW)
+        put(&api, "/environments/staging", &staging_text(), NOW)
             .await
             .status,
         StatusCode::ACCEPTED
@@ -1100,7 +1100,7 @@ async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack(
             .remove("authorizer");
         e
     };
-    let spec = staging();
+    let spec = staging_text();
     let deployed = api();
     for (method, target, body) in [
         ("GET", "/environments", None),
@@ -1119,7 +1119,7 @@ async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack(
             .is_none()
     );
 
-    let local = api().with_callers(api::Callers::LocalStack);
+    let local = api().with_callers(strata_api::Callers::LocalStack);
     let answer = call(
         &local,
         anonymous("PUT", "/environments/staging", Some(spec.as_bytes())),
@@ -1144,7 +1144,7 @@ async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack(
 async fn a_cursor_no_listing_gave_out_is_a_400_naming_it() {
     let api = api();
     assert_eq!(
-        put(&api, "/environments/staging", &staging(), NOW)
+        put(&api, "/environments/staging", &staging_text(), NOW)
             .await
             .status,
         StatusCode::ACCEPTED
@@ -1196,7 +1196,7 @@ async fn cancel_stops_the_running_operation_and_the_next_apply_gets_a_new_execut
     let cancel = |name: &str| event("POST", &format!("/environments/{name}/cancel"), None, None);
     assert_eq!(call(&api, cancel("staging"), NOW).await.status, 404);
 
-    let applied = put(&api, "/environments/staging", &staging(), NOW).await;
+    let applied = put(&api, "/environments/staging", &staging_text(), NOW).await;
     assert_eq!(applied.status, 202, "{}", applied.body);
     let execution = applied.body["execution"].as_str().unwrap().to_owned();
 
@@ -1216,7 +1216,7 @@ async fn cancel_stops_the_running_operation_and_the_next_apply_gets_a_new_execut
     assert_eq!(answer.body["cancelled"], Value::Null);
 
     // The same spec again resumes under a new name (Step Functions starts a name once).
-    let again = put(&api, "/environments/staging", &staging(), NOW + 7).await;
+    let again = put(&api, "/environments/staging", &staging_text(), NOW + 7).await;
     assert_eq!(again.status, 202, "{}", again.body);
     assert_ne!(again.body["execution"], execution.as_str());
 }
@@ -1227,9 +1227,9 @@ async fn cancel_stops_the_running_operation_and_the_next_apply_gets_a_new_execut
 #[tokio::test]
 async fn an_identical_apply_that_finds_the_lease_before_the_spec_is_the_same_operation() {
     for (stored, wanted) in [
-        (staging(), StatusCode::ACCEPTED),
+        (staging_text(), StatusCode::ACCEPTED),
         (
-            staging().replace("replicas: 2", "replicas: 3"),
+            staging_text().replace("replicas: 2", "replicas: 3"),
             StatusCode::CONFLICT,
         ),
     ] {
@@ -1245,7 +1245,7 @@ async fn an_identical_apply_that_finds_the_lease_before_the_spec_is_the_same_ope
             let env = strata_core::Environment::parse(&stored).unwrap();
             store.put_spec(&env, None, NOW).await.unwrap();
         };
-        let spec = staging();
+        let spec = staging_text();
         let second = put(&api, "/environments/staging", &spec, NOW);
         let ((), second) = tokio::join!(first, second);
         assert_eq!(second.status, wanted, "{}", second.body);
@@ -1264,7 +1264,7 @@ async fn custom_components_of_kind_cloud_formation_are_planned_and_applied() {
     let api = api();
     let spec = format!(
         "{}  components:\n    - name: queue\n      dependsOn: [network]\n      cloudFormation:\n        template: \"Resources: {{Q: {{Type: AWS::SQS::Queue}}}}\"\n",
-        staging()
+        staging_text()
     );
     let planned = plan(&api, "staging", &spec, NOW).await;
     assert_eq!(planned.status, StatusCode::OK, "{}", planned.body);

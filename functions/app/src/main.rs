@@ -1,6 +1,6 @@
 //! Lambda entry point for the app component: wiring only.
 
-use app::App;
+use strata_app::App;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,6 +1,6 @@
 //! Lambda entry point for the cluster component: wiring only.
 
-use cluster::{Cluster, RegionalClients, Roles};
+use strata_cluster::{Cluster, RegionalClients, Roles};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

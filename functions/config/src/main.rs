@@ -1,6 +1,6 @@
 //! Lambda entry point for the config component: wiring only.
 
-use config::Config;
+use strata_config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,9 +1,9 @@
 //! Lambda entry point for the custom components: wiring only.
 
-use custom::{FromConfig, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use strata_component::lambda;
+use strata_custom::{FromConfig, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (store, clients, settings) = (&store, &FromConfig(config), &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = lambda::span("custom", &event.payload);
-        let handled = custom::handle(store, clients, settings, event.payload, lambda::now());
+        let handled = strata_custom::handle(store, clients, settings, event.payload, lambda::now());
         lambda::answer(span, handled, |e| e.name()).await
     }))
     .await

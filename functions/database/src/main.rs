@@ -1,6 +1,6 @@
 //! Lambda entry point for the database component: wiring only.
 
-use database::{Database, RegionalClients};
+use strata_database::{Database, RegionalClients};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,6 +1,6 @@
 //! Lambda entry point for the dns component: wiring only.
 
-use dns::{Dns, GlobalClient};
+use strata_dns::{Dns, GlobalClient};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -34,11 +34,7 @@ fn custom_steps(
     let dropped: BTreeMap<Component, Value> = status
         .into_iter()
         .flat_map(|s| &s.components)
-        .filter(|(c, cs)| {
-            c.is_custom()
-                && !spec.includes(**c)
-                && !matches!(cs.phase, ComponentPhase::Deleted | ComponentPhase::Pending)
-        })
+        .filter(|(c, cs)| c.is_custom() && !spec.includes(**c) && cs.phase.stands())
         .filter_map(|(c, cs)| cs.applied.clone().map(|a| (*c, a)))
         .collect();
     let standing = spec.with_applied(&dropped);
@@ -89,17 +85,10 @@ pub async fn begin<S: Store, N: Notifier>(
     let current = store.get_status(&name).await?;
     if !input.scope.is_all() {
         // The fast path skips the layers below; they must stand as the last up left them.
-        let below_not_ready: Vec<String> = spec
-            .environment
-            .components()
+        let below_not_ready: Vec<String> = input
+            .scope
+            .not_ready_outside(&spec.environment, current.as_ref().map(|s| &s.value))
             .into_iter()
-            .filter(|c| !input.scope.includes(*c))
-            .filter(|c| {
-                current
-                    .as_ref()
-                    .and_then(|s| s.value.components.get(c))
-                    .is_none_or(|cs| cs.phase != ComponentPhase::Ready)
-            })
             .map(|c| c.name().to_owned())
             .collect();
         if !below_not_ready.is_empty() {

@@ -20,21 +20,12 @@ pub enum LifecycleError {
 
 impl LifecycleError {
     /// Every error type this function can report.
-    pub const NAMES: &[&str] = &[
-        "InvalidInput",
-        "EnvironmentNotFound",
-        "EventsUnavailable",
-        "LockHeld",
-        "NotLockHolder",
-        "StaleVersion",
-        "CorruptState",
-        "StoreUnavailable",
-    ];
+    pub const NAMES: &[&str] = strata_runtime::errors::lifecycle::NAMES;
 
     /// The errors a state machine retries with backoff.
-    pub const RETRYABLE: &[&str] = &["StaleVersion", "StoreUnavailable", "EventsUnavailable"];
+    pub const RETRYABLE: &[&str] = strata_runtime::errors::lifecycle::RETRYABLE;
     /// The errors that reject an execution before anything changes.
-    pub const REJECTING: &[&str] = &["InvalidInput", "EnvironmentNotFound"];
+    pub const REJECTING: &[&str] = strata_runtime::errors::lifecycle::REJECTING;
 
     pub fn name(&self) -> &'static str {
         match self {

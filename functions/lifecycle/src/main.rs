@@ -1,9 +1,9 @@
 //! Lambda entry point: wiring only. The logic is in the library, where tests reach it.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use lifecycle::EventBus;
 use serde_json::Value;
 use strata_component::lambda;
+use strata_lifecycle::EventBus;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &std::env::var("STRATA_CONTROL_PLANE").map_err(|_| "no STRATA_CONTROL_PLANE")?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = lambda::span("lifecycle", &event.payload);
-        let handled = lifecycle::handle(store, events, stack, event.payload, lambda::now());
+        let handled = strata_lifecycle::handle(store, events, stack, event.payload, lambda::now());
         lambda::answer(span, handled, |e| e.name()).await
     }))
     .await

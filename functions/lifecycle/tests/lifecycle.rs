@@ -1,20 +1,16 @@
 //! begin/finish against the in-memory store: input checks, idempotency, what a failure keeps.
 
-use lifecycle::MemoryNotifier;
 use serde_json::{Value, json};
 use strata_core::events::{Notice, StateChange};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
+use strata_lifecycle::MemoryNotifier;
 use strata_store::{MemoryStore, prelude::*};
 
 const CONTROL_PLANE: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/strata/test";
 
 async fn stored() -> (MemoryStore, Environment) {
-    let path = format!(
-        "{}/../../examples/preview.json",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let env = Environment::parse(&strata_testkit::examples::text("preview.json")).unwrap();
     let store = MemoryStore::default();
     store.put_spec(&env, None, 1).await.unwrap();
     (store, env)
@@ -42,7 +38,7 @@ async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u6
 #[tokio::test]
 async fn a_retried_begin_converges_without_a_second_event() {
     let (store, _) = stored().await;
-    let first = lifecycle::handle(
+    let first = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -51,7 +47,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
     )
     .await
     .unwrap();
-    let again = lifecycle::handle(
+    let again = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -62,7 +58,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
     .unwrap();
     assert_eq!(first, again);
     assert_eq!(first["generation"], 1);
-    assert_eq!(first["pollSeconds"], lifecycle::DEFAULT_POLL_SECONDS);
+    assert_eq!(first["pollSeconds"], strata_lifecycle::DEFAULT_POLL_SECONDS);
     assert_eq!(
         store
             .history("pr-1234", 10, None)
@@ -76,7 +72,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
     assert_eq!(status.state, EnvironmentState::Progressing);
 
     // A second execution meets the lock.
-    let err = lifecycle::handle(
+    let err = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -92,7 +88,7 @@ async fn a_retried_begin_converges_without_a_second_event() {
 #[tokio::test]
 async fn finish_is_idempotent_and_ready_needs_every_component() {
     let (store, env) = stored().await;
-    let context = lifecycle::handle(
+    let context = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -103,7 +99,7 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
     .unwrap();
     ready_everything(&store, &env, 1).await;
     let finish = json!({"action": "finish", "context": context});
-    let done = lifecycle::handle(
+    let done = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -114,7 +110,7 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
     .unwrap();
     assert_eq!(done["state"], "Ready");
     // Retried after the lock was already released: same answer, no new event.
-    let again = lifecycle::handle(
+    let again = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -141,7 +137,7 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
 #[tokio::test]
 async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     let (store, env) = stored().await;
-    let context = lifecycle::handle(
+    let context = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -153,7 +149,7 @@ async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     ready_everything(&store, &env, 1).await;
     let cause = json!({"errorType": "ResourceNotOwned", "errorMessage": "vpc-1 lacks strata tags"})
         .to_string();
-    let done = lifecycle::handle(
+    let done = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -183,7 +179,7 @@ async fn components_behind_the_generation_are_not_converged() {
         status.is_none(),
         "component writes do not create the environment status"
     );
-    lifecycle::handle(
+    strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -196,7 +192,7 @@ async fn components_behind_the_generation_are_not_converged() {
     let context = strata_core::OperationContext {
         generation: 2,
         ..serde_json::from_value(
-            lifecycle::handle(
+            strata_lifecycle::handle(
                 &store,
                 &MemoryNotifier::default(),
                 CONTROL_PLANE,
@@ -208,7 +204,7 @@ async fn components_behind_the_generation_are_not_converged() {
         )
         .unwrap()
     };
-    let missing = lifecycle::unconverged(
+    let missing = strata_lifecycle::unconverged(
         &status.unwrap().value,
         &context,
         &[Component::Network, Component::App],
@@ -221,7 +217,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let (store, env) = stored().await;
     let scoped = json!({"environment": "pr-1234", "scope": "application"});
     // Nothing is Ready yet: refused, naming what is not, and the lease is free again.
-    let err = lifecycle::handle(
+    let err = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -240,7 +236,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
     let down =
         json!({"action": "begin", "operation": "down", "execution": "down-1", "input": scoped});
-    let err = lifecycle::handle(&store, &MemoryNotifier::default(), CONTROL_PLANE, down, 10)
+    let err = strata_lifecycle::handle(&store, &MemoryNotifier::default(), CONTROL_PLANE, down, 10)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("only up takes a scope"), "{err}");
@@ -253,7 +249,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let mut changed = env.clone();
     changed.spec.app.services[0].replicas += 1;
     store.put_spec(&changed, Some(&previous), 20).await.unwrap();
-    let context = lifecycle::handle(
+    let context = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -291,7 +287,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
             .await
             .unwrap();
     }
-    let finished = lifecycle::handle(
+    let finished = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -307,7 +303,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let mut full: strata_core::OperationContext = serde_json::from_value(context).unwrap();
     full.scope = strata_core::Scope::All;
     assert_eq!(
-        lifecycle::unconverged(&status, &full, &[Component::Network, Component::App]),
+        strata_lifecycle::unconverged(&status, &full, &[Component::Network, Component::App]),
         [Component::Network]
     );
 }
@@ -334,7 +330,7 @@ async fn bad_requests_name_what_is_wrong() {
             "environment pr-9 has no stored spec",
         ),
     ] {
-        let err = lifecycle::handle(
+        let err = strata_lifecycle::handle(
             &store,
             &MemoryNotifier::default(),
             CONTROL_PLANE,
@@ -354,7 +350,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     let events = MemoryNotifier::default();
     events.set_refusing(true);
     // The bus refuses: begin fails retryable, with its status written; the retry publishes.
-    let err = lifecycle::handle(
+    let err = strata_lifecycle::handle(
         &store,
         &events,
         CONTROL_PLANE,
@@ -364,9 +360,9 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     .await
     .unwrap_err();
     assert_eq!(err.name(), "EventsUnavailable");
-    assert!(lifecycle::LifecycleError::RETRYABLE.contains(&err.name()));
+    assert!(strata_lifecycle::LifecycleError::RETRYABLE.contains(&err.name()));
     events.set_refusing(false);
-    let context = lifecycle::handle(
+    let context = strata_lifecycle::handle(
         &store,
         &events,
         CONTROL_PLANE,
@@ -381,7 +377,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     // even once another operation holds the lease.
     events.set_refusing(true);
     let finish = json!({"action": "finish", "context": context});
-    let err = lifecycle::handle(&store, &events, CONTROL_PLANE, finish.clone(), 20)
+    let err = strata_lifecycle::handle(&store, &events, CONTROL_PLANE, finish.clone(), 20)
         .await
         .unwrap_err();
     assert_eq!(err.name(), "EventsUnavailable");
@@ -398,7 +394,7 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     );
     store.acquire("pr-1234", "down-2", 60, 20).await.unwrap();
     events.set_refusing(false);
-    lifecycle::handle(&store, &events, CONTROL_PLANE, finish, 21)
+    strata_lifecycle::handle(&store, &events, CONTROL_PLANE, finish, 21)
         .await
         .unwrap();
     assert_eq!(
@@ -496,7 +492,7 @@ async fn an_up_mints_the_incarnation_once_and_again_only_after_a_down_that_left_
         status.incarnation.expect("an up records the incarnation")
     };
     let up = |execution: &'static str, at: u64| {
-        lifecycle::handle(
+        strata_lifecycle::handle(
             &store,
             &notifier,
             CONTROL_PLANE,
@@ -556,7 +552,7 @@ async fn a_status_written_before_incarnations_reads_and_its_next_up_mints_one() 
     let old: strata_core::EnvironmentStatus = serde_json::from_value(old).unwrap();
     assert_eq!(old.incarnation, None);
     store.put_status("pr-1234", &old, None).await.unwrap();
-    lifecycle::handle(
+    strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -571,11 +567,7 @@ async fn a_status_written_before_incarnations_reads_and_its_next_up_mints_one() 
 
 #[tokio::test]
 async fn begin_places_the_custom_components_and_one_dropped_whose_resources_stand() {
-    let path = format!(
-        "{}/../../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let base = std::fs::read_to_string(path).unwrap();
+    let base = strata_testkit::examples::staging_text();
     let lambda = "lambda: {functionArn: \"arn:aws:lambda:eu-west-1:123456789012:function:strata-component-x\"}";
     let with = |components: &str| {
         Environment::parse(&format!("{base}  components:\n{components}")).unwrap()
@@ -602,7 +594,7 @@ async fn begin_places_the_custom_components_and_one_dropped_whose_resources_stan
     let context = |input: Value| {
         let store = &store;
         async move {
-            let answer = lifecycle::handle(
+            let answer = strata_lifecycle::handle(
                 store,
                 &MemoryNotifier::default(),
                 CONTROL_PLANE,
@@ -656,7 +648,7 @@ async fn finished_with_post_deploy(
     let env = Environment::from_value(spec).unwrap();
     let stored = store.get_spec(env.name()).await.unwrap();
     store.put_spec(&env, stored.as_ref(), 2).await.unwrap();
-    let mut context = lifecycle::handle(
+    let mut context = strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,
@@ -671,7 +663,7 @@ async fn finished_with_post_deploy(
     );
     ready_everything(&store, &env, 2).await;
     context["postDeployed"] = outcome;
-    lifecycle::handle(
+    strata_lifecycle::handle(
         &store,
         &MemoryNotifier::default(),
         CONTROL_PLANE,

@@ -1,6 +1,6 @@
 //! Lambda entry point for the network component: wiring only.
 
-use network::{Network, RegionalClients};
+use strata_network::{Network, RegionalClients};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,6 +1,6 @@
 //! Lambda entry point for the storage component: wiring only.
 
-use storage::{RegionalClients, Storage};
+use strata_storage::{RegionalClients, Storage};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -4,7 +4,7 @@
 //! environment, and the peak memory of the process while it syncs. Every environment is
 //! Ready and serving the newest tags, so the image and drift checks run and find nothing.
 //!
-//! `cargo bench -p sync --bench scale -- --environments 10000` (CI runs it with 300).
+//! `cargo bench -p strata-sync --bench scale -- --environments 10000` (CI runs it with 300).
 //! `--read-recently` seeds every environment as read from its live resources just before
 //! the runs, so both runs measure what an unchanged environment costs between readings.
 
@@ -18,11 +18,11 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use futures_util::{StreamExt, stream};
+use strata_core::Component;
 use strata_core::status::{ComponentPhase, ComponentStatus, EnvironmentState, EnvironmentStatus};
-use strata_core::{Component, Environment};
 use strata_localstack::{LocalStack, Options};
 use strata_store::{DynamoStore, SyncRecord, ensure_scheduled, prelude::*};
-use sync::{
+use strata_sync::{
     MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer,
 };
 
@@ -113,11 +113,7 @@ async fn main() {
     );
     let store = DynamoStore::new(client, stack.table_name("StateTable").unwrap());
 
-    let path = format!(
-        "{}/../../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let template = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template = strata_testkit::staging();
     let seeding = Instant::now();
     stream::iter(0..count)
         .map(|i| {

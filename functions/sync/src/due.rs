@@ -1,7 +1,7 @@
 //! One environment's sync: what it finds due, the claim before any side effect (so of two
 //! overlapping runs exactly one acts), the reschedule and the history event.
 
-use strata_core::{EnvironmentState, Event, parse_duration};
+use strata_core::{EnvironmentState, Event};
 use strata_store::{DueSync, Store, StoreError, StoredSpec, Versioned};
 
 use crate::act::{Findings, Started};
@@ -208,8 +208,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 }
 
 fn every(spec: &StoredSpec) -> u64 {
-    // Validated on apply; the default covers a spec stored before the rule existed.
-    parse_duration(&spec.environment.spec.sync.every).unwrap_or(900)
+    spec.environment.spec.sync.every_seconds()
 }
 
 fn describe(outcome: &Outcome, now: u64) -> String {

@@ -70,17 +70,7 @@ pub enum SyncError {
 impl SyncError {
     /// The error types this function reports (the schedule's retry policy and alarms see
     /// them; no state machine calls it).
-    pub const NAMES: &[&str] = &[
-        "InvalidInput",
-        "EnvironmentNotFound",
-        "EventsUnavailable",
-        "FlowsUnavailable",
-        "LockHeld",
-        "NotLockHolder",
-        "StaleVersion",
-        "CorruptState",
-        "StoreUnavailable",
-    ];
+    pub const NAMES: &[&str] = strata_runtime::errors::sync::NAMES;
 
     pub fn name(&self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@ use strata_component::lambda;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let config = aws_config::load_from_env().await;
-    let syncer = &sync::deployed(&config)?;
+    let syncer = &strata_sync::deployed(&config)?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let span = tracing::info_span!(
             "sync",
@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             environment = event.payload["environment"].as_str().unwrap_or("*"),
             execution = %event.context.request_id,
         );
-        let handled = sync::handle(syncer, event.payload, lambda::now());
+        let handled = strata_sync::handle(syncer, event.payload, lambda::now());
         lambda::answer(span, handled, |e| e.name()).await
     }))
     .await

@@ -2,8 +2,8 @@
 //! the `environment-down` an expiry starts.
 
 use strata_control::{Launch, Trigger};
+use strata_core::Scope;
 use strata_core::events::{Notice, TtlWarning};
-use strata_core::{Scope, parse_duration};
 use strata_store::{Store, StoredSpec, SyncRecord};
 
 use crate::{Flows, Inventory, Notifier, Observer, Outcome, SyncError, Syncer, TagSource};
@@ -47,10 +47,14 @@ pub(crate) fn ttl_check(spec: &StoredSpec, record: &SyncRecord, now: u64) -> Ttl
     }
 }
 
-/// When the environment's TTL runs out: its creation plus `spec.ttl` plus every extension.
+/// When the environment's TTL runs out ([`strata_core::ttl::expires_at`]); `None` without one.
 pub fn expires_at(spec: &StoredSpec, record: &SyncRecord) -> Option<u64> {
-    let ttl = parse_duration(spec.environment.spec.ttl.as_deref()?)?;
-    Some(record.created_at + ttl + record.ttl_extension)
+    let ttl = strata_core::ttl::seconds(&spec.environment)?;
+    Some(strata_core::ttl::expires_at(
+        record.created_at,
+        ttl,
+        record.ttl_extension,
+    ))
 }
 
 impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>

@@ -15,7 +15,7 @@ use strata_core::{
     OperationKind,
 };
 use strata_store::{MemoryStore, ensure_scheduled, prelude::*};
-use sync::{
+use strata_sync::{
     MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Observation, Outcome,
     RegistryError, Request, RunReport, SyncError, SyncRequest, Syncer, TagCache, parse_request,
 };
@@ -38,11 +38,7 @@ fn syncer() -> TestSyncer {
 }
 
 fn environment(name: &str, ttl: Option<&str>) -> Environment {
-    let path = format!(
-        "{}/../../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    let mut env = Environment::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut env = strata_testkit::staging();
     env.metadata.name = name.to_owned();
     env.spec.ttl = ttl.map(str::to_owned);
     env
@@ -285,7 +281,7 @@ async fn a_crashed_runs_claim_lapses() {
     apply(&syncer, &environment("staging", None), T0).await;
     let mut record = syncer.store().get_sync("staging").await.unwrap().unwrap();
     // A run claimed it and died before writing its outcome.
-    record.value.due_at = T0 + 900 + sync::CLAIM_SECONDS;
+    record.value.due_at = T0 + 900 + strata_sync::CLAIM_SECONDS;
     record.value.claimed_by = Some("run-dead".into());
     syncer
         .store()
@@ -295,7 +291,7 @@ async fn a_crashed_runs_claim_lapses() {
     let during = syncer.run(T0 + 1000, "run-1", BUDGET).await.unwrap();
     assert_eq!(during.due, 0, "claimed: not due");
     let after = syncer
-        .run(T0 + 900 + sync::CLAIM_SECONDS, "run-2", BUDGET)
+        .run(T0 + 900 + strata_sync::CLAIM_SECONDS, "run-2", BUDGET)
         .await
         .unwrap();
     assert_eq!(after.synced, 1, "{after:?}");
@@ -351,7 +347,7 @@ async fn a_refused_warning_is_published_at_the_next_run() {
     syncer.notifier().set_refusing(false);
     // The claim lapses, then the warning goes out.
     let run = syncer
-        .run(T0 + 900 + sync::CLAIM_SECONDS, "run-2", BUDGET)
+        .run(T0 + 900 + strata_sync::CLAIM_SECONDS, "run-2", BUDGET)
         .await
         .unwrap();
     assert_eq!(run.synced, 1, "{run:?}");
@@ -733,7 +729,7 @@ async fn an_ecr_push_syncs_only_the_environments_using_that_repository() {
         "detail": {"result": "SUCCESS", "repository-name": "shop/api", "action-type": "PUSH", "image-tag": "2.3.2"}
     });
     let report: RunReport =
-        serde_json::from_value(sync::handle(&syncer, pushed, 0).await.unwrap()).unwrap();
+        serde_json::from_value(strata_sync::handle(&syncer, pushed, 0).await.unwrap()).unwrap();
     assert_eq!((report.due, report.synced), (1, 1), "{report:?}");
     assert_eq!(
         syncer.flows().started().len(),
@@ -1041,7 +1037,7 @@ async fn the_schedule_reads_live_resources_hourly_after_an_operation_and_while_d
     now += every;
     syncer.run(now, "run-4", BUDGET).await.unwrap();
     assert_eq!(observed(&syncer), (14, 2));
-    now = asked + sync::OBSERVE_EVERY;
+    now = asked + strata_sync::OBSERVE_EVERY;
     syncer.run(now, "run-5", BUDGET).await.unwrap();
     assert_eq!(observed(&syncer), (21, 3));
 

@@ -42,9 +42,7 @@ pub async fn start_with(options: Options) -> Started {
 
 /// The staging example as `name`, with a DNS name of its own.
 pub fn example_as(name: &str) -> strata_core::Environment {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let text = std::fs::read_to_string(format!("{dir}/../examples/staging.yaml")).unwrap();
-    let mut env = strata_core::Environment::parse(&text).unwrap();
+    let mut env = strata_testkit::staging();
     env.metadata.name = name.to_owned();
     env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
     env

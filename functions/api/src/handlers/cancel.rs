@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::{CancelView, InFlight};
+use strata_api_types::{CancelView, InFlight};
 use strata_control::{Flows, Run, SyncRequests};
 use strata_core::Component;
 use strata_store::Store;

@@ -3,7 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::{EnvironmentList, EnvironmentListItem, EnvironmentView, NothingToDo};
+use strata_api_types::{EnvironmentList, EnvironmentListItem, EnvironmentView, NothingToDo};
 use strata_control::{Flows, Launch, SyncRequests, Trigger};
 use strata_core::{EnvironmentState, OperationKind, Scope, cost};
 use strata_store::Store;

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::HistoryPage;
+use strata_api_types::HistoryPage;
 use strata_control::{Flows, SyncRequests};
 use strata_store::Store;
 

@@ -3,9 +3,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::{PlanCost, PlanView};
+use strata_api_types::{PlanCost, PlanView};
 use strata_control::{Flows, SyncRequests};
-use strata_core::{Component, ComponentPhase, Environment, EnvironmentStatus, cost, plan};
+use strata_core::{Component, Environment, EnvironmentStatus, cost, plan};
 use strata_store::{Store, Versioned};
 
 use crate::apply::{standing, summary};
@@ -73,9 +73,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         for change in &planned.components {
             let standing = status
                 .and_then(|s| s.value.components.get(&change.component))
-                .is_some_and(|s| {
-                    !matches!(s.phase, ComponentPhase::Deleted | ComponentPhase::Pending)
-                });
+                .is_some_and(|s| s.phase.stands());
             let Some(spec) = environment
                 .custom_component(change.component)
                 .filter(|s| s.cloud_formation.is_some())

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::SyncRequested;
+use strata_api_types::SyncRequested;
 use strata_control::{Flows, SyncRequest, SyncRequests};
 use strata_store::Store;
 

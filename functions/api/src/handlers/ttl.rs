@@ -2,9 +2,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use strata_contract::TtlExtended;
+use strata_api_types::TtlExtended;
 use strata_control::{Flows, SyncRequests};
-use strata_core::{FieldError, parse_duration};
+use strata_core::FieldError;
 use strata_store::Store;
 
 use crate::response::respond;
@@ -24,19 +24,13 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             .get_spec(name)
             .await?
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let Some(ttl) = stored
-            .environment
-            .spec
-            .ttl
-            .as_deref()
-            .and_then(parse_duration)
-        else {
+        let Some(ttl) = strata_core::ttl::seconds(&stored.environment) else {
             return Err(ApiError::Invalid(vec![FieldError::new(
                 "spec.ttl",
                 format!("environment {name} has no TTL to extend"),
             )]));
         };
-        let every = parse_duration(&stored.environment.spec.sync.every).unwrap_or(900);
+        let every = stored.environment.spec.sync.every_seconds();
         strata_store::ensure_scheduled(self.store(), name, now, every).await?;
         let current = self
             .store()
@@ -46,7 +40,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         let mut record = current.value;
         record.ttl_extension += by;
         record.warned_lead = None;
-        let expires_at = record.created_at + ttl + record.ttl_extension;
+        let expires_at = strata_core::ttl::expires_at(record.created_at, ttl, record.ttl_extension);
         self.store()
             .put_sync(name, &record, Some(current.version))
             .await?;

@@ -3,22 +3,16 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use api::{Api, MemoryFlows, MemorySyncRequests, Operations};
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
+use strata_api::{Api, MemoryFlows, MemorySyncRequests, Operations};
 use strata_store::MemoryStore;
 
 pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 pub const NOW: u64 = 1_795_000_000;
 
-pub fn staging() -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../examples/staging.yaml",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+pub use strata_testkit::examples::staging_text;
 
 /// An API Gateway HTTP API event as Lambda receives it (IAM authorizer, `$default` stage).
 pub fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Value {

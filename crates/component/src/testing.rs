@@ -1,0 +1,105 @@
+//! Fixtures for the handler crates' tests (feature `testing`): the example spec every
+//! handler is tested against, and the context of an operation on it.
+
+use std::collections::BTreeMap;
+
+use strata_core::status::Incarnation;
+use strata_core::tags::Owner;
+use strata_core::{Component, ComponentStatus, Environment, OperationContext, OperationKind};
+
+use crate::{ComponentError, ComponentHandler, Progress, Step};
+
+/// `examples/staging.yaml`, parsed (strata-testkit's, the one home of the example specs).
+pub use strata_testkit::staging;
+
+/// An operation on `staging` (polling at once, a ten-minute deadline).
+pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> OperationContext {
+    OperationContext {
+        environment: "staging".into(),
+        operation,
+        execution: format!("{}-staging-{generation}", operation.name()),
+        generation,
+        poll_seconds: 0,
+        clock_scale: 0,
+        deadline_seconds: 600,
+        started_at,
+        scope: Default::default(),
+        teardown: Default::default(),
+        asleep: false,
+        custom: Default::default(),
+        post_deploy: false,
+        post_deployed: None,
+    }
+}
+
+/// The control plane the handlers' tests run under.
+pub const CONTROL_PLANE: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/strata/00000000-test";
+
+/// The current incarnation of `environment` under [`CONTROL_PLANE`].
+pub fn owner(environment: &str) -> Owner {
+    owner_with(
+        environment,
+        CONTROL_PLANE,
+        &format!("{environment}-incarnation-1"),
+    )
+}
+
+/// An owner under any control plane and incarnation id: another stack's, a reused name's.
+pub fn owner_with(environment: &str, control_plane: &str, id: &str) -> Owner {
+    Owner::new(
+        environment,
+        Some(&Incarnation {
+            control_plane: control_plane.into(),
+            id: id.into(),
+            since: 1,
+        }),
+    )
+}
+
+/// One step of `handler`, built as [`crate::run`] builds it: `destroy` or `apply`, by the
+/// environment's current [`owner`].
+pub async fn step<H: ComponentHandler>(
+    handler: &H,
+    environment: &Environment,
+    context: &OperationContext,
+    previous: Option<&ComponentStatus>,
+    dependencies: &BTreeMap<Component, ComponentStatus>,
+    destroy: bool,
+) -> Result<Progress, ComponentError> {
+    let owner = owner(environment.name());
+    step_by(
+        &owner,
+        handler,
+        environment,
+        context,
+        previous,
+        dependencies,
+        destroy,
+    )
+    .await
+}
+
+/// [`step`] by another owner.
+pub async fn step_by<H: ComponentHandler>(
+    owner: &Owner,
+    handler: &H,
+    environment: &Environment,
+    context: &OperationContext,
+    previous: Option<&ComponentStatus>,
+    dependencies: &BTreeMap<Component, ComponentStatus>,
+    destroy: bool,
+) -> Result<Progress, ComponentError> {
+    let step = Step {
+        environment,
+        context,
+        previous,
+        dependencies,
+        owner,
+    };
+    if destroy {
+        handler.destroy(&step).await
+    } else {
+        handler.apply(&step).await
+    }
+}

@@ -2,8 +2,11 @@
 //! api function (cargo-lambda's function URL on the local stack, as the CLI reaches it)
 //! against a raw DynamoDB GetItem of the environment's spec item (through the same router
 //! to moto), and a request the function answers without reading the store (what the
-//! invocation itself costs). Prints p50 and p99 of each and the ratio of the first two,
-//! and writes them as JSON to `<target>/bench/api.json`.
+//! invocation itself costs). Prints p50 and p99 of each and the ratio of the first two.
+//! Then counts the DynamoDB calls the api function makes for one `apply` before it answers
+//! 202 — of a changed spec on a Ready environment and of a new environment — as the local
+//! stack's router sees them (by the calling binary and the IAM action). Writes it all as
+//! JSON to `<target>/bench/api.json`.
 //!
 //! `cargo bench -p strata-e2e --bench api` (the Lambda binaries built first, as
 //! `scripts/bench` does; `-- --requests N`, 200 by default).
@@ -11,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -174,5 +177,60 @@ async fn main() {
         "queryMs": {"p50": ms(query50), "p99": ms(query99)},
         "ratio": {"p50": ms(api50) / ms(raw50), "p99": ms(api99) / ms(raw99)},
     });
+    let changed = {
+        let mut env = env.clone();
+        env.spec.app.services[0].replicas += 1;
+        apply_calls(&started, &env).await
+    };
+    let new = apply_calls(&started, &support::example_as("bench-new")).await;
+    println!("DynamoDB calls of one apply before its 202 (goal: 4 at most):");
+    for (what, calls) in [
+        ("a changed spec, Ready", &changed),
+        ("a new environment", &new),
+    ] {
+        println!("- {what}: {} ({})", calls.len(), calls.join(", "));
+    }
+    let mut report = report;
+    report["applyDynamoDbCalls"] = serde_json::json!({
+        "changed": changed.len(),
+        "new": new.len(),
+        "changedCalls": changed,
+        "newCalls": new,
+    });
     strata_localstack::bench::write_report("api", &report);
+}
+
+/// The DynamoDB actions the api function calls, in order, for one `PUT /environments/{name}`
+/// of `env` through its function URL, which must answer 202.
+async fn apply_calls(started: &support::Started, env: &strata_core::Environment) -> Vec<String> {
+    let url: hyper::Uri = format!(
+        "{}/environments/{}",
+        started.stack.function_url("ApiFunction").unwrap(),
+        env.name()
+    )
+    .parse()
+    .unwrap();
+    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let body = serde_json::to_vec(&env.to_json()).unwrap();
+    let request = hyper::Request::put(url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    started.stack.chaos().take_calls();
+    let response = http.request(request).await.unwrap();
+    let status = response.status();
+    let calls = started.stack.chaos().take_calls();
+    let text = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        status,
+        hyper::StatusCode::ACCEPTED,
+        "PUT {}: {}",
+        env.name(),
+        String::from_utf8_lossy(&text)
+    );
+    calls
+        .into_iter()
+        .filter(|c| c.caller == "api" && c.action.starts_with("dynamodb:"))
+        .map(|c| c.action.trim_start_matches("dynamodb:").to_owned())
+        .collect()
 }

@@ -98,11 +98,43 @@ impl Iam {
             {
                 refused("iam:PassRole", protocol)
             }
+            // DynamoDB authorizes a transaction by its items' own actions (there is no
+            // TransactWriteItems permission): each Put needs PutItem, each Delete DeleteItem.
+            Ok((action, protocol)) if action == "dynamodb:TransactWriteItems" => {
+                transaction_actions(body)
+                    .into_iter()
+                    .find(|item| !permissions.allows(item))
+                    .and_then(|item| refused(&item, protocol))
+            }
             Ok((action, _)) if permissions.allows(&action) => None,
             Ok((action, protocol)) => refused(&action, protocol),
             Err(route) => refused(&format!("(unknown action: {route})"), Protocol::Json),
         }
     }
+}
+
+/// The item actions of a `TransactWriteItems` body, as IAM checks them.
+fn transaction_actions(body: &[u8]) -> Vec<String> {
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let items = body["TransactItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut actions: Vec<String> = items
+        .iter()
+        .filter_map(|item| item.as_object()?.keys().next().cloned())
+        .map(|kind| match kind.as_str() {
+            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+            other => format!("dynamodb:{other}Item"),
+        })
+        .collect();
+    actions.sort();
+    actions.dedup();
+    if actions.is_empty() {
+        // Unreadable: nothing the role could be checked against grants it.
+        actions.push("dynamodb:TransactWriteItems".to_owned());
+    }
+    actions
 }
 
 /// Whether a form-encoded body has the parameter `key`.

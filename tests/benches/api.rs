@@ -104,7 +104,7 @@ async fn main() {
         assert!(item.item.is_some(), "the spec item");
         began.elapsed()
     };
-    // The GET's own read, raw: one consistent Query of the sort keys LOCK to STATUS$ (the
+    // The GET's own read, raw: one consistent Query of the sort keys LOCK to SYNC (the
     // store's `read`), what the function cannot do without.
     let query = || async {
         let began = Instant::now();
@@ -114,7 +114,7 @@ async fn main() {
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", AttributeValue::S(format!("ENV#{name}")))
             .expression_attribute_values(":from", AttributeValue::S("LOCK".into()))
-            .expression_attribute_values(":to", AttributeValue::S("STATUS$".into()))
+            .expression_attribute_values(":to", AttributeValue::S("SYNC".into()))
             .consistent_read(true)
             .send()
             .await
@@ -160,7 +160,7 @@ async fn main() {
         ms(raw99)
     );
     println!(
-        "| DynamoDB Query of the GET's range (LOCK to STATUS$) | {:.1} ms | {:.1} ms |",
+        "| DynamoDB Query of the GET's range (LOCK to SYNC) | {:.1} ms | {:.1} ms |",
         ms(query50),
         ms(query99)
     );

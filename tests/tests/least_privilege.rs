@@ -52,6 +52,10 @@ fn actions_of(prefix: &str, operation: &str) -> Vec<String> {
         // Deletes objects and, with version ids, their versions.
         ("s3", "delete_objects") => vec!["s3:DeleteObject".into(), "s3:DeleteObjectVersion".into()],
         ("lambda", "invoke") => own("InvokeFunction"),
+        // Authorized by its items' actions: the store's transactions put and delete.
+        ("dynamodb", "transact_write_items") => {
+            vec!["dynamodb:PutItem".into(), "dynamodb:DeleteItem".into()]
+        }
         _ => own(&pascal(operation)),
     }
 }

@@ -8,6 +8,7 @@ use crate::codec::{Item, n, s};
 use crate::keys::pk;
 use crate::{Result, StoreError};
 
+mod apply;
 mod environment;
 mod history;
 mod images;
@@ -62,23 +63,20 @@ impl DynamoStore {
         &self,
         name: &str,
         sk: &str,
-        mut item: Item,
+        item: Item,
         expected: Option<u64>,
     ) -> Result<u64> {
-        let version = expected.map_or(1, |v| v + 1);
-        item.insert("pk".into(), pk(name));
-        item.insert("sk".into(), s(sk));
-        item.insert("version".into(), n(version));
+        let (item, version) = versioned(name, sk, item, expected);
+        let (condition, value) = version_condition(expected);
         let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item));
-        let request = match expected {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => request
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(v)),
+            .set_item(Some(item))
+            .condition_expression(condition);
+        let request = match value {
+            Some(v) => request.expression_attribute_values(":expected", v),
+            None => request,
         };
         match request.send().await {
             Ok(_) => Ok(version),
@@ -136,6 +134,29 @@ impl DynamoStore {
             .await
             .map_err(aws)?;
         Ok(out.item)
+    }
+}
+
+/// `item` with its keys and the version a write over `expected` gives it (1 for a new item).
+fn versioned(name: &str, sk: &str, mut item: Item, expected: Option<u64>) -> (Item, u64) {
+    let version = expected.map_or(1, |v| v + 1);
+    item.insert("pk".into(), pk(name));
+    item.insert("sk".into(), s(sk));
+    item.insert("version".into(), n(version));
+    (item, version)
+}
+
+/// The condition of a versioned write over `expected` (`None`: the item must not exist),
+/// and the `:expected` value it names.
+fn version_condition(
+    expected: Option<u64>,
+) -> (
+    &'static str,
+    Option<aws_sdk_dynamodb::types::AttributeValue>,
+) {
+    match expected {
+        None => ("attribute_not_exists(pk)", None),
+        Some(v) => ("version = :expected", Some(n(v))),
     }
 }
 

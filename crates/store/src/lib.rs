@@ -30,20 +30,20 @@ pub use error::{Result, StoreError};
 pub use keys::{DUE_INDEX, LIST_INDEX, is_history_cursor};
 pub use memory::MemoryStore;
 pub use records::{
-    DueSync, EnvironmentRead, EnvironmentSummary, Lease, Page, StoredSpec, SyncRecord, SyncView,
-    Versioned,
+    DueSync, EnvironmentRead, EnvironmentSummary, Lease, Page, SpecWrites, StoredSpec, SyncRecord,
+    SyncView, Versioned,
 };
 pub use traits::{
-    HistoryStore, ImageIndexStore, LeaseStore, SpecStore, StatusStore, Store, SyncStore, ViewStore,
-    ensure_scheduled,
+    ApplyStore, HistoryStore, ImageIndexStore, LeaseStore, SpecStore, StatusStore, Store,
+    SyncStore, ViewStore, ensure_scheduled,
 };
 
 /// Every store trait, for calling the store's methods on a concrete store
 /// (`DynamoStore`, `MemoryStore`): `use strata_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        HistoryStore, ImageIndexStore, LeaseStore, SpecStore, StatusStore, Store, SyncStore,
-        ViewStore,
+        ApplyStore, HistoryStore, ImageIndexStore, LeaseStore, SpecStore, StatusStore, Store,
+        SyncStore, ViewStore,
     };
 }
 

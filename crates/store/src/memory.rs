@@ -9,9 +9,9 @@ use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Ev
 use crate::keys::due_sort_key;
 use crate::records::{SpecPut, spec_put};
 use crate::{
-    DueSync, EnvironmentSummary, HistoryStore, ImageIndexStore, Lease, LeaseStore, Page, Result,
-    SpecStore, StatusStore, StoreError, StoredSpec, SyncRecord, SyncStore, SyncView, Versioned,
-    ViewStore,
+    ApplyStore, DueSync, EnvironmentSummary, HistoryStore, ImageIndexStore, Lease, LeaseStore,
+    Page, Result, SpecStore, StatusStore, StoreError, StoredSpec, SyncRecord, SyncStore, SyncView,
+    Versioned, ViewStore,
 };
 
 #[derive(Debug, Default)]
@@ -188,6 +188,8 @@ impl ViewStore for MemoryStore {
         })
     }
 }
+
+impl ApplyStore for MemoryStore {}
 
 impl HistoryStore for MemoryStore {
     async fn append_event(&self, name: &str, event: &Event) -> Result<()> {

@@ -126,10 +126,25 @@ impl SyncView {
     }
 }
 
-/// An environment's spec, status and lease, read together.
+/// An environment's spec, status and lease, read together, and whether it has its sync
+/// schedule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRead {
     pub spec: Option<StoredSpec>,
     pub status: Option<Versioned<EnvironmentStatus>>,
     pub lease: Option<Lease>,
+    /// Its `SYNC` item exists (made at its first apply).
+    pub scheduled: bool,
+}
+
+/// What an apply writes beside its spec, in the same request where the backend can: the
+/// sync schedule of an environment that has none yet, and the image index's changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpecWrites {
+    /// The schedule to make, unless one exists by then (a concurrent maker wins).
+    pub schedule: Option<SyncRecord>,
+    /// Images to point the index at this environment for.
+    pub index: Vec<String>,
+    /// Images to point the index away from.
+    pub unindex: Vec<String>,
 }

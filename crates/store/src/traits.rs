@@ -6,8 +6,8 @@ use std::future::Future;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
 
 use crate::{
-    DueSync, EnvironmentRead, EnvironmentSummary, Lease, Page, Result, StoreError, StoredSpec,
-    SyncRecord, SyncView, Versioned,
+    DueSync, EnvironmentRead, EnvironmentSummary, Lease, Page, Result, SpecWrites, StoreError,
+    StoredSpec, SyncRecord, SyncView, Versioned,
 };
 
 /// What Strata stores about environments. Time is passed in (seconds since the epoch) so
@@ -22,6 +22,7 @@ pub trait Store:
     + LeaseStore
     + SyncStore
     + ImageIndexStore
+    + ApplyStore
 {
 }
 
@@ -33,6 +34,7 @@ impl<T> Store for T where
         + LeaseStore
         + SyncStore
         + ImageIndexStore
+        + ApplyStore
 {
 }
 
@@ -90,20 +92,23 @@ pub trait StatusStore: Send + Sync {
 }
 
 /// Reads of several items at once, for the readers that want them together.
-pub trait ViewStore: SpecStore + StatusStore + LeaseStore {
-    /// The spec, the status and the lease held at `now`, for a reader that wants all three
-    /// (`GET /environments/{name}`). DynamoDB reads them in one query.
+pub trait ViewStore: SpecStore + StatusStore + LeaseStore + SyncStore {
+    /// The spec, the status and the lease held at `now`, and whether the schedule exists, for
+    /// a reader that wants them together (`GET /environments/{name}`, an apply). DynamoDB
+    /// reads them in one query.
     fn read(&self, name: &str, now: u64) -> impl Future<Output = Result<EnvironmentRead>> + Send {
         async move {
-            let (spec, status, lease) = tokio::try_join!(
+            let (spec, status, lease, sync) = tokio::try_join!(
                 self.get_spec(name),
                 self.get_status(name),
-                self.lease(name, now)
+                self.lease(name, now),
+                self.get_sync(name)
             )?;
             Ok(EnvironmentRead {
                 spec,
                 status,
                 lease,
+                scheduled: sync.is_some(),
             })
         }
     }
@@ -186,6 +191,46 @@ pub trait ImageIndexStore: Send + Sync {
 
     /// The environments whose spec uses `image` (the index an ECR push reads), by name.
     fn environments_using(&self, image: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+/// An apply's writes: the spec with what goes beside it ([`SpecWrites`]).
+pub trait ApplyStore: SpecStore + SyncStore + ImageIndexStore {
+    /// Stores `environment` over `previous` as [`SpecStore::put_spec`] does, and `with`.
+    /// The spec's condition decides: when it fails (`StaleVersion`), nothing of `with` is
+    /// written either where the backend writes them together (DynamoDB: one transaction).
+    fn put_spec_with(
+        &self,
+        environment: &Environment,
+        previous: Option<&StoredSpec>,
+        now: u64,
+        with: &SpecWrites,
+    ) -> impl Future<Output = Result<StoredSpec>> + Send {
+        async move {
+            let stored = self.put_spec(environment, previous, now).await?;
+            write_beside(self, environment.name(), with).await?;
+            Ok(stored)
+        }
+    }
+}
+
+/// `with`, one write at a time: the schedule unless one exists, then the index.
+pub(crate) async fn write_beside<S: SyncStore + ImageIndexStore + ?Sized>(
+    store: &S,
+    name: &str,
+    with: &SpecWrites,
+) -> Result<()> {
+    if let Some(record) = &with.schedule {
+        match store.put_sync(name, record, None).await {
+            Ok(_) | Err(StoreError::StaleVersion { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !with.index.is_empty() || !with.unindex.is_empty() {
+        let index: Vec<&str> = with.index.iter().map(String::as_str).collect();
+        let unindex: Vec<&str> = with.unindex.iter().map(String::as_str).collect();
+        store.index_images(name, &index, &unindex).await?;
+    }
+    Ok(())
 }
 
 /// Makes `name`'s sync schedule unless it has one: created now (the TTL's origin), first due

@@ -7,7 +7,7 @@ use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, Event,
 };
 use strata_localstack::{LocalStack, Options};
-use strata_store::{DynamoStore, StoreError, prelude::*};
+use strata_store::{DynamoStore, SpecWrites, StoreError, SyncRecord, prelude::*};
 
 async fn store() -> (LocalStack, DynamoStore) {
     let stack = LocalStack::start(Options {
@@ -466,5 +466,110 @@ async fn one_read_gives_the_spec_the_status_with_its_components_and_the_lease() 
     assert_eq!(
         (nobody.spec, nobody.status, nobody.lease),
         (None, None, None)
+    );
+}
+
+#[tokio::test]
+async fn an_apply_writes_spec_schedule_and_index_together_or_none_of_them() {
+    let (_stack, store) = store().await;
+    let env = environment("atomic");
+    let with = |images: &[&str], unindex: &[&str]| SpecWrites {
+        schedule: Some(SyncRecord::new(100, 1000)),
+        index: images.iter().map(|i| (*i).to_owned()).collect(),
+        unindex: unindex.iter().map(|i| (*i).to_owned()).collect(),
+    };
+
+    // A new environment: the spec, its schedule and its images, one transaction.
+    let first = store
+        .put_spec_with(&env, None, 100, &with(&["shop/api", "shop/ui"], &[]))
+        .await
+        .unwrap();
+    assert_eq!((first.generation, first.version), (1, 1));
+    let read = store.read("atomic", 100).await.unwrap();
+    assert!(read.scheduled, "the schedule was made with the spec");
+    assert_eq!(read.spec.as_ref(), Some(&first));
+    assert_eq!(
+        store
+            .get_sync("atomic")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .due_at,
+        1000
+    );
+    assert_eq!(
+        store.environments_using("shop/ui").await.unwrap(),
+        ["atomic"]
+    );
+
+    // A writer holding no version (it read before the first) is refused, and nothing of
+    // what goes beside its spec is written: not its image, not its schedule.
+    let mut other = environment("atomic");
+    other.spec.database.as_mut().unwrap().storage_gib = 77;
+    let stale = store
+        .put_spec_with(&other, None, 200, &with(&["shop/other"], &["shop/ui"]))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::StaleVersion { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.get_spec("atomic").await.unwrap().as_ref(),
+        Some(&first)
+    );
+    assert!(
+        store
+            .environments_using("shop/other")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.environments_using("shop/ui").await.unwrap(),
+        ["atomic"]
+    );
+    assert_eq!(
+        store
+            .get_sync("atomic")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .due_at,
+        1000
+    );
+
+    // A schedule made in between (a concurrent first apply) wins; the spec still lands.
+    let second = store
+        .put_spec_with(
+            &other,
+            Some(&first),
+            300,
+            &with(&["shop/other"], &["shop/ui"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.generation, second.version), (2, 2));
+    assert_eq!(
+        store
+            .get_sync("atomic")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .due_at,
+        1000
+    );
+    assert_eq!(
+        store.environments_using("shop/other").await.unwrap(),
+        ["atomic"]
+    );
+    assert!(
+        store
+            .environments_using("shop/ui")
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

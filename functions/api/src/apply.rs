@@ -9,7 +9,7 @@ use strata_core::{
     Component, Environment, EnvironmentState, EnvironmentStatus, FieldError, OperationKind, Plan,
     Scope, cost, plan,
 };
-use strata_store::{Store, StoreError, StoredSpec, Versioned};
+use strata_store::{SpecWrites, Store, StoreError, StoredSpec, SyncRecord, Versioned};
 
 use crate::request::Query;
 use crate::response::{accepted, respond};
@@ -29,8 +29,9 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
         let name = environment.name().to_owned();
-        let stored = self.store().get_spec(&name).await?;
-        let status = self.store().get_status(&name).await?;
+        // One read of all an apply decides on: spec, status, lease, whether it is scheduled.
+        let read = self.store().read(&name, now).await?;
+        let (stored, status) = (read.spec, read.status);
         let standing = standing(stored.as_ref(), status.as_ref());
         let planned = plan(standing.as_ref(), &environment);
         self.check_dependents(&name, &planned).await?;
@@ -65,7 +66,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             generation,
             status_version: status.as_ref().map_or(0, |s| s.version),
         };
-        let running = match self.running(&name, &trigger, unchanged, now).await {
+        let running = match self.running_with(&name, read.lease, &trigger, unchanged) {
             // Read before another request with this very spec stored it and started: that
             // operation is this request's too.
             Err(held @ ApiError::OperationInProgress { .. }) if !unchanged => {
@@ -120,12 +121,33 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             ),
         };
         let execution = launch.execution();
+        // Beside the spec, in its write: a new environment's schedule, and the image index
+        // an ECR push reads, for the images this spec adds or drops.
+        let images = environment.images();
+        let before = stored
+            .as_ref()
+            .map(|s| s.environment.images())
+            .unwrap_or_default();
+        let with = SpecWrites {
+            schedule: (!read.scheduled)
+                .then(|| SyncRecord::new(now, now + environment.spec.sync.every_seconds())),
+            index: images
+                .iter()
+                .filter(|image| !before.contains(image))
+                .map(|image| (*image).to_owned())
+                .collect(),
+            unindex: before
+                .iter()
+                .filter(|image| !images.contains(image))
+                .map(|image| (*image).to_owned())
+                .collect(),
+        };
         // The lease before the spec: a spec never lands under an operation that started
         // after this request read the lease (a scheduled TTL delete, another apply).
         self.operations.reserve(&name, &execution, now).await?;
         match self
             .store()
-            .put_spec(&environment, stored.as_ref(), now)
+            .put_spec_with(&environment, stored.as_ref(), now, &with)
             .await
         {
             Ok(_) => {}
@@ -149,18 +171,6 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 return Err(e.into());
             }
         }
-        let every = environment.spec.sync.every_seconds();
-        strata_store::ensure_scheduled(self.store(), &name, now, every).await?;
-        // An ECR push syncs the environments using its repository: keep that index true.
-        let images = environment.images();
-        let dropped: Vec<&str> = stored
-            .as_ref()
-            .map(|s| s.environment.images())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|image| !images.contains(image))
-            .collect();
-        self.store().index_images(&name, &images, &dropped).await?;
         let started = self.operations.launch(&launch, caller, now).await?;
         Ok(accepted(
             &name,

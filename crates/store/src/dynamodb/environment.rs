@@ -15,6 +15,17 @@ use crate::{
     StoredSpec, SyncView, Versioned, ViewStore,
 };
 
+/// The `SPEC` item's attributes (the keys and version are the versioned write's).
+pub(super) fn spec_item(environment: &Environment, generation: u64, now: u64) -> Item {
+    Item::from([
+        ("body".into(), to_body(environment)),
+        ("generation".into(), n(generation)),
+        ("updatedAt".into(), n(now)),
+        ("gsi1pk".into(), s(LIST_PARTITION)),
+        ("gsi1sk".into(), s(environment.name())),
+    ])
+}
+
 impl SpecStore for DynamoStore {
     async fn get_spec(&self, name: &str) -> Result<Option<StoredSpec>> {
         match self.get_item(name, "SPEC").await? {
@@ -34,13 +45,7 @@ impl SpecStore for DynamoStore {
             SpecPut::Generation(generation) => generation,
         };
         let name = environment.name();
-        let item = Item::from([
-            ("body".into(), to_body(environment)),
-            ("generation".into(), n(generation)),
-            ("updatedAt".into(), n(now)),
-            ("gsi1pk".into(), s(LIST_PARTITION)),
-            ("gsi1sk".into(), s(name)),
-        ]);
+        let item = spec_item(environment, generation, now);
         let version = self
             .put_versioned(name, "SPEC", item, previous.map(|p| p.version))
             .await?;
@@ -140,13 +145,13 @@ impl StatusStore for DynamoStore {
 
 impl ViewStore for DynamoStore {
     async fn read(&self, name: &str, now: u64) -> Result<EnvironmentRead> {
-        // The sort keys from LOCK to STATUS#…: LOCK, SPEC, STATUS and the components'
-        // STATUS#COMPONENT#… (not the EVENT#… history before them, nor SYNC after).
+        // The sort keys from LOCK to SYNC: LOCK, SPEC, STATUS, the components'
+        // STATUS#COMPONENT#… and SYNC (not the EVENT#… history before them).
         let items = self
             .query_partition(
                 name,
                 "sk BETWEEN :from AND :to",
-                &[(":from", "LOCK"), (":to", "STATUS$")],
+                &[(":from", "LOCK"), (":to", "SYNC")],
             )
             .await?;
         let find = |sk: &str| {
@@ -165,6 +170,7 @@ impl ViewStore for DynamoStore {
             spec,
             status: status_from_items(name, &items)?,
             lease,
+            scheduled: find("SYNC").is_some(),
         })
     }
 

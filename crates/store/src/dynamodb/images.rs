@@ -5,19 +5,22 @@ use crate::codec::{Item, get_s, s};
 use crate::keys::pk;
 use crate::{ImageIndexStore, Result, StoreError};
 
+/// The index item that points `image` at environment `name`.
+pub(super) fn image_key(image: &str, name: &str) -> Item {
+    Item::from([
+        ("pk".to_owned(), s(format!("IMAGE#{image}"))),
+        ("sk".to_owned(), pk(name)),
+    ])
+}
+
 impl ImageIndexStore for DynamoStore {
     async fn index_images(&self, name: &str, images: &[&str], dropped: &[&str]) -> Result<()> {
-        let key = |image: &str| {
-            [
-                ("pk".to_owned(), s(format!("IMAGE#{image}"))),
-                ("sk".to_owned(), pk(name)),
-            ]
-        };
+        let key = |image: &str| image_key(image, name);
         for image in images {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(Item::from(key(image))))
+                .set_item(Some(key(image)))
                 .send()
                 .await
                 .map_err(aws)?;
@@ -26,7 +29,7 @@ impl ImageIndexStore for DynamoStore {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(Item::from(key(image))))
+                .set_key(Some(key(image)))
                 .send()
                 .await
                 .map_err(aws)?;

@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, RequestExt, Response};
 use strata_control::{Flows, Started, SyncRequests, Trigger};
 use strata_core::{EnvironmentStatus, Event, FieldError, check_environment_name};
-use strata_store::{Store, StoredSpec, Versioned};
+use strata_store::{Lease, Store, StoredSpec, Versioned};
 
 use crate::request::{extension_body, query};
 use crate::response::accepted;
@@ -122,14 +122,14 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         trigger: fn(u64, u64) -> Trigger<'static>,
         now: u64,
     ) -> Result<Existing, ApiError> {
-        let stored = self
-            .store()
-            .get_spec(name)
-            .await?
+        // One read: the spec, the status and the lease.
+        let read = self.store().read(name, now).await?;
+        let stored = read
+            .spec
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
-        let status = self.store().get_status(name).await?;
+        let status = read.status;
         let request = trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
-        match self.running(name, &request, true, now).await? {
+        match self.running_with(name, read.lease, &request, true)? {
             Some(response) => Ok(Existing::Running(response)),
             None => Ok(Existing::Idle(Box::new((stored, status)))),
         }
@@ -144,7 +144,19 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         unchanged: bool,
         now: u64,
     ) -> Result<Option<Response<Body>>, ApiError> {
-        let Some(lease) = self.store().lease(name, now).await? else {
+        let lease = self.store().lease(name, now).await?;
+        self.running_with(name, lease, trigger, unchanged)
+    }
+
+    /// [`Self::running`] with the lease already read (`None`: free).
+    pub(crate) fn running_with(
+        &self,
+        name: &str,
+        lease: Option<Lease>,
+        trigger: &Trigger<'_>,
+        unchanged: bool,
+    ) -> Result<Option<Response<Body>>, ApiError> {
+        let Some(lease) = lease else {
             return Ok(None);
         };
         if !(unchanged && trigger.started(name, &lease.holder)) {

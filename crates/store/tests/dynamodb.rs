@@ -472,6 +472,22 @@ async fn one_read_gives_the_spec_the_status_with_its_components_and_the_lease() 
 #[tokio::test]
 async fn an_apply_writes_spec_schedule_and_index_together_or_none_of_them() {
     let (_stack, store) = store().await;
+    let due = |store: &DynamoStore| {
+        let store = store.clone();
+        async move {
+            store
+                .get_sync("atomic")
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+                .due_at
+        }
+    };
+    let using = |store: &DynamoStore, image: &'static str| {
+        let store = store.clone();
+        async move { store.environments_using(image).await.unwrap() }
+    };
     let env = environment("atomic");
     let with = |images: &[&str], unindex: &[&str]| SpecWrites {
         schedule: Some(SyncRecord::new(100, 1000)),
@@ -488,20 +504,8 @@ async fn an_apply_writes_spec_schedule_and_index_together_or_none_of_them() {
     let read = store.read("atomic", 100).await.unwrap();
     assert!(read.scheduled, "the schedule was made with the spec");
     assert_eq!(read.spec.as_ref(), Some(&first));
-    assert_eq!(
-        store
-            .get_sync("atomic")
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .due_at,
-        1000
-    );
-    assert_eq!(
-        store.environments_using("shop/ui").await.unwrap(),
-        ["atomic"]
-    );
+    assert_eq!(due(&store).await, 1000);
+    assert_eq!(using(&store, "shop/ui").await, ["atomic"]);
 
     // A writer holding no version (it read before the first) is refused, and nothing of
     // what goes beside its spec is written: not its image, not its schedule.
@@ -518,27 +522,9 @@ async fn an_apply_writes_spec_schedule_and_index_together_or_none_of_them() {
         store.get_spec("atomic").await.unwrap().as_ref(),
         Some(&first)
     );
-    assert!(
-        store
-            .environments_using("shop/other")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        store.environments_using("shop/ui").await.unwrap(),
-        ["atomic"]
-    );
-    assert_eq!(
-        store
-            .get_sync("atomic")
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .due_at,
-        1000
-    );
+    assert!(using(&store, "shop/other").await.is_empty());
+    assert_eq!(using(&store, "shop/ui").await, ["atomic"]);
+    assert_eq!(due(&store).await, 1000);
 
     // A schedule made in between (a concurrent first apply) wins; the spec still lands.
     let second = store
@@ -551,25 +537,7 @@ async fn an_apply_writes_spec_schedule_and_index_together_or_none_of_them() {
         .await
         .unwrap();
     assert_eq!((second.generation, second.version), (2, 2));
-    assert_eq!(
-        store
-            .get_sync("atomic")
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .due_at,
-        1000
-    );
-    assert_eq!(
-        store.environments_using("shop/other").await.unwrap(),
-        ["atomic"]
-    );
-    assert!(
-        store
-            .environments_using("shop/ui")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(due(&store).await, 1000);
+    assert_eq!(using(&store, "shop/other").await, ["atomic"]);
+    assert!(using(&store, "shop/ui").await.is_empty());
 }

@@ -220,10 +220,7 @@ pub(crate) async fn write_beside<S: SyncStore + ImageIndexStore + ?Sized>(
     with: &SpecWrites,
 ) -> Result<()> {
     if let Some(record) = &with.schedule {
-        match store.put_sync(name, record, None).await {
-            Ok(_) | Err(StoreError::StaleVersion { .. }) => {}
-            Err(e) => return Err(e),
-        }
+        make_schedule(store, name, record).await?;
     }
     if !with.index.is_empty() || !with.unindex.is_empty() {
         let index: Vec<&str> = with.index.iter().map(String::as_str).collect();
@@ -244,10 +241,17 @@ pub async fn ensure_scheduled<S: Store>(
     if store.get_sync(name).await?.is_some() {
         return Ok(());
     }
-    match store
-        .put_sync(name, &SyncRecord::new(now, now + every_secs), None)
-        .await
-    {
+    make_schedule(store, name, &SyncRecord::new(now, now + every_secs)).await
+}
+
+/// Writes `record` as `name`'s first schedule; one that exists already (a concurrent maker
+/// won) is kept.
+async fn make_schedule<S: SyncStore + ?Sized>(
+    store: &S,
+    name: &str,
+    record: &SyncRecord,
+) -> Result<()> {
+    match store.put_sync(name, record, None).await {
         Ok(_) | Err(StoreError::StaleVersion { .. }) => Ok(()),
         Err(e) => Err(e),
     }

@@ -9,6 +9,7 @@ pub mod custom;
 pub mod drift;
 pub mod events;
 pub mod graph;
+pub mod leak;
 pub mod plan;
 pub mod post_deploy;
 pub mod preview;

@@ -17,8 +17,7 @@ use crate::status::ComponentStatus;
 /// The largest answer kept: the status is one DynamoDB item, with room for the rest.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024;
 
-/// A secret value shorter than this is not looked for: a word that short appears anywhere.
-pub const MIN_SECRET_CHARS: usize = 6;
+pub use crate::leak::MIN_SECRET_CHARS;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -91,7 +90,8 @@ impl PostDeployRequest {
 }
 
 /// The answer as kept, or why it is refused: JSON, at most [`MAX_OUTPUT_BYTES`], and holding
-/// none of `secrets` (each the value and where it comes from). The refusal names where the
+/// none of `secrets` (each the value and where it comes from) in any encoding
+/// [`crate::leak`] knows. The refusal names where the
 /// secret comes from, never the value.
 pub fn check_output(answer: &[u8], secrets: &[(String, String)]) -> Result<Value, String> {
     if answer.len() > MAX_OUTPUT_BYTES {
@@ -103,18 +103,10 @@ pub fn check_output(answer: &[u8], secrets: &[(String, String)]) -> Result<Value
     let value: Value =
         serde_json::from_slice(answer).map_err(|e| format!("its answer is not JSON: {e}"))?;
     let text = String::from_utf8_lossy(answer);
-    for (secret, source) in secrets {
-        if secret.chars().count() < MIN_SECRET_CHARS {
-            continue;
-        }
-        // As written, or as JSON escapes it inside a string.
-        let escaped = serde_json::to_string(secret).unwrap_or_default();
-        let escaped = escaped.trim_matches('"');
-        if text.contains(secret.as_str()) || text.contains(escaped) {
-            return Err(format!(
-                "its answer holds a secret value of the environment ({source}): nothing of it is kept"
-            ));
-        }
+    if let Some(source) = crate::leak::leaked(&text, secrets) {
+        return Err(format!(
+            "its answer holds a secret value of the environment ({source}): nothing of it is kept"
+        ));
     }
     Ok(value)
 }

@@ -28,6 +28,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         caller: &str,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
+        self.admit(&environment)?;
         let name = environment.name().to_owned();
         // One read of all an apply decides on: spec, status, lease, whether it is scheduled.
         let read = self.store().read(&name, now).await?;

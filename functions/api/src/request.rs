@@ -42,17 +42,13 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         }
     }
 
-    /// A spec from the body, refused with every field error if it names a secret the
-    /// operator does not allow.
-    pub(crate) fn allowed_spec(
-        &self,
-        request: &Request,
-        name: &str,
-    ) -> Result<Environment, ApiError> {
-        let environment = spec_body(request, name)?;
-        let refused = self.secrets.check(&environment);
+    /// The one rule for what enters, whichever way a spec comes (PUT, plan, a preview's
+    /// `set`): it names no secret the operator does not allow, every refusal by its field.
+    /// (The spec's own rules ran when it was parsed: [`Environment::from_value`].)
+    pub(crate) fn admit(&self, environment: &Environment) -> Result<(), ApiError> {
+        let refused = self.secrets.check(environment);
         if refused.is_empty() {
-            Ok(environment)
+            Ok(())
         } else {
             Err(ApiError::Invalid(refused))
         }
@@ -217,7 +213,7 @@ pub(crate) fn extension_body(request: &Request) -> Result<u64, ApiError> {
     }
 }
 
-fn spec_body(request: &Request, name: &str) -> Result<Environment, ApiError> {
+pub(crate) fn spec_body(request: &Request, name: &str) -> Result<Environment, ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)

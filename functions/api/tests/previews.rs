@@ -77,6 +77,15 @@ async fn a_preview_is_made_from_a_ready_base_and_holds_it_while_it_runs() {
             "spec.app.services[nope].version",
         ),
         (json!({"name": "pr-42", "ttl": "forever"}), "spec.ttl"),
+        // The secret check PUT and plan run: another environment's RDS master secret (or any
+        // secret outside the operator's prefix) cannot be mounted through `set`.
+        (
+            json!({"name": "pr-42", "ttl": "4h", "set": {
+                "spec.app.services[api].env[PAYMENTS_API_KEY].secretArn":
+                    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0f1e2d3c-AbCdEf"
+            }}),
+            "spec.app.services[1].env[1].secretArn",
+        ),
     ] {
         let refused = preview(&api, "staging", body.clone()).await;
         assert_eq!(

@@ -237,6 +237,42 @@ impl<C: ClientFor> Custom<'_, C> {
     }
 }
 
+impl<C: ClientFor> Custom<'_, C> {
+    /// What the team's function or stack answered, unless it carries one of the
+    /// environment's secret values in any encoding [`strata_core::leak`] knows: its outputs
+    /// and resource ids are recorded in the status and its error message in the history,
+    /// so neither may hold one. The refusal names where the secret comes from, never it.
+    async fn unless_secret(
+        &self,
+        step: &Step<'_>,
+        answered: Result<Progress, ComponentError>,
+    ) -> Result<Progress, ComponentError> {
+        let (text, what) = match &answered {
+            Ok(p) if p.outputs.is_empty() && p.resource_ids.is_empty() => return answered,
+            Ok(p) => {
+                let values = p.outputs.values().chain(p.resource_ids.values());
+                (values.cloned().collect::<Vec<_>>().join("\n"), "answered")
+            }
+            Err(e @ ComponentError::FunctionFailed(_)) => (e.to_string(), "failed with a message"),
+            Err(_) => return answered,
+        };
+        let secrets = strata_secret_values::of_environment(
+            |r| self.clients.secrets(r),
+            step.environment,
+            step.dependencies,
+        )
+        .await?;
+        match strata_core::leak::leaked(&text, &secrets) {
+            None => answered,
+            Some(source) => Err(ComponentError::FunctionFailed(format!(
+                "component {} {what} holding a secret value of the environment ({source}): \
+                 nothing of it is kept",
+                self.component.name()
+            ))),
+        }
+    }
+}
+
 /// The component's inputs, each a literal or another component's output read from the
 /// statuses of its dependencies.
 fn inputs(
@@ -272,23 +308,25 @@ impl<C: ClientFor> ComponentHandler for Custom<'_, C> {
     }
 
     async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        match self.deployed(step)? {
+        let answered = match self.deployed(step)? {
             Deployed::Function(f) => {
                 f.step(strata_core::component_contract::StepAction::Apply)
                     .await
             }
             Deployed::Stack(s) => s.apply().await,
-        }
+        };
+        self.unless_secret(step, answered).await
     }
 
     async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        match self.deployed(step)? {
+        let answered = match self.deployed(step)? {
             Deployed::Function(f) => {
                 f.step(strata_core::component_contract::StepAction::Destroy)
                     .await
             }
             Deployed::Stack(s) => s.destroy().await,
-        }
+        };
+        self.unless_secret(step, answered).await
     }
 
     async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {

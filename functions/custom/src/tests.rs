@@ -31,9 +31,20 @@ impl Mocked {
         Self {
             lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules),
             cloudformation: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
-            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[]),
+            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&payments()]),
         }
     }
+}
+
+/// The value of the staging example's one secret variable (PAYMENTS_API_KEY).
+const PAYMENTS_KEY: &str = "pk_live_0123456789";
+
+fn payments() -> Rule {
+    mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(|| {
+        aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput::builder()
+            .secret_string(PAYMENTS_KEY)
+            .build()
+    })
 }
 
 impl ClientFor for Mocked {
@@ -203,6 +214,24 @@ async fn a_failing_function_or_one_outside_the_contract_fails_the_step_saying_wh
         format!("{FUNCTION} failed (Unhandled): TopicLimit: too many topics")
     );
 
+    // The function's own words never carry a secret of the environment, however encoded.
+    let leaking = mock!(Client::invoke).then_output(|| {
+        InvokeOutput::builder()
+            .status_code(200)
+            .function_error("Unhandled")
+            .payload(Blob::new(
+                r#"{"errorType": "Boom", "errorMessage": "bad key cGtfbGl2ZV8wMTIzNDU2Nzg5"}"#,
+            ))
+            .build()
+    });
+    let error = step_with(&[&leaking], &env, None, false).await.unwrap_err();
+    assert_eq!(error.name(), "FunctionFailed");
+    assert_eq!(
+        error.to_string(),
+        "component topic failed with a message holding a secret value of the environment \
+         (PAYMENTS_API_KEY of service api): nothing of it is kept"
+    );
+
     let odd = answers(r#"{"done": "yes"}"#);
     let error = step_with(&[&odd], &env, None, false).await.unwrap_err();
     assert_eq!(error.name(), "FunctionFailed");
@@ -299,4 +328,23 @@ async fn observe_reports_what_the_function_found() {
             }]
         }
     );
+}
+
+#[tokio::test]
+async fn outputs_holding_a_secret_value_are_not_kept() {
+    let env = with_topic(|_| {});
+    for outputs in [
+        format!(r#"{{"done": true, "outputs": {{"key": "{PAYMENTS_KEY}"}}}}"#),
+        r#"{"done": true, "outputs": {"url": "https://x/?k=pk_live_0123456789"}}"#.to_owned(),
+        r#"{"done": true, "resourceIds": {"id": "cGtfbGl2ZV8wMTIzNDU2Nzg5"}}"#.to_owned(),
+    ] {
+        let body: &'static str = Box::leak(outputs.into_boxed_str());
+        let error = step_with(&[&answers(body)], &env, None, false)
+            .await
+            .unwrap_err();
+        assert_eq!(error.name(), "FunctionFailed", "{body}");
+        let said = error.to_string();
+        assert!(said.contains("(PAYMENTS_API_KEY of service api)"), "{said}");
+        assert!(!said.contains(PAYMENTS_KEY), "{said}");
+    }
 }

@@ -6,7 +6,7 @@ use strata_control::{Flows, Started, SyncRequests, Trigger};
 use strata_core::{EnvironmentStatus, Event, FieldError, check_environment_name};
 use strata_store::{Lease, Store, StoredSpec, Versioned};
 
-use crate::request::{extension_body, query};
+use crate::request::{extension_body, query, spec_body};
 use crate::response::accepted;
 use crate::{Api, ApiError, ChangeSets, Endpoint, previews, route};
 
@@ -56,11 +56,11 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             Endpoint::List => self.list(&query).await,
             Endpoint::Get => self.get(&name, now).await,
             Endpoint::Apply => {
-                let environment = self.allowed_spec(request, &name)?;
+                let environment = spec_body(request, &name)?;
                 self.apply(environment, &query, caller, now).await
             }
             Endpoint::Plan => {
-                let environment = self.allowed_spec(request, &name)?;
+                let environment = spec_body(request, &name)?;
                 self.plan(environment, &query).await
             }
             Endpoint::Delete => self.delete(&name, caller, now).await,

@@ -19,6 +19,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         environment: Environment,
         query: &Query,
     ) -> Result<Response<Body>, ApiError> {
+        self.admit(&environment)?;
         let stored = self.store().get_spec(environment.name()).await?;
         let status = self.store().get_status(environment.name()).await?;
         let standing = standing(stored.as_ref(), status.as_ref());

@@ -137,6 +137,12 @@ impl Template {
             let id = id
                 .as_str()
                 .ok_or_else(|| bad("a resource id is not a string".into()))?;
+            // A resource under a false condition is not made, as in CloudFormation.
+            if let Some(condition) = resource.get("Condition").and_then(Value::as_str) {
+                if !ctx.condition(condition, id)? {
+                    continue;
+                }
+            }
             let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
             match resource.get("Type").and_then(Value::as_str) {
                 Some("AWS::Serverless::Function") => {
@@ -398,6 +404,16 @@ impl Context<'_> {
     }
 
     fn sub(&self, text: &str, at: &str) -> Result<String, LocalStackError> {
+        self.sub_with(text, &BTreeMap::new(), at)
+    }
+
+    /// `Fn::Sub` with its own variables (the list form `[text, {name: value}]`).
+    fn sub_with(
+        &self,
+        text: &str,
+        variables: &BTreeMap<String, String>,
+        at: &str,
+    ) -> Result<String, LocalStackError> {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -407,7 +423,9 @@ impl Context<'_> {
                 .ok_or_else(|| bad(format!("{at}: unclosed ${{ in Sub")))?
                 + start;
             let name = &rest[start + 2..end];
-            out.push_str(&if name.contains('.') {
+            out.push_str(&if let Some(value) = variables.get(name) {
+                value.clone()
+            } else if name.contains('.') {
                 self.get_att(name, at)?
             } else {
                 self.reference(name, at)?
@@ -442,6 +460,23 @@ impl Context<'_> {
                 self.get_att(&format!("{id}.{att}"), at)
             }
             ("Sub" | "Fn::Sub", Value::String(text)) => self.sub(text, at),
+            ("Sub" | "Fn::Sub", Value::Sequence(parts)) if parts.len() == 2 => {
+                let text = parts[0]
+                    .as_str()
+                    .ok_or_else(|| bad(format!("{at}: Sub's text must be a string")))?;
+                let mut variables = BTreeMap::new();
+                for (k, v) in parts[1].as_mapping().into_iter().flatten() {
+                    let k = k
+                        .as_str()
+                        .ok_or_else(|| bad(format!("{at}: Sub variable")))?;
+                    variables.insert(k.to_owned(), self.resolve(v, at)?);
+                }
+                self.sub_with(text, &variables, at)
+            }
+            ("Join" | "Fn::Join", Value::Sequence(parts)) if parts.len() == 2 => {
+                let delimiter = self.resolve(&parts[0], at)?;
+                Ok(self.resolve_list(&parts[1], at)?.join(&delimiter))
+            }
             ("If" | "Fn::If", Value::Sequence(parts)) if parts.len() == 3 => {
                 let condition = parts[0].as_str().unwrap_or_default();
                 let chosen = if self.condition(condition, at)? {
@@ -488,12 +523,57 @@ impl Context<'_> {
         }
     }
 
+    /// A value that must become a list: a sequence, `Fn::Split`, or a `Ref` to a
+    /// `CommaDelimitedList` parameter.
+    fn resolve_list(&self, v: &Value, at: &str) -> Result<Vec<String>, LocalStackError> {
+        if let Value::Sequence(items) = v {
+            return items.iter().map(|i| self.resolve(i, at)).collect();
+        }
+        let (function, arg) = match v {
+            Value::Tagged(tagged) => (tagged.tag.to_string(), tagged.value.clone()),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                (k.as_str().unwrap_or_default().to_owned(), v.clone())
+            }
+            _ => return Err(bad(format!("{at}: not a list: {v:?}"))),
+        };
+        match (function.trim_start_matches('!'), &arg) {
+            ("Split" | "Fn::Split", Value::Sequence(parts)) if parts.len() == 2 => {
+                let delimiter = self.resolve(&parts[0], at)?;
+                let text = self.resolve(&parts[1], at)?;
+                Ok(text.split(delimiter.as_str()).map(str::to_owned).collect())
+            }
+            ("Ref", Value::String(name)) if self.parameters.contains_key(name) => Ok(self
+                .parameters[name]
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .collect()),
+            _ => Err(bad(format!("{at}: unsupported list intrinsic {function}"))),
+        }
+    }
+
+    fn is_split(v: &Value) -> bool {
+        match v {
+            Value::Tagged(tagged) => tagged.tag.to_string().trim_start_matches('!') == "Split",
+            Value::Mapping(m) if m.len() == 1 => {
+                m.keys().next().and_then(Value::as_str) == Some("Fn::Split")
+            }
+            _ => false,
+        }
+    }
+
     /// Resolves every intrinsic inside a tree, giving JSON.
     pub(crate) fn resolve_tree(
         &self,
         v: &Value,
         at: &str,
     ) -> Result<serde_json::Value, LocalStackError> {
+        if Self::is_split(v) {
+            let items = self.resolve_list(v, at)?;
+            return Ok(serde_json::Value::Array(
+                items.into_iter().map(serde_json::Value::String).collect(),
+            ));
+        }
         Ok(match v {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
@@ -616,6 +696,52 @@ Resources:
         assert_eq!(
             m.definition,
             r#"{"a": "arn:aws:lambda:eu-west-1:123456789012:function:worker", "b": "arn:aws:dynamodb:eu-west-1:123456789012:table/stack-state", "c": "$.path"}"#
+        );
+    }
+
+    #[test]
+    fn lists_joins_substitution_variables_and_conditional_resources_resolve() {
+        let template = r#"
+Parameters:
+  Zones: { Type: CommaDelimitedList, Default: "Z1,Z2" }
+  Adopt: { Type: String, Default: "true" }
+Conditions:
+  Creates: !Equals [!Ref Adopt, "false"]
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Condition: Creates
+    Properties: { TableName: t }
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: worker } }
+    Properties:
+      Environment:
+        Variables:
+          JOINED: !Join ["+", !Ref Zones]
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: route53:ChangeResourceRecordSets
+              Resource: !Split
+                - ","
+                - !Sub
+                  - "arn:aws:route53:::hostedzone/${Ids}"
+                  - Ids: !Join [",arn:aws:route53:::hostedzone/", !Ref Zones]
+"#;
+        let t = load(template, "{}").unwrap();
+        assert!(
+            t.tables.is_empty(),
+            "a resource under a false condition is not made"
+        );
+        let f = &t.functions[0];
+        assert_eq!(f.environment["JOINED"], "Z1+Z2");
+        assert_eq!(
+            f.permissions.statements[0].resources,
+            [
+                "arn:aws:route53:::hostedzone/Z1",
+                "arn:aws:route53:::hostedzone/Z2"
+            ]
         );
     }
 

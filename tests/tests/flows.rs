@@ -579,7 +579,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     h.eks
         .describe_access_entry()
         .cluster_name("strata-staging")
-        .principal_arn("arn:aws:iam::123456789012:role/strata-local-kubernetes")
+        .principal_arn("arn:aws:iam::123456789012:role/strata-local-KubernetesAccessRole")
         .send()
         .await
         .expect("the access entry for the Kubernetes role");

@@ -3,7 +3,6 @@
 //! asynchronously (Lambda retries it, then its on-failure destination takes it).
 
 use std::future::Future;
-use std::sync::Mutex;
 
 use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
@@ -68,28 +67,6 @@ impl SyncRequests for LambdaSyncRequests {
                         .to_owned(),
                 )
             })?;
-        Ok(())
-    }
-}
-
-/// An in-memory [`SyncRequests`] for handler tests: records each request.
-#[derive(Debug, Default)]
-pub struct MemorySyncRequests {
-    requested: Mutex<Vec<SyncRequest>>,
-}
-
-impl MemorySyncRequests {
-    pub fn requested(&self) -> Vec<SyncRequest> {
-        self.requested.lock().expect("not poisoned").clone()
-    }
-}
-
-impl SyncRequests for MemorySyncRequests {
-    async fn request(&self, request: &SyncRequest) -> Result<(), FlowError> {
-        self.requested
-            .lock()
-            .expect("not poisoned")
-            .push(request.clone());
         Ok(())
     }
 }

@@ -1,10 +1,15 @@
 //! Putting Strata's events on the stack's EventBridge bus: the lifecycle, api and sync
-//! functions publish through [`Notifier`]; tests use [`MemoryNotifier`].
+//! functions publish through [`Notifier`]; tests use `MemoryNotifier` (`memory.rs`, behind
+//! the feature `testing`).
 
 use std::future::Future;
-use std::sync::Mutex;
 
 use strata_core::events::{Notice, SOURCE};
+
+#[cfg(any(test, feature = "testing"))]
+mod memory;
+#[cfg(any(test, feature = "testing"))]
+pub use memory::MemoryNotifier;
 
 pub trait Notifier: Send + Sync {
     /// Puts one notice on the bus; an error says why it was not accepted.
@@ -51,35 +56,5 @@ impl Notifier for EventBus {
             )),
             _ => Ok(()),
         }
-    }
-}
-
-/// An in-memory [`Notifier`] for tests: keeps what was published, or refuses on demand.
-#[derive(Debug, Default)]
-pub struct MemoryNotifier {
-    published: Mutex<Vec<Notice>>,
-    refusing: Mutex<bool>,
-}
-
-impl MemoryNotifier {
-    pub fn published(&self) -> Vec<Notice> {
-        self.published.lock().expect("not poisoned").clone()
-    }
-
-    pub fn set_refusing(&self, refusing: bool) {
-        *self.refusing.lock().expect("not poisoned") = refusing;
-    }
-}
-
-impl Notifier for MemoryNotifier {
-    async fn publish(&self, notice: &Notice) -> Result<(), String> {
-        if *self.refusing.lock().expect("not poisoned") {
-            return Err("ThrottlingException: Rate exceeded".into());
-        }
-        self.published
-            .lock()
-            .expect("not poisoned")
-            .push(notice.clone());
-        Ok(())
     }
 }

@@ -8,8 +8,6 @@
 //!
 //! Choosing among the tags is `strata_core::versions`' job, not this crate's.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,6 +19,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
+
+#[cfg(any(test, feature = "testing"))]
+mod memory;
+#[cfg(any(test, feature = "testing"))]
+pub use memory::MemoryTags;
 
 /// Tags asked for per page of an OCI registry.
 pub const PAGE: u32 = 100;
@@ -109,58 +112,6 @@ impl Repository {
 /// Lists the tags of an image's repository.
 pub trait TagSource: Send + Sync {
     fn tags(&self, image: &str) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
-}
-
-/// An in-memory [`TagSource`] for handler tests: tags per image (an unknown image is
-/// `NotFound`), and how many times each was listed.
-#[derive(Debug, Default)]
-pub struct MemoryTags {
-    tags: Mutex<HashMap<String, Result<Vec<String>, RegistryError>>>,
-    listings: Mutex<HashMap<String, u32>>,
-}
-
-impl MemoryTags {
-    pub fn set(&self, image: &str, tags: &[&str]) {
-        let tags = tags.iter().map(|t| (*t).to_owned()).collect();
-        self.tags
-            .lock()
-            .expect("not poisoned")
-            .insert(image.to_owned(), Ok(tags));
-    }
-
-    /// Makes listing `image` fail with `error`.
-    pub fn fail(&self, image: &str, error: RegistryError) {
-        self.tags
-            .lock()
-            .expect("not poisoned")
-            .insert(image.to_owned(), Err(error));
-    }
-
-    pub fn listings(&self, image: &str) -> u32 {
-        let listings = self.listings.lock().expect("not poisoned");
-        listings.get(image).copied().unwrap_or(0)
-    }
-}
-
-impl TagSource for MemoryTags {
-    async fn tags(&self, image: &str) -> Result<Vec<String>, RegistryError> {
-        *self
-            .listings
-            .lock()
-            .expect("not poisoned")
-            .entry(image.to_owned())
-            .or_default() += 1;
-        self.tags
-            .lock()
-            .expect("not poisoned")
-            .get(image)
-            .cloned()
-            .unwrap_or_else(|| {
-                Err(RegistryError::NotFound(format!(
-                    "{image}: no such repository"
-                )))
-            })
-    }
 }
 
 /// Tags from ECR or an OCI registry, by the image's host.

@@ -21,6 +21,7 @@ mod codec;
 mod dynamodb;
 mod error;
 mod keys;
+#[cfg(any(test, feature = "testing"))]
 mod memory;
 mod records;
 mod traits;
@@ -28,6 +29,8 @@ mod traits;
 pub use dynamodb::DynamoStore;
 pub use error::{Result, StoreError};
 pub use keys::{DUE_INDEX, LIST_INDEX, is_history_cursor};
+/// The in-memory store, for tests only: the feature `testing` (a dev-dependency's).
+#[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use records::{
     DueSync, EnvironmentRead, EnvironmentSummary, Lease, Page, SpecWrites, StoredSpec, SyncRecord,
@@ -39,7 +42,7 @@ pub use traits::{
 };
 
 /// Every store trait, for calling the store's methods on a concrete store
-/// (`DynamoStore`, `MemoryStore`): `use strata_store::prelude::*;`.
+/// (`DynamoStore`, or the tests' `MemoryStore`): `use strata_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
         ApplyStore, HistoryStore, ImageIndexStore, LeaseStore, SpecStore, StatusStore, Store,

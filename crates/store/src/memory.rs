@@ -1,5 +1,6 @@
 //! An in-memory [`Store`](crate::Store) with the same semantics as DynamoDB's, for domain and
-//! handler tests that do not need the emulator.
+//! handler tests that do not need the emulator. Compiled for this crate's tests and behind
+//! the feature `testing` (other crates' dev-dependencies turn it on), never shipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;

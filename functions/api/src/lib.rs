@@ -17,8 +17,7 @@ pub use error::ApiError;
 pub use routes::{Endpoint, ROUTES, Route, route};
 pub use strata_control::SyncRequest;
 pub use strata_control::{
-    FlowError, Flows, LambdaSyncRequests, MemoryFlows, MemorySyncRequests, Operations, SfnFlows,
-    SyncRequests,
+    FlowError, Flows, LambdaSyncRequests, Operations, SfnFlows, SyncRequests,
 };
 
 // The crate-wide helpers the resource modules name by `crate::` paths.

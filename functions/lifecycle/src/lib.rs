@@ -18,4 +18,4 @@ pub use finish::{CaughtError, finish, release, unconverged};
 pub use input::{DEFAULT_DEADLINE_SECONDS, DEFAULT_POLL_SECONDS, ExecutionInput};
 pub use request::handle;
 
-pub use strata_notify::{EventBus, MemoryNotifier, Notifier};
+pub use strata_notify::{EventBus, Notifier};

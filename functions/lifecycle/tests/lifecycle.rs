@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use strata_core::events::{Notice, StateChange};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
-use strata_lifecycle::MemoryNotifier;
+use strata_notify::MemoryNotifier;
 use strata_store::{MemoryStore, prelude::*};
 
 const CONTROL_PLANE: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/strata/test";

@@ -18,13 +18,14 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use futures_util::{StreamExt, stream};
+use strata_control::MemoryFlows;
 use strata_core::Component;
 use strata_core::status::{ComponentPhase, ComponentStatus, EnvironmentState, EnvironmentStatus};
 use strata_localstack::{LocalStack, Options};
+use strata_notify::MemoryNotifier;
+use strata_registry::MemoryTags;
 use strata_store::{DynamoStore, SyncRecord, ensure_scheduled, prelude::*};
-use strata_sync::{
-    MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, RunReport, Syncer,
-};
+use strata_sync::{MemoryInventory, MemoryObserver, RunReport, Syncer};
 
 type TestSyncer =
     Syncer<DynamoStore, MemoryFlows, MemoryNotifier, MemoryTags, MemoryObserver, MemoryInventory>;

@@ -48,9 +48,9 @@ pub use observe::{LambdaObserver, MemoryObserver, Observer};
 pub use request::{Request, handle, parse_request};
 pub use run::{CONCURRENCY, RUN_BUDGET, RunReport};
 pub use strata_control::SyncRequest;
-pub use strata_control::{Flows, MemoryFlows, SfnFlows};
-pub use strata_notify::{EventBus, MemoryNotifier, Notifier};
-pub use strata_registry::{MemoryTags, Registries, RegistryError, TagSource};
+pub use strata_control::{Flows, SfnFlows};
+pub use strata_notify::{EventBus, Notifier};
+pub use strata_registry::{Registries, RegistryError, TagSource};
 pub use ttl::{TTL_WARNING_LEADS, expires_at};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use strata_control::MemoryFlows;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::events::Notice;
 use strata_core::spec::{DriftPolicy, ImagePolicy};
@@ -14,10 +15,12 @@ use strata_core::{
     Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus, ImageUpdate,
     OperationKind,
 };
+use strata_notify::MemoryNotifier;
+use strata_registry::MemoryTags;
 use strata_store::{MemoryStore, ensure_scheduled, prelude::*};
 use strata_sync::{
-    MemoryFlows, MemoryInventory, MemoryNotifier, MemoryObserver, MemoryTags, Observation, Outcome,
-    RegistryError, Request, RunReport, SyncError, SyncRequest, Syncer, TagCache, parse_request,
+    MemoryInventory, MemoryObserver, Observation, Outcome, RegistryError, Request, RunReport,
+    SyncError, SyncRequest, Syncer, TagCache, parse_request,
 };
 
 const T0: u64 = 1_800_000_000;

@@ -6,7 +6,8 @@
 use lambda_http::Body;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
-use strata_api::{Api, MemoryFlows, MemorySyncRequests, Operations};
+use strata_api::{Api, Operations};
+use strata_control::{MemoryFlows, MemorySyncRequests};
 use strata_store::MemoryStore;
 
 pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
 
 use strata_core::status::{EnvironmentStatus, INVENTORY_LIMIT, InventoryItem};
 use strata_core::{Component, Environment, tags};
@@ -368,42 +367,6 @@ impl Inventory for AwsInventory {
         items.extend(repositories?);
         items.extend(addresses?);
         Ok(items)
-    }
-}
-
-/// An in-memory [`Inventory`] for tests: the items set per environment; counts takings.
-#[derive(Debug, Default)]
-pub struct MemoryInventory {
-    items: Mutex<BTreeMap<String, Result<Vec<InventoryItem>, String>>>,
-    takings: Mutex<u64>,
-}
-
-impl MemoryInventory {
-    pub fn set(&self, environment: &str, items: Result<Vec<InventoryItem>, String>) {
-        self.items
-            .lock()
-            .expect("not poisoned")
-            .insert(environment.to_owned(), items);
-    }
-
-    pub fn takings(&self) -> u64 {
-        *self.takings.lock().expect("not poisoned")
-    }
-}
-
-impl Inventory for MemoryInventory {
-    async fn take(
-        &self,
-        env: &Environment,
-        _status: &EnvironmentStatus,
-    ) -> Result<Vec<InventoryItem>, String> {
-        *self.takings.lock().expect("not poisoned") += 1;
-        self.items
-            .lock()
-            .expect("not poisoned")
-            .get(env.name())
-            .cloned()
-            .unwrap_or(Ok(Vec::new()))
     }
 }
 

@@ -34,6 +34,8 @@ mod drift;
 mod due;
 mod images;
 mod inventory;
+#[cfg(any(test, feature = "testing"))]
+mod memory;
 mod observe;
 mod request;
 mod run;
@@ -43,8 +45,10 @@ mod ttl;
 pub use drift::{OBSERVE_EVERY, Observation, observation_due};
 pub use due::CLAIM_SECONDS;
 pub use images::TagCache;
-pub use inventory::{AwsInventory, Inventory, MemoryInventory, bounded, parse_arn};
-pub use observe::{LambdaObserver, MemoryObserver, Observer};
+pub use inventory::{AwsInventory, Inventory, bounded, parse_arn};
+#[cfg(any(test, feature = "testing"))]
+pub use memory::{MemoryInventory, MemoryObserver};
+pub use observe::{LambdaObserver, Observer};
 pub use request::{Request, handle, parse_request};
 pub use run::{CONCURRENCY, RUN_BUDGET, RunReport};
 pub use strata_control::SyncRequest;

@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
 
 use aws_sdk_lambda::primitives::Blob;
 use strata_core::Component;
-use strata_core::drift::{ComponentDrift, Observed};
+use strata_core::drift::ComponentDrift;
 
 /// Observes one component of an environment: what its live resources look like against the
 /// spec and the recorded status.
@@ -89,46 +88,5 @@ impl Observer for LambdaObserver {
             ));
         }
         serde_json::from_slice(body).map_err(|e| format!("{function} answered no observation: {e}"))
-    }
-}
-
-/// An in-memory [`Observer`] for tests: in sync unless told otherwise; counts observations.
-#[derive(Debug, Default)]
-pub struct MemoryObserver {
-    observed: Mutex<BTreeMap<(String, Component), Result<Observed, String>>>,
-    calls: Mutex<u64>,
-}
-
-impl MemoryObserver {
-    pub fn set(&self, environment: &str, component: Component, observed: Result<Observed, String>) {
-        self.observed
-            .lock()
-            .expect("not poisoned")
-            .insert((environment.to_owned(), component), observed);
-    }
-
-    pub fn calls(&self) -> u64 {
-        *self.calls.lock().expect("not poisoned")
-    }
-}
-
-impl Observer for MemoryObserver {
-    async fn observe(
-        &self,
-        environment: &str,
-        component: Component,
-    ) -> Result<ComponentDrift, String> {
-        *self.calls.lock().expect("not poisoned") += 1;
-        let observed = self
-            .observed
-            .lock()
-            .expect("not poisoned")
-            .get(&(environment.to_owned(), component))
-            .cloned()
-            .unwrap_or(Ok(Observed::InSync))?;
-        Ok(ComponentDrift {
-            component,
-            observed,
-        })
     }
 }

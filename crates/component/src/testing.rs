@@ -1,5 +1,6 @@
-//! Fixtures for the handler crates' tests (feature `testing`): the example spec every
-//! handler is tested against, and the context of an operation on it.
+//! Fixtures for the handler crates' tests (feature `testing`): the context of an operation
+//! on the example spec every handler is tested against (`strata_testkit::staging`, which
+//! the handler crates take as a dev-dependency of their own).
 
 use std::collections::BTreeMap;
 
@@ -8,9 +9,6 @@ use strata_core::tags::Owner;
 use strata_core::{Component, ComponentStatus, Environment, OperationContext, OperationKind};
 
 use crate::{ComponentError, ComponentHandler, Progress, Step};
-
-/// `examples/staging.yaml`, parsed (strata-testkit's, the one home of the example specs).
-pub use strata_testkit::staging;
 
 /// An operation on `staging` (polling at once, a ten-minute deadline).
 pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> OperationContext {

@@ -24,7 +24,8 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, owner, staging};
+use strata_component::testing::{context, owner};
+use strata_testkit::staging;
 
 struct Mocked(Client);
 

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_lambda::operation::invoke::{InvokeInput, InvokeOutput};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::testing::{context, staging};
+use strata_component::testing::context;
 use strata_core::custom::{CustomComponentSpec, Input, LambdaSpec};
 use strata_core::{ComponentPhase, Environment, OperationKind};
+use strata_testkit::staging;
 
 use super::*;
 

@@ -23,7 +23,8 @@ use strata_core::spec::DatabaseOnDelete;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, owner, staging};
+use strata_component::testing::{context, owner};
+use strata_testkit::staging;
 
 struct Mocked(Client);
 

@@ -13,7 +13,8 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, OperationKind};
 
 use super::*;
-use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with, staging};
+use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with};
+use strata_testkit::staging;
 
 struct Mocked(Client);
 

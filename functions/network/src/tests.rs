@@ -22,7 +22,8 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_core::OperationKind;
 
 use super::*;
-use strata_component::testing::{context, owner, staging};
+use strata_component::testing::{context, owner};
+use strata_testkit::staging;
 
 struct Mocked(Client);
 

@@ -23,7 +23,8 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with, staging};
+use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with};
+use strata_testkit::staging;
 
 struct Mocked(Client);
 

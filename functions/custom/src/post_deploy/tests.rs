@@ -5,10 +5,11 @@ use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::testing::{context, staging};
+use strata_component::testing::context;
 use strata_core::post_deploy::PostDeployRequest;
 use strata_core::{Component, ComponentPhase, ComponentStatus, OperationKind};
 use strata_store::{MemoryStore, prelude::*};
+use strata_testkit::staging;
 
 use super::*;
 use crate::tests::Mocked;

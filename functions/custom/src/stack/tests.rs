@@ -16,9 +16,10 @@ use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
 use aws_sdk_cloudformation::primitives::DateTime;
 use aws_sdk_cloudformation::types::{Output, StackStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::testing::{context, owner, staging};
+use strata_component::testing::{context, owner};
 use strata_core::custom::{CloudFormationSpec, CustomComponentSpec, Input};
 use strata_core::{OperationContext, OperationKind};
+use strata_testkit::staging;
 
 use super::*;
 

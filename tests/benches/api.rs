@@ -21,8 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use strata_core::{EnvironmentState, EnvironmentStatus};
 use strata_store::prelude::*;
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use strata_testkit::local_stack;
 
 /// The p50 and p99 of some timings.
 fn percentiles(mut timings: Vec<Duration>) -> (Duration, Duration) {
@@ -44,15 +43,15 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .map_or(200, |n| n.parse().expect("--requests N"));
 
-    let started = support::start().await;
+    let started = local_stack::start().await;
     let name = "bench";
-    let env = support::example_as(name);
+    let env = strata_testkit::example_as(name);
     started
         .store
-        .put_spec(&env, None, support::now())
+        .put_spec(&env, None, strata_testkit::now())
         .await
         .unwrap();
-    let status = EnvironmentStatus::new(EnvironmentState::Ready, "up done", support::now());
+    let status = EnvironmentStatus::new(EnvironmentState::Ready, "up done", strata_testkit::now());
     started.store.put_status(name, &status, None).await.unwrap();
 
     let url: hyper::Uri = format!(
@@ -182,7 +181,7 @@ async fn main() {
         env.spec.app.services[0].replicas += 1;
         apply_calls(&started, &env).await
     };
-    let new = apply_calls(&started, &support::example_as("bench-new")).await;
+    let new = apply_calls(&started, &strata_testkit::example_as("bench-new")).await;
     println!("DynamoDB calls of one apply before its 202 (goal: 4 at most):");
     for (what, calls) in [
         ("a changed spec, Ready", &changed),
@@ -202,7 +201,10 @@ async fn main() {
 
 /// The DynamoDB actions the api function calls, in order, for one `PUT /environments/{name}`
 /// of `env` through its function URL, which must answer 202.
-async fn apply_calls(started: &support::Started, env: &strata_core::Environment) -> Vec<String> {
+async fn apply_calls(
+    started: &local_stack::Started,
+    env: &strata_core::Environment,
+) -> Vec<String> {
     let url: hyper::Uri = format!(
         "{}/environments/{}",
         started.stack.function_url("ApiFunction").unwrap(),

@@ -16,8 +16,7 @@ use strata_core::Component;
 use strata_localstack::pace::Durations;
 use strata_store::prelude::*;
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use strata_testkit::local_stack;
 
 /// The scale of the clock: AWS's durations and the poll interval are divided by it. The
 /// deployed interval is the step answers' unit, so it must play as a whole second.
@@ -162,7 +161,7 @@ async fn main() {
     let scaled = durations.scaled(FACTOR);
     // `--release-functions`: the functions run as deployed, for their memory figures.
     let release = std::env::args().any(|a| a == "--release-functions");
-    let started = support::start_with(strata_localstack::Options {
+    let started = local_stack::start_with(strata_localstack::Options {
         release,
         ..Default::default()
     })
@@ -173,11 +172,11 @@ async fn main() {
         .with_poll_seconds(Some(DEPLOYED_POLL_SECONDS / u64::from(FACTOR)))
         .with_clock_scale(Some(FACTOR));
     let name = "bench";
-    let env = support::example_as(name);
+    let env = strata_testkit::example_as(name);
     started.stack.stand_in_for(&env).await.unwrap();
     started
         .store
-        .put_spec(&env, None, support::now())
+        .put_spec(&env, None, strata_testkit::now())
         .await
         .unwrap();
 
@@ -185,7 +184,7 @@ async fn main() {
     for (down, operation) in [(false, "up"), (true, "down")] {
         // A create plays 21 minutes of AWS's time: over four minutes here.
         let arn = started.launch(&operations, name, down, "bench").await;
-        let described = support::ended_within(&sfn, &arn, Duration::from_secs(900)).await;
+        let described = local_stack::ended_within(&sfn, &arn, Duration::from_secs(900)).await;
         assert_eq!(
             described.status,
             aws_sdk_sfn::types::ExecutionStatus::Succeeded,

@@ -12,7 +12,7 @@ use strata_localstack::LocalStack;
 use strata_localstack::fidelity::Delay;
 use strata_store::{DynamoStore, prelude::*};
 
-mod support;
+use strata_testkit::local_stack;
 
 type Ops = Operations<DynamoStore, SfnFlows>;
 
@@ -26,12 +26,12 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let support::Started {
+    let local_stack::Started {
         stack,
         store,
         up,
         down,
-    } = support::start().await;
+    } = local_stack::start().await;
     let config = stack.sdk_config();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let operations = Operations::new(store.clone(), SfnFlows::new(sfn.clone(), up.clone(), down))
@@ -51,12 +51,12 @@ async fn stack() -> Stack {
     }
 }
 
-use support::now;
+use strata_testkit::now;
 
 impl Stack {
     /// The example as `name`, stored, with its cluster held CREATING.
     async fn slow(&self, name: &str) {
-        let env = support::example_as(name);
+        let env = strata_testkit::example_as(name);
         self.stack.stand_in_for(&env).await.unwrap();
         self.store.put_spec(&env, None, 1).await.unwrap();
         self.stack.delay(
@@ -114,7 +114,7 @@ impl Stack {
     /// Waits for the `up` execution to end; answers its status.
     async fn ended(&self, execution: &str) -> String {
         let arn = strata_control::execution_arn(&self.up, execution);
-        let described = support::ended(&self.sfn, &arn).await;
+        let described = local_stack::ended(&self.sfn, &arn).await;
         format!(
             "{} {:?}",
             described.status.as_str(),

@@ -6,11 +6,11 @@ use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
 use strata_store::prelude::*;
 
-mod support;
+use strata_testkit::local_stack;
 
 #[tokio::test]
 async fn ids_unknown_for_a_moment_after_their_create_are_waited_for_not_made_again() {
-    let started = support::start().await;
+    let started = local_stack::start().await;
     let config = started.stack.sdk_config();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let flows = SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone());
@@ -23,11 +23,11 @@ async fn ids_unknown_for_a_moment_after_their_create_are_waited_for_not_made_aga
             .region(aws_config::Region::new("eu-west-1"))
             .build(),
     );
-    let env = support::example_as("lagging");
+    let env = strata_testkit::example_as("lagging");
     started.stack.stand_in_for(&env).await.unwrap();
     started
         .store
-        .put_spec(&env, None, support::now())
+        .put_spec(&env, None, strata_testkit::now())
         .await
         .unwrap();
 

@@ -8,7 +8,7 @@ use strata_core::custom::{CloudFormationSpec, CustomComponentSpec, Input, Lambda
 use strata_core::{Component, ComponentPhase, EnvironmentState};
 use strata_store::prelude::*;
 
-mod support;
+use strata_testkit::local_stack;
 
 const EXAMPLE: &str = "arn:aws:lambda:us-east-1:123456789012:function:strata-component-example";
 
@@ -24,8 +24,8 @@ async fn queues(sqs: &aws_sdk_sqs::Client) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lambda_custom_component_comes_up_in_its_stage_and_goes_before_the_network() {
-    let s = support::start().await;
-    let mut env = support::example_as("teamq");
+    let s = local_stack::start().await;
+    let mut env = strata_testkit::example_as("teamq");
     env.spec.components.push(CustomComponentSpec {
         name: "jobs".into(),
         depends_on: vec!["network".into()],
@@ -148,7 +148,7 @@ fn output(reference: &str) -> Input {
 /// `name` with a stack `queue` after the network and the example function's `jobs` after the
 /// stack, reading its queue's URL.
 fn with_stack_and_function(name: &str, visibility: &str) -> strata_core::Environment {
-    let mut env = support::example_as(name);
+    let mut env = strata_testkit::example_as(name);
     env.spec.components.push(CustomComponentSpec {
         name: "queue".into(),
         depends_on: vec!["network".into()],
@@ -219,7 +219,7 @@ async fn stack(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_set_and_goes_in_order()
  {
-    let s = support::start().await;
+    let s = local_stack::start().await;
     let env = with_stack_and_function("teamcf", "45");
     s.stack.stand_in_for(&env).await.unwrap();
     s.store.put_spec(&env, None, 1).await.unwrap();

@@ -18,10 +18,10 @@ use strata_localstack::chaos::{Call, Chaos, ChaosKind};
 use strata_localstack::fidelity::{Delay, Fault};
 use strata_store::{DynamoStore, prelude::*};
 
-mod support;
+use strata_testkit::local_stack;
 
 struct Matrix {
-    started: support::Started,
+    started: local_stack::Started,
     operations: Operations<DynamoStore, SfnFlows>,
     sfn: aws_sdk_sfn::Client,
     ec2: aws_sdk_ec2::Client,
@@ -30,14 +30,14 @@ struct Matrix {
     s3: aws_sdk_s3::Client,
 }
 
-use support::now;
+use strata_testkit::now;
 
 /// How many of each kind of resource the emulator holds for one environment.
 type Inventory = BTreeMap<&'static str, usize>;
 
 impl Matrix {
     async fn new() -> Self {
-        let started = support::start().await;
+        let started = local_stack::start().await;
         let (operations, sfn) = started.operations();
         let regional = started.regional("eu-west-1");
         Self {
@@ -46,17 +46,13 @@ impl Matrix {
             ec2: aws_sdk_ec2::Client::new(&regional),
             eks: aws_sdk_eks::Client::new(&regional),
             rds: aws_sdk_rds::Client::new(&regional),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&regional)
-                    .force_path_style(true)
-                    .build(),
-            ),
+            s3: local_stack::s3(&regional),
             started,
         }
     }
 
     async fn prepare(&self, name: &str) {
-        let env = support::example_as(name);
+        let env = strata_testkit::example_as(name);
         self.started.stack.stand_in_for(&env).await.unwrap();
         self.started
             .store
@@ -434,7 +430,7 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
         400,
         "InvalidParameterCombination",
     ));
-    let failed = support::ended(&m.sfn, &arn).await;
+    let failed = local_stack::ended(&m.sfn, &arn).await;
     stack.clear_delays();
     let entered = states_entered(&m.sfn, failed.execution_arn()).await;
     assert_eq!(failed.error(), Some("AwsRejected"), "{entered:?}");

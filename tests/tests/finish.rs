@@ -9,20 +9,20 @@ use strata_core::EnvironmentState;
 use strata_localstack::fidelity::Fault;
 use strata_store::{DynamoStore, prelude::*};
 
-mod support;
+use strata_testkit::local_stack;
 
 /// Both finishes make 4 attempts each (one and three retries).
 const ATTEMPTS: u32 = 4;
 
 struct Finish {
-    started: support::Started,
+    started: local_stack::Started,
     operations: Operations<DynamoStore, SfnFlows>,
     sfn: aws_sdk_sfn::Client,
 }
 
 impl Finish {
     async fn new() -> Self {
-        let started = support::start().await;
+        let started = local_stack::start().await;
         let (operations, sfn) = started.operations();
         Self {
             started,
@@ -32,11 +32,11 @@ impl Finish {
     }
 
     async fn prepare(&self, name: &str) {
-        let env = support::example_as(name);
+        let env = strata_testkit::example_as(name);
         self.started.stack.stand_in_for(&env).await.unwrap();
         self.started
             .store
-            .put_spec(&env, None, support::now())
+            .put_spec(&env, None, strata_testkit::now())
             .await
             .unwrap();
     }
@@ -76,7 +76,7 @@ impl Finish {
     async fn lease_is_free(&self, name: &str) {
         let store = &self.started.store;
         store
-            .acquire(name, "probe", 60, support::now())
+            .acquire(name, "probe", 60, strata_testkit::now())
             .await
             .unwrap_or_else(|e| panic!("{name}: the lease is still held: {e}"));
         store.release(name, "probe").await.unwrap();

@@ -13,7 +13,7 @@ use strata_localstack::LocalStack;
 use strata_localstack::fidelity::{Delay, Fault};
 use strata_store::{DynamoStore, prelude::*};
 
-mod support;
+use strata_testkit::local_stack;
 
 struct Harness {
     stack: LocalStack,
@@ -31,18 +31,14 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
-    let support::Started {
+    let local_stack::Started {
         stack,
         store,
         up,
         down,
-    } = support::start().await;
+    } = local_stack::start().await;
     let config = stack.sdk_config();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = local_stack::s3(&config);
     // The environment's region: the handlers create its resources there.
     let regional = config
         .to_builder()
@@ -699,7 +695,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
 
     // Both executions released the lock, and the history tells what happened.
     h.store
-        .acquire("staging", "someone", 60, lifecycle_now())
+        .acquire("staging", "someone", 60, strata_testkit::now())
         .await
         .unwrap();
     let history = h.store.history("staging", 10, None).await.unwrap().items;
@@ -948,19 +944,12 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
     assert!(storage.last_error.is_none());
 }
 
-fn lifecycle_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 #[tokio::test]
 async fn a_held_lock_is_caught_by_its_error_type_and_nothing_changes() {
     let h = harness().await;
     h.store_staging().await;
     h.store
-        .acquire("staging", "down-staging-1", 3600, lifecycle_now())
+        .acquire("staging", "down-staging-1", 3600, strata_testkit::now())
         .await
         .unwrap();
 
@@ -980,7 +969,7 @@ async fn a_held_lock_is_caught_by_its_error_type_and_nothing_changes() {
     // The lock still belongs to its holder and no status was written.
     let held = h
         .store
-        .acquire("staging", "up-staging-2", 60, lifecycle_now())
+        .acquire("staging", "up-staging-2", 60, strata_testkit::now())
         .await;
     assert!(held.is_err());
     assert!(h.store.get_status("staging").await.unwrap().is_none());
@@ -1033,7 +1022,7 @@ async fn bad_console_input_fails_with_the_field_named() {
     // Rejected input touched nothing: no status, and the lock is free.
     assert!(h.store.get_status("staging").await.unwrap().is_none());
     h.store
-        .acquire("staging", "x", 60, lifecycle_now())
+        .acquire("staging", "x", 60, strata_testkit::now())
         .await
         .unwrap();
 }
@@ -1139,7 +1128,7 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
     );
     // The lock is free: anyone may take it (and give it back).
     h.store
-        .acquire(name, "probe", 60, lifecycle_now())
+        .acquire(name, "probe", 60, strata_testkit::now())
         .await
         .unwrap();
     h.store.release(name, "probe").await.unwrap();
@@ -1486,7 +1475,7 @@ fn scheduled_time(secs: u64) -> String {
 async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_others() {
     let h = harness().await;
     let queue = state_change_queue(&h).await;
-    let created = lifecycle_now();
+    let created = strata_testkit::now();
     let text = strata_testkit::examples::staging_text();
     for name in ["pr-7", "pr-8", "pr-9"] {
         let mut env = Environment::parse(&text).unwrap();
@@ -1607,7 +1596,7 @@ async fn serving_versions(h: &Harness, name: &str) -> (String, String) {
 async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     let h = harness().await;
     let queue = state_change_queue(&h).await;
-    let created = lifecycle_now();
+    let created = strata_testkit::now();
     let text = strata_testkit::examples::staging_text();
     // img-1 deploys new images (the example's `sync.images: deploy`); img-2 runs the same
     // images under `report`; img-3 runs other repositories.

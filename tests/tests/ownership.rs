@@ -10,10 +10,10 @@ use strata_core::status::Incarnation;
 use strata_core::{Component, Environment, EnvironmentState, tags};
 use strata_store::{DynamoStore, prelude::*};
 
-mod support;
+use strata_testkit::local_stack;
 
 struct Stack {
-    started: support::Started,
+    started: local_stack::Started,
     operations: Operations<DynamoStore, SfnFlows>,
     sfn: aws_sdk_sfn::Client,
     ec2: aws_sdk_ec2::Client,
@@ -21,7 +21,7 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let started = support::start().await;
+    let started = local_stack::start().await;
     let config = started.stack.sdk_config();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let flows = SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone());
@@ -40,7 +40,7 @@ async fn stack() -> Stack {
     }
 }
 
-use support::now;
+use strata_testkit::now;
 
 impl Stack {
     fn store(&self) -> &DynamoStore {
@@ -128,7 +128,7 @@ fn carries(tags: &BTreeMap<String, String>, incarnation: &Incarnation) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_same_named_bucket_of_another_control_plane_fails_up_and_keeps_its_tags() {
     let s = stack().await;
-    let env = support::example_as("twin");
+    let env = strata_testkit::example_as("twin");
     s.store_spec(&env).await;
     // Another Strata stack in the account runs an environment of the same name.
     let bucket = "strata-twin-uploads";
@@ -205,7 +205,7 @@ async fn a_same_named_bucket_of_another_control_plane_fails_up_and_keeps_its_tag
 async fn a_name_deleted_and_applied_again_is_a_new_incarnation_restored_from_its_recorded_snapshot()
 {
     let s = stack().await;
-    let mut env = support::example_as("reborn");
+    let mut env = strata_testkit::example_as("reborn");
     env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
     s.store_spec(&env).await;
 

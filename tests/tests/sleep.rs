@@ -10,13 +10,13 @@ use strata_control::{Launch, Operations, SfnFlows, Trigger};
 use strata_core::{EnvironmentState, Scope};
 use strata_store::{DynamoStore, prelude::*};
 
-mod support;
+use strata_testkit::local_stack;
 
 const NAME: &str = "sleepy";
 const CLUSTER: &str = "strata-sleepy";
 
 struct Sleepy {
-    started: support::Started,
+    started: local_stack::Started,
     operations: Operations<DynamoStore, SfnFlows>,
     sfn: aws_sdk_sfn::Client,
     ec2: aws_sdk_ec2::Client,
@@ -30,7 +30,7 @@ type Shape = BTreeMap<String, String>;
 
 impl Sleepy {
     async fn new() -> Self {
-        let started = support::start().await;
+        let started = local_stack::start().await;
         let (operations, sfn) = started.operations();
         let regional = started.regional("eu-west-1");
         Self {
@@ -55,10 +55,10 @@ impl Sleepy {
         };
         let started = self
             .operations
-            .start(&launch, "sleep test", support::now())
+            .start(&launch, "sleep test", strata_testkit::now())
             .await
             .unwrap();
-        let ended = support::ended(
+        let ended = local_stack::ended(
             &self.sfn,
             &strata_control::execution_arn(&self.started.up, &started.execution),
         )
@@ -262,11 +262,11 @@ fn changed(a: &Shape, b: &Shape) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn sleep_then_wake_returns_every_resource_to_the_same_ids_and_sizes() {
     let s = Sleepy::new().await;
-    let env = support::example_as(NAME);
+    let env = strata_testkit::example_as(NAME);
     s.started.stack.stand_in_for(&env).await.unwrap();
     s.started
         .store
-        .put_spec(&env, None, support::now())
+        .put_spec(&env, None, strata_testkit::now())
         .await
         .unwrap();
     let (generation, status_version) = (1, 0);
@@ -378,7 +378,7 @@ async fn sleep_then_wake_returns_every_resource_to_the_same_ids_and_sizes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync() {
     let s = Sleepy::new().await;
-    let mut env = support::example_as(NAME);
+    let mut env = strata_testkit::example_as(NAME);
     // Asleep at any time but the first minute of a Sunday: its latest sleep time is this
     // minute, its latest wake earlier.
     env.spec.schedule = Some(strata_core::spec::ScheduleSpec {
@@ -387,7 +387,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         time_zone: "Europe/Berlin".into(),
     });
     s.started.stack.stand_in_for(&env).await.unwrap();
-    let now = support::now();
+    let now = strata_testkit::now();
     s.started.store.put_spec(&env, None, now).await.unwrap();
     strata_store::ensure_scheduled(&s.started.store, NAME, now, 900)
         .await
@@ -413,7 +413,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         let history = s.started.store.history(NAME, 10, None).await.unwrap();
         (report, history)
     };
-    let (report, history) = sync(support::now() + 1000).await;
+    let (report, history) = sync(strata_testkit::now() + 1000).await;
     assert_eq!(report["scheduled"], 1, "{report}");
     let started = history
         .items
@@ -422,7 +422,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         .expect("the sync asked for a sleep");
     let execution = started.execution.clone().unwrap();
     assert!(execution.starts_with("sleep-sleepy-1-"), "{execution}");
-    let ended = support::ended(
+    let ended = local_stack::ended(
         &s.sfn,
         &strata_control::execution_arn(&s.started.up, &execution),
     )
@@ -433,7 +433,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
     assert_eq!(status.state, EnvironmentState::Ready);
 
     // Asleep, nothing looks for drift, and nothing more is started.
-    let (report, _) = sync(support::now() + 2000).await;
+    let (report, _) = sync(strata_testkit::now() + 2000).await;
     assert_eq!(
         (&report["scheduled"], &report["synced"]),
         (&serde_json::json!(0), &serde_json::json!(1)),
@@ -450,10 +450,10 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
     let stored = s.started.store.get_spec(NAME).await.unwrap().unwrap();
     s.started
         .store
-        .put_spec(&awake, Some(&stored), support::now())
+        .put_spec(&awake, Some(&stored), strata_testkit::now())
         .await
         .unwrap();
-    let (report, history) = sync(support::now() + 3000).await;
+    let (report, history) = sync(strata_testkit::now() + 3000).await;
     assert_eq!(report["scheduled"], 1, "{report}");
     let execution = history
         .items
@@ -461,7 +461,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         .find(|e| e.kind == "WakeRequested")
         .and_then(|e| e.execution.clone())
         .expect("the sync asked for a wake");
-    let ended = support::ended(
+    let ended = local_stack::ended(
         &s.sfn,
         &strata_control::execution_arn(&s.started.up, &execution),
     )

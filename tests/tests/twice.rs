@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use strata_store::prelude::*;
 
-mod support;
+use strata_testkit::local_stack;
 
 /// The error names the up machine retries for a component step.
 const RETRIED: [&str; 4] = [
@@ -45,8 +45,8 @@ fn outcome(answer: Result<Value, strata_localstack::LocalStackError>) -> Option<
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_component_applied_twice_at_once_makes_one_of_everything() {
-    let s = support::start().await;
-    let env = support::example_as("twin");
+    let s = local_stack::start().await;
+    let env = strata_testkit::example_as("twin");
     s.stack.stand_in_for(&env).await.unwrap();
     s.store.put_spec(&env, None, 1).await.unwrap();
     // Begin, as the execution's first state: the lease and the operation's context.
@@ -154,11 +154,7 @@ async fn each_component_applied_twice_at_once_makes_one_of_everything() {
     let rds = aws_sdk_rds::Client::new(&regional);
     let instances = rds.describe_db_instances().send().await.unwrap();
     assert_eq!(instances.db_instances().len(), 1);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&regional)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = local_stack::s3(&regional);
     let buckets = s3.list_buckets().send().await.unwrap();
     assert_eq!(
         buckets

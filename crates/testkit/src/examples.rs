@@ -43,6 +43,15 @@ pub fn staging() -> Environment {
     Environment::parse(&staging_text()).expect("examples/staging.yaml is valid")
 }
 
+/// The staging example as `name`, with a DNS name of its own (`<name>.example.com`): what
+/// a test on the local stack applies, so that its environments do not collide.
+pub fn example_as(name: &str) -> Environment {
+    let mut env = staging();
+    env.metadata.name = name.to_owned();
+    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+    env
+}
+
 /// `examples/staging.yaml` as a JSON value, unchecked: the raw document a test edits to
 /// break one field at a time.
 pub fn staging_value() -> serde_json::Value {

@@ -1,11 +1,19 @@
-//! What every end-to-end test starts from: the local stack, the store over its table, and
-//! the ARNs of its two state machines.
+//! The local stack started for a test (the feature `local-stack`): with the store over its
+//! table and its two state machines ([`start`]), or standing in for an environment's
+//! prerequisites with the API function's endpoint ([`local`]); an execution followed to
+//! its end ([`ended`]); operations started as the API starts them ([`Started::run`]).
 
-#![allow(dead_code)] // each test binary uses its own part
+use std::time::{Duration, Instant};
 
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+use strata_control::{Operations, SfnFlows};
+use strata_core::Environment;
 use strata_localstack::{LocalStack, Options};
 use strata_store::DynamoStore;
 
+use crate::now;
+
+/// A started local stack, the store over its table and its state machines' ARNs.
 pub struct Started {
     pub stack: LocalStack,
     pub store: DynamoStore,
@@ -40,31 +48,20 @@ pub async fn start_with(options: Options) -> Started {
     }
 }
 
-/// The staging example as `name`, with a DNS name of its own.
-pub fn example_as(name: &str) -> strata_core::Environment {
-    let mut env = strata_testkit::staging();
-    env.metadata.name = name.to_owned();
-    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
-    env
-}
-
 /// The execution once it is no longer running (five minutes at most: under a loaded CI
 /// machine one flow with retry backoffs takes minutes).
-pub async fn ended(
-    sfn: &aws_sdk_sfn::Client,
-    arn: &str,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    ended_within(sfn, arn, std::time::Duration::from_secs(300)).await
+pub async fn ended(sfn: &aws_sdk_sfn::Client, arn: &str) -> DescribeExecutionOutput {
+    ended_within(sfn, arn, Duration::from_secs(300)).await
 }
 
 /// The execution once it is no longer running, `within` at most.
 pub async fn ended_within(
     sfn: &aws_sdk_sfn::Client,
     arn: &str,
-    within: std::time::Duration,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    let deadline = std::time::Instant::now() + within;
-    while std::time::Instant::now() < deadline {
+    within: Duration,
+) -> DescribeExecutionOutput {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
         let described = sfn
             .describe_execution()
             .execution_arn(arn)
@@ -74,17 +71,9 @@ pub async fn ended_within(
         if described.status != aws_sdk_sfn::types::ExecutionStatus::Running {
             return described;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("{arn} did not end within {} s", within.as_secs());
-}
-
-/// Seconds since the epoch.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 impl Started {
@@ -92,12 +81,12 @@ impl Started {
     /// `operations` in `actor`'s name, and waits for its execution to end.
     pub async fn run(
         &self,
-        operations: &strata_control::Operations<DynamoStore, strata_control::SfnFlows>,
+        operations: &Operations<DynamoStore, SfnFlows>,
         sfn: &aws_sdk_sfn::Client,
         name: &str,
         down: bool,
         actor: &str,
-    ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    ) -> DescribeExecutionOutput {
         let arn = self.launch(operations, name, down, actor).await;
         ended(sfn, &arn).await
     }
@@ -105,7 +94,7 @@ impl Started {
     /// Starts `up` (or `down`) as [`Started::run`] does; answers the execution's ARN at once.
     pub async fn launch(
         &self,
-        operations: &strata_control::Operations<DynamoStore, strata_control::SfnFlows>,
+        operations: &Operations<DynamoStore, SfnFlows>,
         name: &str,
         down: bool,
         actor: &str,
@@ -144,21 +133,14 @@ impl Started {
         let machine = if down { &self.down } else { &self.up };
         strata_control::execution_arn(machine, &started.execution)
     }
-}
 
-impl Started {
     /// Operations as the API starts them (polling every second), and the Step Functions
     /// client they start executions with.
-    pub fn operations(
-        &self,
-    ) -> (
-        strata_control::Operations<DynamoStore, strata_control::SfnFlows>,
-        aws_sdk_sfn::Client,
-    ) {
+    pub fn operations(&self) -> (Operations<DynamoStore, SfnFlows>, aws_sdk_sfn::Client) {
         let sfn = aws_sdk_sfn::Client::new(&self.stack.sdk_config());
-        let operations = strata_control::Operations::new(
+        let operations = Operations::new(
             self.store.clone(),
-            strata_control::SfnFlows::new(sfn.clone(), self.up.clone(), self.down.clone()),
+            SfnFlows::new(sfn.clone(), self.up.clone(), self.down.clone()),
         )
         .with_poll_seconds(Some(1))
         .with_clock_scale(Some(0));
@@ -167,10 +149,47 @@ impl Started {
 
     /// The local stack's SDK config in `region` (the example's is eu-west-1).
     pub fn regional(&self, region: &str) -> aws_config::SdkConfig {
-        self.stack
-            .sdk_config()
-            .to_builder()
-            .region(aws_config::Region::new(region.to_owned()))
-            .build()
+        regional(&self.stack, region)
     }
+}
+
+/// A local stack standing in for an environment's prerequisites, with the API function's
+/// endpoint, a folder for spec files and an SDK config for the environment's region.
+pub struct Local {
+    pub stack: LocalStack,
+    pub files: tempfile::TempDir,
+    pub endpoint: String,
+    pub regional: aws_config::SdkConfig,
+}
+
+/// The local stack started (default options) standing in for `env`'s prerequisites.
+pub async fn local(env: &Environment) -> Local {
+    let stack = LocalStack::start(Options::default()).await.unwrap();
+    stack.stand_in_for(env).await.unwrap();
+    let endpoint = stack.function_url("ApiFunction").unwrap();
+    let regional = regional(&stack, &env.spec.region);
+    Local {
+        stack,
+        files: tempfile::tempdir().unwrap(),
+        endpoint,
+        regional,
+    }
+}
+
+/// `stack`'s SDK config in `region`.
+fn regional(stack: &LocalStack, region: &str) -> aws_config::SdkConfig {
+    stack
+        .sdk_config()
+        .to_builder()
+        .region(aws_config::Region::new(region.to_owned()))
+        .build()
+}
+
+/// S3 as the local stack serves it (path-style).
+pub fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
 }

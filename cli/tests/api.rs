@@ -2,48 +2,20 @@
 //! requests go through cargo-lambda's function URL (SigV4-signed), the API starts the real
 //! state machines, and the commands' output and exit codes say what happened.
 
-use std::process::Command;
-
 use serde_json::Value;
 use strata_localstack::{LocalStack, Options};
+use strata_testkit::cli::{Ran, Strata, ran};
 
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
+
+/// `strata` against the API function's endpoint; unlike `Strata::run`, it prints nothing.
 struct Cli {
     endpoint: String,
 }
 
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-/// `strata` with the local stack's dummy credentials and no endpoint of its own.
-fn strata(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
-    command
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("STRATA_ENDPOINT")
-        .env_remove("STRATA_STACK");
-    command
-}
-
-fn ran(command: &mut Command) -> Ran {
-    let out = command.output().unwrap();
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 impl Cli {
     fn run(&self, args: &[&str]) -> Ran {
-        ran(strata(args).env("STRATA_ENDPOINT", &self.endpoint))
+        ran(STRATA.command(args).env("STRATA_ENDPOINT", &self.endpoint))
     }
 }
 
@@ -314,17 +286,18 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
         .send()
         .await
         .unwrap();
-    let by_stack =
-        ran(strata(&["get", "staging", "--stack", "strata"])
-            .env("AWS_ENDPOINT_URL", stack.endpoint()));
+    let by_stack = ran(STRATA
+        .command(&["get", "staging", "--stack", "strata"])
+        .env("AWS_ENDPOINT_URL", stack.endpoint()));
     assert!(
         by_stack.out.contains("state        Deleted"),
         "{}{}",
         by_stack.out,
         by_stack.err
     );
-    let no_stack =
-        ran(strata(&["get", "--stack", "nowhere"]).env("AWS_ENDPOINT_URL", stack.endpoint()));
+    let no_stack = ran(STRATA
+        .command(&["get", "--stack", "nowhere"])
+        .env("AWS_ENDPOINT_URL", stack.endpoint()));
     assert_eq!(no_stack.code, 2);
     assert!(
         no_stack.err.starts_with("error: stack nowhere: "),
@@ -344,7 +317,7 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
 
 #[test]
 fn without_an_endpoint_the_cli_says_what_is_missing() {
-    let missing = ran(&mut strata(&["get"]));
+    let missing = ran(&mut STRATA.command(&["get"]));
     assert_eq!(missing.code, 2);
     assert!(
         missing.err.contains("pass --endpoint or --stack"),
@@ -352,7 +325,7 @@ fn without_an_endpoint_the_cli_says_what_is_missing() {
         missing.err
     );
     // An endpoint nobody listens on: a clear error naming it, not a panic.
-    let refused = ran(&mut strata(&["get", "--endpoint", "http://127.0.0.1:9"]));
+    let refused = ran(&mut STRATA.command(&["get", "--endpoint", "http://127.0.0.1:9"]));
     assert_eq!(refused.code, 1);
     assert!(
         refused.err.contains("cannot reach http://127.0.0.1:9"),

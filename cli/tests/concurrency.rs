@@ -8,18 +8,20 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use strata_localstack::LocalStack;
 use strata_store::prelude::*;
+use strata_testkit::cli::{Ran, Strata, write};
+use strata_testkit::example_as;
+use strata_testkit::local_stack;
 
-mod support;
-use support::{example_as, get, settled, strata, write};
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 /// Runs each of `args` as a `strata` process, all at once.
-fn at_once(endpoint: &str, args: &[Vec<String>]) -> Vec<support::Ran> {
+fn at_once(endpoint: &str, args: &[Vec<String>]) -> Vec<Ran> {
     std::thread::scope(|scope| {
         let runs: Vec<_> = args
             .iter()
             .map(|a| {
                 scope.spawn(move || {
-                    strata(endpoint, &a.iter().map(String::as_str).collect::<Vec<_>>())
+                    STRATA.run(endpoint, &a.iter().map(String::as_str).collect::<Vec<_>>())
                 })
             })
             .collect();
@@ -62,14 +64,14 @@ fn replicas(body: &Value) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untouched() {
     let mut env = example_as("twice");
-    let support::Local {
+    let local_stack::Local {
         stack,
         files,
         endpoint,
         ..
-    } = support::local(&env).await;
+    } = local_stack::local(&env).await;
     let first = write(&files, "twice.json", &env);
-    let applied = strata(&endpoint, &["apply", "-f", &first, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
 
     // Two different changes at once: one is carried out, the other refused with 409.
@@ -84,7 +86,7 @@ async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untou
     let lost = &ran[1 - won[0]];
     assert_eq!(lost.code, 1, "{}", lost.err);
     assert!(lost.err.contains("409"), "{}", lost.err);
-    let body = settled(&endpoint, "twice");
+    let body = STRATA.settled(&endpoint, "twice");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
     // The stored spec is the winner's, and it is what runs.
     assert_eq!(replicas(&body), [3, 4][won[0]]);
@@ -102,20 +104,20 @@ async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untou
     for r in &ran {
         assert_eq!(r.code, 0, "{}", r.err);
     }
-    let body = settled(&endpoint, "twice");
+    let body = STRATA.settled(&endpoint, "twice");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
     assert_eq!(replicas(&body), 5);
     assert_eq!(executions(&stack, "up-twice-3-").await.len(), 1);
 
     // An apply while a down runs: refused, and the spec stays the one being deleted.
-    let deleting = strata(&endpoint, &["delete", "twice"]);
+    let deleting = STRATA.run(&endpoint, &["delete", "twice"]);
     assert_eq!(deleting.code, 0, "{}", deleting.err);
     env.spec.app.services[0].replicas = 6;
     let during = write(&files, "twice-6.json", &env);
-    let refused = strata(&endpoint, &["apply", "-f", &during]);
+    let refused = STRATA.run(&endpoint, &["apply", "-f", &during]);
     assert_eq!(refused.code, 1, "{}", refused.out);
     assert!(refused.err.contains("409"), "{}", refused.err);
-    let body = settled(&endpoint, "twice");
+    let body = STRATA.settled(&endpoint, "twice");
     assert_eq!(body["status"]["state"], "Deleted", "{body}");
     assert_eq!(
         replicas(&body),
@@ -129,19 +131,19 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
     let mut env = example_as("racy");
     env.spec.ttl = Some("10m".into());
     env.spec.sync.every = "1m".into();
-    let support::Local {
+    let local_stack::Local {
         stack,
         files,
         endpoint,
         regional,
-    } = support::local(&env).await;
+    } = local_stack::local(&env).await;
     let first = write(&files, "racy.json", &env);
-    let applied = strata(&endpoint, &["apply", "-f", &first, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
 
     // Drift (a bucket's ownership tags gone), then two sync runs and an API sync at once:
     // one repair.
-    let s3 = support::s3(&regional);
+    let s3 = local_stack::s3(&regional);
     s3.delete_bucket_tagging()
         .bucket("strata-racy-assets")
         .send()
@@ -153,7 +155,7 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
         stack.invoke("SyncFunction", payload),
         tokio::task::spawn_blocking({
             let endpoint = endpoint.clone();
-            move || strata(&endpoint, &["sync", "racy"])
+            move || STRATA.run(&endpoint, &["sync", "racy"])
         }),
     );
     let api = api.unwrap();
@@ -162,7 +164,7 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
     assert!(!api.out.contains("has not reported"), "{}", api.out);
     let (a, b) = (a.unwrap(), b.unwrap());
     println!("sync runs: {a}\n{b}");
-    let body = settled(&endpoint, "racy");
+    let body = STRATA.settled(&endpoint, "racy");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
     let repairs = executions(&stack, "repair-racy-").await;
     assert_eq!(repairs.len(), 1, "{repairs:?}");
@@ -209,7 +211,7 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
         stack.run_schedule("SyncSchedule", &expiry_passed),
         tokio::task::spawn_blocking({
             let endpoint = endpoint.clone();
-            move || strata(&endpoint, &["apply", "-f", &changed])
+            move || STRATA.run(&endpoint, &["apply", "-f", &changed])
         }),
     );
     let (report, applied) = (report.unwrap(), applied.unwrap());
@@ -218,7 +220,7 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
     if applied.code == 0 {
         assert_eq!(expired, 0, "both started: {report}");
         assert_eq!(report["skipped"], 1, "{report}");
-        let body = settled(&endpoint, "racy");
+        let body = STRATA.settled(&endpoint, "racy");
         assert_eq!(body["status"]["state"], "Ready", "{body}");
         assert_eq!(replicas(&body), 3);
         let report = stack
@@ -233,12 +235,12 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
         assert!(applied.err.contains("409"), "{}", applied.err);
         assert_eq!(expired, 1, "{report}");
         assert_eq!(
-            replicas(&get(&endpoint, "racy")),
+            replicas(&STRATA.get(&endpoint, "racy")),
             2,
             "the refused spec landed"
         );
     }
-    let body = settled(&endpoint, "racy");
+    let body = STRATA.settled(&endpoint, "racy");
     assert_eq!(body["status"]["state"], "Deleted", "{body}");
     assert_eq!(executions(&stack, "ttl-racy-").await.len(), 1);
 }

@@ -7,7 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-mod support;
+use strata_testkit::cli::Strata;
+
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 struct Local {
     state: PathBuf,
@@ -16,7 +18,7 @@ struct Local {
 
 impl Local {
     fn command(&self) -> Command {
-        support::local_command(&self.state)
+        STRATA.local_command(&self.state)
     }
 
     fn strata(&self, args: &[&str]) -> (i32, String) {

@@ -8,8 +8,11 @@
 
 use serde_json::json;
 
-mod support;
-use support::{example_as, strata, write};
+use strata_testkit::cli::{Strata, write};
+use strata_testkit::example_as;
+use strata_testkit::local_stack;
+
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 const EXAMPLE: &str = "arn:aws:lambda:us-east-1:123456789012:function:strata-component-example";
 
@@ -64,25 +67,25 @@ fn spec(visibility: &str, queue: &str) -> strata_core::Environment {
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order() {
     let env = spec("45", "strata-teams-work");
-    let support::Local {
+    let local_stack::Local {
         stack,
         files,
         endpoint,
         regional,
-    } = support::local(&env).await;
+    } = local_stack::local(&env).await;
     let cloudformation = aws_sdk_cloudformation::Client::new(&regional);
     let first = write(&files, "teams.json", &env);
 
-    let applied = strata(&endpoint, &["apply", "-f", &first, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
-    let got = strata(&endpoint, &["get", "teams"]);
+    let got = STRATA.run(&endpoint, &["get", "teams"]);
     assert!(got.out.contains("state        Ready\n"), "{}", got.out);
     assert!(
         got.out.contains(r#"post-deploy  {"environment":"teams","queues":{"jobs.queueUrl":"answers","queue.QueueUrl":"answers"}}"#),
         "{}",
         got.out
     );
-    let body = support::get(&endpoint, "teams");
+    let body = STRATA.get(&endpoint, "teams");
     let queue_url = body["status"]["components"]["queue"]["outputs"]["QueueUrl"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
@@ -104,7 +107,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
 
     // A new timeout: planned from a change set, in place.
     let slower = write(&files, "teams-2.json", &spec("90", "strata-teams-work"));
-    let planned = strata(&endpoint, &["plan", "-f", &slower]);
+    let planned = STRATA.run(&endpoint, &["plan", "-f", &slower]);
     assert_eq!(planned.code, 0, "{}", planned.err);
     assert!(
         planned
@@ -115,7 +118,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
     );
     // A new queue name replaces the queue: the plan says so.
     let renamed = write(&files, "teams-3.json", &spec("45", "strata-teams-other"));
-    let planned = strata(&endpoint, &["plan", "-f", &renamed]);
+    let planned = STRATA.run(&endpoint, &["plan", "-f", &renamed]);
     assert!(
         planned
             .out
@@ -132,7 +135,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         .unwrap();
     assert!(sets.summaries().is_empty(), "{:?}", sets.summaries());
 
-    let applied = strata(&endpoint, &["apply", "-f", &slower, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &slower, "--wait"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
     let updated = cloudformation
         .describe_stacks()
@@ -145,7 +148,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         p.parameter_key() == Some("VisibilityTimeout") && p.parameter_value() == Some("90")
     }));
 
-    let deleted = strata(&endpoint, &["delete", "teams", "--wait"]);
+    let deleted = STRATA.run(&endpoint, &["delete", "teams", "--wait"]);
     assert_eq!(deleted.code, 0, "{}\n{}", deleted.out, deleted.err);
     let gone = cloudformation
         .describe_stacks()
@@ -153,7 +156,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         .send()
         .await;
     assert!(gone.is_err(), "the stack is deleted");
-    let body = support::get(&endpoint, "teams");
+    let body = STRATA.get(&endpoint, "teams");
     let components = &body["status"]["components"];
     let at = |c: &str| components[c]["updatedAt"].as_u64().unwrap_or_default();
     assert_eq!(components["queue"]["phase"], "deleted", "{body}");

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use strata_api_types::EnvironmentView;
 use strata_core::EnvironmentState;
+use strata_testkit::cli::Strata;
 
-mod support;
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 struct Local {
     state: PathBuf,
@@ -16,7 +17,8 @@ struct Local {
 
 impl Local {
     fn strata(&self, args: &[&str]) -> (i32, String, String) {
-        let out = support::local_command(&self.state)
+        let out = STRATA
+            .local_command(&self.state)
             .args(args)
             .output()
             .unwrap();

@@ -4,9 +4,10 @@
 //! cluster of its own); staging refuses `delete` while it runs; the preview's TTL destroys
 //! it, staging untouched; then staging's delete goes through.
 
-mod support;
+use strata_testkit::cli::Strata;
+use strata_testkit::local_stack;
 
-use support::{get, local, settled, strata};
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 const DAY: u64 = 86_400;
 
@@ -37,16 +38,16 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
     let example = strata_testkit::examples::path("staging.yaml")
         .display()
         .to_string();
-    let l = local(&env).await;
+    let l = local_stack::local(&env).await;
     let endpoint = l.endpoint.as_str();
-    let applied = strata(endpoint, &["apply", "-f", &example, "--wait"]);
+    let applied = STRATA.run(endpoint, &["apply", "-f", &example, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
     let made_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
 
-    let preview = strata(
+    let preview = STRATA.run(
         endpoint,
         &[
             "apply",
@@ -67,7 +68,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         "{}",
         preview.out
     );
-    let shown = strata(endpoint, &["get", "pr-42"]);
+    let shown = STRATA.run(endpoint, &["get", "pr-42"]);
     assert!(
         shown
             .out
@@ -80,7 +81,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         "{}",
         shown.out
     );
-    let body = get(endpoint, "pr-42");
+    let body = STRATA.get(endpoint, "pr-42");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
     assert_eq!(body["spec"]["spec"]["ttl"], "4h");
     assert_eq!(body["spec"]["spec"]["preview"]["base"], "staging");
@@ -129,7 +130,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         .collect();
     names.sort();
     assert_eq!(names, ["strata-pr-42", "strata-staging"]);
-    let buckets = support::s3(&l.regional)
+    let buckets = local_stack::s3(&l.regional)
         .list_buckets()
         .send()
         .await
@@ -143,7 +144,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
     );
 
     // Staging holds while the preview runs on it: delete refused, its plan names it.
-    let refused = strata(endpoint, &["delete", "staging"]);
+    let refused = STRATA.run(endpoint, &["delete", "staging"]);
     assert_ne!(refused.code, 0, "{}", refused.out);
     assert!(
         refused
@@ -152,7 +153,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         "{}",
         refused.err
     );
-    let planned = strata(endpoint, &["plan", "-f", &example]);
+    let planned = STRATA.run(endpoint, &["plan", "-f", &example]);
     assert!(
         planned.out.contains("previews on its cluster: pr-42"),
         "{}",
@@ -166,7 +167,7 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         .await
         .unwrap();
     assert_eq!(report["expired"], 1, "{report}");
-    let gone = settled(endpoint, "pr-42");
+    let gone = STRATA.settled(endpoint, "pr-42");
     assert_eq!(gone["status"]["state"], "Deleted", "{gone}");
     assert!(objects_in(&l.stack, "strata-staging", "pr-42").is_empty());
     assert!(!objects_in(&l.stack, "strata-staging", "staging").is_empty());
@@ -178,9 +179,9 @@ async fn a_shared_cluster_preview_comes_up_holds_its_base_and_goes_with_its_ttl(
         .send()
         .await;
     assert!(seed.is_err(), "the seed snapshot went with the preview");
-    assert_eq!(get(endpoint, "staging")["status"]["state"], "Ready");
+    assert_eq!(STRATA.get(endpoint, "staging")["status"]["state"], "Ready");
 
     // Now staging may go.
-    let deleted = strata(endpoint, &["delete", "staging", "--wait"]);
+    let deleted = STRATA.run(endpoint, &["delete", "staging", "--wait"]);
     assert_eq!(deleted.code, 0, "{}\n{}", deleted.out, deleted.err);
 }

@@ -4,9 +4,11 @@
 
 use serde_json::Value;
 use strata_localstack::{LocalStack, Options};
+use strata_testkit::cli::{Strata, write};
+use strata_testkit::example_as;
+use strata_testkit::local_stack;
 
-mod support;
-use support::{example_as, strata, write};
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 /// The example as `moved`, with its own DNS name and `cidr`.
 fn spec(cidr: &str) -> String {
@@ -77,13 +79,9 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         .region(aws_config::Region::new(env.spec.region.clone()))
         .build();
     let ec2 = aws_sdk_ec2::Client::new(&regional);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&regional)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = local_stack::s3(&regional);
 
-    let applied = strata(&endpoint, &["apply", "-f", &before, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &before, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
     assert_eq!(vpcs(&ec2).await, ["10.40.0.0/16"]);
     let bucket = format!(
@@ -101,10 +99,10 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         .unwrap();
 
     // The plan says what goes; without the allowance the apply is refused, naming the flag.
-    let planned = strata(&endpoint, &["plan", "-f", &after]);
+    let planned = STRATA.run(&endpoint, &["plan", "-f", &after]);
     assert_eq!(planned.code, 0, "{}", planned.err);
     assert!(planned.out.contains("spec.network.cidr"), "{}", planned.out);
-    let refused = strata(&endpoint, &["apply", "-f", &after, "--wait"]);
+    let refused = STRATA.run(&endpoint, &["apply", "-f", &after, "--wait"]);
     assert_ne!(refused.code, 0);
     assert!(
         refused.err.contains("--allow-recreate database"),
@@ -112,7 +110,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         refused.err
     );
 
-    let recreated = strata(
+    let recreated = STRATA.run(
         &endpoint,
         &[
             "apply",
@@ -132,7 +130,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
 
     // Only the new VPC; the database restored from the final snapshot the recreate took.
     assert_eq!(vpcs(&ec2).await, ["10.41.0.0/16"]);
-    let got = strata(&endpoint, &["get", "moved", "-o", "json"]);
+    let got = STRATA.run(&endpoint, &["get", "moved", "-o", "json"]);
     let body: Value = serde_json::from_str(&got.out).unwrap();
     let database = &body["status"]["components"]["database"];
     // Restored from the final snapshot this recreate (generation 2) took; the status says so.
@@ -140,7 +138,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
     assert_eq!(ids["restoredFrom"], ids["finalSnapshotId"], "{database}");
     let restored = ids["restoredFrom"].as_str().unwrap_or_default();
     assert!(restored.starts_with("strata-moved-final-g2-"), "{database}");
-    let history = strata(&endpoint, &["history", "moved", "--limit", "30"]);
+    let history = STRATA.run(&endpoint, &["history", "moved", "--limit", "30"]);
     assert!(history.out.contains("recreating"), "{}", history.out);
     // The bucket and its object were never touched.
     let object = s3
@@ -154,7 +152,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
     assert_eq!(&body[..], b"still here");
 
     // What is applied now is the new spec: applying it again changes nothing.
-    let again = strata(&endpoint, &["apply", "-f", &after]);
+    let again = STRATA.run(&endpoint, &["apply", "-f", &after]);
     assert_eq!(again.code, 0, "{}", again.err);
     assert!(again.out.contains("nothing to do"), "{}", again.out);
 
@@ -166,7 +164,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         "moved-3.json",
         spec_named("10.41.0.0/16", "shop.example.com"),
     );
-    let moved = strata(&endpoint, &["apply", "-f", &renamed, "--wait"]);
+    let moved = STRATA.run(&endpoint, &["apply", "-f", &renamed, "--wait"]);
     assert_eq!(moved.code, 0, "{}\n{}", moved.out, moved.err);
     let names = records(&route53).await;
     assert!(!old(&names), "old records left: {names:?}");
@@ -192,11 +190,11 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         env["spec"]["cluster"]["nodeGroup"]["maxSize"] = 9.into();
         write("moved-4.json", serde_json::to_string_pretty(&env).unwrap())
     };
-    let started = strata(&endpoint, &["apply", "-f", &bigger]);
+    let started = STRATA.run(&endpoint, &["apply", "-f", &bigger]);
     assert_eq!(started.code, 0, "{}", started.err);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let got = strata(&endpoint, &["get", "moved", "-o", "json"]);
+        let got = STRATA.run(&endpoint, &["get", "moved", "-o", "json"]);
         let body: Value = serde_json::from_str(&got.out).unwrap_or_default();
         let phase = &body["status"]["components"]["cluster"]["phase"];
         if phase == "creating" || phase == "updating" {
@@ -208,7 +206,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let cancelled = strata(&endpoint, &["cancel", "moved"]);
+    let cancelled = STRATA.run(&endpoint, &["cancel", "moved"]);
     assert_eq!(cancelled.code, 0, "{}", cancelled.err);
     assert!(
         cancelled.out.contains("cancelled (ABORTED)"),
@@ -220,12 +218,12 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
         "{}",
         cancelled.out
     );
-    let got = strata(&endpoint, &["get", "moved", "-o", "json"]);
+    let got = STRATA.run(&endpoint, &["get", "moved", "-o", "json"]);
     let body: Value = serde_json::from_str(&got.out).unwrap();
     assert_eq!(body["status"]["state"], "Cancelled");
     assert_eq!(body["runningExecution"], Value::Null);
     stack.clear_delays();
-    let resumed = strata(&endpoint, &["apply", "-f", &bigger, "--wait"]);
+    let resumed = STRATA.run(&endpoint, &["apply", "-f", &bigger, "--wait"]);
     assert_eq!(resumed.code, 0, "{}\n{}", resumed.out, resumed.err);
     assert!(
         resumed.out.contains("moved: Ready after"),
@@ -236,7 +234,7 @@ async fn a_cidr_change_recreates_network_and_above_restoring_the_database_and_ke
 
 /// The status's resource ids of one component.
 fn resource_ids(endpoint: &str, environment: &str, component: &str) -> Value {
-    let got = strata(endpoint, &["get", environment, "-o", "json"]);
+    let got = STRATA.run(endpoint, &["get", environment, "-o", "json"]);
     let body: Value = serde_json::from_str(&got.out).unwrap();
     body["status"]["components"][component]["resourceIds"].clone()
 }
@@ -246,19 +244,19 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
  {
     let mut env = example_as("engine");
     env.spec.network.cidr = "10.50.0.0/16".into();
-    let support::Local {
+    let local_stack::Local {
         stack,
         files,
         endpoint,
         regional,
-    } = support::local(&env).await;
+    } = local_stack::local(&env).await;
     let postgres = write(&files, "engine.json", &env);
     env.spec.database.as_mut().unwrap().engine = strata_core::spec::DatabaseEngine::Mysql;
     env.spec.database.as_mut().unwrap().engine_version = "8.0.39".into();
     let mysql = write(&files, "engine-2.json", &env);
     let rds = aws_sdk_rds::Client::new(&regional);
 
-    let applied = strata(&endpoint, &["apply", "-f", &postgres, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &postgres, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
     let kept: Vec<Value> = ["network", "cluster", "storage"]
         .iter()
@@ -271,7 +269,7 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
     let first = created(rds.describe_db_instances().send().await.unwrap());
 
     // The plan recreates the database and what reads it, nothing below.
-    let planned = strata(&endpoint, &["plan", "-f", &mysql]);
+    let planned = STRATA.run(&endpoint, &["plan", "-f", &mysql]);
     assert_eq!(planned.code, 0, "{}", planned.err);
     // `  <component> <action>[ (because of …)]`, one line per component that changes.
     let actions: Vec<(String, String)> = planned
@@ -301,7 +299,7 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
         400,
         "InvalidParameterCombination",
     ));
-    let failed = strata(
+    let failed = STRATA.run(
         &endpoint,
         &[
             "apply",
@@ -314,12 +312,12 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
     );
     assert_ne!(failed.code, 0, "{}", failed.out);
     assert_eq!(stack.pending_faults(), 0, "the fault was hit");
-    let got = strata(&endpoint, &["get", "engine", "-o", "json"]);
+    let got = STRATA.run(&endpoint, &["get", "engine", "-o", "json"]);
     let body: Value = serde_json::from_str(&got.out).unwrap();
     assert_eq!(body["status"]["state"], "Failed", "{body}");
 
     // ...and applying the same spec again is a resume: no allowance asked for.
-    let resumed = strata(&endpoint, &["apply", "-f", &mysql, "--wait"]);
+    let resumed = STRATA.run(&endpoint, &["apply", "-f", &mysql, "--wait"]);
     assert_eq!(resumed.code, 0, "{}\n{}", resumed.out, resumed.err);
     assert!(
         resumed.out.contains("engine: Ready after"),

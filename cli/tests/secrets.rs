@@ -7,19 +7,21 @@
 //! (`strata_localstack::secrets`).
 
 use strata_localstack::secrets::{self, SecretSearch};
+use strata_testkit::cli::{Strata, write};
+use strata_testkit::example_as;
+use strata_testkit::local_stack;
 
-mod support;
-use support::{example_as, settled, strata, write};
+const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event() {
     let mut env = example_as("sealed");
-    let support::Local {
+    let local_stack::Local {
         stack,
         files,
         endpoint,
         regional,
-    } = support::local(&env).await;
+    } = local_stack::local(&env).await;
     let search = SecretSearch::start(&stack).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&regional);
     // A value of its own for the service's secret (the stand-in's is shared by all).
@@ -34,9 +36,9 @@ async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event()
         .unwrap();
 
     let first = write(&files, "sealed.json", &env);
-    let applied = strata(&endpoint, &["apply", "-f", &first, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
-    let body = support::get(&endpoint, "sealed");
+    let body = STRATA.get(&endpoint, "sealed");
     let master = body["status"]["components"]["database"]["outputs"]["masterUserSecretArn"]
         .as_str()
         .unwrap_or_else(|| panic!("the database names its secret: {body}"))
@@ -70,15 +72,18 @@ async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event()
         "{in_cluster}"
     );
 
-    let synced = strata(&endpoint, &["sync", "sealed"]);
+    let synced = STRATA.run(&endpoint, &["sync", "sealed"]);
     assert_eq!(synced.code, 0, "{}", synced.err);
     env.spec.app.services[1].replicas = 3;
     let changed = write(&files, "sealed-2.json", &env);
-    let applied = strata(&endpoint, &["apply", "-f", &changed, "--wait"]);
+    let applied = STRATA.run(&endpoint, &["apply", "-f", &changed, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
-    let deleted = strata(&endpoint, &["delete", "sealed", "--wait"]);
+    let deleted = STRATA.run(&endpoint, &["delete", "sealed", "--wait"]);
     assert_eq!(deleted.code, 0, "{}", deleted.err);
-    assert_eq!(settled(&endpoint, "sealed")["status"]["state"], "Deleted");
+    assert_eq!(
+        STRATA.settled(&endpoint, "sealed")["status"]["state"],
+        "Deleted"
+    );
 
     // The environment's name is in every kind of place searched: the control that the search
     // sees into each.

@@ -1,5 +1,7 @@
 //! What the API's tests share: API Gateway events, the handler over in-memory parts, and
-//! its answers read back.
+//! its answers read back. It stays with these tests rather than in strata-testkit: it
+//! builds and drives strata-api, a Lambda crate, which no library (the test kit is one) may
+//! depend on. The example specs come from the test kit.
 
 #![allow(dead_code)] // each test binary uses its own part
 

@@ -9,8 +9,8 @@ use serde_json::Value;
 use strata_localstack::LocalStack;
 use strata_store::prelude::*;
 use strata_testkit::cli::{Ran, Strata, write};
-use strata_testkit::example_as;
 use strata_testkit::local_stack;
+use strata_testkit::{Staging, example_as};
 
 const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
@@ -128,9 +128,11 @@ async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untou
 
 #[tokio::test(flavor = "multi_thread")]
 async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_the_other() {
-    let mut env = example_as("racy");
-    env.spec.ttl = Some("10m".into());
-    env.spec.sync.every = "1m".into();
+    let mut env = Staging::new()
+        .side_by_side("racy")
+        .ttl(Some("10m"))
+        .sync_every("1m")
+        .build();
     let local_stack::Local {
         stack,
         files,

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 use strata_localstack::{LocalStack, Options};
+use strata_testkit::Staging;
 use strata_testkit::cli::{Strata, write};
-use strata_testkit::example_as;
 use strata_testkit::local_stack;
 
 const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
@@ -16,10 +16,7 @@ fn spec(cidr: &str) -> String {
 }
 
 fn spec_named(cidr: &str, dns: &str) -> String {
-    let mut env = strata_testkit::staging();
-    env.metadata.name = "moved".into();
-    env.spec.dns.as_mut().unwrap().name = dns.into();
-    env.spec.network.cidr = cidr.into();
+    let env = Staging::new().named("moved").dns(dns).cidr(cidr).build();
     serde_json::to_string_pretty(&env.to_json()).unwrap()
 }
 
@@ -242,8 +239,10 @@ fn resource_ids(endpoint: &str, environment: &str, component: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_recreate_resumes_without_allowance()
  {
-    let mut env = example_as("engine");
-    env.spec.network.cidr = "10.50.0.0/16".into();
+    let mut env = Staging::new()
+        .side_by_side("engine")
+        .cidr("10.50.0.0/16")
+        .build();
     let local_stack::Local {
         stack,
         files,

@@ -13,6 +13,7 @@ use strata_localstack::LocalStack;
 use strata_localstack::fidelity::{Delay, Fault};
 use strata_store::{DynamoStore, prelude::*};
 
+use strata_testkit::Staging;
 use strata_testkit::local_stack;
 
 struct Harness {
@@ -1081,11 +1082,8 @@ async fn store_as(h: &Harness, name: &str) {
 
 /// The example stored as `name`, after `change`.
 async fn store_with(h: &Harness, name: &str, change: impl FnOnce(&mut Environment)) {
-    let mut env = strata_testkit::staging();
-    env.metadata.name = name.to_owned();
     // Side by side, each environment needs its own DNS name.
-    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
-    change(&mut env);
+    let env = Staging::new().side_by_side(name).with(change).build();
     h.stack.stand_in_for(&env).await.unwrap();
     h.store.put_spec(&env, None, 1).await.unwrap();
 }

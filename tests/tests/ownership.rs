@@ -10,6 +10,7 @@ use strata_core::status::Incarnation;
 use strata_core::{Component, Environment, EnvironmentState, tags};
 use strata_store::{DynamoStore, prelude::*};
 
+use strata_testkit::Staging;
 use strata_testkit::local_stack;
 
 struct Stack {
@@ -205,8 +206,10 @@ async fn a_same_named_bucket_of_another_control_plane_fails_up_and_keeps_its_tag
 async fn a_name_deleted_and_applied_again_is_a_new_incarnation_restored_from_its_recorded_snapshot()
 {
     let s = stack().await;
-    let mut env = strata_testkit::example_as("reborn");
-    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let mut env = Staging::new()
+        .side_by_side("reborn")
+        .storage_on_delete(StorageOnDelete::Delete)
+        .build();
     s.store_spec(&env).await;
 
     let ended = s.run("reborn", false).await;

@@ -25,9 +25,7 @@ async fn store() -> (LocalStack, DynamoStore) {
 }
 
 fn environment(name: &str) -> Environment {
-    let mut env = strata_testkit::staging();
-    env.metadata.name = name.to_owned();
-    env
+    strata_testkit::Staging::new().named(name).build()
 }
 
 #[tokio::test]

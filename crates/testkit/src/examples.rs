@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use strata_core::Environment;
+use strata_core::spec::{DatabaseOnDelete, StorageOnDelete};
 
 /// The workspace root: the first directory at or above the package cargo runs the test in
 /// that holds `examples/staging.yaml`.
@@ -46,10 +47,85 @@ pub fn staging() -> Environment {
 /// The staging example as `name`, with a DNS name of its own (`<name>.example.com`): what
 /// a test on the local stack applies, so that its environments do not collide.
 pub fn example_as(name: &str) -> Environment {
-    let mut env = staging();
-    env.metadata.name = name.to_owned();
-    env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
-    env
+    Staging::new().side_by_side(name).build()
+}
+
+/// The staging example with a few fields changed, said in one expression instead of a
+/// clone of [`staging`] and then a line per field:
+/// `Staging::new().named("x").ttl(Some("2h")).build()`. [`with`](Self::with) makes any
+/// other change.
+#[derive(Debug, Clone)]
+pub struct Staging(Environment);
+
+impl Default for Staging {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Staging {
+    /// `examples/staging.yaml` as it is.
+    pub fn new() -> Self {
+        Self(staging())
+    }
+
+    /// Named `name` (`metadata.name`); its DNS name stays the example's.
+    pub fn named(mut self, name: &str) -> Self {
+        self.0.metadata.name = name.to_owned();
+        self
+    }
+
+    /// Named `name` with a DNS name of its own (`<name>.example.com`), to stand side by
+    /// side with other environments on one local stack ([`example_as`]).
+    pub fn side_by_side(self, name: &str) -> Self {
+        self.named(name).dns(&format!("{name}.example.com"))
+    }
+
+    /// The DNS name (`spec.dns.name`).
+    pub fn dns(mut self, name: &str) -> Self {
+        self.0.spec.dns.as_mut().unwrap().name = name.to_owned();
+        self
+    }
+
+    /// The lifetime (`spec.ttl`); `None` for none.
+    pub fn ttl(mut self, ttl: Option<&str>) -> Self {
+        self.0.spec.ttl = ttl.map(str::to_owned);
+        self
+    }
+
+    /// How often sync looks at it (`spec.sync.every`).
+    pub fn sync_every(mut self, every: &str) -> Self {
+        self.0.spec.sync.every = every.to_owned();
+        self
+    }
+
+    /// The network's CIDR (`spec.network.cidr`).
+    pub fn cidr(mut self, cidr: &str) -> Self {
+        self.0.spec.network.cidr = cidr.to_owned();
+        self
+    }
+
+    /// What a delete does to the buckets (`spec.storage.onDelete`).
+    pub fn storage_on_delete(mut self, on_delete: StorageOnDelete) -> Self {
+        self.0.spec.storage.as_mut().unwrap().on_delete = on_delete;
+        self
+    }
+
+    /// What a delete does to the database (`spec.database.onDelete`).
+    pub fn database_on_delete(mut self, on_delete: DatabaseOnDelete) -> Self {
+        self.0.spec.database.as_mut().unwrap().on_delete = on_delete;
+        self
+    }
+
+    /// Any other change.
+    pub fn with(mut self, change: impl FnOnce(&mut Environment)) -> Self {
+        change(&mut self.0);
+        self
+    }
+
+    pub fn build(self) -> Environment {
+        self.0
+    }
 }
 
 /// `examples/staging.yaml` as a JSON value, unchecked: the raw document a test edits to

@@ -14,7 +14,7 @@ pub mod examples;
 #[cfg(feature = "local-stack")]
 pub mod local_stack;
 
-pub use examples::{example_as, staging};
+pub use examples::{Staging, example_as, staging};
 
 /// Seconds since the epoch: the clock a test hands to what it drives.
 pub fn now() -> u64 {

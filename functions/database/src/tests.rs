@@ -24,7 +24,7 @@ use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
 use strata_component::testing::{context, owner};
-use strata_testkit::staging;
+use strata_testkit::{Staging, staging};
 
 struct Mocked(Client);
 
@@ -401,8 +401,9 @@ async fn retain_keeps_the_instance_and_delete_skips_the_snapshot() {
         mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
     let delete =
         mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
-    let mut env = staging();
-    env.spec.database.as_mut().unwrap().on_delete = DatabaseOnDelete::Retain;
+    let mut env = Staging::new()
+        .database_on_delete(DatabaseOnDelete::Retain)
+        .build();
     let progress = step_with(&[&found, &modify, &delete], &env, true)
         .await
         .unwrap();
@@ -438,8 +439,7 @@ async fn a_recreate_tears_down_with_a_final_snapshot_whatever_the_policy_and_kee
                     && r.delete_automated_backups() == Some(false)
             })
             .then_output(|| DeleteDbInstanceOutput::builder().build());
-        let mut env = staging();
-        env.spec.database.as_mut().unwrap().on_delete = policy;
+        let env = Staging::new().database_on_delete(policy).build();
         let progress = step_in(OperationKind::Up, &[&found, &delete], &env, true)
             .await
             .unwrap();

@@ -24,7 +24,7 @@ use strata_core::{Environment, OperationKind};
 
 use super::*;
 use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with};
-use strata_testkit::staging;
+use strata_testkit::{Staging, staging};
 
 struct Mocked(Client);
 
@@ -174,8 +174,9 @@ async fn a_same_named_bucket_without_our_tags_is_never_touched() {
     assert_eq!(err.name(), "ResourceNotOwned");
     assert!(err.to_string().contains("strata-staging-assets"), "{err}");
 
-    let mut deleting = staging();
-    deleting.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let deleting = Staging::new()
+        .storage_on_delete(StorageOnDelete::Delete)
+        .build();
     let err = step_with(&rules, &deleting, true).await.unwrap_err();
     assert_eq!(err.name(), "ResourceNotOwned");
     for rule in [&delete, &tagging, &encryption, &block, &versioning] {
@@ -191,8 +192,9 @@ async fn delete_empties_every_version_page_then_deletes_the_bucket() {
     let delete_objects =
         mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
     let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
-    let mut env = staging();
-    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let env = Staging::new()
+        .storage_on_delete(StorageOnDelete::Delete)
+        .build();
     let progress = step_with(
         &[&head, &tagging, &pages, &delete_objects, &delete],
         &env,
@@ -223,8 +225,9 @@ async fn retain_keeps_buckets_and_gone_buckets_are_already_deleted() {
         .http_status(404, None)
         .repeatedly()
         .build();
-    let mut env = staging();
-    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
+    let env = Staging::new()
+        .storage_on_delete(StorageOnDelete::Delete)
+        .build();
     let progress = step_with(&[&gone, &delete], &env, true).await.unwrap();
     assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
     assert_eq!(delete.num_calls(), 0);
@@ -318,9 +321,10 @@ async fn a_bucket_too_big_for_one_step_is_emptied_over_several_then_deleted() {
     let delete_objects =
         mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
     let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
-    let mut env = staging();
-    env.spec.storage.as_mut().unwrap().on_delete = StorageOnDelete::Delete;
-    env.spec.storage.as_mut().unwrap().buckets.truncate(1);
+    let env = Staging::new()
+        .storage_on_delete(StorageOnDelete::Delete)
+        .with(|env| env.spec.storage.as_mut().unwrap().buckets.truncate(1))
+        .build();
     let one_page = Emptying {
         page_size: 1,
         pages: 1,

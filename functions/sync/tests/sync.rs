@@ -22,6 +22,7 @@ use strata_sync::{
     MemoryInventory, MemoryObserver, Observation, Outcome, RegistryError, Request, RunReport,
     SyncError, SyncRequest, Syncer, TagCache, parse_request,
 };
+use strata_testkit::Staging;
 
 const T0: u64 = 1_800_000_000;
 const BUDGET: Duration = Duration::from_secs(60);
@@ -41,10 +42,7 @@ fn syncer() -> TestSyncer {
 }
 
 fn environment(name: &str, ttl: Option<&str>) -> Environment {
-    let mut env = strata_testkit::staging();
-    env.metadata.name = name.to_owned();
-    env.spec.ttl = ttl.map(str::to_owned);
-    env
+    Staging::new().named(name).ttl(ttl).build()
 }
 
 /// Stores the spec and its schedule as the API's apply does, at `at`.

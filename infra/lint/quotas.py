@@ -168,7 +168,7 @@ class Resolver:
         return v
 
 
-def breaches(template, sam_template):
+def breaches(template):
     """Each breach as (quota, what, figure)."""
     found = []
     r = Resolver(template)
@@ -236,7 +236,7 @@ def check(path, out=None):
     if out:
         with open(out, "w") as f:
             json.dump(template, f, indent=1)
-    found = breaches(template, None)
+    found = breaches(template)
     print(f"quotas: {len(QUOTAS)} checked on the translated template "
           f"(stack name of {len(STACK_NAME)} characters, region {REGION})")
     for name, limit, what, source in QUOTAS:
@@ -249,12 +249,12 @@ def check(path, out=None):
 def self_test(path):
     """Each rule is shown to fail on a copy of the template that breaks it."""
     template = translate(path)
-    assert breaches(template, None) == [], "the template itself must pass"
+    assert breaches(template) == [], "the template itself must pass"
 
     def breaking(change):
         bad = copy.deepcopy(template)
         change(bad["Resources"])
-        return {q for q, _, _ in breaches(bad, None)}
+        return {q for q, _, _ in breaches(bad)}
 
     def eleven_metrics(res):
         alarm = next(v for v in res.values() if v["Type"] == "AWS::CloudWatch::Alarm"

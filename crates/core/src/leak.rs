@@ -31,16 +31,11 @@ fn encodings(value: &str) -> Vec<String> {
     let mut forms = vec![value.to_owned()];
     let escaped = serde_json::to_string(value).unwrap_or_default();
     forms.push(escaped.trim_matches('"').to_owned());
-    forms.push(utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
+    let percent = utf8_percent_encode(value, NON_ALPHANUMERIC).to_string();
     // Form encoding writes spaces as `+`; lower-case hex escapes are as valid as upper.
-    forms.push(
-        utf8_percent_encode(value, NON_ALPHANUMERIC)
-            .to_string()
-            .replace("%20", "+"),
-    );
-    forms.push(lower_hex_escapes(
-        &utf8_percent_encode(value, NON_ALPHANUMERIC).to_string(),
-    ));
+    forms.push(percent.replace("%20", "+"));
+    forms.push(lower_hex_escapes(&percent));
+    forms.push(percent);
     forms.extend(base64_runs(value.as_bytes()));
     forms.sort();
     forms.dedup();

@@ -171,6 +171,22 @@ impl LocalStack {
         self.router.iam.revoke(function, action)
     }
 
+    /// Changes each statement of `function`'s role that names `action`, from now on (a test's
+    /// narrowed Resource or Condition). Returns whether any statement did.
+    pub fn amend_policy(
+        &self,
+        function: &str,
+        action: &str,
+        change: impl FnMut(&mut policy::Statement),
+    ) -> bool {
+        self.router.iam.amend(function, action, change)
+    }
+
+    /// What the IAM evaluation decided so far, and what it could not evaluate.
+    pub fn iam_report(&self) -> iam::Report {
+        self.router.iam.report()
+    }
+
     /// Plays AWS's create durations (or no longer): each EKS cluster, node group, RDS
     /// instance, NAT gateway, load balancer and Route 53 change made from now on is described
     /// as still being made until its duration has passed ([`pace`]).

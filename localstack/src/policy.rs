@@ -9,11 +9,24 @@ use serde_yaml_ng::Value;
 use crate::LocalStackError;
 use crate::template::Context;
 
-/// One `Allow` statement, resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// Allow or Deny.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// One statement, resolved.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Statement {
+    pub effect: Effect,
     pub actions: Vec<String>,
+    /// `NotAction`: the statement covers every action but these.
+    pub not_actions: Vec<String>,
     pub resources: Vec<String>,
+    /// `NotResource`: every resource but these.
+    pub not_resources: Vec<String>,
     /// The statement's `Condition`, as written (resolved), if any.
     pub condition: Option<serde_json::Value>,
 }
@@ -30,12 +43,15 @@ pub struct Permissions {
 }
 
 impl Permissions {
-    /// Whether some statement allows `action` (IAM's case-insensitive match, `*` wildcards).
+    /// Whether some Allow statement names `action` (IAM's case-insensitive match, `*`
+    /// wildcards), whatever its resources and condition.
     pub fn allows(&self, action: &str) -> bool {
         self.statements.iter().any(|s| {
-            s.actions
-                .iter()
-                .any(|pattern| action_matches(pattern, action))
+            s.effect == Effect::Allow
+                && match s.not_actions.is_empty() {
+                    true => s.actions.iter().any(|p| action_matches(p, action)),
+                    false => !s.not_actions.iter().any(|p| action_matches(p, action)),
+                }
         })
     }
 }
@@ -82,12 +98,17 @@ fn statements(
     };
     let mut out = Vec::new();
     for s in list {
-        if s.get("Effect").and_then(|e| e.as_str()) != Some("Allow") {
-            return Err(bad(format!("{at}: only Allow statements are read: {s}")));
-        }
+        let effect = match s.get("Effect").and_then(|e| e.as_str()) {
+            Some("Allow") => Effect::Allow,
+            Some("Deny") => Effect::Deny,
+            _ => return Err(bad(format!("{at}: a statement without Effect: {s}"))),
+        };
         out.push(Statement {
+            effect,
             actions: strings(s.get("Action")),
+            not_actions: strings(s.get("NotAction")),
             resources: strings(s.get("Resource")),
+            not_resources: strings(s.get("NotResource")),
             condition: s.get("Condition").cloned(),
         });
     }

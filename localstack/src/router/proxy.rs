@@ -78,4 +78,31 @@ impl Router {
         let body = response.into_body().collect().await.ok()?;
         Some(String::from_utf8_lossy(&body.to_bytes()).into_owned())
     }
+
+    /// A call of a JSON-protocol `service` (`secretsmanager`) to moto: `target` is the
+    /// `X-Amz-Target` header.
+    pub(crate) async fn moto_json(
+        &self,
+        service: &str,
+        region: &str,
+        target: &str,
+        body: String,
+    ) -> Option<(StatusCode, String)> {
+        let request = Request::post(format!("http://{}/", self.moto))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", target)
+            .header(
+                hyper::header::AUTHORIZATION,
+                crate::fidelity::moto_authorization(service, region),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .expect("a static request is well-formed");
+        let response = self.client.request(request).await.ok()?;
+        let status = response.status();
+        let body = response.into_body().collect().await.ok()?;
+        Some((
+            status,
+            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        ))
+    }
 }

@@ -72,7 +72,9 @@ impl Router {
                 ));
             }
         };
-        if let Some(refused) = caller.and_then(|binary| self.iam.check(binary, &parts, &body)) {
+        if let Some(binary) = caller
+            && let Some(refused) = self.iam.check(self, binary, &parts, &body).await
+        {
             return Ok(refused);
         }
         let function = caller.filter(|binary| self.iam.knows(binary));

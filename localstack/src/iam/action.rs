@@ -1,191 +1,10 @@
-//! IAM, evaluated by the router: a call a function makes is refused with AWS's own
-//! AccessDenied unless the function's role in the template allows its action.
-//!
-//! moto evaluates IAM only for principals it knows, and then matches only `Resource: "*"`; the
-//! functions here all share one process environment (cargo-lambda), so they cannot carry
-//! credentials of their own. The router instead tells which function calls from the
-//! connection itself: the peer socket's owner in `/proc` (Linux), whose command name is the
-//! function's binary. Then the request's action (`X-Amz-Target`, a query `Action=`, or the
-//! REST route) is matched against that function's permissions, as IAM matches actions.
-//!
-//! Not enforced here (the least-privilege test checks the template statically instead):
-//! resource ARNs and conditions, managed policies, and the state machines' own roles (moto's
-//! interpreter is not a function).
-
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Mutex;
+//! A request's IAM action (`X-Amz-Target`, a query `Action=`, or the REST route) and how its
+//! service words an error.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
-
-use crate::policy::Permissions;
-use crate::template::{ACCOUNT_ID, Template};
-
-/// Each function binary's permissions, changeable by tests ([`crate::LocalStack::revoke`]).
-pub struct Iam {
-    by_binary: Mutex<BTreeMap<String, (String, Permissions)>>,
-}
-
-impl Iam {
-    pub fn from_template(template: &Template) -> Self {
-        let by_binary = template
-            .functions
-            .iter()
-            .map(|f| {
-                (
-                    f.binary.clone(),
-                    (f.logical_id.clone(), f.permissions.clone()),
-                )
-            })
-            .collect();
-        Self {
-            by_binary: Mutex::new(by_binary),
-        }
-    }
-
-    /// Takes `action` out of every statement of the function's role (a test's missing
-    /// permission). Returns whether any statement had it.
-    pub fn revoke(&self, function_logical_id: &str, action: &str) -> bool {
-        let mut all = self.by_binary.lock().unwrap_or_else(|e| e.into_inner());
-        let mut found = false;
-        for (id, permissions) in all.values_mut() {
-            if id != function_logical_id {
-                continue;
-            }
-            for statement in &mut permissions.statements {
-                let before = statement.actions.len();
-                statement
-                    .actions
-                    .retain(|a| !a.eq_ignore_ascii_case(action));
-                found |= statement.actions.len() != before;
-            }
-        }
-        found
-    }
-
-    /// Whether `binary` is one of the template's functions.
-    pub fn knows(&self, binary: &str) -> bool {
-        self.by_binary
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(binary)
-    }
-
-    /// The refusal for this request from `binary`, if its role does not allow the action.
-    /// Callers that are not one of the template's functions (tests, moto, the CLI) are not
-    /// checked.
-    pub fn check(&self, binary: &str, parts: &Parts, body: &[u8]) -> Option<Response<Full<Bytes>>> {
-        let all = self.by_binary.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, permissions) = all.get(binary)?;
-        let role = &permissions.role;
-        let refused = |action: &str, protocol: Protocol| {
-            let message = format!(
-                "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role}/{binary} is not authorized \
-                 to perform: {action} because no identity-based policy allows the {action} action"
-            );
-            Some(denied(protocol, &message))
-        };
-        match action(parts, body) {
-            // AWS checks iam:PassRole when a call hands CloudFormation a role to deploy with.
-            Ok((action, protocol))
-                if permissions.allows(&action)
-                    && action.starts_with("cloudformation:")
-                    && form_has(body, "RoleARN")
-                    && !permissions.allows("iam:PassRole") =>
-            {
-                refused("iam:PassRole", protocol)
-            }
-            // DynamoDB authorizes a transaction by its items' own actions (there is no
-            // TransactWriteItems permission): each Put needs PutItem, each Delete DeleteItem.
-            Ok((action, protocol)) if action == "dynamodb:TransactWriteItems" => {
-                transaction_actions(body)
-                    .into_iter()
-                    .find(|item| !permissions.allows(item))
-                    .and_then(|item| refused(&item, protocol))
-            }
-            Ok((action, _)) if permissions.allows(&action) => None,
-            Ok((action, protocol)) => refused(&action, protocol),
-            Err(route) => refused(&format!("(unknown action: {route})"), Protocol::Json),
-        }
-    }
-}
-
-/// The item actions of a `TransactWriteItems` body, as IAM checks them.
-fn transaction_actions(body: &[u8]) -> Vec<String> {
-    let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let items = body["TransactItems"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut actions: Vec<String> = items
-        .iter()
-        .filter_map(|item| item.as_object()?.keys().next().cloned())
-        .map(|kind| match kind.as_str() {
-            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
-            other => format!("dynamodb:{other}Item"),
-        })
-        .collect();
-    actions.sort();
-    actions.dedup();
-    if actions.is_empty() {
-        // Unreadable: nothing the role could be checked against grants it.
-        actions.push("dynamodb:TransactWriteItems".to_owned());
-    }
-    actions
-}
-
-/// Whether a form-encoded body has the parameter `key`.
-fn form_has(body: &[u8], key: &str) -> bool {
-    String::from_utf8_lossy(body)
-        .split('&')
-        .any(|pair| pair.split('=').next() == Some(key))
-}
-
-/// `/proc/net/tcp`'s spelling of an IPv4 address and port.
-fn proc_address(addr: std::net::SocketAddrV4) -> String {
-    format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(addr.ip().octets()),
-        addr.port()
-    )
-}
-
-/// The function binary on the other end of the loopback connection from `peer` to `local`,
-/// from `/proc`. Both ends are matched: one local port may serve several connections to
-/// different destinations.
-pub fn peer_binary(peer: SocketAddr, local: SocketAddr) -> Option<String> {
-    let (SocketAddr::V4(peer), SocketAddr::V4(local)) = (peer, local) else {
-        return None;
-    };
-    let (from, to) = (proc_address(peer), proc_address(local));
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let inode = table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1) == Some(&from.as_str()) && fields.get(2) == Some(&to.as_str()))
-            .then(|| fields.get(9).map(|i| i.to_string()))
-            .flatten()
-    })?;
-    let socket = format!("socket:[{inode}]");
-    for process in std::fs::read_dir("/proc").ok()?.flatten() {
-        let pid = process.file_name();
-        if !pid.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == socket.as_str()) {
-                let comm = std::fs::read_to_string(process.path().join("comm")).ok()?;
-                return Some(comm.trim().to_owned());
-            }
-        }
-    }
-    None
-}
 
 /// How a service words its errors.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,7 +20,7 @@ pub enum Protocol {
     S3,
 }
 
-fn denied(protocol: Protocol, message: &str) -> Response<Full<Bytes>> {
+pub(super) fn denied(protocol: Protocol, message: &str) -> Response<Full<Bytes>> {
     error(protocol, StatusCode::FORBIDDEN, "AccessDenied", message)
 }
 
@@ -404,22 +223,6 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20261204/eu-west-1/{service}/aws4_request, \
              SignedHeaders=host, Signature=0"
         )
-    }
-
-    #[test]
-    fn the_peer_of_a_loopback_connection_is_the_process_that_opened_it() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_server, peer) = listener.accept().unwrap();
-        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
-        assert_eq!(
-            peer_binary(peer, listener.local_addr().unwrap()).as_deref(),
-            Some(me.trim())
-        );
-        // Another destination from the same port is another connection.
-        let elsewhere: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        assert_eq!(peer_binary(peer, elsewhere), None);
-        drop(client);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use strata_core::{
 use strata_store::{Store, StoreError};
 
 pub mod aws;
+pub mod clients;
 pub mod lambda;
 #[cfg(feature = "testing")]
 pub mod testing;

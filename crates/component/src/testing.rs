@@ -1,6 +1,7 @@
 //! Fixtures for the handler crates' tests (feature `testing`): the context of an operation
 //! on the example spec every handler is tested against (`strata_testkit::staging`, which
-//! the handler crates take as a dev-dependency of their own).
+//! the handler crates take as a dev-dependency of their own), and a scripted AWS client for
+//! any region ([`Fixed`]).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use strata_core::status::Incarnation;
 use strata_core::tags::Owner;
 use strata_core::{Component, ComponentStatus, Environment, OperationContext, OperationKind};
 
+use crate::clients::{Global, Regional};
 use crate::{ComponentError, ComponentHandler, Progress, Step};
 
 /// An operation on `staging` (polling at once, a ten-minute deadline).
@@ -27,6 +29,22 @@ pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> Op
         custom: Default::default(),
         post_deploy: false,
         post_deployed: None,
+    }
+}
+
+/// One client, scripted with aws-smithy-mocks, handed out for every region: what a
+/// handler's tests give it where the deployed function has [`crate::clients::FromConfig`].
+pub struct Fixed<C>(pub C);
+
+impl<C: Clone + Send + Sync> Regional<C> for Fixed<C> {
+    fn client(&self, _region: &str) -> C {
+        self.0.clone()
+    }
+}
+
+impl<C: Clone + Send + Sync> Global<C> for Fixed<C> {
+    fn client(&self) -> C {
+        self.0.clone()
     }
 }
 

@@ -1,14 +1,16 @@
 //! The apply path: the cluster created or waited for, upgraded one minor version when the
 //! spec says so, then its access entry and node group; the network's subnets it goes in.
 
+use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Cluster as EksCluster, ClusterStatus};
 use strata_component::aws::classify;
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::status::ComponentPhase;
 use strata_core::{Awaited, Component};
 
+use crate::Cluster;
 use crate::resources::{check_owned, describe_cluster, nodegroup_name, rejected};
-use crate::{ClientFor, Cluster};
 
 /// `major.minor` as numbers, for comparing Kubernetes versions.
 fn minor_version(version: &str) -> Option<(u32, u32)> {
@@ -82,7 +84,7 @@ fn ready(cluster: &EksCluster, nodegroup: &str) -> Progress {
     progress
 }
 
-impl<C: ClientFor> Cluster<C> {
+impl<C: Regional<Client>> Cluster<C> {
     /// One step of `apply`.
     pub(crate) async fn apply_step(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

@@ -7,17 +7,18 @@ use aws_sdk_eks::types::{
 };
 use strata_component::ComponentError;
 use strata_component::aws::{classify, code};
+use strata_component::clients::Regional;
 use strata_core::spec::ClusterSpec;
 use strata_core::tags::Owner;
 
+use crate::Cluster;
 use crate::apply::Subnets;
 use crate::resources::eks_tags;
-use crate::{ClientFor, Cluster};
 
 pub(crate) const ADMIN_POLICY: &str =
     "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 
-impl<C: ClientFor> Cluster<C> {
+impl<C: Regional<Client>> Cluster<C> {
     pub(crate) async fn create_cluster(
         &self,
         client: &Client,

@@ -1,15 +1,17 @@
 //! The destroy path: the node groups first (waited for until gone), then the cluster.
 
+use aws_sdk_eks::Client;
 use aws_sdk_eks::types::ClusterStatus;
 use strata_component::aws::{classify, code};
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::Awaited;
 use strata_core::status::ComponentPhase;
 
+use crate::Cluster;
 use crate::resources::{check_owned, describe_cluster};
-use crate::{ClientFor, Cluster};
 
-impl<C: ClientFor> Cluster<C> {
+impl<C: Regional<Client>> Cluster<C> {
     /// One step of `destroy`.
     pub(crate) async fn destroy_step(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

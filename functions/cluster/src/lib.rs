@@ -16,6 +16,7 @@
 //! tags is never touched (`ResourceNotOwned`).
 
 use aws_sdk_eks::Client;
+use strata_component::clients::{FromConfig, Regional};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
 use strata_core::drift::Observed;
@@ -42,23 +43,6 @@ mod nodegroups;
 mod observe;
 mod resources;
 
-/// Makes an EKS client for a region (environments live in the region their spec names).
-pub trait ClientFor: Send + Sync {
-    fn client(&self, region: &str) -> Client;
-}
-
-/// Builds regional clients from one loaded SDK config.
-pub struct RegionalClients(pub aws_config::SdkConfig);
-
-impl ClientFor for RegionalClients {
-    fn client(&self, region: &str) -> Client {
-        let config = aws_sdk_eks::config::Builder::from(&self.0)
-            .region(aws_sdk_eks::config::Region::new(region.to_owned()))
-            .build();
-        Client::from_conf(config)
-    }
-}
-
 /// The control plane's IAM roles the cluster uses.
 #[derive(Debug, Clone)]
 pub struct Roles {
@@ -82,12 +66,23 @@ impl Roles {
     }
 }
 
-pub struct Cluster<C: ClientFor> {
+/// The cluster handler; `clients` makes an EKS client for the environment's region.
+pub struct Cluster<C> {
     pub clients: C,
     pub roles: Roles,
 }
 
-impl<C: ClientFor> ComponentHandler for Cluster<C> {
+impl Cluster<FromConfig<Client>> {
+    /// The deployed handler, its clients made from the function's SDK config.
+    pub fn new(config: aws_config::SdkConfig, roles: Roles) -> Self {
+        Self {
+            clients: FromConfig::new(config, Client::new),
+            roles,
+        }
+    }
+}
+
+impl<C: Regional<Client>> ComponentHandler for Cluster<C> {
     fn component(&self) -> Component {
         Component::Cluster
     }

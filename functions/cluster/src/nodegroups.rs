@@ -5,16 +5,17 @@ use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupStatus};
 use strata_component::ComponentError;
 use strata_component::aws::{classify, code};
+use strata_component::clients::Regional;
 use strata_core::spec::ClusterSpec;
 use strata_core::tags::Owner;
 
+use crate::Cluster;
 use crate::apply::Subnets;
 use crate::resources::{
     check_owned, describe_nodegroup, eks_tags, list_nodegroups, nodegroup_name, rejected,
 };
-use crate::{ClientFor, Cluster};
 
-impl<C: ClientFor> Cluster<C> {
+impl<C: Regional<Client>> Cluster<C> {
     /// Drives the node group towards the spec; `Ok(true)` once it is active and matching.
     pub(crate) async fn converge_nodegroup(
         &self,

@@ -1,13 +1,15 @@
 //! Drift: the live cluster and node group read back and compared with the spec (version,
 //! scaling, instance types, Strata's tags).
 
+use aws_sdk_eks::Client;
 use std::collections::HashMap;
+use strata_component::clients::Regional;
 
 use strata_component::{ComponentError, Step};
 use strata_core::drift::{FieldDrift, Observed};
 
+use crate::Cluster;
 use crate::resources::{describe_cluster, describe_nodegroup, eks_tags, nodegroup_name};
-use crate::{ClientFor, Cluster};
 
 /// Each tag Strata set that is gone or changed on `what`.
 fn drifted_tags(
@@ -30,7 +32,7 @@ fn drifted_tags(
     }
 }
 
-impl<C: ClientFor> Cluster<C> {
+impl<C: Regional<Client>> Cluster<C> {
     /// The cluster's version and tags, the node group's scaling, instance types and version.
     pub(crate) async fn observe_step(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
         let env = step.environment;

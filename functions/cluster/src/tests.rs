@@ -24,16 +24,8 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, owner};
+use strata_component::testing::{Fixed, context, owner};
 use strata_testkit::staging;
-
-struct Mocked(Client);
-
-impl ClientFor for Mocked {
-    fn client(&self, _region: &str) -> Client {
-        self.0.clone()
-    }
-}
 
 fn roles() -> Roles {
     Roles {
@@ -56,7 +48,7 @@ async fn step_with(
         )
     });
     let cluster = Cluster {
-        clients: Mocked(client),
+        clients: Fixed(client),
         roles: roles(),
     };
     let context = context(OperationKind::Up, 1, 0);

@@ -16,14 +16,41 @@ pub mod stack;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use strata_component::clients::{FromConfig, Global, Regional};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::custom::{CustomComponentSpec, Kind, read_output};
 use strata_core::drift::Observed;
 use strata_core::{Component, ComponentStatus};
 use strata_store::Store;
 
-/// Something that hands out the AWS clients (the SDK's, or scripted ones in tests).
-pub trait ClientFor: Send + Sync {
+/// What makes the AWS clients custom components call: `lambda` the teams' functions' (in
+/// the function's own region), `cloudformation` and `secrets` in the environment's region.
+/// The deployed function's come from its SDK config ([`Clients::new`]), the tests' are
+/// scripted.
+pub struct Clients<L, F, S> {
+    pub lambda: L,
+    pub cloudformation: F,
+    pub secrets: S,
+}
+
+impl
+    Clients<
+        FromConfig<aws_sdk_lambda::Client>,
+        FromConfig<aws_sdk_cloudformation::Client>,
+        FromConfig<aws_sdk_secretsmanager::Client>,
+    >
+{
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self {
+            lambda: FromConfig::new(config.clone(), aws_sdk_lambda::Client::new),
+            cloudformation: FromConfig::new(config.clone(), aws_sdk_cloudformation::Client::new),
+            secrets: FromConfig::new(config, aws_sdk_secretsmanager::Client::new),
+        }
+    }
+}
+
+/// The clients as the handler asks for them, whatever makes each ([`Clients`]).
+pub trait AwsClients: Send + Sync {
     fn lambda(&self) -> aws_sdk_lambda::Client;
     /// CloudFormation in `region` (the environment's).
     fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client;
@@ -31,26 +58,22 @@ pub trait ClientFor: Send + Sync {
     fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client;
 }
 
-/// The deployed function's clients, from its SDK configuration.
-pub struct FromConfig(pub aws_config::SdkConfig);
-
-impl ClientFor for FromConfig {
+impl<L, F, S> AwsClients for Clients<L, F, S>
+where
+    L: Global<aws_sdk_lambda::Client>,
+    F: Regional<aws_sdk_cloudformation::Client>,
+    S: Regional<aws_sdk_secretsmanager::Client>,
+{
     fn lambda(&self) -> aws_sdk_lambda::Client {
-        aws_sdk_lambda::Client::new(&self.0)
+        self.lambda.client()
     }
 
     fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
-        let config = aws_sdk_cloudformation::config::Builder::from(&self.0).region(
-            aws_sdk_cloudformation::config::Region::new(region.to_owned()),
-        );
-        aws_sdk_cloudformation::Client::from_conf(config.build())
+        self.cloudformation.client(region)
     }
 
     fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client {
-        let config = aws_sdk_secretsmanager::config::Builder::from(&self.0).region(
-            aws_sdk_secretsmanager::config::Region::new(region.to_owned()),
-        );
-        aws_sdk_secretsmanager::Client::from_conf(config.build())
+        self.secrets.client(region)
     }
 }
 
@@ -81,7 +104,7 @@ pub struct Custom<'a, C> {
 /// The function's input: a step (`{action, component, context}`), sync's drift check
 /// (`{action: observe, environment, component}`), where `component` names the custom
 /// component; or the post-deploy step (`{action: postDeploy, context}`).
-pub async fn handle<S: Store, C: ClientFor>(
+pub async fn handle<S: Store, C: AwsClients>(
     store: &S,
     clients: &C,
     settings: &Settings,
@@ -126,7 +149,7 @@ pub async fn handle<S: Store, C: ClientFor>(
 /// A plan's look at an in-place change of a cloudFormation component
 /// (`{action: preview, environment, component: <its spec element>}`): the change set's
 /// changes, or why there are none to show ([`strata_core::custom::StackPreview`]).
-async fn preview<S: Store, C: ClientFor>(
+async fn preview<S: Store, C: AwsClients>(
     store: &S,
     clients: &C,
     mut request: Value,
@@ -193,7 +216,7 @@ enum Deployed<'a> {
     Stack(stack::Stack<'a>),
 }
 
-impl<C: ClientFor> Custom<'_, C> {
+impl<C: AwsClients> Custom<'_, C> {
     fn spec<'s>(&self, step: &'s Step<'_>) -> Result<&'s CustomComponentSpec, ComponentError> {
         let name = self.component.name();
         step.environment
@@ -237,7 +260,7 @@ impl<C: ClientFor> Custom<'_, C> {
     }
 }
 
-impl<C: ClientFor> Custom<'_, C> {
+impl<C: AwsClients> Custom<'_, C> {
     /// What the team's function or stack answered, unless it carries one of the
     /// environment's secret values in any encoding [`strata_core::leak`] knows: its outputs
     /// and resource ids are recorded in the status and its error message in the history,
@@ -302,7 +325,7 @@ fn inputs(
     Ok(inputs)
 }
 
-impl<C: ClientFor> ComponentHandler for Custom<'_, C> {
+impl<C: AwsClients> ComponentHandler for Custom<'_, C> {
     fn component(&self) -> Component {
         self.component
     }

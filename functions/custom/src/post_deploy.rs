@@ -11,9 +11,9 @@ use strata_core::OperationContext;
 use strata_core::post_deploy::{PostDeployOutcome, PostDeployRequest, check_output};
 use strata_store::Store;
 
-use crate::ClientFor;
+use crate::AwsClients;
 
-pub async fn run<S: Store, C: ClientFor>(
+pub async fn run<S: Store, C: AwsClients>(
     store: &S,
     clients: &C,
     context: &OperationContext,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_lambda::operation::invoke::{InvokeInput, InvokeOutput};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use strata_component::testing::context;
+use strata_component::testing::{Fixed, context};
 use strata_core::custom::{CustomComponentSpec, Input, LambdaSpec};
 use strata_core::{ComponentPhase, Environment, OperationKind};
 use strata_testkit::staging;
@@ -20,20 +20,28 @@ use strata_component::Step;
 use strata_core::component_contract::{StepAction, StepRequest};
 use strata_core::drift::FieldDrift;
 
-/// Scripted clients: Lambda answers `rules`; CloudFormation answers nothing.
-pub(crate) struct Mocked {
-    pub lambda: Client,
-    pub cloudformation: aws_sdk_cloudformation::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-}
+/// Scripted clients.
+pub(crate) type Mocked = Clients<
+    Fixed<Client>,
+    Fixed<aws_sdk_cloudformation::Client>,
+    Fixed<aws_sdk_secretsmanager::Client>,
+>;
 
-impl Mocked {
-    pub fn lambda(rules: &[&Rule]) -> Self {
-        Self {
-            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules),
-            cloudformation: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
-            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[&payments()]),
-        }
+/// Lambda answers `rules`; CloudFormation answers nothing; Secrets Manager has the staging
+/// example's one secret.
+pub(crate) fn mocked(rules: &[&Rule]) -> Mocked {
+    Clients {
+        lambda: Fixed(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules)),
+        cloudformation: Fixed(mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            &[]
+        )),
+        secrets: Fixed(mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            &[&payments()]
+        )),
     }
 }
 
@@ -46,20 +54,6 @@ fn payments() -> Rule {
             .secret_string(PAYMENTS_KEY)
             .build()
     })
-}
-
-impl ClientFor for Mocked {
-    fn lambda(&self) -> Client {
-        self.lambda.clone()
-    }
-
-    fn cloudformation(&self, _region: &str) -> aws_sdk_cloudformation::Client {
-        self.cloudformation.clone()
-    }
-
-    fn secrets(&self, _region: &str) -> aws_sdk_secretsmanager::Client {
-        self.secrets.clone()
-    }
 }
 
 fn topic() -> Component {
@@ -124,7 +118,7 @@ async fn step_with(
     previous: Option<&ComponentStatus>,
     destroy: bool,
 ) -> Result<Progress, ComponentError> {
-    let clients = Mocked::lambda(rules);
+    let clients = mocked(rules);
     let handler = Custom {
         component: topic(),
         clients: &clients,
@@ -273,7 +267,7 @@ async fn an_output_not_there_or_a_stack_without_a_role_is_refused_before_any_cal
 
 #[tokio::test]
 async fn a_request_must_name_a_custom_component() {
-    let clients = Mocked::lambda(&[]);
+    let clients = mocked(&[]);
     let store = strata_store::MemoryStore::default();
     for (request, why) in [
         (
@@ -302,7 +296,7 @@ async fn observe_reports_what_the_function_found() {
     let drifted = answers(
         r#"{"drift": "drifted", "fields": [{"path": "topic/displayName", "expected": "shop", "observed": "x"}]}"#,
     );
-    let clients = Mocked::lambda(&[&drifted]);
+    let clients = mocked(&[&drifted]);
     let handler = Custom {
         component: topic(),
         clients: &clients,

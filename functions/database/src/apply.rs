@@ -1,16 +1,18 @@
 //! The apply path: the instance checked as ours, its subnet group converged, then created,
 //! waited for, stopped or started for sleep and wake, or modified to the spec.
 
+use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbInstance;
 use strata_component::aws::classify;
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::status::ComponentPhase;
 use strata_core::{Awaited, Component};
 
+use crate::Database;
 use crate::resources::{check_owned, describe_instance, engine_name, instance_name};
 use crate::settings::modification;
 use crate::subnet_group::ensure_subnet_group;
-use crate::{ClientFor, Database};
 
 /// RDS instance states a step waits through; anything not here and not `available` is a
 /// failure a retry will not mend.
@@ -83,7 +85,7 @@ pub(crate) fn ready(instance: &DbInstance, id: &str) -> Progress {
     progress
 }
 
-impl<C: ClientFor> Database<C> {
+impl<C: Regional<Client>> Database<C> {
     /// One step of `apply`.
     pub(crate) async fn apply_step(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

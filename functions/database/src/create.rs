@@ -5,6 +5,7 @@
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSnapshot;
 use strata_component::aws::classify;
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::spec::{DatabaseEngine, DatabaseSpec};
 use strata_core::status::ComponentPhase;
@@ -14,7 +15,7 @@ use strata_core::{Awaited, Component, snapshots};
 use crate::resources::{
     describe_snapshot, engine_name, instance_name, not_owned, pairs, rds_tags, tags_of,
 };
-use crate::{ClientFor, Database, seed};
+use crate::{Database, seed};
 
 const MASTER_USERNAME: &str = "strata";
 
@@ -59,7 +60,7 @@ fn snapshot_to_restore<'a>(
     }
 }
 
-impl<C: ClientFor> Database<C> {
+impl<C: Regional<Client>> Database<C> {
     pub(crate) async fn create(
         &self,
         client: &Client,

@@ -2,7 +2,9 @@
 //! (the instance stays, running and protected), or delete without a snapshot; then the
 //! subnet group and a preview's seed snapshot.
 
+use aws_sdk_rds::Client;
 use strata_component::aws::{classify, code};
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::spec::DatabaseOnDelete;
 use strata_core::status::ComponentPhase;
@@ -10,9 +12,9 @@ use strata_core::{Awaited, OperationKind, snapshots};
 
 use crate::apply::ready;
 use crate::resources::{check_owned, describe_instance, final_snapshot_name, instance_name};
-use crate::{ClientFor, Database, seed};
+use crate::{Database, seed};
 
-impl<C: ClientFor> Database<C> {
+impl<C: Regional<Client>> Database<C> {
     /// One step of `destroy`.
     pub(crate) async fn destroy_step(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;

@@ -15,6 +15,7 @@
 //! environment's tags is never touched (`ResourceNotOwned`).
 
 use aws_sdk_rds::Client;
+use strata_component::clients::{FromConfig, Regional};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
 use strata_core::drift::Observed;
@@ -42,28 +43,21 @@ mod seed;
 mod settings;
 mod subnet_group;
 
-/// Makes an RDS client for a region (environments live in the region their spec names).
-pub trait ClientFor: Send + Sync {
-    fn client(&self, region: &str) -> Client;
-}
-
-/// Builds regional clients from one loaded SDK config.
-pub struct RegionalClients(pub aws_config::SdkConfig);
-
-impl ClientFor for RegionalClients {
-    fn client(&self, region: &str) -> Client {
-        let config = aws_sdk_rds::config::Builder::from(&self.0)
-            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
-            .build();
-        Client::from_conf(config)
-    }
-}
-
-pub struct Database<C: ClientFor> {
+/// The database handler; `clients` makes an RDS client for the environment's region.
+pub struct Database<C> {
     pub clients: C,
 }
 
-impl<C: ClientFor> ComponentHandler for Database<C> {
+impl Database<FromConfig<Client>> {
+    /// The deployed handler, its clients made from the function's SDK config.
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self {
+            clients: FromConfig::new(config, Client::new),
+        }
+    }
+}
+
+impl<C: Regional<Client>> ComponentHandler for Database<C> {
     fn component(&self) -> Component {
         Component::Database
     }

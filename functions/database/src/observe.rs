@@ -1,16 +1,18 @@
 //! Drift: the live instance read back and compared with the spec (presence, engine, the
 //! settings `apply` converges, Strata's tags).
 
+use aws_sdk_rds::Client;
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Step};
 use strata_core::Component;
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::tags;
 
+use crate::Database;
 use crate::resources::{describe_instance, engine_name, instance_name};
 use crate::settings::differences;
-use crate::{ClientFor, Database};
 
-impl<C: ClientFor> Database<C> {
+impl<C: Regional<Client>> Database<C> {
     /// The instance's presence, engine, the settings `apply` converges and its tags.
     pub(crate) async fn observe_step(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
         let env = step.environment;

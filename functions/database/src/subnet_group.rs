@@ -5,10 +5,11 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
 use strata_component::ComponentError;
 use strata_component::aws::{classify, code};
+use strata_component::clients::Regional;
 use strata_core::tags::Owner;
 
+use crate::Database;
 use crate::resources::{check_owned, instance_name, rds_tags, tags_of};
-use crate::{ClientFor, Database};
 
 /// Creates the subnet group, or checks it is ours and has the network's private subnets.
 pub(crate) async fn ensure_subnet_group(
@@ -68,7 +69,7 @@ pub(crate) async fn ensure_subnet_group(
     }
 }
 
-impl<C: ClientFor> Database<C> {
+impl<C: Regional<Client>> Database<C> {
     pub(crate) async fn delete_subnet_group(
         &self,
         client: &Client,

@@ -23,16 +23,8 @@ use strata_core::spec::DatabaseOnDelete;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{context, owner};
+use strata_component::testing::{Fixed, context, owner};
 use strata_testkit::{Staging, staging};
-
-struct Mocked(Client);
-
-impl ClientFor for Mocked {
-    fn client(&self, _region: &str) -> Client {
-        self.0.clone()
-    }
-}
 
 fn network_ready() -> BTreeMap<Component, ComponentStatus> {
     let mut network = ComponentStatus::new(ComponentPhase::Ready, 3, 0);
@@ -74,7 +66,7 @@ async fn step_in(
         )
     });
     let database = Database {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let context = context(operation, 3, 1_700_000_000);
     let dependencies = network_ready();
@@ -88,7 +80,7 @@ async fn apply_after_down(
 ) -> Result<strata_component::Progress, ComponentError> {
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
     let database = Database {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = network_ready();
@@ -574,7 +566,7 @@ async fn apply_over_record(
 ) -> Result<strata_component::Progress, ComponentError> {
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
     let database = Database {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let context = context(OperationKind::Up, 5, 1_700_000_000);
     let mut previous = strata_core::ComponentStatus::new(ComponentPhase::Deleted, 4, 0);
@@ -673,7 +665,7 @@ async fn restore_from_refuses_what_was_not_recorded_or_is_gone() {
 async fn without_network_outputs_the_database_waits_for_its_dependency() {
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[]);
     let database = Database {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let env = staging();
     let context = context(OperationKind::Up, 3, 1_700_000_000);
@@ -719,7 +711,7 @@ async fn a_rejected_call_is_reported_by_code_and_message_without_the_raw_respons
 async fn observe_with(rules: &[&Rule]) -> Result<Observed, ComponentError> {
     let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
     let database = Database {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let env = staging();
     let context = context(OperationKind::Up, 3, 1_700_000_000);

@@ -15,28 +15,25 @@ use aws_sdk_route53::types::{
     ResourceRecordSet, RrType,
 };
 use strata_component::aws::classify;
+use strata_component::clients::{FromConfig, Global};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::{self, Owner};
 use strata_core::{Awaited, Component, Environment};
 
-/// Makes the Route 53 client (a global service).
-pub trait ClientFor: Send + Sync {
-    fn client(&self) -> Client;
-}
-
-/// Builds the client from one loaded SDK config.
-pub struct GlobalClient(pub aws_config::SdkConfig);
-
-impl ClientFor for GlobalClient {
-    fn client(&self) -> Client {
-        Client::new(&self.0)
-    }
-}
-
-pub struct Dns<C: ClientFor> {
+/// The dns handler; `clients` makes the Route 53 client (a global service).
+pub struct Dns<C> {
     pub clients: C,
+}
+
+impl Dns<FromConfig<Client>> {
+    /// The deployed handler, its client made from the function's SDK config.
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self {
+            clients: FromConfig::new(config, Client::new),
+        }
+    }
 }
 
 /// A name as Route 53 writes it: lower case, with the root's dot.
@@ -279,7 +276,7 @@ fn zone_missing(zone: &str) -> ComponentError {
     ))
 }
 
-impl<C: ClientFor> ComponentHandler for Dns<C> {
+impl<C: Global<Client>> ComponentHandler for Dns<C> {
     fn component(&self) -> Component {
         Component::Dns
     }

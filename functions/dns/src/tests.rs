@@ -13,16 +13,8 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, OperationKind};
 
 use super::*;
-use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with};
+use strata_component::testing::{CONTROL_PLANE, Fixed, context, owner, owner_with};
 use strata_testkit::staging;
-
-struct Mocked(Client);
-
-impl ClientFor for Mocked {
-    fn client(&self) -> Client {
-        self.0.clone()
-    }
-}
 
 const LB: &str = "k8s-shop-ui-1a2b3c.elb.eu-west-1.amazonaws.com";
 
@@ -33,7 +25,7 @@ async fn step_with(
 ) -> Result<strata_component::Progress, ComponentError> {
     let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, rules);
     let dns = Dns {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let env = staging();
     let context = context(OperationKind::Up, 1, 0);
@@ -318,7 +310,7 @@ async fn a_missing_zone_or_load_balancer_is_said_plainly() {
 
     let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[]);
     let dns = Dns {
-        clients: Mocked(client),
+        clients: Fixed(client),
     };
     let env = staging();
     let context = context(OperationKind::Up, 1, 0);

@@ -2,30 +2,33 @@
 //! NAT gateways started early (they take minutes) and awaited, then the private routes and
 //! the database group.
 
+use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::NatGatewayState;
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::status::ComponentPhase;
 use strata_core::{Awaited, subnet_cidrs};
 
+use crate::Network;
 use crate::database_group::{database_port, ensure_database_group};
 use crate::ec2::rejected;
 use crate::nat::{self, nat_count};
 use crate::routes::{Target, ensure_route_table};
 use crate::subnets::subnet;
 use crate::vpc::{ensure_internet_gateway, ensure_vpc, zones};
-use crate::{ClientFor, Network};
 
 /// The most availability zones a spec may name (`validate` allows 2 to 6): the most NAT
 /// gateways an environment can have had.
 const MAX_AZ_COUNT: usize = 6;
 
-impl<C: ClientFor> Network<C> {
+impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
     /// One step of `apply`: everything made or put back that can be now.
     pub(crate) async fn apply_step(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
         let name = step.owner;
         let net = &env.spec.network;
-        let c = self.clients.client(&env.spec.region);
+        let c = self.ec2.client(&env.spec.region);
         let count = usize::from(net.az_count);
         let zones = zones(&c, count).await?;
         let (public_cidrs, private_cidrs) = subnet_cidrs(&net.cidr, net.az_count)

@@ -2,22 +2,25 @@
 //! (awaited) and their addresses, then the rest in dependency order. A network a retained
 //! database still lives in stays.
 
+use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
 use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
 use aws_sdk_ec2::types::{SecurityGroup, Subnet, Vpc};
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use strata_component::aws::classify;
+use strata_component::clients::Regional;
 use strata_component::{ComponentError, Progress, Step};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::Owner;
 use strata_core::{Awaited, Component};
 
 use crate::tagging::{Tagged, ours, owned};
-use crate::{ClientFor, Network, nat, sweep};
+use crate::{Network, nat, sweep};
 
-impl<C: ClientFor> Network<C> {
+impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
     /// One step of `destroy`: answers not done while something still has to go first.
     pub(crate) async fn destroy_step(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
         let env = step.environment;
@@ -36,7 +39,7 @@ impl<C: ClientFor> Network<C> {
             );
             return Ok(kept);
         }
-        let c = self.clients.client(&env.spec.region);
+        let c = self.ec2.client(&env.spec.region);
         let all = || owned(name, None);
 
         // What Kubernetes left in the VPC goes first: AWS refuses DeleteVpc while it stays.
@@ -47,7 +50,7 @@ impl<C: ClientFor> Network<C> {
             .await
             .map_err(|e| classify("DescribeVpcs", e))?;
         for vpc in ours(vpcs.vpcs(), name, Some("vpc")).filter_map(|v| v.vpc_id()) {
-            let elb = self.clients.elb(&env.spec.region);
+            let elb = self.elb.client(&env.spec.region);
             if !sweep::sweep(&c, &elb, vpc, &format!("strata-{name}")).await? {
                 return Ok(Progress::waiting(ComponentPhase::Deleting));
             }

@@ -13,6 +13,8 @@
 //! releases their addresses and deletes the rest in dependency order.
 
 use aws_sdk_ec2::Client;
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use strata_component::clients::{FromConfig, Regional};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
 use strata_core::drift::Observed;
@@ -42,39 +44,24 @@ pub mod sweep;
 mod tagging;
 mod vpc;
 
-/// Makes EC2 and ELB clients for a region (environments live in the region their spec
-/// names).
-pub trait ClientFor: Send + Sync {
-    fn client(&self, region: &str) -> Client;
-    fn elb(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client;
+/// The network handler, with what makes its clients for the environment's region: `ec2`
+/// EC2's, `elb` Elastic Load Balancing's (for what Kubernetes left, [`sweep`]).
+pub struct Network<E, L> {
+    pub ec2: E,
+    pub elb: L,
 }
 
-/// Builds regional clients from one loaded SDK config.
-pub struct RegionalClients(pub aws_config::SdkConfig);
-
-impl ClientFor for RegionalClients {
-    fn client(&self, region: &str) -> Client {
-        let config = aws_sdk_ec2::config::Builder::from(&self.0)
-            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
-            .build();
-        Client::from_conf(config)
-    }
-
-    fn elb(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
-        let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.0)
-            .region(aws_sdk_elasticloadbalancingv2::config::Region::new(
-                region.to_owned(),
-            ))
-            .build();
-        aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+impl Network<FromConfig<Client>, FromConfig<Elb>> {
+    /// The deployed handler, its clients made from the function's SDK config.
+    pub fn new(config: aws_config::SdkConfig) -> Self {
+        Self {
+            ec2: FromConfig::new(config.clone(), Client::new),
+            elb: FromConfig::new(config, Elb::new),
+        }
     }
 }
 
-pub struct Network<C: ClientFor> {
-    pub clients: C,
-}
-
-impl<C: ClientFor> ComponentHandler for Network<C> {
+impl<E: Regional<Client>, L: Regional<Elb>> ComponentHandler for Network<E, L> {
     fn component(&self) -> Component {
         Component::Network
     }

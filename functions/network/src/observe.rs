@@ -1,16 +1,19 @@
 //! Drift: the live network read back (one describe per kind of resource) and compared with
 //! what `apply` would create or put back.
 
+use aws_sdk_ec2::Client;
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use strata_component::ComponentError;
 use strata_component::aws::classify;
+use strata_component::clients::Regional;
 use strata_core::drift::FieldDrift;
 use strata_core::tags::Owner;
 
+use crate::Network;
 use crate::database_group::database_port;
 use crate::nat::{live_nat, nat_count};
 use crate::tagging::{ROLE, filter, ours, owned, tag_value};
 use crate::vpc::{DNS_ATTRIBUTES, dns_attribute};
-use crate::{ClientFor, Network};
 
 /// What observing found so far: resources gone, fields changed.
 #[derive(Default)]
@@ -19,7 +22,7 @@ pub(crate) struct Findings {
     pub(crate) fields: Vec<FieldDrift>,
 }
 
-impl<C: ClientFor> Network<C> {
+impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
     /// Reads only, one describe per kind of resource, each found by this environment's
     /// network tags: what `apply` would create or put back is what is compared.
     pub(crate) async fn findings(
@@ -28,7 +31,7 @@ impl<C: ClientFor> Network<C> {
         name: &Owner,
     ) -> Result<Findings, ComponentError> {
         let net = &env.spec.network;
-        let c = self.clients.client(&env.spec.region);
+        let c = self.ec2.client(&env.spec.region);
         let mut found = Findings::default();
         let vpcs = c
             .describe_vpcs()

@@ -22,27 +22,24 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_core::OperationKind;
 
 use super::*;
-use strata_component::testing::{context, owner};
+use strata_component::testing::{Fixed, context, owner};
 use strata_testkit::staging;
 
-struct Mocked(Client);
-
-impl ClientFor for Mocked {
-    fn client(&self, _region: &str) -> Client {
-        self.0.clone()
-    }
-
-    // No load balancer call is scripted: a test that reaches one fails.
-    fn elb(&self, _region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
-        mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[])
+/// The handler with EC2 answering `rules`. No load balancer call is scripted: a test that
+/// reaches one fails.
+fn network(rules: &[&Rule]) -> Network<Fixed<Client>, Fixed<Elb>> {
+    Network {
+        ec2: Fixed(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules)),
+        elb: Fixed(mock_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::MatchAny,
+            &[]
+        )),
     }
 }
 
 async fn step(rules: &[&Rule], destroy: bool) -> Result<Progress, ComponentError> {
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules);
-    let network = Network {
-        clients: Mocked(client),
-    };
+    let network = network(rules);
     let env = staging();
     let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
@@ -200,10 +197,7 @@ async fn destroying_what_is_already_gone_converges_without_deleting_anything() {
 
 #[tokio::test]
 async fn a_retained_database_keeps_the_network_it_lives_in() {
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]);
-    let network = Network {
-        clients: Mocked(client),
-    };
+    let network = network(&[]);
     let env = staging();
     let context = context(OperationKind::Down, 1, 0);
     let retained = strata_core::ComponentStatus::new(ComponentPhase::Retained, 1, 0);

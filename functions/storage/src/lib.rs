@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{
     Tag, Tagging, VersioningConfiguration,
 };
 use strata_component::aws::{classify, code};
+use strata_component::clients::{FromConfig, Regional};
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
 use strata_core::drift::{FieldDrift, Observed};
@@ -24,37 +25,29 @@ use strata_core::spec::{StorageOnDelete, StorageSpec};
 use strata_core::status::ComponentPhase;
 use strata_core::tags::{self, Owner};
 
-/// Makes an S3 client for a region (environments live in the region their spec names).
-pub trait ClientFor: Send + Sync {
-    fn client(&self, region: &str) -> Client;
-}
-
-/// Builds regional clients from one loaded SDK config.
-pub struct RegionalClients(pub aws_config::SdkConfig);
-
-impl ClientFor for RegionalClients {
-    fn client(&self, region: &str) -> Client {
-        let mut config = aws_sdk_s3::config::Builder::from(&self.0)
-            .region(aws_sdk_s3::config::Region::new(region.to_owned()));
-        // A custom endpoint (the local stack) has no per-bucket host names.
-        if self.0.endpoint_url().is_some() {
-            config = config.force_path_style(true);
-        }
-        Client::from_conf(config.build())
+/// An S3 client from `config`.
+fn s3(config: &aws_config::SdkConfig) -> Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(config);
+    // A custom endpoint (the local stack) has no per-bucket host names.
+    if config.endpoint_url().is_some() {
+        builder = builder.force_path_style(true);
     }
+    Client::from_conf(builder.build())
 }
 
-pub struct Storage<C: ClientFor> {
+/// The storage handler; `clients` makes an S3 client for the environment's region.
+pub struct Storage<C> {
     pub clients: C,
     /// How much of a bucket one step empties before it hands back (the step is invoked
     /// again): a bucket of any size is deleted within Lambda's timeout.
     pub emptying: Emptying,
 }
 
-impl<C: ClientFor> Storage<C> {
-    pub fn new(clients: C) -> Self {
+impl Storage<FromConfig<Client>> {
+    /// The deployed handler, its clients made from the function's SDK config.
+    pub fn new(config: aws_config::SdkConfig) -> Self {
         Self {
-            clients,
+            clients: FromConfig::new(config, s3),
             emptying: Emptying::default(),
         }
     }
@@ -145,7 +138,7 @@ fn check_restorable(
     check_owned(bucket, found, environment)
 }
 
-impl<C: ClientFor> Storage<C> {
+impl<C: Regional<Client>> Storage<C> {
     async fn converge_bucket(
         &self,
         client: &Client,
@@ -332,7 +325,7 @@ fn buckets(step: &Step<'_>) -> Vec<String> {
     }
 }
 
-impl<C: ClientFor> ComponentHandler for Storage<C> {
+impl<C: Regional<Client>> ComponentHandler for Storage<C> {
     fn component(&self) -> Component {
         Component::Storage
     }

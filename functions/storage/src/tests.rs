@@ -23,16 +23,8 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{CONTROL_PLANE, context, owner, owner_with};
+use strata_component::testing::{CONTROL_PLANE, Fixed, context, owner, owner_with};
 use strata_testkit::{Staging, staging};
-
-struct Mocked(Client);
-
-impl ClientFor for Mocked {
-    fn client(&self, _region: &str) -> Client {
-        self.0.clone()
-    }
-}
 
 async fn step_with(
     rules: &[&Rule],
@@ -56,7 +48,7 @@ async fn step_emptying(
         )
     });
     let storage = Storage {
-        clients: Mocked(client),
+        clients: Fixed(client),
         emptying,
     };
     let context = context(OperationKind::Up, 1, 0);

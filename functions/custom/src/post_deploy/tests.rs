@@ -12,7 +12,9 @@ use strata_store::{MemoryStore, prelude::*};
 use strata_testkit::staging;
 
 use super::*;
-use crate::tests::Mocked;
+use crate::Clients;
+use crate::tests::mocked;
+use strata_component::testing::Fixed;
 
 const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:strata-component-smoke";
 const MASTER: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1";
@@ -55,9 +57,13 @@ fn secrets() -> Rule {
 
 async fn run_with(answer: Rule) -> Result<PostDeployOutcome, ComponentError> {
     let secrets = secrets();
-    let clients = Mocked {
-        secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&secrets]),
-        ..Mocked::lambda(&[&answer])
+    let clients = Clients {
+        secrets: Fixed(mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            [&secrets]
+        )),
+        ..mocked(&[&answer])
     };
     let store = store().await;
     run(&store, &clients, &context(OperationKind::Up, 1, 0)).await

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strata_component::ComponentError;
 use strata_component::aws::classify;
+use strata_component::clients::in_region;
 
 pub mod token;
 
@@ -31,11 +32,7 @@ impl ClusterAccess {
         region: &str,
         cluster: &str,
     ) -> Result<Option<Client>, ComponentError> {
-        let config = self
-            .0
-            .to_builder()
-            .region(aws_config::Region::new(region.to_owned()))
-            .build();
+        let config = in_region(&self.0, region);
         let eks = aws_sdk_eks::Client::new(&config);
         let described = match eks.describe_cluster().name(cluster).send().await {
             Ok(d) => d,

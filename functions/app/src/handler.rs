@@ -8,6 +8,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams};
 use strata_component::aws::classify;
+use strata_component::clients::in_region;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::custom::read_output;
 use strata_core::drift::{FieldDrift, Observed};
@@ -22,13 +23,6 @@ use crate::manifests::{ENVIRONMENT_LABEL, Wiring, deployment_name};
 use crate::rollout::Rollout;
 
 impl App {
-    fn regional(&self, region: &str) -> aws_config::SdkConfig {
-        self.aws
-            .to_builder()
-            .region(aws_config::Region::new(region.to_owned()))
-            .build()
-    }
-
     async fn connect(&self, env: &Environment) -> Result<Option<kube::Client>, ComponentError> {
         ClusterAccess(self.aws.clone())
             .connect(&env.spec.region, &env.cluster_name())
@@ -50,7 +44,7 @@ impl App {
         region: &str,
         hostname: &str,
     ) -> Result<Option<String>, ComponentError> {
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.regional(region));
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&in_region(&self.aws, region));
         let mut pages = elb.describe_load_balancers().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("DescribeLoadBalancers", e))?;

@@ -22,6 +22,7 @@ use k8s_openapi::api::networking::v1::IngressClass;
 use kube::Api;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
+use strata_component::clients::in_region;
 use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::drift::{FieldDrift, Observed};
 use strata_core::spec::DatabaseEngine;
@@ -155,12 +156,7 @@ pub struct Config {
 
 impl Config {
     fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client {
-        let config = self
-            .aws
-            .to_builder()
-            .region(aws_config::Region::new(region.to_owned()))
-            .build();
-        aws_sdk_secretsmanager::Client::new(&config)
+        aws_sdk_secretsmanager::Client::new(&in_region(&self.aws, region))
     }
 
     /// A secret's value: the whole string, or one key of its JSON with `arn#key`.

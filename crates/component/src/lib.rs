@@ -152,6 +152,19 @@ impl Progress {
         self.awaiting = Some(on);
         self
     }
+
+    /// With the outputs that have a value (AWS leaves some fields out until it knows them).
+    pub fn with_outputs<'a>(
+        mut self,
+        outputs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Self {
+        for (key, value) in outputs {
+            if let Some(value) = value {
+                self.outputs.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        self
+    }
 }
 
 /// The answer the state machine loops on.
@@ -262,22 +275,13 @@ pub async fn observe<S: Store, H: ComponentHandler>(
         return Ok(unchecked(format!("{:?}, not Ready", previous.phase)));
     }
     // Observing is no operation: the context only carries what handlers read from it.
-    let context = OperationContext {
-        environment: name.to_owned(),
-        operation: OperationKind::Up,
-        execution: format!("observe-{now}"),
-        generation: spec.generation,
-        poll_seconds: 0,
-        clock_scale: 0,
-        deadline_seconds: 0,
-        started_at: now,
-        scope: Default::default(),
-        teardown: Default::default(),
-        asleep: false,
-        custom: Default::default(),
-        post_deploy: false,
-        post_deployed: None,
-    };
+    let context = OperationContext::new(
+        name,
+        OperationKind::Up,
+        format!("observe-{now}"),
+        spec.generation,
+        now,
+    );
     let step = Step {
         environment: &spec.environment,
         context: &context,

@@ -14,21 +14,10 @@ use crate::{ComponentError, ComponentHandler, Progress, Step};
 
 /// An operation on `staging` (polling at once, a ten-minute deadline).
 pub fn context(operation: OperationKind, generation: u64, started_at: u64) -> OperationContext {
+    let execution = format!("{}-staging-{generation}", operation.name());
     OperationContext {
-        environment: "staging".into(),
-        operation,
-        execution: format!("{}-staging-{generation}", operation.name()),
-        generation,
-        poll_seconds: 0,
-        clock_scale: 0,
         deadline_seconds: 600,
-        started_at,
-        scope: Default::default(),
-        teardown: Default::default(),
-        asleep: false,
-        custom: Default::default(),
-        post_deploy: false,
-        post_deployed: None,
+        ..OperationContext::new("staging", operation, execution, generation, started_at)
     }
 }
 
@@ -84,34 +73,12 @@ pub async fn step<H: ComponentHandler>(
     destroy: bool,
 ) -> Result<Progress, ComponentError> {
     let owner = owner(environment.name());
-    step_by(
-        &owner,
-        handler,
-        environment,
-        context,
-        previous,
-        dependencies,
-        destroy,
-    )
-    .await
-}
-
-/// [`step`] by another owner.
-pub async fn step_by<H: ComponentHandler>(
-    owner: &Owner,
-    handler: &H,
-    environment: &Environment,
-    context: &OperationContext,
-    previous: Option<&ComponentStatus>,
-    dependencies: &BTreeMap<Component, ComponentStatus>,
-    destroy: bool,
-) -> Result<Progress, ComponentError> {
     let step = Step {
         environment,
         context,
         previous,
         dependencies,
-        owner,
+        owner: &owner,
     };
     if destroy {
         handler.destroy(&step).await

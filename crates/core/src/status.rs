@@ -168,6 +168,35 @@ fn one() -> u32 {
 }
 
 impl OperationContext {
+    /// `operation` on `environment` as `execution`, at `generation`, begun at `started_at`,
+    /// everything else at its zero: no wait between polls, no deadline, the whole scope,
+    /// nothing torn down, awake, no custom components, no post-deploy step. Enough for what
+    /// reads a context without running an operation (observing, the handlers' tests).
+    pub fn new(
+        environment: &str,
+        operation: OperationKind,
+        execution: String,
+        generation: u64,
+        started_at: u64,
+    ) -> Self {
+        Self {
+            environment: environment.to_owned(),
+            operation,
+            execution,
+            generation,
+            poll_seconds: 0,
+            clock_scale: 0,
+            deadline_seconds: 0,
+            started_at,
+            scope: Default::default(),
+            teardown: Default::default(),
+            asleep: false,
+            custom: Default::default(),
+            post_deploy: false,
+            post_deployed: None,
+        }
+    }
+
     /// The clock its waits run on.
     pub fn clock(&self) -> crate::Clock {
         crate::Clock {

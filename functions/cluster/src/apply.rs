@@ -63,7 +63,7 @@ fn ready(cluster: &EksCluster, nodegroup: &str) -> Progress {
     progress
         .resource_ids
         .insert("nodegroupName".into(), nodegroup.to_owned());
-    for (key, value) in [
+    progress.with_outputs([
         ("clusterName", cluster.name()),
         ("clusterArn", cluster.arn()),
         ("version", cluster.version()),
@@ -76,12 +76,7 @@ fn ready(cluster: &EksCluster, nodegroup: &str) -> Progress {
                 .and_then(|o| o.issuer()),
         ),
         ("nodegroupName", Some(nodegroup)),
-    ] {
-        if let Some(value) = value {
-            progress.outputs.insert(key.to_owned(), value.to_owned());
-        }
-    }
-    progress
+    ])
 }
 
 impl<C: Regional<Client>> Cluster<C> {

@@ -59,7 +59,7 @@ pub(crate) fn ready(instance: &DbInstance, id: &str) -> Progress {
         .resource_ids
         .insert("instanceId".into(), id.to_owned());
     let endpoint = instance.endpoint();
-    for (key, value) in [
+    progress.with_outputs([
         ("instanceId", Some(id)),
         ("engine", instance.engine()),
         ("engineVersion", instance.engine_version()),
@@ -77,12 +77,7 @@ pub(crate) fn ready(instance: &DbInstance, id: &str) -> Progress {
             instance.master_user_secret().and_then(|s| s.secret_arn()),
         ),
         ("masterUsername", instance.master_username()),
-    ] {
-        if let Some(value) = value {
-            progress.outputs.insert(key.to_owned(), value.to_owned());
-        }
-    }
-    progress
+    ])
 }
 
 impl<C: Regional<Client>> Database<C> {

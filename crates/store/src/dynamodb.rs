@@ -3,10 +3,11 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
-use crate::codec::{Item, n, s};
+use crate::codec::{Item, get_s, n, s};
 use crate::keys::pk;
-use crate::{Result, StoreError};
+use crate::{Page, Result, StoreError};
 
 mod apply;
 mod environment;
@@ -44,6 +45,36 @@ where
         source = cause.source();
     }
     StoreError::Aws(text)
+}
+
+/// One page of `query` (its table, index and key condition set): at most `limit` items (1
+/// to 1,000) from `start`, each read by `read`, and when more remain the cursor, the last
+/// item's `cursor` attribute (`what` says whose in an error).
+async fn page<T>(
+    query: QueryFluentBuilder,
+    limit: u32,
+    start: Option<Item>,
+    cursor: &str,
+    what: &str,
+    read: impl Fn(&Item) -> Result<T>,
+) -> Result<Page<T>> {
+    let out = query
+        .limit(limit.clamp(1, 1000) as i32)
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(aws)?;
+    let items = out
+        .items
+        .unwrap_or_default()
+        .iter()
+        .map(read)
+        .collect::<Result<Vec<T>>>()?;
+    let next = match out.last_evaluated_key {
+        Some(key) => Some(get_s(&key, cursor, what)?.to_owned()),
+        None => None,
+    };
+    Ok(Page { items, next })
 }
 
 impl DynamoStore {

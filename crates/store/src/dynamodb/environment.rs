@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus};
 
-use super::{DynamoStore, aws};
+use super::{DynamoStore, aws, page};
 use crate::codec::{
     Item, body, get_n, get_s, lease_from_item, n, s, spec_from_item, status_from_items, to_body,
 };
@@ -60,36 +60,22 @@ impl SpecStore for DynamoStore {
     async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
         // The cursor is the last name returned; the index key is rebuilt from it.
         let start = cursor.map(|name| index_key(name, "SPEC", ("gsi1", LIST_PARTITION), name));
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(LIST_INDEX)
             .key_condition_expression("gsi1pk = :kind")
-            .expression_attribute_values(":kind", s(LIST_PARTITION))
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(aws)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| {
-                let name = get_s(item, "gsi1sk", "index entry")?;
-                Ok(EnvironmentSummary {
-                    name: name.to_owned(),
-                    generation: get_n(item, "generation", name)?,
-                    updated_at: get_n(item, "updatedAt", name)?,
-                })
+            .expression_attribute_values(":kind", s(LIST_PARTITION));
+        page(query, limit, start, "gsi1sk", "cursor", |item| {
+            let name = get_s(item, "gsi1sk", "index entry")?;
+            Ok(EnvironmentSummary {
+                name: name.to_owned(),
+                generation: get_n(item, "generation", name)?,
+                updated_at: get_n(item, "updatedAt", name)?,
             })
-            .collect::<Result<Vec<_>>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) => Some(get_s(&key, "gsi1sk", "cursor")?.to_owned()),
-            None => None,
-        };
-        Ok(Page { items, next })
+        })
+        .await
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use strata_core::Event;
 
-use super::{DynamoStore, aws};
-use crate::codec::{body, event_item, get_s, s};
+use super::{DynamoStore, aws, page};
+use crate::codec::{body, event_item, s};
 use crate::keys::pk;
 use crate::{HistoryStore, Page, Result};
 
@@ -24,29 +24,17 @@ impl HistoryStore for DynamoStore {
 
     async fn history(&self, name: &str, limit: u32, cursor: Option<&str>) -> Result<Page<Event>> {
         let start = cursor.map(|sk| HashMap::from([("pk".into(), pk(name)), ("sk".into(), s(sk))]));
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :event)")
             .expression_attribute_values(":pk", pk(name))
             .expression_attribute_values(":event", s("EVENT#"))
-            .scan_index_forward(false)
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(aws)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| body(item, &format!("{name}/EVENT")))
-            .collect::<Result<Vec<Event>>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) => Some(get_s(&key, "sk", name)?.to_owned()),
-            None => None,
-        };
-        Ok(Page { items, next })
+            .scan_index_forward(false);
+        page(query, limit, start, "sk", name, |item| {
+            body(item, &format!("{name}/EVENT"))
+        })
+        .await
     }
 }

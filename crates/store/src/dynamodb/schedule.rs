@@ -1,7 +1,7 @@
 //! The sync schedule on DynamoDB: the versioned `SYNC` item, and what is due found through
 //! the `byDue` index, never by a scan.
 
-use super::{DynamoStore, aws};
+use super::{DynamoStore, aws, page};
 use crate::codec::{get_s, s, sync_from_item, sync_item};
 use crate::keys::{DUE_INDEX, DUE_PARTITION, index_key, pk};
 use crate::{DueSync, Page, Result, StoreError, SyncRecord, SyncStore, Versioned};
@@ -48,7 +48,7 @@ impl SyncStore for DynamoStore {
                 Some(index_key(name, "SYNC", ("gsi2", DUE_PARTITION), key))
             }
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -56,29 +56,15 @@ impl SyncStore for DynamoStore {
             .key_condition_expression("gsi2pk = :due AND gsi2sk <= :upto")
             .expression_attribute_values(":due", s(DUE_PARTITION))
             // '~' sorts after every character of a name: everything due up to `now` inclusive.
-            .expression_attribute_values(":upto", s(format!("{now:020}#~")))
-            .limit(limit.clamp(1, 1000) as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(aws)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| {
-                let key = get_s(item, "gsi2sk", "due index entry")?;
-                let (_, name) = key.split_once('#').unwrap_or((key, key));
-                Ok(DueSync {
-                    environment: name.to_owned(),
-                    record: sync_from_item(name, item)?,
-                })
+            .expression_attribute_values(":upto", s(format!("{now:020}#~")));
+        page(query, limit, start, "gsi2sk", "cursor", |item| {
+            let key = get_s(item, "gsi2sk", "due index entry")?;
+            let (_, name) = key.split_once('#').unwrap_or((key, key));
+            Ok(DueSync {
+                environment: name.to_owned(),
+                record: sync_from_item(name, item)?,
             })
-            .collect::<Result<Vec<_>>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) => Some(get_s(&key, "gsi2sk", "cursor")?.to_owned()),
-            None => None,
-        };
-        Ok(Page { items, next })
+        })
+        .await
     }
 }

@@ -24,7 +24,7 @@ pub use strata_control::{
 pub(crate) use apply::standing;
 pub(crate) use handlers::Existing;
 pub(crate) use request::Query;
-pub(crate) use response::{accepted, respond};
+pub(crate) use response::respond;
 
 mod apply;
 mod change_sets;

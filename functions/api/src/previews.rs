@@ -9,6 +9,7 @@ use strata_control::{Flows, SyncRequests};
 use strata_core::{Component, Environment, EnvironmentState, FieldError, Plan, SpecError};
 use strata_store::Store;
 
+use crate::handlers::not_ready;
 use crate::{Api, ApiError, Query};
 
 /// The largest preview request body.
@@ -36,11 +37,9 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 "{base} is itself a preview; make the preview from its base"
             ));
         }
-        let state = status.as_ref().map(|s| s.value.state);
-        if state != Some(EnvironmentState::Ready) {
+        if let Some(state) = not_ready(status.as_ref()) {
             return refuse(format!(
-                "{base} is {}; a preview is made from a Ready environment",
-                state.map_or("never run".to_owned(), |s| format!("{s:?}"))
+                "{base} is {state}; a preview is made from a Ready environment"
             ));
         }
         strata_core::check_environment_name(&request.name)

@@ -5,11 +5,12 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use strata_api_types::{NothingToDo, SleepView};
-use strata_control::{Flows, Launch, SyncRequests, Trigger};
-use strata_core::{Environment, EnvironmentState, EnvironmentStatus, OperationKind, Scope};
+use strata_control::{Flows, SyncRequests, Trigger};
+use strata_core::{Environment, EnvironmentState, EnvironmentStatus, Scope};
 use strata_store::Store;
 
-use crate::{Api, ApiError, Existing, accepted, respond};
+use crate::handlers::not_ready;
+use crate::{Api, ApiError, Existing, respond};
 
 use crate::ChangeSets;
 
@@ -34,7 +35,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 status_version,
             }
         };
-        let (stored, status) = match self.existing(name, trigger, now).await? {
+        let found = match self.existing(name, trigger, now).await? {
             Existing::Idle(found) => *found,
             Existing::Running(response) => return Ok(response),
         };
@@ -43,40 +44,29 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         } else {
             ("wake", "awake")
         };
-        let current = status.as_ref().map(|s| &s.value);
-        let state = current.map(|s| s.state);
-        if state != Some(EnvironmentState::Ready) {
+        if let Some(state) = not_ready(found.status.as_ref()) {
             return Err(ApiError::SleepRefused(format!(
-                "environment {name} is {}; only a Ready environment can {word} (apply it first)",
-                state.map_or("never run".to_owned(), |s| format!("{s:?}"))
+                "environment {name} is {state}; only a Ready environment can {word} (apply it first)"
             )));
         }
-        if current.is_some_and(|s| s.sleeping.is_some() == asleep) {
+        if found
+            .status
+            .as_ref()
+            .is_some_and(|s| s.value.sleeping.is_some() == asleep)
+        {
             return Ok(respond(
                 StatusCode::OK,
                 &NothingToDo {
                     environment: name.to_owned(),
-                    generation: stored.generation,
+                    generation: found.stored.generation,
                     state: EnvironmentState::Ready,
                     message: format!("already {done}; nothing to do"),
                 },
             ));
         }
-        let launch = Launch {
-            environment: name,
-            trigger: trigger(stored.generation, status.map_or(0, |s| s.version)),
-            scope: Scope::All,
-            recreate: Vec::new(),
-            message: format!("{word} requested"),
-        };
-        let started = self.operations.start(&launch, caller, now).await?;
-        Ok(accepted(
-            name,
-            OperationKind::Up,
-            stored.generation,
-            &started,
-            Some(Scope::All),
-        ))
+        let message = format!("{word} requested");
+        self.start(name, &found, Scope::All, message, caller, now)
+            .await
     }
 }
 

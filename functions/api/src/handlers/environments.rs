@@ -4,13 +4,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use strata_api_types::{EnvironmentList, EnvironmentListItem, EnvironmentView, NothingToDo};
-use strata_control::{Flows, Launch, SyncRequests, Trigger};
-use strata_core::{EnvironmentState, OperationKind, Scope, cost};
+use strata_control::{Flows, SyncRequests, Trigger};
+use strata_core::{EnvironmentState, Scope, cost};
 use strata_store::Store;
 
 use super::Existing;
 use crate::request::{DEFAULT_LIMIT, Query};
-use crate::response::{accepted, respond};
+use crate::response::respond;
 use crate::{Api, ApiError, ChangeSets, sleep};
 
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
@@ -75,7 +75,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         caller: &str,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
-        let (stored, status) = match self
+        let found = match self
             .existing(
                 name,
                 |generation, status_version| Trigger::Delete {
@@ -89,7 +89,8 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             Existing::Idle(found) => *found,
             Existing::Running(response) => return Ok(response),
         };
-        if status
+        if found
+            .status
             .as_ref()
             .is_some_and(|s| s.value.state == EnvironmentState::Deleted)
         {
@@ -97,7 +98,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 StatusCode::OK,
                 &NothingToDo {
                     environment: name.to_owned(),
-                    generation: stored.generation,
+                    generation: found.stored.generation,
                     state: EnvironmentState::Deleted,
                     message: "already Deleted; nothing to do".to_owned(),
                 },
@@ -110,23 +111,8 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 dependents.join(", ")
             )));
         }
-        let launch = Launch {
-            environment: name,
-            trigger: Trigger::Delete {
-                generation: stored.generation,
-                status_version: status.map_or(0, |s| s.version),
-            },
-            scope: Scope::All,
-            recreate: Vec::new(),
-            message: format!("delete requested (generation {})", stored.generation),
-        };
-        let started = self.operations.start(&launch, caller, now).await?;
-        Ok(accepted(
-            name,
-            OperationKind::Down,
-            stored.generation,
-            &started,
-            Some(Scope::All),
-        ))
+        let message = format!("delete requested (generation {})", found.stored.generation);
+        self.start(name, &found, Scope::All, message, caller, now)
+            .await
     }
 }

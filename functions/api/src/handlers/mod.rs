@@ -2,8 +2,10 @@
 //! handler: one module per resource) and what handlers share: the lease check, history events.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use strata_control::{Flows, Started, SyncRequests, Trigger};
-use strata_core::{EnvironmentStatus, Event, FieldError, check_environment_name};
+use strata_control::{Flows, Launch, Started, SyncRequests, Trigger};
+use strata_core::{
+    EnvironmentState, EnvironmentStatus, Event, FieldError, Scope, check_environment_name,
+};
 use strata_store::{Lease, Store, StoredSpec, Versioned};
 
 use crate::request::{extension_body, query, spec_body};
@@ -128,11 +130,43 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             .spec
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
         let status = read.status;
-        let request = trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
-        match self.running_with(name, read.lease, &request, true)? {
+        let trigger = trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
+        match self.running_with(name, read.lease, &trigger, true)? {
             Some(response) => Ok(Existing::Running(response)),
-            None => Ok(Existing::Idle(Box::new((stored, status)))),
+            None => Ok(Existing::Idle(Box::new(Found {
+                stored,
+                status,
+                trigger,
+            }))),
         }
+    }
+
+    /// Starts the operation `found`'s trigger asks for, in `scope`, with `message` in the
+    /// history; answered 202.
+    pub(crate) async fn start(
+        &self,
+        name: &str,
+        found: &Found,
+        scope: Scope,
+        message: String,
+        caller: &str,
+        now: u64,
+    ) -> Result<Response<Body>, ApiError> {
+        let launch = Launch {
+            environment: name,
+            trigger: found.trigger,
+            scope,
+            recreate: Vec::new(),
+            message,
+        };
+        let started = self.operations.start(&launch, caller, now).await?;
+        Ok(accepted(
+            name,
+            found.trigger.operation(),
+            found.stored.generation,
+            &started,
+            Some(scope),
+        ))
     }
 
     /// While an operation holds the lease: the same request again (the execution this one
@@ -191,9 +225,22 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     }
 }
 
-/// An environment a request acts on: idle (its spec and status), or already running this
-/// request's operation.
+/// An environment a request acts on: idle, or already running this request's operation.
 pub(crate) enum Existing {
-    Idle(Box<(StoredSpec, Option<Versioned<EnvironmentStatus>>)>),
+    Idle(Box<Found>),
     Running(Response<Body>),
+}
+
+/// An idle environment a request acts on: its spec and status, and the request's trigger.
+pub(crate) struct Found {
+    pub(crate) stored: StoredSpec,
+    pub(crate) status: Option<Versioned<EnvironmentStatus>>,
+    pub(crate) trigger: Trigger<'static>,
+}
+
+/// What a refusal calls the environment's state when it is not Ready (`None` when it is).
+pub(crate) fn not_ready(status: Option<&Versioned<EnvironmentStatus>>) -> Option<String> {
+    let state = status.map(|s| s.value.state);
+    (state != Some(EnvironmentState::Ready))
+        .then(|| state.map_or("never run".to_owned(), |s| format!("{s:?}")))
 }

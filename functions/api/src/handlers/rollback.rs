@@ -1,12 +1,11 @@
 //! `POST /environments/{name}/rollback`: blue-green services back to their previous colour.
 
 use lambda_http::{Body, Response};
-use strata_control::{Flows, Launch, SyncRequests, Trigger};
-use strata_core::{Component, EnvironmentState, OperationKind, Scope};
+use strata_control::{Flows, SyncRequests, Trigger};
+use strata_core::{Component, Scope};
 use strata_store::Store;
 
-use super::Existing;
-use crate::response::accepted;
+use super::{Existing, not_ready};
 use crate::{Api, ApiError, ChangeSets};
 
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
@@ -20,7 +19,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         caller: &str,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
-        let (stored, status) = match self
+        let found = match self
             .existing(
                 name,
                 |generation, status_version| Trigger::Rollback {
@@ -34,16 +33,17 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             Existing::Idle(found) => *found,
             Existing::Running(response) => return Ok(response),
         };
-        let current = status.as_ref().map(|s| &s.value);
-        let state = current.map(|s| s.state);
-        if state != Some(EnvironmentState::Ready) {
+        if let Some(state) = not_ready(found.status.as_ref()) {
             return Err(ApiError::RollbackRefused(format!(
-                "environment {name} is {}; only a Ready environment rolls back",
-                state.map_or("never run".to_owned(), |s| format!("{s:?}"))
+                "environment {name} is {state}; only a Ready environment rolls back"
             )));
         }
-        let recorded = current.and_then(|s| s.components.get(&Component::App));
-        let blue_green: Vec<&str> = stored
+        let recorded = found
+            .status
+            .as_ref()
+            .and_then(|s| s.value.components.get(&Component::App));
+        let blue_green: Vec<&str> = found
+            .stored
             .environment
             .spec
             .app
@@ -66,23 +66,8 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 )));
             }
         }
-        let launch = Launch {
-            environment: name,
-            trigger: Trigger::Rollback {
-                generation: stored.generation,
-                status_version: status.map_or(0, |s| s.version),
-            },
-            scope: Scope::Rollback,
-            recreate: Vec::new(),
-            message: format!("rollback of {} requested", blue_green.join(", ")),
-        };
-        let started = self.operations.start(&launch, caller, now).await?;
-        Ok(accepted(
-            name,
-            OperationKind::Up,
-            stored.generation,
-            &started,
-            Some(Scope::Rollback),
-        ))
+        let message = format!("rollback of {} requested", blue_green.join(", "));
+        self.start(name, &found, Scope::Rollback, message, caller, now)
+            .await
     }
 }

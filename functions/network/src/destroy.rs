@@ -18,6 +18,7 @@ use strata_core::tags::Owner;
 use strata_core::{Awaited, Component};
 
 use crate::tagging::{Tagged, ours, owned};
+use crate::vpc::our_vpcs;
 use crate::{Network, nat, sweep};
 
 impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
@@ -43,13 +44,8 @@ impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
         let all = || owned(name, None);
 
         // What Kubernetes left in the VPC goes first: AWS refuses DeleteVpc while it stays.
-        let vpcs = c
-            .describe_vpcs()
-            .set_filters(Some(owned(name, Some("vpc"))))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeVpcs", e))?;
-        for vpc in ours(vpcs.vpcs(), name, Some("vpc")).filter_map(|v| v.vpc_id()) {
+        let vpcs = our_vpcs(&c, name).await?;
+        for vpc in vpcs.iter().filter_map(|v| v.vpc_id()) {
             let elb = self.elb.client(&env.spec.region);
             if !sweep::sweep(&c, &elb, vpc, &format!("strata-{name}")).await? {
                 return Ok(Progress::waiting(ComponentPhase::Deleting));

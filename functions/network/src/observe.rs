@@ -13,7 +13,7 @@ use crate::Network;
 use crate::database_group::database_port;
 use crate::nat::{live_nat, nat_count};
 use crate::tagging::{ROLE, filter, ours, owned, tag_value};
-use crate::vpc::{DNS_ATTRIBUTES, dns_attribute};
+use crate::vpc::{DNS_ATTRIBUTES, dns_attribute, our_vpcs};
 
 /// What observing found so far: resources gone, fields changed.
 #[derive(Default)]
@@ -33,13 +33,8 @@ impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
         let net = &env.spec.network;
         let c = self.ec2.client(&env.spec.region);
         let mut found = Findings::default();
-        let vpcs = c
-            .describe_vpcs()
-            .set_filters(Some(owned(name, Some("vpc"))))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeVpcs", e))?;
-        let Some(vpc) = ours(vpcs.vpcs(), name, Some("vpc")).next() else {
+        let vpcs = our_vpcs(&c, name).await?;
+        let Some(vpc) = vpcs.first() else {
             found.missing.push(format!("vpc strata-{name}-vpc"));
             return Ok(found);
         };

@@ -2,7 +2,7 @@
 //! availability zones its subnets go in, and its internet gateway.
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
+use aws_sdk_ec2::types::{ResourceType, Vpc, VpcAttributeName};
 use strata_component::ComponentError;
 use strata_component::aws::classify;
 use strata_core::tags::Owner;
@@ -33,18 +33,23 @@ pub(crate) async fn zones(c: &Client, count: usize) -> Result<Vec<String>, Compo
     Ok(names)
 }
 
-pub(crate) async fn ensure_vpc(
-    c: &Client,
-    env: &Owner,
-    cidr: &str,
-) -> Result<String, ComponentError> {
+/// The VPCs carrying this environment's network tags (role `vpc`): one, unless a step raced.
+pub(crate) async fn our_vpcs(c: &Client, env: &Owner) -> Result<Vec<Vpc>, ComponentError> {
     let found = c
         .describe_vpcs()
         .set_filters(Some(owned(env, Some("vpc"))))
         .send()
         .await
         .map_err(|e| classify("DescribeVpcs", e))?;
-    if let Some(vpc) = ours(found.vpcs(), env, Some("vpc")).next() {
+    Ok(ours(found.vpcs(), env, Some("vpc")).cloned().collect())
+}
+
+pub(crate) async fn ensure_vpc(
+    c: &Client,
+    env: &Owner,
+    cidr: &str,
+) -> Result<String, ComponentError> {
+    if let Some(vpc) = our_vpcs(c, env).await?.first() {
         if vpc.cidr_block() != Some(cidr) {
             return Err(rejected(format!(
                 "the VPC has CIDR {:?} and the spec asks for {cidr}; a VPC's CIDR cannot change",

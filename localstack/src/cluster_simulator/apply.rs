@@ -63,13 +63,11 @@ impl ClusterSimulator {
                 stored.applied = Some(applied);
             }
             if without_server_fields(&object) != without_server_fields(&before) {
-                state.resource_version += 1;
                 write(
                     &key,
                     stored,
                     object,
-                    &before,
-                    state.resource_version,
+                    &mut state.resource_version,
                     state.rollout_reads,
                 );
             }
@@ -96,16 +94,13 @@ impl ClusterSimulator {
             else {
                 return not_found(&key);
             };
-            let before = stored.object.clone();
-            let mut object = before.clone();
+            let mut object = stored.object.clone();
             merge_patch(&mut object, &patch);
-            state.resource_version += 1;
             write(
                 &key,
                 stored,
                 object,
-                &before,
-                state.resource_version,
+                &mut state.resource_version,
                 state.rollout_reads,
             );
             stored.object["spec"]["type"] == "LoadBalancer" && stored.load_balancer.is_none()

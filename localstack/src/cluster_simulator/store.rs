@@ -191,16 +191,18 @@ pub(crate) fn without_server_fields(object: &Value) -> Value {
     copy
 }
 
-/// Stores a changed object: a new resourceVersion, a new generation when the spec changed,
-/// and the controllers' first reaction.
+/// Stores a changed object over `stored`'s: the next resourceVersion (`version` counts
+/// them), a new generation when the spec changed, and the controllers' first reaction.
 pub(crate) fn write(
     key: &Key,
     stored: &mut Stored,
     mut object: Value,
-    before: &Value,
-    version: u64,
+    version: &mut u64,
     rollout_reads: u32,
 ) {
+    *version += 1;
+    let version = *version;
+    let before = &stored.object;
     let created = before["metadata"]["uid"].is_null();
     let generation = before["metadata"]["generation"].as_u64().unwrap_or(0);
     let spec_changed = created || object["spec"] != before["spec"];

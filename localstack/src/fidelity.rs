@@ -7,11 +7,12 @@
 //! cluster is deleted. Not checked here: that the cluster exists (moto owns clusters).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// (region, cluster, principal).
@@ -35,11 +36,39 @@ pub fn signed_region(authorization: Option<&str>) -> String {
 
 /// The Authorization header of the local stack's own calls to moto, which reads only the
 /// credential scope (region and service) from it.
-pub(crate) fn moto_authorization(service: &str, region: &str) -> String {
+fn moto_authorization(service: &str, region: &str) -> String {
     format!(
         "AWS4-HMAC-SHA256 Credential={}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0",
         crate::ACCESS_KEY
     )
+}
+
+/// `request` (its method and address set) as the local stack's own call to moto for
+/// `service` in `region`, carrying `body`.
+pub(crate) fn to_moto(
+    request: hyper::http::request::Builder,
+    service: &str,
+    region: &str,
+    body: impl Into<Bytes>,
+) -> hyper::http::Result<Request<Full<Bytes>>> {
+    request
+        .header(
+            hyper::header::AUTHORIZATION,
+            moto_authorization(service, region),
+        )
+        .body(Full::new(body.into()))
+}
+
+/// A query-protocol call to moto at `moto`: `form` posted for `service` in `region`.
+pub(crate) fn moto_query(
+    moto: SocketAddr,
+    service: &str,
+    region: &str,
+    form: String,
+) -> Request<Full<Bytes>> {
+    let post = Request::post(format!("http://{moto}/"))
+        .header("content-type", "application/x-www-form-urlencoded");
+    to_moto(post, service, region, form).expect("a static request is well-formed")
 }
 
 fn now() -> u64 {

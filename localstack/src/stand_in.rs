@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -89,12 +88,7 @@ impl StandIn {
         body: String,
         what: &str,
     ) -> Result<String, LocalStackError> {
-        let request = request
-            .header(
-                hyper::header::AUTHORIZATION,
-                crate::fidelity::moto_authorization(service, region),
-            )
-            .body(Full::new(Bytes::from(body)))
+        let request = crate::fidelity::to_moto(request, service, region, body)
             .map_err(|e| failed(what, e.to_string()))?;
         let client = Client::builder(TokioExecutor::new()).build_http();
         let response = client

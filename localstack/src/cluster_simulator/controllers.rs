@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::ClusterSimulator;
 use super::store::{JobFailure, Key, LoadBalancer, State, Stored};
-use crate::fidelity::element;
+use crate::fidelity::{element, moto_query, to_moto};
 
 impl ClusterSimulator {
     /// What the AWS load balancer controller does for a `LoadBalancer` Service: an NLB in
@@ -184,25 +184,14 @@ impl ClusterSimulator {
     }
 
     async fn moto_query(&self, service: &str, region: &str, form: String) -> String {
-        let request = Request::post(format!("http://{}/", self.moto))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                hyper::header::AUTHORIZATION,
-                crate::fidelity::moto_authorization(service, region),
-            )
-            .body(Full::new(Bytes::from(form)))
-            .expect("a static request is well-formed");
+        let request = moto_query(self.moto, service, region, form);
         self.send(request).await.unwrap_or_default()
     }
 
     async fn moto_rest_get(&self, service: &str, region: &str, path: &str) -> Option<Value> {
-        let request = Request::get(format!("http://{}{path}", self.moto))
-            .header(
-                hyper::header::AUTHORIZATION,
-                crate::fidelity::moto_authorization(service, region),
-            )
-            .body(Full::new(Bytes::new()))
-            .expect("a static request is well-formed");
+        let get = Request::get(format!("http://{}{path}", self.moto));
+        let request =
+            to_moto(get, service, region, Bytes::new()).expect("a static request is well-formed");
         serde_json::from_str(&self.send(request).await?).ok()
     }
 

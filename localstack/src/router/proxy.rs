@@ -66,14 +66,7 @@ impl Router {
         region: &str,
         form: String,
     ) -> Option<String> {
-        let request = Request::post(format!("http://{}/", self.moto))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                hyper::header::AUTHORIZATION,
-                crate::fidelity::moto_authorization(service, region),
-            )
-            .body(Full::new(Bytes::from(form)))
-            .expect("a static request is well-formed");
+        let request = crate::fidelity::moto_query(self.moto, service, region, form);
         let response = self.client.request(request).await.ok()?;
         let body = response.into_body().collect().await.ok()?;
         Some(String::from_utf8_lossy(&body.to_bytes()).into_owned())

@@ -20,6 +20,23 @@ fn begin(execution: &str, input: Value) -> Value {
     json!({"action": "begin", "operation": "up", "execution": execution, "input": input})
 }
 
+/// One request to the lifecycle function under [`CONTROL_PLANE`], publishing to a bus no
+/// test reads.
+async fn handle(
+    store: &MemoryStore,
+    request: Value,
+    now: u64,
+) -> Result<Value, strata_lifecycle::LifecycleError> {
+    strata_lifecycle::handle(
+        store,
+        &MemoryNotifier::default(),
+        CONTROL_PLANE,
+        request,
+        now,
+    )
+    .await
+}
+
 async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u64) {
     for component in env.components() {
         let status = ComponentStatus::new(ComponentPhase::Ready, generation, 2);
@@ -35,27 +52,25 @@ async fn ready_everything(store: &MemoryStore, env: &Environment, generation: u6
     }
 }
 
+/// pr-1234's up begun (`up-1`, at 10) and every component Ready: the context its finish
+/// is given.
+async fn begun_and_ready(store: &MemoryStore, env: &Environment) -> Value {
+    let context = handle(store, begin("up-1", json!({"environment": "pr-1234"})), 10)
+        .await
+        .unwrap();
+    ready_everything(store, env, 1).await;
+    context
+}
+
 #[tokio::test]
 async fn a_retried_begin_converges_without_a_second_event() {
     let (store, _) = stored().await;
-    let first = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap();
-    let again = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        11,
-    )
-    .await
-    .unwrap();
+    let first = handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
+        .await
+        .unwrap();
+    let again = handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 11)
+        .await
+        .unwrap();
     assert_eq!(first, again);
     assert_eq!(first["generation"], 1);
     assert_eq!(first["pollSeconds"], strata_lifecycle::DEFAULT_POLL_SECONDS);
@@ -72,15 +87,9 @@ async fn a_retried_begin_converges_without_a_second_event() {
     assert_eq!(status.state, EnvironmentState::Progressing);
 
     // A second execution meets the lock.
-    let err = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-2", json!({"environment": "pr-1234"})),
-        12,
-    )
-    .await
-    .unwrap_err();
+    let err = handle(&store, begin("up-2", json!({"environment": "pr-1234"})), 12)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "LockHeld");
     assert!(err.to_string().contains("locked by up-1"), "{err}");
 }
@@ -88,37 +97,12 @@ async fn a_retried_begin_converges_without_a_second_event() {
 #[tokio::test]
 async fn finish_is_idempotent_and_ready_needs_every_component() {
     let (store, env) = stored().await;
-    let context = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap();
-    ready_everything(&store, &env, 1).await;
+    let context = begun_and_ready(&store, &env).await;
     let finish = json!({"action": "finish", "context": context});
-    let done = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        finish.clone(),
-        20,
-    )
-    .await
-    .unwrap();
+    let done = handle(&store, finish.clone(), 20).await.unwrap();
     assert_eq!(done["state"], "Ready");
     // Retried after the lock was already released: same answer, no new event.
-    let again = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        finish,
-        21,
-    )
-    .await
-    .unwrap();
+    let again = handle(&store, finish, 21).await.unwrap();
     assert_eq!(again["state"], "Ready");
     let kinds: Vec<String> = store
         .history("pr-1234", 10, None)
@@ -137,22 +121,11 @@ async fn finish_is_idempotent_and_ready_needs_every_component() {
 #[tokio::test]
 async fn a_caught_failure_ends_failed_with_the_message_and_frees_the_lock() {
     let (store, env) = stored().await;
-    let context = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap();
-    ready_everything(&store, &env, 1).await;
+    let context = begun_and_ready(&store, &env).await;
     let cause = json!({"errorType": "ResourceNotOwned", "errorMessage": "vpc-1 lacks strata tags"})
         .to_string();
-    let done = strata_lifecycle::handle(
+    let done = handle(
         &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
         json!({"action": "finish", "context": context, "error": {"Error": "ResourceNotOwned", "Cause": cause}}),
         20,
     )
@@ -179,28 +152,16 @@ async fn components_behind_the_generation_are_not_converged() {
         status.is_none(),
         "component writes do not create the environment status"
     );
-    strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap();
+    handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
+        .await
+        .unwrap();
     status = store.get_status("pr-1234").await.unwrap();
     let context = strata_core::OperationContext {
         generation: 2,
         ..serde_json::from_value(
-            strata_lifecycle::handle(
-                &store,
-                &MemoryNotifier::default(),
-                CONTROL_PLANE,
-                begin("up-1", json!({"environment": "pr-1234"})),
-                10,
-            )
-            .await
-            .unwrap(),
+            handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
+                .await
+                .unwrap(),
         )
         .unwrap()
     };
@@ -217,15 +178,9 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let (store, env) = stored().await;
     let scoped = json!({"environment": "pr-1234", "scope": "application"});
     // Nothing is Ready yet: refused, naming what is not, and the lease is free again.
-    let err = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-fast-1", scoped.clone()),
-        10,
-    )
-    .await
-    .unwrap_err();
+    let err = handle(&store, begin("up-fast-1", scoped.clone()), 10)
+        .await
+        .unwrap_err();
     assert_eq!(err.name(), "InvalidInput");
     assert!(
         err.to_string().starts_with(
@@ -236,9 +191,7 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
     let down =
         json!({"action": "begin", "operation": "down", "execution": "down-1", "input": scoped});
-    let err = strata_lifecycle::handle(&store, &MemoryNotifier::default(), CONTROL_PLANE, down, 10)
-        .await
-        .unwrap_err();
+    let err = handle(&store, down, 10).await.unwrap_err();
     assert!(err.to_string().contains("only up takes a scope"), "{err}");
 
     // Everything Ready at generation 1; generation 2 changes only the app.
@@ -249,15 +202,9 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
     let mut changed = env.clone();
     changed.spec.app.services[0].replicas += 1;
     store.put_spec(&changed, Some(&previous), 20).await.unwrap();
-    let context = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-fast-2", scoped),
-        21,
-    )
-    .await
-    .unwrap();
+    let context = handle(&store, begin("up-fast-2", scoped), 21)
+        .await
+        .unwrap();
     assert_eq!(context["scope"], "application");
     assert_eq!(context["generation"], 2);
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
@@ -287,15 +234,9 @@ async fn the_application_scope_runs_on_ready_layers_only_and_earns_ready_for_its
             .await
             .unwrap();
     }
-    let finished = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        json!({"action": "finish", "context": context}),
-        23,
-    )
-    .await
-    .unwrap();
+    let finished = handle(&store, json!({"action": "finish", "context": context}), 23)
+        .await
+        .unwrap();
     assert_eq!(finished["state"], "Ready", "{finished}");
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
     assert_eq!(status.observed_generation, 2);
@@ -330,15 +271,7 @@ async fn bad_requests_name_what_is_wrong() {
             "environment pr-9 has no stored spec",
         ),
     ] {
-        let err = strata_lifecycle::handle(
-            &store,
-            &MemoryNotifier::default(),
-            CONTROL_PLANE,
-            request.clone(),
-            1,
-        )
-        .await
-        .unwrap_err();
+        let err = handle(&store, request.clone(), 1).await.unwrap_err();
         assert!(err.to_string().contains(expected), "{request}: {err}");
     }
     assert!(store.get_status("pr-1234").await.unwrap().is_none());
@@ -349,28 +282,16 @@ async fn every_state_change_is_published_and_a_refused_publish_is_retried() {
     let (store, env) = stored().await;
     let events = MemoryNotifier::default();
     events.set_refusing(true);
+    let begin_up = |now: u64| {
+        let up = begin("up-1", json!({"environment": "pr-1234"}));
+        strata_lifecycle::handle(&store, &events, CONTROL_PLANE, up, now)
+    };
     // The bus refuses: begin fails retryable, with its status written; the retry publishes.
-    let err = strata_lifecycle::handle(
-        &store,
-        &events,
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap_err();
+    let err = begin_up(10).await.unwrap_err();
     assert_eq!(err.name(), "EventsUnavailable");
     assert!(strata_lifecycle::LifecycleError::RETRYABLE.contains(&err.name()));
     events.set_refusing(false);
-    let context = strata_lifecycle::handle(
-        &store,
-        &events,
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        11,
-    )
-    .await
-    .unwrap();
+    let context = begin_up(11).await.unwrap();
     ready_everything(&store, &env, 1).await;
     // Finish with the bus down: the status is recorded and the lease released all the same
     // (a bus outage never holds the environment until the deadline); the retry publishes,
@@ -486,16 +407,13 @@ async fn ended_as(
 #[tokio::test]
 async fn an_up_mints_the_incarnation_once_and_again_only_after_a_down_that_left_nothing() {
     let (store, _) = stored().await;
-    let notifier = MemoryNotifier::default();
     let incarnation = || async {
         let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
         status.incarnation.expect("an up records the incarnation")
     };
     let up = |execution: &'static str, at: u64| {
-        strata_lifecycle::handle(
+        handle(
             &store,
-            &notifier,
-            CONTROL_PLANE,
             begin(execution, json!({"environment": "pr-1234"})),
             at,
         )
@@ -507,27 +425,21 @@ async fn an_up_mints_the_incarnation_once_and_again_only_after_a_down_that_left_
     // A retried begin, and the next up of the living environment, keep it.
     up("up-1", 11).await.unwrap();
     assert_eq!(incarnation().await, first);
-    ended_as(
-        &store,
-        EnvironmentState::Ready,
-        Component::Database,
-        ComponentPhase::Ready,
-    )
-    .await;
-    up("up-2", 20).await.unwrap();
-    assert_eq!(incarnation().await, first);
-
-    // A down that kept the database (onDelete: retain): the next up takes it back as the
-    // same incarnation.
-    ended_as(
-        &store,
-        EnvironmentState::Deleted,
-        Component::Database,
-        ComponentPhase::Retained,
-    )
-    .await;
-    up("up-3", 30).await.unwrap();
-    assert_eq!(incarnation().await, first);
+    for (ended, database, execution, at) in [
+        (EnvironmentState::Ready, ComponentPhase::Ready, "up-2", 20),
+        // A down that kept the database (onDelete: retain): the next up takes it back as
+        // the same incarnation.
+        (
+            EnvironmentState::Deleted,
+            ComponentPhase::Retained,
+            "up-3",
+            30,
+        ),
+    ] {
+        ended_as(&store, ended, Component::Database, database).await;
+        up(execution, at).await.unwrap();
+        assert_eq!(incarnation().await, first);
+    }
 
     // A down that left nothing: the name's next life is another incarnation.
     ended_as(
@@ -552,15 +464,9 @@ async fn a_status_written_before_incarnations_reads_and_its_next_up_mints_one() 
     let old: strata_core::EnvironmentStatus = serde_json::from_value(old).unwrap();
     assert_eq!(old.incarnation, None);
     store.put_status("pr-1234", &old, None).await.unwrap();
-    strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-2", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap();
+    handle(&store, begin("up-2", json!({"environment": "pr-1234"})), 10)
+        .await
+        .unwrap();
     let status = store.get_status("pr-1234").await.unwrap().unwrap().value;
     assert_eq!(status.incarnation.unwrap().control_plane, CONTROL_PLANE);
 }
@@ -594,10 +500,8 @@ async fn begin_places_the_custom_components_and_one_dropped_whose_resources_stan
     let context = |input: Value| {
         let store = &store;
         async move {
-            let answer = strata_lifecycle::handle(
+            let answer = handle(
                 store,
-                &MemoryNotifier::default(),
-                CONTROL_PLANE,
                 begin(
                     &format!("up-{}", input["recreate"].as_array().map_or(0, Vec::len)),
                     input,
@@ -648,30 +552,18 @@ async fn finished_with_post_deploy(
     let env = Environment::from_value(spec).unwrap();
     let stored = store.get_spec(env.name()).await.unwrap();
     store.put_spec(&env, stored.as_ref(), 2).await.unwrap();
-    let mut context = strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        begin("up-1", json!({"environment": "pr-1234"})),
-        10,
-    )
-    .await
-    .unwrap();
+    let mut context = handle(&store, begin("up-1", json!({"environment": "pr-1234"})), 10)
+        .await
+        .unwrap();
     assert_eq!(
         context["postDeploy"], true,
         "the state machine's Choice reads it"
     );
     ready_everything(&store, &env, 2).await;
     context["postDeployed"] = outcome;
-    strata_lifecycle::handle(
-        &store,
-        &MemoryNotifier::default(),
-        CONTROL_PLANE,
-        json!({"action": "finish", "context": context}),
-        20,
-    )
-    .await
-    .unwrap();
+    handle(&store, json!({"action": "finish", "context": context}), 20)
+        .await
+        .unwrap();
     store.get_status("pr-1234").await.unwrap().unwrap().value
 }
 

@@ -73,6 +73,21 @@ async fn environment(network: Option<ComponentPhase>) -> MemoryStore {
     store
 }
 
+/// The cluster's recorded status, if any.
+async fn cluster(store: &MemoryStore) -> Option<ComponentStatus> {
+    let recorded = store.get_component("staging", Component::Cluster).await;
+    recorded.unwrap().map(|v| v.value)
+}
+
+/// A step still creating that learnt the cluster's name.
+fn naming_the_cluster() -> Progress {
+    let mut creating = Progress::waiting(ComponentPhase::Creating);
+    creating
+        .resource_ids
+        .insert("clusterName".into(), "strata-staging".into());
+    creating
+}
+
 fn request(action: &str, started_at: u64) -> serde_json::Value {
     json!({"action": action, "context": {
         "environment": "staging", "operation": "up", "execution": "up-staging-1",
@@ -82,26 +97,17 @@ fn request(action: &str, started_at: u64) -> serde_json::Value {
 #[tokio::test]
 async fn progress_is_recorded_and_ready_claims_the_generation() {
     let store = environment(Some(ComponentPhase::Ready)).await;
-    let mut creating = Progress::waiting(ComponentPhase::Creating);
-    creating
-        .resource_ids
-        .insert("clusterName".into(), "strata-staging".into());
     let mut ready = Progress::finished(ComponentPhase::Ready);
     ready
         .outputs
         .insert("endpoint".into(), "https://eks.local".into());
-    let handler = Scripted::new(vec![Ok(creating), Ok(ready)]);
+    let handler = Scripted::new(vec![Ok(naming_the_cluster()), Ok(ready)]);
 
     let first = run(&store, &handler, request("apply", 100), 100)
         .await
         .unwrap();
     assert!(!first.done);
-    let recorded = store
-        .get_component("staging", Component::Cluster)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let recorded = cluster(&store).await.unwrap();
     assert_eq!(recorded.phase, ComponentPhase::Creating);
     assert_eq!(recorded.observed_generation, 0, "not converged yet");
 
@@ -110,12 +116,7 @@ async fn progress_is_recorded_and_ready_claims_the_generation() {
         .unwrap();
     assert!(second.done);
     assert_eq!(second.outputs["endpoint"], "https://eks.local");
-    let recorded = store
-        .get_component("staging", Component::Cluster)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let recorded = cluster(&store).await.unwrap();
     assert_eq!(recorded.phase, ComponentPhase::Ready);
     assert_eq!(recorded.observed_generation, 1);
     // Ids learnt in an earlier step are kept.
@@ -125,12 +126,8 @@ async fn progress_is_recorded_and_ready_claims_the_generation() {
 #[tokio::test]
 async fn a_handler_error_is_recorded_with_its_name_and_keeps_what_was_known() {
     let store = environment(Some(ComponentPhase::Ready)).await;
-    let mut creating = Progress::waiting(ComponentPhase::Creating);
-    creating
-        .resource_ids
-        .insert("clusterName".into(), "strata-staging".into());
     let handler = Scripted::new(vec![
-        Ok(creating),
+        Ok(naming_the_cluster()),
         Err(ComponentError::AwsRejected(
             "CreateNodegroup: limit exceeded".into(),
         )),
@@ -142,12 +139,7 @@ async fn a_handler_error_is_recorded_with_its_name_and_keeps_what_was_known() {
         .await
         .unwrap_err();
     assert_eq!(err.name(), "AwsRejected");
-    let recorded = store
-        .get_component("staging", Component::Cluster)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let recorded = cluster(&store).await.unwrap();
     assert_eq!(recorded.phase, ComponentPhase::Failed);
     let last = recorded.last_error.unwrap();
     assert_eq!(
@@ -166,12 +158,7 @@ async fn past_the_deadline_the_handler_is_not_called() {
         .unwrap_err();
     assert_eq!(err, ComponentError::DeadlineExceeded(600));
     assert_eq!(handler.left(), 1);
-    let recorded = store
-        .get_component("staging", Component::Cluster)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let recorded = cluster(&store).await.unwrap();
     assert_eq!(recorded.last_error.unwrap().error, "DeadlineExceeded");
 }
 
@@ -216,13 +203,7 @@ async fn bad_requests_are_refused_before_anything_is_read() {
         .unwrap_err();
     assert_eq!(err.name(), "InvalidInput");
     assert!(err.to_string().contains("missing field `context`"), "{err}");
-    assert!(
-        store
-            .get_component("staging", Component::Cluster)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(cluster(&store).await.is_none());
 }
 
 #[tokio::test]
@@ -247,14 +228,7 @@ async fn a_step_of_an_ended_or_other_operation_touches_nothing() {
         .unwrap_err();
     assert_eq!(err.name(), "NotLockHolder");
     assert_eq!(handler.left(), 1, "the handler was never called");
-    assert!(
-        store
-            .get_component("staging", Component::Cluster)
-            .await
-            .unwrap()
-            .is_none(),
-        "nothing was recorded"
-    );
+    assert!(cluster(&store).await.is_none(), "nothing was recorded");
 }
 
 #[tokio::test]
@@ -274,8 +248,7 @@ async fn the_step_answers_how_long_to_wait_from_what_it_waits_on() {
     let mut waits = Vec::new();
     for _ in 0..5 {
         let result = run(&store, &handler, step.clone(), 100).await.unwrap();
-        let recorded = store.get_component("staging", Component::Cluster).await;
-        let waiting = recorded.unwrap().unwrap().value.waiting;
+        let waiting = cluster(&store).await.unwrap().waiting;
         waits.push((result.wait_seconds, waiting.map(|w| w.waited_seconds)));
     }
     assert_eq!(

@@ -4,8 +4,10 @@
 //! any region ([`Fixed`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use strata_core::status::Incarnation;
+use aws_smithy_types::retry::RetryConfig;
+use strata_core::status::{ComponentPhase, Incarnation};
 use strata_core::tags::Owner;
 use strata_core::{Component, ComponentStatus, Environment, OperationContext, OperationKind};
 
@@ -35,6 +37,20 @@ impl<C: Clone + Send + Sync> Global<C> for Fixed<C> {
     fn client(&self) -> C {
         self.0.clone()
     }
+}
+
+/// The SDK's standard retries made quick: three attempts a millisecond apart, so a test of
+/// throttling retries without waiting.
+pub fn quick_retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1))
+}
+
+/// Asserts where a step got: `done` or not, in `phase`.
+#[track_caller]
+pub fn assert_progress(progress: &Progress, done: bool, phase: ComponentPhase) {
+    assert_eq!((progress.done, progress.phase), (done, Some(phase)));
 }
 
 /// The control plane the handlers' tests run under.

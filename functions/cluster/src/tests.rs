@@ -2,10 +2,8 @@
 //! node group, a same-named cluster not ours, in-place scaling and upgrades, teardown order.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_eks::Client;
-use aws_sdk_eks::config::retry::RetryConfig;
 use aws_sdk_eks::operation::associate_access_policy::AssociateAccessPolicyOutput;
 use aws_sdk_eks::operation::create_access_entry::CreateAccessEntryOutput;
 use aws_sdk_eks::operation::create_cluster::CreateClusterOutput;
@@ -24,7 +22,7 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{Fixed, context, owner};
+use strata_component::testing::{Fixed, assert_progress, context, owner, quick_retries};
 use strata_testkit::staging;
 
 fn roles() -> Roles {
@@ -40,13 +38,8 @@ async fn step_with(
     env: &Environment,
     destroy: bool,
 ) -> Result<strata_component::Progress, ComponentError> {
-    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |c| {
-        c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-    });
+    let quick = |c: aws_sdk_eks::config::Builder| c.retry_config(quick_retries());
+    let client = mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, quick);
     let cluster = Cluster {
         clients: Fixed(client),
         roles: roles(),
@@ -181,10 +174,7 @@ async fn an_absent_cluster_is_created_with_api_authentication_and_tags() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (false, Some(ComponentPhase::Creating))
-    );
+    assert_progress(&progress, false, ComponentPhase::Creating);
     assert_eq!(create.num_calls(), 1);
 }
 
@@ -259,10 +249,7 @@ async fn creating_is_polled_then_access_and_node_group_follow_until_ready() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Ready))
-    );
+    assert_progress(&progress, true, ComponentPhase::Ready);
     assert_eq!(progress.outputs["nodegroupName"], the_nodegroup());
     assert_eq!(progress.outputs["version"], "1.31");
 }
@@ -340,10 +327,7 @@ async fn a_new_instance_type_replaces_the_node_group_once_the_new_one_is_active(
     )
     .await
     .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (false, Some(ComponentPhase::Updating))
-    );
+    assert_progress(&progress, false, ComponentPhase::Updating);
     assert_eq!(delete.num_calls(), 1);
 }
 
@@ -425,10 +409,7 @@ async fn down_deletes_node_groups_first_then_the_cluster_and_a_gone_cluster_is_d
     )
     .await
     .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (false, Some(ComponentPhase::Deleting))
-    );
+    assert_progress(&progress, false, ComponentPhase::Deleting);
     assert_eq!((delete_group.num_calls(), delete.num_calls()), (1, 0));
 
     let none = list(&[]);
@@ -442,10 +423,7 @@ async fn down_deletes_node_groups_first_then_the_cluster_and_a_gone_cluster_is_d
     let progress = step_with(&[&gone, &delete], &staging(), true)
         .await
         .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Deleted))
-    );
+    assert_progress(&progress, true, ComponentPhase::Deleted);
     assert_eq!(delete.num_calls(), 1);
 }
 

@@ -2,10 +2,8 @@
 //! failed instance, a same-named instance not ours, deletes of what is already gone.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::config::retry::RetryConfig;
 use aws_sdk_rds::operation::create_db_instance::CreateDbInstanceOutput;
 use aws_sdk_rds::operation::create_db_subnet_group::CreateDbSubnetGroupOutput;
 use aws_sdk_rds::operation::delete_db_instance::DeleteDbInstanceOutput;
@@ -23,7 +21,7 @@ use strata_core::spec::DatabaseOnDelete;
 use strata_core::{ComponentStatus, Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{Fixed, context, owner};
+use strata_component::testing::{Fixed, assert_progress, context, owner, quick_retries};
 use strata_testkit::{Staging, staging};
 
 fn network_ready() -> BTreeMap<Component, ComponentStatus> {
@@ -58,19 +56,42 @@ async fn step_in(
     env: &Environment,
     destroy: bool,
 ) -> Result<strata_component::Progress, ComponentError> {
-    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules, |c| {
-        c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-    });
+    let quick = |c: aws_sdk_rds::config::Builder| c.retry_config(quick_retries());
     let database = Database {
-        clients: Fixed(client),
+        clients: Fixed(mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules, quick)),
     };
     let context = context(operation, 3, 1_700_000_000);
     let dependencies = network_ready();
     strata_component::testing::step(&database, env, &context, None, &dependencies, destroy).await
+}
+
+/// The handler, RDS answering `rules` (no retries sped up: none is scripted to fail).
+fn database(rules: &[&Rule]) -> Database<Fixed<Client>> {
+    Database {
+        clients: Fixed(mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules)),
+    }
+}
+
+/// An apply step of `env` in generation `generation`'s `up`, over the `previous` status,
+/// with the network Ready.
+async fn apply_over(
+    rules: &[&Rule],
+    env: &Environment,
+    generation: u64,
+    previous: &ComponentStatus,
+) -> Result<strata_component::Progress, ComponentError> {
+    let context = context(OperationKind::Up, generation, 1_700_000_000);
+    let dependencies = network_ready();
+    let database = database(rules);
+    strata_component::testing::step(
+        &database,
+        env,
+        &context,
+        Some(previous),
+        &dependencies,
+        false,
+    )
+    .await
 }
 
 /// An apply step after a `down` whose status recorded `snapshot` as the final one.
@@ -78,25 +99,11 @@ async fn apply_after_down(
     rules: &[&Rule],
     snapshot: &str,
 ) -> Result<strata_component::Progress, ComponentError> {
-    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
-    let database = Database {
-        clients: Fixed(client),
-    };
-    let context = context(OperationKind::Up, 3, 1_700_000_000);
-    let dependencies = network_ready();
     let mut previous = strata_core::ComponentStatus::new(ComponentPhase::Deleted, 2, 0);
     previous
         .outputs
         .insert("finalSnapshotId".into(), snapshot.into());
-    strata_component::testing::step(
-        &database,
-        &staging(),
-        &context,
-        Some(&previous),
-        &dependencies,
-        false,
-    )
-    .await
+    apply_over(rules, &staging(), 3, &previous).await
 }
 
 /// An RDS (awsQuery) error response.
@@ -135,6 +142,43 @@ fn instance(status: &str) -> DbInstance {
         )
         .set_tag_list(Some(ours()))
         .build()
+}
+
+/// The instance available, its deletion protection already lifted.
+fn unprotected() -> Rule {
+    let mut unprotected = instance("available");
+    unprotected.deletion_protection = Some(false);
+    describe(unprotected)
+}
+
+/// CreateDBInstance, accepted.
+fn create_accepted() -> Rule {
+    mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build())
+}
+
+/// ModifyDBInstance, accepted.
+fn modify_accepted() -> Rule {
+    mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build())
+}
+
+/// DeleteDBInstance, accepted.
+fn delete_accepted() -> Rule {
+    mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build())
+}
+
+/// No subnet group yet: DescribeDBSubnetGroups answers not found, every time.
+fn no_subnet_group() -> Rule {
+    mock!(Client::describe_db_subnet_groups)
+        .sequence()
+        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
+        .repeatedly()
+        .build()
+}
+
+/// No final snapshot to restore.
+fn no_snapshots() -> Rule {
+    mock!(Client::describe_db_snapshots)
+        .then_output(|| DescribeDbSnapshotsOutput::builder().build())
 }
 
 fn describe(instance: DbInstance) -> Rule {
@@ -178,19 +222,14 @@ fn subnet_group_present() -> [Rule; 2] {
 
 #[tokio::test]
 async fn an_absent_database_is_created_encrypted_protected_with_a_managed_secret() {
-    let groups = mock!(Client::describe_db_subnet_groups)
-        .sequence()
-        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
-        .repeatedly()
-        .build();
+    let groups = no_subnet_group();
     let create_group = mock!(Client::create_db_subnet_group)
         .match_requests(|r| {
             r.db_subnet_group_name() == Some("strata-staging")
                 && r.subnet_ids() == ["subnet-b", "subnet-a"]
         })
         .then_output(|| CreateDbSubnetGroupOutput::builder().build());
-    let snapshots = mock!(Client::describe_db_snapshots)
-        .then_output(|| DescribeDbSnapshotsOutput::builder().build());
+    let snapshots = no_snapshots();
     let create = mock!(Client::create_db_instance)
         .match_requests(|r| {
             r.db_instance_identifier() == Some("strata-staging")
@@ -225,21 +264,14 @@ async fn creating_is_polled_until_available_then_ready_with_the_secret_arn_only(
     let progress = step_with(&[&creating, &groups, &tags], &staging(), false)
         .await
         .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (false, Some(ComponentPhase::Creating))
-    );
+    assert_progress(&progress, false, ComponentPhase::Creating);
 
     let available = describe(instance("available"));
-    let modify =
-        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
+    let modify = modify_accepted();
     let progress = step_with(&[&available, &groups, &tags, &modify], &staging(), false)
         .await
         .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Ready))
-    );
+    assert_progress(&progress, true, ComponentPhase::Ready);
     assert_eq!(modify.num_calls(), 0, "nothing differs from the spec");
     assert_eq!(
         progress.outputs["masterUserSecretArn"],
@@ -268,10 +300,7 @@ async fn a_changed_class_and_grown_storage_are_modified_in_place() {
     let progress = step_with(&[&available, &groups, &tags, &modify], &env, false)
         .await
         .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (false, Some(ComponentPhase::Updating))
-    );
+    assert_progress(&progress, false, ComponentPhase::Updating);
     assert_eq!(modify.num_calls(), 1);
 }
 
@@ -311,10 +340,8 @@ async fn a_same_named_instance_without_our_tags_is_never_touched() {
     foreign.tag_list = Some(vec![Tag::builder().key("team").value("other").build()]);
     let found = describe(foreign);
     let [groups, tags] = subnet_group_present();
-    let modify =
-        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
-    let delete =
-        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let modify = modify_accepted();
+    let delete = delete_accepted();
     let rules = [&found, &groups, &tags, &modify, &delete];
     let mut env = staging();
     env.spec.database.as_mut().unwrap().instance_class = "db.r6g.large".into();
@@ -336,20 +363,14 @@ async fn down_lifts_protection_then_deletes_with_a_final_snapshot_named_for_the_
     let modify = mock!(Client::modify_db_instance)
         .match_requests(|r| r.deletion_protection() == Some(false))
         .then_output(|| ModifyDbInstanceOutput::builder().build());
-    let delete =
-        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let delete = delete_accepted();
     let progress = step_with(&[&protected, &modify, &delete], &staging(), true)
         .await
         .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (false, Some(ComponentPhase::Deleting))
-    );
+    assert_progress(&progress, false, ComponentPhase::Deleting);
     assert_eq!((modify.num_calls(), delete.num_calls()), (1, 0));
 
-    let mut unprotected = instance("available");
-    unprotected.deletion_protection = Some(false);
-    let unprotected = describe(unprotected);
+    let unprotected = unprotected();
     let delete = mock!(Client::delete_db_instance)
         .match_requests(|r| {
             r.final_db_snapshot_identifier() == Some("strata-staging-final-g3-1700000000")
@@ -373,8 +394,7 @@ async fn down_lifts_protection_then_deletes_with_a_final_snapshot_named_for_the_
     );
 
     let deleting = describe(instance("deleting"));
-    let again =
-        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let again = delete_accepted();
     let progress = step_with(&[&deleting, &again], &staging(), true)
         .await
         .unwrap();
@@ -389,25 +409,18 @@ async fn down_lifts_protection_then_deletes_with_a_final_snapshot_named_for_the_
 #[tokio::test]
 async fn retain_keeps_the_instance_and_delete_skips_the_snapshot() {
     let found = describe(instance("available"));
-    let modify =
-        mock!(Client::modify_db_instance).then_output(|| ModifyDbInstanceOutput::builder().build());
-    let delete =
-        mock!(Client::delete_db_instance).then_output(|| DeleteDbInstanceOutput::builder().build());
+    let modify = modify_accepted();
+    let delete = delete_accepted();
     let mut env = Staging::new()
         .database_on_delete(DatabaseOnDelete::Retain)
         .build();
     let progress = step_with(&[&found, &modify, &delete], &env, true)
         .await
         .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Retained))
-    );
+    assert_progress(&progress, true, ComponentPhase::Retained);
     assert_eq!((modify.num_calls(), delete.num_calls()), (0, 0));
 
-    let mut unprotected = instance("available");
-    unprotected.deletion_protection = Some(false);
-    let found = describe(unprotected);
+    let found = unprotected();
     let delete = mock!(Client::delete_db_instance)
         .match_requests(|r| {
             r.skip_final_snapshot() == Some(true) && r.final_db_snapshot_identifier().is_none()
@@ -421,9 +434,7 @@ async fn retain_keeps_the_instance_and_delete_skips_the_snapshot() {
 #[tokio::test]
 async fn a_recreate_tears_down_with_a_final_snapshot_whatever_the_policy_and_keeps_backups() {
     for policy in [DatabaseOnDelete::Retain, DatabaseOnDelete::Delete] {
-        let mut unprotected = instance("available");
-        unprotected.deletion_protection = Some(false);
-        let found = describe(unprotected);
+        let found = unprotected();
         let delete = mock!(Client::delete_db_instance)
             .match_requests(|r| {
                 r.final_db_snapshot_identifier()
@@ -452,17 +463,10 @@ async fn a_database_already_gone_is_deleted_and_its_subnet_group_goes_once() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Deleted))
-    );
+    assert_progress(&progress, true, ComponentPhase::Deleted);
     assert_eq!(delete_group.num_calls(), 1);
 
-    let no_group = mock!(Client::describe_db_subnet_groups)
-        .sequence()
-        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
-        .repeatedly()
-        .build();
+    let no_group = no_subnet_group();
     let delete_group = mock!(Client::delete_db_subnet_group)
         .then_output(|| DeleteDbSubnetGroupOutput::builder().build());
     let progress = step_with(&[&absent(), &no_group, &delete_group], &staging(), true)
@@ -507,8 +511,7 @@ async fn an_absent_database_is_restored_from_the_final_snapshot_its_status_recor
                 && r.manage_master_user_password() == Some(true)
         })
         .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
-    let create =
-        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    let create = create_accepted();
     let progress = apply_after_down(
         &[&absent(), &groups, &tags, &snapshots, &restore, &create],
         "strata-staging-final-g2-200",
@@ -530,8 +533,7 @@ async fn a_same_named_snapshot_the_status_never_recorded_is_not_restored() {
     let snapshots = snapshots_named(vec![snapshot("strata-staging-final-g1-100", "postgres")]);
     let restore = mock!(Client::restore_db_instance_from_db_snapshot)
         .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
-    let create =
-        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    let create = create_accepted();
     step_with(
         &[&absent(), &groups, &tags, &snapshots, &restore, &create],
         &staging(),
@@ -548,8 +550,7 @@ async fn a_same_named_snapshot_the_status_never_recorded_is_not_restored() {
 async fn a_recorded_snapshot_of_another_engine_gives_a_new_database() {
     let [groups, tags] = subnet_group_present();
     let snapshots = snapshots_named(vec![snapshot("strata-staging-final-g3-300", "mysql")]);
-    let create =
-        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    let create = create_accepted();
     apply_after_down(
         &[&absent(), &groups, &tags, &snapshots, &create],
         "strata-staging-final-g3-300",
@@ -564,11 +565,6 @@ async fn apply_over_record(
     rules: &[&Rule],
     env: &Environment,
 ) -> Result<strata_component::Progress, ComponentError> {
-    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
-    let database = Database {
-        clients: Fixed(client),
-    };
-    let context = context(OperationKind::Up, 5, 1_700_000_000);
     let mut previous = strata_core::ComponentStatus::new(ComponentPhase::Deleted, 4, 0);
     for (id, at) in [
         ("strata-staging-final-g1-100", "100"),
@@ -582,15 +578,7 @@ async fn apply_over_record(
         "finalSnapshotId".into(),
         "strata-staging-final-g2-200".into(),
     );
-    strata_component::testing::step(
-        &database,
-        env,
-        &context,
-        Some(&previous),
-        &network_ready(),
-        false,
-    )
-    .await
+    apply_over(rules, env, 5, &previous).await
 }
 
 fn restoring_from(from: &str) -> Environment {
@@ -625,8 +613,7 @@ async fn restore_from_names_an_older_recorded_snapshot_and_gets_it() {
 #[tokio::test]
 async fn restore_from_refuses_what_was_not_recorded_or_is_gone() {
     let [groups, tags] = subnet_group_present();
-    let create =
-        mock!(Client::create_db_instance).then_output(|| CreateDbInstanceOutput::builder().build());
+    let create = create_accepted();
     let restore = mock!(Client::restore_db_instance_from_db_snapshot)
         .then_output(|| RestoreDbInstanceFromDbSnapshotOutput::builder().build());
     let none = snapshots_named(Vec::new());
@@ -663,10 +650,7 @@ async fn restore_from_refuses_what_was_not_recorded_or_is_gone() {
 
 #[tokio::test]
 async fn without_network_outputs_the_database_waits_for_its_dependency() {
-    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[]);
-    let database = Database {
-        clients: Fixed(client),
-    };
+    let database = database(&[]);
     let env = staging();
     let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = BTreeMap::new();
@@ -679,15 +663,10 @@ async fn without_network_outputs_the_database_waits_for_its_dependency() {
 
 #[tokio::test]
 async fn a_rejected_call_is_reported_by_code_and_message_without_the_raw_response() {
-    let groups = mock!(Client::describe_db_subnet_groups)
-        .sequence()
-        .http_status(404, Some(fault("DBSubnetGroupNotFoundFault")))
-        .repeatedly()
-        .build();
+    let groups = no_subnet_group();
     let create_group = mock!(Client::create_db_subnet_group)
         .then_output(|| CreateDbSubnetGroupOutput::builder().build());
-    let snapshots = mock!(Client::describe_db_snapshots)
-        .then_output(|| DescribeDbSnapshotsOutput::builder().build());
+    let snapshots = no_snapshots();
     let refused = mock!(Client::create_db_instance)
         .sequence()
         .http_status(400, Some(fault("InvalidParameterCombination")))
@@ -709,10 +688,7 @@ async fn a_rejected_call_is_reported_by_code_and_message_without_the_raw_respons
 }
 
 async fn observe_with(rules: &[&Rule]) -> Result<Observed, ComponentError> {
-    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules);
-    let database = Database {
-        clients: Fixed(client),
-    };
+    let database = database(rules);
     let env = staging();
     let context = context(OperationKind::Up, 3, 1_700_000_000);
     let dependencies = network_ready();

@@ -13,7 +13,9 @@ use strata_component::ComponentError;
 use strata_core::{ComponentStatus, OperationKind};
 
 use super::*;
-use strata_component::testing::{CONTROL_PLANE, Fixed, context, owner, owner_with};
+use strata_component::testing::{
+    CONTROL_PLANE, Fixed, assert_progress, context, owner, owner_with,
+};
 use strata_testkit::staging;
 
 const LB: &str = "k8s-shop-ui-1a2b3c.elb.eu-west-1.amazonaws.com";
@@ -159,10 +161,7 @@ async fn the_alias_and_its_owner_marker_go_in_one_batch_then_wait_for_insync() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Ready))
-    );
+    assert_progress(&progress, true, ComponentPhase::Ready);
     assert_eq!(progress.outputs["url"], "http://staging.example.com");
     assert_eq!(unchanged.num_calls(), 0, "nothing to change twice");
 }

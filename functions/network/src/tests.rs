@@ -22,7 +22,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use strata_core::OperationKind;
 
 use super::*;
-use strata_component::testing::{Fixed, context, owner};
+use strata_component::testing::{Fixed, assert_progress, context, owner};
 use strata_testkit::staging;
 
 /// The handler with EC2 answering `rules`. No load balancer call is scripted: a test that
@@ -207,10 +207,7 @@ async fn a_retained_database_keeps_the_network_it_lives_in() {
         strata_component::testing::step(&network, &env, &context, None, &dependencies, true)
             .await
             .unwrap();
-    assert_eq!(
-        (progress.done, progress.phase),
-        (true, Some(ComponentPhase::Retained))
-    );
+    assert_progress(&progress, true, ComponentPhase::Retained);
     assert!(progress.outputs["retainedFor"].contains("onDelete: retain"));
 }
 

@@ -1,10 +1,8 @@
 //! The storage handler with scripted S3 responses: the paths moto cannot produce on demand.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::operation::create_bucket::CreateBucketOutput;
 use aws_sdk_s3::operation::delete_bucket::DeleteBucketOutput;
 use aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput;
@@ -23,7 +21,7 @@ use strata_core::status::ComponentPhase;
 use strata_core::{Environment, OperationKind};
 
 use super::*;
-use strata_component::testing::{CONTROL_PLANE, Fixed, context, owner, owner_with};
+use strata_component::testing::{CONTROL_PLANE, Fixed, context, owner, owner_with, quick_retries};
 use strata_testkit::{Staging, staging};
 
 async fn step_with(
@@ -40,13 +38,8 @@ async fn step_emptying(
     destroy: bool,
     emptying: Emptying,
 ) -> Result<strata_component::Progress, ComponentError> {
-    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |c| {
-        c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-    });
+    let quick = |c: aws_sdk_s3::config::Builder| c.retry_config(quick_retries());
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, quick);
     let storage = Storage {
         clients: Fixed(client),
         emptying,
@@ -54,6 +47,37 @@ async fn step_emptying(
     let context = context(OperationKind::Up, 1, 0);
     let dependencies = BTreeMap::new();
     strata_component::testing::step(&storage, env, &context, None, &dependencies, destroy).await
+}
+
+/// Staging with `onDelete: delete` for its buckets.
+fn deleting_buckets() -> Environment {
+    Staging::new()
+        .storage_on_delete(StorageOnDelete::Delete)
+        .build()
+}
+
+/// HeadBucket finding no bucket, every time.
+fn no_bucket() -> Rule {
+    mock!(Client::head_bucket)
+        .sequence()
+        .http_status(404, None)
+        .repeatedly()
+        .build()
+}
+
+/// HeadBucket finding the bucket.
+fn bucket_found() -> Rule {
+    mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build())
+}
+
+/// DeleteObjects, accepted.
+fn objects_deleted() -> Rule {
+    mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build())
+}
+
+/// DeleteBucket, accepted.
+fn bucket_deleted() -> Rule {
+    mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build())
 }
 
 /// ListObjectVersions answering a page with version `a`, then one with `b` (truncated
@@ -103,13 +127,19 @@ fn configuration_rules() -> [Rule; 4] {
     ]
 }
 
+/// An apply of staging, HeadBucket and CreateBucket answered by `head` and `create`, every
+/// configuration call accepted: the step, and the configuration calls' rules.
+async fn configured(head: &Rule, create: &Rule) -> (strata_component::Progress, [Rule; 4]) {
+    let configuration = configuration_rules();
+    let [tagging, encryption, block, versioning] = &configuration;
+    let rules = [head, create, tagging, encryption, block, versioning];
+    let progress = step_with(&rules, &staging(), false).await.unwrap();
+    (progress, configuration)
+}
+
 #[tokio::test]
 async fn absent_buckets_are_created_configured_and_reported() {
-    let head = mock!(Client::head_bucket)
-        .sequence()
-        .http_status(404, None)
-        .repeatedly()
-        .build();
+    let head = no_bucket();
     let create = mock!(Client::create_bucket)
         .match_requests(|r| {
             r.bucket().is_some_and(|b| b.starts_with("strata-staging-"))
@@ -118,14 +148,7 @@ async fn absent_buckets_are_created_configured_and_reported() {
                     .is_some_and(|l| l.as_str() == "eu-west-1")
         })
         .then_output(|| CreateBucketOutput::builder().build());
-    let [tagging, encryption, block, versioning] = configuration_rules();
-    let progress = step_with(
-        &[&head, &create, &tagging, &encryption, &block, &versioning],
-        &staging(),
-        false,
-    )
-    .await
-    .unwrap();
+    let (progress, [tagging, encryption, block, versioning]) = configured(&head, &create).await;
     assert!(progress.done);
     assert_eq!(progress.phase, Some(ComponentPhase::Ready));
     assert_eq!(progress.outputs["bucket.assets"], "strata-staging-assets");
@@ -141,7 +164,7 @@ async fn absent_buckets_are_created_configured_and_reported() {
 
 #[tokio::test]
 async fn a_same_named_bucket_without_our_tags_is_never_touched() {
-    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let head = bucket_found();
     let foreign = mock!(Client::get_bucket_tagging).then_output(|| {
         GetBucketTaggingOutput::builder()
             .set_tag_set(Some(vec![
@@ -150,7 +173,7 @@ async fn a_same_named_bucket_without_our_tags_is_never_touched() {
             .build()
             .unwrap()
     });
-    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let delete = bucket_deleted();
     let [tagging, encryption, block, versioning] = configuration_rules();
     let rules = [
         &head,
@@ -166,9 +189,7 @@ async fn a_same_named_bucket_without_our_tags_is_never_touched() {
     assert_eq!(err.name(), "ResourceNotOwned");
     assert!(err.to_string().contains("strata-staging-assets"), "{err}");
 
-    let deleting = Staging::new()
-        .storage_on_delete(StorageOnDelete::Delete)
-        .build();
+    let deleting = deleting_buckets();
     let err = step_with(&rules, &deleting, true).await.unwrap_err();
     assert_eq!(err.name(), "ResourceNotOwned");
     for rule in [&delete, &tagging, &encryption, &block, &versioning] {
@@ -178,15 +199,12 @@ async fn a_same_named_bucket_without_our_tags_is_never_touched() {
 
 #[tokio::test]
 async fn delete_empties_every_version_page_then_deletes_the_bucket() {
-    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let head = bucket_found();
     let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
     let pages = version_pages(false);
-    let delete_objects =
-        mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
-    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
-    let env = Staging::new()
-        .storage_on_delete(StorageOnDelete::Delete)
-        .build();
+    let delete_objects = objects_deleted();
+    let delete = bucket_deleted();
+    let env = deleting_buckets();
     let progress = step_with(
         &[&head, &tagging, &pages, &delete_objects, &delete],
         &env,
@@ -203,23 +221,17 @@ async fn delete_empties_every_version_page_then_deletes_the_bucket() {
 
 #[tokio::test]
 async fn retain_keeps_buckets_and_gone_buckets_are_already_deleted() {
-    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let head = bucket_found();
     let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
-    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let delete = bucket_deleted();
     let progress = step_with(&[&head, &tagging, &delete], &staging(), true)
         .await
         .unwrap();
     assert_eq!(progress.phase, Some(ComponentPhase::Retained));
     assert_eq!(delete.num_calls(), 0);
 
-    let gone = mock!(Client::head_bucket)
-        .sequence()
-        .http_status(404, None)
-        .repeatedly()
-        .build();
-    let env = Staging::new()
-        .storage_on_delete(StorageOnDelete::Delete)
-        .build();
+    let gone = no_bucket();
+    let env = deleting_buckets();
     let progress = step_with(&[&gone, &delete], &env, true).await.unwrap();
     assert_eq!(progress.phase, Some(ComponentPhase::Deleted));
     assert_eq!(delete.num_calls(), 0);
@@ -227,11 +239,7 @@ async fn retain_keeps_buckets_and_gone_buckets_are_already_deleted() {
 
 #[tokio::test]
 async fn slow_down_is_retried_and_a_persistent_5xx_is_transient() {
-    let head = mock!(Client::head_bucket)
-        .sequence()
-        .http_status(404, None)
-        .repeatedly()
-        .build();
+    let head = no_bucket();
     let slow = r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"#;
     let create = mock!(Client::create_bucket)
         .sequence()
@@ -240,14 +248,7 @@ async fn slow_down_is_retried_and_a_persistent_5xx_is_transient() {
         .output(|| CreateBucketOutput::builder().build())
         .repeatedly()
         .build();
-    let [tagging, encryption, block, versioning] = configuration_rules();
-    let progress = step_with(
-        &[&head, &create, &tagging, &encryption, &block, &versioning],
-        &staging(),
-        false,
-    )
-    .await
-    .unwrap();
+    let (progress, _) = configured(&head, &create).await;
     assert!(progress.done);
     assert_eq!(create.num_calls(), 4, "two throttled, then one per bucket");
 
@@ -306,13 +307,12 @@ fn a_bucket_of_another_control_plane_or_an_earlier_incarnation_is_refused_even_i
 
 #[tokio::test]
 async fn a_bucket_too_big_for_one_step_is_emptied_over_several_then_deleted() {
-    let head = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let head = bucket_found();
     let tagging = mock!(Client::get_bucket_tagging).then_output(owned_tags);
     // Each listing starts over; what an earlier page deleted is no longer listed.
     let pages = version_pages(true);
-    let delete_objects =
-        mock!(Client::delete_objects).then_output(|| DeleteObjectsOutput::builder().build());
-    let delete = mock!(Client::delete_bucket).then_output(|| DeleteBucketOutput::builder().build());
+    let delete_objects = objects_deleted();
+    let delete = bucket_deleted();
     let env = Staging::new()
         .storage_on_delete(StorageOnDelete::Delete)
         .with(|env| env.spec.storage.as_mut().unwrap().buckets.truncate(1))

@@ -70,6 +70,19 @@ fn warnings(syncer: &TestSyncer) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// A sync of `name` at `at` (run `run`) skips: `holder`'s operation holds the lease.
+async fn assert_skipped(syncer: &TestSyncer, name: &str, at: u64, run: &str, holder: &str) {
+    let outcome = syncer.sync_now(name, at, run).await.unwrap();
+    let holder = holder.to_owned();
+    assert_eq!(outcome, Outcome::Skipped { holder });
+}
+
+/// The version of staging's stored status.
+async fn stored_status_version(syncer: &TestSyncer) -> u64 {
+    let status = syncer.store().get_status("staging").await.unwrap();
+    status.unwrap().version
+}
+
 async fn history_kinds(syncer: &TestSyncer, name: &str) -> Vec<String> {
     let page = syncer.store().history(name, 100, None).await.unwrap();
     page.items
@@ -133,13 +146,7 @@ async fn a_ttl_warns_a_day_and_an_hour_ahead_then_destroys_through_down() {
             .map(|l| l.holder),
         Some(execution.clone())
     );
-    let again = syncer.sync_now("pr-1", expiry + 70, "now-6").await.unwrap();
-    assert_eq!(
-        again,
-        Outcome::Skipped {
-            holder: execution.clone()
-        }
-    );
+    assert_skipped(&syncer, "pr-1", expiry + 70, "now-6", &execution).await;
     assert_eq!(syncer.flows().started().len(), 1);
 
     let history = history_kinds(&syncer, "pr-1").await;
@@ -254,26 +261,10 @@ async fn overlapping_runs_process_each_environment_once() {
         assert_eq!(history, ["Synced: in sync; no TTL"]);
     }
     // Nothing is due again until the interval has passed.
-    assert_eq!(
-        syncer
-            .store()
-            .due(now + 899, 100, None)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        0
-    );
-    assert_eq!(
-        syncer
-            .store()
-            .due(now + 900, 100, None)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        5
-    );
+    let store = syncer.store();
+    let due = |at| async move { store.due(at, 100, None).await.unwrap().items.len() };
+    assert_eq!(due(now + 899).await, 0);
+    assert_eq!(due(now + 900).await, 5);
 }
 
 #[tokio::test]
@@ -574,25 +565,10 @@ async fn a_newer_image_is_announced_once_and_recorded_in_the_status_under_report
     );
 
     // The next sync finds the same: no second announcement, no status write.
-    let status_version = syncer
-        .store()
-        .get_status("staging")
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let status_version = stored_status_version(&syncer).await;
     syncer.run(T0 + 1800, "run-2", BUDGET).await.unwrap();
     assert_eq!(updates_announced(&syncer).len(), 1);
-    assert_eq!(
-        syncer
-            .store()
-            .get_status("staging")
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        status_version
-    );
+    assert_eq!(stored_status_version(&syncer).await, status_version);
 
     // Once a deploy serves it, the record is cleared; nothing is announced.
     set_serving(&syncer, "staging", "v1.4.2", "2.3.1").await;
@@ -638,13 +614,7 @@ async fn deploy_rolls_a_newer_image_out_through_the_app_only_up_once() {
     );
 
     // A rollout that has not landed yet holds the lease: the sync skips, starting nothing.
-    let again = syncer.sync_now("staging", T0 + 120, "now-2").await.unwrap();
-    assert_eq!(
-        again,
-        Outcome::Skipped {
-            holder: execution.clone()
-        }
-    );
+    assert_skipped(&syncer, "staging", T0 + 120, "now-2", &execution).await;
     assert_eq!(syncer.flows().started().len(), 1);
     // It ran (its Finish gives the lease back) and the versions it found are recorded.
     syncer.store().release("staging", execution).await.unwrap();
@@ -868,13 +838,7 @@ async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
     syncer
         .observer()
         .set("staging", Component::Cluster, Ok(scaled_node_group()));
-    let status_version = syncer
-        .store()
-        .get_status("staging")
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let status_version = stored_status_version(&syncer).await;
 
     let outcome = syncer.sync_now("staging", T0 + 60, "now-1").await.unwrap();
     let Outcome::Synced {
@@ -902,12 +866,7 @@ async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
     );
 
     // The repair holds the lease until it ends (its Finish gives the lease back).
-    assert_eq!(
-        syncer.sync_now("staging", T0 + 90, "now-1b").await.unwrap(),
-        Outcome::Skipped {
-            holder: repair.clone()
-        }
-    );
+    assert_skipped(&syncer, "staging", T0 + 90, "now-1b", &repair).await;
     syncer.store().release("staging", repair).await.unwrap();
 
     // The cluster's function fails to answer: the drift found before stands, and the sync

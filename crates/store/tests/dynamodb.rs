@@ -151,12 +151,9 @@ async fn an_expired_lease_is_taken_over_and_only_the_holder_releases() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn status_and_components_are_versioned_separately_and_read_together() {
-    let (_stack, store) = store().await;
-    let status = EnvironmentStatus::new(EnvironmentState::Progressing, "up started", 10);
-    let v1 = store.put_status("staging", &status, None).await.unwrap();
-    let component = ComponentStatus {
+/// The network Ready in generation 1, its VPC recorded.
+fn network_ready() -> ComponentStatus {
+    ComponentStatus {
         phase: ComponentPhase::Ready,
         resource_ids: [("vpcId".to_owned(), "vpc-123".to_owned())].into(),
         outputs: Default::default(),
@@ -165,7 +162,15 @@ async fn status_and_components_are_versioned_separately_and_read_together() {
         updated_at: 11,
         applied: None,
         waiting: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn status_and_components_are_versioned_separately_and_read_together() {
+    let (_stack, store) = store().await;
+    let status = EnvironmentStatus::new(EnvironmentState::Progressing, "up started", 10);
+    let v1 = store.put_status("staging", &status, None).await.unwrap();
+    let component = network_ready();
     let c1 = store
         .put_component("staging", Component::Network, &component, None)
         .await
@@ -417,16 +422,7 @@ async fn one_read_gives_the_spec_the_status_with_its_components_and_the_lease() 
     store.put_spec(&env, None, 5).await.unwrap();
     let status = EnvironmentStatus::new(EnvironmentState::Progressing, "up started", 10);
     store.put_status("staging", &status, None).await.unwrap();
-    let component = ComponentStatus {
-        phase: ComponentPhase::Ready,
-        resource_ids: [("vpcId".to_owned(), "vpc-123".to_owned())].into(),
-        outputs: Default::default(),
-        last_error: None,
-        observed_generation: 1,
-        updated_at: 11,
-        applied: None,
-        waiting: None,
-    };
+    let component = network_ready();
     store
         .put_component("staging", Component::Network, &component, None)
         .await

@@ -8,7 +8,7 @@ use strata_component::aws::{classify, code};
 use strata_core::spec::DatabaseEngine;
 use strata_core::tags::Owner;
 
-use crate::ec2::{rejected, until_known};
+use crate::ec2::{returned_id, until_known};
 use crate::tagging::{filter, ours, owned, tag_spec};
 
 /// The database's port, opened from inside the VPC.
@@ -84,16 +84,9 @@ pub(crate) async fn create_database_group(
         .await;
     match created {
         Ok(out) => {
-            let id = out
-                .group_id()
-                .map(str::to_owned)
-                .ok_or_else(|| rejected("CreateSecurityGroup returned no id".into()))?;
-            until_known(&format!("DescribeSecurityGroups {id}"), || async {
-                c.describe_security_groups()
-                    .group_ids(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
+            let id = returned_id("CreateSecurityGroup", out.group_id())?;
+            until_known(&format!("DescribeSecurityGroups {id}"), || {
+                c.describe_security_groups().group_ids(&id).send()
             })
             .await?;
             Ok(id)

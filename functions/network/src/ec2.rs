@@ -20,12 +20,12 @@ pub(crate) fn once() -> aws_sdk_ec2::config::Builder {
 /// describe by the id finds it — 100 ms doubling to 2 s, about 7 s in all — so the calls
 /// that follow in this step name something EC2 knows. Still unknown then: transient, and
 /// the state machine's retry finds the resource by its tags.
-pub(crate) async fn until_known<F, Fut, E>(what: &str, describe: F) -> Result<(), ComponentError>
+pub(crate) async fn until_known<F, Fut, T, E>(what: &str, describe: F) -> Result<(), ComponentError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<
             Output = Result<
-                (),
+                T,
                 aws_sdk_ec2::error::SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
             >,
         >,
@@ -34,7 +34,7 @@ where
     let mut wait = std::time::Duration::from_millis(100);
     for _ in 0..7 {
         match describe().await {
-            Ok(()) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(e) if code(&e).is_some_and(|c| c.ends_with(".NotFound")) => {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(std::time::Duration::from_secs(2));
@@ -45,6 +45,12 @@ where
     Err(ComponentError::AwsTransient(format!(
         "{what}: still unknown to EC2 after its create"
     )))
+}
+
+/// The id a create (`creating`) answered; none is a refusal.
+pub(crate) fn returned_id(creating: &str, id: Option<&str>) -> Result<String, ComponentError> {
+    id.map(str::to_owned)
+        .ok_or_else(|| rejected(format!("{creating} returned no id")))
 }
 
 pub(crate) fn enabled() -> AttributeBooleanValue {

@@ -7,7 +7,7 @@ use strata_component::ComponentError;
 use strata_component::aws::{classify, code};
 use strata_core::tags::Owner;
 
-use crate::ec2::{once, rejected, until_known};
+use crate::ec2::{once, returned_id, until_known};
 use crate::tagging::{ours, owned, tag_spec};
 
 /// Where a route table's default route goes.
@@ -53,17 +53,10 @@ pub(crate) async fn ensure_route_table(
                 .send()
                 .await
                 .map_err(|e| classify("CreateRouteTable", e))?;
-            let id = created
-                .route_table()
-                .and_then(|r| r.route_table_id())
-                .ok_or_else(|| rejected("CreateRouteTable returned no id".into()))?
-                .to_owned();
-            until_known(&format!("DescribeRouteTables {id}"), || async {
-                c.describe_route_tables()
-                    .route_table_ids(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
+            let table = created.route_table();
+            let id = returned_id("CreateRouteTable", table.and_then(|r| r.route_table_id()))?;
+            until_known(&format!("DescribeRouteTables {id}"), || {
+                c.describe_route_tables().route_table_ids(&id).send()
             })
             .await?;
             (id, None, Vec::new())

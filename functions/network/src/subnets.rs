@@ -7,7 +7,7 @@ use strata_component::ComponentError;
 use strata_component::aws::{classify, code};
 use strata_core::tags::Owner;
 
-use crate::ec2::{enabled, rejected, until_known};
+use crate::ec2::{enabled, returned_id, until_known};
 use crate::tagging::{filter, ours, owned, tag, tag_spec};
 
 struct SubnetPlan<'a> {
@@ -84,17 +84,9 @@ async fn ensure_subnet(
             )),
             _ => classify(&format!("CreateSubnet {}", plan.role), e),
         })?;
-    let id = created
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .ok_or_else(|| rejected("CreateSubnet returned no id".into()))?
-        .to_owned();
-    until_known(&format!("DescribeSubnets {id}"), || async {
-        c.describe_subnets()
-            .subnet_ids(&id)
-            .send()
-            .await
-            .map(|_| ())
+    let id = returned_id("CreateSubnet", created.subnet().and_then(|s| s.subnet_id()))?;
+    until_known(&format!("DescribeSubnets {id}"), || {
+        c.describe_subnets().subnet_ids(&id).send()
     })
     .await?;
     if plan.public {

@@ -7,7 +7,7 @@ use strata_component::ComponentError;
 use strata_component::aws::classify;
 use strata_core::tags::Owner;
 
-use crate::ec2::{enabled, once, rejected, until_known};
+use crate::ec2::{enabled, once, rejected, returned_id, until_known};
 use crate::tagging::{filter, ours, owned, tag_spec};
 
 pub(crate) async fn zones(c: &Client, count: usize) -> Result<Vec<String>, ComponentError> {
@@ -84,13 +84,9 @@ pub(crate) async fn ensure_vpc(
         .send()
         .await
         .map_err(|e| classify("CreateVpc", e))?;
-    let id = created
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or_else(|| rejected("CreateVpc returned no id".into()))?
-        .to_owned();
-    until_known(&format!("DescribeVpcs {id}"), || async {
-        c.describe_vpcs().vpc_ids(&id).send().await.map(|_| ())
+    let id = returned_id("CreateVpc", created.vpc().and_then(|v| v.vpc_id()))?;
+    until_known(&format!("DescribeVpcs {id}"), || {
+        c.describe_vpcs().vpc_ids(&id).send()
     })
     .await?;
     converge_vpc_dns(c, &id).await?;
@@ -167,17 +163,15 @@ pub(crate) async fn ensure_internet_gateway(
                 .send()
                 .await
                 .map_err(|e| classify("CreateInternetGateway", e))?;
-            let id = created
-                .internet_gateway()
-                .and_then(|g| g.internet_gateway_id())
-                .ok_or_else(|| rejected("CreateInternetGateway returned no id".into()))?
-                .to_owned();
-            until_known(&format!("DescribeInternetGateways {id}"), || async {
+            let gateway = created.internet_gateway();
+            let id = returned_id(
+                "CreateInternetGateway",
+                gateway.and_then(|g| g.internet_gateway_id()),
+            )?;
+            until_known(&format!("DescribeInternetGateways {id}"), || {
                 c.describe_internet_gateways()
                     .internet_gateway_ids(&id)
                     .send()
-                    .await
-                    .map(|_| ())
             })
             .await?;
             (id, false)

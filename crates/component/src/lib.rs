@@ -190,6 +190,51 @@ pub struct Step<'a> {
     pub owner: &'a Owner,
 }
 
+impl<'a> Step<'a> {
+    /// What `dependency` recorded, for `component`'s step to read; none recorded yet: the
+    /// step waits for it (`DependencyNotReady`).
+    pub fn outputs_of(
+        &self,
+        component: Component,
+        dependency: Component,
+    ) -> Result<DependencyOutputs<'a>, ComponentError> {
+        match self.dependencies.get(&dependency) {
+            Some(status) => Ok(DependencyOutputs {
+                component,
+                dependency,
+                outputs: &status.outputs,
+            }),
+            None => Err(ComponentError::DependencyNotReady {
+                component,
+                dependency,
+            }),
+        }
+    }
+}
+
+/// A dependency's recorded outputs, as a step reads them ([`Step::outputs_of`]).
+pub struct DependencyOutputs<'a> {
+    component: Component,
+    dependency: Component,
+    outputs: &'a BTreeMap<String, String>,
+}
+
+impl<'a> DependencyOutputs<'a> {
+    /// `key`, which the dependency records once Ready; absent: the step waits for it
+    /// (`DependencyNotReady`).
+    pub fn required(&self, key: &str) -> Result<&'a str, ComponentError> {
+        self.get(key).ok_or(ComponentError::DependencyNotReady {
+            component: self.component,
+            dependency: self.dependency,
+        })
+    }
+
+    /// `key`, when recorded.
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.outputs.get(key).map(String::as_str)
+    }
+}
+
 /// One component's `apply` and `destroy`. Both must be idempotent: a step may run again
 /// after a crash, a retry, or a poll, and must converge.
 pub trait ComponentHandler: Send + Sync {

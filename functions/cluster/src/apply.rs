@@ -25,20 +25,11 @@ pub(crate) struct Subnets {
 }
 
 fn network_outputs(step: &Step<'_>) -> Result<Subnets, ComponentError> {
-    let missing = || ComponentError::DependencyNotReady {
-        component: Component::Cluster,
-        dependency: Component::Network,
-    };
-    let outputs = &step
-        .dependencies
-        .get(&Component::Network)
-        .ok_or_else(missing)?
-        .outputs;
+    let network = step.outputs_of(Component::Cluster, Component::Network)?;
     let list = |key: &str| {
-        outputs
-            .get(key)
+        network
+            .required(key)
             .map(|v| v.split(',').map(str::to_owned).collect())
-            .ok_or_else(missing)
     };
     Ok(Subnets {
         public: list("publicSubnetIds")?,

@@ -175,16 +175,9 @@ impl Config {
         let ns = namespace_name(env);
         let mut manifests = vec![namespace(ns), ingress_class(ns)];
         if let Some(db) = &env.spec.database {
-            let outputs = &step
-                .dependencies
-                .get(&Component::Database)
-                .ok_or(ComponentError::DependencyNotReady {
-                    component: Component::Config,
-                    dependency: Component::Database,
-                })?
-                .outputs;
+            let database = step.outputs_of(Component::Config, Component::Database)?;
             let output = |key: &str| {
-                outputs.get(key).map(String::as_str).ok_or_else(|| {
+                database.get(key).ok_or_else(|| {
                     ComponentError::InvalidInput(format!("the database recorded no {key}"))
                 })
             };

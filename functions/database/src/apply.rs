@@ -36,20 +36,12 @@ const BUSY: &[&str] = &[
 
 /// The network outputs the database needs: private subnets and the security group.
 fn network_outputs(step: &Step<'_>) -> Result<(Vec<String>, String), ComponentError> {
-    let missing = || ComponentError::DependencyNotReady {
-        component: Component::Database,
-        dependency: Component::Network,
-    };
-    let outputs = &step
-        .dependencies
-        .get(&Component::Network)
-        .ok_or_else(missing)?
-        .outputs;
-    let subnets = outputs.get("privateSubnetIds").ok_or_else(missing)?;
-    let group = outputs.get("databaseSecurityGroupId").ok_or_else(missing)?;
+    let network = step.outputs_of(Component::Database, Component::Network)?;
+    let subnets = network.required("privateSubnetIds")?;
+    let group = network.required("databaseSecurityGroupId")?;
     Ok((
         subnets.split(',').map(str::to_owned).collect(),
-        group.clone(),
+        group.to_owned(),
     ))
 }
 

@@ -151,21 +151,10 @@ struct Target {
 }
 
 fn target(step: &Step<'_>) -> Result<Target, ComponentError> {
-    let missing = || ComponentError::DependencyNotReady {
-        component: Component::Dns,
-        dependency: Component::App,
-    };
-    let outputs = &step
-        .dependencies
-        .get(&Component::App)
-        .ok_or_else(missing)?
-        .outputs;
+    let app = step.outputs_of(Component::Dns, Component::App)?;
     Ok(Target {
-        hostname: outputs
-            .get("loadBalancerHostname")
-            .ok_or_else(missing)?
-            .clone(),
-        zone_id: outputs.get("loadBalancerZoneId").cloned(),
+        hostname: app.required("loadBalancerHostname")?.to_owned(),
+        zone_id: app.get("loadBalancerZoneId").map(str::to_owned),
     })
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_smithy_types::retry::RetryConfig;
+use strata_core::drift::Observed;
 use strata_core::status::{ComponentPhase, Incarnation};
 use strata_core::tags::Owner;
 use strata_core::{Component, ComponentStatus, Environment, OperationContext, OperationKind};
@@ -101,4 +102,23 @@ pub async fn step<H: ComponentHandler>(
     } else {
         handler.apply(&step).await
     }
+}
+
+/// `handler`'s drift check on `environment`, by its current [`owner`], with no previous
+/// status.
+pub async fn observe<H: ComponentHandler>(
+    handler: &H,
+    environment: &Environment,
+    context: &OperationContext,
+    dependencies: &BTreeMap<Component, ComponentStatus>,
+) -> Result<Observed, ComponentError> {
+    let owner = owner(environment.name());
+    let step = Step {
+        environment,
+        context,
+        previous: None,
+        dependencies,
+        owner: &owner,
+    };
+    handler.observe(&step).await
 }

@@ -16,7 +16,6 @@ const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:strata-co
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::primitives::Blob;
-use strata_component::Step;
 use strata_core::component_contract::{StepAction, StepRequest};
 use strata_core::drift::FieldDrift;
 
@@ -303,16 +302,9 @@ async fn observe_reports_what_the_function_found() {
         settings: &Settings::default(),
     };
     let context = context(OperationKind::Up, 3, 0);
-    let owner = strata_component::testing::owner("staging");
-    let dependencies = network();
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-        owner: &owner,
-    };
-    let observed = handler.observe(&step).await.unwrap();
+    let observed = strata_component::testing::observe(&handler, &env, &context, &network())
+        .await
+        .unwrap();
     assert_eq!(
         observed,
         Observed::Drifted {

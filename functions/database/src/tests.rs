@@ -691,15 +691,7 @@ async fn observe_with(rules: &[&Rule]) -> Result<Observed, ComponentError> {
     let database = database(rules);
     let env = staging();
     let context = context(OperationKind::Up, 3, 1_700_000_000);
-    let dependencies = network_ready();
-    let step = Step {
-        environment: &env,
-        context: &context,
-        previous: None,
-        dependencies: &dependencies,
-        owner: &owner("staging"),
-    };
-    database.observe(&step).await
+    strata_component::testing::observe(&database, &env, &context, &network_ready()).await
 }
 
 #[tokio::test]

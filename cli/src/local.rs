@@ -235,21 +235,8 @@ async fn counted(stack: &Attached, name: &str) -> Result<u8, String> {
             .send()
             .await
             .map_err(|e| DisplayErrorContext(&e).to_string())?;
-        let events = history.events();
-        let states = events
-            .iter()
-            .filter(|e| e.state_entered_event_details().is_some())
-            .count();
-        let invocations = events
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.r#type,
-                    aws_sdk_sfn::types::HistoryEventType::LambdaFunctionScheduled
-                        | aws_sdk_sfn::types::HistoryEventType::TaskScheduled
-                )
-            })
-            .count();
+        let (states, invocations) =
+            strata_localstack::bench::states_and_invocations(history.events());
         let seconds = described
             .stop_date()
             .map(|stop| stop.as_secs_f64() - described.start_date().as_secs_f64());

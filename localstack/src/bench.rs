@@ -1,8 +1,30 @@
 //! What the benches share: where they put their figures (`<target>/bench/<part>.json`, which
-//! `scripts/bench-report` gathers into one table and `report.json`), and how they read a
-//! process's peak memory.
+//! `scripts/bench-report` gathers into one table and `report.json`), how they read a
+//! process's peak memory, and what an execution's history counts (which `strata local`
+//! prints too).
 
 use std::path::PathBuf;
+
+use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
+
+/// The states an execution entered and the Lambda invocations it scheduled (as a Task or a
+/// LambdaFunction state), from its history's events.
+pub fn states_and_invocations(events: &[HistoryEvent]) -> (usize, usize) {
+    let states = events
+        .iter()
+        .filter(|e| e.state_entered_event_details().is_some())
+        .count();
+    let invocations = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.r#type,
+                HistoryEventType::LambdaFunctionScheduled | HistoryEventType::TaskScheduled
+            )
+        })
+        .count();
+    (states, invocations)
+}
 
 /// Writes `report` as `<target>/bench/<part>.json` (the workspace's `target` unless
 /// `CARGO_TARGET_DIR` says otherwise) and says where.

@@ -103,19 +103,7 @@ async fn figures(sfn: &aws_sdk_sfn::Client, arn: &str, operation: &'static str) 
             break;
         }
     }
-    let states = events
-        .iter()
-        .filter(|e| e.state_entered_event_details().is_some())
-        .count();
-    let invocations = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.r#type,
-                HistoryEventType::LambdaFunctionScheduled | HistoryEventType::TaskScheduled
-            )
-        })
-        .count();
+    let (states, invocations) = strata_localstack::bench::states_and_invocations(&events);
     let task_states = events
         .iter()
         .filter(|e| e.r#type == HistoryEventType::TaskStateEntered)

@@ -146,7 +146,7 @@ async fn a_ttl_warns_a_day_and_an_hour_ahead_then_destroys_through_down() {
             .map(|l| l.holder),
         Some(execution.clone())
     );
-    assert_skipped(&syncer, "pr-1", expiry + 70, "now-6", &execution).await;
+    assert_skipped(&syncer, "pr-1", expiry + 70, "now-6", execution).await;
     assert_eq!(syncer.flows().started().len(), 1);
 
     let history = history_kinds(&syncer, "pr-1").await;
@@ -614,7 +614,7 @@ async fn deploy_rolls_a_newer_image_out_through_the_app_only_up_once() {
     );
 
     // A rollout that has not landed yet holds the lease: the sync skips, starting nothing.
-    assert_skipped(&syncer, "staging", T0 + 120, "now-2", &execution).await;
+    assert_skipped(&syncer, "staging", T0 + 120, "now-2", execution).await;
     assert_eq!(syncer.flows().started().len(), 1);
     // It ran (its Finish gives the lease back) and the versions it found are recorded.
     syncer.store().release("staging", execution).await.unwrap();
@@ -866,7 +866,7 @@ async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
     );
 
     // The repair holds the lease until it ends (its Finish gives the lease back).
-    assert_skipped(&syncer, "staging", T0 + 90, "now-1b", &repair).await;
+    assert_skipped(&syncer, "staging", T0 + 90, "now-1b", repair).await;
     syncer.store().release("staging", repair).await.unwrap();
 
     // The cluster's function fails to answer: the drift found before stands, and the sync

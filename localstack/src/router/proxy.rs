@@ -81,15 +81,15 @@ impl Router {
         target: &str,
         body: String,
     ) -> Option<(StatusCode, String)> {
-        let request = Request::post(format!("http://{}/", self.moto))
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", target)
-            .header(
-                hyper::header::AUTHORIZATION,
-                crate::fidelity::moto_authorization(service, region),
-            )
-            .body(Full::new(Bytes::from(body)))
-            .expect("a static request is well-formed");
+        let request = crate::fidelity::to_moto(
+            Request::post(format!("http://{}/", self.moto))
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("x-amz-target", target),
+            service,
+            region,
+            body,
+        )
+        .expect("a static request is well-formed");
         let response = self.client.request(request).await.ok()?;
         let status = response.status();
         let body = response.into_body().collect().await.ok()?;

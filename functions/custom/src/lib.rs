@@ -279,14 +279,49 @@ impl<C: AwsClients> Custom<'_, C> {
             Err(e @ ComponentError::FunctionFailed(_)) => (e.to_string(), "failed with a message"),
             Err(_) => return answered,
         };
+        self.refuse_leak(step, &text, what).await?;
+        answered
+    }
+
+    /// What a drift check found, unless it carries a secret value: the fields it names go to
+    /// the status, the `Drifted` event and the console as the function wrote them.
+    async fn observed_unless_secret(
+        &self,
+        step: &Step<'_>,
+        observed: Result<Observed, ComponentError>,
+    ) -> Result<Observed, ComponentError> {
+        let (text, what) = match &observed {
+            Ok(Observed::Drifted { fields }) => (
+                fields
+                    .iter()
+                    .flat_map(|f| [f.path.as_str(), f.expected.as_str(), f.observed.as_str()])
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                "observed drift",
+            ),
+            Err(e @ ComponentError::FunctionFailed(_)) => (e.to_string(), "failed with a message"),
+            _ => return observed,
+        };
+        self.refuse_leak(step, &text, what).await?;
+        observed
+    }
+
+    /// A refusal if `text` holds one of the environment's secret values in any encoding
+    /// [`strata_core::leak`] knows. It names where the secret comes from, never the value.
+    async fn refuse_leak(
+        &self,
+        step: &Step<'_>,
+        text: &str,
+        what: &str,
+    ) -> Result<(), ComponentError> {
         let secrets = strata_secret_values::of_environment(
             |r| self.clients.secrets(r),
             step.environment,
             step.dependencies,
         )
         .await?;
-        match strata_core::leak::leaked(&text, &secrets) {
-            None => answered,
+        match strata_core::leak::leaked(text, &secrets) {
+            None => Ok(()),
             Some(source) => Err(ComponentError::FunctionFailed(format!(
                 "component {} {what} holding a secret value of the environment ({source}): \
                  nothing of it is kept",
@@ -353,10 +388,11 @@ impl<C: AwsClients> ComponentHandler for Custom<'_, C> {
     }
 
     async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
-        match self.deployed(step)? {
+        let observed = match self.deployed(step)? {
             Deployed::Function(f) => f.observe().await,
             Deployed::Stack(s) => s.observe().await,
-        }
+        };
+        self.observed_unless_secret(step, observed).await
     }
 }
 

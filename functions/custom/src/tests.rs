@@ -317,6 +317,35 @@ async fn observe_reports_what_the_function_found() {
     );
 }
 
+/// A drift check's fields reach the status, the `Drifted` event and the console: one holding
+/// a secret value (here JSON-escaped inside the observed text) is refused, naming only its
+/// source.
+#[tokio::test]
+async fn observed_drift_holding_a_secret_value_is_not_kept() {
+    let env = with_topic(|_| {});
+    let leaking = answers(
+        r#"{"drift": "drifted", "fields": [{"path": "topic/policy", "expected": "{}", "observed": "{\"key\":\"pk_live_0123456789\"}"}]}"#,
+    );
+    let clients = mocked(&[&leaking]);
+    let handler = Custom {
+        component: topic(),
+        clients: &clients,
+        settings: &Settings::default(),
+    };
+    let context = context(OperationKind::Up, 3, 0);
+    let error = strata_component::testing::observe(&handler, &env, &context, &network())
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "FunctionFailed");
+    let said = error.to_string();
+    assert!(
+        said.contains("observed drift holding a secret value"),
+        "{said}"
+    );
+    assert!(said.contains("(PAYMENTS_API_KEY of service api)"), "{said}");
+    assert!(!said.contains(PAYMENTS_KEY), "{said}");
+}
+
 #[tokio::test]
 async fn outputs_holding_a_secret_value_are_not_kept() {
     let env = with_topic(|_| {});

@@ -17,6 +17,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use strata_api_types::{ErrorBody, ErrorDetail};
 
+/// How long a request may wait for the API's whole answer: API Gateway's own limit is 30 s,
+/// the rest is room for a slow network.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(90);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
@@ -93,6 +97,7 @@ pub struct ApiClient {
     service: &'static str,
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
     http: Client<Https, Full<Bytes>>,
+    answer_within: std::time::Duration,
 }
 
 impl ApiClient {
@@ -142,6 +147,7 @@ impl ApiClient {
             service,
             credentials,
             http: Client::builder(TokioExecutor::new()).build(https),
+            answer_within: ANSWER_WITHIN,
         })
     }
 
@@ -178,18 +184,30 @@ impl ApiClient {
             endpoint: self.endpoint.clone(),
             reason,
         };
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| unreachable(strata_core::error_chain(&e)))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?
-            .to_bytes();
+        // API Gateway ends a request at 30 s; an answer that never comes is a failure the
+        // user can read, not a CLI that waits forever.
+        let answered = tokio::time::timeout(self.answer_within, async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| unreachable(strata_core::error_chain(&e)))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| unreachable(e.to_string()))?
+                .to_bytes();
+            Ok::<_, ClientError>((status, bytes))
+        })
+        .await;
+        let (status, bytes) = answered.map_err(|_| {
+            unreachable(format!(
+                "no answer within {} s",
+                self.answer_within.as_secs_f32()
+            ))
+        })??;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body: Option<Value> = serde_json::from_str(&text).ok();
         match body {
@@ -345,6 +363,38 @@ mod tests {
                 .await;
         });
         (format!("http://{addr}"), seen)
+    }
+
+    /// An API that takes the connection and never answers: the request fails, naming the
+    /// endpoint and the wait, instead of hanging.
+    #[tokio::test]
+    async fn an_answer_that_never_comes_is_an_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            drop(stream);
+        });
+        let config = aws_config::SdkConfig::builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("AKID", "secret", None, None, "test"),
+                ),
+            )
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let mut client = super::ApiClient::new(Some(format!("http://{addr}")), &config).unwrap();
+        client.answer_within = std::time::Duration::from_millis(300);
+        let Err(error) = client.send(hyper::Method::GET, "/environments", None).await else {
+            panic!("a server that never answers gave an answer");
+        };
+        let said = error.to_string();
+        assert!(
+            said.contains("no answer within 0.3 s") && said.contains(&addr.to_string()),
+            "{said}"
+        );
+        held.abort();
     }
 
     #[tokio::test]

@@ -7,8 +7,10 @@
 //! let applied = STRATA.run(&endpoint, &["apply", "-f", &spec, "--wait"]);
 //! ```
 
+use std::io::Read;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use strata_core::Environment;
@@ -98,13 +100,62 @@ impl Strata {
     }
 }
 
-/// Runs `command` to its end: its exit code and output.
+/// How long one run of `strata` may take: `--wait` on a whole `up` under a loaded machine
+/// takes minutes; past this the run is stuck, and the test says so with what it printed.
+const RUN_WITHIN: Duration = Duration::from_secs(420);
+
+/// Runs `command` to its end: its exit code and output. A run that does not end within
+/// [`RUN_WITHIN`] is killed, and the test fails with what it printed until then.
 pub fn ran(command: &mut Command) -> Ran {
-    let out = command.output().unwrap();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + RUN_WITHIN;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let Some(status) = status else {
+        panic!(
+            "{command:?} did not end within {} s\nstdout:\n{out}\nstderr:\n{err}",
+            RUN_WITHIN.as_secs()
+        );
+    };
     Ran {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        out,
+        err,
     }
 }
 

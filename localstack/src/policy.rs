@@ -58,16 +58,25 @@ impl Permissions {
 
 /// IAM's action matching: case-insensitive, `*` any run of characters, `?` one.
 pub fn action_matches(pattern: &str, action: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
+    glob(pattern, action, true)
+}
+
+/// IAM's wildcard matching, for actions (case-insensitive) and ARNs (case-sensitive).
+pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    fn go(p: &[u8], a: &[u8], ignore_case: bool) -> bool {
         match (p.first(), a.first()) {
             (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
-            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => go(&p[1..], &a[1..]),
+            (Some(b'*'), _) => {
+                go(&p[1..], a, ignore_case) || (!a.is_empty() && go(p, &a[1..], ignore_case))
+            }
+            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..], ignore_case),
+            (Some(x), Some(y)) if x == y || (ignore_case && x.eq_ignore_ascii_case(y)) => {
+                go(&p[1..], &a[1..], ignore_case)
+            }
             _ => false,
         }
     }
-    go(pattern.as_bytes(), action.as_bytes())
+    go(pattern.as_bytes(), text.as_bytes(), ignore_case)
 }
 
 fn bad(message: String) -> LocalStackError {

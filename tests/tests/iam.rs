@@ -20,14 +20,24 @@ async fn stored(started: &Started, name: &str) {
     started.store.put_spec(&env, None, 1).await.unwrap();
 }
 
-async fn component(started: &Started, name: &str, component: Component) -> ComponentStatus {
-    started
+/// `up` of the example stored as `name`, which must fail at `component`: the error it
+/// recorded there.
+async fn failed_up_at(started: &Started, name: &str, component: Component) -> String {
+    let (operations, sfn) = started.operations();
+    stored(started, name).await;
+    let up = started.run(&operations, &sfn, name, false, "test").await;
+    assert_eq!(up.status, ExecutionStatus::Failed, "{:?}", up.cause);
+    let status: ComponentStatus = started
         .store
         .get_component(name, component)
         .await
         .unwrap()
         .unwrap()
-        .value
+        .value;
+    status
+        .last_error
+        .unwrap_or_else(|| panic!("the {component:?} step recorded no error"))
+        .cause
 }
 
 #[tokio::test]
@@ -65,7 +75,6 @@ async fn every_call_of_up_and_down_is_decided_on_its_resources_and_conditions() 
 #[tokio::test]
 async fn a_narrowed_resource_fails_up_naming_the_action_and_the_arn() {
     let started = local_stack::start().await;
-    let (operations, sfn) = started.operations();
     assert!(
         started
             .stack
@@ -76,21 +85,11 @@ async fn a_narrowed_resource_fails_up_naming_the_action_and_the_arn() {
                 ];
             })
     );
-    stored(&started, "iam-bucket").await;
-    let up = started
-        .run(&operations, &sfn, "iam-bucket", false, "test")
-        .await;
-    assert_eq!(up.status, ExecutionStatus::Failed, "{:?}", up.cause);
-    let storage = component(&started, "iam-bucket", Component::Storage).await;
-    let error = storage
-        .last_error
-        .expect("the storage step recorded its error");
+    let error = failed_up_at(&started, "iam-bucket", Component::Storage).await;
     assert!(
-        error.cause.contains("s3:CreateBucket")
-            && error
-                .cause
-                .contains("on resource: arn:aws:s3:::strata-iam-bucket"),
-        "{error:?}"
+        error.contains("s3:CreateBucket")
+            && error.contains("on resource: arn:aws:s3:::strata-iam-bucket"),
+        "{error}"
     );
     let s3 = local_stack::s3(&started.stack.sdk_config());
     let buckets = s3.list_buckets().send().await.unwrap();
@@ -108,7 +107,6 @@ async fn a_narrowed_resource_fails_up_naming_the_action_and_the_arn() {
 #[tokio::test]
 async fn a_narrowed_tag_condition_fails_up_naming_the_action_and_the_arn() {
     let started = local_stack::start().await;
-    let (operations, sfn) = started.operations();
     assert!(
         started
             .stack
@@ -118,21 +116,11 @@ async fn a_narrowed_tag_condition_fails_up_naming_the_action_and_the_arn() {
                 }));
             })
     );
-    stored(&started, "iam-tag").await;
-    let up = started
-        .run(&operations, &sfn, "iam-tag", false, "test")
-        .await;
-    assert_eq!(up.status, ExecutionStatus::Failed, "{:?}", up.cause);
-    let network = component(&started, "iam-tag", Component::Network).await;
-    let error = network
-        .last_error
-        .expect("the network step recorded its error");
+    let error = failed_up_at(&started, "iam-tag", Component::Network).await;
     assert!(
-        error.cause.contains("ec2:CreateVpc")
-            && error
-                .cause
-                .contains(":123456789012:vpc/* because no identity-based policy allows"),
-        "{error:?}"
+        error.contains("ec2:CreateVpc")
+            && error.contains(":123456789012:vpc/* because no identity-based policy allows"),
+        "{error}"
     );
     let ec2 = aws_sdk_ec2::Client::new(&started.regional("eu-west-1"));
     let vpcs = ec2

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::policy::{Effect, Statement, action_matches};
+use crate::policy::{Effect, Statement, action_matches, glob};
 
 /// A resource a request acts on, as IAM names it.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,16 +41,7 @@ pub enum Decision {
 
 /// Whether `arn` matches the policy's `pattern`: `*` any run, `?` one character; case matters.
 pub fn arn_matches(pattern: &str, arn: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
-        match (p.first(), a.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
-            (Some(x), Some(y)) if x == y => go(&p[1..], &a[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), arn.as_bytes())
+    glob(pattern, arn, false)
 }
 
 /// Whether a key the reference lists (`aws:RequestTag/${TagKey}`, `secretsmanager:ResourceTag/tag-key`)

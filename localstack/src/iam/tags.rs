@@ -102,31 +102,20 @@ pub async fn of(
                 .ok_or_else(unreachable)?;
             Ok(Some((arn.to_owned(), pairs(&answer, "key", "value"))))
         }
-        "elasticloadbalancing" => {
+        // Both answer an unknown ARN with an error, and tags as `<Key>`/`<Value>`.
+        "elasticloadbalancing" | "rds" => {
+            let form = match *service {
+                "rds" => format!(
+                    "Action=ListTagsForResource&Version=2014-10-31&ResourceName={}",
+                    form_value(arn)
+                ),
+                _ => format!(
+                    "Action=DescribeTags&Version=2015-12-01&ResourceArns.member.1={}",
+                    form_value(arn)
+                ),
+            };
             let answer = router
-                .moto_query(
-                    "elasticloadbalancing",
-                    region,
-                    format!(
-                        "Action=DescribeTags&Version=2015-12-01&ResourceArns.member.1={}",
-                        form_value(arn)
-                    ),
-                )
-                .await
-                .ok_or_else(unreachable)?;
-            Ok((!answer.contains("<Error>"))
-                .then(|| (arn.to_owned(), pairs(&answer, "Key", "Value"))))
-        }
-        "rds" => {
-            let answer = router
-                .moto_query(
-                    "rds",
-                    region,
-                    format!(
-                        "Action=ListTagsForResource&Version=2014-10-31&ResourceName={}",
-                        form_value(arn)
-                    ),
-                )
+                .moto_query(service, region, form)
                 .await
                 .ok_or_else(unreachable)?;
             Ok((!answer.contains("<Error>"))

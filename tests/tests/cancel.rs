@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use strata_control::{Launch, Operations, Run, SfnFlows, Trigger};
+use strata_control::{Operations, Run, SfnFlows};
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, EnvironmentState, Scope};
-use strata_localstack::LocalStack;
+use strata_core::{Component, EnvironmentState};
 use strata_localstack::fidelity::Delay;
 use strata_store::{DynamoStore, prelude::*};
 
@@ -17,37 +16,21 @@ use strata_testkit::local_stack;
 type Ops = Operations<DynamoStore, SfnFlows>;
 
 struct Stack {
-    stack: LocalStack,
-    store: DynamoStore,
+    started: local_stack::Started,
     operations: Ops,
     sfn: aws_sdk_sfn::Client,
     eks: aws_sdk_eks::Client,
-    up: String,
 }
 
 async fn stack() -> Stack {
-    let local_stack::Started {
-        stack,
-        store,
-        up,
-        down,
-    } = local_stack::start().await;
-    let config = stack.sdk_config();
-    let sfn = aws_sdk_sfn::Client::new(&config);
-    let operations = Operations::new(store.clone(), SfnFlows::new(sfn.clone(), up.clone(), down))
-        .with_poll_seconds(Some(1))
-        .with_clock_scale(Some(0));
-    let regional = config
-        .to_builder()
-        .region(aws_config::Region::new("eu-west-1"))
-        .build();
+    let started = local_stack::start().await;
+    let (operations, sfn) = started.operations();
+    let regional = started.regional("eu-west-1");
     Stack {
         eks: aws_sdk_eks::Client::new(&regional),
-        stack,
-        store,
+        started,
         operations,
         sfn,
-        up,
     }
 }
 
@@ -57,9 +40,9 @@ impl Stack {
     /// The example as `name`, stored, with its cluster held CREATING.
     async fn slow(&self, name: &str) {
         let env = strata_testkit::example_as(name);
-        self.stack.stand_in_for(&env).await.unwrap();
-        self.store.put_spec(&env, None, 1).await.unwrap();
-        self.stack.delay(
+        self.started.stack.stand_in_for(&env).await.unwrap();
+        self.started.store.put_spec(&env, None, 1).await.unwrap();
+        self.started.stack.delay(
             Delay::rest_json(
                 &format!("GET /clusters/strata-{name}"),
                 "",
@@ -70,36 +53,22 @@ impl Stack {
         );
     }
 
-    /// Starts `up` of generation 1 as the API would (the name follows the status).
+    /// Starts `up` of the stored generation as the API would; answers the execution's name.
     async fn apply(&self, name: &str) -> String {
-        let status_version = self
-            .store
-            .get_status(name)
+        self.started
+            .start(&self.operations, name, false, "tester")
             .await
-            .unwrap()
-            .map_or(0, |s| s.version);
-        let launch = Launch {
-            environment: name,
-            trigger: Trigger::Apply {
-                generation: 1,
-                status_version,
-            },
-            scope: Scope::All,
-            recreate: Vec::new(),
-            message: "apply".into(),
-        };
-        self.operations
-            .start(&launch, "tester", now())
-            .await
-            .unwrap()
-            .execution
     }
 
     /// Waits until the cluster component is recorded Creating.
     async fn cluster_creating(&self, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(240);
         while Instant::now() < deadline {
-            let recorded = self.store.get_component(name, Component::Cluster).await;
+            let recorded = self
+                .started
+                .store
+                .get_component(name, Component::Cluster)
+                .await;
             if recorded
                 .unwrap()
                 .is_some_and(|c| c.value.phase == ComponentPhase::Creating)
@@ -113,7 +82,7 @@ impl Stack {
 
     /// Waits for the `up` execution to end; answers its status.
     async fn ended(&self, execution: &str) -> String {
-        let arn = strata_control::execution_arn(&self.up, execution);
+        let arn = strata_control::execution_arn(&self.started.up, execution);
         let described = local_stack::ended(&self.sfn, &arn).await;
         format!(
             "{} {:?}",
@@ -123,7 +92,7 @@ impl Stack {
     }
 
     async fn history_kinds(&self, name: &str) -> Vec<String> {
-        let page = self.store.history(name, 50, None).await.unwrap();
+        let page = self.started.store.history(name, 50, None).await.unwrap();
         page.items.into_iter().map(|e| e.kind).collect()
     }
 
@@ -157,8 +126,15 @@ async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() 
         "{:?}",
         cancelled.in_flight
     );
-    assert_eq!(s.store.lease("stuck", now()).await.unwrap(), None);
-    let status = s.store.get_status("stuck").await.unwrap().unwrap().value;
+    assert_eq!(s.started.store.lease("stuck", now()).await.unwrap(), None);
+    let status = s
+        .started
+        .store
+        .get_status("stuck")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
     assert_eq!(status.state, EnvironmentState::Cancelled);
     assert!(
         status.message.contains("cancelled by alice")
@@ -179,11 +155,18 @@ async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() 
     );
 
     // EKS finishes the create; the next up resumes and converges with the one cluster.
-    s.stack.clear_delays();
+    s.started.stack.clear_delays();
     let second = s.apply("stuck").await;
     assert_ne!(second, first);
     assert!(s.ended(&second).await.starts_with("SUCCEEDED"));
-    let status = s.store.get_status("stuck").await.unwrap().unwrap().value;
+    let status = s
+        .started
+        .store
+        .get_status("stuck")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
     assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
     assert_eq!(s.clusters().await, ["strata-stuck"]);
 }
@@ -198,21 +181,34 @@ async fn an_execution_stopped_in_the_console_leaves_a_lease_the_next_operation_r
     // Stopped by hand: Finish never runs, the lease stays.
     s.sfn
         .stop_execution()
-        .execution_arn(strata_control::execution_arn(&s.up, &first))
+        .execution_arn(strata_control::execution_arn(&s.started.up, &first))
         .send()
         .await
         .unwrap();
     assert!(s.ended(&first).await.starts_with("ABORTED"));
-    let lease = s.store.lease("stopped", now()).await.unwrap().unwrap();
+    let lease = s
+        .started
+        .store
+        .lease("stopped", now())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(lease.holder, first);
 
-    s.stack.clear_delays();
+    s.started.stack.clear_delays();
     let second = s.apply("stopped").await;
     assert_ne!(second, first);
     assert!(s.ended(&second).await.starts_with("SUCCEEDED"));
     let kinds = s.history_kinds("stopped").await;
     assert!(kinds.contains(&"LeaseRecovered".to_owned()), "{kinds:?}");
-    let status = s.store.get_status("stopped").await.unwrap().unwrap().value;
+    let status = s
+        .started
+        .store
+        .get_status("stopped")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
     assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
     assert_eq!(s.clusters().await, ["strata-stopped"]);
 }

@@ -99,6 +99,20 @@ impl Started {
         down: bool,
         actor: &str,
     ) -> String {
+        let execution = self.start(operations, name, down, actor).await;
+        let machine = if down { &self.down } else { &self.up };
+        strata_control::execution_arn(machine, &execution)
+    }
+
+    /// Starts `up` (or `down`) of the stored generation through `operations` as the API does,
+    /// after the status version it reads: answers the execution's name (the lease's holder).
+    pub async fn start(
+        &self,
+        operations: &Operations<DynamoStore, SfnFlows>,
+        name: &str,
+        down: bool,
+        actor: &str,
+    ) -> String {
         use strata_store::prelude::*;
         let generation = self
             .store
@@ -129,9 +143,11 @@ impl Started {
             recreate: Vec::new(),
             message: format!("requested by {actor}"),
         };
-        let started = operations.start(&launch, actor, now()).await.unwrap();
-        let machine = if down { &self.down } else { &self.up };
-        strata_control::execution_arn(machine, &started.execution)
+        operations
+            .start(&launch, actor, now())
+            .await
+            .unwrap()
+            .execution
     }
 
     /// Operations as the API starts them (polling every second), and the Step Functions

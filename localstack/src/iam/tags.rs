@@ -78,7 +78,8 @@ pub async fn of(
                 .ok_or_else(|| format!("{arn}: no id"))?;
             let (describe, parameter) =
                 ec2_describe(kind).ok_or_else(|| format!("{kind}: tags not modelled"))?;
-            let exists = router
+            // The describe answer says whether the resource exists and carries its tags.
+            let answer = router
                 .moto_query(
                     "ec2",
                     region,
@@ -86,21 +87,14 @@ pub async fn of(
                 )
                 .await
                 .ok_or_else(unreachable)?;
-            if exists.contains("<Errors>") || !exists.contains(id) {
+            if answer.contains("<Errors>") || !answer.contains(id) {
                 return Ok(None);
             }
-            let answer = router
-                .moto_query(
-                    "ec2",
-                    region,
-                    format!(
-                        "Action=DescribeTags&Version=2016-11-15&Filter.1.Name=resource-id&\
-                         Filter.1.Value.1={id}"
-                    ),
-                )
-                .await
-                .ok_or_else(unreachable)?;
-            Ok(Some((arn.to_owned(), pairs(&answer, "key", "value"))))
+            let tag_set = answer
+                .split_once("<tagSet>")
+                .and_then(|(_, rest)| rest.split_once("</tagSet>"))
+                .map_or("", |(set, _)| set);
+            Ok(Some((arn.to_owned(), pairs(tag_set, "key", "value"))))
         }
         // Both answer an unknown ARN with an error, and tags as `<Key>`/`<Value>`.
         "elasticloadbalancing" | "rds" => {

@@ -8,7 +8,10 @@
 //! A body that is not UTF-8 is what API Gateway hands on base64-encoded (`isBase64Encoded`);
 //! cargo-lambda's function URL cannot (it answers 500 itself for a text content type), so
 //! the front door sends that request to the function as the payload v2 event API Gateway
-//! would make, through the Invoke API.
+//! would make, through the Invoke API. So it does for a request a known principal signed
+//! ([`crate::principals`]): the event carries the principal's ARN where API Gateway's IAM
+//! authorizer puts it; a bad signature or an unknown key is refused (403) as API Gateway
+//! refuses it, before the function runs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,12 +24,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::principals::{Principals, Signer};
 use crate::stand_in::StandIn;
 
 use crate::router::{HttpClient, invocation, plain};
 
 pub(crate) struct ApiFront {
     pub stand_in: Arc<StandIn>,
+    pub principals: Arc<Principals>,
     /// cargo-lambda's address, which serves the function URLs.
     pub lambda: SocketAddr,
     pub client: HttpClient,
@@ -40,9 +45,14 @@ fn applies(method: &hyper::Method, path: &str) -> bool {
 }
 
 impl ApiFront {
-    pub(crate) fn new(stand_in: Arc<StandIn>, lambda: SocketAddr) -> Self {
+    pub(crate) fn new(
+        stand_in: Arc<StandIn>,
+        principals: Arc<Principals>,
+        lambda: SocketAddr,
+    ) -> Self {
         Self {
             stand_in,
+            principals,
             lambda,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
@@ -73,6 +83,14 @@ impl ApiFront {
             Ok(b) => b.to_bytes(),
             Err(e) => return plain(StatusCode::BAD_REQUEST, format!("unreadable body: {e}")),
         };
+        let caller = match self.principals.signer(&parts, &body) {
+            Signer::Local => None,
+            Signer::Principal(arn) => Some(arn),
+            Signer::Refused(message) => {
+                let body = serde_json::json!({ "message": message }).to_string();
+                return plain(StatusCode::FORBIDDEN, body);
+            }
+        };
         if applies(&parts.method, parts.uri.path())
             && let Ok(text) = std::str::from_utf8(&body)
             && let Ok(env) = strata_core::Environment::parse(text)
@@ -86,20 +104,22 @@ impl ApiFront {
                 Err(e) => tracing::warn!("no stand-in for {}: {e}", env.name()),
             }
         }
-        if std::str::from_utf8(&body).is_err() {
-            return self.invoke_binary(&parts, &body).await;
+        if caller.is_some() || std::str::from_utf8(&body).is_err() {
+            return self.invoke_event(&parts, &body, caller.as_deref()).await;
         }
         crate::router::forward(&self.client, self.lambda, parts, body).await
     }
 }
 
 impl ApiFront {
-    /// The request as API Gateway's payload v2 event with the body base64-encoded, invoked on
-    /// the function the path names; its answer (`statusCode`, `headers`, `body`) as HTTP.
-    async fn invoke_binary(
+    /// The request as API Gateway's payload v2 event (a body that is not text base64-encoded,
+    /// the caller's ARN where the IAM authorizer puts it), invoked on the function the path
+    /// names; its answer (`statusCode`, `headers`, `body`) as HTTP.
+    async fn invoke_event(
         &self,
         parts: &hyper::http::request::Parts,
         body: &[u8],
+        caller: Option<&str>,
     ) -> Response<Full<Bytes>> {
         let path = parts.uri.path();
         let Some((function, route)) = path
@@ -114,7 +134,18 @@ impl ApiFront {
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.into())))
             .collect();
         let raw_path = format!("/{route}");
-        let event = serde_json::json!({
+        let (body, encoded) = match std::str::from_utf8(body) {
+            Ok(text) => (text.to_owned(), false),
+            Err(_) => (aws_smithy_types::base64::encode(body), true),
+        };
+        // API Gateway's request id is unique per request (the sync names its run after it).
+        let request_id = format!(
+            "local-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let mut event = serde_json::json!({
             "version": "2.0",
             "routeKey": "$default",
             "rawPath": raw_path,
@@ -123,13 +154,20 @@ impl ApiFront {
             "requestContext": {
                 "http": {"method": parts.method.as_str(), "path": raw_path,
                          "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": ""},
-                "requestId": "strata-local-front", "routeKey": "$default", "stage": "$default",
+                "requestId": request_id, "routeKey": "$default", "stage": "$default",
                 "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
                 "domainPrefix": "localhost", "time": "", "timeEpoch": 0
             },
-            "body": aws_smithy_types::base64::encode(body),
-            "isBase64Encoded": true,
+            "body": body,
+            "isBase64Encoded": encoded,
         });
+        if let Some(arn) = caller {
+            let account = crate::template::ACCOUNT_ID;
+            event["requestContext"]["authorizer"] = serde_json::json!({"iam": {
+                "accountId": account, "userArn": arn, "callerId": "", "userId": "",
+                "accessKey": "", "principalOrgId": null, "cognitoIdentity": null
+            }});
+        }
         let request = invocation(self.lambda, function, Bytes::from(event.to_string()));
         let answer = match self.client.request(request).await {
             Ok(response) => match response.into_body().collect().await {

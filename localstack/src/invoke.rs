@@ -39,7 +39,11 @@ impl LocalStack {
         let addr = listener
             .local_addr()
             .map_err(|e| LocalStackError::io(Path::new("127.0.0.1:0"), e))?;
-        let front = std::sync::Arc::new(api_front::ApiFront::new(self.stand_in.clone(), lambda));
+        let front = std::sync::Arc::new(api_front::ApiFront::new(
+            self.stand_in.clone(),
+            self.principals.clone(),
+            lambda,
+        ));
         if let Some(old) = self.api_front.replace(tokio::spawn(front.serve(listener))) {
             old.abort();
         }

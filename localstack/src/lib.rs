@@ -24,6 +24,7 @@ pub mod lag;
 pub mod oci;
 pub mod pace;
 pub mod policy;
+pub mod principals;
 mod process;
 mod provision;
 pub mod router;
@@ -112,6 +113,8 @@ pub struct LocalStack {
     simulating: tokio::task::JoinHandle<()>,
     /// The API's front door, once [`LocalStack::serve_api`] started it.
     api_front: Option<tokio::task::JoinHandle<()>>,
+    /// The principals it knows ([`LocalStack::principal`]).
+    principals: std::sync::Arc<principals::Principals>,
     // Dropped (stopped) in reverse order of start.
     lambda: Option<ProcessGroup>,
     lambda_addr: Option<SocketAddr>,

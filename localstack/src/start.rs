@@ -182,6 +182,7 @@ impl LocalStack {
                 made: Default::default(),
             }),
             api_front: None,
+            principals: Default::default(),
             lambda,
             lambda_addr,
             moto,

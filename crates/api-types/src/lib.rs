@@ -299,6 +299,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     NoIdentity,
+    /// The caller's IAM principal does not carry the environment's team (`strata:team`), or
+    /// the environment names none and the caller is no admin (`strata:admin`).
+    NotYourTeam,
     ServiceUnavailable,
     InternalError,
 }

@@ -20,6 +20,7 @@ pub mod snapshots;
 pub mod spec;
 pub mod status;
 pub mod tags;
+pub mod teams;
 pub mod ttl;
 mod validate;
 pub mod versions;
@@ -35,6 +36,7 @@ pub use status::{
     ComponentPhase, ComponentStatus, CredentialRef, EnvironmentState, EnvironmentStatus, Event,
     ImageUpdate, InventoryItem, Operation, OperationContext, OperationKind, Scope,
 };
+pub use teams::{NotYourTeam, Principal};
 pub use waits::{Awaited, Clock, Waiting};
 
 /// An error and its sources on one line, by their Display only (a client's own Display

@@ -26,7 +26,7 @@ impl SecretSources {
                 let Some(arn) = var.secret_arn.as_deref() else {
                     continue;
                 };
-                if let Err(why) = self.allows(arn, &env.spec.region) {
+                if let Err(why) = self.allows(arn, &env.spec.region, env.team()) {
                     errors.push(FieldError::new(
                         format!("spec.app.services[{i}].env[{j}].secretArn"),
                         format!("{} of service {}: {why}", var.name, service.name),
@@ -37,7 +37,16 @@ impl SecretSources {
         errors
     }
 
-    fn allows(&self, arn: &str, region: &str) -> Result<(), String> {
+    /// The prefix an environment of `team` reads secrets under: `<prefix><team>/`, or the
+    /// whole prefix for an environment without a team (only an admin makes one).
+    pub fn prefix_of(&self, team: Option<&str>) -> String {
+        match team {
+            Some(team) => format!("{}{team}/", self.name_prefix),
+            None => self.name_prefix.clone(),
+        }
+    }
+
+    fn allows(&self, arn: &str, region: &str, team: Option<&str>) -> Result<(), String> {
         // arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[#key]
         let arn = arn.split('#').next().unwrap_or(arn);
         let parts: Vec<&str> = arn.splitn(7, ':').collect();
@@ -56,12 +65,14 @@ impl SecretSources {
                 "the secret is in {in_region}; only the environment's region {region} is allowed"
             ));
         }
-        if !name.starts_with(&self.name_prefix) {
-            return Err(format!(
-                "the secret {name} is outside the prefix {:?} the operator allows \
-                 (the control plane's SecretNamePrefix)",
-                self.name_prefix
-            ));
+        let prefix = self.prefix_of(team);
+        if !name.starts_with(&prefix) {
+            let whose = match team {
+                Some(team) => format!("team {team}'s prefix"),
+                None => "the prefix the operator allows (the control plane's SecretNamePrefix)"
+                    .to_owned(),
+            };
+            return Err(format!("the secret {name} is outside {whose} {prefix:?}"));
         }
         Ok(())
     }
@@ -79,7 +90,7 @@ mod tests {
     }
 
     fn refused(arn: &str) -> Option<String> {
-        sources().allows(arn, "eu-west-1").err()
+        sources().allows(arn, "eu-west-1", None).err()
     }
 
     #[test]
@@ -98,5 +109,25 @@ mod tests {
         // Another environment's RDS master secret: never nameable by a spec.
         let rds = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1234-abc";
         assert!(refused(rds).unwrap().contains("outside the prefix"));
+    }
+
+    #[test]
+    fn an_environment_of_a_team_reads_only_its_team_s_secrets() {
+        let arn =
+            |name: &str| format!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}");
+        let allows = |name: &str, team| sources().allows(&arn(name), "eu-west-1", team);
+        assert_eq!(
+            allows("strata/payments/stripe-AbCdEf", Some("payments")),
+            Ok(())
+        );
+        let other = allows("strata/shop/db-AbCdEf", Some("payments")).unwrap_err();
+        assert!(
+            other.contains("team payments's prefix \"strata/payments/\""),
+            "{other}"
+        );
+        // A team name that is a prefix of another's is no way into it.
+        assert!(allows("strata/payments-eu/x-AbCdEf", Some("payments")).is_err());
+        // Without a team (an admin's environment): the whole prefix.
+        assert_eq!(allows("strata/shop/db-AbCdEf", None), Ok(()));
     }
 }

@@ -34,6 +34,15 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
             );
         }
     }
+    // The team names a secret prefix (`<prefix><team>/`) and is matched against IAM tags.
+    if let Some(team) = env.team()
+        && !is_dns_label(team)
+    {
+        v.push(
+            format!("metadata.labels.{}", crate::teams::TEAM_LABEL),
+            "a team is a DNS label: lowercase letters, digits and '-', 1 to 63 characters",
+        );
+    }
 
     let spec = &env.spec;
     if !is_region(&spec.region) {

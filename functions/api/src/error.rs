@@ -52,6 +52,8 @@ pub enum ApiError {
         "the request carries no IAM identity; the API takes only SigV4-signed requests (the strata CLI signs with your AWS credentials)"
     )]
     NoIdentity,
+    #[error(transparent)]
+    NotYourTeam(#[from] strata_core::NotYourTeam),
     #[error("{0}; retry later")]
     Unavailable(String),
     #[error("{0}")]
@@ -81,7 +83,7 @@ impl ApiError {
             | ApiError::PreviewsDepend(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NoIdentity => StatusCode::FORBIDDEN,
+            ApiError::NoIdentity | ApiError::NotYourTeam(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +106,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::NoIdentity => ErrorCode::NoIdentity,
+            ApiError::NotYourTeam(_) => ErrorCode::NotYourTeam,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }

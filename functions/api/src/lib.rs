@@ -14,6 +14,7 @@ use strata_store::Store;
 
 pub use change_sets::{ChangeSets, LambdaChangeSets, NoChangeSets};
 pub use error::ApiError;
+pub use principals::{Entity, IamTags, NoTags, PrincipalTags, TagsFuture};
 pub use routes::{Endpoint, ROUTES, Route, route};
 pub use strata_control::SyncRequest;
 pub use strata_control::{
@@ -31,6 +32,7 @@ mod change_sets;
 mod error;
 mod handlers;
 mod previews;
+mod principals;
 mod request;
 mod response;
 mod routes;
@@ -42,7 +44,7 @@ pub enum Callers {
     /// Deployed: only requests API Gateway's IAM authorizer identified (any other is refused,
     /// should one ever reach the function).
     Iam,
-    /// The local stack: requests without an identity are the local user's.
+    /// The local stack: requests without an identity are the local user's, an admin.
     LocalStack,
 }
 
@@ -53,6 +55,8 @@ pub struct Api<S, F, Q, C = NoChangeSets> {
     syncs: Q,
     secrets: SecretSources,
     callers: Callers,
+    /// The team and admin tags of the callers' IAM principals.
+    principals: std::sync::Arc<dyn PrincipalTags>,
     /// What a plan shows of a standing stack's change.
     change_sets: C,
 }
@@ -68,7 +72,10 @@ pub fn deployed(config: &aws_config::SdkConfig) -> Result<Deployed, lambda_http:
     let operations = Operations::new(store, flows).with_poll_seconds_from_env();
     let lambda = aws_sdk_lambda::Client::new(config);
     let syncs = LambdaSyncRequests::from_env(lambda.clone())?;
-    Ok(Api::from_env(operations, syncs)?.with_change_sets(LambdaChangeSets::from_env(lambda)?))
+    let principals = IamTags::new(aws_sdk_iam::Client::new(config));
+    Ok(Api::from_env(operations, syncs)?
+        .with_principals(principals)
+        .with_change_sets(LambdaChangeSets::from_env(lambda)?))
 }
 
 /// The secrets specs may name, from the function's environment (the template sets both from
@@ -83,13 +90,15 @@ fn secret_sources_from_env() -> Result<SecretSources, String> {
 
 impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
     /// The API starting operations through `operations`, handing syncs to `syncs`, and
-    /// accepting specs whose secrets `secrets` allows; its plans make no change sets.
+    /// accepting specs whose secrets `secrets` allows; its plans make no change sets, and
+    /// no caller carries tags until [`Api::with_principals`] says where they are.
     pub fn new(operations: Operations<S, F>, syncs: Q, secrets: SecretSources) -> Self {
         Self {
             operations,
             syncs,
             secrets,
             callers: Callers::Iam,
+            principals: std::sync::Arc::new(NoTags),
             change_sets: NoChangeSets,
         }
     }
@@ -101,6 +110,7 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
             syncs: self.syncs,
             secrets: self.secrets,
             callers: self.callers,
+            principals: self.principals,
             change_sets,
         }
     }
@@ -121,6 +131,12 @@ impl<S: Store, F: Flows, Q: SyncRequests> Api<S, F, Q> {
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     pub fn with_callers(mut self, callers: Callers) -> Self {
         self.callers = callers;
+        self
+    }
+
+    /// Callers' team and admin tags come from `principals`.
+    pub fn with_principals(mut self, principals: impl PrincipalTags + 'static) -> Self {
+        self.principals = std::sync::Arc::new(principals);
         self
     }
 

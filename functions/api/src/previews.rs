@@ -6,7 +6,9 @@ use lambda_http::http::header;
 use lambda_http::{Body, Request, Response};
 use strata_api_types::PreviewRequest;
 use strata_control::{Flows, SyncRequests};
-use strata_core::{Component, Environment, EnvironmentState, FieldError, Plan, SpecError};
+use strata_core::{
+    Component, Environment, EnvironmentState, FieldError, Plan, Principal, SpecError,
+};
 use strata_store::Store;
 
 use crate::handlers::not_ready;
@@ -22,7 +24,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         &self,
         base: &str,
         request: PreviewRequest,
-        caller: &str,
+        caller: &Principal,
         now: u64,
     ) -> Result<Response<Body>, ApiError> {
         let stored = self
@@ -80,7 +82,10 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             SpecError::Invalid(errors) => ApiError::Invalid(errors),
             SpecError::Syntax(m) => ApiError::Invalid(vec![FieldError::new("(body)", m)]),
         })?;
-        self.apply(environment, &Query::default(), caller, now)
+        // The preview carries the base's labels: its team is the base's, which the caller's
+        // is (or it is an admin).
+        caller.may_act_on(&request.name, environment.team())?;
+        self.apply(environment, &Query::default(), &caller.arn, now)
             .await
     }
 

@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use lambda_http::http::header;
 use lambda_http::{Request, RequestExt};
 use strata_control::{Flows, SyncRequests};
-use strata_core::{Component, Environment, FieldError, check_environment_name, parse_duration};
+use strata_core::{
+    Component, Environment, FieldError, Principal, check_environment_name, parse_duration,
+};
 use strata_store::Store;
 
-use crate::{Api, ApiError, Callers, ChangeSets, Endpoint};
+use crate::{Api, ApiError, Callers, ChangeSets, Endpoint, Entity};
 
 /// Page sizes for listings.
 pub(crate) const DEFAULT_LIMIT: u32 = 50;
@@ -27,19 +29,41 @@ pub(crate) struct Query {
 }
 
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
-    /// Who called, for the history: the IAM identity API Gateway's authorizer put in the
-    /// request context, or the local user on the local stack; nobody otherwise.
-    pub(crate) fn caller(&self, request: &Request) -> Result<String, ApiError> {
+    /// Who called: the IAM identity API Gateway's authorizer put in the request context,
+    /// with its team and admin tags; on the local stack a request without one is the local
+    /// user's, an admin. Deployed, a request without one is refused.
+    pub(crate) async fn caller(&self, request: &Request) -> Result<Principal, ApiError> {
         let identity = request
             .request_context_ref()
             .and_then(|c| c.authorizer())
             .and_then(|a| a.iam.as_ref())
             .and_then(|iam| iam.user_arn.clone());
-        match (identity, self.callers) {
-            (Some(arn), _) => Ok(arn),
-            (None, Callers::LocalStack) => Ok(LOCAL_CALLER.to_owned()),
-            (None, Callers::Iam) => Err(ApiError::NoIdentity),
+        let arn = match (identity, self.callers) {
+            (Some(arn), _) => arn,
+            (None, Callers::LocalStack) => return Ok(Principal::admin(LOCAL_CALLER)),
+            (None, Callers::Iam) => return Err(ApiError::NoIdentity),
+        };
+        let Some(entity) = Entity::of(&arn, &self.secrets.account) else {
+            return Ok(Principal::from_tags(arn, &Default::default()));
+        };
+        let tags = self
+            .principals
+            .tags(&entity)
+            .await
+            .map_err(ApiError::Unavailable)?;
+        Ok(Principal::from_tags(arn, &tags))
+    }
+
+    /// Refuses a caller acting on `name` unless the stored environment (when there is
+    /// one) belongs to its team; an admin is not asked, and costs no read.
+    pub(crate) async fn authorize(&self, caller: &Principal, name: &str) -> Result<(), ApiError> {
+        if caller.admin {
+            return Ok(());
         }
+        if let Some(stored) = self.store().get_spec(name).await? {
+            caller.may_act_on(name, stored.environment.team())?;
+        }
+        Ok(())
     }
 
     /// The one rule for what enters, whichever way a spec comes (PUT, plan, a preview's

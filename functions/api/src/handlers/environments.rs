@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use strata_api_types::{EnvironmentList, EnvironmentListItem, EnvironmentView, NothingToDo};
 use strata_control::{Flows, SyncRequests, Trigger};
-use strata_core::{EnvironmentState, Scope, cost};
+use strata_core::{EnvironmentState, Principal, Scope, cost};
 use strata_store::Store;
 
 use super::Existing;
@@ -14,7 +14,13 @@ use crate::response::respond;
 use crate::{Api, ApiError, ChangeSets, sleep};
 
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
-    pub(crate) async fn list(&self, query: &Query) -> Result<Response<Body>, ApiError> {
+    /// A page of the environments the caller may see: all for an admin, its team's
+    /// otherwise (a page may then hold fewer than `limit`; `next` goes on).
+    pub(crate) async fn list(
+        &self,
+        query: &Query,
+        caller: &Principal,
+    ) -> Result<Response<Body>, ApiError> {
         let page = self
             .store()
             .list(
@@ -24,6 +30,12 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for summary in page.items {
+            if !caller.admin {
+                let stored = self.store().get_spec(&summary.name).await?;
+                if !caller.sees(stored.as_ref().and_then(|s| s.environment.team())) {
+                    continue;
+                }
+            }
             let status = self.store().get_status(&summary.name).await?;
             items.push(EnvironmentListItem {
                 name: summary.name,

@@ -42,8 +42,8 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     }
 
     async fn dispatch(&self, request: &Request, now: u64) -> Result<Response<Body>, ApiError> {
-        let caller = self.caller(request)?;
-        let caller = caller.as_str();
+        let principal = self.caller(request).await?;
+        let caller = principal.arn.as_str();
         let (endpoint, name) = route(request.method(), request.raw_http_path())?;
         let query = query(request, endpoint)?;
         let name = match name {
@@ -54,15 +54,22 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             }
             None => String::new(),
         };
+        // Every route but the listing names one environment: the caller's team's, or refused
+        // before anything is read for the handler (the listing shows only the team's).
+        if endpoint != Endpoint::List {
+            self.authorize(&principal, &name).await?;
+        }
         match endpoint {
-            Endpoint::List => self.list(&query).await,
+            Endpoint::List => self.list(&query, &principal).await,
             Endpoint::Get => self.get(&name, now).await,
             Endpoint::Apply => {
                 let environment = spec_body(request, &name)?;
+                principal.may_act_on(&name, environment.team())?;
                 self.apply(environment, &query, caller, now).await
             }
             Endpoint::Plan => {
                 let environment = spec_body(request, &name)?;
+                principal.may_act_on(&name, environment.team())?;
                 self.plan(environment, &query).await
             }
             Endpoint::Delete => self.delete(&name, caller, now).await,
@@ -91,7 +98,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             Endpoint::Wake => self.sleep_or_wake(&name, false, caller, now).await,
             Endpoint::Preview => {
                 let body = previews::preview_body(request)?;
-                self.preview(&name, body, caller, now).await
+                self.preview(&name, body, &principal, now).await
             }
         }
     }

@@ -12,13 +12,30 @@ use strata_api::{Api, Operations};
 use strata_control::{MemoryFlows, MemorySyncRequests};
 use strata_store::MemoryStore;
 
+/// The platform admin (`strata:admin=true`): every test acts as her unless it says.
 pub const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+/// Of team shop (`strata:team=shop`), the staging example's team.
+pub const BOB: &str = "arn:aws:iam::123456789012:user/teams/bob";
+/// Of team payments, through an assumed role.
+pub const CAROL: &str = "arn:aws:sts::123456789012:assumed-role/payments-dev/carol";
 pub const NOW: u64 = 1_795_000_000;
 
 pub use strata_testkit::examples::staging_text;
 
-/// An API Gateway HTTP API event as Lambda receives it (IAM authorizer, `$default` stage).
+/// An API Gateway HTTP API event as Lambda receives it (IAM authorizer, `$default` stage),
+/// from [`ALICE`].
 pub fn event(method: &str, target: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Value {
+    event_as(ALICE, method, target, content_type, body)
+}
+
+/// [`event`] from the principal `arn`.
+pub fn event_as(
+    arn: &str,
+    method: &str,
+    target: &str,
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> Value {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut headers = json!({"host": "abc123.execute-api.eu-west-1.amazonaws.com"});
     if let Some(ct) = content_type {
@@ -45,7 +62,7 @@ pub fn event(method: &str, target: &str, content_type: Option<&str>, body: Optio
                 "accessKey": "AKIAEXAMPLE",
                 "accountId": "123456789012",
                 "callerId": "AIDAEXAMPLE",
-                "userArn": ALICE,
+                "userArn": arn,
                 "userId": "AIDAEXAMPLE"
             }},
             "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
@@ -70,6 +87,26 @@ pub fn event(method: &str, target: &str, content_type: Option<&str>, body: Optio
 
 pub type TestApi = Api<MemoryStore, MemoryFlows, MemorySyncRequests>;
 
+/// The IAM tags of [`ALICE`], [`BOB`] and [`CAROL`], as IAM would answer them.
+pub struct TestTags;
+
+impl strata_api::PrincipalTags for TestTags {
+    fn tags<'a>(&'a self, entity: &'a strata_api::Entity) -> strata_api::TagsFuture<'a> {
+        use strata_api::Entity;
+        let tags: &[(&str, &str)] = match entity {
+            Entity::User(name) if name == "alice" => &[("strata:admin", "true")],
+            Entity::User(name) if name == "bob" => &[("strata:team", "shop")],
+            Entity::Role(name) if name == "payments-dev" => &[("strata:team", "payments")],
+            _ => &[],
+        };
+        let tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Box::pin(async move { Ok(tags) })
+    }
+}
+
 pub fn api() -> TestApi {
     Api::new(
         Operations::new(MemoryStore::default(), MemoryFlows::default()).with_poll_seconds(Some(1)),
@@ -79,6 +116,7 @@ pub fn api() -> TestApi {
             name_prefix: "strata/".into(),
         },
     )
+    .with_principals(TestTags)
 }
 
 pub struct Answer {

@@ -35,6 +35,7 @@ fn iam_prefix(sdk: &str) -> Option<&'static str> {
         "aws-sdk-secretsmanager" => "secretsmanager",
         "aws-sdk-resourcegroupstagging" => "tag",
         "aws-sdk-sts" => "sts",
+        "aws-sdk-iam" => "iam",
         _ => return None,
     })
 }

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod principals;
 mod process;
 mod provision;
+pub mod quotas;
 pub mod router;
 pub mod secrets;
 pub mod stacks;

@@ -166,13 +166,15 @@ impl Progress {
     }
 }
 
-/// The answer the state machine loops on.
+/// The answer the state machine loops on. It is the same few bytes whatever the spec holds:
+/// the component's outputs stay in its status (the next steps read them from there), so no
+/// number of services, buckets or stack outputs can take a state's data past Step Functions'
+/// 256 KiB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepResult {
     pub done: bool,
     pub phase: ComponentPhase,
-    pub outputs: BTreeMap<String, String>,
     /// How long the state machine waits before the next step (its `Wait` reads it).
     pub wait_seconds: u64,
 }

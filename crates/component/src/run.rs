@@ -161,7 +161,6 @@ pub async fn run<S: Store, H: ComponentHandler>(
             return Ok(StepResult {
                 done: false,
                 phase: previous.map_or(ComponentPhase::Pending, |p| p.phase),
-                outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
                 wait_seconds: context.poll_seconds,
             });
         }
@@ -306,7 +305,6 @@ async fn run_claimed<S: Store, H: ComponentHandler>(
             Ok(StepResult {
                 done: progress.done,
                 phase,
-                outputs: record.outputs.clone(),
                 wait_seconds,
             })
         }

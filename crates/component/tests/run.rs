@@ -115,8 +115,8 @@ async fn progress_is_recorded_and_ready_claims_the_generation() {
         .await
         .unwrap();
     assert!(second.done);
-    assert_eq!(second.outputs["endpoint"], "https://eks.local");
     let recorded = cluster(&store).await.unwrap();
+    assert_eq!(recorded.outputs["endpoint"], "https://eks.local");
     assert_eq!(recorded.phase, ComponentPhase::Ready);
     assert_eq!(recorded.observed_generation, 1);
     // Ids learnt in an earlier step are kept.

@@ -26,7 +26,10 @@ mod validate;
 pub mod versions;
 pub mod waits;
 
-pub use validate::{check_environment_name, is_dns_label, parse_duration, subnet_cidrs};
+pub use validate::{
+    MAX_BUCKETS, MAX_CUSTOM_COMPONENTS, MAX_ENV_VARS, MAX_ENVIRONMENT_NAME, MAX_SERVICES,
+    check_environment_name, is_dns_label, parse_duration, subnet_cidrs,
+};
 
 pub use graph::{Component, CustomName, Graph, Layer};
 pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan};

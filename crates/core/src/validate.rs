@@ -14,6 +14,12 @@ use crate::{API_VERSION, KIND};
 pub const MAX_ENVIRONMENT_NAME: usize = 24;
 pub const MAX_SERVICE_NAME: usize = 30;
 const MAX_BUCKET_NAME: usize = 63;
+/// How many of each list a spec may hold: what makes "the largest spec the API accepts" a
+/// definite one, which the quota tests build (state data, Lambda payloads, item sizes).
+pub const MAX_SERVICES: usize = 25;
+pub const MAX_ENV_VARS: usize = 50;
+pub const MAX_BUCKETS: usize = 25;
+pub const MAX_CUSTOM_COMPONENTS: usize = 25;
 
 pub fn validate(env: &Environment) -> Vec<FieldError> {
     let mut v = Errors::default();
@@ -154,6 +160,15 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
     }
 
     if let Some(storage) = &spec.storage {
+        if storage.buckets.len() > MAX_BUCKETS {
+            v.push(
+                "spec.storage.buckets",
+                format!(
+                    "at most {MAX_BUCKETS} buckets (the environment has {})",
+                    storage.buckets.len()
+                ),
+            );
+        }
         if storage.buckets.is_empty() {
             v.push(
                 "spec.storage.buckets",
@@ -184,6 +199,24 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
     if services.is_empty() {
         v.push("spec.app.services", "must list at least one service");
     }
+    if services.len() > MAX_SERVICES {
+        v.push(
+            "spec.app.services",
+            format!(
+                "at most {MAX_SERVICES} services (the environment has {})",
+                services.len()
+            ),
+        );
+    }
+    if spec.components.len() > MAX_CUSTOM_COMPONENTS {
+        v.push(
+            "spec.components",
+            format!(
+                "at most {MAX_CUSTOM_COMPONENTS} custom components (the environment has {})",
+                spec.components.len()
+            ),
+        );
+    }
     let mut names = BTreeSet::new();
     for (i, svc) in services.iter().enumerate() {
         let at = |field: &str| format!("spec.app.services[{i}].{field}");
@@ -210,6 +243,15 @@ pub fn validate(env: &Environment) -> Vec<FieldError> {
         }
         if svc.replicas > 100 {
             v.push(at("replicas"), "must be between 0 and 100");
+        }
+        if svc.env.len() > MAX_ENV_VARS {
+            v.push(
+                at("env"),
+                format!(
+                    "at most {MAX_ENV_VARS} variables (the service has {})",
+                    svc.env.len()
+                ),
+            );
         }
         let mut env_names = BTreeSet::new();
         for (j, var) in svc.env.iter().enumerate() {

@@ -133,3 +133,69 @@ impl Staging {
 pub fn staging_value() -> serde_json::Value {
     serde_yaml_ng::from_str(&staging_text()).expect("examples/staging.yaml is YAML")
 }
+
+/// The largest spec the API accepts: the staging example with every list at its most
+/// (`strata_core::MAX_SERVICES` services of `MAX_ENV_VARS` variables each, `MAX_BUCKETS`
+/// buckets, `MAX_CUSTOM_COMPONENTS` custom components, all in one stage) and every name at
+/// its longest. What the quota tests measure state data and payloads against.
+pub fn largest() -> Environment {
+    use strata_core::custom::{CloudFormationSpec, CustomComponentSpec};
+    use strata_core::spec::{BucketSpec, EnvVar};
+    let padded = |prefix: String, len: usize, fill: char| {
+        let mut name = prefix;
+        while name.len() < len {
+            name.push(fill);
+        }
+        name
+    };
+    let name = "largest-spec-environment";
+    assert_eq!(name.len(), strata_core::MAX_ENVIRONMENT_NAME);
+    Staging::new()
+        .side_by_side(name)
+        .with(|env| {
+            let storage = env.spec.storage.as_mut().unwrap();
+            // strata-<environment>-<bucket> is at most 63 characters.
+            let bucket_len = 63 - format!("strata-{name}-").len();
+            storage.buckets = (0..strata_core::MAX_BUCKETS)
+                .map(|i| BucketSpec {
+                    name: padded(format!("b{i:02}"), bucket_len, 'x'),
+                    versioning: true,
+                })
+                .collect();
+            let template = env.spec.app.services[1].clone();
+            let services = &mut env.spec.app.services;
+            for service in services.iter_mut() {
+                service.env.clear();
+            }
+            while services.len() < strata_core::MAX_SERVICES {
+                let mut service = template.clone();
+                service.name = padded(format!("s{:02}-", services.len()), 30, 'x');
+                services.push(service);
+            }
+            for service in services.iter_mut() {
+                service.env = (0..strata_core::MAX_ENV_VARS)
+                    .map(|j| EnvVar {
+                        name: padded(format!("VAR_{j:02}_"), 40, 'X'),
+                        value: Some("v".repeat(32)),
+                        secret_arn: None,
+                        from_output: None,
+                    })
+                    .collect();
+            }
+            env.spec.components = (0..strata_core::MAX_CUSTOM_COMPONENTS)
+                .map(|i| CustomComponentSpec {
+                    name: padded(format!("c{i:02}-"), 24, 'x'),
+                    depends_on: vec!["dns".into()],
+                    inputs: Default::default(),
+                    cloud_formation: Some(CloudFormationSpec {
+                        template: None,
+                        template_url: Some(
+                            "https://s3.amazonaws.com/strata-templates/queue.yaml".into(),
+                        ),
+                    }),
+                    lambda: None,
+                })
+                .collect();
+        })
+        .build()
+}

@@ -1,5 +1,5 @@
-//! The router's connections: which function calls, its IAM permissions and the fault
-//! matrix's chaos, and AWS's pace, before the dispatch answers.
+//! The router's connections: which function calls, its IAM permissions, AWS's payload
+//! quotas and the fault matrix's chaos, and AWS's pace, before the dispatch answers.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use super::{Router, plain};
 use crate::chaos::Verdict;
 use crate::iam::peer_binary;
+use crate::quotas::{self, Invoker};
 
 /// A connection closed on purpose, without an answer.
 #[derive(Debug)]
@@ -78,7 +79,36 @@ impl Router {
             return Ok(refused);
         }
         let function = caller.filter(|binary| self.iam.knows(binary));
+        let invoker = match function {
+            Some(_) => Invoker::Function,
+            None => Invoker::StateMachine,
+        };
+        let invoke = (parts.method == hyper::Method::POST)
+            .then(|| super::lambda::function_name(parts.uri.path()))
+            .flatten()
+            .map(|_| {
+                parts
+                    .headers
+                    .get("x-amz-invocation-type")
+                    .is_some_and(|v| v.as_bytes() == b"Event")
+            });
+        let refused = match invoke {
+            Some(asynchronous) => quotas::refuse_invoke(invoker, asynchronous, body.len()),
+            None if super::target(&parts, "AWSStepFunctions") == Some("StartExecution") => {
+                quotas::refuse_start(&body)
+            }
+            None => None,
+        };
+        if let Some(refused) = refused {
+            return Ok(refused);
+        }
         match function.and_then(|binary| self.chaos.on_call(binary, &parts, &body)) {
+            None if invoke == Some(false) => {
+                let answered = self.answer(parts, body).await;
+                let size = hyper::body::Body::size_hint(answered.body()).exact();
+                let size = size.map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX));
+                Ok(quotas::refuse_result(invoker, size).unwrap_or(answered))
+            }
             None => Ok(self.answer(parts, body).await),
             Some(Verdict::Answer(response)) => Ok(response),
             Some(Verdict::Drop) => Err(Dropped),

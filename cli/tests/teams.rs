@@ -86,6 +86,9 @@ async fn each_team_is_refused_on_the_other_s_environment_and_secrets() {
             *arn = arn.replace("secret:strata/shop/", "secret:strata/payments/");
         })
         .build();
+    // What payments' CI made before its first apply (the door stands in for the local
+    // user only: another team's refused apply makes nothing).
+    stack.stand_in_for(&pay_env).await.unwrap();
     let pay_file = write(&files, "pay.json", &pay_env);
     let started = as_(&payments, &front, &["apply", "-f", &pay_file]);
     assert_eq!(started.code, 0, "{}", started.err);

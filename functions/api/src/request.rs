@@ -66,6 +66,27 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         Ok(())
     }
 
+    /// Refuses a spec the caller may not apply or plan: one of another team, or a preview
+    /// (`spec.preview.base`) of an environment that is not the caller's team's, which would
+    /// run on its cluster and copy its database. Both ways of making a preview (this and
+    /// `POST …/previews`) answer to the base's team.
+    pub(crate) async fn authorize_spec(
+        &self,
+        caller: &Principal,
+        environment: &Environment,
+    ) -> Result<(), ApiError> {
+        caller.may_act_on(environment.name(), environment.team())?;
+        if caller.admin {
+            return Ok(());
+        }
+        if let Some(preview) = &environment.spec.preview {
+            let base = self.store().get_spec(&preview.base).await?;
+            let team = base.as_ref().and_then(|b| b.environment.team());
+            caller.may_act_on(&preview.base, team)?;
+        }
+        Ok(())
+    }
+
     /// The one rule for what enters, whichever way a spec comes (PUT, plan, a preview's
     /// `set`): it names no secret the operator does not allow, every refusal by its field.
     /// (The spec's own rules ran when it was parsed: [`Environment::from_value`].)

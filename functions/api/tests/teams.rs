@@ -200,3 +200,106 @@ async fn a_caller_without_tags_acts_on_nothing() {
             .contains("carries no strata:team tag")
     );
 }
+
+/// The staging example as team payments' `name` (its secret moved under payments' prefix).
+fn payments_spec(name: &str) -> serde_json::Value {
+    let mut env = strata_core::Environment::parse(&staging_text()).unwrap();
+    env.metadata.name = name.into();
+    env.metadata.labels.insert("team".into(), "payments".into());
+    let var = &mut env.spec.app.services[1].env[1];
+    let arn = var.secret_arn.take().unwrap();
+    var.secret_arn = Some(arn.replace("strata/shop/", "strata/payments/"));
+    env.to_json()
+}
+
+#[tokio::test]
+async fn a_spec_cannot_make_itself_a_preview_of_another_team_s_environment() {
+    let api = api();
+    let shop = as_(
+        &api,
+        BOB,
+        "PUT",
+        "/environments/staging",
+        Some(&staging_text()),
+    )
+    .await;
+    assert_eq!(shop.status, StatusCode::ACCEPTED, "{}", shop.body);
+    // Payments' own spec naming shop's staging as its base: it would run on shop's
+    // cluster and restore shop's database.
+    let mut spec = payments_spec("evil");
+    spec["spec"]["preview"] =
+        serde_json::json!({"base": "staging", "share": "cluster", "database": "snapshot"});
+    spec["spec"]["ttl"] = serde_json::json!("24h");
+    let body = spec.to_string();
+    for (method, target) in [
+        ("PUT", "/environments/evil"),
+        ("POST", "/environments/evil/plan"),
+    ] {
+        let answer = as_(&api, CAROL, method, target, Some(&body)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{method}: {}",
+            answer.body
+        );
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("environment staging belongs to team shop"),
+            "{message}"
+        );
+    }
+    assert!(api.store().get_spec("evil").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_team_s_listing_pages_through_its_own_names_only() {
+    let api = api();
+    // Names interleaved: a-pay, b-staging (shop), c-pay, d-shop (shop), e-pay.
+    for name in ["a-pay", "c-pay", "e-pay"] {
+        let body = payments_spec(name).to_string();
+        let put = as_(
+            &api,
+            CAROL,
+            "PUT",
+            &format!("/environments/{name}"),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(put.status, StatusCode::ACCEPTED, "{name}: {}", put.body);
+    }
+    for name in ["b-staging", "d-shop"] {
+        let mut env = strata_core::Environment::parse(&staging_text()).unwrap();
+        env.metadata.name = name.into();
+        let body = env.to_json().to_string();
+        let put = as_(
+            &api,
+            BOB,
+            "PUT",
+            &format!("/environments/{name}"),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(put.status, StatusCode::ACCEPTED, "{name}: {}", put.body);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let target = match &cursor {
+            Some(c) => format!("/environments?limit=1&cursor={c}"),
+            None => "/environments?limit=1".to_owned(),
+        };
+        let page = as_(&api, CAROL, "GET", &target, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for item in page.body["items"].as_array().unwrap() {
+            seen.push(item["name"].as_str().unwrap().to_owned());
+        }
+        match page.body["next"].as_str() {
+            Some(next) => {
+                assert!(next.ends_with("-pay"), "a cursor names {next}");
+                cursor = Some(next.to_owned());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a-pay", "c-pay", "e-pay"]);
+}

@@ -15,27 +15,40 @@ use crate::{Api, ApiError, ChangeSets, sleep};
 
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     /// A page of the environments the caller may see: all for an admin, its team's
-    /// otherwise (a page may then hold fewer than `limit`; `next` goes on).
+    /// otherwise. For a team the store's pages are read on until `limit` of its own are
+    /// found, and `next` is the last one shown: a cursor never names another team's.
     pub(crate) async fn list(
         &self,
         query: &Query,
         caller: &Principal,
     ) -> Result<Response<Body>, ApiError> {
-        let page = self
-            .store()
-            .list(
-                query.limit.unwrap_or(DEFAULT_LIMIT),
-                query.cursor.as_deref(),
-            )
-            .await?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for summary in page.items {
-            if !caller.admin {
-                let stored = self.store().get_spec(&summary.name).await?;
-                if !caller.sees(stored.as_ref().and_then(|s| s.environment.team())) {
-                    continue;
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+        let mut cursor = query.cursor.clone();
+        let mut shown = Vec::new();
+        let next = loop {
+            let page = self.store().list(limit, cursor.as_deref()).await?;
+            for summary in page.items {
+                if shown.len() == limit as usize {
+                    break;
                 }
+                if !caller.admin {
+                    let stored = self.store().get_spec(&summary.name).await?;
+                    if !caller.sees(stored.as_ref().and_then(|s| s.environment.team())) {
+                        continue;
+                    }
+                }
+                shown.push(summary);
             }
+            match page.next {
+                None => break None,
+                Some(_) if shown.len() == limit as usize => {
+                    break shown.last().map(|s| s.name.clone());
+                }
+                Some(next) => cursor = Some(next),
+            }
+        };
+        let mut items = Vec::with_capacity(shown.len());
+        for summary in shown {
             let status = self.store().get_status(&summary.name).await?;
             items.push(EnvironmentListItem {
                 name: summary.name,
@@ -45,13 +58,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 message: status.map(|s| s.value.message),
             });
         }
-        Ok(respond(
-            StatusCode::OK,
-            &EnvironmentList {
-                items,
-                next: page.next,
-            },
-        ))
+        Ok(respond(StatusCode::OK, &EnvironmentList { items, next }))
     }
 
     pub(crate) async fn get(&self, name: &str, now: u64) -> Result<Response<Body>, ApiError> {

@@ -64,12 +64,12 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             Endpoint::Get => self.get(&name, now).await,
             Endpoint::Apply => {
                 let environment = spec_body(request, &name)?;
-                principal.may_act_on(&name, environment.team())?;
+                self.authorize_spec(&principal, &environment).await?;
                 self.apply(environment, &query, caller, now).await
             }
             Endpoint::Plan => {
                 let environment = spec_body(request, &name)?;
-                principal.may_act_on(&name, environment.team())?;
+                self.authorize_spec(&principal, &environment).await?;
                 self.plan(environment, &query).await
             }
             Endpoint::Delete => self.delete(&name, caller, now).await,

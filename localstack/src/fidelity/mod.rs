@@ -68,9 +68,41 @@ pub(crate) fn moto_query(
     to_moto(post, service, region, form).expect("a static request is well-formed")
 }
 
+/// SigV4's signing time (`X-Amz-Date`, `20261207T201008Z`) as a time; anything of another
+/// shape is none. The API's front door and the cluster simulator's token check read it.
+pub(crate) fn amz_date(text: &str) -> Option<std::time::SystemTime> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signing_time_is_read_as_utc() {
+        let secs = |text| {
+            amz_date(text).map(|t| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+        };
+        assert_eq!(secs("19700102T000001Z"), Some(86_401));
+        assert_eq!(secs("20261122T085100Z"), Some(1_795_337_460));
+        assert_eq!(secs("20261207T201008Z"), Some(1_796_674_208));
+        assert_eq!(amz_date("2026-12-07T20:10:08Z"), None);
+    }
 
     #[test]
     fn the_signed_region_is_read_from_the_credential_scope() {

@@ -127,14 +127,7 @@ async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() 
         cancelled.in_flight
     );
     assert_eq!(s.started.store.lease("stuck", now()).await.unwrap(), None);
-    let status = s
-        .started
-        .store
-        .get_status("stuck")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let status = s.started.status("stuck").await;
     assert_eq!(status.state, EnvironmentState::Cancelled);
     assert!(
         status.message.contains("cancelled by alice")
@@ -159,14 +152,7 @@ async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() 
     let second = s.apply("stuck").await;
     assert_ne!(second, first);
     assert!(s.ended(&second).await.starts_with("SUCCEEDED"));
-    let status = s
-        .started
-        .store
-        .get_status("stuck")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let status = s.started.status("stuck").await;
     assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
     assert_eq!(s.clusters().await, ["strata-stuck"]);
 }
@@ -201,14 +187,7 @@ async fn an_execution_stopped_in_the_console_leaves_a_lease_the_next_operation_r
     assert!(s.ended(&second).await.starts_with("SUCCEEDED"));
     let kinds = s.history_kinds("stopped").await;
     assert!(kinds.contains(&"LeaseRecovered".to_owned()), "{kinds:?}");
-    let status = s
-        .started
-        .store
-        .get_status("stopped")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let status = s.started.status("stopped").await;
     assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
     assert_eq!(s.clusters().await, ["strata-stopped"]);
 }

@@ -71,7 +71,7 @@ impl Stack {
     }
 
     async fn status(&self, name: &str) -> strata_core::EnvironmentStatus {
-        self.store().get_status(name).await.unwrap().unwrap().value
+        self.started.status(name).await
     }
 
     /// The tags of each VPC tagged for the environment.

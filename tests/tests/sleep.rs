@@ -73,13 +73,7 @@ impl Sleepy {
     }
 
     async fn status(&self) -> strata_core::EnvironmentStatus {
-        self.started
-            .store
-            .get_status(NAME)
-            .await
-            .unwrap()
-            .unwrap()
-            .value
+        self.started.status(NAME).await
     }
 
     /// (generation, status version), as the API starts an operation with.

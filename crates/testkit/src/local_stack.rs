@@ -77,6 +77,12 @@ pub async fn ended_within(
 }
 
 impl Started {
+    /// The environment's status as the store holds it; a test asks only once it has one.
+    pub async fn status(&self, name: &str) -> strata_core::EnvironmentStatus {
+        use strata_store::prelude::*;
+        self.store.get_status(name).await.unwrap().unwrap().value
+    }
+
     /// Starts `up` (or `down`) of the stored generation as the API does, through
     /// `operations` in `actor`'s name, and waits for its execution to end.
     pub async fn run(

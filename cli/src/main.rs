@@ -70,6 +70,9 @@ enum Command {
     },
     /// Print the component graph (Mermaid).
     Graph,
+    /// Print the spec's JSON Schema (`contracts/environment.schema.json`), for an editor or a
+    /// validator.
+    Schema,
     /// Print a shell completion script, e.g. `strata completions bash > ~/.local/share/bash-completion/completions/strata`.
     Completions { shell: clap_complete::Shell },
     /// The local stack (moto, cargo-lambda, the cluster simulator) on 127.0.0.1.
@@ -264,6 +267,10 @@ fn default_sigpipe() {
     }
 }
 
+/// The spec's JSON Schema, generated from its types (`functions/api/tests/spec_schema.rs`
+/// keeps the file in step).
+const SPEC_SCHEMA: &str = include_str!("../../contracts/environment.schema.json");
+
 fn main() -> ExitCode {
     default_sigpipe();
     let cli = Cli::parse();
@@ -271,6 +278,10 @@ fn main() -> ExitCode {
         Command::Validate { file } => return ExitCode::from(commands::validate(&file)),
         Command::Graph => {
             print!("{}", strata_core::graph::mermaid());
+            return ExitCode::SUCCESS;
+        }
+        Command::Schema => {
+            print!("{}", SPEC_SCHEMA);
             return ExitCode::SUCCESS;
         }
         Command::Completions { shell } => {

@@ -1,5 +1,5 @@
-//! `strata validate` and `strata graph`, run as a user runs them: offline, by exit code and
-//! output.
+//! `strata validate`, `strata graph` and `strata schema`, run as a user runs them: offline, by
+//! exit code and output.
 
 use std::process::Command;
 
@@ -95,4 +95,21 @@ fn graph_prints_every_edge_of_the_component_graph() {
     let (code, _, err) = strata(&["unknown"]);
     assert_eq!(code, 2);
     assert!(err.contains("Usage:"), "{err}");
+}
+
+#[test]
+fn schema_prints_the_published_json_schema() {
+    let (code, out, _) = strata(&["schema"]);
+    assert_eq!(code, 0);
+    let published = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/environment.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(out, published);
+    let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        schema["$id"],
+        "https://strata.dev/contracts/environment.schema.json"
+    );
 }

@@ -11,6 +11,8 @@ use strata_core::{
 };
 
 #[cfg(feature = "schema")]
+pub mod reference;
+#[cfg(feature = "schema")]
 pub mod schema;
 
 /// `GET /environments`: one page, by name.

@@ -62,3 +62,25 @@ pub fn component_contract() -> Value {
         "$defs": definitions,
     })
 }
+
+/// `contracts/environment.schema.json`: the spec a user writes ([`strata_core::Environment`])
+/// as JSON Schema (2020-12), for editors (`yaml-language-server`) and `strata schema`. It
+/// states the rules a schema can (types, enums, defaults, lengths, ranges, patterns);
+/// `strata validate` and the API check the rest (e.g. `minSize` ≤ `maxSize`).
+pub fn environment() -> Value {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<strata_core::Environment>()
+        .to_value();
+    let object = schema.as_object_mut().expect("a root schema is an object");
+    object.insert(
+        "$id".into(),
+        "https://strata.dev/contracts/environment.schema.json".into(),
+    );
+    object.insert("title".into(), "Strata environment spec".into());
+    object.insert(
+        "description".into(),
+        "One environment: its network, cluster, database, storage, app, DNS name and own components, and how it lives (sync, TTL, budget, sleep schedule, preview).".into(),
+    );
+    schema
+}

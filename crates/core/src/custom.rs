@@ -29,6 +29,7 @@ pub const MAX_TEMPLATE_BYTES: usize = 51_200;
 #[serde(rename_all = "camelCase")]
 pub struct CustomComponentSpec {
     /// A DNS label of at most 24 characters, not one of Strata's own components' names.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 24)))]
     pub name: String,
     /// Components (Strata's own or custom) that must be ready before this one. Those its
     /// inputs read outputs from are dependencies too without being listed.
@@ -37,7 +38,7 @@ pub struct CustomComponentSpec {
     /// Parameters (CloudFormation) or input values (Lambda), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, Input>,
-    /// Deployed as one stack per environment and component.
+    /// Deployed as one stack per environment and component (set this or `lambda`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_formation: Option<CloudFormationSpec>,
     /// Deployed by the team's own function, which follows the component contract
@@ -62,7 +63,8 @@ pub struct CloudFormationSpec {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LambdaSpec {
-    /// `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
+    /// `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`; the name must
+    /// start with the control plane's `CustomComponentFunctionPrefix`.
     pub function_arn: String,
 }
 
@@ -72,8 +74,11 @@ pub struct LambdaSpec {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
+    /// A literal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// Another component's output, `components.<component>.outputs.<key>`: that
+    /// component is a dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_output: Option<String>,
 }

@@ -15,7 +15,11 @@ use crate::graph::Component;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Environment {
+    /// Always `strata.dev/v1alpha1`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = [crate::API_VERSION])))]
     pub api_version: String,
+    /// Always `Environment`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = [crate::KIND])))]
     pub kind: String,
     pub metadata: Metadata,
     pub spec: EnvironmentSpec,
@@ -25,7 +29,16 @@ pub struct Environment {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
+    /// The environment's name: lowercase letters, digits and single hyphens, starting with a
+    /// letter. It names everything Strata makes for it (`strata-<name>-…`).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = crate::MAX_ENVIRONMENT_NAME), pattern(r"^[a-z][a-z0-9-]*$"))
+    )]
     pub name: String,
+    /// Free-form labels (keys 1 to 63 characters, values at most 63). `team` names the team
+    /// the environment belongs to: only principals tagged `strata:team` with it (or
+    /// `strata:admin`) act on it, and its secrets are under `<SecretNamePrefix><team>/`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -34,34 +47,47 @@ pub struct Metadata {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentSpec {
+    /// The AWS region everything is made in, such as `eu-west-1`.
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")))]
     pub region: String,
+    /// The VPC: layer 3.
     pub network: NetworkSpec,
+    /// The EKS cluster and its node group: layer 3.
     pub cluster: ClusterSpec,
+    /// The RDS database: layer 3. Absent: no database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseSpec>,
+    /// The S3 buckets: layer 3. Absent: no buckets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
+    /// The services that run on the cluster: layer 1.
     pub app: AppSpec,
+    /// The Route 53 record that names the public service: layer 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsSpec>,
-    /// The environment's own components ([`crate::custom`]).
+    /// The environment's own components, a Lambda function or a CloudFormation template
+    /// each (at most 25).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::MAX_CUSTOM_COMPONENTS)))]
     pub components: Vec<crate::custom::CustomComponentSpec>,
-    /// Run after every `up` that converged ([`crate::post_deploy`]).
+    /// A team's function run after every `up` that converged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_deploy: Option<crate::post_deploy::PostDeploySpec>,
+    /// How often the sync looks at the environment and what it does about drift and newer
+    /// images.
     #[serde(default)]
     pub sync: SyncSpec,
-    /// Lifetime of an ephemeral environment (`72h`, `7d`); absent means it lives until deleted.
+    /// Lifetime of an ephemeral environment from its first apply (`72h`, `7d`; 10m to 90d);
+    /// the sync deletes it at expiry. Absent means it lives until deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<String>,
-    /// A monthly ceiling: an apply whose estimate ([`crate::cost`]) is above it is refused.
+    /// A monthly ceiling: an apply whose cost estimate is above it is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetSpec>,
-    /// When the environment sleeps and wakes ([`crate::schedule`]), driven by the sync.
+    /// When the environment sleeps and wakes, driven by the sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSpec>,
-    /// Set on a preview made from a base environment ([`crate::preview`]).
+    /// Set on a preview made from a base environment (`strata apply --from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<PreviewSpec>,
 }

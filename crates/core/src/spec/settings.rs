@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct PreviewSpec {
     /// The environment this preview was made from.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = crate::MAX_ENVIRONMENT_NAME))
+    )]
     pub base: String,
     /// What it shares with its base.
     #[serde(default)]
@@ -60,8 +64,9 @@ fn utc() -> String {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BudgetSpec {
-    /// Whole US dollars a month, at the shipped price table's list prices.
+    /// Whole US dollars a month, at the shipped price table's list prices (above 0).
     #[serde(rename = "monthlyUSD")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub monthly_usd: u32,
 }
 
@@ -69,10 +74,13 @@ pub struct BudgetSpec {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncSpec {
+    /// How often the sync looks: a duration from `1m` to `24h`.
     #[serde(default = "default_sync_every")]
     pub every: String,
+    /// What the sync does when the cloud differs from the spec.
     #[serde(default)]
     pub drift: DriftPolicy,
+    /// What the sync does when a newer image satisfies a service's `version`.
     #[serde(default)]
     pub images: ImagePolicy,
 }
@@ -108,8 +116,10 @@ fn default_sync_every() -> String {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DriftPolicy {
+    /// Record it in the status and the history.
     #[default]
     Report,
+    /// Start an `up` that puts it back.
     Repair,
 }
 
@@ -117,8 +127,10 @@ pub enum DriftPolicy {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ImagePolicy {
+    /// Record it in the status and the history.
     #[default]
     Report,
+    /// Roll it out.
     Deploy,
 }
 

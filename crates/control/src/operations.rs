@@ -2,7 +2,6 @@
 //! called, reserving the environment's lease for it, starting the state machine, giving the
 //! lease back when nothing started, and the history event that says who asked.
 
-use serde_json::Value;
 use strata_core::{
     Component, ComponentPhase, EnvironmentState, Event, ImageUpdate, OperationKind, Scope,
 };
@@ -145,6 +144,21 @@ impl Trigger<'_> {
                 holder.starts_with(&format!("{}-{environment}-{generation}-", self.word()))
             }
             _ => holder == self.execution(environment),
+        }
+    }
+
+    /// The spec generation the request was decided on (none for an expiry, which deletes
+    /// whatever is stored): carried in the execution's input for Begin to hold it to.
+    pub fn generation(&self) -> Option<u64> {
+        match *self {
+            Trigger::Apply { generation, .. }
+            | Trigger::Delete { generation, .. }
+            | Trigger::Rollback { generation, .. }
+            | Trigger::Repair { generation, .. }
+            | Trigger::Rollout { generation, .. }
+            | Trigger::Sleep { generation, .. }
+            | Trigger::Wake { generation, .. } => Some(generation),
+            Trigger::Expiry { .. } => None,
         }
     }
 
@@ -299,32 +313,20 @@ impl<S: Store, F: Flows> Operations<S, F> {
         &self.flows
     }
 
-    /// The input of an execution for `environment`.
-    pub fn input(
-        &self,
-        environment: &str,
-        scope: Scope,
-        recreate: &[Component],
-        asleep: Option<bool>,
-    ) -> String {
-        let mut input = serde_json::Map::new();
-        input.insert("environment".into(), environment.into());
-        if scope != Scope::All {
-            input.insert("scope".into(), serde_json::json!(scope));
-        }
-        if !recreate.is_empty() {
-            input.insert("recreate".into(), serde_json::json!(recreate));
-        }
-        if let Some(asleep) = asleep {
-            input.insert("asleep".into(), asleep.into());
-        }
-        if let Some(poll) = self.poll_seconds {
-            input.insert("pollSeconds".into(), poll.into());
-        }
-        if let Some(scale) = self.clock_scale {
-            input.insert("clockScale".into(), scale.into());
-        }
-        Value::Object(input).to_string()
+    /// The input of the execution `launch` starts: its decision, and this control plane's
+    /// pace.
+    pub fn input(&self, launch: &Launch<'_>) -> String {
+        let input = strata_core::ExecutionInput {
+            environment: launch.environment.to_owned(),
+            generation: launch.trigger.generation(),
+            scope: launch.scope,
+            recreate: launch.recreate.clone(),
+            asleep: launch.trigger.asleep(),
+            poll_seconds: self.poll_seconds,
+            clock_scale: self.clock_scale,
+            deadline_seconds: None,
+        };
+        serde_json::to_string(&input).expect("an execution input always serialises")
     }
 
     /// Takes the lease for `execution` before it starts (Begin re-takes it as the same
@@ -541,12 +543,7 @@ impl<S: Store, F: Flows> Operations<S, F> {
         now: u64,
     ) -> Result<Started, StartError> {
         let execution = launch.execution();
-        let input = self.input(
-            launch.environment,
-            launch.scope,
-            &launch.recreate,
-            launch.trigger.asleep(),
-        );
+        let input = self.input(launch);
         let arn = match self
             .flows
             .start(launch.trigger.operation(), &execution, &input)

@@ -8,6 +8,7 @@ pub mod cost;
 pub mod custom;
 pub mod drift;
 pub mod events;
+pub mod execution;
 pub mod graph;
 pub mod leak;
 pub mod plan;
@@ -31,6 +32,7 @@ pub use validate::{
     check_environment_name, is_dns_label, parse_duration, subnet_cidrs,
 };
 
+pub use execution::ExecutionInput;
 pub use graph::{Component, CustomName, Graph, Layer};
 pub use plan::{Action, ComponentPlan, Effect, FieldChange, Plan, PlanError, plan};
 pub use secrets::SecretSources;

@@ -497,7 +497,7 @@ async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
         vec![(
             OperationKind::Up,
             "up-staging-1-0".to_owned(),
-            r#"{"environment":"staging","pollSeconds":1}"#.to_owned()
+            r#"{"environment":"staging","generation":1,"pollSeconds":1}"#.to_owned()
         )]
     );
     let history = call(
@@ -928,7 +928,7 @@ async fn an_app_only_change_over_ready_layers_takes_the_deploy_fast_path() {
     let (_, _, input) = api.flows().started().pop().unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(&input).unwrap(),
-        json!({"environment": "staging", "pollSeconds": 1, "scope": "application"})
+        json!({"environment": "staging", "generation": 3, "pollSeconds": 1, "scope": "application"})
     );
 }
 

@@ -1,5 +1,6 @@
-//! How an operation begins: the input checked, the lease taken, the environment marked
-//! changing (and a new incarnation minted), the start recorded and published.
+//! How an operation begins: the input checked (and held to the generation its decision was
+//! made on), the lease taken, the environment marked changing (and a new incarnation
+//! minted), the start recorded and published.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -61,6 +62,16 @@ pub async fn begin<S: Store, N: Notifier>(
         .get_spec(&name)
         .await?
         .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
+    // The decision was made on one generation; a spec stored since is not what was planned.
+    if let Some(decided) = input.generation
+        && decided != spec.generation
+    {
+        return Err(LifecycleError::InvalidInput(format!(
+            "input.generation: {} was decided on generation {decided}, but generation {} is stored; nothing was done",
+            operation.name(),
+            spec.generation
+        )));
+    }
     let deadline_seconds = input.deadline_seconds.unwrap_or(DEFAULT_DEADLINE_SECONDS);
     if !input.scope.is_all() && operation != OperationKind::Up {
         return Err(LifecycleError::InvalidInput(format!(

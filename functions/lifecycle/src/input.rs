@@ -1,8 +1,7 @@
 //! What an execution was started with: its input's fields, defaults and checks.
 
-use serde::Deserialize;
 use serde_json::Value;
-use strata_core::{Component, Scope, check_environment_name};
+use strata_core::check_environment_name;
 
 use crate::LifecycleError;
 
@@ -13,30 +12,8 @@ pub const DEFAULT_POLL_SECONDS: u64 = 5;
 /// How long an operation may run before the lease expires and another may take over.
 pub const DEFAULT_DEADLINE_SECONDS: u64 = 3 * 3600;
 
-/// What an execution was started with. Unknown fields are refused.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExecutionInput {
-    pub environment: String,
-    #[serde(default)]
-    pub poll_seconds: Option<u64>,
-    /// AWS's seconds per second of this execution: 1 (AWS) unless a local stack says
-    /// otherwise ([`strata_core::Clock`]).
-    #[serde(default)]
-    pub clock_scale: Option<u32>,
-    #[serde(default)]
-    pub deadline_seconds: Option<u64>,
-    /// `application`: the deploy fast path (only app and dns run); `all` by default.
-    #[serde(default)]
-    pub scope: Scope,
-    /// The components the plan recreates: `up` tears them down first (in delete order),
-    /// then creates everything in order.
-    #[serde(default)]
-    pub recreate: Vec<Component>,
-    /// `true`: a sleep, `false`: a wake; absent, an `up` keeps the environment as it is.
-    #[serde(default)]
-    pub asleep: Option<bool>,
-}
+/// What an execution was started with: one type with the code that starts it.
+pub use strata_core::ExecutionInput;
 
 pub(crate) fn parse_input(input: Value) -> Result<ExecutionInput, LifecycleError> {
     let invalid = |message: String| LifecycleError::InvalidInput(message);

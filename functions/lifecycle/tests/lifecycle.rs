@@ -604,3 +604,36 @@ async fn the_post_deploy_answer_is_kept_and_its_failure_warns_or_fails_as_requir
         )
     );
 }
+
+#[tokio::test]
+async fn begin_runs_only_the_generation_its_decision_was_made_on() {
+    let (store, env) = stored().await;
+    // A spec stored after the API decided (generation 1) is not what it planned.
+    let mut newer = env.clone();
+    newer.spec.network.cidr = "10.61.0.0/20".into();
+    let stored_spec = store.get_spec("pr-1234").await.unwrap();
+    store
+        .put_spec(&newer, stored_spec.as_ref(), 2)
+        .await
+        .unwrap();
+    let decided = json!({"environment": "pr-1234", "generation": 1});
+    let err = handle(&store, begin("up-pr-1234-1-0", decided), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "InvalidInput");
+    assert!(
+        err.to_string().starts_with(
+            "input.generation: up was decided on generation 1, but generation 2 is stored"
+        ),
+        "{err}"
+    );
+    // Nothing was done: no lease, no status.
+    assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
+    assert!(store.get_status("pr-1234").await.unwrap().is_none());
+    // The generation it was decided on begins.
+    let current = json!({"environment": "pr-1234", "generation": 2});
+    let context = handle(&store, begin("up-pr-1234-2-0", current), 10)
+        .await
+        .unwrap();
+    assert_eq!(context["generation"], 2);
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use strata_localstack::LocalStack;
 use strata_store::prelude::*;
-use strata_testkit::cli::{Ran, Strata, write};
+use strata_testkit::cli::{Ran, Strata};
 use strata_testkit::local_stack;
 use strata_testkit::{Staging, example_as};
 
@@ -64,60 +64,53 @@ fn replicas(body: &Value) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_at_once_run_one_and_an_apply_during_a_down_is_refused_untouched() {
     let mut env = example_as("twice");
-    let local_stack::Local {
-        stack,
-        files,
-        endpoint,
-        ..
-    } = local_stack::local(&env).await;
-    let first = write(&files, "twice.json", &env);
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
-    assert_eq!(applied.code, 0, "{}", applied.err);
+    let local = local_stack::local(&env).await;
+    local.apply(&STRATA, "twice.json", &env);
 
     // Two different changes at once: one is carried out, the other refused with 409.
     let mut specs = Vec::new();
     for replicas in [3, 4] {
         env.spec.app.services[0].replicas = replicas;
-        specs.push(write(&files, &format!("twice-{replicas}.json"), &env));
+        specs.push(local.write(&format!("twice-{replicas}.json"), &env));
     }
-    let ran = at_once(&endpoint, &[apply(&specs[0]), apply(&specs[1])]);
+    let ran = at_once(&local.endpoint, &[apply(&specs[0]), apply(&specs[1])]);
     let won: Vec<usize> = (0..2).filter(|&i| ran[i].code == 0).collect();
     assert_eq!(won.len(), 1, "exactly one apply starts");
     let lost = &ran[1 - won[0]];
     assert_eq!(lost.code, 1, "{}", lost.err);
     assert!(lost.err.contains("409"), "{}", lost.err);
-    let body = STRATA.settled(&endpoint, "twice");
+    let body = STRATA.settled(&local.endpoint, "twice");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
     // The stored spec is the winner's, and it is what runs.
     assert_eq!(replicas(&body), [3, 4][won[0]]);
     assert_eq!(body["status"]["observedGeneration"], 2, "{body}");
     assert_eq!(
-        executions(&stack, "up-twice-2-").await.len(),
+        executions(&local.stack, "up-twice-2-").await.len(),
         1,
         "one execution for generation 2"
     );
 
     // The same change twice at once is one operation: both are told about it.
     env.spec.app.services[0].replicas = 5;
-    let same = write(&files, "twice-5.json", &env);
-    let ran = at_once(&endpoint, &[apply(&same), apply(&same)]);
+    let same = local.write("twice-5.json", &env);
+    let ran = at_once(&local.endpoint, &[apply(&same), apply(&same)]);
     for r in &ran {
         assert_eq!(r.code, 0, "{}", r.err);
     }
-    let body = STRATA.settled(&endpoint, "twice");
+    let body = STRATA.settled(&local.endpoint, "twice");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
     assert_eq!(replicas(&body), 5);
-    assert_eq!(executions(&stack, "up-twice-3-").await.len(), 1);
+    assert_eq!(executions(&local.stack, "up-twice-3-").await.len(), 1);
 
     // An apply while a down runs: refused, and the spec stays the one being deleted.
-    let deleting = STRATA.run(&endpoint, &["delete", "twice"]);
+    let deleting = STRATA.run(&local.endpoint, &["delete", "twice"]);
     assert_eq!(deleting.code, 0, "{}", deleting.err);
     env.spec.app.services[0].replicas = 6;
-    let during = write(&files, "twice-6.json", &env);
-    let refused = STRATA.run(&endpoint, &["apply", "-f", &during]);
+    let during = local.write("twice-6.json", &env);
+    let refused = STRATA.run(&local.endpoint, &["apply", "-f", &during]);
     assert_eq!(refused.code, 1, "{}", refused.out);
     assert!(refused.err.contains("409"), "{}", refused.err);
-    let body = STRATA.settled(&endpoint, "twice");
+    let body = STRATA.settled(&local.endpoint, "twice");
     assert_eq!(body["status"]["state"], "Deleted", "{body}");
     assert_eq!(
         replicas(&body),
@@ -133,19 +126,12 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
         .ttl(Some("10m"))
         .sync_every("1m")
         .build();
-    let local_stack::Local {
-        stack,
-        files,
-        endpoint,
-        regional,
-    } = local_stack::local(&env).await;
-    let first = write(&files, "racy.json", &env);
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
-    assert_eq!(applied.code, 0, "{}", applied.err);
+    let local = local_stack::local(&env).await;
+    local.apply(&STRATA, "racy.json", &env);
 
     // Drift (a bucket's ownership tags gone), then two sync runs and an API sync at once:
     // one repair.
-    let s3 = local_stack::s3(&regional);
+    let s3 = local_stack::s3(&local.regional);
     s3.delete_bucket_tagging()
         .bucket("strata-racy-assets")
         .send()
@@ -153,10 +139,10 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
         .unwrap();
     let payload = r#"{"environment": "racy"}"#;
     let (a, b, api) = tokio::join!(
-        stack.invoke("SyncFunction", payload),
-        stack.invoke("SyncFunction", payload),
+        local.stack.invoke("SyncFunction", payload),
+        local.stack.invoke("SyncFunction", payload),
         tokio::task::spawn_blocking({
-            let endpoint = endpoint.clone();
+            let endpoint = local.endpoint.clone();
             move || STRATA.run(&endpoint, &["sync", "racy"])
         }),
     );
@@ -166,33 +152,25 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
     assert!(!api.out.contains("has not reported"), "{}", api.out);
     let (a, b) = (a.unwrap(), b.unwrap());
     println!("sync runs: {a}\n{b}");
-    let body = STRATA.settled(&endpoint, "racy");
+    let body = STRATA.settled(&local.endpoint, "racy");
     assert_eq!(body["status"]["state"], "Ready", "{body}");
-    let repairs = executions(&stack, "repair-racy-").await;
+    let repairs = executions(&local.stack, "repair-racy-").await;
     assert_eq!(repairs.len(), 1, "{repairs:?}");
-    let tags = s3
-        .get_bucket_tagging()
-        .bucket("strata-racy-assets")
-        .send()
-        .await
-        .unwrap();
+    let tags = local_stack::bucket_tags(&s3, "strata-racy-assets").await;
     assert!(
-        tags.tag_set()
+        tags.unwrap_or_default()
             .iter()
-            .any(|t| t.key() == "strata:environment"),
+            .any(|(key, _)| key == "strata:environment"),
         "repaired"
     );
 
     // The TTL has run out (the record says the environment is eleven minutes old): the
     // schedule's delete and an apply at once. Exactly one starts; if the apply wins, the
     // next run deletes.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = strata_testkit::now();
     let store = strata_store::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&stack.sdk_config()),
-        stack.table_name("StateTable").unwrap(),
+        aws_sdk_dynamodb::Client::new(&local.stack.sdk_config()),
+        local.stack.table_name("StateTable").unwrap(),
     );
     let mut record = store.get_sync("racy").await.unwrap().unwrap();
     record.value.created_at = now - 660;
@@ -207,12 +185,12 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
             .unwrap()
     };
     env.spec.app.services[0].replicas = 3;
-    let changed = write(&files, "racy-3.json", &env);
+    let changed = local.write("racy-3.json", &env);
     let expiry_passed = at(now);
     let (report, applied) = tokio::join!(
-        stack.run_schedule("SyncSchedule", &expiry_passed),
+        local.stack.run_schedule("SyncSchedule", &expiry_passed),
         tokio::task::spawn_blocking({
-            let endpoint = endpoint.clone();
+            let endpoint = local.endpoint.clone();
             move || STRATA.run(&endpoint, &["apply", "-f", &changed])
         }),
     );
@@ -222,10 +200,11 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
     if applied.code == 0 {
         assert_eq!(expired, 0, "both started: {report}");
         assert_eq!(report["skipped"], 1, "{report}");
-        let body = STRATA.settled(&endpoint, "racy");
+        let body = STRATA.settled(&local.endpoint, "racy");
         assert_eq!(body["status"]["state"], "Ready", "{body}");
         assert_eq!(replicas(&body), 3);
-        let report = stack
+        let report = local
+            .stack
             .run_schedule("SyncSchedule", &at(now + 61))
             .await
             .unwrap();
@@ -237,12 +216,12 @@ async fn syncs_at_once_repair_once_and_a_ttl_delete_racing_an_apply_is_one_or_th
         assert!(applied.err.contains("409"), "{}", applied.err);
         assert_eq!(expired, 1, "{report}");
         assert_eq!(
-            replicas(&STRATA.get(&endpoint, "racy")),
+            replicas(&STRATA.get(&local.endpoint, "racy")),
             2,
             "the refused spec landed"
         );
     }
-    let body = STRATA.settled(&endpoint, "racy");
+    let body = STRATA.settled(&local.endpoint, "racy");
     assert_eq!(body["status"]["state"], "Deleted", "{body}");
-    assert_eq!(executions(&stack, "ttl-racy-").await.len(), 1);
+    assert_eq!(executions(&local.stack, "ttl-racy-").await.len(), 1);
 }

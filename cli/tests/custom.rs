@@ -8,32 +8,14 @@
 
 use serde_json::json;
 
-use strata_testkit::cli::{Strata, write};
+use strata_testkit::cli::Strata;
 use strata_testkit::example_as;
 use strata_testkit::local_stack;
+use strata_testkit::templates::queue_and_topic;
 
 const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 
 const EXAMPLE: &str = "arn:aws:lambda:us-east-1:123456789012:function:strata-component-example";
-
-const QUEUE_AND_TOPIC: &str = "Parameters:
-  VisibilityTimeout: { Type: Number }
-  QueueName: { Type: String }
-  Network: { Type: String }
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Ref QueueName
-      VisibilityTimeout: !Ref VisibilityTimeout
-  Topic:
-    Type: AWS::SNS::Topic
-    Properties:
-      DisplayName: !Ref Network
-Outputs:
-  QueueUrl: { Value: !Ref Queue }
-  TopicArn: { Value: !Ref Topic }
-";
 
 /// `teams` with the two custom components, the api reading the queue, and the post-deploy
 /// check, the stack's queue named `queue` with `visibility`.
@@ -48,7 +30,7 @@ fn spec(visibility: &str, queue: &str) -> strata_core::Environment {
                 "QueueName": {"value": queue},
                 "Network": {"fromOutput": "components.network.outputs.vpcId"},
             },
-            "cloudFormation": {"template": QUEUE_AND_TOPIC},
+            "cloudFormation": {"template": queue_and_topic(true)},
         },
         {
             "name": "jobs",
@@ -67,31 +49,25 @@ fn spec(visibility: &str, queue: &str) -> strata_core::Environment {
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order() {
     let env = spec("45", "strata-teams-work");
-    let local_stack::Local {
-        stack,
-        files,
-        endpoint,
-        regional,
-    } = local_stack::local(&env).await;
-    let cloudformation = aws_sdk_cloudformation::Client::new(&regional);
-    let first = write(&files, "teams.json", &env);
+    let local = local_stack::local(&env).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&local.regional);
 
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
-    assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
-    let got = STRATA.run(&endpoint, &["get", "teams"]);
+    local.apply(&STRATA, "teams.json", &env);
+    let got = STRATA.run(&local.endpoint, &["get", "teams"]);
     assert!(got.out.contains("state        Ready\n"), "{}", got.out);
     assert!(
         got.out.contains(r#"post-deploy  {"environment":"teams","queues":{"jobs.queueUrl":"answers","queue.QueueUrl":"answers"}}"#),
         "{}",
         got.out
     );
-    let body = STRATA.get(&endpoint, "teams");
+    let body = STRATA.get(&local.endpoint, "teams");
     let queue_url = body["status"]["components"]["queue"]["outputs"]["QueueUrl"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned();
     assert!(queue_url.ends_with("/strata-teams-work"), "{queue_url}");
-    let deployment = stack
+    let deployment = local
+        .stack
         .cluster_simulator()
         .object("strata-teams", "apps/v1", "deployments", "teams", "api")
         .expect("the api's Deployment");
@@ -106,8 +82,8 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
     );
 
     // A new timeout: planned from a change set, in place.
-    let slower = write(&files, "teams-2.json", &spec("90", "strata-teams-work"));
-    let planned = STRATA.run(&endpoint, &["plan", "-f", &slower]);
+    let slower = local.write("teams-2.json", &spec("90", "strata-teams-work"));
+    let planned = STRATA.run(&local.endpoint, &["plan", "-f", &slower]);
     assert_eq!(planned.code, 0, "{}", planned.err);
     assert!(
         planned
@@ -117,8 +93,8 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         planned.out
     );
     // A new queue name replaces the queue: the plan says so.
-    let renamed = write(&files, "teams-3.json", &spec("45", "strata-teams-other"));
-    let planned = STRATA.run(&endpoint, &["plan", "-f", &renamed]);
+    let renamed = local.write("teams-3.json", &spec("45", "strata-teams-other"));
+    let planned = STRATA.run(&local.endpoint, &["plan", "-f", &renamed]);
     assert!(
         planned
             .out
@@ -135,7 +111,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         .unwrap();
     assert!(sets.summaries().is_empty(), "{:?}", sets.summaries());
 
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &slower, "--wait"]);
+    let applied = STRATA.run(&local.endpoint, &["apply", "-f", &slower, "--wait"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
     let updated = cloudformation
         .describe_stacks()
@@ -148,7 +124,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         p.parameter_key() == Some("VisibilityTimeout") && p.parameter_value() == Some("90")
     }));
 
-    let deleted = STRATA.run(&endpoint, &["delete", "teams", "--wait"]);
+    let deleted = STRATA.run(&local.endpoint, &["delete", "teams", "--wait"]);
     assert_eq!(deleted.code, 0, "{}\n{}", deleted.out, deleted.err);
     let gone = cloudformation
         .describe_stacks()
@@ -156,7 +132,7 @@ async fn custom_components_come_up_are_planned_from_a_change_set_and_go_in_order
         .send()
         .await;
     assert!(gone.is_err(), "the stack is deleted");
-    let body = STRATA.get(&endpoint, "teams");
+    let body = STRATA.get(&local.endpoint, "teams");
     let components = &body["status"]["components"];
     let at = |c: &str| components[c]["updatedAt"].as_u64().unwrap_or_default();
     assert_eq!(components["queue"]["phase"], "deleted", "{body}");

@@ -3,9 +3,10 @@
 //! the final snapshot the recreate took; buckets and their objects stay.
 
 use serde_json::Value;
+use strata_localstack::fidelity::Fault;
 use strata_localstack::{LocalStack, Options};
 use strata_testkit::Staging;
-use strata_testkit::cli::{Strata, write};
+use strata_testkit::cli::Strata;
 use strata_testkit::local_stack;
 
 const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
@@ -243,23 +244,15 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
         .side_by_side("engine")
         .cidr("10.50.0.0/16")
         .build();
-    let local_stack::Local {
-        stack,
-        files,
-        endpoint,
-        regional,
-    } = local_stack::local(&env).await;
-    let postgres = write(&files, "engine.json", &env);
+    let local = local_stack::local(&env).await;
+    local.apply(&STRATA, "engine.json", &env);
     env.spec.database.as_mut().unwrap().engine = strata_core::spec::DatabaseEngine::Mysql;
     env.spec.database.as_mut().unwrap().engine_version = "8.0.39".into();
-    let mysql = write(&files, "engine-2.json", &env);
-    let rds = aws_sdk_rds::Client::new(&regional);
-
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &postgres, "--wait"]);
-    assert_eq!(applied.code, 0, "{}", applied.err);
+    let mysql = local.write("engine-2.json", &env);
+    let rds = aws_sdk_rds::Client::new(&local.regional);
     let kept: Vec<Value> = ["network", "cluster", "storage"]
         .iter()
-        .map(|c| resource_ids(&endpoint, "engine", c))
+        .map(|c| resource_ids(&local.endpoint, "engine", c))
         .collect();
     let created =
         |instances: aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
@@ -268,7 +261,7 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
     let first = created(rds.describe_db_instances().send().await.unwrap());
 
     // The plan recreates the database and what reads it, nothing below.
-    let planned = STRATA.run(&endpoint, &["plan", "-f", &mysql]);
+    let planned = STRATA.run(&local.endpoint, &["plan", "-f", &mysql]);
     assert_eq!(planned.code, 0, "{}", planned.err);
     // `  <component> <action>[ (because of …)]`, one line per component that changes.
     let actions: Vec<(String, String)> = planned
@@ -292,14 +285,14 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
     );
 
     // The recreate fails at the new database's create (a permanent error)...
-    stack.inject(strata_localstack::fidelity::Fault::query(
+    local.stack.inject(Fault::query(
         "CreateDBInstance",
         "Engine=mysql",
         400,
         "InvalidParameterCombination",
     ));
     let failed = STRATA.run(
-        &endpoint,
+        &local.endpoint,
         &[
             "apply",
             "-f",
@@ -310,13 +303,13 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
         ],
     );
     assert_ne!(failed.code, 0, "{}", failed.out);
-    assert_eq!(stack.pending_faults(), 0, "the fault was hit");
-    let got = STRATA.run(&endpoint, &["get", "engine", "-o", "json"]);
+    assert_eq!(local.stack.pending_faults(), 0, "the fault was hit");
+    let got = STRATA.run(&local.endpoint, &["get", "engine", "-o", "json"]);
     let body: Value = serde_json::from_str(&got.out).unwrap();
     assert_eq!(body["status"]["state"], "Failed", "{body}");
 
     // ...and applying the same spec again is a resume: no allowance asked for.
-    let resumed = STRATA.run(&endpoint, &["apply", "-f", &mysql, "--wait"]);
+    let resumed = STRATA.run(&local.endpoint, &["apply", "-f", &mysql, "--wait"]);
     assert_eq!(resumed.code, 0, "{}\n{}", resumed.out, resumed.err);
     assert!(
         resumed.out.contains("engine: Ready after"),
@@ -334,7 +327,7 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
         .filter_map(|i| i.engine())
         .collect();
     assert_eq!(engines, ["mysql"]);
-    let after = resource_ids(&endpoint, "engine", "database");
+    let after = resource_ids(&local.endpoint, "engine", "database");
     assert_eq!(after["restoredFrom"], Value::Null, "{after}");
     let snapshot = after["finalSnapshotId"].as_str().unwrap_or_default();
     assert!(snapshot.starts_with("strata-engine-final-g2-"), "{after}");
@@ -348,7 +341,7 @@ async fn an_engine_change_recreates_only_the_database_and_above_and_a_failed_rec
     // Network, cluster and storage were never touched.
     for (component, ids) in ["network", "cluster", "storage"].iter().zip(&kept) {
         assert_eq!(
-            &resource_ids(&endpoint, "engine", component),
+            &resource_ids(&local.endpoint, "engine", component),
             ids,
             "{component}"
         );

@@ -7,7 +7,7 @@
 //! (`strata_localstack::secrets`).
 
 use strata_localstack::secrets::{self, SecretSearch};
-use strata_testkit::cli::{Strata, write};
+use strata_testkit::cli::Strata;
 use strata_testkit::example_as;
 use strata_testkit::local_stack;
 
@@ -16,14 +16,9 @@ const STRATA: Strata = Strata::new(env!("CARGO_BIN_EXE_strata"));
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event() {
     let mut env = example_as("sealed");
-    let local_stack::Local {
-        stack,
-        files,
-        endpoint,
-        regional,
-    } = local_stack::local(&env).await;
-    let search = SecretSearch::start(&stack).await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&regional);
+    let local = local_stack::local(&env).await;
+    let search = SecretSearch::start(&local.stack).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&local.regional);
     // A value of its own for the service's secret (the stand-in's is shared by all).
     let service_secret = env.spec.app.services[1].env[1].secret_arn.clone().unwrap();
     let service_value = format!("payments-{}", std::process::id() * 7919);
@@ -35,10 +30,8 @@ async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event()
         .await
         .unwrap();
 
-    let first = write(&files, "sealed.json", &env);
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &first, "--wait"]);
-    assert_eq!(applied.code, 0, "{}", applied.err);
-    let body = STRATA.get(&endpoint, "sealed");
+    local.apply(&STRATA, "sealed.json", &env);
+    let body = STRATA.get(&local.endpoint, "sealed");
     let master = body["status"]["components"]["database"]["outputs"]["masterUserSecretArn"]
         .as_str()
         .unwrap_or_else(|| panic!("the database names its secret: {body}"))
@@ -55,7 +48,7 @@ async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event()
     let password = master["password"].as_str().unwrap().to_owned();
     assert!(password.len() >= 8, "a real password to look for");
     // The search can find what it looks for: the cluster's Secrets hold both values.
-    let sim = stack.cluster_simulator();
+    let sim = local.stack.cluster_simulator();
     let in_cluster = format!(
         "{} {}",
         sim.object("strata-sealed", "v1", "secrets", "sealed", "database")
@@ -72,23 +65,23 @@ async fn no_secret_value_reaches_the_table_an_execution_a_log_line_or_an_event()
         "{in_cluster}"
     );
 
-    let synced = STRATA.run(&endpoint, &["sync", "sealed"]);
+    let synced = STRATA.run(&local.endpoint, &["sync", "sealed"]);
     assert_eq!(synced.code, 0, "{}", synced.err);
     env.spec.app.services[1].replicas = 3;
-    let changed = write(&files, "sealed-2.json", &env);
-    let applied = STRATA.run(&endpoint, &["apply", "-f", &changed, "--wait"]);
+    let changed = local.write("sealed-2.json", &env);
+    let applied = STRATA.run(&local.endpoint, &["apply", "-f", &changed, "--wait"]);
     assert_eq!(applied.code, 0, "{}", applied.err);
-    let deleted = STRATA.run(&endpoint, &["delete", "sealed", "--wait"]);
+    let deleted = STRATA.run(&local.endpoint, &["delete", "sealed", "--wait"]);
     assert_eq!(deleted.code, 0, "{}", deleted.err);
     assert_eq!(
-        STRATA.settled(&endpoint, "sealed")["status"]["state"],
+        STRATA.settled(&local.endpoint, "sealed")["status"]["state"],
         "Deleted"
     );
 
     // The environment's name is in every kind of place searched: the control that the search
     // sees into each.
     let searched = search
-        .assert_clean(&stack, &[&password, &service_value], "sealed")
+        .assert_clean(&local.stack, &[&password, &service_value], "sealed")
         .await;
     assert!(
         searched.executions >= 3

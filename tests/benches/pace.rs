@@ -14,7 +14,6 @@ use std::time::Duration;
 use aws_sdk_sfn::types::HistoryEventType;
 use strata_core::Component;
 use strata_localstack::pace::Durations;
-use strata_store::prelude::*;
 
 use strata_testkit::local_stack;
 
@@ -124,12 +123,7 @@ async fn figures(sfn: &aws_sdk_sfn::Client, arn: &str, operation: &'static str) 
             span.1 = at;
         }
     }
-    let described = sfn
-        .describe_execution()
-        .execution_arn(arn)
-        .send()
-        .await
-        .unwrap();
+    let described = local_stack::describe(sfn, arn).await;
     let seconds = described.stop_date().map_or(f64::NAN, |s| s.as_secs_f64())
         - described.start_date().as_secs_f64();
     Figures {
@@ -160,18 +154,13 @@ async fn main() {
         .with_poll_seconds(Some(DEPLOYED_POLL_SECONDS / u64::from(FACTOR)))
         .with_clock_scale(Some(FACTOR));
     let name = "bench";
-    let env = strata_testkit::example_as(name);
-    started.stack.stand_in_for(&env).await.unwrap();
-    started
-        .store
-        .put_spec(&env, None, strata_testkit::now())
-        .await
-        .unwrap();
+    started.store_example(name).await;
 
     let mut rows = Vec::new();
     for (down, operation) in [(false, "up"), (true, "down")] {
         // A create plays 21 minutes of AWS's time: over four minutes here.
-        let arn = started.launch(&operations, name, down, "bench").await;
+        let execution = started.start(&operations, name, down, "bench").await;
+        let arn = started.execution_arn(&execution, down);
         let described = local_stack::ended_within(&sfn, &arn, Duration::from_secs(900)).await;
         assert_eq!(
             described.status,

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use strata_control::{Operations, Run, SfnFlows};
 use strata_core::status::ComponentPhase;
 use strata_core::{Component, EnvironmentState};
-use strata_localstack::fidelity::Delay;
 use strata_store::{DynamoStore, prelude::*};
 
 use strata_testkit::local_stack;
@@ -40,17 +39,19 @@ impl Stack {
     /// The example as `name`, stored, with its cluster held CREATING.
     async fn slow(&self, name: &str) {
         let env = strata_testkit::example_as(name);
-        self.started.stack.stand_in_for(&env).await.unwrap();
-        self.started.store.put_spec(&env, None, 1).await.unwrap();
-        self.started.stack.delay(
-            Delay::rest_json(
-                &format!("GET /clusters/strata-{name}"),
-                "",
-                r#""status": "ACTIVE""#,
-                r#""status": "CREATING""#,
-            )
-            .times(1_000_000),
-        );
+        self.started.stand_in_and_store(&env, 1).await;
+        self.started
+            .stack
+            .delay(local_stack::cluster_creating(name, 1_000_000));
+    }
+
+    /// The example as `name`, its `up` started and held creating the cluster; answers the
+    /// execution's name.
+    async fn stuck_creating(&self, name: &str) -> String {
+        self.slow(name).await;
+        let execution = self.apply(name).await;
+        self.cluster_creating(name).await;
+        execution
     }
 
     /// Starts `up` of the stored generation as the API would; answers the execution's name.
@@ -105,9 +106,7 @@ impl Stack {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() {
     let s = stack().await;
-    s.slow("stuck").await;
-    let first = s.apply("stuck").await;
-    s.cluster_creating("stuck").await;
+    let first = s.stuck_creating("stuck").await;
 
     let clock = Instant::now();
     let cancelled = s
@@ -160,9 +159,7 @@ async fn cancel_frees_a_stuck_create_and_the_next_up_resumes_with_one_cluster() 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_execution_stopped_in_the_console_leaves_a_lease_the_next_operation_recovers() {
     let s = stack().await;
-    s.slow("stopped").await;
-    let first = s.apply("stopped").await;
-    s.cluster_creating("stopped").await;
+    let first = s.stuck_creating("stopped").await;
 
     // Stopped by hand: Finish never runs, the lease stays.
     s.sfn

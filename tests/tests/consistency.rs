@@ -4,47 +4,39 @@
 
 use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
-use strata_store::prelude::*;
+use strata_store::DynamoStore;
 
 use strata_testkit::local_stack;
+
+/// Runs `up` (or `down`) of `lagging`, which must leave it `wanted`; how it ended is said
+/// otherwise.
+async fn runs_to(
+    started: &local_stack::Started,
+    operations: &Operations<DynamoStore, SfnFlows>,
+    sfn: &aws_sdk_sfn::Client,
+    down: bool,
+    wanted: EnvironmentState,
+) {
+    let ended = started.run(operations, sfn, "lagging", down, "test").await;
+    let status = started.status("lagging").await;
+    assert_eq!(
+        status.state, wanted,
+        "{:?}: {}",
+        ended.status, status.message
+    );
+}
 
 #[tokio::test]
 async fn ids_unknown_for_a_moment_after_their_create_are_waited_for_not_made_again() {
     let started = local_stack::start().await;
-    let config = started.stack.sdk_config();
-    let sfn = aws_sdk_sfn::Client::new(&config);
-    let flows = SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone());
-    let operations = Operations::new(started.store.clone(), flows)
-        .with_poll_seconds(Some(0))
-        .with_clock_scale(Some(0));
-    let ec2 = aws_sdk_ec2::Client::new(
-        &config
-            .to_builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .build(),
-    );
-    let env = strata_testkit::example_as("lagging");
-    started.stack.stand_in_for(&env).await.unwrap();
-    started
-        .store
-        .put_spec(&env, None, strata_testkit::now())
-        .await
-        .unwrap();
+    let (operations, sfn) = started.operations_polling(0);
+    let ec2 = aws_sdk_ec2::Client::new(&started.regional("eu-west-1"));
+    started.store_example("lagging").await;
 
     // Every new VPC, subnet, security group, route table and gateway: unknown to the next
     // two calls naming it.
     started.stack.lag(2);
-    let ended = started
-        .run(&operations, &sfn, "lagging", false, "test")
-        .await;
-    let status = started.store.get_status("lagging").await.unwrap().unwrap();
-    assert_eq!(
-        status.value.state,
-        EnvironmentState::Ready,
-        "{:?}: {}",
-        ended.status,
-        status.value.message
-    );
+    runs_to(&started, &operations, &sfn, false, EnvironmentState::Ready).await;
     let given = started.stack.lag(2);
     println!("NotFound answers given by the lag: {given}");
     assert!(given >= 10, "the lag hardly happened: {given}");
@@ -86,17 +78,7 @@ async fn ids_unknown_for_a_moment_after_their_create_are_waited_for_not_made_aga
         .unwrap();
     assert_eq!(gateways.internet_gateways().len(), 1);
 
-    let ended = started
-        .run(&operations, &sfn, "lagging", true, "test")
-        .await;
-    let status = started.store.get_status("lagging").await.unwrap().unwrap();
-    assert_eq!(
-        status.value.state,
-        EnvironmentState::Deleted,
-        "{:?}: {}",
-        ended.status,
-        status.value.message
-    );
+    runs_to(&started, &operations, &sfn, true, EnvironmentState::Deleted).await;
     let left = ec2
         .describe_subnets()
         .filters(in_vpc("vpc-id"))

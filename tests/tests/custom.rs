@@ -3,12 +3,12 @@
 //! (`examples/custom-component`, an SQS queue); kind `cloudFormation` deploys a stack (moto
 //! runs CloudFormation). `down` deletes them in reverse order, before the network.
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use strata_core::custom::{CloudFormationSpec, CustomComponentSpec, Input, LambdaSpec};
-use strata_core::{Component, ComponentPhase, EnvironmentState};
+use strata_core::{Component, ComponentPhase, EnvironmentState, EnvironmentStatus};
 use strata_store::prelude::*;
 
 use strata_testkit::local_stack;
+use strata_testkit::templates::queue_and_topic;
 
 const EXAMPLE: &str = "arn:aws:lambda:us-east-1:123456789012:function:strata-component-example";
 
@@ -20,6 +20,14 @@ async fn queues(sqs: &aws_sdk_sqs::Client) -> Vec<String> {
         .unwrap()
         .queue_urls
         .unwrap_or_default()
+}
+
+/// `up` (or `down`) of `name` run as the API runs it, which must succeed: the status after.
+async fn succeeded(s: &local_stack::Started, name: &str, down: bool) -> EnvironmentStatus {
+    let (operations, sfn) = s.operations();
+    let ended = s.run(&operations, &sfn, name, down, "tester").await;
+    local_stack::assert_succeeded(&ended);
+    s.status(name).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -43,21 +51,11 @@ async fn a_lambda_custom_component_comes_up_in_its_stage_and_goes_before_the_net
         }),
     });
     let env = strata_core::Environment::from_value(env.to_json()).expect("the spec is valid");
-    s.stack.stand_in_for(&env).await.unwrap();
-    s.store.put_spec(&env, None, 1).await.unwrap();
+    s.stand_in_and_store(&env, 1).await;
     let jobs = Component::parse("jobs").unwrap();
-    let (operations, sfn) = s.operations();
     let sqs = aws_sdk_sqs::Client::new(&s.regional("eu-west-1"));
 
-    let up = s.run(&operations, &sfn, "teamq", false, "tester").await;
-    assert_eq!(
-        up.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        up.error,
-        up.cause
-    );
-    let status = s.store.get_status("teamq").await.unwrap().unwrap().value;
+    let status = succeeded(&s, "teamq", false).await;
     assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
     let recorded = &status.components[&jobs];
     assert_eq!(recorded.phase, ComponentPhase::Ready);
@@ -79,25 +77,11 @@ async fn a_lambda_custom_component_comes_up_in_its_stage_and_goes_before_the_net
     assert!(recorded.updated_at >= status.components[&Component::Network].updated_at);
 
     // A second up converges on the same queue.
-    let again = s.run(&operations, &sfn, "teamq", false, "tester").await;
-    assert_eq!(
-        again.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        again.cause
-    );
+    succeeded(&s, "teamq", false).await;
     let urls = queues(&sqs).await;
     assert_eq!(urls, vec![url.clone()]);
 
-    let down = s.run(&operations, &sfn, "teamq", true, "tester").await;
-    assert_eq!(
-        down.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        down.error,
-        down.cause
-    );
-    let status = s.store.get_status("teamq").await.unwrap().unwrap().value;
+    let status = succeeded(&s, "teamq", true).await;
     assert_eq!(
         status.state,
         EnvironmentState::Deleted,
@@ -111,25 +95,6 @@ async fn a_lambda_custom_component_comes_up_in_its_stage_and_goes_before_the_net
         status.components[&Component::Network].updated_at >= status.components[&jobs].updated_at
     );
 }
-
-/// A queue and a topic, their settings from the inputs (one of them the network's VPC id).
-const QUEUE_AND_TOPIC: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  VisibilityTimeout: { Type: Number }
-  Network: { Type: String }
-Resources:
-  Queue:
-    Type: AWS::SQS::Queue
-    Properties:
-      VisibilityTimeout: !Ref VisibilityTimeout
-  Topic:
-    Type: AWS::SNS::Topic
-    Properties:
-      DisplayName: !Ref Network
-Outputs:
-  QueueUrl: { Value: !Ref Queue }
-  TopicArn: { Value: !Ref Topic }
-"#;
 
 fn value(v: &str) -> Input {
     Input {
@@ -161,7 +126,11 @@ fn with_stack_and_function(name: &str, visibility: &str) -> strata_core::Environ
         ]
         .into(),
         cloud_formation: Some(CloudFormationSpec {
-            template: Some(QUEUE_AND_TOPIC.into()),
+            // A queue and a topic, their settings from the inputs (one the network's VPC id).
+            template: Some(format!(
+                "AWSTemplateFormatVersion: \"2010-09-09\"\n{}",
+                queue_and_topic(false)
+            )),
             template_url: None,
         }),
         lambda: None,
@@ -187,13 +156,8 @@ fn with_stack_and_function(name: &str, visibility: &str) -> strata_core::Environ
         required: true,
     });
     // The api's environment gets the stack's queue.
-    let api = env
-        .spec
-        .app
-        .services
-        .iter_mut()
-        .find(|s| s.name == "api")
-        .unwrap();
+    let services = &mut env.spec.app.services;
+    let api = services.iter_mut().find(|s| s.name == "api").unwrap();
     api.env.push(strata_core::spec::EnvVar {
         name: "JOBS_QUEUE_URL".into(),
         value: None,
@@ -221,24 +185,14 @@ async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_se
  {
     let s = local_stack::start().await;
     let env = with_stack_and_function("teamcf", "45");
-    s.stack.stand_in_for(&env).await.unwrap();
-    s.store.put_spec(&env, None, 1).await.unwrap();
+    s.stand_in_and_store(&env, 1).await;
     let (queue, jobs) = (
         Component::parse("queue").unwrap(),
         Component::parse("jobs").unwrap(),
     );
-    let (operations, sfn) = s.operations();
     let cloudformation = aws_sdk_cloudformation::Client::new(&s.regional("eu-west-1"));
 
-    let up = s.run(&operations, &sfn, "teamcf", false, "tester").await;
-    assert_eq!(
-        up.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        up.error,
-        up.cause
-    );
-    let status = s.store.get_status("teamcf").await.unwrap().unwrap().value;
+    let status = succeeded(&s, "teamcf", false).await;
     assert_eq!(status.state, EnvironmentState::Ready, "{}", status.message);
     let recorded = &status.components[&queue];
     assert_eq!(recorded.phase, ComponentPhase::Ready);
@@ -311,14 +265,7 @@ async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_se
         )
         .await
         .unwrap();
-    let again = s.run(&operations, &sfn, "teamcf", false, "tester").await;
-    assert_eq!(
-        again.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        again.error,
-        again.cause
-    );
+    let again = succeeded(&s, "teamcf", false).await;
     let updated = stack(&cloudformation, "strata-teamcf-queue").await.unwrap();
     assert_eq!(
         parameter(&updated, "VisibilityTimeout").as_deref(),
@@ -329,8 +276,7 @@ async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_se
         deployed.stack_id(),
         "updated, not replaced"
     );
-    let status = s.store.get_status("teamcf").await.unwrap().unwrap().value;
-    assert_eq!(status.components[&queue].outputs["QueueUrl"], queue_url);
+    assert_eq!(again.components[&queue].outputs["QueueUrl"], queue_url);
     let sets = cloudformation
         .list_change_sets()
         .stack_name("strata-teamcf-queue")
@@ -339,15 +285,7 @@ async fn a_stack_component_comes_up_with_its_outputs_changes_through_a_change_se
         .unwrap();
     assert_eq!(sets.summaries().len(), 1, "one change set, the second up's");
 
-    let down = s.run(&operations, &sfn, "teamcf", true, "tester").await;
-    assert_eq!(
-        down.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        down.error,
-        down.cause
-    );
-    let status = s.store.get_status("teamcf").await.unwrap().unwrap().value;
+    let status = succeeded(&s, "teamcf", true).await;
     assert_eq!(
         status.state,
         EnvironmentState::Deleted,

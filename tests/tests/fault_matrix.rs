@@ -12,53 +12,30 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use strata_control::{Operations, SfnFlows};
 use strata_core::EnvironmentState;
 use strata_localstack::chaos::{Call, Chaos, ChaosKind};
-use strata_localstack::fidelity::{Delay, Fault};
-use strata_store::{DynamoStore, prelude::*};
+use strata_localstack::fidelity::Fault;
+use strata_store::prelude::*;
 
 use strata_testkit::local_stack;
 
+/// The local stack the matrix runs on, driven as the API drives it.
 struct Matrix {
-    started: local_stack::Started,
-    operations: Operations<DynamoStore, SfnFlows>,
-    sfn: aws_sdk_sfn::Client,
-    ec2: aws_sdk_ec2::Client,
-    eks: aws_sdk_eks::Client,
-    rds: aws_sdk_rds::Client,
-    s3: aws_sdk_s3::Client,
+    driven: local_stack::Driven,
 }
-
-use strata_testkit::now;
 
 /// How many of each kind of resource the emulator holds for one environment.
 type Inventory = BTreeMap<&'static str, usize>;
 
 impl Matrix {
     async fn new() -> Self {
-        let started = local_stack::start().await;
-        let (operations, sfn) = started.operations();
-        let regional = started.regional("eu-west-1");
         Self {
-            operations,
-            sfn,
-            ec2: aws_sdk_ec2::Client::new(&regional),
-            eks: aws_sdk_eks::Client::new(&regional),
-            rds: aws_sdk_rds::Client::new(&regional),
-            s3: local_stack::s3(&regional),
-            started,
+            driven: local_stack::driven().await,
         }
     }
 
     async fn prepare(&self, name: &str) {
-        let env = strata_testkit::example_as(name);
-        self.started.stack.stand_in_for(&env).await.unwrap();
-        self.started
-            .store
-            .put_spec(&env, None, now())
-            .await
-            .unwrap();
+        self.driven.started.store_example(name).await;
     }
 
     /// Runs `up` (or `down`) to its end, re-running it (as a user would) while it ends
@@ -69,12 +46,14 @@ impl Matrix {
         } else {
             EnvironmentState::Ready
         };
+        let driven = &self.driven;
         let mut state = EnvironmentState::Failed;
         for attempt in 1..=3 {
-            self.started
-                .run(&self.operations, &self.sfn, name, down, "matrix")
+            driven
+                .started
+                .run(&driven.operations, &driven.sfn, name, down, "matrix")
                 .await;
-            state = self
+            state = driven
                 .started
                 .store
                 .get_status(name)
@@ -95,15 +74,16 @@ impl Matrix {
             tags.iter()
                 .any(|t| t.key() == Some("strata:environment") && t.value() == Some(name))
         };
+        let aws = &self.driven;
         let mut found = Inventory::new();
-        let vpcs = self.ec2.describe_vpcs().send().await.unwrap();
+        let vpcs = aws.ec2.describe_vpcs().send().await.unwrap();
         found.insert("vpc", vpcs.vpcs().iter().filter(|v| ours(v.tags())).count());
-        let subnets = self.ec2.describe_subnets().send().await.unwrap();
+        let subnets = aws.ec2.describe_subnets().send().await.unwrap();
         found.insert(
             "subnet",
             subnets.subnets().iter().filter(|v| ours(v.tags())).count(),
         );
-        let gateways = self.ec2.describe_internet_gateways().send().await.unwrap();
+        let gateways = aws.ec2.describe_internet_gateways().send().await.unwrap();
         found.insert(
             "internet gateway",
             gateways
@@ -112,7 +92,7 @@ impl Matrix {
                 .filter(|v| ours(v.tags()))
                 .count(),
         );
-        let nats = self.ec2.describe_nat_gateways().send().await.unwrap();
+        let nats = aws.ec2.describe_nat_gateways().send().await.unwrap();
         found.insert(
             "nat gateway",
             nats.nat_gateways()
@@ -120,7 +100,7 @@ impl Matrix {
                 .filter(|v| ours(v.tags()) && v.state().is_some_and(|s| s.as_str() != "deleted"))
                 .count(),
         );
-        let tables = self.ec2.describe_route_tables().send().await.unwrap();
+        let tables = aws.ec2.describe_route_tables().send().await.unwrap();
         found.insert(
             "route table",
             tables
@@ -129,7 +109,7 @@ impl Matrix {
                 .filter(|v| ours(v.tags()))
                 .count(),
         );
-        let groups = self.ec2.describe_security_groups().send().await.unwrap();
+        let groups = aws.ec2.describe_security_groups().send().await.unwrap();
         found.insert(
             "security group",
             groups
@@ -138,7 +118,7 @@ impl Matrix {
                 .filter(|v| ours(v.tags()))
                 .count(),
         );
-        let addresses = self.ec2.describe_addresses().send().await.unwrap();
+        let addresses = aws.ec2.describe_addresses().send().await.unwrap();
         found.insert(
             "elastic ip",
             addresses
@@ -148,11 +128,11 @@ impl Matrix {
                 .count(),
         );
         let cluster = format!("strata-{name}");
-        let clusters = self.eks.list_clusters().send().await.unwrap();
+        let clusters = aws.eks.list_clusters().send().await.unwrap();
         let has_cluster = clusters.clusters().contains(&cluster);
         found.insert("eks cluster", usize::from(has_cluster));
         let nodegroups = if has_cluster {
-            self.eks
+            aws.eks
                 .list_nodegroups()
                 .cluster_name(&cluster)
                 .send()
@@ -163,7 +143,7 @@ impl Matrix {
             0
         };
         found.insert("eks node group", nodegroups);
-        let instances = self.rds.describe_db_instances().send().await.unwrap();
+        let instances = aws.rds.describe_db_instances().send().await.unwrap();
         found.insert(
             "db instance",
             instances
@@ -172,7 +152,7 @@ impl Matrix {
                 .filter(|i| i.db_instance_identifier() == Some(cluster.as_str()))
                 .count(),
         );
-        let snapshots = self.rds.describe_db_snapshots().send().await.unwrap();
+        let snapshots = aws.rds.describe_db_snapshots().send().await.unwrap();
         found.insert(
             "db snapshot",
             snapshots
@@ -184,7 +164,7 @@ impl Matrix {
                 })
                 .count(),
         );
-        let buckets = self.s3.list_buckets().send().await.unwrap();
+        let buckets = aws.s3.list_buckets().send().await.unwrap();
         found.insert(
             "bucket",
             buckets
@@ -225,7 +205,7 @@ fn plan(sites: &[(bool, Call)], full: bool, runs: usize) -> Vec<(bool, Call, Cha
 #[tokio::test(flavor = "multi_thread")]
 async fn every_call_site_survives_every_fault_with_nothing_leaked_or_duplicated() {
     let m = Matrix::new().await;
-    let chaos = m.started.stack.chaos();
+    let chaos = m.driven.started.stack.chaos();
 
     // The clean run: the call sites, and the inventory to compare with.
     m.prepare("clean").await;
@@ -350,7 +330,7 @@ fn diff(expected: &Inventory, found: &Inventory) -> Vec<(&'static str, usize, us
 async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_to_the_same_inventory()
  {
     let m = Matrix::new().await;
-    let stack = &m.started.stack;
+    let stack = &m.driven.started.stack;
     m.prepare("calm").await;
     assert_eq!(
         m.converge("calm", false).await,
@@ -386,32 +366,17 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
     // Step Functions stops the cluster's loop; the environment is Failed with the lease
     // free, and the next up picks the cluster up where it was, making nothing twice.
     m.prepare("branch").await;
-    stack.delay(
-        Delay::rest_json(
-            "GET /clusters/strata-branch",
-            "",
-            r#""status": "ACTIVE""#,
-            r#""status": "CREATING""#,
-        )
-        .times(1000),
-    );
-    stack.delay(
-        Delay::query(
-            "DescribeDBInstances",
-            "strata-branch",
-            "<DBInstanceStatus>available</DBInstanceStatus>",
-            "<DBInstanceStatus>creating</DBInstanceStatus>",
-        )
-        .times(1000),
-    );
-    let arn = m
-        .started
-        .launch(&m.operations, "branch", false, "matrix")
+    stack.delay(local_stack::cluster_creating("branch", 1000));
+    stack.delay(local_stack::database_creating("branch", 1000));
+    let started = &m.driven.started;
+    let execution = started
+        .start(&m.driven.operations, "branch", false, "matrix")
         .await;
+    let arn = started.execution_arn(&execution, false);
     // Only once both loops are waiting is the database refused, whatever the machine's load.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     loop {
-        let entered = states_entered(&m.sfn, &arn).await;
+        let entered = local_stack::states_entered(&m.driven.sfn, &arn).await;
         if ["Cluster wait", "Database wait"]
             .iter()
             .all(|w| entered.iter().any(|s| s == w))
@@ -430,23 +395,16 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
         400,
         "InvalidParameterCombination",
     ));
-    let failed = local_stack::ended(&m.sfn, &arn).await;
+    let failed = local_stack::ended(&m.driven.sfn, &arn).await;
     stack.clear_delays();
-    let entered = states_entered(&m.sfn, failed.execution_arn()).await;
+    let entered = local_stack::states_entered(&m.driven.sfn, failed.execution_arn()).await;
     assert_eq!(failed.error(), Some("AwsRejected"), "{entered:?}");
     assert!(
         entered.iter().any(|s| s == "Cluster wait")
             && entered.ends_with(&["FinishFailed".into(), "Failed".into()]),
         "the cluster was polling when the database failed: {entered:?}"
     );
-    let status = m
-        .started
-        .store
-        .get_status("branch")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let status = m.driven.started.status("branch").await;
     println!(
         "a branch failing while its sibling polls: {:?}; cluster {:?}, database {:?}",
         status.state,
@@ -483,18 +441,4 @@ async fn every_step_dying_after_its_work_and_a_branch_failing_mid_poll_converge_
         vec![],
         "after down"
     );
-}
-
-/// The names of the states an execution entered, in order.
-async fn states_entered(sfn: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
-    sfn.get_execution_history()
-        .execution_arn(arn)
-        .send()
-        .await
-        .unwrap()
-        .events()
-        .iter()
-        .filter_map(|e| e.state_entered_event_details())
-        .map(|d| d.name().to_owned())
-        .collect()
 }

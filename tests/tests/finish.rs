@@ -14,6 +14,17 @@ use strata_testkit::local_stack;
 /// Both finishes make 4 attempts each (one and three retries).
 const ATTEMPTS: u32 = 4;
 
+/// The state table refusing, past every attempt, the write of an item containing `text`.
+fn put_item_refused(text: &str) -> Fault {
+    Fault::json(
+        "DynamoDB_20120810.PutItem",
+        text,
+        400,
+        "AccessDeniedException",
+    )
+    .times(ATTEMPTS)
+}
+
 struct Finish {
     started: local_stack::Started,
     operations: Operations<DynamoStore, SfnFlows>,
@@ -32,13 +43,7 @@ impl Finish {
     }
 
     async fn prepare(&self, name: &str) {
-        let env = strata_testkit::example_as(name);
-        self.started.stack.stand_in_for(&env).await.unwrap();
-        self.started
-            .store
-            .put_spec(&env, None, strata_testkit::now())
-            .await
-            .unwrap();
+        self.started.store_example(name).await;
     }
 
     /// Runs `up`; answers the execution's status and error, and the states it entered.
@@ -47,19 +52,7 @@ impl Finish {
             .started
             .run(&self.operations, &self.sfn, name, false, "finish test")
             .await;
-        let history = self
-            .sfn
-            .get_execution_history()
-            .execution_arn(ended.execution_arn())
-            .send()
-            .await
-            .unwrap();
-        let entered = history
-            .events()
-            .iter()
-            .filter_map(|e| e.state_entered_event_details())
-            .map(|d| d.name().to_owned())
-            .collect();
+        let entered = local_stack::states_entered(&self.sfn, ended.execution_arn()).await;
         (
             ended.status().clone(),
             ended.error().map(str::to_owned),
@@ -121,15 +114,7 @@ async fn a_state_table_or_event_bus_down_at_the_end_gives_the_lease_back_and_kee
     // The table refuses Finish's status write: FinishFailed records why, gives the lease
     // back, and the next up converges.
     f.prepare("table").await;
-    stack.inject(
-        Fault::json(
-            "DynamoDB_20120810.PutItem",
-            done,
-            400,
-            "AccessDeniedException",
-        )
-        .times(ATTEMPTS),
-    );
+    stack.inject(put_item_refused(done));
     let (status, error, entered) = f.up("table").await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("StoreUnavailable"), "{entered:?}");
@@ -146,24 +131,8 @@ async fn a_state_table_or_event_bus_down_at_the_end_gives_the_lease_back_and_kee
     // The table refuses both finishes: Release gives the lease back all the same, and the
     // execution says the outcome is unrecorded.
     f.prepare("gone").await;
-    stack.inject(
-        Fault::json(
-            "DynamoDB_20120810.PutItem",
-            done,
-            400,
-            "AccessDeniedException",
-        )
-        .times(ATTEMPTS),
-    );
-    stack.inject(
-        Fault::json(
-            "DynamoDB_20120810.PutItem",
-            "up failed: StoreUnavailable",
-            400,
-            "AccessDeniedException",
-        )
-        .times(ATTEMPTS),
-    );
+    stack.inject(put_item_refused(done));
+    stack.inject(put_item_refused("up failed: StoreUnavailable"));
     let (status, error, entered) = f.up("gone").await;
     assert_eq!(status, ExecutionStatus::Failed);
     assert_eq!(error.as_deref(), Some("Unrecorded"), "{entered:?}");

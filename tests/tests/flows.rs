@@ -8,9 +8,9 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde_json::json;
 use strata_core::spec::StorageOnDelete;
 use strata_core::status::ComponentPhase;
-use strata_core::{Component, ComponentStatus, Environment, EnvironmentState};
+use strata_core::{Component, ComponentStatus, Environment, EnvironmentState, EnvironmentStatus};
 use strata_localstack::LocalStack;
-use strata_localstack::fidelity::{Delay, Fault};
+use strata_localstack::fidelity::Fault;
 use strata_store::{DynamoStore, prelude::*};
 
 use strata_testkit::Staging;
@@ -73,17 +73,54 @@ struct Ended {
     states_entered: Vec<String>,
 }
 
+/// Asserts that `ended` succeeded, saying `what` it was, its error and its cause otherwise.
+#[track_caller]
+fn assert_succeeded(ended: &Ended, what: &str) {
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{what}: {:?} {:?}",
+        ended.error,
+        ended.cause
+    );
+}
+
 impl Harness {
     async fn store_staging(&self) -> Environment {
         let env = strata_testkit::staging();
-        self.stack.stand_in_for(&env).await.unwrap();
-        self.store.put_spec(&env, None, 1).await.unwrap();
+        self.stand_in_and_store(&env, 1).await;
         env
+    }
+
+    /// Stands in for `env`'s prerequisites and stores its spec, created at `created`.
+    async fn stand_in_and_store(&self, env: &Environment, created: u64) {
+        self.stack.stand_in_for(env).await.unwrap();
+        self.store.put_spec(env, None, created).await.unwrap();
+    }
+
+    /// [`Harness::stand_in_and_store`], with the sync schedule an apply makes.
+    async fn store_scheduled(&self, env: &Environment, created: u64) {
+        self.stand_in_and_store(env, created).await;
+        strata_store::ensure_scheduled(&self.store, env.name(), created, 900)
+            .await
+            .unwrap();
     }
 
     /// Starts `environment-up` with a deterministic name and waits for it to end.
     async fn run(&self, name: &str, input: serde_json::Value) -> Ended {
         self.execute(&self.up, name, input).await
+    }
+
+    /// `up` of `environment` as `execution`, polling at once.
+    async fn up(&self, environment: &str, execution: &str) -> Ended {
+        self.run(execution, polling_at_once(environment)).await
+    }
+
+    /// `down` of `environment` as `execution`, polling at once, expected to succeed.
+    async fn down_succeeds(&self, environment: &str, execution: &str) {
+        let input = polling_at_once(environment);
+        let ended = self.execute(&self.down, execution, input).await;
+        assert_succeeded(&ended, execution);
     }
 
     async fn execute(&self, machine: &str, name: &str, input: serde_json::Value) -> Ended {
@@ -101,17 +138,13 @@ impl Harness {
 
     /// Waits for the `up` execution named `execution` (one sync started) to succeed.
     async fn up_succeeded(&self, execution: &str) {
-        let arn = format!(
-            "{}:{execution}",
-            self.up.replacen(":stateMachine:", ":execution:", 1)
-        );
-        let ended = self.wait_for(&arn).await;
-        assert_eq!(
-            ended.status,
-            ExecutionStatus::Succeeded,
-            "{execution}: {:?}",
-            ended.cause
-        );
+        self.succeeded(&self.up, execution).await;
+    }
+
+    /// Waits for the execution of `machine` named `execution` to succeed.
+    async fn succeeded(&self, machine: &str, execution: &str) {
+        let arn = strata_control::execution_arn(machine, execution);
+        assert_succeeded(&self.wait_for(&arn).await, execution);
     }
 
     /// Waits for the execution `arn` to end.
@@ -157,30 +190,40 @@ impl Harness {
 
     /// `up` of `environment`, polling at once, expected to end Ready.
     async fn up_ready(&self, environment: &str, execution: &str) -> Ended {
-        let ended = self
-            .run(
-                execution,
-                json!({"environment": environment, "pollSeconds": 0}),
-            )
-            .await;
-        assert_eq!(
-            ended.status,
-            ExecutionStatus::Succeeded,
-            "{execution}: {:?} {:?}",
-            ended.error,
-            ended.cause
-        );
+        let ended = self.up(environment, execution).await;
+        assert_succeeded(&ended, execution);
         ended
     }
 
     /// A component's recorded status (it must exist).
     async fn component(&self, component: Component) -> ComponentStatus {
+        self.component_of("staging", component).await
+    }
+
+    /// A component's recorded status in `environment` (it must exist).
+    async fn component_of(&self, environment: &str, component: Component) -> ComponentStatus {
         self.store
-            .get_component("staging", component)
+            .get_component(environment, component)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no status recorded for {component}"))
             .value
+    }
+
+    /// `environment`'s recorded status (it must have one).
+    async fn status(&self, environment: &str) -> EnvironmentStatus {
+        self.store
+            .get_status(environment)
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+    }
+
+    /// Whether `bucket` holds `key`.
+    async fn has_object(&self, bucket: &str, key: &str) -> bool {
+        let got = self.s3.get_object().bucket(bucket).key(key).send().await;
+        got.is_ok()
     }
 
     async fn upload(&self, bucket: &str, key: &str, body: &'static [u8]) {
@@ -195,15 +238,14 @@ impl Harness {
     }
 
     async fn state(&self) -> (EnvironmentState, String) {
-        let status = self
-            .store
-            .get_status("staging")
-            .await
-            .unwrap()
-            .unwrap()
-            .value;
+        let status = self.status("staging").await;
         (status.state, status.message)
     }
+}
+
+/// The input of `environment`'s operation, polling at once.
+fn polling_at_once(environment: &str) -> serde_json::Value {
+    json!({"environment": environment, "pollSeconds": 0})
 }
 
 /// The database's master password, from the RDS-managed secret.
@@ -237,7 +279,7 @@ async fn kubernetes_layers_are_up(h: &Harness, env: &Environment, master_secret:
     let stored = secret["data"]["DATABASE_PASSWORD"].as_str().unwrap();
     assert_eq!(stored, base64(password));
     // No trace of it in the state table: statuses, outputs, history.
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     let everything = format!(
         "{} {:?}",
         serde_json::to_string(&status).unwrap(),
@@ -287,19 +329,10 @@ async fn kubernetes_layers_are_up(h: &Harness, env: &Environment, master_secret:
         format!("{tags:?}").contains("elbv2.k8s.aws/cluster"),
         "{tags:?}"
     );
-    let zones = h.route53.list_hosted_zones().send().await.unwrap();
-    let zone = zones.hosted_zones()[0].id().to_owned();
-    let records = h
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .send()
-        .await
-        .unwrap();
-    let alias = records
-        .resource_record_sets()
-        .iter()
-        .find(|r| r.name() == "staging.example.com.")
+    let zone = hosted_zone(h).await;
+    let record = staging_record(h, &zone).await;
+    let alias = record
+        .as_ref()
         .and_then(|r| r.alias_target())
         .expect("an alias record for staging.example.com");
     assert!(
@@ -317,17 +350,6 @@ async fn kubernetes_layers_are_up(h: &Harness, env: &Environment, master_secret:
 
 fn base64(text: &str) -> String {
     strata_kubernetes::base64(text.as_bytes())
-}
-
-/// The tags of a bucket, or None when it does not exist.
-async fn bucket_tags(h: &Harness, bucket: &str) -> Option<Vec<(String, String)>> {
-    h.s3.head_bucket().bucket(bucket).send().await.ok()?;
-    Some(
-        match h.s3.get_bucket_tagging().bucket(bucket).send().await {
-            Ok(out) => out.tag_set.into_iter().map(|t| (t.key, t.value)).collect(),
-            Err(_) => Vec::new(),
-        },
-    )
 }
 
 /// The top-level states an execution went through, each once, in the order first entered,
@@ -382,21 +404,91 @@ async fn received(h: &Harness, queue: &str, count: usize) -> Vec<serde_json::Val
     strata_localstack::secrets::bus_events(&h.stack, queue, |events| events.len() >= count).await
 }
 
+/// An EC2 filter: `name` is `value`.
+fn ec2_filter(name: &str, value: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .values(value)
+        .build()
+}
+
+/// Those of at least `count` events from the queue (oldest first) of type `detail_type`.
+async fn received_of(
+    h: &Harness,
+    queue: &str,
+    count: usize,
+    detail_type: &str,
+) -> Vec<serde_json::Value> {
+    let mut events = received(h, queue, count).await;
+    events.retain(|e| e["detail-type"] == detail_type);
+    events
+}
+
 /// This environment's VPCs, found by their tags.
 async fn tagged_vpcs(h: &Harness) -> Vec<aws_sdk_ec2::types::Vpc> {
     h.ec2
         .describe_vpcs()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:strata:environment")
-                .values("staging")
-                .build(),
-        )
+        .filters(ec2_filter("tag:strata:environment", "staging"))
         .send()
         .await
         .unwrap()
         .vpcs
         .unwrap_or_default()
+}
+
+/// Staging's database instance (it must exist).
+async fn staging_instance(h: &Harness) -> aws_sdk_rds::types::DbInstance {
+    h.rds
+        .describe_db_instances()
+        .db_instance_identifier("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone()
+}
+
+/// Staging's EKS cluster (it must exist).
+async fn staging_cluster(h: &Harness) -> aws_sdk_eks::types::Cluster {
+    h.eks
+        .describe_cluster()
+        .name("strata-staging")
+        .send()
+        .await
+        .unwrap()
+        .cluster
+        .unwrap()
+}
+
+/// The first hosted zone's id: where the example's records are.
+async fn hosted_zone(h: &Harness) -> String {
+    let zones = h.route53.list_hosted_zones().send().await.unwrap();
+    zones.hosted_zones()[0].id().to_owned()
+}
+
+/// The record of `staging.example.com.` in `zone`, if there is one.
+async fn staging_record(
+    h: &Harness,
+    zone: &str,
+) -> Option<aws_sdk_route53::types::ResourceRecordSet> {
+    let records = h
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .unwrap();
+    records
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == "staging.example.com.")
+        .cloned()
+}
+
+/// What the sync function answers for `environment`, invoked now.
+async fn sync(h: &Harness, environment: &str) -> serde_json::Value {
+    let payload = format!(r#"{{"environment": "{environment}"}}"#);
+    h.stack.invoke("SyncFunction", &payload).await.unwrap()
 }
 
 #[tokio::test]
@@ -407,20 +499,8 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     let queue = state_change_queue(&h).await;
     let search = strata_localstack::secrets::SecretSearch::start(&h.stack).await;
 
-    let ended = h
-        .run(
-            "up-staging-1-a",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
     // Every layer converged, the Kubernetes ones included: Ready.
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        ended.error,
-        ended.cause
-    );
+    let ended = h.up_ready("staging", "up-staging-1-a").await;
     assert_eq!(top_level(&ended, UP), UP_PATH);
 
     // Each state change reached the queue through the bus, with the documented shape.
@@ -444,10 +524,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     assert_eq!(vpcs.len(), 1);
     assert_eq!(vpcs[0].cidr_block(), Some("10.40.0.0/16"));
     let vpc_id = vpcs[0].vpc_id().unwrap().to_owned();
-    let in_vpc = aws_sdk_ec2::types::Filter::builder()
-        .name("vpc-id")
-        .values(&vpc_id)
-        .build();
+    let in_vpc = ec2_filter("vpc-id", &vpc_id);
     let subnets = h
         .ec2
         .describe_subnets()
@@ -494,7 +571,9 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     assert_eq!(network.outputs["privateSubnetIds"].split(',').count(), 2);
 
     for bucket in ["strata-staging-assets", "strata-staging-uploads"] {
-        let tags = bucket_tags(&h, bucket).await.expect("the bucket exists");
+        let tags = local_stack::bucket_tags(&h.s3, bucket)
+            .await
+            .expect("the bucket exists");
         for (k, v) in [
             ("strata:environment", "staging"),
             ("strata:component", "storage"),
@@ -539,15 +618,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     // lets Strata's Kubernetes steps in (served by the local stack's fidelity layer).
     let cluster = h.component(Component::Cluster).await;
     assert_eq!(cluster.phase, ComponentPhase::Ready);
-    let described = h
-        .eks
-        .describe_cluster()
-        .name("strata-staging")
-        .send()
-        .await
-        .unwrap()
-        .cluster
-        .unwrap();
+    let described = staging_cluster(&h).await;
     assert_eq!(described.version(), Some("1.31"));
     assert_eq!(
         described
@@ -585,16 +656,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     // secret's ARN only.
     let database = h.component(Component::Database).await;
     assert_eq!(database.phase, ComponentPhase::Ready);
-    let instance = h
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier("strata-staging")
-        .send()
-        .await
-        .unwrap()
-        .db_instances
-        .unwrap()
-        .remove(0);
+    let instance = staging_instance(&h).await;
     assert_eq!(instance.storage_encrypted(), Some(true));
     assert_eq!(instance.deletion_protection(), Some(true));
     assert_eq!(
@@ -608,7 +670,7 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
         .and_then(|s| s.secret_arn())
         .expect("a managed master secret");
     assert_eq!(database.outputs["masterUserSecretArn"], secret);
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     assert_eq!(status.credentials.len(), 1);
     assert_eq!(status.credentials[0].arn(), secret);
 
@@ -620,19 +682,8 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
     let versions_before = h.component(Component::Config).await.resource_ids;
 
     // A second up changes nothing: every server-side apply is a no-op.
-    let ended = h
-        .run(
-            "up-staging-1-b",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        ended.cause
-    );
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    h.up_ready("staging", "up-staging-1-b").await;
+    let status = h.status("staging").await;
     assert_eq!(status.state, EnvironmentState::Ready);
     assert_eq!(status.observed_generation, 1);
     assert_eq!(status.operation.unwrap().execution, "up-staging-1-b");
@@ -730,37 +781,16 @@ async fn up_creates_the_buckets_and_is_ready_only_when_every_component_converged
 async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     let h = harness().await;
     let mut env = h.store_staging().await;
-    h.run(
-        "up-staging-1",
-        json!({"environment": "staging", "pollSeconds": 0}),
-    )
-    .await;
+    h.up("staging", "up-staging-1").await;
     h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF")
         .await;
     let balancer = kubernetes_load_balancer(&h).await;
 
     // onDelete: retain (the default) keeps the buckets and what is in them.
-    let ended = h
-        .execute(
-            &h.down,
-            "down-staging-1",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        ended.cause
-    );
+    h.down_succeeds("staging", "down-staging-1").await;
     assert_eq!(h.state().await.0, EnvironmentState::Deleted);
-    let kept =
-        h.s3.get_object()
-            .bucket("strata-staging-uploads")
-            .key("invoice.pdf")
-            .send()
-            .await;
-    assert!(kept.is_ok(), "a retained bucket lost its data");
+    let kept = h.has_object("strata-staging-uploads", "invoice.pdf").await;
+    assert!(kept, "a retained bucket lost its data");
     let storage = h.component(Component::Storage).await;
     assert_eq!(storage.phase, ComponentPhase::Retained);
     assert!(tagged_vpcs(&h).await.is_empty(), "the VPC outlived down");
@@ -835,17 +865,13 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
             .any(|t| t.key() == Some("strata:environment") && t.value() == Some("staging")),
         "{tags:?}"
     );
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     assert!(
         status.credentials.is_empty(),
         "a deleted database keeps no credential"
     );
 
-    h.run(
-        "up-staging-1-again",
-        json!({"environment": "staging", "pollSeconds": 0}),
-    )
-    .await;
+    h.up("staging", "up-staging-1-again").await;
     let database = h.component(Component::Database).await;
     assert_eq!(database.phase, ComponentPhase::Ready);
     assert_eq!(database.resource_ids["restoredFrom"], snapshot_id);
@@ -858,22 +884,10 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
     h.up_ready("staging", "up-staging-2").await;
     h.upload("strata-staging-uploads", "invoice.pdf", b"%PDF-2")
         .await;
-    let ended = h
-        .execute(
-            &h.down,
-            "down-staging-2",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        ended.cause
-    );
+    h.down_succeeds("staging", "down-staging-2").await;
     for bucket in ["strata-staging-assets", "strata-staging-uploads"] {
         assert!(
-            bucket_tags(&h, bucket).await.is_none(),
+            local_stack::bucket_tags(&h.s3, bucket).await.is_none(),
             "{bucket} still exists"
         );
     }
@@ -883,23 +897,9 @@ async fn down_keeps_retained_buckets_with_their_data_and_deletes_the_others() {
 async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_is_gone() {
     let h = harness().await;
     h.store_staging().await;
-    h.s3.create_bucket()
-        .bucket("strata-staging-uploads")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    local_stack::create_bucket(&h.s3, "strata-staging-uploads").await;
 
-    let ended = h
-        .run(
-            "up-staging-1-a",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
+    let ended = h.up("staging", "up-staging-1-a").await;
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("ResourceNotOwned"));
     assert_eq!(
@@ -920,7 +920,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
         "{message}"
     );
     assert_eq!(
-        bucket_tags(&h, "strata-staging-uploads").await,
+        local_stack::bucket_tags(&h.s3, "strata-staging-uploads").await,
         Some(Vec::new()),
         "it was tagged"
     );
@@ -933,12 +933,7 @@ async fn a_same_named_bucket_not_ours_fails_up_untouched_and_up_resumes_once_it_
         .send()
         .await
         .unwrap();
-    let ended = h
-        .run(
-            "up-staging-1-b",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
+    let ended = h.up("staging", "up-staging-1-b").await;
     assert_eq!(top_level(&ended, UP), UP_PATH);
     let storage = h.component(Component::Storage).await;
     assert_eq!(storage.phase, ComponentPhase::Ready);
@@ -954,12 +949,7 @@ async fn a_held_lock_is_caught_by_its_error_type_and_nothing_changes() {
         .await
         .unwrap();
 
-    let ended = h
-        .run(
-            "up-staging-1",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
+    let ended = h.up("staging", "up-staging-1").await;
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("LockHeld"));
     // The Catch on the handler's errorType routed to the Locked state.
@@ -1084,8 +1074,7 @@ async fn store_as(h: &Harness, name: &str) {
 async fn store_with(h: &Harness, name: &str, change: impl FnOnce(&mut Environment)) {
     // Side by side, each environment needs its own DNS name.
     let env = Staging::new().side_by_side(name).with(change).build();
-    h.stack.stand_in_for(&env).await.unwrap();
-    h.store.put_spec(&env, None, 1).await.unwrap();
+    h.stand_in_and_store(&env, 1).await;
 }
 
 /// One environment's up with `fault` injected at `component`: Failed with the cause, the
@@ -1094,8 +1083,7 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
     store_as(h, name).await;
     let code = fault.code.clone();
     h.stack.inject(fault);
-    let input = json!({"environment": name, "pollSeconds": 0});
-    let ended = h.run(&format!("up-{name}-1-a"), input).await;
+    let ended = h.up(name, &format!("up-{name}-1-a")).await;
     assert_eq!(ended.status, ExecutionStatus::Failed, "{name}");
     assert_eq!(
         ended.error.as_deref(),
@@ -1110,20 +1098,11 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
         "{name}: {:?}",
         ended.states_entered
     );
-    let status = h.store.get_status(name).await.unwrap().unwrap().value;
+    let status = h.status(name).await;
     assert_eq!(status.state, EnvironmentState::Failed, "{name}");
     assert!(status.message.contains(&code), "{name}: {}", status.message);
-    let recorded = h
-        .store
-        .get_component(name, component)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        recorded.value.last_error.unwrap().error,
-        "AwsRejected",
-        "{name}"
-    );
+    let recorded = h.component_of(name, component).await;
+    assert_eq!(recorded.last_error.unwrap().error, "AwsRejected", "{name}");
     // The lock is free: anyone may take it (and give it back).
     h.store
         .acquire(name, "probe", 60, strata_testkit::now())
@@ -1132,14 +1111,9 @@ async fn fails_then_converges(h: &Harness, name: &str, component: Component, fau
     h.store.release(name, "probe").await.unwrap();
 
     h.up_ready(name, &format!("up-{name}-1-b")).await;
-    let recorded = h
-        .store
-        .get_component(name, component)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(recorded.value.phase, ComponentPhase::Ready, "{name}");
-    assert!(recorded.value.last_error.is_none(), "{name}");
+    let recorded = h.component_of(name, component).await;
+    assert_eq!(recorded.phase, ComponentPhase::Ready, "{name}");
+    assert!(recorded.last_error.is_none(), "{name}");
 }
 
 #[tokio::test]
@@ -1194,13 +1168,8 @@ async fn transient_errors_are_retried_by_the_sdk_then_by_the_state_machine() {
         .inject(Fault::s3("PUT /strata-flaky-assets", "", 503, "ServiceUnavailable").times(4));
     let ended = h.up_ready("flaky", "up-flaky-1").await;
     assert_eq!(h.stack.pending_faults(), 0);
-    let storage = h
-        .store
-        .get_component("flaky", Component::Storage)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(storage.value.phase, ComponentPhase::Ready);
+    let storage = h.component_of("flaky", Component::Storage).await;
+    assert_eq!(storage.phase, ComponentPhase::Ready);
     let storage_steps = ended
         .states_entered
         .iter()
@@ -1282,37 +1251,16 @@ async fn resources_still_creating_are_polled_until_ready() {
     store_as(&h, "slow").await;
     // moto makes everything at once; the router makes RDS and EKS say "still creating" for
     // three more polls each, as AWS does for minutes.
-    h.stack.delay(
-        Delay::query(
-            "DescribeDBInstances",
-            "strata-slow",
-            "<DBInstanceStatus>available</DBInstanceStatus>",
-            "<DBInstanceStatus>creating</DBInstanceStatus>",
-        )
-        .times(3),
-    );
-    h.stack.delay(
-        Delay::rest_json(
-            "GET /clusters/strata-slow",
-            "",
-            r#""status": "ACTIVE""#,
-            r#""status": "CREATING""#,
-        )
-        .times(3),
-    );
+    h.stack.delay(local_stack::database_creating("slow", 3));
+    h.stack.delay(local_stack::cluster_creating("slow", 3));
     let ended = h.up_ready("slow", "up-slow-1").await;
     assert_eq!(h.stack.pending_delays(), 0, "every delay was seen");
     let waits = |state: &str| ended.states_entered.iter().filter(|s| *s == state).count();
     assert!(waits("Database wait") >= 3, "{:?}", ended.states_entered);
     assert!(waits("Cluster wait") >= 3, "{:?}", ended.states_entered);
     for component in [Component::Cluster, Component::Database] {
-        let recorded = h
-            .store
-            .get_component("slow", component)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(recorded.value.phase, ComponentPhase::Ready, "{component}");
+        let recorded = h.component_of("slow", component).await;
+        assert_eq!(recorded.phase, ComponentPhase::Ready, "{component}");
     }
 }
 
@@ -1366,12 +1314,7 @@ async fn new_versions_roll_out_a_failed_migration_keeps_the_old_one_and_blue_gre
         .await
         .unwrap();
     h.stack.cluster_simulator().fail_jobs(":2.3.1", 1);
-    let ended = h
-        .run(
-            "up-staging-1-b",
-            json!({"environment": "staging", "pollSeconds": 0}),
-        )
-        .await;
+    let ended = h.up("staging", "up-staging-1-b").await;
     assert_eq!(
         ended.error.as_deref(),
         Some("MigrationFailed"),
@@ -1432,14 +1375,8 @@ async fn the_cluster_simulator_refuses_a_token_for_another_cluster() {
     h.store_staging().await;
     h.up_ready("staging", "up-staging-1").await;
     // The endpoint of strata-staging, with a token minted for another cluster's name.
-    let described = h
-        .eks
-        .describe_cluster()
-        .name("strata-staging")
-        .send()
-        .await
-        .unwrap();
-    let endpoint = described.cluster().unwrap().endpoint().unwrap().to_owned();
+    let described = staging_cluster(&h).await;
+    let endpoint = described.endpoint().unwrap().to_owned();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
     let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "t");
     for (cluster, expected) in [("strata-other", 401), ("strata-staging", 200)] {
@@ -1462,6 +1399,12 @@ async fn the_cluster_simulator_refuses_a_token_for_another_cluster() {
     }
 }
 
+/// What the sync schedule's run at `secs` answers.
+async fn run_schedule(h: &Harness, secs: u64) -> serde_json::Value {
+    let at = scheduled_time(secs);
+    h.stack.run_schedule("SyncSchedule", &at).await.unwrap()
+}
+
 /// RFC 3339, as EventBridge Scheduler writes `<aws.scheduler.scheduled-time>`.
 fn scheduled_time(secs: u64) -> String {
     aws_sdk_dynamodb::primitives::DateTime::from_secs(secs as i64)
@@ -1474,17 +1417,9 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
     let h = harness().await;
     let queue = state_change_queue(&h).await;
     let created = strata_testkit::now();
-    let text = strata_testkit::examples::staging_text();
     for name in ["pr-7", "pr-8", "pr-9"] {
-        let mut env = Environment::parse(&text).unwrap();
-        env.metadata.name = name.to_owned();
-        env.spec.ttl = Some("2h".into());
-        env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
-        h.stack.stand_in_for(&env).await.unwrap();
-        h.store.put_spec(&env, None, created).await.unwrap();
-        strata_store::ensure_scheduled(&h.store, name, created, 900)
-            .await
-            .unwrap();
+        let env = Staging::new().side_by_side(name).ttl(Some("2h")).build();
+        h.store_scheduled(&env, created).await;
     }
     h.up_ready("pr-7", "up-pr-7-1").await;
     h.upload("strata-pr-7-uploads", "invoice.pdf", b"%PDF")
@@ -1503,22 +1438,14 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
 
     // Half an hour before expiry: the hour-ahead warning for pr-7 (and pr-9 is skipped).
     let expiry = created + 7200;
-    let report = h
-        .stack
-        .run_schedule("SyncSchedule", &scheduled_time(expiry - 1800))
-        .await
-        .unwrap();
+    let report = run_schedule(&h, expiry - 1800).await;
     assert_eq!(
         (&report["due"], &report["synced"], &report["skipped"]),
         (&json!(3), &json!(2), &json!(1)),
         "{report}"
     );
     // Progressing and Ready of pr-7's up, then the warning.
-    let warnings: Vec<serde_json::Value> = received(&h, &queue, 3)
-        .await
-        .into_iter()
-        .filter(|e| e["detail-type"] == "Strata Environment TTL Warning")
-        .collect();
+    let warnings = received_of(&h, &queue, 3, "Strata Environment TTL Warning").await;
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(warnings[0]["detail"]["environment"], "pr-7");
     assert_eq!(warnings[0]["detail"]["expiresAt"], expiry);
@@ -1526,37 +1453,18 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
 
     // Past expiry: pr-7 goes through environment-down; pr-8 (extended) and pr-9 (locked)
     // are left alone.
-    let report = h
-        .stack
-        .run_schedule("SyncSchedule", &scheduled_time(expiry + 60))
-        .await
-        .unwrap();
+    let report = run_schedule(&h, expiry + 60).await;
     assert_eq!(
         (&report["expired"], &report["synced"], &report["skipped"]),
         (&json!(1), &json!(1), &json!(1)),
         "{report}"
     );
-    let execution = format!(
-        "{}:ttl-pr-7-{expiry}",
-        h.down.replacen(":stateMachine:", ":execution:", 1)
-    );
-    let ended = h.wait_for(&execution).await;
-    assert_eq!(
-        ended.status,
-        ExecutionStatus::Succeeded,
-        "{:?}",
-        ended.cause
-    );
-    let status = h.store.get_status("pr-7").await.unwrap().unwrap().value;
+    h.succeeded(&h.down, &format!("ttl-pr-7-{expiry}")).await;
+    let status = h.status("pr-7").await;
     assert_eq!(status.state, EnvironmentState::Deleted);
     // The same data safety as any down: the retained bucket keeps its data.
-    let kept =
-        h.s3.get_object()
-            .bucket("strata-pr-7-uploads")
-            .key("invoice.pdf")
-            .send()
-            .await;
-    assert!(kept.is_ok(), "a TTL's down lost a retained bucket's data");
+    let kept = h.has_object("strata-pr-7-uploads", "invoice.pdf").await;
+    assert!(kept, "a TTL's down lost a retained bucket's data");
     assert_eq!(h.store.get_sync("pr-7").await.unwrap(), None, "unscheduled");
     for spared in ["pr-8", "pr-9"] {
         let status = h.store.get_status(spared).await.unwrap();
@@ -1577,13 +1485,7 @@ async fn the_schedule_warns_then_destroys_an_expired_environment_and_spares_the_
 
 /// The serving version of each service, as the app step recorded it.
 async fn serving_versions(h: &Harness, name: &str) -> (String, String) {
-    let app = h
-        .store
-        .get_component(name, Component::App)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let app = h.component_of(name, Component::App).await;
     (
         app.outputs["service.ui.version"].clone(),
         app.outputs["service.api.version"].clone(),
@@ -1595,13 +1497,10 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     let h = harness().await;
     let queue = state_change_queue(&h).await;
     let created = strata_testkit::now();
-    let text = strata_testkit::examples::staging_text();
     // img-1 deploys new images (the example's `sync.images: deploy`); img-2 runs the same
     // images under `report`; img-3 runs other repositories.
     for name in ["img-1", "img-2", "img-3"] {
-        let mut env = Environment::parse(&text).unwrap();
-        env.metadata.name = name.to_owned();
-        env.spec.dns.as_mut().unwrap().name = format!("{name}.example.com");
+        let mut env = Staging::new().side_by_side(name).build();
         if name == "img-2" {
             env.spec.sync.images = strata_core::spec::ImagePolicy::Report;
         }
@@ -1610,11 +1509,7 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
                 service.image = service.image.replace("shop/", "blog/");
             }
         }
-        h.stack.stand_in_for(&env).await.unwrap();
-        h.store.put_spec(&env, None, created).await.unwrap();
-        strata_store::ensure_scheduled(&h.store, name, created, 900)
-            .await
-            .unwrap();
+        h.store_scheduled(&env, created).await;
         // What the API's apply does.
         h.store
             .index_images(name, &env.images(), &[])
@@ -1664,7 +1559,7 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
         serving_versions(&h, "img-1").await,
         ("1.4.7".into(), "2.3.0".into())
     );
-    let status = h.store.get_status("img-1").await.unwrap().unwrap().value;
+    let status = h.status("img-1").await;
     assert_eq!(status.state, EnvironmentState::Ready);
     assert_eq!(
         status.components[&Component::Network].observed_generation,
@@ -1674,7 +1569,7 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
 
     // img-2 (report): still serving 1.4.0, the update recorded in its status.
     assert_eq!(serving_versions(&h, "img-2").await.0, "1.4.0");
-    let status = h.store.get_status("img-2").await.unwrap().unwrap().value;
+    let status = h.status("img-2").await;
     let recorded: Vec<(String, String, String)> = status
         .image_updates
         .iter()
@@ -1683,11 +1578,7 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     assert_eq!(recorded, [("ui".into(), "1.4.0".into(), "1.4.7".into())]);
 
     // Both announced on the bus; img-1's names its rollout.
-    let updates: Vec<serde_json::Value> = received(&h, &queue, 8)
-        .await
-        .into_iter()
-        .filter(|e| e["detail-type"] == "Strata Environment Update Available")
-        .collect();
+    let updates = received_of(&h, &queue, 8, "Strata Environment Update Available").await;
     let mut announced: Vec<(String, String, bool)> = updates
         .iter()
         .map(|e| {
@@ -1708,14 +1599,10 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
     );
 
     // The next sync of img-1 finds it up to date and clears the record.
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "img-1"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "img-1").await;
     assert_eq!(outcome["outcome"], "synced", "{outcome}");
     assert!(outcome.get("updates").is_none(), "{outcome}");
-    let status = h.store.get_status("img-1").await.unwrap().unwrap().value;
+    let status = h.status("img-1").await;
     assert!(
         status.image_updates.is_empty(),
         "{:?}",
@@ -1736,36 +1623,22 @@ async fn an_ecr_push_rolls_the_new_version_out_through_the_fast_path() {
 async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leaving_the_rest() {
     let h = harness().await;
     let queue = state_change_queue(&h).await;
-    let env = h.store_staging().await;
-    strata_store::ensure_scheduled(&h.store, "staging", 1, 900)
-        .await
-        .unwrap();
+    let env = strata_testkit::staging();
+    h.store_scheduled(&env, 1).await;
     h.up_ready("staging", "up-staging-1").await;
     let network = h.component(Component::Network).await;
     let cluster = h.component(Component::Cluster).await;
     let nodegroup = cluster.resource_ids["nodegroupName"].clone();
-    let database_before = h
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier("strata-staging")
-        .send()
-        .await
-        .unwrap()
-        .db_instances()[0]
-        .clone();
+    let database_before = staging_instance(&h).await;
 
     // In sync: the sync finds nothing.
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "staging").await;
     assert_eq!(outcome["outcome"], "synced", "{outcome}");
     assert!(outcome.get("drift").is_none(), "{outcome}");
 
     // The inventory: what the Tagging API lists, and the EKS, Route 53, ECR and Elastic IP
     // resources it does not, each by type and id.
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     let listed: Vec<String> = status
         .inventory
         .iter()
@@ -1807,55 +1680,17 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
         .scale_node_group("eu-west-1", "strata-staging", &nodegroup, 3)
         .await
         .unwrap();
-    let tags =
-        h.s3.get_bucket_tagging()
-            .bucket("strata-staging-assets")
-            .send()
-            .await
-            .unwrap();
-    let kept: Vec<aws_sdk_s3::types::Tag> = tags
-        .tag_set()
-        .iter()
-        .filter(|t| t.key() != "strata:component")
-        .cloned()
-        .collect();
-    h.s3.put_bucket_tagging()
-        .bucket("strata-staging-assets")
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .set_tag_set(Some(kept))
-                .build()
-                .unwrap(),
-        )
-        .send()
+    let mut kept = local_stack::bucket_tags(&h.s3, "strata-staging-assets")
         .await
-        .unwrap();
+        .expect("the bucket exists");
+    kept.retain(|(key, _)| key != "strata:component");
+    local_stack::put_bucket_tags(&h.s3, "strata-staging-assets", kept).await;
     h.stack
         .scale_deployment("eu-west-1", "strata-staging", "staging", "api", 5)
         .await
         .unwrap();
-    let zone = h
-        .route53
-        .list_hosted_zones()
-        .send()
-        .await
-        .unwrap()
-        .hosted_zones()[0]
-        .id()
-        .to_owned();
-    let records = h
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .send()
-        .await
-        .unwrap();
-    let record = records
-        .resource_record_sets()
-        .iter()
-        .find(|r| r.name() == "staging.example.com.")
-        .unwrap()
-        .clone();
+    let zone = hosted_zone(&h).await;
+    let record = staging_record(&h, &zone).await.unwrap();
     h.route53
         .change_resource_record_sets()
         .hosted_zone_id(&zone)
@@ -1876,11 +1711,7 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
         .unwrap();
 
     // The sync reports each by its path; the example's policy is repair.
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "staging").await;
     let drift = outcome["drift"].as_array().expect("drift found").clone();
     let by_component = |name: &str| -> serde_json::Value {
         drift
@@ -1921,13 +1752,9 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
         json!(["record staging.example.com."])
     );
     assert_eq!(drift.len(), 4, "nothing else drifted: {outcome}");
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     assert_eq!(status.drift.len(), 4);
-    let drifted: Vec<serde_json::Value> = received(&h, &queue, 3)
-        .await
-        .into_iter()
-        .filter(|e| e["detail-type"] == "Strata Environment Drifted")
-        .collect();
+    let drifted = received_of(&h, &queue, 3, "Strata Environment Drifted").await;
     assert_eq!(drifted.len(), 1, "{drifted:?}");
     assert_eq!(
         drifted[0]["detail"]["components"].as_array().unwrap().len(),
@@ -1953,46 +1780,21 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
         .nodegroup
         .unwrap();
     assert_eq!(group.scaling_config().unwrap().desired_size(), Some(2));
-    let tags =
-        h.s3.get_bucket_tagging()
-            .bucket("strata-staging-assets")
-            .send()
-            .await
-            .unwrap();
+    let tags = local_stack::bucket_tags(&h.s3, "strata-staging-assets").await;
     assert!(
-        tags.tag_set()
+        tags.expect("the bucket exists")
             .iter()
-            .any(|t| t.key() == "strata:component" && t.value() == "storage")
+            .any(|(key, value)| key == "strata:component" && value == "storage")
     );
     assert_eq!(workload(&h, "api").1, 2);
-    let records = h
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        records
-            .resource_record_sets()
-            .iter()
-            .any(|r| r.name() == "staging.example.com.")
-    );
+    assert!(staging_record(&h, &zone).await.is_some());
 
     // Nothing else was touched: the same VPC, the same database instance and generation.
     assert_eq!(
         h.component(Component::Network).await.resource_ids["vpcId"],
         network.resource_ids["vpcId"]
     );
-    let database_after = h
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier("strata-staging")
-        .send()
-        .await
-        .unwrap()
-        .db_instances()[0]
-        .clone();
+    let database_after = staging_instance(&h).await;
     assert_eq!(
         database_after.instance_create_time(),
         database_before.instance_create_time()
@@ -2008,13 +1810,9 @@ async fn drift_made_behind_strata_s_back_is_reported_by_path_and_repaired_leavin
     );
 
     // The next sync finds all in sync again and clears the record.
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "staging").await;
     assert!(outcome.get("drift").is_none(), "{outcome}");
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     assert!(status.drift.is_empty(), "{:?}", status.drift);
     assert_eq!(env.name(), "staging");
 }
@@ -2024,18 +1822,8 @@ async fn public_route(h: &Harness) -> (String, Option<String>) {
     let tables = h
         .ec2
         .describe_route_tables()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:strata:role")
-                .values("rt-public")
-                .build(),
-        )
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:strata:environment")
-                .values("staging")
-                .build(),
-        )
+        .filters(ec2_filter("tag:strata:role", "rt-public"))
+        .filters(ec2_filter("tag:strata:environment", "staging"))
         .send()
         .await
         .unwrap();
@@ -2052,18 +1840,11 @@ async fn public_route(h: &Harness) -> (String, Option<String>) {
 async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secrets_never_shown() {
     let h = harness().await;
     let search = strata_localstack::secrets::SecretSearch::start(&h.stack).await;
-    h.store_staging().await;
-    strata_store::ensure_scheduled(&h.store, "staging", 1, 900)
-        .await
-        .unwrap();
+    h.store_scheduled(&strata_testkit::staging(), 1).await;
     h.up_ready("staging", "up-staging-1").await;
 
     // Every component is compared against the emulator and the cluster, and all agree.
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "staging").await;
     assert_eq!(outcome["outcome"], "synced", "{outcome}");
     assert!(outcome.get("drift").is_none(), "{outcome}");
 
@@ -2119,11 +1900,7 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
         .await
         .unwrap();
 
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "staging").await;
     let drift = outcome["drift"].as_array().expect("drift found").clone();
     let fields = |name: &str| {
         drift
@@ -2165,7 +1942,7 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
     );
     assert_eq!(drift.len(), 3, "nothing else drifted: {outcome}");
     // Neither the secret's value nor the one typed over it is in the answer or the status.
-    let status = h.store.get_status("staging").await.unwrap().unwrap().value;
+    let status = h.status("staging").await;
     for shown in [outcome.to_string(), serde_json::to_string(&status).unwrap()] {
         for secret in [
             strata_localstack::STAND_IN_SECRET_VALUE,
@@ -2180,15 +1957,7 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
     let repair = outcome["repair"].as_str().expect("a repair started");
     h.up_succeeded(repair).await;
     assert_eq!(public_route(&h).await, (table, Some(gateway)));
-    let database = h
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier("strata-staging")
-        .send()
-        .await
-        .unwrap()
-        .db_instances()[0]
-        .clone();
+    let database = staging_instance(&h).await;
     assert_eq!(database.backup_retention_period(), Some(7));
     assert_eq!(
         config_maps.get("storage").await.unwrap().data.unwrap()["BUCKET_ASSETS"],
@@ -2196,11 +1965,7 @@ async fn drift_in_the_network_the_database_and_config_is_found_repaired_and_secr
     );
     assert_eq!(secrets.get("api-env").await.unwrap().data, secret_before);
 
-    let outcome = h
-        .stack
-        .invoke("SyncFunction", r#"{"environment": "staging"}"#)
-        .await
-        .unwrap();
+    let outcome = sync(&h, "staging").await;
     assert!(outcome.get("drift").is_none(), "{outcome}");
 
     // After two syncs and a repair: neither secret value is anywhere Strata writes.
@@ -2226,16 +1991,9 @@ async fn a_permission_missing_from_a_role_fails_up_naming_the_action() {
     let h = harness().await;
     assert!(h.stack.revoke("AppFunction", "ecr:DescribeImages"));
     store_as(&h, "no-ecr").await;
-    let input = json!({"environment": "no-ecr", "pollSeconds": 0});
-    let ended = h.run("up-no-ecr-1-a", input).await;
+    let ended = h.up("no-ecr", "up-no-ecr-1-a").await;
     assert_eq!(ended.status, ExecutionStatus::Failed, "{:?}", ended.cause);
-    let app = h
-        .store
-        .get_component("no-ecr", Component::App)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let app = h.component_of("no-ecr", Component::App).await;
     let error = app.last_error.expect("the app step recorded its error");
     assert!(
         error.cause.contains("ecr:DescribeImages") && error.cause.contains("not authorized"),
@@ -2243,13 +2001,7 @@ async fn a_permission_missing_from_a_role_fails_up_naming_the_action() {
     );
     // The layers below were allowed all they needed.
     for component in [Component::Network, Component::Cluster, Component::Config] {
-        let recorded = h
-            .store
-            .get_component("no-ecr", component)
-            .await
-            .unwrap()
-            .unwrap()
-            .value;
+        let recorded = h.component_of("no-ecr", component).await;
         assert_eq!(recorded.phase, ComponentPhase::Ready, "{component:?}");
     }
 }
@@ -2273,8 +2025,7 @@ async fn per_az_nat_gateways_are_one_per_az_each_with_its_own_route() {
 
     let mut ids = Vec::new();
     for name in ["nat-single", "nat-per-az"] {
-        let network = h.store.get_component(name, Component::Network).await;
-        ids.push(network.unwrap().unwrap().value.resource_ids);
+        ids.push(h.component_of(name, Component::Network).await.resource_ids);
     }
     let (single, per_az) = (&ids[0], &ids[1]);
     let nats: BTreeSet<&String> = (0..3)
@@ -2285,12 +2036,7 @@ async fn per_az_nat_gateways_are_one_per_az_each_with_its_own_route() {
     let tables = h
         .ec2
         .describe_route_tables()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&per_az["vpcId"])
-                .build(),
-        )
+        .filters(ec2_filter("vpc-id", &per_az["vpcId"]))
         .send()
         .await
         .unwrap();

@@ -16,8 +16,19 @@ const JUSTIFIED: &[(&str, &str)] = &[];
 
 async fn stored(started: &Started, name: &str) {
     let env = Staging::new().side_by_side(name).build();
-    started.stack.stand_in_for(&env).await.unwrap();
-    started.store.put_spec(&env, None, 1).await.unwrap();
+    started.stand_in_and_store(&env, 1).await;
+}
+
+/// The local stack with `function`'s statement allowing `action` changed by `change` (the
+/// statement must exist).
+async fn narrowed(
+    function: &str,
+    action: &str,
+    change: impl FnMut(&mut strata_localstack::policy::Statement),
+) -> Started {
+    let started = local_stack::start().await;
+    assert!(started.stack.amend_policy(function, action, change));
+    started
 }
 
 /// `up` of the example stored as `name`, which must fail at `component`: the error it
@@ -74,17 +85,13 @@ async fn every_call_of_up_and_down_is_decided_on_its_resources_and_conditions() 
 /// AccessDenied naming `s3:CreateBucket` and the bucket's ARN, and makes no bucket.
 #[tokio::test]
 async fn a_narrowed_resource_fails_up_naming_the_action_and_the_arn() {
-    let started = local_stack::start().await;
-    assert!(
-        started
-            .stack
-            .amend_policy("StorageFunction", "s3:CreateBucket", |statement| {
-                statement.resources = vec![
-                    "arn:aws:s3:::elsewhere-*".into(),
-                    "arn:aws:s3:::elsewhere-*/*".into(),
-                ];
-            })
-    );
+    let started = narrowed("StorageFunction", "s3:CreateBucket", |statement| {
+        statement.resources = vec![
+            "arn:aws:s3:::elsewhere-*".into(),
+            "arn:aws:s3:::elsewhere-*/*".into(),
+        ];
+    })
+    .await;
     let error = failed_up_at(&started, "iam-bucket", Component::Storage).await;
     assert!(
         error.contains("s3:CreateBucket")
@@ -106,16 +113,12 @@ async fn a_narrowed_resource_fails_up_naming_the_action_and_the_arn() {
 /// network naming `ec2:CreateVpc` and the VPC's ARN, and makes no VPC.
 #[tokio::test]
 async fn a_narrowed_tag_condition_fails_up_naming_the_action_and_the_arn() {
-    let started = local_stack::start().await;
-    assert!(
-        started
-            .stack
-            .amend_policy("NetworkFunction", "ec2:CreateVpc", |statement| {
-                statement.condition = Some(json!({
-                    "StringEquals": {"aws:RequestTag/strata:managed-by": "another-team"}
-                }));
-            })
-    );
+    let started = narrowed("NetworkFunction", "ec2:CreateVpc", |statement| {
+        statement.condition = Some(json!({
+            "StringEquals": {"aws:RequestTag/strata:managed-by": "another-team"}
+        }));
+    })
+    .await;
     let error = failed_up_at(&started, "iam-tag", Component::Network).await;
     assert!(
         error.contains("ec2:CreateVpc")

@@ -23,17 +23,10 @@ struct Stack {
 
 async fn stack() -> Stack {
     let started = local_stack::start().await;
-    let config = started.stack.sdk_config();
-    let sfn = aws_sdk_sfn::Client::new(&config);
-    let flows = SfnFlows::new(sfn.clone(), started.up.clone(), started.down.clone());
-    let regional = config
-        .to_builder()
-        .region(aws_config::Region::new("eu-west-1"))
-        .build();
+    let (operations, sfn) = started.operations_polling(0);
+    let regional = started.regional("eu-west-1");
     Stack {
-        operations: Operations::new(started.store.clone(), flows)
-            .with_poll_seconds(Some(0))
-            .with_clock_scale(Some(0)),
+        operations,
         sfn,
         ec2: aws_sdk_ec2::Client::new(&regional),
         s3: aws_sdk_s3::Client::new(&regional),
@@ -133,16 +126,7 @@ async fn a_same_named_bucket_of_another_control_plane_fails_up_and_keeps_its_tag
     s.store_spec(&env).await;
     // Another Strata stack in the account runs an environment of the same name.
     let bucket = "strata-twin-uploads";
-    s.s3.create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    local_stack::create_bucket(&s.s3, bucket).await;
     let theirs = tags::Owner::new(
         "twin",
         Some(&Incarnation {
@@ -152,27 +136,7 @@ async fn a_same_named_bucket_of_another_control_plane_fails_up_and_keeps_its_tag
         }),
     )
     .tags(Component::Storage);
-    let tag_set = theirs
-        .iter()
-        .map(|(k, v)| {
-            aws_sdk_s3::types::Tag::builder()
-                .key(*k)
-                .value(v)
-                .build()
-                .unwrap()
-        })
-        .collect();
-    s.s3.put_bucket_tagging()
-        .bucket(bucket)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .set_tag_set(Some(tag_set))
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    local_stack::put_bucket_tags(&s.s3, bucket, theirs).await;
     let before = s.bucket_tags(bucket).await;
 
     let ended = s.run("twin", false).await;

@@ -6,23 +6,19 @@
 
 use std::collections::BTreeMap;
 
-use strata_control::{Launch, Operations, SfnFlows, Trigger};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+use strata_control::{Launch, Trigger};
 use strata_core::{EnvironmentState, Scope};
-use strata_store::{DynamoStore, prelude::*};
+use strata_store::prelude::*;
 
 use strata_testkit::local_stack;
 
 const NAME: &str = "sleepy";
 const CLUSTER: &str = "strata-sleepy";
 
+/// The local stack the environment sleeps on, driven as the API drives it.
 struct Sleepy {
-    started: local_stack::Started,
-    operations: Operations<DynamoStore, SfnFlows>,
-    sfn: aws_sdk_sfn::Client,
-    ec2: aws_sdk_ec2::Client,
-    eks: aws_sdk_eks::Client,
-    rds: aws_sdk_rds::Client,
-    route53: aws_sdk_route53::Client,
+    driven: local_stack::Driven,
 }
 
 /// What the environment is made of: resource ids and sizes, by what they are.
@@ -30,17 +26,8 @@ type Shape = BTreeMap<String, String>;
 
 impl Sleepy {
     async fn new() -> Self {
-        let started = local_stack::start().await;
-        let (operations, sfn) = started.operations();
-        let regional = started.regional("eu-west-1");
         Self {
-            operations,
-            sfn,
-            ec2: aws_sdk_ec2::Client::new(&regional),
-            eks: aws_sdk_eks::Client::new(&regional),
-            rds: aws_sdk_rds::Client::new(&regional),
-            route53: aws_sdk_route53::Client::new(&started.stack.sdk_config()),
-            started,
+            driven: local_stack::driven().await,
         }
     }
 
@@ -54,37 +41,36 @@ impl Sleepy {
             message: "sleep test".into(),
         };
         let started = self
+            .driven
             .operations
             .start(&launch, "sleep test", strata_testkit::now())
             .await
             .unwrap();
-        let ended = local_stack::ended(
-            &self.sfn,
-            &strata_control::execution_arn(&self.started.up, &started.execution),
-        )
-        .await;
-        assert_eq!(
-            ended.status(),
-            &aws_sdk_sfn::types::ExecutionStatus::Succeeded,
-            "{:?}",
-            ended.cause()
-        );
+        let ended = self.ended(&started.execution).await;
+        local_stack::assert_succeeded(&ended);
         self.status().await.state
     }
 
+    /// The `up` execution named `execution` (one the API or the sync started), once ended.
+    async fn ended(&self, execution: &str) -> DescribeExecutionOutput {
+        let arn = self.driven.started.execution_arn(execution, false);
+        local_stack::ended(&self.driven.sfn, &arn).await
+    }
+
     async fn status(&self) -> strata_core::EnvironmentStatus {
-        self.started.status(NAME).await
+        self.driven.started.status(NAME).await
     }
 
     /// (generation, status version), as the API starts an operation with.
     async fn versions(&self) -> (u64, u64) {
-        let store = &self.started.store;
+        let store = &self.driven.started.store;
         let generation = store.get_spec(NAME).await.unwrap().unwrap().generation;
         let status_version = store.get_status(NAME).await.unwrap().unwrap().version;
         (generation, status_version)
     }
 
     async fn shape(&self) -> Shape {
+        let aws = &self.driven;
         let mut shape = Shape::new();
         let ours = |tags: &[aws_sdk_ec2::types::Tag]| {
             let tag = |key: &str| {
@@ -96,19 +82,19 @@ impl Sleepy {
             (tag("strata:environment").as_deref() == Some(NAME))
                 .then(|| tag("strata:role").unwrap_or_default())
         };
-        let vpcs = self.ec2.describe_vpcs().send().await.unwrap();
+        let vpcs = aws.ec2.describe_vpcs().send().await.unwrap();
         for v in vpcs.vpcs() {
             if let Some(role) = ours(v.tags()) {
                 shape.insert(role, v.vpc_id().unwrap().into());
             }
         }
-        let subnets = self.ec2.describe_subnets().send().await.unwrap();
+        let subnets = aws.ec2.describe_subnets().send().await.unwrap();
         for s in subnets.subnets() {
             if let Some(role) = ours(s.tags()) {
                 shape.insert(role, s.subnet_id().unwrap().into());
             }
         }
-        let tables = self.ec2.describe_route_tables().send().await.unwrap();
+        let tables = aws.ec2.describe_route_tables().send().await.unwrap();
         for t in tables.route_tables() {
             if let Some(role) = ours(t.tags()) {
                 let default = t
@@ -121,7 +107,7 @@ impl Sleepy {
                 shape.insert(format!("{role} default route"), default.into());
             }
         }
-        let addresses = self.ec2.describe_addresses().send().await.unwrap();
+        let addresses = aws.ec2.describe_addresses().send().await.unwrap();
         for a in addresses.addresses() {
             if let Some(role) = ours(a.tags()) {
                 shape.insert(
@@ -134,7 +120,7 @@ impl Sleepy {
                 );
             }
         }
-        let nats = self.ec2.describe_nat_gateways().send().await.unwrap();
+        let nats = aws.ec2.describe_nat_gateways().send().await.unwrap();
         for n in nats.nat_gateways() {
             let live = !matches!(
                 n.state().map(|s| s.as_str()),
@@ -152,10 +138,10 @@ impl Sleepy {
                 );
             }
         }
-        let cluster = self.eks.describe_cluster().name(CLUSTER).send().await;
+        let cluster = aws.eks.describe_cluster().name(CLUSTER).send().await;
         let cluster = cluster.unwrap().cluster.unwrap();
         shape.insert("eks cluster".into(), cluster.arn().unwrap().into());
-        let groups = self
+        let groups = aws
             .eks
             .list_nodegroups()
             .cluster_name(CLUSTER)
@@ -163,7 +149,7 @@ impl Sleepy {
             .await
             .unwrap();
         for group in groups.nodegroups() {
-            let described = self
+            let described = aws
                 .eks
                 .describe_nodegroup()
                 .cluster_name(CLUSTER)
@@ -188,7 +174,7 @@ impl Sleepy {
                 ),
             );
         }
-        let instances = self
+        let instances = aws
             .rds
             .describe_db_instances()
             .db_instance_identifier(CLUSTER)
@@ -209,7 +195,7 @@ impl Sleepy {
                 db.allocated_storage().unwrap_or_default()
             ),
         );
-        let simulator = self.started.stack.cluster_simulator();
+        let simulator = aws.started.stack.cluster_simulator();
         for key in simulator.inventory(CLUSTER) {
             let Some(name) = key.strip_prefix(&format!("deployments/{NAME}/")) else {
                 continue;
@@ -222,9 +208,9 @@ impl Sleepy {
                 deployment["spec"]["replicas"].to_string(),
             );
         }
-        let zones = self.route53.list_hosted_zones().send().await.unwrap();
+        let zones = aws.route53.list_hosted_zones().send().await.unwrap();
         for zone in zones.hosted_zones() {
-            let records = self
+            let records = aws
                 .route53
                 .list_resource_record_sets()
                 .hosted_zone_id(zone.id())
@@ -256,13 +242,7 @@ fn changed(a: &Shape, b: &Shape) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn sleep_then_wake_returns_every_resource_to_the_same_ids_and_sizes() {
     let s = Sleepy::new().await;
-    let env = strata_testkit::example_as(NAME);
-    s.started.stack.stand_in_for(&env).await.unwrap();
-    s.started
-        .store
-        .put_spec(&env, None, strata_testkit::now())
-        .await
-        .unwrap();
+    s.driven.started.store_example(NAME).await;
     let (generation, status_version) = (1, 0);
     assert_eq!(
         s.run(Trigger::Apply {
@@ -380,10 +360,11 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         wake: "0 0 * * 0".into(),
         time_zone: "Europe/Berlin".into(),
     });
-    s.started.stack.stand_in_for(&env).await.unwrap();
+    let store = &s.driven.started.store;
+    s.driven.started.stack.stand_in_for(&env).await.unwrap();
     let now = strata_testkit::now();
-    s.started.store.put_spec(&env, None, now).await.unwrap();
-    strata_store::ensure_scheduled(&s.started.store, NAME, now, 900)
+    store.put_spec(&env, None, now).await.unwrap();
+    strata_store::ensure_scheduled(store, NAME, now, 900)
         .await
         .unwrap();
     assert_eq!(
@@ -399,12 +380,13 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
     let s = &s;
     let sync = |at: u64| async move {
         let report = s
+            .driven
             .started
             .stack
             .run_schedule("SyncSchedule", &scheduled_time(at))
             .await
             .unwrap();
-        let history = s.started.store.history(NAME, 10, None).await.unwrap();
+        let history = store.history(NAME, 10, None).await.unwrap();
         (report, history)
     };
     let (report, history) = sync(strata_testkit::now() + 1000).await;
@@ -416,12 +398,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         .expect("the sync asked for a sleep");
     let execution = started.execution.clone().unwrap();
     assert!(execution.starts_with("sleep-sleepy-1-"), "{execution}");
-    let ended = local_stack::ended(
-        &s.sfn,
-        &strata_control::execution_arn(&s.started.up, &execution),
-    )
-    .await;
-    assert_eq!(ended.status().as_str(), "SUCCEEDED");
+    assert_eq!(s.ended(&execution).await.status().as_str(), "SUCCEEDED");
     let status = s.status().await;
     assert!(status.sleeping.is_some());
     assert_eq!(status.state, EnvironmentState::Ready);
@@ -441,9 +418,8 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         wake: "* * * * *".into(),
         time_zone: "UTC".into(),
     });
-    let stored = s.started.store.get_spec(NAME).await.unwrap().unwrap();
-    s.started
-        .store
+    let stored = store.get_spec(NAME).await.unwrap().unwrap();
+    store
         .put_spec(&awake, Some(&stored), strata_testkit::now())
         .await
         .unwrap();
@@ -455,12 +431,7 @@ async fn the_schedule_puts_an_environment_to_sleep_and_wakes_it_through_the_sync
         .find(|e| e.kind == "WakeRequested")
         .and_then(|e| e.execution.clone())
         .expect("the sync asked for a wake");
-    let ended = local_stack::ended(
-        &s.sfn,
-        &strata_control::execution_arn(&s.started.up, &execution),
-    )
-    .await;
-    assert_eq!(ended.status().as_str(), "SUCCEEDED");
+    assert_eq!(s.ended(&execution).await.status().as_str(), "SUCCEEDED");
     assert!(s.status().await.sleeping.is_none());
     let shape = s.shape().await;
     assert_eq!(shape["db instance status"], "available");

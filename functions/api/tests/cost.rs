@@ -55,7 +55,7 @@ async fn what_runs_is_priced_and_a_plan_shows_the_change_per_component() {
     let api = api();
     let spec = staging_text();
     put(&api, "/environments/staging", &spec, NOW).await;
-    let before = call(&api, event("GET", "/environments/staging", None, None), NOW).await;
+    let before = get(&api, "/environments/staging", NOW).await;
     assert_eq!(before.body["cost"], Value::Null, "nothing has run yet");
 
     converged(&api, &spec).await;
@@ -65,7 +65,7 @@ async fn what_runs_is_priced_and_a_plan_shows_the_change_per_component() {
         .put_status("staging", &ready, previous.map(|p| p.version))
         .await
         .unwrap();
-    let got = call(&api, event("GET", "/environments/staging", None, None), NOW).await;
+    let got = get(&api, "/environments/staging", NOW).await;
     assert_eq!(got.body["cost"]["monthlyUsd"], 224.5, "{}", got.body);
 
     // A NAT gateway in each of the two zones: one more gateway and its address.

@@ -130,20 +130,15 @@ async fn a_preview_is_made_from_a_ready_base_and_holds_it_while_it_runs() {
 
     // The base is held: its delete and a plan recreating its network are refused, and its
     // plan names the preview.
-    let delete = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW,
-    )
-    .await;
-    assert_eq!(delete.status, StatusCode::CONFLICT, "{}", delete.body);
+    let held = delete(&api, "/environments/staging", NOW).await;
+    assert_eq!(held.status, StatusCode::CONFLICT, "{}", held.body);
     assert!(
-        delete.body["error"]["message"]
+        held.body["error"]["message"]
             .as_str()
             .unwrap()
             .contains("pr-42"),
         "{}",
-        delete.body
+        held.body
     );
     let moved = spec.replace("10.40.0.0/16", "10.41.0.0/16");
     assert_ne!(moved, spec);
@@ -176,11 +171,6 @@ async fn a_preview_is_made_from_a_ready_base_and_holds_it_while_it_runs() {
 
     // Once the preview is gone, the base may go.
     set_state(&api, "pr-42", EnvironmentState::Deleted).await;
-    let delete = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW,
-    )
-    .await;
-    assert_eq!(delete.status, StatusCode::ACCEPTED, "{}", delete.body);
+    let freed = delete(&api, "/environments/staging", NOW).await;
+    assert_eq!(freed.status, StatusCode::ACCEPTED, "{}", freed.body);
 }

@@ -15,6 +15,11 @@ fn restoring(spec: &str, from: &str) -> String {
     )
 }
 
+/// `PUT` of `spec` as staging, its database restored from `from`.
+async fn apply_restoring(api: &TestApi, spec: &str, from: &str) -> Answer {
+    put(api, "/environments/staging", &restoring(spec, from), NOW).await
+}
+
 #[tokio::test]
 async fn a_new_database_is_restored_only_from_a_snapshot_recorded_for_it() {
     let api = api();
@@ -23,18 +28,12 @@ async fn a_new_database_is_restored_only_from_a_snapshot_recorded_for_it() {
 
     // Nothing recorded yet: neither latest nor a named snapshot; nothing is stored.
     for from in ["latest", "strata-other-final-g1-1"] {
-        let refused = put(&api, "/environments/staging", &restoring(&spec, from), NOW).await;
+        let refused = apply_restoring(&api, &spec, from).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
         assert_eq!(error_paths(&refused.body), ["spec.database.restoreFrom"]);
         assert!(api.store().get_spec("staging").await.unwrap().is_none());
     }
-    let bad = put(
-        &api,
-        "/environments/staging",
-        &restoring(&spec, "not_an_id"),
-        NOW,
-    )
-    .await;
+    let bad = apply_restoring(&api, &spec, "not_an_id").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(error_paths(&bad.body), ["spec.database.restoreFrom"]);
 
@@ -52,13 +51,7 @@ async fn a_new_database_is_restored_only_from_a_snapshot_recorded_for_it() {
         .put_component("staging", Component::Database, &deleted, None)
         .await
         .unwrap();
-    let refused = put(
-        &api,
-        "/environments/staging",
-        &restoring(&spec, "strata-other-final-g1-1"),
-        NOW,
-    )
-    .await;
+    let refused = apply_restoring(&api, &spec, "strata-other-final-g1-1").await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let message = refused.body["error"]["fields"][0]["message"]
         .as_str()
@@ -67,12 +60,6 @@ async fn a_new_database_is_restored_only_from_a_snapshot_recorded_for_it() {
         message.contains("recorded: strata-staging-final-g1-5"),
         "{message}"
     );
-    let accepted = put(
-        &api,
-        "/environments/staging",
-        &restoring(&spec, "strata-staging-final-g1-5"),
-        NOW,
-    )
-    .await;
+    let accepted = apply_restoring(&api, &spec, "strata-staging-final-g1-5").await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
 }

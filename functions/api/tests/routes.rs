@@ -10,6 +10,20 @@ use strata_store::prelude::*;
 mod support;
 use support::*;
 
+/// The staging example applied at `NOW`, which must be accepted.
+async fn apply_staging(api: &TestApi) {
+    let applied = put(api, "/environments/staging", &staging_text(), NOW).await;
+    assert_eq!(applied.status, StatusCode::ACCEPTED, "{}", applied.body);
+}
+
+/// The first `up` (`up-staging-1-0`) ended: its lease given back.
+async fn first_up_ended(api: &TestApi) {
+    api.store()
+        .release("staging", "up-staging-1-0")
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_ttl_is_extended_by_its_owner_and_only_where_there_is_one() {
     let api = api();
@@ -476,7 +490,7 @@ async fn every_error_class_is_a_clear_4xx_and_writes_nothing() {
     .await;
     assert_eq!(answer.allow.as_deref(), Some("GET, PUT, DELETE"));
     // Nothing was written and nothing started.
-    let listed = call(&api, event("GET", "/environments", None, None), NOW).await;
+    let listed = get(&api, "/environments", NOW).await;
     assert_eq!(listed.body["items"], json!([]));
     assert!(api.flows().started().is_empty());
     assert!(api.store().get_spec("staging").await.unwrap().is_none());
@@ -500,12 +514,7 @@ async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
             r#"{"environment":"staging","generation":1,"pollSeconds":1}"#.to_owned()
         )]
     );
-    let history = call(
-        &api,
-        event("GET", "/environments/staging/history", None, None),
-        NOW,
-    )
-    .await;
+    let history = get(&api, "/environments/staging/history", NOW).await;
     assert_eq!(history.body["items"][0]["kind"], "ApplyRequested");
     assert_eq!(history.body["items"][0]["actor"], ALICE);
     assert_eq!(history.body["items"][0]["execution"], "up-staging-1-0");
@@ -537,12 +546,7 @@ async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.body["error"]["code"], "OperationInProgress");
     assert_eq!(refused.body["error"]["execution"], "up-staging-1-0");
-    let deleting = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW + 2,
-    )
-    .await;
+    let deleting = delete(&api, "/environments/staging", NOW + 2).await;
     assert_eq!(deleting.status, StatusCode::CONFLICT);
     assert_eq!(
         store.get_spec("staging").await.unwrap().unwrap().generation,
@@ -567,12 +571,7 @@ async fn apply_starts_up_once_per_request_and_refuses_while_locked() {
     assert_eq!(second.body["execution"], "up-staging-2-1");
 
     // GET shows the spec, the status and who runs.
-    let got = call(
-        &api,
-        event("GET", "/environments/staging", None, None),
-        NOW + 51,
-    )
-    .await;
+    let got = get(&api, "/environments/staging", NOW + 51).await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.body["generation"], 2);
     assert_eq!(got.body["spec"]["metadata"]["name"], "staging");
@@ -647,10 +646,7 @@ async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
     assert_eq!(stored.generation, 1, "a refused plan stores nothing");
 
     // The first operation ends; the allowed recreate then starts.
-    api.store()
-        .release("staging", "up-staging-1-0")
-        .await
-        .unwrap();
+    first_up_ended(&api).await;
     let allowed = put(
         &api,
         "/environments/staging?allowRecreate=database",
@@ -673,17 +669,9 @@ async fn a_data_losing_plan_is_refused_unless_allowed_by_name() {
 #[tokio::test]
 async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
     let api = api();
-    assert_eq!(
-        put(&api, "/environments/staging", &staging_text(), NOW)
-            .await
-            .status,
-        202
-    );
+    apply_staging(&api).await;
     converged(&api, &staging_text()).await;
-    api.store()
-        .release("staging", "up-staging-1-0")
-        .await
-        .unwrap();
+    first_up_ended(&api).await;
 
     // A CIDR change, allowed: stored as generation 2; its up fails before anything moved.
     let moved = staging_text().replace("10.40.0.0/16", "10.41.0.0/16");
@@ -720,16 +708,8 @@ async fn plans_compare_with_what_is_applied_so_the_running_spec_is_a_resume() {
 #[tokio::test]
 async fn switching_a_database_to_delete_on_delete_needs_the_same_allowance() {
     let api = api();
-    assert_eq!(
-        put(&api, "/environments/staging", &staging_text(), NOW)
-            .await
-            .status,
-        202
-    );
-    api.store()
-        .release("staging", "up-staging-1-0")
-        .await
-        .unwrap();
+    apply_staging(&api).await;
+    first_up_ended(&api).await;
     let careless = staging_text().replace("onDelete: snapshot", "onDelete: delete");
     assert_ne!(
         careless,
@@ -746,36 +726,18 @@ async fn switching_a_database_to_delete_on_delete_needs_the_same_allowance() {
 async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
     let api = api();
     put(&api, "/environments/staging", &staging_text(), NOW).await;
-    let refused = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW + 1,
-    )
-    .await;
+    let refused = delete(&api, "/environments/staging", NOW + 1).await;
     assert_eq!(
         refused.status,
         StatusCode::CONFLICT,
         "a delete while up runs"
     );
-    api.store()
-        .release("staging", "up-staging-1-0")
-        .await
-        .unwrap();
-    let deleting = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW + 1,
-    )
-    .await;
+    first_up_ended(&api).await;
+    let deleting = delete(&api, "/environments/staging", NOW + 1).await;
     assert_eq!(deleting.status, StatusCode::ACCEPTED, "{}", deleting.body);
     assert_eq!(deleting.body["operation"], "down");
     assert_eq!(deleting.body["execution"], "down-staging-1-0");
-    let history = call(
-        &api,
-        event("GET", "/environments/staging/history?limit=1", None, None),
-        NOW,
-    )
-    .await;
+    let history = get(&api, "/environments/staging/history?limit=1", NOW).await;
     assert_eq!(history.body["items"][0]["kind"], "DeleteRequested");
     assert_eq!(history.body["items"][0]["actor"], ALICE);
     assert!(
@@ -788,12 +750,7 @@ async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
         .acquire("staging", "down-staging-1-0", 3600, NOW + 2)
         .await
         .unwrap();
-    let again = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW + 3,
-    )
-    .await;
+    let again = delete(&api, "/environments/staging", NOW + 3).await;
     assert_eq!(again.status, StatusCode::ACCEPTED);
     assert_eq!(again.body["execution"], "down-staging-1-0");
     let apply = put(&api, "/environments/staging", &staging_text(), NOW + 3).await;
@@ -802,22 +759,12 @@ async fn delete_starts_down_and_a_deleted_environment_is_left_alone() {
     store.release("staging", "down-staging-1-0").await.unwrap();
     let deleted = EnvironmentStatus::new(EnvironmentState::Deleted, "down succeeded", NOW + 9);
     store.put_status("staging", &deleted, None).await.unwrap();
-    let done = call(
-        &api,
-        event("DELETE", "/environments/staging", None, None),
-        NOW + 10,
-    )
-    .await;
+    let done = delete(&api, "/environments/staging", NOW + 10).await;
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(done.body["state"], "Deleted");
     assert_eq!(api.flows().started().len(), 2);
     // The record stays, so `get` and `history` still answer.
-    let got = call(
-        &api,
-        event("GET", "/environments/staging", None, None),
-        NOW + 11,
-    )
-    .await;
+    let got = get(&api, "/environments/staging", NOW + 11).await;
     assert_eq!(got.body["status"]["state"], "Deleted");
 }
 
@@ -834,7 +781,7 @@ async fn listing_pages_through_environments_with_their_state() {
         let answer = put(&api, &format!("/environments/{name}"), &spec, NOW).await;
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
     }
-    let first = call(&api, event("GET", "/environments?limit=2", None, None), NOW).await;
+    let first = get(&api, "/environments?limit=2", NOW).await;
     let names: Vec<&str> = first.body["items"]
         .as_array()
         .unwrap()
@@ -1004,12 +951,7 @@ async fn rollback_needs_a_ready_environment_with_a_previous_colour() {
         "the same request, the same execution"
     );
     assert_eq!(again.body["execution"], "rollback-staging-1-2");
-    let history = call(
-        &api,
-        event("GET", "/environments/staging/history", None, None),
-        NOW,
-    )
-    .await;
+    let history = get(&api, "/environments/staging/history", NOW).await;
     assert_eq!(history.body["items"][0]["kind"], "RollbackRequested");
 }
 
@@ -1081,12 +1023,7 @@ async fn a_spec_naming_a_secret_outside_the_operators_prefix_is_refused_and_stor
     }
     assert!(api.store().get_spec("staging").await.unwrap().is_none());
     // The allowed one is accepted.
-    assert_eq!(
-        put(&api, "/environments/staging", &staging_text(), NOW)
-            .await
-            .status,
-        StatusCode::ACCEPTED
-    );
+    apply_staging(&api).await;
 }
 
 #[tokio::test]
@@ -1143,18 +1080,13 @@ async fn a_request_without_an_iam_identity_is_refused_unless_on_the_local_stack(
 #[tokio::test]
 async fn a_cursor_no_listing_gave_out_is_a_400_naming_it() {
     let api = api();
-    assert_eq!(
-        put(&api, "/environments/staging", &staging_text(), NOW)
-            .await
-            .status,
-        StatusCode::ACCEPTED
-    );
+    apply_staging(&api).await;
     for target in [
         "/environments?cursor=..%2Fnot-a-name",
         "/environments/staging/history?cursor=zzz",
         "/environments/staging/history?cursor=EVENT%23..%2Fx",
     ] {
-        let answer = call(&api, event("GET", target, None, None), NOW).await;
+        let answer = get(&api, target, NOW).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{target}");
         assert_eq!(error_paths(&answer.body), ["query.cursor"], "{target}");
     }
@@ -1175,18 +1107,13 @@ async fn a_cursor_no_listing_gave_out_is_a_400_naming_it() {
         .append_event("staging", &event_at(NOW + 2))
         .await
         .unwrap();
-    let history = call(
-        &api,
-        event("GET", "/environments/staging/history?limit=1", None, None),
-        NOW,
-    )
-    .await;
+    let history = get(&api, "/environments/staging/history?limit=1", NOW).await;
     let next = history.body["next"].as_str().expect("more than one event");
     let target = format!(
         "/environments/staging/history?cursor={}",
         next.replace('#', "%23")
     );
-    let answer = call(&api, event("GET", &target, None, None), NOW).await;
+    let answer = get(&api, &target, NOW).await;
     assert_eq!(answer.status, StatusCode::OK, "{target}");
 }
 

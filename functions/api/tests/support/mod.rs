@@ -152,6 +152,16 @@ pub async fn call(api: &TestApi, event: Value, now: u64) -> Answer {
     }
 }
 
+/// `GET target`, from [`ALICE`].
+pub async fn get(api: &TestApi, target: &str, now: u64) -> Answer {
+    call(api, event("GET", target, None, None), now).await
+}
+
+/// `DELETE target`, from [`ALICE`].
+pub async fn delete(api: &TestApi, target: &str, now: u64) -> Answer {
+    call(api, event("DELETE", target, None, None), now).await
+}
+
 pub async fn put(api: &TestApi, target: &str, spec: &str, now: u64) -> Answer {
     call(
         api,

@@ -5,7 +5,7 @@ use crate::{LocalStack, LocalStackError};
 
 impl LocalStack {
     /// Drift for the demo and the tests: the node group's desired size changed in EKS, as a
-    /// person with console access would.
+    /// person with console access would (moto merges a partial scaling config, as EKS does).
     pub async fn scale_node_group(
         &self,
         region: &str,
@@ -13,9 +13,21 @@ impl LocalStack {
         nodegroup: &str,
         desired: u32,
     ) -> Result<(), LocalStackError> {
+        let request = hyper::Request::post(format!(
+            "http://{}/clusters/{cluster}/node-groups/{nodegroup}/update-config",
+            self.stand_in.moto
+        ))
+        .header("content-type", "application/json");
         self.stand_in
-            .scale_node_group(region, cluster, nodegroup, desired)
-            .await
+            .call(
+                request,
+                "eks",
+                region,
+                serde_json::json!({"scalingConfig": {"desiredSize": desired}}).to_string(),
+                &format!("node group {cluster}/{nodegroup}"),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Drift for the demo and the tests: a Deployment's replicas changed through the

@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 
+use crate::router::{function_error, service_error};
+
 pub const STATE_DATA_BYTES: usize = 256 * 1024;
 pub const SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 pub const ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
@@ -39,6 +41,8 @@ pub(crate) fn refuse_invoke(
     if payload > limit {
         return Some(service_error(
             StatusCode::PAYLOAD_TOO_LARGE,
+            "User",
+            None,
             "RequestEntityTooLargeException",
             &format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
         ));
@@ -89,29 +93,6 @@ fn data_limit_exceeded(what: &str, size: usize) -> Response<Full<Bytes>> {
             "The state's {what} is {size} bytes, over Step Functions' maximum of {STATE_DATA_BYTES}"
         ),
     )
-}
-
-/// A failed invocation as the state machine sees it: the task fails with `error_type`.
-fn function_error(error_type: &str, message: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .header("X-Amz-Function-Error", "Unhandled")
-        .body(Full::new(Bytes::from(
-            serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string(),
-        )))
-        .expect("static headers are valid")
-}
-
-fn service_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("x-amzn-ErrorType", error_type)
-        .body(Full::new(Bytes::from(
-            serde_json::json!({"Type": "User", "message": message}).to_string(),
-        )))
-        .expect("static headers are valid")
 }
 
 #[cfg(test)]

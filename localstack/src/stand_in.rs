@@ -80,7 +80,9 @@ impl StandIn {
             .insert(what.to_owned())
     }
 
-    async fn call(
+    /// `request` to moto as the local stack's own call for `service` in `region`, carrying
+    /// `body`: the answer's text, or why it failed (`what` names what it was for).
+    pub(crate) async fn call(
         &self,
         request: hyper::http::request::Builder,
         service: &str,
@@ -171,31 +173,6 @@ impl StandIn {
             region,
             json!({"registryId": registry, "repositoryName": repository, "imageTag": tag, "imageManifest": manifest.to_string()}),
             &what,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// What a person with console access does behind Strata's back: the node group's
-    /// desired size set to `desired` (moto merges a partial scaling config, as EKS does).
-    pub(crate) async fn scale_node_group(
-        &self,
-        region: &str,
-        cluster: &str,
-        nodegroup: &str,
-        desired: u32,
-    ) -> Result<(), LocalStackError> {
-        let request = Request::post(format!(
-            "http://{}/clusters/{cluster}/node-groups/{nodegroup}/update-config",
-            self.moto
-        ))
-        .header("content-type", "application/json");
-        self.call(
-            request,
-            "eks",
-            region,
-            json!({"scalingConfig": {"desiredSize": desired}}).to_string(),
-            &format!("node group {cluster}/{nodegroup}"),
         )
         .await?;
         Ok(())

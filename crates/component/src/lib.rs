@@ -236,6 +236,57 @@ impl<'a> DependencyOutputs<'a> {
     }
 }
 
+/// What [`handler_from_steps!`] names through `$crate`: the handler crates need not name
+/// strata-core themselves.
+#[doc(hidden)]
+pub mod macro_support {
+    pub use strata_core::Component;
+    pub use strata_core::drift::Observed;
+}
+
+/// Implements [`ComponentHandler`] for a handler whose steps are its own methods
+/// `apply_step`, `observe_step` and `destroy_step`, each written in a module of its own (a
+/// trait's impl cannot be split across modules, so this one only hands each step on):
+///
+/// ```ignore
+/// strata_component::handler_from_steps!(
+///     Component::Database,
+///     impl<C: Regional<Client>> for Database<C>
+/// );
+/// ```
+#[macro_export]
+macro_rules! handler_from_steps {
+    ($component:expr, impl<$($param:ident: $bound:path),+> for $handler:ty) => {
+        impl<$($param: $bound),+> $crate::ComponentHandler for $handler {
+            fn component(&self) -> $crate::macro_support::Component {
+                $component
+            }
+
+            async fn apply(
+                &self,
+                step: &$crate::Step<'_>,
+            ) -> ::std::result::Result<$crate::Progress, $crate::ComponentError> {
+                self.apply_step(step).await
+            }
+
+            async fn observe(
+                &self,
+                step: &$crate::Step<'_>,
+            ) -> ::std::result::Result<$crate::macro_support::Observed, $crate::ComponentError>
+            {
+                self.observe_step(step).await
+            }
+
+            async fn destroy(
+                &self,
+                step: &$crate::Step<'_>,
+            ) -> ::std::result::Result<$crate::Progress, $crate::ComponentError> {
+                self.destroy_step(step).await
+            }
+        }
+    };
+}
+
 /// One component's `apply` and `destroy`. Both must be idempotent: a step may run again
 /// after a crash, a retry, or a poll, and must converge.
 pub trait ComponentHandler: Send + Sync {

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
 use crate::codec::{Item, get_s, n, s};
 use crate::keys::pk;
+use crate::records::next_version;
 use crate::{Page, Result, StoreError};
 
 mod apply;
@@ -170,7 +171,7 @@ impl DynamoStore {
 
 /// `item` with its keys and the version a write over `expected` gives it (1 for a new item).
 fn versioned(name: &str, sk: &str, mut item: Item, expected: Option<u64>) -> (Item, u64) {
-    let version = expected.map_or(1, |v| v + 1);
+    let version = next_version(expected);
     item.insert("pk".into(), pk(name));
     item.insert("sk".into(), s(sk));
     item.insert("version".into(), n(version));

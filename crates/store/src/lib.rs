@@ -38,7 +38,7 @@ pub use records::{
 };
 pub use traits::{
     ApplyStore, HistoryStore, ImageIndexStore, LeaseStore, SpecStore, StatusStore, Store,
-    SyncStore, ViewStore, ensure_scheduled,
+    StoreFuture, SyncStore, ViewStore, ensure_scheduled,
 };
 
 /// Every store trait, for calling the store's methods on a concrete store

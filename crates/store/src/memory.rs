@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use strata_core::{Component, ComponentStatus, Environment, EnvironmentStatus, Event};
 
 use crate::keys::due_sort_key;
-use crate::records::{SpecPut, spec_put};
+use crate::records::{next_version, store_spec};
 use crate::{
     ApplyStore, DueSync, EnvironmentSummary, HistoryStore, ImageIndexStore, Lease, LeaseStore,
     Page, Result, SpecStore, StatusStore, StoreError, StoredSpec, SyncRecord, SyncStore, SyncView,
@@ -34,10 +34,24 @@ struct State {
 
 fn check_version(item: String, current: Option<u64>, expected: Option<u64>) -> Result<u64> {
     if current == expected {
-        Ok(expected.map_or(1, |v| v + 1))
+        Ok(next_version(expected))
     } else {
         Err(StoreError::StaleVersion { item, expected })
     }
+}
+
+/// A versioned write of `value` at `key`, as DynamoDB's conditional put: over `expected`
+/// (`None`: it must not exist yet), else `StaleVersion` naming `item`. Answers the version.
+fn put_versioned<K: Ord, T>(
+    items: &mut BTreeMap<K, Versioned<T>>,
+    key: K,
+    item: String,
+    value: T,
+    expected: Option<u64>,
+) -> Result<u64> {
+    let version = check_version(item, items.get(&key).map(|v| v.version), expected)?;
+    items.insert(key, Versioned { value, version });
+    Ok(version)
 }
 
 /// The lease on `name` that holds at `now` (one expiring exactly now still holds).
@@ -68,22 +82,17 @@ impl SpecStore for MemoryStore {
         previous: Option<&StoredSpec>,
         now: u64,
     ) -> Result<StoredSpec> {
-        let generation = match spec_put(previous, environment) {
-            SpecPut::Unchanged(stored) => return Ok(stored.clone()),
-            SpecPut::Generation(generation) => generation,
-        };
-        let mut state = self.state();
-        let name = environment.name().to_owned();
-        let current = state.specs.get(&name).map(|s| s.version);
-        let version = check_version(format!("{name}/SPEC"), current, previous.map(|p| p.version))?;
-        let stored = StoredSpec {
-            environment: environment.clone(),
-            generation,
-            version,
-            updated_at: now,
-        };
-        state.specs.insert(name, stored.clone());
-        Ok(stored)
+        let name = environment.name();
+        store_spec(environment, previous, now, |stored| {
+            let mut state = self.state();
+            let current = state.specs.get(name).map(|s| s.version);
+            let expected = previous.map(|p| p.version);
+            let written = check_version(format!("{name}/SPEC"), current, expected).inspect(|_| {
+                state.specs.insert(name.to_owned(), stored.clone());
+            });
+            std::future::ready(written)
+        })
+        .await
     }
 
     async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {
@@ -130,15 +139,16 @@ impl StatusStore for MemoryStore {
         status: &EnvironmentStatus,
         previous_version: Option<u64>,
     ) -> Result<u64> {
-        let mut state = self.state();
-        let current = state.statuses.get(name).map(|s| s.version);
-        let version = check_version(format!("{name}/STATUS"), current, previous_version)?;
         let mut value = status.clone();
         value.components.clear();
-        state
-            .statuses
-            .insert(name.to_owned(), Versioned { value, version });
-        Ok(version)
+        let mut state = self.state();
+        put_versioned(
+            &mut state.statuses,
+            name.to_owned(),
+            format!("{name}/STATUS"),
+            value,
+            previous_version,
+        )
     }
 
     async fn get_component(
@@ -160,18 +170,15 @@ impl StatusStore for MemoryStore {
         status: &ComponentStatus,
         previous_version: Option<u64>,
     ) -> Result<u64> {
-        let mut state = self.state();
         let key = (name.to_owned(), component);
-        let current = state.components.get(&key).map(|s| s.version);
-        let version = check_version(format!("{name}/{component}"), current, previous_version)?;
-        state.components.insert(
+        let mut state = self.state();
+        put_versioned(
+            &mut state.components,
             key,
-            Versioned {
-                value: status.clone(),
-                version,
-            },
-        );
-        Ok(version)
+            format!("{name}/{component}"),
+            status.clone(),
+            previous_version,
+        )
     }
 }
 
@@ -272,16 +279,13 @@ impl SyncStore for MemoryStore {
         previous_version: Option<u64>,
     ) -> Result<u64> {
         let mut state = self.state();
-        let current = state.syncs.get(name).map(|s| s.version);
-        let version = check_version(format!("{name}/SYNC"), current, previous_version)?;
-        state.syncs.insert(
+        put_versioned(
+            &mut state.syncs,
             name.to_owned(),
-            Versioned {
-                value: record.clone(),
-                version,
-            },
-        );
-        Ok(version)
+            format!("{name}/SYNC"),
+            record.clone(),
+            previous_version,
+        )
     }
 
     async fn delete_sync(&self, name: &str) -> Result<()> {

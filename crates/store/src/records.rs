@@ -1,6 +1,8 @@
 //! The records the store reads and writes: specs, leases, sync schedules, pages and the
 //! combined views, each with the version it was read at where writes are conditional.
 
+use std::future::Future;
+
 use serde::{Deserialize, Serialize};
 use strata_core::{ComponentStatus, Environment, EnvironmentState, EnvironmentStatus};
 
@@ -62,6 +64,37 @@ pub(crate) fn spec_put<'a>(
             environment.next_generation(previous.map(|p| (&p.environment, p.generation))),
         ),
     }
+}
+
+/// The version a write over `expected` gives an item: 1 for a new one.
+pub(crate) fn next_version(expected: Option<u64>) -> u64 {
+    expected.map_or(1, |v| v + 1)
+}
+
+/// Every backend's `put_spec`: `environment` over `previous`, written by `write` (given the
+/// spec as stored, with the version its write gives it; it answers that version) unless the
+/// content is unchanged, when nothing is written and the stored spec stands.
+pub(crate) async fn store_spec<F>(
+    environment: &Environment,
+    previous: Option<&StoredSpec>,
+    now: u64,
+    write: impl FnOnce(&StoredSpec) -> F,
+) -> crate::Result<StoredSpec>
+where
+    F: Future<Output = crate::Result<u64>>,
+{
+    let generation = match spec_put(previous, environment) {
+        SpecPut::Unchanged(stored) => return Ok(stored.clone()),
+        SpecPut::Generation(generation) => generation,
+    };
+    let stored = StoredSpec {
+        environment: environment.clone(),
+        generation,
+        version: next_version(previous.map(|p| p.version)),
+        updated_at: now,
+    };
+    write(&stored).await?;
+    Ok(stored)
 }
 
 /// An environment's sync schedule. Written when its spec is first stored, claimed by the sync

@@ -10,37 +10,23 @@ use crate::{
     StoredSpec, SyncRecord, SyncView, Versioned,
 };
 
-/// What Strata stores about environments. Time is passed in (seconds since the epoch) so
-/// that leases and history are testable.
-pub trait Store:
-    Send
-    + Sync
-    + SpecStore
-    + StatusStore
-    + ViewStore
-    + HistoryStore
-    + LeaseStore
-    + SyncStore
-    + ImageIndexStore
-    + ApplyStore
-{
-}
+/// What every store call answers: a `Send` future of its [`Result`] (named once, so that
+/// each method's signature says only what it answers).
+pub trait StoreFuture<T>: Future<Output = Result<T>> + Send {}
 
-impl<T> Store for T where
-    T: SpecStore
-        + StatusStore
-        + ViewStore
-        + HistoryStore
-        + LeaseStore
-        + SyncStore
-        + ImageIndexStore
-        + ApplyStore
-{
-}
+impl<T, F: Future<Output = Result<T>> + Send> StoreFuture<T> for F {}
+
+/// What Strata stores about environments: every narrow store trait ([`ViewStore`] builds on
+/// [`SpecStore`], [`StatusStore`], [`LeaseStore`] and [`SyncStore`], [`ApplyStore`] on
+/// [`ImageIndexStore`] too), named once here through those that build on the rest. Time is
+/// passed in (seconds since the epoch) so that leases and history are testable.
+pub trait Store: ViewStore + HistoryStore + ApplyStore {}
+
+impl<T: ViewStore + HistoryStore + ApplyStore> Store for T {}
 
 /// The specs, and the listing of environments by name.
 pub trait SpecStore: Send + Sync {
-    fn get_spec(&self, name: &str) -> impl Future<Output = Result<Option<StoredSpec>>> + Send;
+    fn get_spec(&self, name: &str) -> impl StoreFuture<Option<StoredSpec>>;
 
     /// Writes `environment` over `previous` (what the caller read; `None` for a new one).
     /// The generation goes up only when the content changes; an unchanged spec writes nothing.
@@ -49,23 +35,16 @@ pub trait SpecStore: Send + Sync {
         environment: &Environment,
         previous: Option<&StoredSpec>,
         now: u64,
-    ) -> impl Future<Output = Result<StoredSpec>> + Send;
+    ) -> impl StoreFuture<StoredSpec>;
 
     /// By name.
-    fn list(
-        &self,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Page<EnvironmentSummary>>> + Send;
+    fn list(&self, limit: u32, cursor: Option<&str>) -> impl StoreFuture<Page<EnvironmentSummary>>;
 }
 
 /// The environment's status and each component's.
 pub trait StatusStore: Send + Sync {
     /// The status with every component's status assembled in.
-    fn get_status(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Versioned<EnvironmentStatus>>>> + Send;
+    fn get_status(&self, name: &str) -> impl StoreFuture<Option<Versioned<EnvironmentStatus>>>;
 
     /// Writes the environment-level status; its `components` are stored by
     /// [`StatusStore::put_component`] and ignored here.
@@ -74,13 +53,13 @@ pub trait StatusStore: Send + Sync {
         name: &str,
         status: &EnvironmentStatus,
         previous_version: Option<u64>,
-    ) -> impl Future<Output = Result<u64>> + Send;
+    ) -> impl StoreFuture<u64>;
 
     fn get_component(
         &self,
         name: &str,
         component: Component,
-    ) -> impl Future<Output = Result<Option<Versioned<ComponentStatus>>>> + Send;
+    ) -> impl StoreFuture<Option<Versioned<ComponentStatus>>>;
 
     fn put_component(
         &self,
@@ -88,7 +67,7 @@ pub trait StatusStore: Send + Sync {
         component: Component,
         status: &ComponentStatus,
         previous_version: Option<u64>,
-    ) -> impl Future<Output = Result<u64>> + Send;
+    ) -> impl StoreFuture<u64>;
 }
 
 /// Reads of several items at once, for the readers that want them together.
@@ -96,7 +75,7 @@ pub trait ViewStore: SpecStore + StatusStore + LeaseStore + SyncStore {
     /// The spec, the status and the lease held at `now`, and whether the schedule exists, for
     /// a reader that wants them together (`GET /environments/{name}`, an apply). DynamoDB
     /// reads them in one query.
-    fn read(&self, name: &str, now: u64) -> impl Future<Output = Result<EnvironmentRead>> + Send {
+    fn read(&self, name: &str, now: u64) -> impl StoreFuture<EnvironmentRead> {
         async move {
             let (spec, status, lease, sync) = tokio::try_join!(
                 self.get_spec(name),
@@ -115,12 +94,12 @@ pub trait ViewStore: SpecStore + StatusStore + LeaseStore + SyncStore {
 
     /// The spec, state and lease of `name` in one call (a sync's whole view of an unchanged
     /// environment).
-    fn sync_view(&self, name: &str, now: u64) -> impl Future<Output = Result<SyncView>> + Send;
+    fn sync_view(&self, name: &str, now: u64) -> impl StoreFuture<SyncView>;
 }
 
 /// The environment's history, append-only.
 pub trait HistoryStore: Send + Sync {
-    fn append_event(&self, name: &str, event: &Event) -> impl Future<Output = Result<()>> + Send;
+    fn append_event(&self, name: &str, event: &Event) -> impl StoreFuture<()>;
 
     /// Newest first.
     fn history(
@@ -128,34 +107,26 @@ pub trait HistoryStore: Send + Sync {
         name: &str,
         limit: u32,
         cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Page<Event>>> + Send;
+    ) -> impl StoreFuture<Page<Event>>;
 }
 
 /// The lease lock: who runs an operation on an environment, until when.
 pub trait LeaseStore: Send + Sync {
     /// Takes the lease when it is free, expired, or already `holder`'s (a retried step).
-    fn acquire(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl_secs: u64,
-        now: u64,
-    ) -> impl Future<Output = Result<Lease>> + Send;
+    fn acquire(&self, name: &str, holder: &str, ttl_secs: u64, now: u64)
+    -> impl StoreFuture<Lease>;
 
     /// The lease held now (unexpired at `now`), if any: who runs an operation on `name`.
-    fn lease(&self, name: &str, now: u64) -> impl Future<Output = Result<Option<Lease>>> + Send;
+    fn lease(&self, name: &str, now: u64) -> impl StoreFuture<Option<Lease>>;
 
     /// Gives the lease back; only its holder may. Releasing a lease nobody holds is a no-op,
     /// so a retried release converges.
-    fn release(&self, name: &str, holder: &str) -> impl Future<Output = Result<()>> + Send;
+    fn release(&self, name: &str, holder: &str) -> impl StoreFuture<()>;
 }
 
 /// The sync schedule of each environment, and what is due.
 pub trait SyncStore: Send + Sync {
-    fn get_sync(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Versioned<SyncRecord>>>> + Send;
+    fn get_sync(&self, name: &str) -> impl StoreFuture<Option<Versioned<SyncRecord>>>;
 
     /// A versioned write of the schedule (`None`: it must not exist yet). A sync run claims an
     /// environment by writing its record over the version it found due: of two overlapping
@@ -165,32 +136,22 @@ pub trait SyncStore: Send + Sync {
         name: &str,
         record: &SyncRecord,
         previous_version: Option<u64>,
-    ) -> impl Future<Output = Result<u64>> + Send;
+    ) -> impl StoreFuture<u64>;
 
-    fn delete_sync(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    fn delete_sync(&self, name: &str) -> impl StoreFuture<()>;
 
     /// The environments whose sync is due at `now`, earliest first; the cursor is opaque.
-    fn due(
-        &self,
-        now: u64,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Page<DueSync>>> + Send;
+    fn due(&self, now: u64, limit: u32, cursor: Option<&str>) -> impl StoreFuture<Page<DueSync>>;
 }
 
 /// Which environments use which image (the index an ECR push reads).
 pub trait ImageIndexStore: Send + Sync {
     /// Points the image index at `name` for each of `images` and away from each of
     /// `dropped` (images its previous spec used and this one does not). Idempotent.
-    fn index_images(
-        &self,
-        name: &str,
-        images: &[&str],
-        dropped: &[&str],
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn index_images(&self, name: &str, images: &[&str], dropped: &[&str]) -> impl StoreFuture<()>;
 
     /// The environments whose spec uses `image` (the index an ECR push reads), by name.
-    fn environments_using(&self, image: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn environments_using(&self, image: &str) -> impl StoreFuture<Vec<String>>;
 }
 
 /// An apply's writes: the spec with what goes beside it ([`SpecWrites`]).
@@ -204,7 +165,7 @@ pub trait ApplyStore: SpecStore + SyncStore + ImageIndexStore {
         previous: Option<&StoredSpec>,
         now: u64,
         with: &SpecWrites,
-    ) -> impl Future<Output = Result<StoredSpec>> + Send {
+    ) -> impl StoreFuture<StoredSpec> {
         async move {
             let stored = self.put_spec(environment, previous, now).await?;
             write_beside(self, environment.name(), with).await?;

@@ -23,7 +23,6 @@ pub use strata_control::{
 
 // The crate-wide helpers the resource modules name by `crate::` paths.
 pub(crate) use apply::standing;
-pub(crate) use handlers::Existing;
 pub(crate) use request::Query;
 pub(crate) use response::respond;
 

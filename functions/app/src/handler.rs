@@ -20,7 +20,7 @@ use strata_kubernetes::{ClusterAccess, classify_kube, delete, get, namespaced};
 use crate::App;
 use crate::live::{image_of, load_balancer_hostname};
 use crate::manifests::{ENVIRONMENT_LABEL, Wiring, deployment_name};
-use crate::rollout::Rollout;
+use crate::rollout::{Rollout, Target};
 
 impl App {
     async fn connect(&self, env: &Environment) -> Result<Option<kube::Client>, ComponentError> {
@@ -148,7 +148,14 @@ impl ComponentHandler for App {
             let tag = self.resolve_tag(index, service).await?;
             let key = |what: &str| format!("service.{}.{what}", service.name);
             progress.outputs.insert(key("version"), tag.clone());
-            match self.roll_out(&client, env, service, &tag, wiring).await? {
+            let target = Target {
+                client: &client,
+                env,
+                service,
+                tag: &tag,
+                wiring,
+            };
+            match self.roll_out(target).await? {
                 Rollout::Waiting(on) => {
                     progress.done = false;
                     progress.phase = Some(ComponentPhase::Updating);

@@ -18,6 +18,17 @@ use crate::manifests::{
     COLOR_LABEL, Wiring, deployment, deployment_name, migration_job, migration_name, service,
 };
 
+/// One service's rollout towards `tag`: the cluster it runs on, its environment, and what
+/// its workloads are wired to.
+#[derive(Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) client: &'a kube::Client,
+    pub(crate) env: &'a Environment,
+    pub(crate) service: &'a ServiceSpec,
+    pub(crate) tag: &'a str,
+    pub(crate) wiring: Wiring,
+}
+
 /// Where one service's rollout stands.
 pub(crate) enum Rollout {
     /// Not serving yet; on what AWS is still doing, if that is the wait.
@@ -62,20 +73,18 @@ impl App {
             })
     }
 
-    /// The migration gate: `true` once the Job for `tag` has succeeded.
+    /// The migration gate: `true` once the Job for the target's tag has succeeded.
     async fn migrated(
         &self,
-        client: &kube::Client,
-        env: &Environment,
-        service: &ServiceSpec,
-        tag: &str,
-        wiring: Wiring,
+        target: Target<'_>,
         serving: Option<&str>,
     ) -> Result<bool, ComponentError> {
-        let Some(manifest) = migration_job(env.name(), service, tag, wiring) else {
+        let (service, tag) = (target.service, target.tag);
+        let ns = target.env.name();
+        let Some(manifest) = migration_job(ns, service, tag, target.wiring) else {
             return Ok(true);
         };
-        let jobs = namespaced::<Job>(client, env.name());
+        let jobs = namespaced::<Job>(target.client, ns);
         let name = migration_name(service, tag);
         let job = match get(&jobs, &name).await? {
             Some(job) => job,
@@ -94,15 +103,15 @@ impl App {
         Ok(job_condition(&job, "Complete").is_some())
     }
 
-    /// One step of one service's rollout towards `tag`.
-    pub(crate) async fn roll_out(
-        &self,
-        client: &kube::Client,
-        env: &Environment,
-        service: &ServiceSpec,
-        tag: &str,
-        wiring: Wiring,
-    ) -> Result<Rollout, ComponentError> {
+    /// One step of one service's rollout towards its tag.
+    pub(crate) async fn roll_out(&self, target: Target<'_>) -> Result<Rollout, ComponentError> {
+        let Target {
+            client,
+            env,
+            service,
+            tag,
+            wiring,
+        } = target;
         let ns = env.name();
         let deployments = namespaced::<Deployment>(client, ns);
         let services = namespaced::<Service>(client, ns);
@@ -151,9 +160,7 @@ impl App {
         };
         let live_image = live.as_ref().and_then(image_of);
         if live_image != Some(image.as_str())
-            && !self
-                .migrated(client, env, service, tag, wiring, serving_image.as_deref())
-                .await?
+            && !self.migrated(target, serving_image.as_deref()).await?
         {
             return Ok(Rollout::Waiting(None));
         }

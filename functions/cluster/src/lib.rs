@@ -17,9 +17,7 @@
 
 use aws_sdk_eks::Client;
 use strata_component::clients::{FromConfig, Regional};
-use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
-use strata_core::drift::Observed;
 
 pub use resources::nodegroup_name;
 
@@ -82,24 +80,10 @@ impl Cluster<FromConfig<Client>> {
     }
 }
 
-impl<C: Regional<Client>> ComponentHandler for Cluster<C> {
-    fn component(&self) -> Component {
-        Component::Cluster
-    }
-
-    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.apply_step(step).await
-    }
-
-    /// The cluster's version and tags, the node group's scaling, instance types and version.
-    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
-        self.observe_step(step).await
-    }
-
-    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.destroy_step(step).await
-    }
-}
+strata_component::handler_from_steps!(
+    Component::Cluster,
+    impl<C: Regional<Client>> for Cluster<C>
+);
 
 #[cfg(test)]
 mod tests;

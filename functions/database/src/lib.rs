@@ -16,9 +16,7 @@
 
 use aws_sdk_rds::Client;
 use strata_component::clients::{FromConfig, Regional};
-use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
-use strata_core::drift::Observed;
 
 pub use resources::{final_snapshot_name, instance_name};
 
@@ -28,7 +26,7 @@ use crate::resources::rds_tags;
 #[cfg(test)]
 use aws_sdk_rds::types::{DbInstance, Tag};
 #[cfg(test)]
-use strata_core::drift::FieldDrift;
+use strata_core::drift::{FieldDrift, Observed};
 #[cfg(test)]
 use strata_core::status::ComponentPhase;
 #[cfg(test)]
@@ -57,24 +55,10 @@ impl Database<FromConfig<Client>> {
     }
 }
 
-impl<C: Regional<Client>> ComponentHandler for Database<C> {
-    fn component(&self) -> Component {
-        Component::Database
-    }
-
-    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.apply_step(step).await
-    }
-
-    /// The instance's presence, engine, the settings `apply` converges and its tags.
-    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
-        self.observe_step(step).await
-    }
-
-    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.destroy_step(step).await
-    }
-}
+strata_component::handler_from_steps!(
+    Component::Database,
+    impl<C: Regional<Client>> for Database<C>
+);
 
 #[cfg(test)]
 mod tests;

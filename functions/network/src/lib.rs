@@ -15,9 +15,7 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use strata_component::clients::{FromConfig, Regional};
-use strata_component::{ComponentError, ComponentHandler, Progress, Step};
 use strata_core::Component;
-use strata_core::drift::Observed;
 
 // What the unit tests reach through `use super::*`.
 #[cfg(test)]
@@ -29,6 +27,8 @@ use crate::{
 };
 #[cfg(test)]
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, NatGatewayState, Tag, VpcAttributeName};
+#[cfg(test)]
+use strata_component::{ComponentError, Progress};
 #[cfg(test)]
 use strata_core::status::ComponentPhase;
 
@@ -61,26 +61,10 @@ impl Network<FromConfig<Client>, FromConfig<Elb>> {
     }
 }
 
-impl<E: Regional<Client>, L: Regional<Elb>> ComponentHandler for Network<E, L> {
-    fn component(&self) -> Component {
-        Component::Network
-    }
-
-    /// The VPC and its CIDR, every subnet, the internet gateway's attachment, the NAT
-    /// gateways, each route table's default route and subnets, the database group's rule.
-    async fn observe(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
-        let found = self.findings(step.environment, step.owner).await?;
-        Ok(Observed::from_findings(found.missing, found.fields))
-    }
-
-    async fn apply(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.apply_step(step).await
-    }
-
-    async fn destroy(&self, step: &Step<'_>) -> Result<Progress, ComponentError> {
-        self.destroy_step(step).await
-    }
-}
+strata_component::handler_from_steps!(
+    Component::Network,
+    impl<E: Regional<Client>, L: Regional<Elb>> for Network<E, L>
+);
 
 #[cfg(test)]
 mod tests;

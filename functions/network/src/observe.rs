@@ -3,10 +3,10 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
-use strata_component::ComponentError;
 use strata_component::aws::classify;
 use strata_component::clients::Regional;
-use strata_core::drift::FieldDrift;
+use strata_component::{ComponentError, Step};
+use strata_core::drift::{FieldDrift, Observed};
 use strata_core::tags::Owner;
 
 use crate::Network;
@@ -23,6 +23,13 @@ pub(crate) struct Findings {
 }
 
 impl<E: Regional<Client>, L: Regional<Elb>> Network<E, L> {
+    /// The VPC and its CIDR, every subnet, the internet gateway's attachment, the NAT
+    /// gateways, each route table's default route and subnets, the database group's rule.
+    pub(crate) async fn observe_step(&self, step: &Step<'_>) -> Result<Observed, ComponentError> {
+        let found = self.findings(step.environment, step.owner).await?;
+        Ok(Observed::from_findings(found.missing, found.fields))
+    }
+
     /// Reads only, one describe per kind of resource, each found by this environment's
     /// network tags: what `apply` would create or put back is what is compared.
     pub(crate) async fn findings(

@@ -5,9 +5,10 @@ use strata_control::{Launch, StartError, Trigger};
 use strata_core::events::{Drifted, Notice, UpdateAvailable};
 use strata_core::spec::{DriftPolicy, ImagePolicy};
 use strata_core::{EnvironmentStatus, Scope};
-use strata_store::{Store, StoreError, StoredSpec, SyncView};
+use strata_store::{Store, StoreError};
 
 use crate::drift::{DriftFindings, InventoryFindings, describe_drift};
+use crate::due::Visit;
 use crate::images::ImageFindings;
 use crate::{Flows, Inventory, Notifier, Observer, SyncError, Syncer, TagSource};
 
@@ -34,17 +35,20 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     /// and each fresh update on the bus; then records both in the status.
     pub(crate) async fn act_on_findings(
         &self,
-        name: &str,
-        spec: &StoredSpec,
-        view: &SyncView,
+        visit: Visit<'_>,
         Findings {
             images,
             drift,
             inventory,
         }: Findings<'_>,
-        run: &str,
-        now: u64,
     ) -> Result<Result<Started, String>, SyncError> {
+        let Visit {
+            name,
+            spec,
+            view,
+            run,
+            now,
+        } = visit;
         let Some(status) = &view.status else {
             return Ok(Ok(Started::default()));
         };

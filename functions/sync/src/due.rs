@@ -2,7 +2,7 @@
 //! overlapping runs exactly one acts), the reschedule and the history event.
 
 use strata_core::{EnvironmentState, Event};
-use strata_store::{DueSync, Store, StoreError, StoredSpec, Versioned};
+use strata_store::{DueSync, Store, StoreError, StoredSpec, SyncView, Versioned};
 
 use crate::act::{Findings, Started};
 use crate::drift::describe_drift;
@@ -14,6 +14,17 @@ use crate::{
 
 /// How long a run's claim on an environment lasts; past it, another run may take it.
 pub const CLAIM_SECONDS: u64 = 300;
+
+/// One environment as a sync run has it in hand: its name, the spec and the view read, the
+/// run (what it starts is named after it) and the time.
+#[derive(Clone, Copy)]
+pub(crate) struct Visit<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) spec: &'a StoredSpec,
+    pub(crate) view: &'a SyncView,
+    pub(crate) run: &'a str,
+    pub(crate) now: u64,
+}
 
 impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     Syncer<S, F, N, R, O, I>
@@ -43,6 +54,13 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 return Ok(Outcome::Unscheduled);
             }
         };
+        let visit = Visit {
+            name,
+            spec: &spec,
+            view: &view,
+            run,
+            now,
+        };
 
         let mut record = due.record;
         let mut observed = false;
@@ -57,8 +75,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 let status = view.status.as_ref().map(|s| &s.value);
                 // The schedule's sleep or wake (an expiry goes first: it deletes).
                 if !matches!(ttl, TtlCheck::Expired { .. })
-                    && let Some(scheduled) =
-                        self.sleep_or_wake(name, &spec, &view, run, now).await?
+                    && let Some(scheduled) = self.sleep_or_wake(visit).await?
                 {
                     break 'found scheduled;
                 }
@@ -69,7 +86,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                         || observation_due(record.value.observed_at, &view, now));
                 let (images, (drift, inventory)) = match ttl {
                     TtlCheck::Expired { .. } => Default::default(),
-                    _ => tokio::join!(self.image_findings(&spec, &view, tags, now), async {
+                    _ => tokio::join!(self.image_findings(visit, tags), async {
                         if observe {
                             tokio::join!(
                                 self.drift_findings(&spec, &view),
@@ -119,8 +136,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                                 drift: &drift,
                                 inventory: &inventory,
                             };
-                            self.act_on_findings(name, &spec, &view, findings, run, now)
-                                .await?
+                            self.act_on_findings(visit, findings).await?
                         } else {
                             Ok(Started::default())
                         };

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use strata_core::versions::{is_newer, newest_satisfying};
 use strata_core::{EnvironmentState, ImageUpdate};
-use strata_store::{Store, StoredSpec, SyncView};
+use strata_store::Store;
 
+use crate::due::Visit;
 use crate::{Flows, Inventory, Notifier, Observer, RegistryError, Syncer, TagSource};
 
 /// The tags of each repository, listed once per run however many environments use it (and
@@ -56,13 +57,8 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
 {
     /// The services of a Ready environment whose repository has a newer tag within their
     /// constraint than the one the app step recorded serving.
-    pub(crate) async fn image_findings(
-        &self,
-        spec: &StoredSpec,
-        view: &SyncView,
-        tags: &TagCache,
-        now: u64,
-    ) -> ImageFindings {
+    pub(crate) async fn image_findings(&self, visit: Visit<'_>, tags: &TagCache) -> ImageFindings {
+        let (spec, view) = (visit.spec, visit.view);
         let mut findings = ImageFindings::default();
         let (Some(app), Some(status)) = (&view.app, &view.status) else {
             return findings;
@@ -108,7 +104,7 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
                 service: service.name.clone(),
                 deployed: deployed.clone(),
                 available: newest.to_owned(),
-                found_at: known.map_or(now, |u| u.found_at),
+                found_at: known.map_or(visit.now, |u| u.found_at),
             };
             if known.is_none() {
                 findings.fresh.push(update.clone());

@@ -9,6 +9,8 @@ use std::future::Future;
 use strata_core::status::{EnvironmentStatus, INVENTORY_LIMIT, InventoryItem};
 use strata_core::{Component, Environment, tags};
 
+use crate::sdk_failure;
+
 /// Takes the inventory of one environment, from its spec and recorded status.
 pub trait Inventory: Send + Sync {
     fn take(
@@ -96,12 +98,7 @@ impl AwsInventory {
                 .set_pagination_token(token.clone())
                 .send()
                 .await
-                .map_err(|e| {
-                    format!(
-                        "GetResources: {}",
-                        aws_sdk_resourcegroupstagging::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(|e| sdk_failure("GetResources", e))?;
             for mapping in page.resource_tag_mapping_list() {
                 let Some((kind, id)) = mapping.resource_arn().and_then(parse_arn) else {
                     continue;
@@ -163,10 +160,7 @@ impl AwsInventory {
                 return Ok(items);
             }
             Err(e) => {
-                return Err(format!(
-                    "DescribeCluster {cluster}: {}",
-                    aws_sdk_eks::error::DisplayErrorContext(&e)
-                ));
+                return Err(sdk_failure(&format!("DescribeCluster {cluster}"), e));
             }
         }
         if let Some(nodegroup) = ids.get("nodegroupName") {
@@ -201,10 +195,7 @@ impl AwsInventory {
                     if e.as_service_error()
                         .is_some_and(|s| s.is_resource_not_found_exception()) => {}
                 Err(e) => {
-                    return Err(format!(
-                        "DescribeNodegroup {nodegroup}: {}",
-                        aws_sdk_eks::error::DisplayErrorContext(&e)
-                    ));
+                    return Err(sdk_failure(&format!("DescribeNodegroup {nodegroup}"), e));
                 }
             }
         }
@@ -231,12 +222,7 @@ impl AwsInventory {
             .max_items(4)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "ListResourceRecordSets {zone}: {}",
-                    aws_sdk_route53::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(|e| sdk_failure(&format!("ListResourceRecordSets {zone}"), e))?;
         Ok(out
             .resource_record_sets()
             .iter()
@@ -279,12 +265,7 @@ impl AwsInventory {
                 .set_repository_names(Some(names.iter().map(|n| (*n).to_owned()).collect()))
                 .send()
                 .await
-                .map_err(|e| {
-                    format!(
-                        "DescribeRepositories: {}",
-                        aws_sdk_ecr::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(|e| sdk_failure("DescribeRepositories", e))?;
             for repository in out.repositories() {
                 items.push(item(
                     "ecr:repository",
@@ -315,12 +296,7 @@ impl AwsInventory {
             )
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "DescribeAddresses: {}",
-                    aws_sdk_ec2::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(|e| sdk_failure("DescribeAddresses", e))?;
         Ok(out
             .addresses()
             .iter()

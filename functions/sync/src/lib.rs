@@ -130,6 +130,13 @@ pub enum Outcome {
     Contended,
 }
 
+/// A failed SDK call as the inventory and the observer report it: the call (with what it was
+/// for), then the error with its causes. (Every SDK crate re-exports the one
+/// `DisplayErrorContext`.)
+pub(crate) fn sdk_failure(call: &str, error: impl std::error::Error) -> String {
+    format!("{call}: {}", aws_sdk_ec2::error::DisplayErrorContext(error))
+}
+
 /// The sync logic over the store, the state machines, the bus and the image registries.
 pub struct Syncer<S, F, N, R, O, I> {
     /// The store and the state machines: every operation a sync starts goes through it.

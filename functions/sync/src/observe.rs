@@ -8,6 +8,8 @@ use aws_sdk_lambda::primitives::Blob;
 use strata_core::Component;
 use strata_core::drift::ComponentDrift;
 
+use crate::sdk_failure;
+
 /// Observes one component of an environment: what its live resources look like against the
 /// spec and the recorded status.
 pub trait Observer: Send + Sync {
@@ -72,12 +74,7 @@ impl Observer for LambdaObserver {
             .payload(Blob::new(payload.to_string()))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "Invoke {function}: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(|e| sdk_failure(&format!("Invoke {function}"), e))?;
         let body = out.payload().map(|p| p.as_ref()).unwrap_or_default();
         if out.function_error().is_some() {
             let error: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();

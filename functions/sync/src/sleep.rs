@@ -2,8 +2,9 @@
 
 use strata_control::{Launch, Trigger};
 use strata_core::Scope;
-use strata_store::{Store, StoredSpec, SyncView};
+use strata_store::Store;
 
+use crate::due::Visit;
 use crate::{Flows, Inventory, Notifier, Observer, Outcome, SyncError, Syncer, TagSource};
 
 impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
@@ -13,21 +14,16 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
     /// took the lease since the view); `None` when neither is due.
     pub(crate) async fn sleep_or_wake(
         &self,
-        name: &str,
-        spec: &StoredSpec,
-        view: &SyncView,
-        run: &str,
-        now: u64,
+        visit: Visit<'_>,
     ) -> Result<Option<Outcome>, SyncError> {
-        let status = view.status.as_ref().map(|s| &s.value);
-        let Some(asleep) = status.and_then(|s| strata_core::sleep::due(&spec.environment, s, now))
+        let status = visit.view.status.as_ref();
+        let env = &visit.spec.environment;
+        let Some(asleep) = status.and_then(|s| strata_core::sleep::due(env, &s.value, visit.now))
         else {
             return Ok(None);
         };
-        let (generation, status_version) = (
-            spec.generation,
-            view.status.as_ref().map_or(0, |s| s.version),
-        );
+        let generation = visit.spec.generation;
+        let status_version = status.map_or(0, |s| s.version);
         let (trigger, word) = if asleep {
             let t = Trigger::Sleep {
                 generation,
@@ -42,15 +38,16 @@ impl<S: Store, F: Flows, N: Notifier, R: TagSource, O: Observer, I: Inventory>
             (t, "wake")
         };
         let launch = Launch {
-            environment: name,
+            environment: visit.name,
             trigger,
             scope: Scope::All,
             recreate: Vec::new(),
             message: format!("the sleep schedule: {word}"),
         };
-        Ok(Some(match self.start(&launch, run, now).await? {
+        let outcome = match self.start(&launch, visit.run, visit.now).await? {
             Ok(execution) => Outcome::Scheduled { execution, asleep },
             Err(holder) => Outcome::Skipped { holder },
-        }))
+        };
+        Ok(Some(outcome))
     }
 }

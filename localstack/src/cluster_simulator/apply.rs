@@ -1,6 +1,8 @@
 //! The cluster simulator's server-side apply and merge patch: a field manager's applied
 //! fields merged over the live object, the fields it stopped sending pruned.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
@@ -9,6 +11,9 @@ use serde_json::{Value, json};
 use super::ClusterSimulator;
 use super::server::{respond, status};
 use super::store::{Key, Stored, not_found, without_server_fields, write};
+
+/// Every cluster's objects, by cluster name.
+type Clusters = BTreeMap<String, BTreeMap<Key, Stored>>;
 
 impl ClusterSimulator {
     pub(crate) async fn apply(
@@ -26,10 +31,8 @@ impl ClusterSimulator {
                 "metadata.name does not match the path",
             );
         }
-        let needs_load_balancer = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            let objects = state.clusters.entry(cluster.to_owned()).or_default();
+        self.change(cluster, region, &key, |clusters| {
+            let objects = clusters.entry(cluster.to_owned()).or_default();
             if !key.namespace.is_empty() {
                 let namespace = Key {
                     api: "v1".into(),
@@ -38,11 +41,11 @@ impl ClusterSimulator {
                     name: key.namespace.clone(),
                 };
                 if !objects.contains_key(&namespace) {
-                    return status(
+                    return Err(Box::new(status(
                         StatusCode::NOT_FOUND,
                         "NotFound",
                         &format!("namespaces \"{}\" not found", key.namespace),
-                    );
+                    )));
                 }
             }
             let stored = objects.entry(key.clone()).or_insert_with(|| Stored {
@@ -62,19 +65,10 @@ impl ClusterSimulator {
             if by_strata {
                 stored.applied = Some(applied);
             }
-            if without_server_fields(&object) != without_server_fields(&before) {
-                write(
-                    &key,
-                    stored,
-                    object,
-                    &mut state.resource_version,
-                    state.rollout_reads,
-                );
-            }
-            stored.object["spec"]["type"] == "LoadBalancer" && stored.load_balancer.is_none()
-        };
-        self.written(cluster, region, &key, needs_load_balancer)
-            .await
+            let changed = without_server_fields(&object) != without_server_fields(&before);
+            Ok((stored, changed.then_some(object)))
+        })
+        .await
     }
 
     pub(crate) async fn merge_patch(
@@ -84,39 +78,48 @@ impl ClusterSimulator {
         key: Key,
         patch: Value,
     ) -> Response<Full<Bytes>> {
-        let needs_load_balancer = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            let Some(stored) = state
-                .clusters
-                .get_mut(cluster)
-                .and_then(|c| c.get_mut(&key))
-            else {
-                return not_found(&key);
+        self.change(cluster, region, &key, |clusters| {
+            let Some(stored) = clusters.get_mut(cluster).and_then(|c| c.get_mut(&key)) else {
+                return Err(Box::new(not_found(&key)));
             };
             let mut object = stored.object.clone();
             merge_patch(&mut object, &patch);
-            write(
-                &key,
-                stored,
-                object,
-                &mut state.resource_version,
-                state.rollout_reads,
-            );
-            stored.object["spec"]["type"] == "LoadBalancer" && stored.load_balancer.is_none()
-        };
-        self.written(cluster, region, &key, needs_load_balancer)
-            .await
+            Ok((stored, Some(object)))
+        })
+        .await
     }
 
-    /// The answer to a write; a new `LoadBalancer` Service gets its load balancer first.
-    async fn written(
+    /// A write of `key`'s object in `cluster`: `change` finds (or makes) it among the
+    /// clusters' objects and answers the object to store over it (`None`: nothing changed),
+    /// or the answer refusing the write. Then the answer to the write; a new `LoadBalancer`
+    /// Service gets its load balancer first.
+    async fn change(
         &self,
         cluster: &str,
         region: &str,
         key: &Key,
-        needs_load_balancer: bool,
+        change: impl FnOnce(
+            &mut Clusters,
+        ) -> Result<(&mut Stored, Option<Value>), Box<Response<Full<Bytes>>>>,
     ) -> Response<Full<Bytes>> {
+        let needs_load_balancer = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            let (stored, object) = match change(&mut state.clusters) {
+                Ok(changed) => changed,
+                Err(refused) => return *refused,
+            };
+            if let Some(object) = object {
+                write(
+                    key,
+                    stored,
+                    object,
+                    &mut state.resource_version,
+                    state.rollout_reads,
+                );
+            }
+            stored.object["spec"]["type"] == "LoadBalancer" && stored.load_balancer.is_none()
+        };
         if needs_load_balancer {
             self.provision_load_balancer(cluster, region, key).await;
         }

@@ -42,15 +42,13 @@ impl Router {
     /// An asynchronous invocation (`X-Amz-Invocation-Type: Event`), as Lambda does it:
     /// 202 at once, the function runs afterwards and its result goes nowhere (its failure
     /// only to the log: the local stack has no on-failure destination).
-    pub(crate) fn invoke_async(
+    fn invoke_later(
         &self,
-        lambda: SocketAddr,
+        request: Request<Full<Bytes>>,
         name: &str,
-        body: Bytes,
+        request_id: String,
     ) -> Response<Full<Bytes>> {
-        let request_id = self.request_id();
         let client = self.client.clone();
-        let request = invocation(lambda, name, body);
         let (name, id) = (name.to_owned(), request_id.clone());
         tokio::spawn(async move {
             match client.request(request).await {
@@ -69,63 +67,59 @@ impl Router {
             .expect("static headers are valid")
     }
 
-    /// Invokes through cargo-lambda and answers as AWS Lambda does: a function error is
-    /// HTTP 200 with `X-Amz-Function-Error: Unhandled` and the handler's own errorType.
+    /// Invokes through cargo-lambda and answers as AWS Lambda does: `asynchronous` (an
+    /// `Event` invocation) at once; else a function error is HTTP 200 with
+    /// `X-Amz-Function-Error: Unhandled` and the handler's own errorType.
     pub(crate) async fn invoke(
         &self,
         lambda: SocketAddr,
         name: &str,
         body: Bytes,
+        asynchronous: bool,
     ) -> Response<Full<Bytes>> {
         let request_id = self.request_id();
+        if asynchronous {
+            return self.invoke_later(invocation(lambda, name, body), name, request_id);
+        }
         let dies = self.crashes.dies(name, &body, &request_id);
+        let failed = |message: &str| invoke_failed(&request_id, "ServiceException", message);
         let (status, payload) = match self.client.request(invocation(lambda, name, body)).await {
             Ok(response) => {
                 let status = response.status();
                 match response.into_body().collect().await {
                     Ok(b) => (status, b.to_bytes()),
-                    Err(e) => {
-                        return service_error(&request_id, "ServiceException", &e.to_string());
-                    }
+                    Err(e) => return failed(&e.to_string()),
                 }
             }
-            Err(e) => return service_error(&request_id, "ServiceException", &e.to_string()),
+            Err(e) => return failed(&e.to_string()),
         };
         let builder = Response::builder()
             .header("content-type", "application/json")
             .header("x-amzn-RequestId", &request_id)
             .header("X-Amz-Executed-Version", "$LATEST");
         if let Some(lost) = dies.filter(|_| status != StatusCode::NOT_FOUND) {
-            return builder
-                .status(StatusCode::OK)
-                .header("X-Amz-Function-Error", "Unhandled")
-                .body(Full::new(Bytes::from(lost)))
-                .expect("static headers are valid");
+            return unhandled(builder, Bytes::from(lost));
         }
         match status {
-            StatusCode::OK => builder.status(StatusCode::OK).body(Full::new(payload)),
-            StatusCode::NOT_FOUND => {
-                return service_error(
-                    &request_id,
-                    "ResourceNotFoundException",
-                    &format!("Function not found: {name}"),
-                );
-            }
+            StatusCode::OK => builder
+                .status(StatusCode::OK)
+                .body(Full::new(payload))
+                .expect("static headers are valid"),
+            StatusCode::NOT_FOUND => invoke_failed(
+                &request_id,
+                "ResourceNotFoundException",
+                &format!("Function not found: {name}"),
+            ),
             _ => {
                 // cargo-lambda answers 500 with the handler's {errorType, errorMessage}.
                 let is_function_error = serde_json::from_slice::<serde_json::Value>(&payload)
                     .is_ok_and(|v| v.get("errorType").is_some());
                 if !is_function_error {
-                    let text = String::from_utf8_lossy(&payload).into_owned();
-                    return service_error(&request_id, "ServiceException", &text);
+                    return failed(&String::from_utf8_lossy(&payload));
                 }
-                builder
-                    .status(StatusCode::OK)
-                    .header("X-Amz-Function-Error", "Unhandled")
-                    .body(Full::new(payload))
+                unhandled(builder, payload)
             }
         }
-        .expect("static headers are valid")
     }
 }
 
@@ -139,21 +133,59 @@ pub(crate) fn invocation(lambda: SocketAddr, name: &str, body: Bytes) -> Request
     .expect("a static request is well-formed")
 }
 
-/// A Lambda service (not function) error, as the Lambda API reports it.
-fn service_error(request_id: &str, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+/// An invocation Lambda itself failed (`Service`): 404 for a function that does not exist,
+/// else 500.
+fn invoke_failed(request_id: &str, error_type: &str, message: &str) -> Response<Full<Bytes>> {
     let status = if error_type == "ResourceNotFoundException" {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    Response::builder()
+    service_error(status, "Service", Some(request_id), error_type, message)
+}
+
+/// Lambda's error answers, one place for the router's invocations and the quotas'
+/// refusals ([`crate::quotas`]).
+///
+/// A service (not function) error, as the Lambda API reports it: `fault` is the body's
+/// `Type` (`User`: a request Lambda refuses; `Service`: its own failure), with the request's
+/// id when the answer has one.
+pub(crate) fn service_error(
+    status: StatusCode,
+    fault: &str,
+    request_id: Option<&str>,
+    error_type: &str,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
         .status(status)
-        .header("content-type", "application/json")
-        .header("x-amzn-RequestId", request_id)
+        .header("content-type", "application/json");
+    if let Some(request_id) = request_id {
+        builder = builder.header("x-amzn-RequestId", request_id);
+    }
+    builder
         .header("x-amzn-ErrorType", error_type)
         .body(Full::new(Bytes::from(
-            serde_json::json!({"Type": "Service", "message": message}).to_string(),
+            serde_json::json!({"Type": fault, "message": message}).to_string(),
         )))
+        .expect("static headers are valid")
+}
+
+/// A failed invocation as its caller (a state machine's task) sees it: the function fails
+/// with `error_type`.
+pub(crate) fn function_error(error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    let payload = serde_json::json!({"errorType": error_type, "errorMessage": message});
+    let builder = Response::builder().header("content-type", "application/json");
+    unhandled(builder, Bytes::from(payload.to_string()))
+}
+
+/// A function error as Lambda answers it: HTTP 200 with `X-Amz-Function-Error: Unhandled`,
+/// the function's `{errorType, errorMessage}` the payload.
+fn unhandled(builder: hyper::http::response::Builder, payload: Bytes) -> Response<Full<Bytes>> {
+    builder
+        .status(StatusCode::OK)
+        .header("X-Amz-Function-Error", "Unhandled")
+        .body(Full::new(payload))
         .expect("static headers are valid")
 }
 

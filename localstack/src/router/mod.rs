@@ -34,7 +34,7 @@ mod rewrite;
 mod serve;
 
 pub use lambda::function_name;
-pub(crate) use lambda::invocation;
+pub(crate) use lambda::{function_error, invocation, service_error};
 pub(crate) use proxy::{forward, plain};
 use rewrite::{described_cluster, rewritten, versioning_as_aws};
 pub use serve::Dropped;
@@ -249,8 +249,7 @@ impl Router {
             .await;
         }
         match (invoked, self.lambda) {
-            (Some(name), Some(lambda)) if asynchronous => self.invoke_async(lambda, &name, body),
-            (Some(name), Some(lambda)) => self.invoke(lambda, &name, body).await,
+            (Some(name), Some(lambda)) => self.invoke(lambda, &name, body, asynchronous).await,
             _ if versioning => {
                 let response = self.forward(self.moto, parts, body).await;
                 versioning_as_aws(response).await

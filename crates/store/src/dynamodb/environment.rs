@@ -9,7 +9,7 @@ use crate::codec::{
     Item, body, get_n, get_s, lease_from_item, n, s, spec_from_item, status_from_items, to_body,
 };
 use crate::keys::{LIST_INDEX, LIST_PARTITION, component_sk, index_key, pk};
-use crate::records::{SpecPut, spec_put};
+use crate::records::store_spec;
 use crate::{
     EnvironmentRead, EnvironmentSummary, Page, Result, SpecStore, StatusStore, StoreError,
     StoredSpec, SyncView, Versioned, ViewStore,
@@ -40,21 +40,12 @@ impl SpecStore for DynamoStore {
         previous: Option<&StoredSpec>,
         now: u64,
     ) -> Result<StoredSpec> {
-        let generation = match spec_put(previous, environment) {
-            SpecPut::Unchanged(stored) => return Ok(stored.clone()),
-            SpecPut::Generation(generation) => generation,
-        };
-        let name = environment.name();
-        let item = spec_item(environment, generation, now);
-        let version = self
-            .put_versioned(name, "SPEC", item, previous.map(|p| p.version))
-            .await?;
-        Ok(StoredSpec {
-            environment: environment.clone(),
-            generation,
-            version,
-            updated_at: now,
+        let expected = previous.map(|p| p.version);
+        store_spec(environment, previous, now, move |stored| {
+            let item = spec_item(environment, stored.generation, now);
+            self.put_versioned(environment.name(), "SPEC", item, expected)
         })
+        .await
     }
 
     async fn list(&self, limit: u32, cursor: Option<&str>) -> Result<Page<EnvironmentSummary>> {

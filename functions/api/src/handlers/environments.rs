@@ -4,11 +4,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use strata_api_types::{EnvironmentList, EnvironmentListItem, EnvironmentView, NothingToDo};
-use strata_control::{Flows, SyncRequests, Trigger};
+use strata_control::{Flows, SyncRequests};
 use strata_core::{EnvironmentState, Principal, Scope, cost};
 use strata_store::Store;
 
-use super::Existing;
+use super::{Decision, Found};
 use crate::request::{DEFAULT_LIMIT, Query};
 use crate::response::respond;
 use crate::{Api, ApiError, ChangeSets, sleep};
@@ -88,32 +88,15 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         ))
     }
 
-    pub(crate) async fn delete(
-        &self,
-        name: &str,
-        caller: &str,
-        now: u64,
-    ) -> Result<Response<Body>, ApiError> {
-        let found = match self
-            .existing(
-                name,
-                |generation, status_version| Trigger::Delete {
-                    generation,
-                    status_version,
-                },
-                now,
-            )
-            .await?
-        {
-            Existing::Idle(found) => *found,
-            Existing::Running(response) => return Ok(response),
-        };
+    /// `DELETE`'s decision: nothing to do when already Deleted; refused while previews run
+    /// on the environment's cluster.
+    pub(super) async fn delete(&self, name: &str, found: &Found) -> Result<Decision, ApiError> {
         if found
             .status
             .as_ref()
             .is_some_and(|s| s.value.state == EnvironmentState::Deleted)
         {
-            return Ok(respond(
+            return Ok(Decision::Answer(respond(
                 StatusCode::OK,
                 &NothingToDo {
                     environment: name.to_owned(),
@@ -121,7 +104,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                     state: EnvironmentState::Deleted,
                     message: "already Deleted; nothing to do".to_owned(),
                 },
-            ));
+            )));
         }
         let dependents = self.dependents(name).await?;
         if !dependents.is_empty() {
@@ -130,8 +113,9 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 dependents.join(", ")
             )));
         }
-        let message = format!("delete requested (generation {})", found.stored.generation);
-        self.start(name, &found, Scope::All, message, caller, now)
-            .await
+        Ok(Decision::Start {
+            scope: Scope::All,
+            message: format!("delete requested (generation {})", found.stored.generation),
+        })
     }
 }

@@ -10,7 +10,7 @@ use strata_store::{Lease, Store, StoredSpec, Versioned};
 
 use crate::request::{extension_body, query, spec_body};
 use crate::response::accepted;
-use crate::{Api, ApiError, ChangeSets, Endpoint, previews, route};
+use crate::{Api, ApiError, ChangeSets, Endpoint, previews, route, sleep};
 
 mod cancel;
 mod environments;
@@ -72,9 +72,9 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 self.authorize_spec(&principal, &environment).await?;
                 self.plan(environment, &query).await
             }
-            Endpoint::Delete => self.delete(&name, caller, now).await,
+            Endpoint::Delete => self.operate(&name, Requested::Delete, caller, now).await,
             Endpoint::History => self.history(&name, &query).await,
-            Endpoint::Rollback => self.rollback(&name, caller, now).await,
+            Endpoint::Rollback => self.operate(&name, Requested::Rollback, caller, now).await,
             Endpoint::ExtendTtl => {
                 let by = extension_body(request)?;
                 self.extend_ttl(&name, by, caller, now).await
@@ -94,8 +94,8 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 self.sync_now(&name, caller, &id, now).await
             }
             Endpoint::Cancel => self.cancel(&name, caller, now).await,
-            Endpoint::Sleep => self.sleep_or_wake(&name, true, caller, now).await,
-            Endpoint::Wake => self.sleep_or_wake(&name, false, caller, now).await,
+            Endpoint::Sleep => self.operate(&name, Requested::Sleep, caller, now).await,
+            Endpoint::Wake => self.operate(&name, Requested::Wake, caller, now).await,
             Endpoint::Preview => {
                 let body = previews::preview_body(request)?;
                 self.preview(&name, body, &principal, now).await
@@ -122,43 +122,42 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
         Ok(self.store().append_event(name, &event).await?)
     }
 
-    /// An environment that must exist for the request, and whether this same request's
-    /// operation already runs (answered as such). `trigger` makes the request's trigger from
-    /// the stored generation and the status version.
-    pub(crate) async fn existing(
+    /// A request for an operation on an environment that must exist: the environment is
+    /// read once, the request decides on it idle, and what it decided is started (answered
+    /// 202) or answered. This same request's operation already running is answered as such.
+    async fn operate(
         &self,
         name: &str,
-        trigger: fn(u64, u64) -> Trigger<'static>,
+        requested: Requested,
+        caller: &str,
         now: u64,
-    ) -> Result<Existing, ApiError> {
+    ) -> Result<Response<Body>, ApiError> {
         // One read: the spec, the status and the lease.
         let read = self.store().read(name, now).await?;
         let stored = read
             .spec
             .ok_or_else(|| ApiError::EnvironmentNotFound(name.to_owned()))?;
         let status = read.status;
-        let trigger = trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
-        match self.running_with(name, read.lease, &trigger, true)? {
-            Some(response) => Ok(Existing::Running(response)),
-            None => Ok(Existing::Idle(Box::new(Found {
-                stored,
-                status,
-                trigger,
-            }))),
+        let trigger =
+            requested.trigger(stored.generation, status.as_ref().map_or(0, |s| s.version));
+        if let Some(running) = self.running_with(name, read.lease, &trigger, true)? {
+            return Ok(running);
         }
-    }
-
-    /// Starts the operation `found`'s trigger asks for, in `scope`, with `message` in the
-    /// history; answered 202.
-    pub(crate) async fn start(
-        &self,
-        name: &str,
-        found: &Found,
-        scope: Scope,
-        message: String,
-        caller: &str,
-        now: u64,
-    ) -> Result<Response<Body>, ApiError> {
+        let found = Found {
+            stored,
+            status,
+            trigger,
+        };
+        let decision = match requested {
+            Requested::Delete => self.delete(name, &found).await?,
+            Requested::Rollback => rollback::decide(name, &found)?,
+            Requested::Sleep => sleep::decide(name, true, &found)?,
+            Requested::Wake => sleep::decide(name, false, &found)?,
+        };
+        let (scope, message) = match decision {
+            Decision::Start { scope, message } => (scope, message),
+            Decision::Answer(answer) => return Ok(answer),
+        };
         let launch = Launch {
             environment: name,
             trigger: found.trigger,
@@ -207,16 +206,7 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
                 expires_at: lease.expires_at,
             });
         }
-        let generation = match *trigger {
-            Trigger::Apply { generation, .. }
-            | Trigger::Delete { generation, .. }
-            | Trigger::Rollback { generation, .. }
-            | Trigger::Repair { generation, .. }
-            | Trigger::Rollout { generation, .. }
-            | Trigger::Sleep { generation, .. }
-            | Trigger::Wake { generation, .. } => generation,
-            Trigger::Expiry { .. } => 0,
-        };
+        let generation = trigger.generation().unwrap_or(0);
         // Found running: its ARN is not at hand (the status URL tells how it goes).
         let started = Started {
             execution: lease.holder,
@@ -232,10 +222,26 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     }
 }
 
-/// An environment a request acts on: idle, or already running this request's operation.
-pub(crate) enum Existing {
-    Idle(Box<Found>),
-    Running(Response<Body>),
+/// The requests for an operation on an existing environment.
+#[derive(Debug, Clone, Copy)]
+enum Requested {
+    Delete,
+    Rollback,
+    Sleep,
+    Wake,
+}
+
+impl Requested {
+    /// The request's trigger, from the stored generation and the status version.
+    #[rustfmt::skip] // A table: one request a row.
+    fn trigger(self, generation: u64, status_version: u64) -> Trigger<'static> {
+        match self {
+            Requested::Delete => Trigger::Delete { generation, status_version },
+            Requested::Rollback => Trigger::Rollback { generation, status_version },
+            Requested::Sleep => Trigger::Sleep { generation, status_version },
+            Requested::Wake => Trigger::Wake { generation, status_version },
+        }
+    }
 }
 
 /// An idle environment a request acts on: its spec and status, and the request's trigger.
@@ -243,6 +249,14 @@ pub(crate) struct Found {
     pub(crate) stored: StoredSpec,
     pub(crate) status: Option<Versioned<EnvironmentStatus>>,
     pub(crate) trigger: Trigger<'static>,
+}
+
+/// What a request decided on the idle environment it found.
+pub(crate) enum Decision {
+    /// Start the operation in `scope`, with `message` in the history.
+    Start { scope: Scope, message: String },
+    /// Answer this, starting nothing (there is nothing to do).
+    Answer(Response<Body>),
 }
 
 /// What a refusal calls the environment's state when it is not Ready (`None` when it is).

@@ -113,6 +113,14 @@ impl LocalContext {
         }
     }
 
+    /// An SDK config for the local stack's AWS endpoint (moto behind the router).
+    pub fn aws_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config()
+            .into_builder()
+            .endpoint_url(&self.aws)
+            .build()
+    }
+
     /// An SDK config that signs for the local stack: its region, the dummy credentials.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
         let credentials = aws_credential_types::Credentials::new(

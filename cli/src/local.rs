@@ -207,12 +207,7 @@ async fn counted(stack: &Attached, name: &str) -> Result<u8, String> {
         .as_ref()
         .map(|o| o.execution.clone())
         .ok_or_else(|| format!("{name} has run no operation"))?;
-    let config = stack
-        .context
-        .sdk_config()
-        .into_builder()
-        .endpoint_url(&stack.context.aws)
-        .build();
+    let config = stack.context.aws_config();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let machines = sfn
         .list_state_machines()

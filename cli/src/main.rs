@@ -73,6 +73,16 @@ enum Command {
     /// Print the spec's JSON Schema (`contracts/environment.schema.json`), for an editor or a
     /// validator.
     Schema,
+    /// Print an EKS token in kubectl's exec plugin protocol (an ExecCredential), minted from
+    /// your AWS credentials: what the kubeconfig `strata kubeconfig` writes runs.
+    Token {
+        /// The EKS cluster's name.
+        #[arg(long)]
+        cluster: String,
+        /// The cluster's region.
+        #[arg(long)]
+        region: String,
+    },
     /// Print a shell completion script, e.g. `strata completions bash > ~/.local/share/bash-completion/completions/strata`.
     Completions { shell: clap_complete::Shell },
     /// The local stack (moto, cargo-lambda, the cluster simulator) on 127.0.0.1.
@@ -203,6 +213,21 @@ enum Remote {
         #[arg(long, default_value_t = 8470)]
         port: u16,
     },
+    /// Write a kubeconfig for the environment's cluster: its endpoint and CA, and an exec
+    /// plugin that mints a token from your AWS credentials each time (no secret in the file).
+    Kubeconfig {
+        name: String,
+        /// Write it here instead of to standard output.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The token command kubectl runs: `strata token`, or the AWS CLI's `aws eks get-token`.
+        #[arg(long, value_enum, default_value_t = commands::Exec::Strata)]
+        exec: commands::Exec,
+        /// First give your own AWS principal this access to the cluster (an EKS access entry
+        /// with an access policy: the environment's namespace, or the whole cluster).
+        #[arg(long, value_enum, value_name = "ACCESS")]
+        grant: Option<commands::Grant>,
+    },
     /// The environment's events, newest first.
     History {
         name: String,
@@ -288,6 +313,9 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "strata", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
+        Command::Token { cluster, region } => {
+            return ExitCode::from(token(cli.local, &cluster, &region));
+        }
         #[cfg(feature = "local-stack")]
         Command::Local { command } => Err(command),
         Command::Remote(remote) => Ok(remote),
@@ -328,9 +356,32 @@ fn main() -> ExitCode {
 /// A command against the local stack `strata local start` runs.
 async fn run_local(command: Remote) -> u8 {
     match context::LocalContext::attach() {
-        Ok((_, client)) => dispatch(&client, command).await,
+        Ok((local, client)) => dispatch(&client, &local.aws_config(), true, command).await,
         Err(code) => code,
     }
+}
+
+/// `strata token`: offline but for the credentials (the local stack's with `--local`).
+fn token(local: bool, cluster: &str, region: &str) -> u8 {
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        eprintln!("cannot start the async runtime");
+        return exit::ERROR;
+    };
+    runtime.block_on(async {
+        let config = match local {
+            true => match context::LocalContext::read() {
+                Some(context) => context.sdk_config(),
+                None => {
+                    eprintln!(
+                        "error: no local stack runs; start one with `strata local start --detach`"
+                    );
+                    return exit::USAGE;
+                }
+            },
+            false => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        };
+        commands::token(&config, cluster, region).await
+    })
 }
 
 async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -> u8 {
@@ -356,10 +407,17 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
             return exit::USAGE;
         }
     };
-    dispatch(&client, command).await
+    dispatch(&client, &config, false, command).await
 }
 
-async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
+/// Runs one command against the API (`client`); `aws` reaches AWS (or the local stack,
+/// `local`) for what the API does not answer (the cluster a kubeconfig names).
+async fn dispatch(
+    client: &client::ApiClient,
+    aws: &aws_config::SdkConfig,
+    local: bool,
+    command: Remote,
+) -> u8 {
     let limit = Duration::from_secs;
     match command {
         Remote::Apply {
@@ -424,6 +482,21 @@ async fn dispatch(client: &client::ApiClient, command: Remote) -> u8 {
             timeout,
         } => commands::sync(client, &name, wait.then(|| limit(timeout))).await,
         Remote::History { name, limit } => commands::history(client, &name, limit).await,
+        Remote::Kubeconfig {
+            name,
+            file,
+            exec,
+            grant,
+        } => {
+            let target = commands::Target {
+                environment: &name,
+                file: file.as_deref(),
+                exec,
+                local,
+                grant,
+            };
+            commands::kubeconfig(client, aws, target).await
+        }
         Remote::Cancel { name } => commands::cancel(client, &name).await,
         Remote::Console { port } => console::serve(client.clone(), port).await,
     }

@@ -155,7 +155,7 @@ impl LocalStack {
         let router = router::Router::new(
             moto_addr,
             lambda_addr,
-            simulator_addr,
+            (simulator_addr, simulator.certificate_authority()),
             iam::Iam::from_template(
                 &template,
                 iam::Reference::at(iam::Reference::in_venv(&tools.bin).ok_or_else(|| {

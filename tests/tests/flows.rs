@@ -1377,7 +1377,11 @@ async fn the_cluster_simulator_refuses_a_token_for_another_cluster() {
     // The endpoint of strata-staging, with a token minted for another cluster's name.
     let described = staging_cluster(&h).await;
     let endpoint = described.endpoint().unwrap().to_owned();
-    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let ca = described
+        .certificate_authority()
+        .and_then(|c| c.data())
+        .map(str::to_owned);
     let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "t");
     for (cluster, expected) in [("strata-other", 401), ("strata-staging", 200)] {
         let token = strata_kubernetes::token::token(
@@ -1387,7 +1391,7 @@ async fn the_cluster_simulator_refuses_a_token_for_another_cluster() {
             std::time::SystemTime::now(),
         )
         .unwrap();
-        let client = strata_kubernetes::client(&endpoint, None, token).unwrap();
+        let client = strata_kubernetes::client(&endpoint, ca.as_deref(), token).unwrap();
         let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
         let answer = namespaces.get("staging").await;
         let code = match answer {

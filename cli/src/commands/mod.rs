@@ -2,10 +2,12 @@
 //! exit code.
 //!
 //! One file per group: reading a spec, apply and plan, what a mutation started, the other
-//! operations on an environment, sync, the reads, following an operation, and the retried GET.
+//! operations on an environment, sync, the reads, following an operation, the retried GET,
+//! and kubectl's access (kubeconfig, token).
 
 mod apply;
 mod follow;
+mod kubeconfig;
 mod operate;
 mod poll;
 mod read;
@@ -15,6 +17,7 @@ mod sync;
 
 pub use apply::{apply, plan};
 pub use follow::watch;
+pub use kubeconfig::{Exec, Grant, Target, kubeconfig, token};
 pub use operate::{PreviewArgs, cancel, delete, extend, preview, rollback, sleep};
 pub use read::{get, history};
 pub use spec::validate;

@@ -2,8 +2,10 @@
 //! of the environments' EKS clusters (no API server can be installed on these machines).
 //! Never part of a Lambda binary.
 //!
-//! It serves the subset of the API Strata calls, at `/clusters/<name>/…` (the router
-//! rewrites moto's fake EKS endpoint to that URL):
+//! It serves the subset of the API Strata calls, over HTTPS as EKS does (a certificate made
+//! at start, which DescribeCluster's `certificateAuthority` carries: kubectl sends no
+//! credentials over plain HTTP), at `/clusters/<name>/…` (the router rewrites moto's fake
+//! EKS endpoint to that URL):
 //! - authentication as EKS does it: a `k8s-aws-v1.` token whose presigned GetCallerIdentity
 //!   URL must be signed, with the local stack's credentials, for this cluster's name and not
 //!   be expired; anything else is 401;
@@ -12,7 +14,8 @@
 //!   no longer sends are removed, and an apply that changes nothing leaves the
 //!   `resourceVersion` alone; a JSON merge patch from another manager (drift) is kept until
 //!   the next apply overwrites the fields Strata owns;
-//! - get, list (with `labelSelector`), delete; pods are derived from Deployments and Jobs.
+//! - get, list (with `labelSelector`), delete; pods are derived from Deployments and Jobs;
+//! - discovery (`/api`, `/apis`, each group version's resources), as kubectl needs it.
 //!
 //! And it plays the controllers Strata relies on: a Deployment becomes available after
 //! [`ClusterSimulator::set_rollout_reads`] reads, a Job completes after one read or fails
@@ -23,7 +26,8 @@
 //!
 //! Here: the simulator and its public API for the local stack and the tests. The HTTP side
 //! is `server`, EKS authentication `auth`, the object store `store`, server-side apply
-//! `apply`, and the simulated controllers `controllers`.
+//! `apply`, discovery `discovery`, its certificate `tls`, and the simulated controllers
+//! `controllers`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -38,8 +42,10 @@ use serde_json::Value;
 mod apply;
 mod auth;
 mod controllers;
+mod discovery;
 mod server;
 mod store;
+mod tls;
 
 use store::{JobFailure, Key, State};
 
@@ -51,6 +57,7 @@ pub struct ClusterSimulator {
     access_key: String,
     secret_key: String,
     client: HttpClient,
+    tls: tls::Tls,
 }
 
 impl ClusterSimulator {
@@ -64,7 +71,14 @@ impl ClusterSimulator {
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
             client: Client::builder(TokioExecutor::new()).build_http(),
+            tls: tls::Tls::new(),
         })
+    }
+
+    /// The PEM certificate its HTTPS answers with, as EKS's `certificateAuthority.data`
+    /// carries it (base64 of the PEM): a client trusts the simulator with it alone.
+    pub fn certificate_authority(&self) -> String {
+        aws_smithy_types::base64::encode(self.tls.certificate_pem.as_bytes())
     }
 
     /// How long a new load balancer takes before its hostname is published (default: none).

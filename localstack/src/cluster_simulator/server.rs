@@ -16,7 +16,7 @@ use super::ClusterSimulator;
 use super::store::Key;
 
 impl ClusterSimulator {
-    /// Serves until the task is aborted.
+    /// Serves HTTPS until the task is aborted.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -24,6 +24,9 @@ impl ClusterSimulator {
             };
             let simulator = self.clone();
             tokio::spawn(async move {
+                let Ok(stream) = simulator.tls.acceptor.accept(stream).await else {
+                    return;
+                };
                 let service = hyper::service::service_fn(move |req| {
                     let simulator = simulator.clone();
                     async move { Ok::<_, Infallible>(simulator.handle(req).await) }
@@ -37,6 +40,17 @@ impl ClusterSimulator {
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
+        let token = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some((cluster, document)) = super::discovery::document(parts.uri.path()) {
+            return match self.authenticate(token, &cluster) {
+                Ok(_) => respond(StatusCode::OK, &document),
+                Err(why) => status(StatusCode::UNAUTHORIZED, "Unauthorized", &why),
+            };
+        }
         let Some((cluster, key)) = parse_path(parts.uri.path()) else {
             return status(
                 StatusCode::NOT_FOUND,
@@ -44,11 +58,6 @@ impl ClusterSimulator {
                 "the simulator does not serve this path",
             );
         };
-        let token = parts
-            .headers
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
         let region = match self.authenticate(token, &cluster) {
             Ok(region) => region,
             Err(why) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", &why),

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::ClusterSimulator;
 use super::controllers::{pods_of, settle};
+use super::discovery::kind_of;
 use super::server::{decode, query_value, respond, status};
 
 /// An object's identity: API group/version, plural resource, namespace ("" when
@@ -258,19 +259,4 @@ fn labels_match(object: &Value, selector: &str) -> bool {
         let v = v.trim_start_matches('=');
         object["metadata"]["labels"][k].as_str() == Some(v)
     })
-}
-
-fn kind_of(plural: &str) -> &'static str {
-    match plural {
-        "namespaces" => "Namespace",
-        "secrets" => "Secret",
-        "configmaps" => "ConfigMap",
-        "serviceaccounts" => "ServiceAccount",
-        "services" => "Service",
-        "deployments" => "Deployment",
-        "jobs" => "Job",
-        "pods" => "Pod",
-        "ingressclasses" => "IngressClass",
-        _ => "Unknown",
-    }
 }

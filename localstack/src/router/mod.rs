@@ -46,6 +46,8 @@ pub struct Router {
     lambda: Option<SocketAddr>,
     /// The cluster simulator, which stands in for every EKS cluster's API server.
     simulator: SocketAddr,
+    /// Its certificate, base64 of the PEM (DescribeCluster's `certificateAuthority.data`).
+    simulator_ca: String,
     client: HttpClient,
     request_ids: AtomicU64,
     access_entries: AccessEntries,
@@ -97,14 +99,16 @@ impl Router {
     pub fn new(
         moto: SocketAddr,
         lambda: Option<SocketAddr>,
-        simulator: SocketAddr,
+        simulator: (SocketAddr, String),
         iam: Iam,
     ) -> Arc<Self> {
+        let (simulator, simulator_ca) = simulator;
         Arc::new(Self {
             iam,
             moto,
             lambda,
             simulator,
+            simulator_ca,
             client: Client::builder(TokioExecutor::new()).build_http(),
             request_ids: AtomicU64::new(1),
             access_entries: AccessEntries::default(),

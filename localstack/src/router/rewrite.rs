@@ -8,8 +8,9 @@ use hyper::Response;
 use super::Router;
 
 impl Router {
-    /// DescribeCluster with the cluster's API server at the simulator: moto's endpoint is
-    /// a made-up public name, the same for every cluster.
+    /// DescribeCluster with the cluster's API server at the simulator, and the simulator's
+    /// certificate as the cluster's CA: moto's endpoint is a made-up public name, the same
+    /// for every cluster, and its CA is no certificate at all.
     pub(crate) async fn point_at_simulator(
         &self,
         cluster: &str,
@@ -23,7 +24,9 @@ impl Router {
         };
         if described["cluster"]["endpoint"].is_string() {
             described["cluster"]["endpoint"] =
-                format!("http://{}/clusters/{cluster}", self.simulator).into();
+                format!("https://{}/clusters/{cluster}", self.simulator).into();
+            described["cluster"]["certificateAuthority"] =
+                serde_json::json!({ "data": self.simulator_ca });
         }
         head.headers.remove(hyper::header::CONTENT_LENGTH);
         head.headers.remove("x-amz-crc32");

@@ -65,6 +65,12 @@ pub struct Target<'a> {
 /// base's cluster gets the base's), with the environment's namespace as the default.
 pub async fn kubeconfig(client: &ApiClient, aws: &aws_config::SdkConfig, target: Target<'_>) -> u8 {
     let name = target.environment;
+    if target.local && target.exec == Exec::Aws {
+        eprintln!(
+            "error: --exec aws signs with your AWS credentials, which the local stack's cluster refuses; use --exec strata with --local"
+        );
+        return exit::USAGE;
+    }
     let view: EnvironmentView = match poll(
         client,
         &format!("/environments/{name}"),
@@ -166,13 +172,8 @@ async fn grant_caller(
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "GetCallerIdentity: {}",
-                aws_sdk_sts::error::DisplayErrorContext(&e)
-            )
-        })?;
-    let principal = principal_of(identity.arn().unwrap_or_default());
+        .map_err(|e| failed("GetCallerIdentity", &e))?;
+    let principal = resolved(config, identity.arn().unwrap_or_default()).await;
     let eks = aws_sdk_eks::Client::new(config);
     match eks
         .create_access_entry()
@@ -186,17 +187,48 @@ async fn grant_caller(
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception()) => {}
         Err(e) => {
-            return Err(format!(
-                "CreateAccessEntry {principal} on {cluster}: {}",
-                aws_sdk_eks::error::DisplayErrorContext(&e)
+            return Err(failed(
+                &format!("CreateAccessEntry {principal} on {cluster}"),
+                &e,
             ));
+        }
+    }
+    // Associating a policy again replaces its scope: keep the namespaces it has (a base's,
+    // when a preview on its cluster is granted), or leave a cluster-wide one as it is.
+    let associated = eks
+        .list_associated_access_policies()
+        .cluster_name(cluster)
+        .principal_arn(&principal)
+        .send()
+        .await
+        .map_err(|e| {
+            failed(
+                &format!("ListAssociatedAccessPolicies {principal} on {cluster}"),
+                &e,
+            )
+        })?;
+    let mut namespaces = vec![namespace.to_owned()];
+    for policy in associated.associated_access_policies() {
+        let Some(scope) = policy.access_scope() else {
+            continue;
+        };
+        if policy.policy_arn() != Some(grant.policy_arn()) {
+            continue;
+        }
+        if scope.r#type() == Some(&AccessScopeType::Cluster) {
+            return Ok(principal);
+        }
+        for held in scope.namespaces() {
+            if !namespaces.contains(held) {
+                namespaces.push(held.clone());
+            }
         }
     }
     let scope = match grant {
         Grant::ClusterAdmin => AccessScope::builder().r#type(AccessScopeType::Cluster),
         _ => AccessScope::builder()
             .r#type(AccessScopeType::Namespace)
-            .namespaces(namespace),
+            .set_namespaces(Some(namespaces)),
     };
     eks.associate_access_policy()
         .cluster_name(cluster)
@@ -206,12 +238,45 @@ async fn grant_caller(
         .send()
         .await
         .map_err(|e| {
-            format!(
-                "AssociateAccessPolicy {principal} on {cluster}: {}",
-                aws_sdk_eks::error::DisplayErrorContext(&e)
+            failed(
+                &format!("AssociateAccessPolicy {principal} on {cluster}"),
+                &e,
             )
         })?;
     Ok(principal)
+}
+
+/// An SDK call that failed, with the whole chain of why (every SDK's errors show it alike).
+fn failed(call: &str, error: &(dyn std::error::Error + 'static)) -> String {
+    format!("{call}: {}", aws_sdk_eks::error::DisplayErrorContext(error))
+}
+
+/// The principal to grant: an assumed role's role with its path, as `iam:GetRole` reads
+/// it (a session's ARN drops the path, and EKS needs the role's full ARN); without that
+/// permission, the role's ARN without a path, said so.
+async fn resolved(config: &aws_config::SdkConfig, caller: &str) -> String {
+    let principal = principal_of(caller);
+    let Some((_, role)) = principal.split_once(":role/") else {
+        return principal;
+    };
+    match aws_sdk_iam::Client::new(config)
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+    {
+        Ok(found) => found
+            .role()
+            .map(|r| r.arn().to_owned())
+            .unwrap_or(principal),
+        Err(e) => {
+            eprintln!(
+                "warning: iam:GetRole {role}: {}; granting {principal} (right unless the role has a path)",
+                aws_sdk_iam::error::DisplayErrorContext(&e)
+            );
+            principal
+        }
+    }
 }
 
 /// The IAM principal behind a caller ARN: an assumed role's session is its role (EKS

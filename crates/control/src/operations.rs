@@ -162,6 +162,17 @@ impl Trigger<'_> {
         }
     }
 
+    /// The generation an execution is held to: an apply's, whose plan was made for that
+    /// spec and no other. The other starts converge whatever is stored when they begin (a
+    /// repair, rollout, sleep or wake decided on an older generation still converges the
+    /// newer one; a delete deletes it).
+    pub fn planned_generation(&self) -> Option<u64> {
+        match *self {
+            Trigger::Apply { generation, .. } => Some(generation),
+            _ => None,
+        }
+    }
+
     /// The history event that records the request.
     pub fn event_kind(&self) -> &'static str {
         match self {
@@ -318,7 +329,7 @@ impl<S: Store, F: Flows> Operations<S, F> {
     pub fn input(&self, launch: &Launch<'_>) -> String {
         let input = strata_core::ExecutionInput {
             environment: launch.environment.to_owned(),
-            generation: launch.trigger.generation(),
+            generation: launch.trigger.planned_generation(),
             scope: launch.scope,
             recreate: launch.recreate.clone(),
             asleep: launch.trigger.asleep(),

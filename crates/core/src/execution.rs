@@ -13,9 +13,10 @@ use crate::{Component, Scope};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecutionInput {
     pub environment: String,
-    /// The spec generation the decision was made on. Begin refuses to run another one: a
-    /// spec stored after the decision is not what was planned (absent for a TTL expiry,
-    /// which deletes whatever is stored, and for executions started by hand).
+    /// The spec generation an apply's plan was made for. Begin refuses to run another one: a
+    /// spec stored after the decision is not what was planned. Absent for every other start
+    /// (a repair, rollout, sleep, wake or delete converges whatever is stored) and for
+    /// executions started by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
     /// `application`: the deploy fast path (only app and dns run); `all` by default.

@@ -457,6 +457,7 @@ fn is_region(text: &str) -> bool {
         && parts[1..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 

@@ -63,9 +63,14 @@ pub async fn begin<S: Store, N: Notifier>(
         .await?
         .ok_or_else(|| LifecycleError::EnvironmentNotFound(name.clone()))?;
     // The decision was made on one generation; a spec stored since is not what was planned.
+    // The lease reserved for this execution goes back at once: nothing runs under it.
     if let Some(decided) = input.generation
         && decided != spec.generation
     {
+        match store.release(&name, execution).await {
+            Ok(()) | Err(strata_store::StoreError::NotLockHolder { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         return Err(LifecycleError::InvalidInput(format!(
             "input.generation: {} was decided on generation {decided}, but generation {} is stored; nothing was done",
             operation.name(),

@@ -617,6 +617,11 @@ async fn begin_runs_only_the_generation_its_decision_was_made_on() {
         .await
         .unwrap();
     let decided = json!({"environment": "pr-1234", "generation": 1});
+    // The API reserved the lease for the execution it started.
+    store
+        .acquire("pr-1234", "up-pr-1234-1-0", 300, 5)
+        .await
+        .unwrap();
     let err = handle(&store, begin("up-pr-1234-1-0", decided), 10)
         .await
         .unwrap_err();
@@ -627,7 +632,7 @@ async fn begin_runs_only_the_generation_its_decision_was_made_on() {
         ),
         "{err}"
     );
-    // Nothing was done: no lease, no status.
+    // Nothing was done, and the reservation is given back: no lease, no status.
     assert_eq!(store.lease("pr-1234", 10).await.unwrap(), None);
     assert!(store.get_status("pr-1234").await.unwrap().is_none());
     // The generation it was decided on begins.

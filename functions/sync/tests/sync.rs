@@ -601,7 +601,7 @@ async fn deploy_rolls_a_newer_image_out_through_the_app_only_up_once() {
     assert_eq!(started[0].1, *execution);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&started[0].2).unwrap(),
-        json!({"environment": "staging", "generation": 1, "scope": "application"})
+        json!({"environment": "staging", "scope": "application"})
     );
     assert_eq!(
         updates_announced(&syncer),
@@ -856,7 +856,7 @@ async fn repair_starts_up_once_and_unobservable_components_keep_their_record() {
         (
             OperationKind::Up,
             repair.as_str(),
-            r#"{"environment":"staging","generation":1}"#
+            r#"{"environment":"staging"}"#
         ),
         "a whole up: every component converges back to the spec"
     );

@@ -24,7 +24,11 @@ impl ClusterSimulator {
             };
             let simulator = self.clone();
             tokio::spawn(async move {
-                let Ok(stream) = simulator.tls.acceptor.accept(stream).await else {
+                // A client that never finishes its handshake holds nothing for long.
+                let handshake = simulator.tls.acceptor.accept(stream);
+                let Ok(Ok(stream)) =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await
+                else {
                     return;
                 };
                 let service = hyper::service::service_fn(move |req| {

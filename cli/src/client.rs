@@ -15,6 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use strata_api_types::contract::{CONTRACT, CONTRACT_HEADER, VERSION_HEADER};
 use strata_api_types::{ErrorBody, ErrorDetail};
 
 /// How long a request may wait for the API's whole answer: API Gateway's own limit is 30 s,
@@ -74,6 +75,9 @@ impl std::fmt::Display for ApiFailure {
 pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
+    /// The control plane's API contract and release, as its answer names them.
+    pub contract: Option<String>,
+    pub release: Option<String>,
 }
 
 impl Answer {
@@ -88,6 +92,16 @@ impl Answer {
 }
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Says once per run when the control plane's contract is a major ahead of this CLI's.
+fn warn_once(contract: Option<&str>) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if let Some(warning) = contract.and_then(strata_api_types::contract::warn_server)
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        eprintln!("warning: {warning}");
+    }
+}
 
 #[derive(Clone)]
 pub struct ApiClient {
@@ -166,7 +180,10 @@ impl ApiClient {
     ) -> Result<Answer, ClientError> {
         let url = format!("{}{path_and_query}", self.endpoint);
         let (content_type, bytes) = body.unwrap_or(("", Vec::new()));
-        let mut headers: Vec<(String, String)> = vec![("host".into(), self.host.clone())];
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".into(), self.host.clone()),
+            (CONTRACT_HEADER.into(), CONTRACT.into()),
+        ];
         if !content_type.is_empty() {
             headers.push(("content-type".into(), content_type.to_owned()));
         }
@@ -193,16 +210,24 @@ impl ApiClient {
                 .await
                 .map_err(|e| unreachable(strata_core::error_chain(&e)))?;
             let status = response.status();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let named = (header(CONTRACT_HEADER), header(VERSION_HEADER));
             let bytes = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| unreachable(e.to_string()))?
                 .to_bytes();
-            Ok::<_, ClientError>((status, bytes))
+            Ok::<_, ClientError>((status, named, bytes))
         })
         .await;
-        let (status, bytes) = answered.map_err(|_| {
+        let (status, (contract, release), bytes) = answered.map_err(|_| {
             unreachable(format!(
                 "no answer within {} s",
                 self.answer_within.as_secs_f32()
@@ -211,7 +236,15 @@ impl ApiClient {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body: Option<Value> = serde_json::from_str(&text).ok();
         match body {
-            Some(body) if status.is_success() => Ok(Answer { status, body }),
+            Some(body) if status.is_success() => {
+                warn_once(contract.as_deref());
+                Ok(Answer {
+                    status,
+                    body,
+                    contract,
+                    release,
+                })
+            }
             Some(body) => match serde_json::from_value::<ErrorBody>(body) {
                 Ok(ErrorBody { error }) => Err(ClientError::Api(Box::new(ApiFailure {
                     status: status.as_u16(),
@@ -444,7 +477,7 @@ mod tests {
         );
         // Signing what the server received, at the second it was signed, gives the same
         // signature: the method, URL, headers and body on the wire are the signed ones.
-        let signed_headers: Vec<(&str, String)> = ["host", "content-type"]
+        let signed_headers: Vec<(&str, String)> = ["host", "content-type", "strata-contract"]
             .into_iter()
             .map(|name| (name, header(name)))
             .collect();

@@ -228,6 +228,8 @@ enum Remote {
         #[arg(long, value_enum, value_name = "ACCESS")]
         grant: Option<commands::Grant>,
     },
+    /// This CLI's release and API contract, and the control plane's (when one is configured).
+    Version,
     /// The environment's events, newest first.
     History {
         name: String,
@@ -318,6 +320,10 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "local-stack")]
         Command::Local { command } => Err(command),
+        Command::Remote(Remote::Version) => {
+            commands::cli_version();
+            Ok(Remote::Version)
+        }
         Command::Remote(remote) => Ok(remote),
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -402,6 +408,11 @@ async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -
     };
     let client = match client::ApiClient::new(endpoint, &config) {
         Ok(client) => client,
+        // The CLI's own line is printed; without an endpoint there is no other side.
+        Err(e) if matches!(command, Remote::Version) => {
+            println!("control plane: none configured ({e})");
+            return exit::OK;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit::USAGE;
@@ -482,6 +493,7 @@ async fn dispatch(
             timeout,
         } => commands::sync(client, &name, wait.then(|| limit(timeout))).await,
         Remote::History { name, limit } => commands::history(client, &name, limit).await,
+        Remote::Version => commands::version(client).await,
         Remote::Kubeconfig {
             name,
             file,

@@ -42,6 +42,21 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
         .to_string();
     let applied = cli.run(&["apply", "-f", &spec, "--wait"]);
     assert_eq!(applied.code, 0, "{}\n{}", applied.out, applied.err);
+    // Both sides' releases and contracts, the control plane's read from its answer.
+    let version = cli.run(&["version"]);
+    assert_eq!(version.code, 0, "{}", version.err);
+    let release = env!("CARGO_PKG_VERSION");
+    let contract = strata_api_types::contract::CONTRACT;
+    assert!(
+        version
+            .out
+            .contains(&format!("strata {release} (API contract {contract})"))
+            && version.out.contains(&format!(
+                "control plane {release} (API contract {contract}) at "
+            )),
+        "{}",
+        version.out
+    );
     assert!(
         applied
             .out
@@ -317,6 +332,15 @@ async fn apply_watch_get_plan_history_and_delete_through_the_api_function_url() 
 
 #[test]
 fn without_an_endpoint_the_cli_says_what_is_missing() {
+    // `version` still answers for this side.
+    let version = ran(&mut STRATA.command(&["version"]));
+    assert_eq!(version.code, 0, "{}", version.err);
+    assert!(
+        version.out.starts_with("strata ")
+            && version.out.contains("control plane: none configured"),
+        "{}",
+        version.out
+    );
     let missing = ran(&mut STRATA.command(&["get"]));
     assert_eq!(missing.code, 2);
     assert!(

@@ -14,6 +14,7 @@ mod read;
 mod spec;
 mod started;
 mod sync;
+mod version;
 
 pub use apply::{apply, plan};
 pub use follow::watch;
@@ -22,6 +23,7 @@ pub use operate::{PreviewArgs, cancel, delete, extend, preview, rollback, sleep}
 pub use read::{get, history};
 pub use spec::validate;
 pub use sync::sync;
+pub use version::{cli_version, version};
 
 use crate::client::ClientError;
 use crate::exit;

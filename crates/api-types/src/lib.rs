@@ -2,6 +2,8 @@
 //! writes and the CLI (and the console) read, so a renamed field breaks the build on both
 //! sides. `functions/api/openapi.yaml`'s `components.schemas` are generated from them
 //! (feature `schema`; `tests/openapi.rs` keeps the document and the types in step).
+//! Response bodies accept fields they do not know (a newer control plane's); request
+//! bodies refuse them ([`contract`]).
 
 use serde::{Deserialize, Serialize};
 use strata_core::cost::Estimate;
@@ -10,6 +12,7 @@ use strata_core::{
     Component, Environment, EnvironmentState, EnvironmentStatus, Event, Plan, Scope,
 };
 
+pub mod contract;
 #[cfg(feature = "schema")]
 pub mod reference;
 #[cfg(feature = "schema")]
@@ -18,7 +21,7 @@ pub mod schema;
 /// `GET /environments`: one page, by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvironmentList {
     pub items: Vec<EnvironmentListItem>,
     /// The cursor of the next page; absent on the last.
@@ -27,7 +30,7 @@ pub struct EnvironmentList {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvironmentListItem {
     pub name: String,
     pub generation: u64,
@@ -41,7 +44,7 @@ pub struct EnvironmentListItem {
 /// `GET /environments/{name}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvironmentView {
     pub name: String,
     pub generation: u64,
@@ -65,7 +68,7 @@ pub struct EnvironmentView {
 /// price table's list prices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SleepView {
     /// Since when it sleeps (seconds since the epoch); absent while awake.
     pub asleep_since: Option<u64>,
@@ -83,7 +86,7 @@ pub struct SleepView {
 /// 202: an operation was started (or this same request's operation already runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Accepted {
     pub environment: String,
     /// `up` or `down`.
@@ -102,7 +105,7 @@ pub struct Accepted {
 /// 200: already in the requested state; nothing was started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NothingToDo {
     pub environment: String,
     pub generation: u64,
@@ -121,7 +124,7 @@ pub enum Applied {
 /// `POST /environments/{name}/plan`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanView {
     pub environment: String,
     /// The stored generation (0 for none).
@@ -169,7 +172,7 @@ pub struct PreviewRequest {
 /// What a plan does to the monthly bill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanCost {
     /// What runs now; absent before the first operation.
     pub before: Option<Estimate>,
@@ -184,7 +187,7 @@ pub struct PlanCost {
 /// `POST /environments/{name}/ttl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TtlExtended {
     pub environment: String,
     /// When the TTL now expires (seconds since the epoch).
@@ -196,7 +199,7 @@ pub struct TtlExtended {
 /// `POST /environments/{name}/sync`: 202, handed to the sync function.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncRequested {
     pub environment: String,
     /// Always `sync`.
@@ -211,7 +214,7 @@ pub struct SyncRequested {
 /// `POST /environments/{name}/cancel`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CancelView {
     pub environment: String,
     /// The execution cancelled; absent when nothing was running.
@@ -230,7 +233,7 @@ pub struct CancelView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct InFlight {
     pub component: Component,
     pub phase: ComponentPhase,
@@ -239,7 +242,7 @@ pub struct InFlight {
 /// `GET /environments/{name}/history`: newest first, a page at a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct HistoryPage {
     pub items: Vec<Event>,
     pub next: Option<String>,
@@ -248,14 +251,14 @@ pub struct HistoryPage {
 /// Every 4xx and 5xx.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -272,7 +275,7 @@ pub struct ErrorDetail {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct FieldProblem {
     /// e.g. `spec.network.cidr`.
     pub path: String,
@@ -306,18 +309,24 @@ pub enum ErrorCode {
     NotYourTeam,
     ServiceUnavailable,
     InternalError,
+    /// The client speaks an API contract older than this control plane serves
+    /// ([`contract`]).
+    ClientTooOld,
+    /// A code this client does not know: a newer control plane's (read the message).
+    #[serde(other)]
+    Unknown,
 }
 
 /// The component graph as the console draws it: the create stages in order (each stage's
 /// components run in parallel), each component with its layer and what it depends on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct GraphView {
     pub stages: Vec<Vec<GraphNode>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct GraphNode {
     pub component: Component,
     pub layer: strata_core::graph::Layer,

@@ -84,7 +84,7 @@ pub enum Unit {
 /// One priced thing: `quantity` of it at `unitUsd` per unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CostLine {
     /// e.g. `t3.medium node`, `NAT gateway`.
     pub item: String,
@@ -97,7 +97,7 @@ pub struct CostLine {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ComponentCost {
     pub component: Component,
     pub monthly_usd: f64,
@@ -107,7 +107,7 @@ pub struct ComponentCost {
 /// An environment's monthly estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Estimate {
     pub region: String,
     /// The price table's date.

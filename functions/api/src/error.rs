@@ -54,6 +54,8 @@ pub enum ApiError {
     NoIdentity,
     #[error(transparent)]
     NotYourTeam(#[from] strata_core::NotYourTeam),
+    #[error("{0}")]
+    ClientTooOld(String),
     #[error("{0}; retry later")]
     Unavailable(String),
     #[error("{0}")]
@@ -71,7 +73,7 @@ fn lines(errors: &[FieldError]) -> String {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) | ApiError::ClientTooOld(_) => StatusCode::BAD_REQUEST,
             ApiError::NoRoute { .. } | ApiError::EnvironmentNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::OperationInProgress { .. }
@@ -107,6 +109,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::NoIdentity => ErrorCode::NoIdentity,
             ApiError::NotYourTeam(_) => ErrorCode::NotYourTeam,
+            ApiError::ClientTooOld(_) => ErrorCode::ClientTooOld,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }

@@ -199,3 +199,13 @@ fn the_custom_component_contract_s_schema_is_generated_from_its_types() {
         "{path}: differs from strata_core::component_contract; run STRATA_WRITE_OPENAPI=1 cargo test -p strata-api --test openapi"
     );
 }
+
+#[test]
+fn the_document_carries_the_contract_version() {
+    let doc = read("openapi.yaml");
+    assert_eq!(
+        doc["info"]["version"].as_str(),
+        Some(strata_api_types::contract::CONTRACT),
+        "openapi.yaml's info.version is the API contract (strata_api_types::contract)"
+    );
+}

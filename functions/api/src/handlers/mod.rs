@@ -1,6 +1,7 @@
 //! Answering one request (who called, which route, its query and body, then the endpoint's
 //! handler: one module per resource) and what handlers share: the lease check, history events.
 
+use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response};
 use strata_control::{Flows, Launch, Started, SyncRequests, Trigger};
 use strata_core::{
@@ -22,9 +23,14 @@ mod ttl;
 
 impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
     /// Answers one request; every failure is a response with an error body, never a panic.
+    /// Every answer names this control plane's contract and release
+    /// ([`strata_api_types::contract`]).
     pub async fn handle(&self, request: Request, now: u64) -> Response<Body> {
-        let result = self.dispatch(&request, now).await;
-        let response = result.unwrap_or_else(|e| {
+        let result = match client_contract(&request) {
+            Some(refused) => Err(ApiError::ClientTooOld(refused)),
+            None => self.dispatch(&request, now).await,
+        };
+        let mut response = result.unwrap_or_else(|e| {
             if e.status().is_server_error() {
                 tracing::error!(code = ?e.code(), "{e}");
             } else {
@@ -37,6 +43,13 @@ impl<S: Store, F: Flows, Q: SyncRequests, C: ChangeSets> Api<S, F, Q, C> {
             path = request.raw_http_path(),
             status = response.status().as_u16(),
             "answered"
+        );
+        use strata_api_types::contract::{CONTRACT, CONTRACT_HEADER, VERSION_HEADER};
+        let headers = response.headers_mut();
+        headers.insert(CONTRACT_HEADER, HeaderValue::from_static(CONTRACT));
+        headers.insert(
+            VERSION_HEADER,
+            HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
         );
         response
     }
@@ -264,4 +277,14 @@ pub(crate) fn not_ready(status: Option<&Versioned<EnvironmentStatus>>) -> Option
     let state = status.map(|s| s.value.state);
     (state != Some(EnvironmentState::Ready))
         .then(|| state.map_or("never run".to_owned(), |s| format!("{s:?}")))
+}
+
+/// Why the request's client is refused: its contract header names a major this release no
+/// longer serves. A request without the header (curl, the console) is served.
+fn client_contract(request: &Request) -> Option<String> {
+    let header = request
+        .headers()
+        .get(strata_api_types::contract::CONTRACT_HEADER)?;
+    let contract = header.to_str().unwrap_or("(not text)");
+    strata_api_types::contract::refuse_client(contract)
 }

@@ -140,6 +140,12 @@ pub async fn call(api: &TestApi, event: Value, now: u64) -> Answer {
         response.headers().get("content-type").unwrap(),
         "application/json"
     );
+    // Every answer, refusals too, names the contract and the release that gave it.
+    assert_eq!(
+        header("strata-contract").as_deref(),
+        Some(strata_api_types::contract::CONTRACT)
+    );
+    assert!(header("strata-version").is_some());
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).expect("the body is JSON"),
         other => panic!("not a text body: {other:?}"),

@@ -301,7 +301,7 @@ const SPEC_SCHEMA: &str = include_str!("../../contracts/environment.schema.json"
 fn main() -> ExitCode {
     default_sigpipe();
     let cli = Cli::parse();
-    let remote: Result<Remote, LocalCommand> = match cli.command {
+    let work = match cli.command {
         Command::Validate { file } => return ExitCode::from(commands::validate(&file)),
         Command::Graph => {
             print!("{}", strata_core::graph::mermaid());
@@ -315,16 +315,14 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "strata", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
-        Command::Token { cluster, region } => {
-            return ExitCode::from(token(cli.local, &cluster, &region));
-        }
+        Command::Token { cluster, region } => Work::Token { cluster, region },
         #[cfg(feature = "local-stack")]
-        Command::Local { command } => Err(command),
+        Command::Local { command } => Work::Local(command),
         Command::Remote(Remote::Version) => {
             commands::cli_version();
-            Ok(Remote::Version)
+            Work::Remote(Remote::Version)
         }
-        Command::Remote(remote) => Ok(remote),
+        Command::Remote(remote) => Work::Remote(remote),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -334,27 +332,28 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(runtime.block_on(async {
-        match remote {
+        match work {
             #[cfg(feature = "local-stack")]
-            Err(LocalCommand::Push { name, service, tag }) => {
+            Work::Local(LocalCommand::Push { name, service, tag }) => {
                 local::push(&name, service.as_deref(), tag.as_deref()).await
             }
             #[cfg(feature = "local-stack")]
-            Err(LocalCommand::Drift {
+            Work::Local(LocalCommand::Drift {
                 name,
                 nodes,
                 replicas,
             }) => local::drift(&name, nodes, replicas).await,
             #[cfg(feature = "local-stack")]
-            Err(LocalCommand::Figures { name }) => local::figures(&name).await,
+            Work::Local(LocalCommand::Figures { name }) => local::figures(&name).await,
             #[cfg(feature = "local-stack")]
-            Err(LocalCommand::Start { detach }) => local_stack::start(detach).await,
+            Work::Local(LocalCommand::Start { detach }) => local_stack::start(detach).await,
             #[cfg(feature = "local-stack")]
-            Err(LocalCommand::Stop) => local_stack::stop().await,
+            Work::Local(LocalCommand::Stop) => local_stack::stop().await,
             #[cfg(not(feature = "local-stack"))]
-            Err(never) => match never {},
-            Ok(remote) if cli.local => run_local(remote).await,
-            Ok(remote) => run(cli.endpoint, cli.stack, remote).await,
+            Work::Local(never) => match never {},
+            Work::Token { cluster, region } => token(cli.local, &cluster, &region).await,
+            Work::Remote(remote) if cli.local => run_local(remote).await,
+            Work::Remote(remote) => run(cli.endpoint, cli.stack, remote).await,
         }
     }))
 }
@@ -367,27 +366,29 @@ async fn run_local(command: Remote) -> u8 {
     }
 }
 
+/// What runs on the async runtime: a command against the API, a local-stack command, or
+/// `strata token`.
+enum Work {
+    Remote(Remote),
+    // Uninhabited without the local stack linked in.
+    #[cfg_attr(not(feature = "local-stack"), allow(dead_code))]
+    Local(LocalCommand),
+    Token {
+        cluster: String,
+        region: String,
+    },
+}
+
 /// `strata token`: offline but for the credentials (the local stack's with `--local`).
-fn token(local: bool, cluster: &str, region: &str) -> u8 {
-    let Ok(runtime) = tokio::runtime::Runtime::new() else {
-        eprintln!("cannot start the async runtime");
-        return exit::ERROR;
+async fn token(local: bool, cluster: &str, region: &str) -> u8 {
+    let config = match local {
+        true => match context::LocalContext::attach() {
+            Ok((context, _)) => context.sdk_config(),
+            Err(code) => return code,
+        },
+        false => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
     };
-    runtime.block_on(async {
-        let config = match local {
-            true => match context::LocalContext::read() {
-                Some(context) => context.sdk_config(),
-                None => {
-                    eprintln!(
-                        "error: no local stack runs; start one with `strata local start --detach`"
-                    );
-                    return exit::USAGE;
-                }
-            },
-            false => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-        };
-        commands::token(&config, cluster, region).await
-    })
+    commands::token(&config, cluster, region).await
 }
 
 async fn run(endpoint: Option<String>, stack: Option<String>, command: Remote) -> u8 {

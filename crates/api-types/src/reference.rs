@@ -1,8 +1,8 @@
 //! `docs/spec-reference.md`: the spec's JSON Schema ([`crate::schema::environment`]) as a
 //! page, one table per type, so the reference is generated from the types like the schema.
 
-use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use serde_json::Value;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write;
 
 /// The page for `schema` (a root schema whose types are under `$defs`).
@@ -17,10 +17,9 @@ pub fn markdown(schema: &Value) -> String {
          can say (e.g. `minSize` ≤ `maxSize`); every refusal names its field.\n",
     );
     let title = schema["title"].as_str().unwrap_or("Environment");
-    let mut queue = vec![(String::from("Environment"), schema.clone())];
+    let mut queue = VecDeque::from([(String::from("Environment"), schema.clone())]);
     let mut seen = BTreeSet::from([String::from("Environment")]);
-    while !queue.is_empty() {
-        let (name, def) = queue.remove(0);
+    while let Some((name, def)) = queue.pop_front() {
         let _ = write!(page, "\n## {name}\n\n");
         let described = match name.as_str() {
             "Environment" => schema["description"].as_str().or(Some(title)),
@@ -32,7 +31,7 @@ pub fn markdown(schema: &Value) -> String {
         for referenced in section(&mut page, &def) {
             if seen.insert(referenced.clone()) {
                 let def = defs.get(&referenced).cloned().unwrap_or(Value::Null);
-                queue.push((referenced, def));
+                queue.push_back((referenced, def));
             }
         }
     }
@@ -159,9 +158,8 @@ fn rules(property: &Value) -> String {
         ("pattern", "pattern"),
         ("enum", "one of"),
     ];
-    let constraints: Map<String, Value> = property.as_object().cloned().unwrap_or_default();
     for (key, word) in words {
-        match constraints.get(key) {
+        match property.get(key) {
             Some(Value::String(text)) => {
                 rules.push(format!("{word} `{}`", text.replace('|', "\\|")))
             }
